@@ -1,0 +1,5 @@
+"""Run the Cohort command line: ``python -m bot``."""
+
+from bot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,311 @@
+"""A console 'platform': one person plays any number of members in a local chat."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import stat
+import sys
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
+from typing import TextIO
+
+from bot.adapters.console._render import render
+from bot.core.cohort import Cohort
+from bot.core.community import Community
+from bot.core.errors import UserError
+from bot.core.identity import Caller
+from bot.core.parsing import tokenize
+from bot.core.platforms import PlatformName
+from bot.core.ports import (
+    AccessTarget,
+    ChannelRef,
+    MessageRef,
+    PlatformError,
+    PlatformErrorReason,
+    ScheduledEvent,
+)
+from bot.core.replies import Button, Reply
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHANNEL = "general"
+
+
+class ConsoleAdapter:
+    """Implements the Platform port by printing, and reads what a person types as chat."""
+
+    name = PlatformName.CONSOLE
+
+    def __init__(
+        self,
+        cohort: Cohort,
+        community: Community,
+        *,
+        user: str,
+        out: TextIO,
+        color: bool = False,
+        echo: bool = False,
+    ) -> None:
+        self.cohort = cohort
+        self.community = community
+        self.user = user
+        self.channel = DEFAULT_CHANNEL
+        self.out = out
+        self.color = color
+        self.echo = echo
+        self.stopping = False
+        self.buttons: dict[int, tuple[Button, ChannelRef]] = {}
+        self.access: set[tuple[str, AccessTarget]] = set()
+        self._button_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._thread_ids = itertools.count(1)
+
+    # --- what the person types -------------------------------------------------------------
+
+    def t(self, key: str, **params: object) -> str:
+        """Translate a console message into the community's language."""
+        return self.cohort.i18n.plain(self.community.config.locale, key, **params)
+
+    def caller(self, name: str | None = None) -> Caller:
+        """Return the console member called ``name`` (default: the one being played)."""
+        user = name or self.user
+        return Caller(
+            platform=PlatformName.CONSOLE,
+            user_id=user,
+            display_name=user[:1].upper() + user[1:],
+            username=user,
+        )
+
+    @property
+    def here(self) -> ChannelRef:
+        """Return the channel the person is in."""
+        return ChannelRef(PlatformName.CONSOLE, self.channel)
+
+    def prompt(self) -> str:
+        """Return the prompt shown before each line."""
+        return f"{self.user}@#{self.channel}> "
+
+    async def handle_line(self, line: str) -> bool:
+        """Act on one typed line; return False when the person wants to quit."""
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            return True
+        if self.echo:
+            self._print(self.prompt() + text)
+        stripped = text.strip()
+        if not stripped.startswith("/"):
+            await self._post(text)
+            return True
+        word, _, rest = stripped[1:].partition(" ")
+        match word.lower():
+            case "quit" | "exit":
+                return False
+            case "as":
+                self._switch_user(rest)
+            case "channel":
+                self._switch_channel(rest)
+            case "press":
+                await self._press(rest)
+            case _:
+                await self.cohort.dispatcher.run_line(
+                    self, self.community, self.caller(), self.here, stripped, self._respond
+                )
+        return True
+
+    async def run(self, lines: AsyncIterator[str], *, interactive: bool = False) -> None:
+        """Read lines until they end or the person quits."""
+        self._print(self.t("console.welcome", user=self.user, community=self.community.config.name))
+        iterator = aiter(lines)
+        while True:
+            if interactive:
+                self.out.write(self.prompt())
+                self.out.flush()
+            try:
+                line = await anext(iterator)
+            except StopAsyncIteration:
+                break
+            if self.stopping or not await self.handle_line(line):
+                break
+
+    def _switch_user(self, rest: str) -> None:
+        try:
+            words = [t.value for t in tokenize(rest)]
+        except UserError:
+            words = []
+        name = words[0].lstrip("@") if words else ""
+        if not name or not name.replace("_", "").isalnum() or len(name) > 32:
+            self._print(self.t("console.as_usage"))
+            return
+        self.user = name.lower()
+        self._print(self.t("console.as", user=self.user))
+
+    def _switch_channel(self, rest: str) -> None:
+        name = rest.strip().lstrip("#")
+        if not name or len(name) > 64 or " " in name:
+            self._print(self.t("console.channel_usage"))
+            return
+        self.channel = name
+        self._print(self.t("console.channel", channel=name))
+
+    async def _press(self, rest: str) -> None:
+        number = rest.strip().lstrip("[").rstrip("]")
+        entry = self.buttons.get(int(number)) if number.isdigit() else None
+        if entry is None:
+            self._print(self.t("console.no_button", number=number or "?"))
+            return
+        button, channel = entry
+        if button.url:
+            self._print(self.t("console.opens", url=button.url))
+            return
+        await self.cohort.dispatcher.press(
+            self,
+            self.community,
+            self.caller(),
+            channel,
+            button.action,
+            button.payload,
+            self._respond,
+        )
+
+    async def _post(self, text: str) -> None:
+        message_id = str(next(self._message_ids))
+        await self.cohort.dispatcher.message_posted(
+            self.community,
+            self.caller(),
+            self.here,
+            message_id,
+            text,
+            self.cohort.clock.now(),
+        )
+
+    async def _respond(self, reply: Reply) -> MessageRef:
+        prefix = self.t("console.only_you") + " " if reply.ephemeral else ""
+        return self._show(self.here, reply, prefix=prefix)
+
+    # --- output ----------------------------------------------------------------------------
+
+    def _print(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _show(self, channel: ChannelRef, reply: Reply, *, prefix: str = "") -> MessageRef:
+        numbers = []
+        for button in reply.buttons:
+            number = next(self._button_ids)
+            self.buttons[number] = (button, channel)
+            numbers.append(number)
+        body = render(reply, button_numbers=numbers, color=self.color)
+        message_id = str(next(self._message_ids))
+        where = f"#{channel.channel_id}" + (f"/{channel.thread_id}" if channel.thread_id else "")
+        self._print(f"{prefix}[{where}] cohort:")
+        for line in body.splitlines() or [""]:
+            self._print(f"  {line}")
+        return MessageRef(channel, message_id)
+
+    # --- the Platform port -----------------------------------------------------------------
+
+    async def send(self, channel: ChannelRef, reply: Reply) -> MessageRef:
+        """Print ``reply`` as posted in ``channel``."""
+        return self._show(channel, reply)
+
+    async def edit(self, message: MessageRef, reply: Reply) -> None:
+        """Print the new content of an edited message."""
+        self._show(message.channel, reply, prefix=self.t("console.edited", id=message.message_id))
+
+    async def delete(self, message: MessageRef) -> None:
+        """Print that a message was deleted."""
+        self._print(self.t("console.deleted", id=message.message_id))
+
+    async def direct_message(self, user_id: str, reply: Reply) -> MessageRef:
+        """Print ``reply`` as a private message to ``user_id``."""
+        return self._show(ChannelRef(self.name, f"dm-{user_id}"), reply)
+
+    async def create_thread(
+        self, channel: ChannelRef, title: str, reply: Reply, *, tags: tuple[str, ...] = ()
+    ) -> ChannelRef:
+        """Open a numbered thread in ``channel`` and post ``reply`` in it."""
+        thread = ChannelRef(self.name, channel.channel_id, f"thread-{next(self._thread_ids)}")
+        suffix = f" [{', '.join(tags)}]" if tags else ""
+        self._print(self.t("console.thread", title=title + suffix, thread=thread.thread_id))
+        self._show(thread, reply)
+        return thread
+
+    async def close_thread(self, thread: ChannelRef, *, lock: bool = False) -> None:
+        """Print that a thread was closed."""
+        self._print(self.t("console.thread_closed", thread=thread.thread_id or "?"))
+
+    async def grant_access(self, user_id: str, target: AccessTarget) -> None:
+        """Record and print that ``user_id`` may enter ``target``."""
+        self.access.add((user_id, target))
+        self._print(self.t("console.granted", user=user_id, target=_target(target)))
+
+    async def revoke_access(self, user_id: str, target: AccessTarget) -> None:
+        """Record and print that ``user_id`` may no longer enter ``target``."""
+        self.access.discard((user_id, target))
+        self._print(self.t("console.revoked", user=user_id, target=_target(target)))
+
+    async def create_invite(
+        self,
+        target: AccessTarget,
+        *,
+        expires_at: datetime | None = None,
+        member_limit: int | None = 1,
+        join_request: bool = False,
+    ) -> str:
+        """Return a pretend invite link into ``target``."""
+        return f"console://invite/{target.space_id}/{next(self._message_ids)}"
+
+    async def approve_join_request(self, space_id: str, user_id: str) -> None:
+        """Print that a join request was approved."""
+        self._print(self.t("console.join_approved", user=user_id, space=space_id))
+
+    async def decline_join_request(self, space_id: str, user_id: str) -> None:
+        """Print that a join request was declined."""
+        self._print(self.t("console.join_declined", user=user_id, space=space_id))
+
+    async def remove_member(self, space_id: str, user_id: str) -> None:
+        """Print that a member was removed."""
+        self._print(self.t("console.removed", user=user_id, space=space_id))
+
+    async def create_scheduled_event(self, space_id: str, event: ScheduledEvent) -> str:
+        """Print a scheduled event and return its id."""
+        if event.end <= event.start:
+            raise PlatformError(PlatformErrorReason.INVALID, "event ends before it starts")
+        event_id = f"event-{next(self._message_ids)}"
+        self._print(self.t("console.event", title=event.title, start=event.start.isoformat()))
+        return event_id
+
+
+def _target(target: AccessTarget) -> str:
+    return f"{target.space_id}/{target.role_id}" if target.role_id else target.space_id
+
+
+async def iterate(lines: Iterable[str]) -> AsyncIterator[str]:
+    """Yield lines from a list or an open file."""
+    for line in lines:
+        yield line
+
+
+async def stdin_lines() -> AsyncIterator[str]:
+    """Yield lines from standard input without blocking the event loop."""
+    fd = sys.stdin.fileno()
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        for line in sys.stdin:
+            yield line
+        return
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
+    try:
+        while True:
+            raw = await reader.readline()
+            if not raw:
+                return
+            yield raw.decode("utf-8", errors="replace")
+    finally:
+        transport.close()

@@ -1,0 +1,1 @@
+"""Platform-neutral core: commands, context, replies, events, ports, identity, clock, i18n."""

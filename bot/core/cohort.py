@@ -1,0 +1,110 @@
+"""The running bot's services, handed to every cog's ``setup``: no global instance."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.core.clock import Clock
+from bot.core.commands import ActionSpec, CommandRegistry, CommandSpec
+from bot.core.community import Community
+from bot.core.config import Config
+from bot.core.dispatch import Dispatcher
+from bot.core.events import EventBus
+from bot.core.i18n import Translator
+from bot.core.identity import Identity
+from bot.core.platforms import PlatformName
+from bot.core.ports import Platform
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class Entitlements(Protocol):
+    """Which paid tiers a member holds; the gating cog provides the real one."""
+
+    async def tiers_of(self, member_id: int, now: datetime) -> frozenset[str]:
+        """Return the tiers ``member_id`` holds at ``now``."""
+        ...
+
+
+class NoEntitlements:
+    """No one holds a tier: the answer until a gating cog is loaded."""
+
+    async def tiers_of(self, member_id: int, now: datetime) -> frozenset[str]:
+        """Return no tiers."""
+        return frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringJob:
+    """Work a cog wants run every ``every``, by the runtime's scheduler."""
+
+    id: str
+    every: timedelta
+    run: Callable[[], Awaitable[object]]
+
+
+class Cohort:
+    """Config, store, clock, translations, commands, events and platforms of one process."""
+
+    def __init__(self, config: Config, db: Database, clock: Clock) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.i18n = Translator()
+        self.registry = CommandRegistry()
+        self.events = EventBus()
+        self.identity = Identity(db, clock, link_code_ttl=config.identity.link_code_ttl)
+        self.entitlements: Entitlements = NoEntitlements()
+        self.dispatcher = Dispatcher(self)
+        self.platforms: dict[PlatformName, Platform] = {}
+        self.communities: dict[str, Community] = {}
+        self.jobs: list[RecurringJob] = []
+        self._owner = ""
+
+    async def open(self) -> None:
+        """Make sure every configured community has its row; call once before serving."""
+        for community in self.config.communities:
+            row_id = await self.identity.ensure_community(community.id, community.name)
+            self.communities[community.id] = Community(row_id, community)
+
+    def load_cogs(self, names: tuple[str, ...]) -> None:
+        """Import each cog package and call its ``setup(cohort)``."""
+        for name in names:
+            module = importlib.import_module(name)
+            self._owner = name
+            try:
+                module.setup(self)
+            finally:
+                self._owner = ""
+            log.debug("loaded cog %s", name)
+
+    def command(self, spec: CommandSpec) -> None:
+        """Register a command for the cog being loaded."""
+        self.registry.add(spec, owner=self._owner)
+
+    def action(self, spec: ActionSpec) -> None:
+        """Register a button action for the cog being loaded."""
+        self.registry.add_action(spec)
+
+    def every(self, job_id: str, every: timedelta, run: Callable[[], Awaitable[object]]) -> None:
+        """Ask the runtime to call ``run`` every ``every``."""
+        if any(job.id == job_id for job in self.jobs):
+            raise ValueError(f"job {job_id!r} is registered twice")
+        self.jobs.append(RecurringJob(job_id, every, run))
+
+    def community_for(self, platform: PlatformName, space_id: str) -> Community | None:
+        """Return the community a Discord guild or Telegram chat belongs to."""
+        for community in self.communities.values():
+            spaces = {
+                PlatformName.DISCORD: community.config.discord_guilds,
+                PlatformName.TELEGRAM: community.config.telegram_chats,
+            }.get(platform, ())
+            if space_id in spaces:
+                return community
+        return None

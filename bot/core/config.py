@@ -1,0 +1,745 @@
+"""Load and validate the operator's TOML configuration into frozen dataclasses.
+
+One generic validator walks the dataclass fields, so a new section is one more dataclass field.
+Field metadata tunes it: ``convert`` turns a raw TOML value into the stored one (raising
+``ValueError`` or ``TypeError`` when it cannot), ``expected`` says in words what is allowed,
+``secret`` keeps the value out of every message and ``env`` names an environment variable that
+overrides the key. Every problem is a ``ConfigError`` naming a dotted key such as
+``communities[0].timezone``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hmac
+import os
+import re
+import tomllib
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.core.errors import ConfigError, UserError
+from bot.core.i18n import SUPPORTED_LOCALES, normalize_locale
+from bot.core.parsing import format_duration, parse_duration
+from bot.core.platforms import PlatformName
+
+T = TypeVar("T")
+Converter = Callable[[object], object]
+
+_MISSING = "nothing (the key is missing)"
+
+
+class Secret:
+    """Hold a credential that is never printed: repr and str give asterisks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the credential itself, for handing to the library that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "********"
+
+    def __str__(self) -> str:
+        return "********"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    """Name one account on one platform, written ``discord:123`` or ``console:alice``."""
+
+    platform: PlatformName
+    user_id: str
+
+    @classmethod
+    def parse(cls, text: str) -> AccountRef:
+        """Read ``platform:user_id``; raise ValueError when it is not one."""
+        platform_text, sep, user_text = text.strip().partition(":")
+        if not sep:
+            raise ValueError(f"not an account reference: {text!r}")
+        try:
+            platform = PlatformName(platform_text.strip().lower())
+        except ValueError:
+            raise ValueError(f"unknown platform in {text!r}") from None
+        user_id = user_text.strip()
+        if platform is PlatformName.CONSOLE:
+            return cls(platform, _console_user(user_id))
+        return cls(platform, _positive_id(user_id))
+
+    def __str__(self) -> str:
+        return f"{self.platform.value}:{self.user_id}"
+
+
+_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+_CONSOLE_USER_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_DIGITS_RE = re.compile(r"-?[0-9]{1,20}")
+_TZ_RE = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*")
+_SQLITE_PREFIX = "sqlite+aiosqlite:///"
+_POSTGRES_PREFIX = "postgresql+asyncpg://"
+_URL_PASSWORD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)[^@/]*@")
+
+
+def _text(raw: object) -> str:
+    """Return ``raw`` if it is a string; raise TypeError otherwise."""
+    if not isinstance(raw, str):
+        raise TypeError("not a string")
+    return raw
+
+
+def _nonempty(raw: object) -> str:
+    """Accept a string with something other than spaces in it."""
+    text = _text(raw).strip()
+    if not text:
+        raise ValueError("empty")
+    return text
+
+
+def _slug(raw: object) -> str:
+    """Accept a community id: lowercase letters, digits and dashes, at most 32 characters."""
+    text = _text(raw)
+    if not _SLUG_RE.fullmatch(text):
+        raise ValueError("not a slug")
+    return text
+
+
+def _console_user(raw: object) -> str:
+    """Accept a console user name: letters, digits, ``_``, ``.`` and ``-``."""
+    text = _text(raw).strip()
+    if not _CONSOLE_USER_RE.fullmatch(text):
+        raise ValueError("not a console user name")
+    return text
+
+
+def _integer_id(raw: object, *, allow_negative: bool) -> str:
+    """Accept a platform id given as a TOML integer or a string of digits; store it as text."""
+    if isinstance(raw, bool):
+        raise TypeError("a boolean is not an id")
+    if isinstance(raw, int):
+        number = raw
+    elif isinstance(raw, str) and _DIGITS_RE.fullmatch(raw.strip()):
+        number = int(raw.strip())
+    else:
+        raise ValueError("not an integer id")
+    if number == 0 or (number < 0 and not allow_negative) or abs(number) >= 2**64:
+        raise ValueError("id out of range")
+    return str(number)
+
+
+def _positive_id(raw: object) -> str:
+    """Accept a positive numeric id, such as a Discord guild or a user."""
+    return _integer_id(raw, allow_negative=False)
+
+
+def _chat_id(raw: object) -> str:
+    """Accept a Telegram chat id, which is negative for groups and channels."""
+    return _integer_id(raw, allow_negative=True)
+
+
+def _account(raw: object) -> AccountRef:
+    """Accept an account written ``platform:user_id``."""
+    return AccountRef.parse(_text(raw))
+
+
+def _locale(raw: object) -> str:
+    """Accept a locale tag that maps to a supported locale."""
+    locale = normalize_locale(_text(raw))
+    if locale is None:
+        raise ValueError("unsupported locale")
+    return locale
+
+
+def _timezone(raw: object) -> str:
+    """Accept an IANA time zone name that this machine knows."""
+    name = _text(raw)
+    if not _TZ_RE.fullmatch(name):
+        raise ValueError("not a time zone name")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValueError("unknown time zone") from exc
+    return name
+
+
+def _port(raw: object) -> int:
+    """Accept a TCP port number."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 1 <= raw <= 65535:
+        raise ValueError("port out of range")
+    return raw
+
+
+def _duration_between(low: timedelta, high: timedelta) -> Converter:
+    """Make a converter for a duration string within ``low`` and ``high``."""
+
+    def convert(raw: object) -> timedelta:
+        try:
+            value = parse_duration(_text(raw), option="config")
+        except UserError as exc:
+            raise ValueError("not a duration") from exc
+        if not low <= value <= high:
+            raise ValueError("duration out of range")
+        return value
+
+    return convert
+
+
+def _secret(raw: object) -> Secret | None:
+    """Accept a credential string; an empty one means not set."""
+    text = _text(raw).strip()
+    return Secret(text) if text else None
+
+
+def _database_url(raw: object) -> str:
+    """Accept an async SQLAlchemy URL for a SQLite file or PostgreSQL."""
+    url = _text(raw).strip()
+    if url.startswith(_SQLITE_PREFIX):
+        path, _, query = url[len(_SQLITE_PREFIX) :].partition("?")
+        if not path.strip() or path == ":memory:" or "mode=memory" in query:
+            raise ValueError("an in-memory database")
+        return url
+    if url.startswith(_POSTGRES_PREFIX) and len(url) > len(_POSTGRES_PREFIX):
+        return url
+    raise ValueError("not a supported database URL")
+
+
+def mask_url_password(url: str) -> str:
+    """Hide the password in a URL such as ``postgresql+asyncpg://user:pw@host/db``."""
+    return _URL_PASSWORD_RE.sub(r"\1***@", url)
+
+
+def _resolve_sqlite(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite file path absolute, relative to ``base_dir``."""
+    if not url.startswith(_SQLITE_PREFIX):
+        return url
+    path, sep, query = url[len(_SQLITE_PREFIX) :].partition("?")
+    resolved = Path(path)
+    if not resolved.is_absolute():
+        resolved = (base_dir / resolved).resolve()
+    return f"{_SQLITE_PREFIX}{resolved}{sep}{query}"
+
+
+def _meta(convert: Converter, expected: str, **extra: object) -> dict[str, object]:
+    """Build field metadata: read the raw value with ``convert``; ``expected`` says what fits."""
+    return {"convert": convert, "expected": expected, **extra}
+
+
+def _secret_meta(env: str) -> dict[str, object]:
+    """Build metadata for a credential that the environment variable ``env`` may override."""
+    return _meta(_secret, "a string (the credential)", secret=True, env=env)
+
+
+_ACCOUNT = "an account like 'discord:123', 'telegram:456' or 'console:alice'"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseConfig:
+    """Say where the data lives."""
+
+    url: str = field(
+        default="sqlite+aiosqlite:///cohort.db",
+        metadata=_meta(
+            _database_url,
+            "a 'sqlite+aiosqlite:///<file>' (not ':memory:') or 'postgresql+asyncpg://' URL",
+            show=mask_url_password,
+            redact=mask_url_password,
+        ),
+    )
+
+    def __repr__(self) -> str:
+        return f"DatabaseConfig(url={mask_url_password(self.url)!r})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the database is a SQLite file."""
+        return self.url.startswith(_SQLITE_PREFIX)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebConfig:
+    """Configure the aiohttp app: webhook, health, metrics, calendar, dashboard."""
+
+    enabled: bool = True
+    host: str = field(
+        default="127.0.0.1",
+        metadata=_meta(_nonempty, "a host name or address like '127.0.0.1'"),
+    )
+    port: int = field(default=8080, metadata=_meta(_port, "a port number from 1 to 65535"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiscordConfig:
+    """Hold the Discord bot credentials."""
+
+    token: Secret | None = field(default=None, metadata=_secret_meta("COHORT_DISCORD_TOKEN"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegramConfig:
+    """Hold the Telegram bot credentials."""
+
+    token: Secret | None = field(default=None, metadata=_secret_meta("COHORT_TELEGRAM_TOKEN"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StripeConfig:
+    """Hold the Stripe API key and webhook signing secret."""
+
+    secret_key: Secret | None = field(
+        default=None, metadata=_secret_meta("COHORT_STRIPE_SECRET_KEY")
+    )
+    webhook_secret: Secret | None = field(
+        default=None, metadata=_secret_meta("COHORT_STRIPE_WEBHOOK_SECRET")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsoleConfig:
+    """Say who you are and where, when trying commands in the console."""
+
+    user: str = field(
+        default="alice",
+        metadata=_meta(_console_user, "a user name of letters, digits, '_', '.' and '-'"),
+    )
+    community: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentityConfig:
+    """Configure account linking."""
+
+    link_code_ttl: timedelta = field(
+        default=timedelta(minutes=10),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=1), timedelta(hours=24)),
+            "a duration from '1m' to '24h', like '10m'",
+            show=format_duration,
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommunityConfig:
+    """Describe one community and the Discord guilds and Telegram chats it spans."""
+
+    id: str = field(
+        metadata=_meta(
+            _slug, "an id of lowercase letters, digits and '-' (at most 32), like 'demo'"
+        )
+    )
+    name: str = field(metadata=_meta(_nonempty, "a non-empty string"))
+    locale: str = field(
+        default="en",
+        metadata=_meta(_locale, "a supported locale: " + ", ".join(map(repr, SUPPORTED_LOCALES))),
+    )
+    timezone: str = field(
+        default="UTC",
+        metadata=_meta(_timezone, "an IANA time zone like 'Europe/Berlin' or 'UTC'"),
+    )
+    discord_guilds: tuple[str, ...] = field(
+        default=(), metadata=_meta(_positive_id, "a Discord guild id (a positive integer)")
+    )
+    telegram_chats: tuple[str, ...] = field(
+        default=(),
+        metadata=_meta(_chat_id, "a Telegram chat id (an integer, negative for groups)"),
+    )
+    organizers: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
+    admins: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """Return the community's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def is_admin(self, platform: PlatformName | str, user_id: str | int) -> bool:
+        """Tell whether this account is one of the community's admins."""
+        ref = _ref(platform, user_id)
+        return ref is not None and ref in self.admins
+
+    def is_organizer(self, platform: PlatformName | str, user_id: str | int) -> bool:
+        """Tell whether this account is an organizer; every admin is one."""
+        ref = _ref(platform, user_id)
+        return ref is not None and (ref in self.organizers or ref in self.admins)
+
+
+def _ref(platform: PlatformName | str, user_id: str | int) -> AccountRef | None:
+    """Build an AccountRef from what an adapter knows, or None if the platform is unknown."""
+    try:
+        return AccountRef(PlatformName(platform), str(user_id))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Hold the whole validated configuration; ``source`` is the file it came from."""
+
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    stripe: StripeConfig = field(default_factory=StripeConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    communities: tuple[CommunityConfig, ...]
+    source: Path = field(default=Path("<memory>"), metadata={"internal": True})
+
+    def community(self, community_id: str) -> CommunityConfig:
+        """Return the community with this id; raise KeyError if there is none."""
+        for community in self.communities:
+            if community.id == community_id:
+                return community
+        raise KeyError(community_id)
+
+    def console_community(self) -> CommunityConfig:
+        """Return the community the console starts in: the named one, else the first."""
+        if self.console.community is None:
+            return self.communities[0]
+        return self.community(self.console.community)
+
+    def has_platform_credentials(self) -> bool:
+        """Tell whether a Discord or a Telegram token is configured."""
+        return bool(self.discord.token) or bool(self.telegram.token)
+
+    def describe(self) -> list[str]:
+        """Summarise the configuration for people: secrets show only as set or not set."""
+        lines = [f"source: {self.source}"]
+        lines.append("communities: " + ", ".join(c.id for c in self.communities))
+        _describe_into(self, "", lines)
+        return lines
+
+
+def _describe_into(obj: object, prefix: str, lines: list[str]) -> None:
+    """Append one ``key: value`` line per leaf of a config dataclass."""
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        if f.metadata.get("internal"):
+            continue
+        key = f"{prefix}{f.name}"
+        value = getattr(obj, f.name)
+        if f.metadata.get("secret"):
+            lines.append(f"{key}: {'set' if value else 'not set'}")
+        elif dataclasses.is_dataclass(value):
+            _describe_into(value, f"{key}.", lines)
+        elif isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
+            for index, item in enumerate(value):
+                _describe_into(item, f"{key}[{index}].", lines)
+        else:
+            show = f.metadata.get("show")
+            lines.append(f"{key}: {show(value) if show else _show(value)}")
+
+
+def _show(value: object) -> str:
+    """Write a leaf value for ``describe``."""
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return ", ".join(str(item) for item in value) if value else "(none)"
+    return str(value)
+
+
+# --- the generic validator -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What a field's metadata says about how to read and report its values."""
+
+    convert: Converter | None = None
+    expected: str | None = None
+    secret: bool = False
+    redact: Callable[[str], str] | None = None
+
+
+def _kind(value: object) -> str:
+    """Name the TOML type of a value, with an article, without showing the value."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, (datetime, date, time)):
+        return "a date or time"
+    return f"a {type(value).__name__}"
+
+
+def _got(value: object, spec: _Spec) -> str:
+    """Show a bad value in an error: its repr, or only its type if it is a secret."""
+    if spec.secret:
+        return _kind(value)
+    if spec.redact is not None and isinstance(value, str):
+        value = spec.redact(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _join(path: str, name: str) -> str:
+    """Extend a dotted key path."""
+    return f"{path}.{name}" if path else name
+
+
+def _optional_inner(hint: Any) -> Any:
+    """Return X for ``X | None``, or the hint itself."""
+    if get_origin(hint) in (Union, types.UnionType):
+        args = [arg for arg in get_args(hint) if arg is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"unsupported config type {hint!r}")
+        return args[0]
+    return hint
+
+
+def _tuple_item(hint: Any) -> Any | None:
+    """Return X for ``tuple[X, ...]``, or None if the hint is not such a tuple."""
+    if get_origin(hint) is tuple:
+        args = get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return args[0]
+        raise TypeError(f"unsupported config type {hint!r}")
+    return None
+
+
+def _expected(hint: Any, spec: _Spec) -> str:
+    """Say in words what a value of this type must be."""
+    hint = _optional_inner(hint)
+    item = _tuple_item(hint)
+    if item is not None:
+        if spec.convert is None and dataclasses.is_dataclass(item):
+            return "an array of tables"
+        return f"an array (each item {_expected(item, spec)})"
+    if spec.expected is not None:
+        return spec.expected
+    if dataclasses.is_dataclass(hint):
+        return "a table"
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return "one of " + ", ".join(repr(member.value) for member in hint)
+    names = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+    if hint in names:
+        return names[hint]
+    raise TypeError(f"unsupported config type {hint!r}")
+
+
+def _coerce(raw: object, hint: Any, spec: _Spec, path: str, source: str) -> object:
+    """Turn one raw TOML value into a value of type ``hint``, or raise ConfigError."""
+    hint = _optional_inner(hint)
+
+    def fail() -> ConfigError:
+        return ConfigError(path, _expected(hint, spec), _got(raw, spec), source=source)
+
+    item = _tuple_item(hint)
+    if item is not None:
+        if not isinstance(raw, (list, tuple)):
+            raise fail()
+        return tuple(
+            _coerce(value, item, spec, f"{path}[{index}]", source)
+            for index, value in enumerate(raw)
+        )
+    if spec.convert is not None:
+        try:
+            return spec.convert(raw)
+        except (ValueError, TypeError):
+            raise fail() from None
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return build_dataclass(hint, raw, path=path, source=source)
+    if hint is bool:
+        if not isinstance(raw, bool):
+            raise fail()
+        return raw
+    if hint is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise fail()
+        return raw
+    if hint is float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise fail()
+        return float(raw)
+    if hint is str:
+        if not isinstance(raw, str):
+            raise fail()
+        return raw
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        if not isinstance(raw, str) or raw not in {member.value for member in hint}:
+            raise fail()
+        return hint(raw)
+    raise TypeError(f"unsupported config type {hint!r} at {path}")
+
+
+def build_dataclass(cls: type[T], data: object, *, path: str = "", source: str = "") -> T:
+    """Validate a TOML table against a frozen config dataclass and build it."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(path or "(top level)", "a table", _got(data, _Spec()), source=source)
+    hints = get_type_hints(cls)
+    fields = [
+        f
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.init and not f.metadata.get("internal")
+    ]
+    names = [f.name for f in fields]
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "one of: " + ", ".join(names)
+            raise ConfigError(_join(path, str(key)), f"a known key ({hint})", source=source)
+    values: dict[str, object] = {}
+    for f in fields:
+        key = _join(path, f.name)
+        spec = _Spec(
+            convert=f.metadata.get("convert"),
+            expected=f.metadata.get("expected"),
+            secret=bool(f.metadata.get("secret")),
+            redact=f.metadata.get("redact"),
+        )
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(key, _expected(hints[f.name], spec), _MISSING, source=source)
+            continue
+        values[f.name] = _coerce(data[f.name], hints[f.name], spec, key, source)
+    return cls(**values)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def _apply_env(data: Mapping[str, object], env: Mapping[str, str]) -> dict[str, object]:
+    """Copy ``data`` with every non-empty environment override of a section key applied."""
+    merged = dict(data)
+    hints = get_type_hints(Config)
+    for section in dataclasses.fields(Config):
+        section_type = _optional_inner(hints[section.name])
+        if not dataclasses.is_dataclass(section_type):
+            continue
+        for f in dataclasses.fields(section_type):
+            variable = f.metadata.get("env")
+            value = env.get(variable, "") if variable else ""
+            if not value:
+                continue
+            table = merged.get(section.name, {})
+            if not isinstance(table, Mapping):
+                continue  # leave it for the validator to report
+            merged[section.name] = {**table, f.name: value}
+    return merged
+
+
+def _check(config: Config, source: str) -> None:
+    """Check what spans fields: unique ids, one owner per guild and chat, the console community."""
+    if not config.communities:
+        raise ConfigError("communities", "at least one [[communities]] table", "[]", source=source)
+    first_index: dict[str, int] = {}
+    owners: dict[tuple[str, str], str] = {}
+    for index, community in enumerate(config.communities):
+        if community.id in first_index:
+            raise ConfigError(
+                f"communities[{index}].id",
+                f"an id not already used by communities[{first_index[community.id]}]",
+                repr(community.id),
+                source=source,
+            )
+        first_index[community.id] = index
+        for name, ids in (
+            ("discord_guilds", community.discord_guilds),
+            ("telegram_chats", community.telegram_chats),
+        ):
+            for position, platform_id in enumerate(ids):
+                owner = owners.get((name, platform_id))
+                if owner is not None:
+                    where = "this community" if owner == community.id else f"community {owner!r}"
+                    raise ConfigError(
+                        f"communities[{index}].{name}[{position}]",
+                        f"an id not already listed for {where}",
+                        repr(platform_id),
+                        source=source,
+                    )
+                owners[(name, platform_id)] = community.id
+    if config.console.community is not None and config.console.community not in first_index:
+        raise ConfigError(
+            "console.community",
+            "the id of a configured community (" + ", ".join(map(repr, first_index)) + ")",
+            repr(config.console.community),
+            source=source,
+        )
+
+
+def parse_config(
+    data: Mapping[str, object], *, source: str, base_dir: Path, env: Mapping[str, str]
+) -> Config:
+    """Validate parsed TOML, apply environment overrides and resolve relative paths."""
+    config = build_dataclass(Config, _apply_env(data, env), source=source)
+    _check(config, source)
+    database = dataclasses.replace(
+        config.database, url=_resolve_sqlite(config.database.url, base_dir)
+    )
+    return dataclasses.replace(config, database=database, source=Path(source))
+
+
+_TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def _syntax_got(message: str) -> str:
+    """Reword tomllib's message as ``<problem> at line L, column C``."""
+    match = _TOML_POSITION_RE.search(message)
+    if match is None:
+        return message
+    problem = message[: match.start()]
+    problem = problem[:1].lower() + problem[1:]
+    return f"{problem} at line {match.group(1)}, column {match.group(2)}"
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and return the configuration in the TOML file at ``path``."""
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("(file)", "a readable TOML file", "no such file", source=source) from None
+    except IsADirectoryError:
+        raise ConfigError("(file)", "a readable TOML file", "a directory", source=source) from None
+    except OSError as exc:
+        got = exc.strerror or type(exc).__name__
+        raise ConfigError("(file)", "a readable TOML file", got, source=source) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        got = f"an invalid byte at offset {exc.start}"
+        raise ConfigError("(file)", "a UTF-8 encoded TOML file", got, source=source) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        got = _syntax_got(str(exc))
+        raise ConfigError("(syntax)", "valid TOML", got, source=source) from None
+    return parse_config(
+        data,
+        source=source,
+        base_dir=path.absolute().parent,
+        env=os.environ if env is None else env,
+    )

@@ -1,0 +1,318 @@
+"""From an adapter's call to a cog's handler: identity, permissions, parsing, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.core.commands import CommandSpec, OptionKind, Permission, Role
+from bot.core.community import Community
+from bot.core.context import Context, Responder
+from bot.core.errors import UserError
+from bot.core.events import JoinRequested, MemberJoined, MemberLeft, MessagePosted
+from bot.core.i18n import DEFAULT_LOCALE, normalize_locale
+from bot.core.identity import Caller
+from bot.core.parsing import Mention, MentionKind, parse_arguments
+from bot.core.ports import ChannelRef, Platform
+from bot.core.replies import Reply
+from bot.store.batch import GroupCommit
+from bot.store.tables import message_log
+
+if TYPE_CHECKING:
+    from bot.core.cohort import Cohort
+
+log = logging.getLogger(__name__)
+
+ROLE_ORDER = (Role.MEMBER, Role.ORGANIZER, Role.ADMIN)
+
+
+class Dispatcher:
+    """Run commands and button presses for the adapters, and take in their events."""
+
+    def __init__(self, cohort: Cohort) -> None:
+        self.cohort = cohort
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._messages = GroupCommit(
+            cohort.db, message_log, ("community_id", "platform", "channel_id", "message_id")
+        )
+
+    @asynccontextmanager
+    async def _track(self) -> AsyncIterator[None]:
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
+
+    async def drain(self) -> None:
+        """Wait until no command, press or event is being handled."""
+        await self._idle.wait()
+
+    # --- commands ------------------------------------------------------------------------------
+
+    async def run_line(
+        self,
+        platform: Platform,
+        community: Community,
+        caller: Caller,
+        channel: ChannelRef | None,
+        line: str,
+        respond: Responder,
+        *,
+        reply_to: Caller | None = None,
+    ) -> None:
+        """Run a typed command line such as ``/link ABCD2345`` or ``/help@CohortBot``."""
+        async with self._track():
+            ctx = await self._context(platform, community, caller, channel, respond)
+            try:
+                spec, rest = self._resolve_line(ctx, line)
+                self._check_permission_sync(ctx, spec)
+                await self._check_tier(ctx, spec)
+                replied: Mention | None = None
+                if reply_to is not None and not reply_to.is_bot:
+                    # Make sure the replied-to person is known, so the mention resolves.
+                    await self.cohort.identity.resolve(community.id, reply_to)
+                    replied = Mention(MentionKind.USER_ID, reply_to.user_id)
+                values: dict[str, Any] = dict(
+                    parse_arguments(spec.options, rest, tz=ctx.tz, now=ctx.now(), reply_to=replied)
+                )
+                await self._resolve_members(ctx, spec, values)
+                await self._invoke(ctx, spec, values)
+            except UserError as exc:
+                await self._refuse(ctx, exc)
+            except Exception:
+                await self._apologise(ctx, f"/{line.strip()[:100]}")
+
+    async def run(
+        self,
+        platform: Platform,
+        community: Community,
+        caller: Caller,
+        channel: ChannelRef | None,
+        name: str,
+        values: dict[str, Any],
+        respond: Responder,
+    ) -> None:
+        """Run command ``name`` with values already typed by the platform (Discord)."""
+        async with self._track():
+            ctx = await self._context(platform, community, caller, channel, respond)
+            try:
+                spec = self.cohort.registry.get(name)
+                if spec is None:
+                    raise UserError("command.unknown", name=name)
+                self._check_permission_sync(ctx, spec)
+                await self._check_tier(ctx, spec)
+                await self._resolve_members(ctx, spec, values)
+                await self._invoke(ctx, spec, values)
+            except UserError as exc:
+                await self._refuse(ctx, exc)
+            except Exception:
+                await self._apologise(ctx, f"/{name}")
+
+    async def press(
+        self,
+        platform: Platform,
+        community: Community,
+        caller: Caller,
+        channel: ChannelRef | None,
+        action_id: str,
+        payload: str,
+        respond: Responder,
+    ) -> None:
+        """Run the action behind a pressed button."""
+        async with self._track():
+            ctx = await self._context(platform, community, caller, channel, respond)
+            try:
+                action = self.cohort.registry.action(action_id)
+                if action is None:
+                    raise UserError("action.unknown")
+                if not ctx.role.may(action.permission):
+                    who = ctx.plain(f"permission.{action.permission.value}")
+                    raise UserError("command.denied", who=who)
+                result = await action.handler(ctx, payload)
+                if result is not None:
+                    await ctx.reply(result)
+            except UserError as exc:
+                await self._refuse(ctx, exc)
+            except Exception:
+                await self._apologise(ctx, f"button {action_id}")
+
+    def _resolve_line(self, ctx: Context, line: str) -> tuple[CommandSpec, str]:
+        text = line.strip()
+        if text.startswith("/"):
+            text = text[1:]
+        head, _, rest = text.partition(" ")
+        word = head.split("@", 1)[0].lower()
+        registry = self.cohort.registry
+        spec = registry.get(word)
+        if spec is not None:
+            return spec, rest
+        if registry.is_group(word):
+            sub, _, rest = rest.strip().partition(" ")
+            spec = registry.get(f"{word} {sub.lower()}")
+            if spec is not None:
+                return spec, rest
+            names = ", ".join(s.path[1] for s in registry.subcommands(word))
+            raise UserError("command.subcommand", name=word, choices=names)
+        known = [s.path[0] for s in registry]
+        close = difflib.get_close_matches(word, known, n=1)
+        if close:
+            raise UserError("command.unknown_suggest", name=word, suggestion=close[0])
+        raise UserError("command.unknown", name=word)
+
+    def _check_permission_sync(self, ctx: Context, spec: CommandSpec) -> None:
+        if spec.permission in (Permission.ORGANIZER, Permission.ADMIN) and not ctx.role.may(
+            spec.permission
+        ):
+            raise UserError(f"command.denied_{spec.permission.value}", name=spec.name)
+
+    async def _check_tier(self, ctx: Context, spec: CommandSpec) -> None:
+        if spec.permission is not Permission.TIER or ctx.role.may(Permission.TIER):
+            return
+        held = await self.cohort.entitlements.tiers_of(ctx.member.id, ctx.now())
+        if not held.intersection(spec.tiers):
+            raise UserError("command.denied_tier", name=spec.name, tiers=", ".join(spec.tiers))
+
+    async def _resolve_members(
+        self, ctx: Context, spec: CommandSpec, values: dict[str, Any]
+    ) -> None:
+        for option in spec.options:
+            if option.kind is not OptionKind.MEMBER or option.name not in values:
+                continue
+            value = values[option.name]
+            if isinstance(value, Mention):
+                found = await self.cohort.identity.find(
+                    ctx.community.id, ctx.account.platform, value
+                )
+                if found is None:
+                    raise UserError("member.unknown", option=option.name, value=value.value)
+                values[option.name] = found
+
+    async def _invoke(self, ctx: Context, spec: CommandSpec, values: dict[str, Any]) -> None:
+        result = await spec.handler(ctx, **values)
+        if result is not None:
+            await ctx.reply(result)
+
+    async def _refuse(self, ctx: Context, exc: UserError) -> None:
+        await ctx.reply(Reply(text=ctx.t(exc.key, **exc.params), ephemeral=True))
+
+    async def _apologise(self, ctx: Context, what: str) -> None:
+        incident = secrets.token_hex(4)
+        log.exception(
+            "incident %s: %s failed for %s:%s in %s",
+            incident,
+            what,
+            ctx.account.platform,
+            ctx.account.platform_user_id,
+            ctx.community.slug,
+        )
+        try:
+            await ctx.reply(Reply(text=ctx.t("errors.internal", incident=incident), ephemeral=True))
+        except Exception:
+            log.exception("incident %s: could not tell the person", incident)
+
+    async def _context(
+        self,
+        platform: Platform,
+        community: Community,
+        caller: Caller,
+        channel: ChannelRef | None,
+        respond: Responder,
+    ) -> Context:
+        account = await self.cohort.identity.resolve(community.id, caller)
+        member, linked = await self.cohort.identity.profile(account.member_id)
+        locale = (
+            member.locale
+            or normalize_locale(account.locale)
+            or community.config.locale
+            or DEFAULT_LOCALE
+        )
+        held = {community.role_of(a.platform, a.platform_user_id) for a in linked}
+        role = max(held, key=ROLE_ORDER.index)
+        return Context(
+            cohort=self.cohort,
+            community=community,
+            account=account,
+            member=member,
+            locale=locale,
+            role=role,
+            channel=channel,
+            platform=platform,
+            respond=respond,
+        )
+
+    # --- events --------------------------------------------------------------------------------
+
+    async def message_posted(
+        self,
+        community: Community,
+        caller: Caller,
+        channel: ChannelRef,
+        message_id: str,
+        text: str,
+        posted_at: datetime,
+        *,
+        reply_to_message_id: str | None = None,
+    ) -> bool:
+        """Log a member's message once and tell the cogs; return False for a repeat or a bot."""
+        if caller.is_bot:
+            return False
+        async with self._track():
+            account = await self.cohort.identity.resolve(community.id, caller)
+            added = await self._messages.insert(
+                {
+                    "community_id": community.id,
+                    "member_id": account.member_id,
+                    "account_id": account.id,
+                    "platform": channel.platform.value,
+                    "channel_id": channel.channel_id,
+                    "thread_id": channel.thread_id,
+                    "message_id": message_id,
+                    "reply_to_message_id": reply_to_message_id,
+                    "text": text,
+                    "posted_at": posted_at,
+                }
+            )
+            if not added:
+                return False
+            await self.cohort.events.publish(
+                MessagePosted(
+                    community=community,
+                    account=account,
+                    channel=channel,
+                    message_id=message_id,
+                    text=text,
+                    posted_at=posted_at,
+                    reply_to_message_id=reply_to_message_id,
+                )
+            )
+            return True
+
+    async def member_joined(self, community: Community, caller: Caller, space_id: str) -> None:
+        """Tell the cogs a person joined ``space_id``."""
+        async with self._track():
+            account = await self.cohort.identity.resolve(community.id, caller)
+            await self.cohort.events.publish(MemberJoined(community, account, space_id))
+
+    async def member_left(self, community: Community, caller: Caller, space_id: str) -> None:
+        """Tell the cogs a person left ``space_id``."""
+        async with self._track():
+            account = await self.cohort.identity.resolve(community.id, caller)
+            await self.cohort.events.publish(MemberLeft(community, account, space_id))
+
+    async def join_requested(self, community: Community, caller: Caller, space_id: str) -> None:
+        """Tell the cogs a person asks to join ``space_id``."""
+        async with self._track():
+            account = await self.cohort.identity.resolve(community.id, caller)
+            await self.cohort.events.publish(JoinRequested(community, account, space_id))

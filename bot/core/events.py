@@ -1,0 +1,93 @@
+"""Events coming in from the platforms, and the bus that hands them to the cogs."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from bot.core.community import Community
+from bot.core.identity import Account
+from bot.core.ports import ChannelRef
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePosted:
+    """A member posted a message (delivered once per message, even if the platform repeats it)."""
+
+    community: Community
+    account: Account
+    channel: ChannelRef
+    message_id: str
+    text: str
+    posted_at: datetime
+    reply_to_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined:
+    """A person joined a guild or chat of the community."""
+
+    community: Community
+    account: Account
+    space_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft:
+    """A person left (or was removed from) a guild or chat of the community."""
+
+    community: Community
+    account: Account
+    space_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequested:
+    """A person asked to join a chat that needs approval."""
+
+    community: Community
+    account: Account
+    space_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPressed:
+    """A person pressed a button the bot sent."""
+
+    community: Community
+    account: Account
+    action: str
+    payload: str
+
+
+E = TypeVar("E")
+Subscriber = Callable[[Any], Awaitable[None]]
+
+
+class EventBus:
+    """Deliver each event to the cogs that subscribed to its type, one failure isolated."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[type, list[Subscriber]] = defaultdict(list)
+
+    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
+        """Call ``handler`` for every event of ``event_type``."""
+        self._subscribers[event_type].append(handler)
+
+    async def publish(self, event: object) -> None:
+        """Hand ``event`` to each subscriber in turn; log, never raise, a subscriber's failure."""
+        for handler in self._subscribers.get(type(event), ()):
+            try:
+                await handler(event)
+            except Exception:
+                log.exception("event handler %s failed on %s", _name(handler), type(event).__name__)
+
+
+def _name(handler: Subscriber) -> str:
+    return getattr(handler, "__qualname__", repr(handler))

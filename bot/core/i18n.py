@@ -1,0 +1,121 @@
+"""Translation: every user-facing string goes through a ``Translator``.
+
+Catalogs are TOML files named by locale (``en.toml``, ``zh_CN.toml``); nested tables become
+dotted keys. The core ships its own catalog and each cog may add one from its package.
+Parameters are escaped for the reply markup unless the plain form is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.core import markup
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LOCALE = "en"
+SUPPORTED_LOCALES: tuple[str, ...] = ("en", "zh_CN")
+CORE_CATALOGS = Path(__file__).with_name("locales")
+
+_ALIASES = {
+    "en": "en",
+    "zh": "zh_CN",
+    "zh_cn": "zh_CN",
+    "zh_hans": "zh_CN",
+    "zh_hans_cn": "zh_CN",
+    "zh_sg": "zh_CN",
+    "cn": "zh_CN",
+}
+
+
+def normalize_locale(text: str | None) -> str | None:
+    """Map a platform's or a person's locale tag to a supported locale, or None."""
+    if not text:
+        return None
+    key = text.strip().replace("-", "_").lower()
+    if key in _ALIASES:
+        return _ALIASES[key]
+    if key.startswith("en_"):
+        return "en"
+    if key.startswith(("zh_hans", "zh_cn")):
+        return "zh_CN"
+    return None
+
+
+def _flatten(prefix: str, table: Mapping[str, Any], out: dict[str, str], source: Path) -> None:
+    for key, value in table.items():
+        full = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, Mapping):
+            _flatten(full, value, out, source)
+        elif isinstance(value, str):
+            out[full] = value
+        else:
+            raise ValueError(f"{source}: {full} must be a string")
+
+
+def placeholders(template: str) -> set[str]:
+    """Return the names of the ``{placeholders}`` in a template."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+class Translator:
+    """Look up and format translated strings, falling back to English."""
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.catalogs: dict[str, dict[str, str]] = {loc: {} for loc in SUPPORTED_LOCALES}
+        self.strict = strict
+        self.load_dir(CORE_CATALOGS)
+
+    def load_dir(self, directory: Path) -> None:
+        """Add the catalogs found in ``directory`` (one TOML file per locale)."""
+        for locale in SUPPORTED_LOCALES:
+            path = directory / f"{locale}.toml"
+            if not path.exists():
+                continue
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+            entries: dict[str, str] = {}
+            _flatten("", data, entries, path)
+            clash = set(entries) & set(self.catalogs[locale])
+            if clash:
+                raise ValueError(f"{path}: keys defined twice: {', '.join(sorted(clash))}")
+            self.catalogs[locale].update(entries)
+
+    def has(self, key: str) -> bool:
+        """Say whether the English catalog defines ``key``."""
+        return key in self.catalogs[DEFAULT_LOCALE]
+
+    def _template(self, locale: str, key: str) -> str:
+        template = self.catalogs.get(locale, {}).get(key)
+        if template is None:
+            template = self.catalogs[DEFAULT_LOCALE].get(key)
+        if template is None:
+            if self.strict:
+                raise KeyError(f"no translation for {key!r}")
+            log.error("missing translation key %s", key)
+            return key
+        return template
+
+    def text(self, locale: str, key: str, /, **params: Any) -> str:
+        """Return the translated markup for ``key``, with string parameters escaped."""
+        safe = {k: markup.escape(v) if isinstance(v, str) else v for k, v in params.items()}
+        return self._format(locale, key, safe)
+
+    def plain(self, locale: str, key: str, /, **params: Any) -> str:
+        """Return the translated plain text for ``key`` (labels, descriptions)."""
+        return markup.plain(self.text(locale, key, **params))
+
+    def _format(self, locale: str, key: str, params: Mapping[str, Any]) -> str:
+        template = self._template(locale, key)
+        try:
+            return template.format_map(params)
+        except (KeyError, IndexError, ValueError):
+            if self.strict:
+                raise
+            log.exception("cannot format translation %s with %s", key, sorted(params))
+            return template

@@ -1,0 +1,156 @@
+"""Start and stop everything one process runs: store, cogs, adapters, web app, scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC
+from typing import TextIO
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.adapters.console import ConsoleAdapter
+from bot.adapters.console._adapter import stdin_lines
+from bot.cogs import DEFAULT_COGS
+from bot.core.clock import Clock, SystemClock
+from bot.core.cohort import Cohort
+from bot.core.config import Config
+from bot.core.errors import ConfigError
+from bot.core.platforms import PlatformName
+from bot.store.db import Database
+from bot.web.app import build_app
+
+log = logging.getLogger(__name__)
+
+# Adapter packages by platform; a platform is started when its token is configured.
+ADAPTER_MODULES = {
+    PlatformName.DISCORD: "bot.adapters.discord",
+    PlatformName.TELEGRAM: "bot.adapters.telegram",
+}
+
+
+def _wanted_platforms(config: Config) -> list[PlatformName]:
+    wanted = []
+    if config.discord.token:
+        wanted.append(PlatformName.DISCORD)
+    if config.telegram.token:
+        wanted.append(PlatformName.TELEGRAM)
+    for platform in wanted:
+        if importlib.util.find_spec(ADAPTER_MODULES[platform]) is None:
+            raise ConfigError(
+                f"{platform}.token",
+                f"no token: this build of Cohort has no {platform} adapter yet",
+                "a token",
+            )
+    return wanted
+
+
+async def build(config: Config, *, clock: Clock | None = None) -> Cohort:
+    """Open the database (migrated), sync communities and load the cogs."""
+    db = Database(config.database.url)
+    try:
+        await db.upgrade()
+        cohort = Cohort(config, db, clock or SystemClock())
+        await cohort.open()
+        cohort.load_cogs(DEFAULT_COGS)
+    except BaseException:
+        await db.close()
+        raise
+    return cohort
+
+
+def start_scheduler(cohort: Cohort) -> AsyncIOScheduler:
+    """Start APScheduler with every recurring job the cogs asked for."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    for job in cohort.jobs:
+        scheduler.add_job(
+            job.run,
+            IntervalTrigger(seconds=job.every.total_seconds(), timezone=UTC),
+            id=job.id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(job.every.total_seconds()),
+        )
+    scheduler.start()
+    return scheduler
+
+
+async def start_web(cohort: Cohort) -> web.AppRunner | None:
+    """Serve the web app when enabled; return its runner to clean up."""
+    if not cohort.config.web.enabled:
+        return None
+    runner = web.AppRunner(build_app(cohort), handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, cohort.config.web.host, cohort.config.web.port)
+    await site.start()
+    log.info("web app on http://%s:%s", cohort.config.web.host, cohort.config.web.port)
+    return runner
+
+
+async def serve(
+    config: Config,
+    *,
+    lines: AsyncIterator[str] | None = None,
+    out: TextIO | None = None,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run until the console input ends, /quit, SIGINT or SIGTERM; then shut down cleanly."""
+    platforms = _wanted_platforms(config)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+
+    cohort = await build(config, clock=clock)
+    scheduler = start_scheduler(cohort)
+    runner: web.AppRunner | None = None
+    console: ConsoleAdapter | None = None
+    console_task: asyncio.Task[None] | None = None
+    try:
+        runner = await start_web(cohort)
+        if not platforms:
+            interactive = lines is None and sys.stdin.isatty()
+            console = ConsoleAdapter(
+                cohort,
+                cohort.communities[config.console_community().id],
+                user=config.console.user,
+                out=out or sys.stdout,
+                color=interactive,
+                echo=not interactive,
+            )
+            cohort.platforms[PlatformName.CONSOLE] = console
+            console_task = asyncio.create_task(
+                console.run(lines or stdin_lines(), interactive=interactive)
+            )
+            console_task.add_done_callback(lambda _task: stop.set())
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        if console is not None:
+            console.stopping = True
+        await cohort.dispatcher.drain()
+        if console_task is not None and not console_task.done():
+            console_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await console_task
+        scheduler.shutdown(wait=False)
+        if runner is not None:
+            await runner.cleanup()
+        await cohort.db.close()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    if console_task is not None and not console_task.cancelled() and console_task.exception():
+        log.error("the console stopped on an error", exc_info=console_task.exception())
+        return 1
+    return 0

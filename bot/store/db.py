@@ -1,0 +1,116 @@
+"""The database handle: an async SQLAlchemy Core engine, tuned per dialect, and migrations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_MS = 10_000
+_WRITE = "cohort_write"
+
+
+def alembic_config() -> AlembicConfig:
+    """Return an Alembic config pointing at the packaged migrations (no ini file needed)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    """Turn on WAL, foreign keys and a busy timeout; let writers take the lock up front."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Manage transactions ourselves so BEGIN IMMEDIATE is possible (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A write transaction that starts deferred and upgrades later can fail with SQLITE_BUSY
+        # at once, without waiting; taking the write lock at BEGIN makes writers queue instead.
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """An async engine plus the two ways in: a read transaction and a write transaction."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.url.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+        self.engine = create_async_engine(self.url, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            _tune_sqlite(self.engine)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """Open a read transaction."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """Open a write transaction; it commits on success and rolls back on any error."""
+        async with self.engine.connect() as plain:
+            conn = await plain.execution_options(**{_WRITE: True})
+            async with conn.begin():
+                yield conn
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Apply the migrations up to ``revision``."""
+        async with self.engine.connect() as conn:
+            await conn.run_sync(_run_alembic, "upgrade", revision)
+            await conn.commit()
+
+    async def downgrade(self, revision: str) -> None:
+        """Revert the migrations down to ``revision``."""
+        async with self.engine.connect() as conn:
+            await conn.run_sync(_run_alembic, "downgrade", revision)
+            await conn.commit()
+
+    async def current_revision(self) -> str | None:
+        """Return the revision the database is at, or None when it has none."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def head_revision() -> str:
+    """Return the newest migration's revision id."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head
+
+
+def _run_alembic(sync_conn: Connection, action: str, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = sync_conn
+    if action == "upgrade":
+        command.upgrade(cfg, revision)
+    else:
+        command.downgrade(cfg, revision)

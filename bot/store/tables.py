@@ -1,0 +1,110 @@
+"""The tables, as SQLAlchemy Core metadata; every row belongs to a community."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from bot.store.types import UTCDateTime
+
+# Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+communities = Table(
+    "communities",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("slug", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("locale", String(16), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_members_community", "community_id"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("platform_user_id", String(64), nullable=False),
+    Column("username", String(64), nullable=True),
+    Column("username_key", String(64), nullable=True),
+    Column("display_name", String(200), nullable=False),
+    Column("locale", String(16), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("community_id", "platform", "platform_user_id"),
+    Index("ix_accounts_member", "member_id"),
+    Index("ix_accounts_username", "community_id", "platform", "username_key"),
+)
+
+message_log = Table(
+    "message_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("channel_id", String(64), nullable=False),
+    Column("thread_id", String(64), nullable=True),
+    Column("message_id", String(64), nullable=False),
+    Column("reply_to_message_id", String(64), nullable=True),
+    Column("text", Text(), nullable=False),
+    Column("posted_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("community_id", "platform", "channel_id", "message_id"),
+    Index("ix_message_log_member_time", "member_id", "posted_at"),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Column(
+        "used_by_account_id",
+        ForeignKey("accounts.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    UniqueConstraint("community_id", "code"),
+    Index("ix_link_codes_expires", "expires_at"),
+)

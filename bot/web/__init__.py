@@ -1,0 +1,1 @@
+"""The aiohttp web app: health now; the Stripe webhook, calendar and dashboard join it later."""

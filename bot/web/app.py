@@ -1,0 +1,39 @@
+"""Build the aiohttp application that runs beside the chat adapters."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import __version__
+from bot.core.cohort import Cohort
+
+COHORT_KEY = web.AppKey("cohort", Cohort)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Answer 200 when the database answers, 503 when it does not."""
+    cohort = request.app[COHORT_KEY]
+    try:
+        async with cohort.db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError):
+        return web.json_response({"status": "unavailable", "database": "down"}, status=503)
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "database": "ok",
+            "platforms": sorted(p.value for p in cohort.platforms),
+            "communities": sorted(cohort.communities),
+        }
+    )
+
+
+def build_app(cohort: Cohort) -> web.Application:
+    """Return the web application for ``cohort``."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[COHORT_KEY] = cohort
+    app.router.add_get("/healthz", healthz)
+    return app

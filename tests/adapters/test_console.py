@@ -1,0 +1,106 @@
+"""The console adapter driven by scripts, as a person would use it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot.adapters.console import ConsoleAdapter
+from bot.adapters.console._adapter import iterate
+from bot.core.platforms import PlatformName
+from bot.core.ports import AccessTarget, ChannelRef, MessageRef, ScheduledEvent
+from bot.core.replies import Button, Reply
+from bot.store.tables import message_log
+from tests.conftest import output
+
+
+async def run(console: ConsoleAdapter, *lines: str) -> str:
+    """Feed the console ``lines`` as a script and return what it printed."""
+    await console.run(iterate(line + "\n" for line in lines))
+    return output(console)
+
+
+async def test_help_then_chinese_then_button(console: ConsoleAdapter) -> None:
+    text = await run(console, "/help", "/lang zh", "/help", "/press 3")
+    english_help, rest = text.split("alice@#general> /lang zh")
+    assert "List the commands you can use" in english_help
+    assert "/whoami" in english_help
+    assert "[1] English  [2] 中文" in english_help
+    chinese_switch, rest = rest.split("alice@#general> /help")
+    assert "从现在起我会用中文和你交流" in chinese_switch
+    chinese_help, pressed = rest.split("alice@#general> /press 3")
+    assert "列出你可以使用的命令" in chinese_help
+    assert "List the commands" not in chinese_help
+    assert "[3] English  [4] 中文" in chinese_help
+    assert "From now on I speak English to you." in pressed
+
+
+async def test_help_in_chinese_after_press_of_chinese_button(console: ConsoleAdapter) -> None:
+    text = await run(console, "/help", "/press 2", "/help")
+    second_help = text.rsplit("alice@#general> /help", 1)[1]
+    assert "列出你可以使用的命令" in second_help
+
+
+async def test_as_switches_member_and_role_shows(console: ConsoleAdapter) -> None:
+    text = await run(console, "/whoami", "/as bob", "/whoami")
+    alice, bob = text.split("You are now bob.")
+    assert "Role: admin" in alice
+    assert "Alice (@alice)" in alice
+    assert "Role: member" in bob
+    assert "Bob (@bob)" in bob
+    assert "Member: #2" in bob
+
+
+async def test_messages_are_logged_once_per_line(console: ConsoleAdapter) -> None:
+    await run(console, "hello", "/channel random", "again")
+    async with console.cohort.db.read() as conn:
+        rows = (await conn.execute(select(message_log.c.channel_id, message_log.c.text))).all()
+        count = await conn.scalar(select(func.count()).select_from(message_log))
+    assert count == 2
+    assert sorted(rows) == [("general", "hello"), ("random", "again")]
+
+
+async def test_quit_stops_reading(console: ConsoleAdapter) -> None:
+    text = await run(console, "/quit", "/help")
+    assert "Commands" not in text
+
+
+async def test_bad_meta_commands_explain_themselves(console: ConsoleAdapter) -> None:
+    text = await run(console, "/press 99", "/press x", "/as", "/as b$c", "/channel")
+    assert "There is no button [99]." in text
+    assert "There is no button [x]." in text
+    assert text.count("Usage: /as <name>") == 2
+    assert "Usage: /channel <name>" in text
+
+
+async def test_unbalanced_quote_is_a_clear_error(console: ConsoleAdapter) -> None:
+    text = await run(console, '/help "who')
+    assert 'A quote (") is not closed.' in text
+    assert "Traceback" not in text
+
+
+async def test_platform_port_is_fully_served(console: ConsoleAdapter) -> None:
+    here = ChannelRef(PlatformName.CONSOLE, "general")
+    sent = await console.send(here, Reply(text="**hi**", buttons=(Button("Go", action="x.y"),)))
+    await console.edit(sent, Reply(text="edited"))
+    await console.delete(MessageRef(here, sent.message_id))
+    thread = await console.create_thread(here, "Question", Reply(text="body"), tags=("python",))
+    await console.close_thread(thread)
+    target = AccessTarget(PlatformName.CONSOLE, "vip")
+    await console.grant_access("bob", target)
+    assert ("bob", target) in console.access
+    await console.revoke_access("bob", target)
+    assert ("bob", target) not in console.access
+    link = await console.create_invite(target)
+    start = datetime(2026, 12, 3, 18, 30, tzinfo=UTC)
+    event_id = await console.create_scheduled_event(
+        "demo", ScheduledEvent("Talk", "about", start, start + timedelta(hours=1), "online")
+    )
+    text = output(console)
+    assert "hi" in text and "[1] Go" in text
+    assert "(message 1 edited)" in text
+    assert "New thread “Question [python]” (thread-1)" in text
+    assert "(thread thread-1 closed)" in text
+    assert link.startswith("console://invite/vip/")
+    assert event_id.startswith("event-")

@@ -1,0 +1,83 @@
+"""Shared fixtures: a config on a real SQLite file, a built bot, a console to drive it."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.console import ConsoleAdapter
+from bot.core.clock import ManualClock
+from bot.core.cohort import Cohort
+from bot.core.config import Config, parse_config
+from bot.core.platforms import PlatformName
+from bot.runtime import build
+
+START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> Config:
+    """Return a valid config whose database is a file under ``tmp_path``."""
+    community: dict[str, Any] = {
+        "id": "demo",
+        "name": "Demo Community",
+        "locale": "en",
+        "timezone": "Europe/Berlin",
+        "organizers": ["console:olga", "telegram:500"],
+        "admins": ["console:alice"],
+        "discord_guilds": [111111111111111111],
+        "telegram_chats": [-1001234567890],
+    }
+    community.update(overrides.pop("community", {}))
+    data: dict[str, Any] = {
+        "database": {"url": "sqlite+aiosqlite:///cohort.db"},
+        "web": {"enabled": False},
+        "communities": [community],
+    }
+    data.update(overrides)
+    return parse_config(data, source="test.toml", base_dir=tmp_path, env={})
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Return a clock fixed at the tests' start time."""
+    return ManualClock(START)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """Return the default test config."""
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+async def cohort(config: Config, clock: ManualClock) -> AsyncIterator[Cohort]:
+    """Return a migrated, loaded bot on a fresh SQLite file."""
+    bot = await build(config, clock=clock)
+    try:
+        yield bot
+    finally:
+        await bot.db.close()
+
+
+@pytest.fixture
+def console(cohort: Cohort) -> ConsoleAdapter:
+    """Return a console adapter writing into a buffer (read it with ``console.out``)."""
+    adapter = ConsoleAdapter(
+        cohort, cohort.communities["demo"], user="alice", out=io.StringIO(), echo=True
+    )
+    cohort.platforms[PlatformName.CONSOLE] = adapter
+    return adapter
+
+
+def output(console: ConsoleAdapter) -> str:
+    """Return and clear what the console printed."""
+    assert isinstance(console.out, io.StringIO)
+    text = console.out.getvalue()
+    console.out.seek(0)
+    console.out.truncate()
+    return text

@@ -1,0 +1,103 @@
+"""Migrations on an empty database, step by step, and on a database that already has data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import StatementError
+
+from bot.store.db import Database, alembic_config, head_revision
+from bot.store.tables import communities, metadata
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """Return a database on an empty SQLite file."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def revisions_in_order() -> list[str]:
+    """Return every revision id from the first to the head."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def _diff(sync: Connection) -> list[object]:
+    return list(compare_metadata(MigrationContext.configure(sync), metadata))
+
+
+async def test_empty_database_upgrades_to_a_schema_matching_the_tables(db: Database) -> None:
+    assert await db.current_revision() is None
+    await db.upgrade()
+    assert await db.current_revision() == head_revision()
+    async with db.engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+async def test_each_migration_applies_on_the_database_the_previous_one_left(db: Database) -> None:
+    for revision in revisions_in_order():
+        await db.upgrade(revision)
+        assert await db.current_revision() == revision
+    async with db.engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+async def test_upgrading_again_keeps_the_data(db: Database) -> None:
+    await db.upgrade()
+    async with db.write() as conn:
+        await conn.execute(insert(communities).values(slug="demo", name="Demo", created_at=NOW))
+    await db.upgrade()
+    async with db.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(communities)) == 1
+        created = await conn.scalar(select(communities.c.created_at))
+    assert created == NOW
+
+
+async def test_downgrade_to_nothing_and_back(db: Database) -> None:
+    await db.upgrade()
+    await db.downgrade("base")
+    async with db.read() as conn:
+        names = {
+            row[0]
+            for row in await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))
+        }
+    assert names <= {"alembic_version"}
+    await db.upgrade()
+    assert await db.current_revision() == head_revision()
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db: Database) -> None:
+    await db.upgrade()
+    async with db.read() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+        assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+        assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 10_000
+
+
+async def test_naive_datetimes_are_refused(db: Database) -> None:
+    await db.upgrade()
+    with pytest.raises(StatementError, match="naive datetime"):
+        async with db.write() as conn:
+            await conn.execute(
+                insert(communities).values(slug="x", name="X", created_at=NOW.replace(tzinfo=None))
+            )
+
+
+async def test_every_table_carries_a_community() -> None:
+    for table in metadata.sorted_tables:
+        if table.name == "communities":
+            continue
+        assert "community_id" in table.c, table.name

@@ -1,0 +1,146 @@
+"""The ``cohort`` command as an operator runs it: real processes, real files, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = (REPO / "config.example.toml").read_text(encoding="utf-8")
+
+
+def cohort(
+    *args: str, cwd: Path, stdin: str = "", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cohort ARGS`` in ``cwd`` and return the finished process."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(),
+        check=False,
+    )
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COHORT_")}
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def write_config(folder: Path, text: str = EXAMPLE) -> Path:
+    """Write a config (the example, with the web app off by default) into ``folder``."""
+    path = folder / "config.toml"
+    path.write_text(text.replace("enabled = true", "enabled = false", 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('timezone = "Europe/Berlin"', 'timezone = "Mars/Base"'), "communities[0].timezone"),
+        (("port = 8080", 'port = "eighty"'), "web.port"),
+        (('name = "Demo Community"', 'nmae = "Demo Community"'), "communities[0]"),
+        (("[identity]", "[identity]\nlink_code_ttl = 5"), "identity.link_code_ttl"),
+    ],
+)
+def test_a_bad_config_names_the_key_and_exits_2(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    text = EXAMPLE.replace(*change, 1)
+    if change[0] == "[identity]":
+        text = text.replace('link_code_ttl = "10m"', "")
+    write_config(tmp_path, text)
+    result = cohort("config", "check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "expected" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_config_check_never_prints_a_secret(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    env_secret = "sk_test_abcdefghijklmnop"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "config", "check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**_env(), "COHORT_STRIPE_SECRET_KEY": env_secret},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "secret_key: set" in result.stdout
+    assert env_secret not in result.stdout + result.stderr
+
+
+def test_db_upgrade_creates_the_database_next_to_the_config(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    result = cohort("db", "upgrade", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "revision" in result.stdout
+    with sqlite3.connect(tmp_path / "cohort.db") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert {"communities", "members", "accounts", "message_log", "link_codes"} <= tables
+
+
+def test_run_opens_the_console_and_speaks_both_languages(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    result = cohort("run", cwd=tmp_path, stdin="/help\n/lang zh\n/help\n")
+    assert result.returncode == 0, result.stderr
+    english, chinese = result.stdout.split("/lang zh")
+    assert "List the commands you can use" in english
+    assert "列出你可以使用的命令" in chinese
+    assert "Traceback" not in result.stderr
+
+
+def test_run_with_a_missing_script_is_a_clear_error(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    result = cohort("run", "--script", "nope.txt", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--script: expected a readable file" in result.stderr
+
+
+def test_sigterm_shuts_down_cleanly_without_losing_a_write(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    assert process.stdin is not None and process.stdout is not None
+    assert "Cohort console" in process.stdout.readline()
+    process.stdin.write("a message that must be kept\n/whoami\n")
+    process.stdin.flush()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if "Accounts" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "Task was destroyed" not in stderr
+    assert "Traceback" not in stderr
+    with sqlite3.connect(tmp_path / "cohort.db") as db:
+        texts = [row[0] for row in db.execute("SELECT text FROM message_log")]
+    assert texts == ["a message that must be kept"]

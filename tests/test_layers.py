@@ -1,0 +1,53 @@
+"""The import rule of DESIGN.md: imports point down, and only adapters know a platform."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "bot"
+PLATFORM_LIBS = {"discord", "telegram"}
+HEAVY_LIBS = {"stripe", "sklearn"}
+
+# package -> top-level modules it must never import
+FORBIDDEN: dict[str, set[str]] = {
+    "core": PLATFORM_LIBS | HEAVY_LIBS | {"bot.adapters", "bot.cogs", "bot.web", "bot.runtime"},
+    "store": PLATFORM_LIBS | HEAVY_LIBS | {"bot.core", "bot.adapters", "bot.cogs", "bot.web"},
+    "cogs": PLATFORM_LIBS | {"bot.adapters", "bot.web", "bot.runtime"},
+    "recommend": PLATFORM_LIBS | {"bot.adapters", "bot.cogs", "bot.web"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Return every module a file imports, at any depth in the file."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def violations(package: str) -> list[str]:
+    """Return ``file: module`` for each forbidden import in ``bot/<package>``."""
+    bad = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for module in imported_modules(path):
+            for banned in FORBIDDEN[package]:
+                if module == banned or module.startswith(banned + "."):
+                    bad.append(f"{path.relative_to(ROOT.parent)}: {module}")
+    return bad
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_imports_point_down(package: str) -> None:
+    assert violations(package) == []
+
+
+def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from telegram import Bot\n    import sklearn.linear_model\n")
+    assert imported_modules(sample) == {"telegram", "sklearn.linear_model"}

@@ -1,0 +1,81 @@
+"""The web app: health, served by the same runtime as the console."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.exc import OperationalError
+
+from bot.core.cohort import Cohort
+from bot.runtime import serve
+from bot.web.app import build_app
+from tests.conftest import make_config
+
+
+async def test_healthz_reports_the_database_and_communities(cohort: Cohort) -> None:
+    async with TestClient(TestServer(build_app(cohort))) as client:
+        response = await client.get("/healthz")
+        assert response.status == 200
+        body = await response.json()
+    assert body["status"] == "ok"
+    assert body["communities"] == ["demo"]
+
+
+async def test_healthz_says_unavailable_when_the_database_fails(
+    cohort: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @contextlib.asynccontextmanager
+    async def broken_read() -> AsyncIterator[None]:
+        raise OperationalError("SELECT 1", {}, Exception("disk I/O error"))
+        yield
+
+    monkeypatch.setattr(cohort.db, "read", broken_read)
+    async with TestClient(TestServer(build_app(cohort))) as client:
+        response = await client.get("/healthz")
+        assert response.status == 503
+        assert (await response.json())["database"] == "down"
+
+
+def free_port() -> int:
+    """Return a TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_run_serves_web_and_console_together(tmp_path: Path) -> None:
+    port = free_port()
+    config = make_config(tmp_path, web={"enabled": True, "host": "127.0.0.1", "port": port})
+    ready = asyncio.Event()
+    out = io.StringIO()
+
+    async def lines():  # type: ignore[no-untyped-def]
+        yield "/whoami\n"
+        ready.set()
+        await asyncio.sleep(3600)  # a person who has not typed anything else yet
+        yield "/quit\n"
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(config, lines=lines(), out=out, stop=stop))
+    await asyncio.wait_for(ready.wait(), 30)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    assert response.status == 200
+                    break
+            except aiohttp.ClientConnectorError:
+                await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the web app never answered")
+    stop.set()
+    assert await asyncio.wait_for(task, 30) == 0
+    assert "Who you are here" in out.getvalue()
