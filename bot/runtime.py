@@ -88,9 +88,15 @@ async def start_web(cohort: Cohort) -> web.AppRunner | None:
         return None
     runner = web.AppRunner(build_app(cohort), handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, cohort.config.web.host, cohort.config.web.port)
-    await site.start()
-    log.info("web app on http://%s:%s", cohort.config.web.host, cohort.config.web.port)
+    host, port = cohort.config.web.host, cohort.config.web.port
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(
+            "web.port", "an address and port free to listen on", f"{host}:{port} ({exc.strerror})"
+        ) from None
+    log.info("web app on http://%s:%s", host, port)
     return runner
 
 

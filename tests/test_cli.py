@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -144,3 +145,18 @@ def test_sigterm_shuts_down_cleanly_without_losing_a_write(tmp_path: Path) -> No
     with sqlite3.connect(tmp_path / "cohort.db") as db:
         texts = [row[0] for row in db.execute("SELECT text FROM message_log")]
     assert texts == ["a message that must be kept"]
+
+
+def test_a_busy_web_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = EXAMPLE.replace("port = 8080", f"port = {port}")
+        (tmp_path / "config.toml").write_text(config, encoding="utf-8")
+        result = cohort("run", cwd=tmp_path, stdin="/help\n")
+    assert result.returncode == 2
+    assert f"web.port: expected an address and port free to listen on, got 127.0.0.1:{port}" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
