@@ -75,10 +75,9 @@ class Dispatcher:
         """Run a typed command line such as ``/link ABCD2345`` or ``/help@CohortBot``."""
         async with self._track():
             ctx = await self._context(platform, community, caller, channel, respond)
-            try:
-                spec, rest = self._resolve_line(ctx, line)
-                self._check_permission_sync(ctx, spec)
-                await self._check_tier(ctx, spec)
+            async with self._guarded(ctx, f"/{line.strip()[:100]}"):
+                spec, rest = self._resolve_line(line)
+                await self._check_permission(ctx, spec)
                 replied: Mention | None = None
                 if reply_to is not None and not reply_to.is_bot:
                     # Make sure the replied-to person is known, so the mention resolves.
@@ -87,12 +86,7 @@ class Dispatcher:
                 values: dict[str, Any] = dict(
                     parse_arguments(spec.options, rest, tz=ctx.tz, now=ctx.now(), reply_to=replied)
                 )
-                await self._resolve_members(ctx, spec, values)
                 await self._invoke(ctx, spec, values)
-            except UserError as exc:
-                await self._refuse(ctx, exc)
-            except Exception:
-                await self._apologise(ctx, f"/{line.strip()[:100]}")
 
     async def run(
         self,
@@ -107,18 +101,12 @@ class Dispatcher:
         """Run command ``name`` with values already typed by the platform (Discord)."""
         async with self._track():
             ctx = await self._context(platform, community, caller, channel, respond)
-            try:
+            async with self._guarded(ctx, f"/{name}"):
                 spec = self.cohort.registry.get(name)
                 if spec is None:
                     raise UserError("command.unknown", name=name)
-                self._check_permission_sync(ctx, spec)
-                await self._check_tier(ctx, spec)
-                await self._resolve_members(ctx, spec, values)
-                await self._invoke(ctx, spec, values)
-            except UserError as exc:
-                await self._refuse(ctx, exc)
-            except Exception:
-                await self._apologise(ctx, f"/{name}")
+                await self._check_permission(ctx, spec)
+                await self._invoke(ctx, spec, dict(values))
 
     async def press(
         self,
@@ -133,7 +121,7 @@ class Dispatcher:
         """Run the action behind a pressed button."""
         async with self._track():
             ctx = await self._context(platform, community, caller, channel, respond)
-            try:
+            async with self._guarded(ctx, f"button {action_id}"):
                 action = self.cohort.registry.action(action_id)
                 if action is None:
                     raise UserError("action.unknown")
@@ -143,12 +131,31 @@ class Dispatcher:
                 result = await action.handler(ctx, payload)
                 if result is not None:
                     await ctx.reply(result)
-            except UserError as exc:
-                await self._refuse(ctx, exc)
-            except Exception:
-                await self._apologise(ctx, f"button {action_id}")
 
-    def _resolve_line(self, ctx: Context, line: str) -> tuple[CommandSpec, str]:
+    @asynccontextmanager
+    async def _guarded(self, ctx: Context, what: str) -> AsyncIterator[None]:
+        """Turn a UserError into a private translated answer and anything else into an apology."""
+        try:
+            yield
+        except UserError as exc:
+            await ctx.reply(Reply(text=ctx.t(exc.key, **exc.params), ephemeral=True))
+        except Exception:
+            incident = secrets.token_hex(4)
+            log.exception(
+                "incident %s: %s failed for %s:%s in %s",
+                incident,
+                what,
+                ctx.account.platform,
+                ctx.account.platform_user_id,
+                ctx.community.slug,
+            )
+            try:
+                apology = Reply(text=ctx.t("errors.internal", incident=incident), ephemeral=True)
+                await ctx.reply(apology)
+            except Exception:
+                log.exception("incident %s: could not tell the person", incident)
+
+    def _resolve_line(self, line: str) -> tuple[CommandSpec, str]:
         text = line.strip()
         if text.startswith("/"):
             text = text[1:]
@@ -171,15 +178,11 @@ class Dispatcher:
             raise UserError("command.unknown_suggest", name=word, suggestion=close[0])
         raise UserError("command.unknown", name=word)
 
-    def _check_permission_sync(self, ctx: Context, spec: CommandSpec) -> None:
-        if spec.permission in (Permission.ORGANIZER, Permission.ADMIN) and not ctx.role.may(
-            spec.permission
-        ):
-            raise UserError(f"command.denied_{spec.permission.value}", name=spec.name)
-
-    async def _check_tier(self, ctx: Context, spec: CommandSpec) -> None:
-        if spec.permission is not Permission.TIER or ctx.role.may(Permission.TIER):
+    async def _check_permission(self, ctx: Context, spec: CommandSpec) -> None:
+        if ctx.role.may(spec.permission):
             return
+        if spec.permission is not Permission.TIER:
+            raise UserError(f"command.denied_{spec.permission.value}", name=spec.name)
         held = await self.cohort.entitlements.tiers_of(ctx.member.id, ctx.now())
         if not held.intersection(spec.tiers):
             raise UserError("command.denied_tier", name=spec.name, tiers=", ".join(spec.tiers))
@@ -200,27 +203,10 @@ class Dispatcher:
                 values[option.name] = found
 
     async def _invoke(self, ctx: Context, spec: CommandSpec, values: dict[str, Any]) -> None:
+        await self._resolve_members(ctx, spec, values)
         result = await spec.handler(ctx, **values)
         if result is not None:
             await ctx.reply(result)
-
-    async def _refuse(self, ctx: Context, exc: UserError) -> None:
-        await ctx.reply(Reply(text=ctx.t(exc.key, **exc.params), ephemeral=True))
-
-    async def _apologise(self, ctx: Context, what: str) -> None:
-        incident = secrets.token_hex(4)
-        log.exception(
-            "incident %s: %s failed for %s:%s in %s",
-            incident,
-            what,
-            ctx.account.platform,
-            ctx.account.platform_user_id,
-            ctx.community.slug,
-        )
-        try:
-            await ctx.reply(Reply(text=ctx.t("errors.internal", incident=incident), ephemeral=True))
-        except Exception:
-            log.exception("incident %s: could not tell the person", incident)
 
     async def _context(
         self,

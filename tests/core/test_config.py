@@ -739,29 +739,6 @@ def test_admin_implies_organizer() -> None:
     assert not community.is_organizer("slack", "9")
 
 
-@pytest.mark.parametrize(
-    ("tag", "locale"),
-    [
-        ("en", "en"),
-        ("en-US", "en"),
-        ("en_GB", "en"),
-        ("zh", "zh_CN"),
-        ("zh-CN", "zh_CN"),
-        ("zh_CN", "zh_CN"),
-        ("zh-Hans", "zh_CN"),
-        ("zh_Hans", "zh_CN"),
-        ("zh-hans-cn", "zh_CN"),
-        ("zh-TW", None),
-        ("zh-Hant", None),
-        ("fr", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_normalize_locale(tag: str | None, locale: str | None) -> None:
-    assert normalize_locale(tag) == locale
-
-
 def test_every_supported_locale_is_accepted_as_written() -> None:
     for locale in SUPPORTED_LOCALES:
         assert normalize_locale(locale) == locale

@@ -79,6 +79,8 @@ def test_chinese_falls_back_to_english_for_a_missing_key(tmp_path: Path) -> None
         ("zh-hans", "zh_CN"),
         ("zh-Hans-CN", "zh_CN"),
         ("ZH_cn", "zh_CN"),
+        ("zh-TW", None),
+        ("zh-Hant", None),
         ("fr", None),
         ("", None),
         (None, None),
