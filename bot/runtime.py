@@ -36,20 +36,19 @@ ADAPTER_MODULES = {
 }
 
 
-def _wanted_platforms(config: Config) -> list[PlatformName]:
-    wanted = []
-    if config.discord.token:
-        wanted.append(PlatformName.DISCORD)
-    if config.telegram.token:
-        wanted.append(PlatformName.TELEGRAM)
-    for platform in wanted:
-        if importlib.util.find_spec(ADAPTER_MODULES[platform]) is None:
+def _require_adapters(config: Config) -> None:
+    """Refuse a token for a platform whose adapter this build does not have."""
+    tokens = {
+        PlatformName.DISCORD: config.discord.token,
+        PlatformName.TELEGRAM: config.telegram.token,
+    }
+    for platform, token in tokens.items():
+        if token and importlib.util.find_spec(ADAPTER_MODULES[platform]) is None:
             raise ConfigError(
                 f"{platform}.token",
                 f"no token: this build of Cohort has no {platform} adapter yet",
                 "a token",
             )
-    return wanted
 
 
 async def build(config: Config, *, clock: Clock | None = None) -> Cohort:
@@ -109,7 +108,7 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Run until the console input ends, /quit, SIGINT or SIGTERM; then shut down cleanly."""
-    platforms = _wanted_platforms(config)
+    _require_adapters(config)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -125,7 +124,7 @@ async def serve(
     console_task: asyncio.Task[None] | None = None
     try:
         runner = await start_web(cohort)
-        if not platforms:
+        if not config.has_platform_credentials():
             interactive = lines is None and sys.stdin.isatty()
             console = ConsoleAdapter(
                 cohort,

@@ -160,3 +160,21 @@ def test_a_busy_web_port_is_a_clear_error(tmp_path: Path) -> None:
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_token_for_a_platform_without_an_adapter_is_refused(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**_env(), "COHORT_DISCORD_TOKEN": "MTIz.not-a-real-token"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "discord.token: expected no token: this build of Cohort has no discord adapter" in (
+        result.stderr
+    )
+    assert "not-a-real-token" not in result.stderr

@@ -38,9 +38,3 @@ class ManualClock:
         """Move the clock forward by ``delta`` and return the new time."""
         self._now += delta
         return self._now
-
-    def set(self, moment: datetime) -> None:
-        """Jump the clock to ``moment``."""
-        if moment.tzinfo is None:
-            raise ValueError("ManualClock needs timezone-aware times")
-        self._now = moment.astimezone(UTC)

@@ -271,11 +271,6 @@ class DatabaseConfig:
     def __repr__(self) -> str:
         return f"DatabaseConfig(url={mask_url_password(self.url)!r})"
 
-    @property
-    def is_sqlite(self) -> bool:
-        """Tell whether the database is a SQLite file."""
-        return self.url.startswith(_SQLITE_PREFIX)
-
 
 @dataclass(frozen=True, kw_only=True)
 class WebConfig:

@@ -15,7 +15,7 @@ from bot.core.commands import CommandSpec, OptionKind, Permission, Role
 from bot.core.community import Community
 from bot.core.context import Context, Responder
 from bot.core.errors import UserError
-from bot.core.events import JoinRequested, MemberJoined, MemberLeft, MessagePosted
+from bot.core.events import ButtonPressed, JoinRequested, MemberJoined, MemberLeft, MessagePosted
 from bot.core.i18n import DEFAULT_LOCALE, normalize_locale
 from bot.core.identity import Caller
 from bot.core.parsing import Mention, MentionKind, parse_arguments
@@ -131,6 +131,9 @@ class Dispatcher:
                 result = await action.handler(ctx, payload)
                 if result is not None:
                     await ctx.reply(result)
+                await self.cohort.events.publish(
+                    ButtonPressed(community, ctx.account, action_id, payload)
+                )
 
     @asynccontextmanager
     async def _guarded(self, ctx: Context, what: str) -> AsyncIterator[None]:

@@ -19,12 +19,6 @@ class ChannelRef:
     channel_id: str
     thread_id: str | None = None
 
-    @property
-    def key(self) -> str:
-        """Return a stable text key for this place."""
-        suffix = f"/{self.thread_id}" if self.thread_id else ""
-        return f"{self.platform}:{self.channel_id}{suffix}"
-
 
 @dataclass(frozen=True, slots=True)
 class MessageRef:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 MAX_BUTTONS = 25
@@ -67,10 +67,6 @@ class Reply:
             raise ValueError(f"a reply holds at most {MAX_BUTTONS} buttons")
         if len(self.fields) > MAX_FIELDS:
             raise ValueError(f"a reply holds at most {MAX_FIELDS} fields")
-
-    def private(self) -> Reply:
-        """Return this reply marked as seen only by the person it answers."""
-        return replace(self, ephemeral=True)
 
 
 def as_reply(value: Reply | str) -> Reply:

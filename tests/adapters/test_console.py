@@ -10,7 +10,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.adapters.console._adapter import iterate
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, MessageRef, ScheduledEvent
-from bot.core.replies import Button, Reply
+from bot.core.replies import Button, Image, Reply
 from bot.store.tables import message_log
 from tests.conftest import output
 
@@ -82,7 +82,14 @@ async def test_unbalanced_quote_is_a_clear_error(console: ConsoleAdapter) -> Non
 
 async def test_platform_port_is_fully_served(console: ConsoleAdapter) -> None:
     here = ChannelRef(PlatformName.CONSOLE, "general")
-    sent = await console.send(here, Reply(text="**hi**", buttons=(Button("Go", action="x.y"),)))
+    sent = await console.send(
+        here,
+        Reply(
+            text="**hi**",
+            buttons=(Button("Go", action="x.y"), Button("Docs", url="https://example.org/d")),
+            image=Image(data=b"\x89PNG", filename="chart.png"),
+        ),
+    )
     await console.edit(sent, Reply(text="edited"))
     await console.delete(MessageRef(here, sent.message_id))
     thread = await console.create_thread(here, "Question", Reply(text="body"), tags=("python",))
@@ -98,7 +105,8 @@ async def test_platform_port_is_fully_served(console: ConsoleAdapter) -> None:
         "demo", ScheduledEvent("Talk", "about", start, start + timedelta(hours=1), "online")
     )
     text = output(console)
-    assert "hi" in text and "[1] Go" in text
+    assert "hi" in text and "[1] Go  [2] Docs <https://example.org/d>" in text
+    assert "[image: chart.png]" in text
     assert "(message 1 edited)" in text
     assert "New thread “Question [python]” (thread-1)" in text
     assert "(thread thread-1 closed)" in text

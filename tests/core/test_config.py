@@ -59,7 +59,7 @@ def test_minimal_config_fills_every_default(tmp_path: Path) -> None:
 
     assert config.source == tmp_path / "config.toml"
     assert config.database.url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/cohort.db"
-    assert config.database.is_sqlite
+    assert config.database.url.startswith("sqlite+aiosqlite:///")
     assert (config.web.enabled, config.web.host, config.web.port) == (True, "127.0.0.1", 8080)
     assert config.discord.token is None
     assert config.telegram.token is None
@@ -145,7 +145,7 @@ def test_full_config_is_read(tmp_path: Path) -> None:
     )
 
     assert config.database.url == "postgresql+asyncpg://cohort@db.internal/cohort"
-    assert not config.database.is_sqlite
+    assert config.database.url.startswith("postgresql+asyncpg://")
     assert (config.web.enabled, config.web.host, config.web.port) == (False, "0.0.0.0", 9000)
     assert config.console.user == "bob"
     assert config.console_community().id == "other"

@@ -14,7 +14,7 @@ from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, CommandSpec, Option, OptionKind, Permission
 from bot.core.context import Context
 from bot.core.errors import UserError
-from bot.core.events import MessagePosted
+from bot.core.events import ButtonPressed, MessagePosted
 from bot.core.identity import Account, Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, MessageRef
@@ -183,8 +183,15 @@ async def test_button_presses_route_and_check_permission(bot: Cohort) -> None:
 
     platform = bot.platforms[PlatformName.CONSOLE]
     demo = bot.communities["demo"]
+    pressed: list[ButtonPressed] = []
+
+    async def collect(event: ButtonPressed) -> None:
+        pressed.append(event)
+
+    bot.events.subscribe(ButtonPressed, collect)
     for caller, action in ((OLGA, "staff.press"), (BOB, "staff.press"), (BOB, "gone.away")):
         await bot.dispatcher.press(platform, demo, caller, HERE, action, "p1", respond)
+    assert [(e.account.platform_user_id, e.action) for e in pressed] == [("olga", "staff.press")]
     assert [r.text for r in replies] == [
         "pressed p1",
         "Only organizers may do that.",
