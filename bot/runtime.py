@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.console._adapter import stdin_lines
+from bot.adapters.telegram import TelegramAdapter
 from bot.cogs import DEFAULT_COGS
 from bot.core.clock import Clock, SystemClock
 from bot.core.cohort import Cohort
@@ -122,8 +123,13 @@ async def serve(
     runner: web.AppRunner | None = None
     console: ConsoleAdapter | None = None
     console_task: asyncio.Task[None] | None = None
+    telegram: TelegramAdapter | None = None
     try:
         runner = await start_web(cohort)
+        if config.telegram.token:
+            telegram = TelegramAdapter(cohort, config.telegram)
+            cohort.platforms[PlatformName.TELEGRAM] = telegram
+            await telegram.start()
         if not config.has_platform_credentials():
             interactive = lines is None and sys.stdin.isatty()
             console = ConsoleAdapter(
@@ -144,6 +150,8 @@ async def serve(
         log.info("shutting down")
         if console is not None:
             console.stopping = True
+        if telegram is not None:
+            await telegram.stop()  # no new updates; PTB finishes the ones in hand
         await cohort.dispatcher.drain()
         if console_task is not None and not console_task.done():
             console_task.cancel()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.core.buttons import ButtonCodec
 from bot.core.clock import Clock
 from bot.core.commands import ActionSpec, CommandRegistry, CommandSpec
 from bot.core.community import Community
@@ -60,6 +61,7 @@ class Cohort:
         self.registry = CommandRegistry()
         self.events = EventBus()
         self.identity = Identity(db, clock, link_code_ttl=config.identity.link_code_ttl)
+        self.buttons = ButtonCodec(db, clock)
         self.entitlements: Entitlements = NoEntitlements()
         self.dispatcher = Dispatcher(self)
         self.platforms: dict[PlatformName, Platform] = {}

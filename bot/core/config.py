@@ -182,6 +182,23 @@ def _timezone(raw: object) -> str:
     return name
 
 
+def _http_url(raw: object) -> str:
+    """Accept an http or https URL."""
+    text = _nonempty(raw)
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise ValueError("not an http(s) URL")
+    return text
+
+
+def _rate(raw: object) -> int:
+    """Accept a message rate from 1 to 1000."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 1 <= raw <= 1000:
+        raise ValueError("rate out of range")
+    return raw
+
+
 def _port(raw: object) -> int:
     """Accept a TCP port number."""
     if isinstance(raw, bool) or not isinstance(raw, int):
@@ -293,9 +310,19 @@ class DiscordConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class TelegramConfig:
-    """Hold the Telegram bot credentials."""
+    """Hold the Telegram bot credentials and how to reach the Bot API."""
 
     token: Secret | None = field(default=None, metadata=_secret_meta("COHORT_TELEGRAM_TOKEN"))
+    base_url: str | None = field(
+        default=None,
+        metadata=_meta(_http_url, "an http(s) URL of a Bot API server, like 'http://host/bot'"),
+    )
+    messages_per_second: int = field(
+        default=30, metadata=_meta(_rate, "a whole number of messages from 1 to 1000")
+    )
+    messages_per_minute_per_group: int = field(
+        default=20, metadata=_meta(_rate, "a whole number of messages from 1 to 1000")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -108,3 +108,16 @@ link_codes = Table(
     UniqueConstraint("community_id", "code"),
     Index("ix_link_codes_expires", "expires_at"),
 )
+
+# Button payloads too long for a platform's callback data (Telegram: 64 bytes) wait here.
+button_payloads = Table(
+    "button_payloads",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("community_id", "digest"),
+)

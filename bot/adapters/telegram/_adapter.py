@@ -1,0 +1,592 @@
+"""Translate between python-telegram-bot and the core, both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeDefault,
+    Chat,
+    ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.adapters.telegram._render import CAPTION_LIMIT, render_texts
+from bot.core import markup
+from bot.core.cohort import Cohort
+from bot.core.community import Community
+from bot.core.config import TelegramConfig
+from bot.core.i18n import normalize_locale
+from bot.core.identity import Caller
+from bot.core.platforms import PlatformName
+from bot.core.ports import (
+    AccessTarget,
+    ChannelRef,
+    MessageRef,
+    PlatformError,
+    PlatformErrorReason,
+    ScheduledEvent,
+)
+from bot.core.replies import Button, Reply
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CALLBACK_LIMIT = 64
+ALLOWED_UPDATES = [
+    "message",
+    "edited_message",
+    "callback_query",
+    "chat_member",
+    "my_chat_member",
+    "chat_join_request",
+]
+NETWORK_RETRIES = 4
+BUTTONS_PER_ROW = 3
+TOAST_LIMIT = 200
+IN_CHAT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
+
+
+def caller_of(user: User) -> Caller:
+    """Describe a Telegram user to the core."""
+    return Caller(
+        platform=PlatformName.TELEGRAM,
+        user_id=str(user.id),
+        display_name=user.full_name or str(user.id),
+        username=user.username,
+        locale=user.language_code,
+        is_bot=user.is_bot,
+    )
+
+
+class TelegramAdapter:
+    """Implements the Platform port on Telegram and feeds the core Telegram's updates."""
+
+    name = PlatformName.TELEGRAM
+
+    def __init__(self, cohort: Cohort, config: TelegramConfig, *, poll_timeout: float = 10) -> None:
+        if not config.token:
+            raise ValueError("the Telegram adapter needs a token")
+        self.cohort = cohort
+        self.config = config
+        self.poll_timeout = poll_timeout
+        builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(config.token.reveal())
+            .rate_limiter(
+                AIORateLimiter(
+                    overall_max_rate=config.messages_per_second,
+                    group_max_rate=config.messages_per_minute_per_group,
+                    max_retries=5,
+                )
+            )
+            .concurrent_updates(64)
+        )
+        if config.base_url:
+            base = config.base_url.rstrip("/")
+            builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
+        self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.app.add_handler(TypeHandler(Update, self._on_update))
+        self.app.add_error_handler(self._on_error)
+        self.username = ""
+
+    @property
+    def bot(self) -> Bot:
+        """Return PTB's bot."""
+        return self.app.bot
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, publish the command menus, and start long polling."""
+        await self.app.initialize()
+        self.username = self.bot.username or ""
+        await self.publish_commands()
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES,
+            timeout=timedelta(seconds=self.poll_timeout),
+        )
+        log.info("telegram: polling as @%s", self.username)
+
+    async def stop(self) -> None:
+        """Stop polling, finish the updates in hand, and close the connection pool."""
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def publish_commands(self) -> None:
+        """Set the command menu in English (default) and in Chinese (``zh``)."""
+        for locale, language in (("en", None), ("zh_CN", "zh")):
+            commands = self._menu(locale)
+            await self._call(
+                lambda c=commands, lang=language: self.bot.set_my_commands(
+                    c, scope=BotCommandScopeDefault(), language_code=lang
+                )
+            )
+
+    def _menu(self, locale: str) -> list[BotCommand]:
+        i18n = self.cohort.i18n
+        menu: dict[str, str] = {}
+        for spec in self.cohort.registry:
+            top = spec.path[0]
+            if len(spec.path) == 1:
+                menu[top] = i18n.plain(locale, spec.description_key)
+            else:
+                menu.setdefault(top, "")
+                menu[top] = (menu[top] + " | " if menu[top] else "") + spec.path[1]
+        return [BotCommand(name, (text or name)[:256]) for name, text in sorted(menu.items())]
+
+    # --- updates in ---------------------------------------------------------------------------
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log an error PTB caught, with the update it happened on."""
+        summary = update.to_dict() if isinstance(update, Update) else repr(update)
+        log.error("telegram: error handling update %s", summary, exc_info=context.error)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Route one update to the core."""
+        if update.callback_query is not None:
+            await self._on_press(update)
+        elif update.message is not None:
+            await self._on_message(update.message)
+        elif update.edited_message is not None:
+            log.debug("telegram: edited message %s ignored", update.edited_message.message_id)
+        elif update.chat_member is not None:
+            await self._on_membership(update)
+        elif update.chat_join_request is not None:
+            request = update.chat_join_request
+            community = self.community_for(request.chat, request.from_user)
+            if community is not None:
+                await self.cohort.dispatcher.join_requested(
+                    community, caller_of(request.from_user), str(request.chat.id)
+                )
+        elif update.my_chat_member is not None:
+            change = update.my_chat_member
+            log.info(
+                "telegram: bot is now %s in chat %s (%s)",
+                change.new_chat_member.status,
+                change.chat.id,
+                change.chat.title,
+            )
+
+    def community_for(self, chat: Chat, user: User | None) -> Community | None:
+        """Return the community of a chat; a private chat belongs to the first with Telegram."""
+        found = self.cohort.community_for(PlatformName.TELEGRAM, str(chat.id))
+        if found is not None or chat.type != Chat.PRIVATE:
+            if found is None:
+                log.warning("telegram: chat %s (%s) is in no community", chat.id, chat.title)
+            return found
+        communities = list(self.cohort.communities.values())
+        with_telegram = [c for c in communities if c.config.telegram_chats]
+        return (with_telegram or communities or [None])[0]
+
+    async def _on_message(self, message: Message) -> None:
+        user = message.from_user
+        if user is None:
+            return  # channel posts and anonymous admins
+        community = self.community_for(message.chat, user)
+        if community is None:
+            return
+        channel = ChannelRef(
+            PlatformName.TELEGRAM,
+            str(message.chat.id),
+            str(message.message_thread_id) if message.is_topic_message else None,
+        )
+        text = message.text or message.caption or ""
+        command = self._command_text(message)
+        if command is not None:
+            reply_to = message.reply_to_message
+            replied_user = reply_to.from_user if reply_to is not None else None
+            if replied_user is not None and replied_user.id == self.bot.id:
+                replied_user = None
+            await self.cohort.dispatcher.run_line(
+                self,
+                community,
+                caller_of(user),
+                channel,
+                command,
+                self._responder(message, user, community),
+                reply_to=caller_of(replied_user) if replied_user is not None else None,
+            )
+            return
+        if not text:
+            return
+        reply_to_id = message.reply_to_message.message_id if message.reply_to_message else None
+        await self.cohort.dispatcher.message_posted(
+            community,
+            caller_of(user),
+            channel,
+            str(message.message_id),
+            text,
+            message.date,
+            reply_to_message_id=str(reply_to_id) if reply_to_id is not None else None,
+        )
+
+    def _command_text(self, message: Message) -> str | None:
+        """Return the command line for us, or None (plain text, or a command for another bot)."""
+        text = message.text or ""
+        entities = message.entities or ()
+        if not text.startswith("/") or not any(
+            e.type == "bot_command" and e.offset == 0 for e in entities
+        ):
+            return None
+        head, _, rest = text.partition(" ")
+        name, _, addressee = head.partition("@")
+        if addressee and addressee.lower() != self.username.lower():
+            return None
+        return f"{name} {rest}".strip()
+
+    async def _on_press(self, update: Update) -> None:
+        query = update.callback_query
+        assert query is not None
+        answered = False
+        try:
+            message = query.message
+            chat = message.chat if message is not None else None
+            community = self.community_for(chat, query.from_user) if chat is not None else None
+            decoded = (
+                await self.cohort.buttons.decode(community.id, query.data or "")
+                if community is not None
+                else None
+            )
+            if community is None or decoded is None or chat is None:
+                await query.answer()
+                answered = True
+                return
+            action, payload = decoded
+            thread = getattr(message, "message_thread_id", None)
+            channel = ChannelRef(
+                PlatformName.TELEGRAM, str(chat.id), str(thread) if thread else None
+            )
+            toast: list[str] = []
+
+            async def respond(reply: Reply) -> MessageRef | None:
+                # A short private answer to a press fits in the button's own toast.
+                if not toast and _fits_toast(reply):
+                    toast.append(markup.plain(reply.text))
+                    return None
+                return await self._answer(chat, channel, query.from_user, community, reply, None)
+
+            await self.cohort.dispatcher.press(
+                self, community, caller_of(query.from_user), channel, action, payload, respond
+            )
+            await query.answer(text=toast[0] if toast else None)
+            answered = True
+        finally:
+            if not answered:
+                try:
+                    await query.answer()
+                except TelegramError:
+                    log.warning("telegram: could not answer callback query %s", query.id)
+
+    async def _on_membership(self, update: Update) -> None:
+        change = update.chat_member
+        assert change is not None
+        user = change.new_chat_member.user
+        community = self.community_for(change.chat, user)
+        if community is None:
+            return
+        was_in = change.old_chat_member.status in IN_CHAT
+        is_in = change.new_chat_member.status in IN_CHAT
+        space = str(change.chat.id)
+        if is_in and not was_in:
+            await self.cohort.dispatcher.member_joined(community, caller_of(user), space)
+        elif was_in and not is_in:
+            await self.cohort.dispatcher.member_left(community, caller_of(user), space)
+
+    # --- replies ------------------------------------------------------------------------------
+
+    def _responder(
+        self, message: Message, user: User, community: Community
+    ) -> Callable[[Reply], Awaitable[MessageRef | None]]:
+        thread = message.message_thread_id if message.is_topic_message else None
+        channel = ChannelRef(
+            PlatformName.TELEGRAM, str(message.chat.id), str(thread) if thread else None
+        )
+
+        async def respond(reply: Reply) -> MessageRef | None:
+            return await self._answer(
+                message.chat, channel, user, community, reply, message.message_id
+            )
+
+        return respond
+
+    async def _answer(
+        self,
+        chat: Chat,
+        channel: ChannelRef,
+        user: User,
+        community: Community,
+        reply: Reply,
+        reply_to: int | None,
+    ) -> MessageRef:
+        """Answer in the chat, or privately when the reply is only for the caller."""
+        if not reply.ephemeral or chat.type == Chat.PRIVATE:
+            return await self._deliver(community, channel, reply, reply_to=reply_to)
+        try:
+            return await self.direct_message(str(user.id), reply)
+        except PlatformError as exc:
+            if exc.reason is not PlatformErrorReason.DM_CLOSED:
+                raise
+        locale = normalize_locale(user.language_code) or community.config.locale
+        i18n = self.cohort.i18n
+        fallback = Reply(
+            text=i18n.text(locale, "telegram.dm_fallback", name=user.first_name),
+            buttons=(
+                Button(
+                    i18n.plain(locale, "telegram.open_private_chat"),
+                    url=f"https://t.me/{self.username}?start=hello",
+                ),
+            ),
+        )
+        return await self._deliver(community, channel, fallback, reply_to=reply_to)
+
+    async def _keyboard(self, community: Community, buttons: tuple[Button, ...]) -> Any:
+        if not buttons:
+            return None
+        cells = []
+        for button in buttons:
+            if button.url:
+                cells.append(InlineKeyboardButton(button.label, url=button.url))
+            else:
+                data = await self.cohort.buttons.encode(community.id, button, limit=CALLBACK_LIMIT)
+                cells.append(InlineKeyboardButton(button.label, callback_data=data))
+        rows = [cells[i : i + BUTTONS_PER_ROW] for i in range(0, len(cells), BUTTONS_PER_ROW)]
+        return InlineKeyboardMarkup(rows)
+
+    def _community_of(self, channel: ChannelRef) -> Community:
+        found = self.cohort.community_for(PlatformName.TELEGRAM, channel.channel_id)
+        return found or next(iter(self.cohort.communities.values()))
+
+    async def _deliver(
+        self,
+        community: Community,
+        channel: ChannelRef,
+        reply: Reply,
+        *,
+        reply_to: int | None = None,
+    ) -> MessageRef:
+        """Send ``reply`` as one or more messages; return the first."""
+        texts = render_texts(reply)
+        keyboard = await self._keyboard(community, reply.buttons)
+        chat_id = int(channel.channel_id)
+        thread = int(channel.thread_id) if channel.thread_id else None
+        replying = (
+            ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+            if reply_to is not None
+            else None
+        )
+        first: Message | None = None
+        if reply.image is not None:
+            caption = texts.pop(0) if texts and len(texts[0]) <= CAPTION_LIMIT else None
+            photo = reply.image.data if reply.image.data is not None else reply.image.url
+            sent = await self._call(
+                lambda: self.bot.send_photo(
+                    chat_id,
+                    photo,
+                    caption=caption,
+                    parse_mode=ParseMode.HTML,
+                    message_thread_id=thread,
+                    reply_parameters=replying,
+                    reply_markup=None if texts else keyboard,
+                    filename=reply.image.filename if reply.image else None,
+                )
+            )
+            first = sent
+        for index, text in enumerate(texts):
+            last = index == len(texts) - 1
+            sent = await self._call(
+                lambda text=text, last=last, reply_parameters=replying if first is None else None: (
+                    self.bot.send_message(
+                        chat_id,
+                        text,
+                        parse_mode=ParseMode.HTML,
+                        message_thread_id=thread,
+                        reply_parameters=reply_parameters,
+                        reply_markup=keyboard if last else None,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    )
+                )
+            )
+            first = first or sent
+        if first is None:
+            raise PlatformError(PlatformErrorReason.INVALID, "empty reply")
+        return MessageRef(channel, str(first.message_id))
+
+    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run a Bot API call, retrying network failures with backoff; map errors to the port's."""
+        delay = 0.5
+        for attempt in range(NETWORK_RETRIES + 1):
+            try:
+                return await make()
+            except Forbidden as exc:
+                raise PlatformError(PlatformErrorReason.FORBIDDEN, exc.message) from exc
+            except BadRequest as exc:
+                reason = (
+                    PlatformErrorReason.NOT_FOUND
+                    if "not found" in exc.message.lower()
+                    else PlatformErrorReason.INVALID
+                )
+                raise PlatformError(reason, exc.message) from exc
+            except RetryAfter as exc:
+                if attempt == NETWORK_RETRIES:
+                    raise PlatformError(PlatformErrorReason.RATE_LIMITED, str(exc)) from exc
+                await asyncio.sleep(_seconds(exc.retry_after))
+            except NetworkError as exc:
+                if attempt == NETWORK_RETRIES:
+                    raise PlatformError(PlatformErrorReason.UNAVAILABLE, exc.message) from exc
+                log.warning("telegram: %s; retrying in %.1f s", exc.message, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- the Platform port -------------------------------------------------------------------
+
+    async def send(self, channel: ChannelRef, reply: Reply) -> MessageRef:
+        """Post ``reply`` in a chat or forum topic."""
+        return await self._deliver(self._community_of(channel), channel, reply)
+
+    async def edit(self, message: MessageRef, reply: Reply) -> None:
+        """Replace a bot message's text and buttons (the first 4096 characters)."""
+        community = self._community_of(message.channel)
+        texts = render_texts(reply)
+        text = texts[0] if texts else ""
+        keyboard = await self._keyboard(community, reply.buttons)
+        await self._call(
+            lambda: self.bot.edit_message_text(
+                text,
+                chat_id=int(message.channel.channel_id),
+                message_id=int(message.message_id),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+            )
+        )
+
+    async def delete(self, message: MessageRef) -> None:
+        """Delete a message."""
+        await self._call(
+            lambda: self.bot.delete_message(
+                int(message.channel.channel_id), int(message.message_id)
+            )
+        )
+
+    async def direct_message(self, user_id: str, reply: Reply) -> MessageRef:
+        """Message a person privately; DM_CLOSED when they blocked or never started the bot."""
+        channel = ChannelRef(PlatformName.TELEGRAM, user_id)
+        try:
+            return await self._deliver(self._community_of(channel), channel, reply)
+        except PlatformError as exc:
+            if exc.reason is PlatformErrorReason.FORBIDDEN:
+                raise PlatformError(PlatformErrorReason.DM_CLOSED, exc.detail) from exc
+            raise
+
+    async def create_thread(
+        self, channel: ChannelRef, title: str, reply: Reply, *, tags: tuple[str, ...] = ()
+    ) -> ChannelRef:
+        """Open a forum topic in a topic-enabled group and post ``reply`` in it."""
+        topic = await self._call(
+            lambda: self.bot.create_forum_topic(int(channel.channel_id), title[:128])
+        )
+        thread = ChannelRef(PlatformName.TELEGRAM, channel.channel_id, str(topic.message_thread_id))
+        await self.send(thread, reply)
+        return thread
+
+    async def close_thread(self, thread: ChannelRef, *, lock: bool = False) -> None:
+        """Close a forum topic (Telegram topics have no separate lock)."""
+        if thread.thread_id is None:
+            raise PlatformError(PlatformErrorReason.INVALID, "not a topic")
+        await self._call(
+            lambda: self.bot.close_forum_topic(int(thread.channel_id), int(thread.thread_id or 0))
+        )
+
+    async def reopen_thread(self, thread: ChannelRef) -> None:
+        """Reopen a closed forum topic."""
+        await self._call(
+            lambda: self.bot.reopen_forum_topic(int(thread.channel_id), int(thread.thread_id or 0))
+        )
+
+    async def grant_access(self, user_id: str, target: AccessTarget) -> None:
+        """Let a person into a chat: approve their pending request, or lift a removal."""
+        chat_id, user = int(target.space_id), int(user_id)
+        try:
+            await self._call(lambda: self.bot.approve_chat_join_request(chat_id, user))
+        except PlatformError as exc:
+            if exc.reason is PlatformErrorReason.FORBIDDEN:
+                raise
+            await self._call(lambda: self.bot.unban_chat_member(chat_id, user, only_if_banned=True))
+
+    async def revoke_access(self, user_id: str, target: AccessTarget) -> None:
+        """Take a person out of a chat (they may come back with a new invite)."""
+        await self.remove_member(target.space_id, user_id)
+
+    async def create_invite(
+        self,
+        target: AccessTarget,
+        *,
+        expires_at: datetime | None = None,
+        member_limit: int | None = 1,
+        join_request: bool = False,
+    ) -> str:
+        """Create an invite link: single use by default, or one that asks for approval."""
+        link = await self._call(
+            lambda: self.bot.create_chat_invite_link(
+                int(target.space_id),
+                expire_date=expires_at,
+                member_limit=None if join_request else member_limit,
+                creates_join_request=join_request or None,
+            )
+        )
+        return link.invite_link
+
+    async def approve_join_request(self, space_id: str, user_id: str) -> None:
+        """Approve a pending request to join a chat."""
+        await self._call(lambda: self.bot.approve_chat_join_request(int(space_id), int(user_id)))
+
+    async def decline_join_request(self, space_id: str, user_id: str) -> None:
+        """Decline a pending request to join a chat."""
+        await self._call(lambda: self.bot.decline_chat_join_request(int(space_id), int(user_id)))
+
+    async def remove_member(self, space_id: str, user_id: str) -> None:
+        """Remove a person from a chat without a lasting ban (ban, then unban)."""
+        chat_id, user = int(space_id), int(user_id)
+        await self._call(lambda: self.bot.ban_chat_member(chat_id, user))
+        await self._call(lambda: self.bot.unban_chat_member(chat_id, user, only_if_banned=True))
+
+    async def create_scheduled_event(self, space_id: str, event: ScheduledEvent) -> str:
+        """Refuse: Telegram has no native scheduled events (lectures are announced instead)."""
+        raise PlatformError(PlatformErrorReason.UNSUPPORTED, "Telegram has no scheduled events")
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _fits_toast(reply: Reply) -> bool:
+    """Say whether a reply can be shown as a callback answer (private, short, text only)."""
+    return (
+        reply.ephemeral
+        and not reply.title
+        and not reply.fields
+        and not reply.buttons
+        and reply.image is None
+        and 0 < len(markup.plain(reply.text)) <= TOAST_LIMIT
+    )
