@@ -26,6 +26,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.adapters.telegram._order import PerChatOrder
 from bot.adapters.telegram._render import CAPTION_LIMIT, render_texts
 from bot.core import markup
 from bot.core.cohort import Cohort
@@ -95,7 +96,7 @@ class TelegramAdapter:
                     max_retries=5,
                 )
             )
-            .concurrent_updates(64)
+            .concurrent_updates(PerChatOrder(64))
         )
         if config.base_url:
             base = config.base_url.rstrip("/")
@@ -213,8 +214,8 @@ class TelegramAdapter:
         )
         text = message.text or message.caption or ""
         command = self._command_text(message)
+        reply_to = _real_reply(message)
         if command is not None:
-            reply_to = message.reply_to_message
             replied_user = reply_to.from_user if reply_to is not None else None
             if replied_user is not None and replied_user.id == self.bot.id:
                 replied_user = None
@@ -230,7 +231,7 @@ class TelegramAdapter:
             return
         if not text:
             return
-        reply_to_id = message.reply_to_message.message_id if message.reply_to_message else None
+        reply_to_id = reply_to.message_id if reply_to is not None else None
         await self.cohort.dispatcher.message_posted(
             community,
             caller_of(user),
@@ -574,6 +575,16 @@ class TelegramAdapter:
     async def create_scheduled_event(self, space_id: str, event: ScheduledEvent) -> str:
         """Refuse: Telegram has no native scheduled events (lectures are announced instead)."""
         raise PlatformError(PlatformErrorReason.UNSUPPORTED, "Telegram has no scheduled events")
+
+
+def _real_reply(message: Message) -> Message | None:
+    """Return the message this one answers; in a forum topic, not the topic's opening notice."""
+    reply_to = message.reply_to_message
+    if reply_to is None or reply_to.forum_topic_created is not None:
+        return None
+    if message.is_topic_message and reply_to.message_id == message.message_thread_id:
+        return None
+    return reply_to
 
 
 def _seconds(value: int | timedelta) -> float:

@@ -1,0 +1,312 @@
+"""The Telegram adapter end to end: real python-telegram-bot against a local Bot API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.console import ConsoleAdapter
+from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram._render import split_markup, to_html
+from bot.core.cohort import Cohort
+from bot.core.commands import CommandSpec, Option, OptionKind
+from bot.core.context import Context
+from bot.core.events import JoinRequested, MemberJoined, MemberLeft, MessagePosted
+from bot.core.identity import Account
+from bot.core.platforms import PlatformName
+from bot.core.ports import AccessTarget, ChannelRef, PlatformError, PlatformErrorReason
+from bot.core.replies import Reply
+from bot.runtime import build, serve
+from tests.conftest import make_config
+from tests.telegram_api import TelegramServer
+
+TOKEN = "123456:TEST-token"
+GROUP = -1001234567890  # a forum supergroup of the demo community
+OLGA, BOB, STRANGER = 500, 600, 700  # organizer; member who started the bot; never did
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[TelegramServer]:
+    """Start the Bot API stand-in with a forum group and three people."""
+    async with TelegramServer(token=TOKEN) as server:
+        server.add_chat(GROUP, "supergroup", title="Demo", is_forum=True)
+        for user_id, name, username, lang in (
+            (OLGA, "Olga", "olga", "en"),
+            (BOB, "Bob", "bob", "en"),
+            (STRANGER, "Sam", None, "zh-hans"),
+        ):
+            server.add_user(user_id, name, username=username, language_code=lang)
+            server.add_member(GROUP, user_id)
+        server.add_chat(OLGA, "private")
+        server.add_chat(BOB, "private")
+        yield server
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, tg: TelegramServer) -> AsyncIterator[Cohort]:
+    """Return a bot whose Telegram adapter polls the stand-in."""
+    config = make_config(
+        tmp_path,
+        telegram={
+            "token": TOKEN,
+            "base_url": tg.base_url,
+            "messages_per_minute_per_group": 1000,
+            "messages_per_second": 1000,
+        },
+    )
+    cohort = await build(config)
+    adapter = TelegramAdapter(cohort, config.telegram, poll_timeout=1)
+    cohort.platforms[PlatformName.TELEGRAM] = adapter
+    await adapter.start()
+    try:
+        yield cohort
+    finally:
+        await adapter.stop()
+        await cohort.dispatcher.drain()
+        await cohort.db.close()
+
+
+def texts(tg: TelegramServer, chat_id: int) -> list[str]:
+    """Return the texts the bot sent to ``chat_id``."""
+    return [m["text"] for m in tg.sent(chat_id)]
+
+
+async def said(tg: TelegramServer, chat_id: int, fragment: str) -> dict[str, Any]:
+    """Wait until the bot sent ``chat_id`` a message containing ``fragment``; return it."""
+    await tg.wait_for(lambda: any(fragment in t for t in texts(tg, chat_id)))
+    return next(m for m in tg.sent(chat_id) if fragment in m["text"])
+
+
+async def test_menus_are_published_in_english_and_chinese(bot: Cohort, tg: TelegramServer) -> None:
+    menus = {language: commands for (_scope, language), commands in tg.commands.items()}
+    english = {c["command"]: c["description"] for c in menus[""]}
+    chinese = {c["command"]: c["description"] for c in menus["zh"]}
+    assert english["help"] == "List the commands you can use"
+    assert chinese["help"] == "列出你可以使用的命令"
+    assert set(english) == {spec.path[0] for spec in bot.registry}
+
+
+@pytest.mark.parametrize("where", ["group", "dm"])
+async def test_every_command_answers_in_a_group_and_in_a_dm(
+    bot: Cohort, tg: TelegramServer, where: str
+) -> None:
+    chat = GROUP if where == "group" else BOB
+    for spec in bot.registry:
+        before = len(tg.sent(GROUP)) + len(tg.sent(BOB))
+        tg.user_says(chat, BOB, f"/{spec.path[0]}")
+        await tg.wait_for(lambda b=before: len(tg.sent(GROUP)) + len(tg.sent(BOB)) > b)
+    # Private answers (/whoami, /link, /lang) went to Bob's DM, never to the group.
+    assert not any("Your code is" in t for t in texts(tg, GROUP))
+    assert any("Your code is" in t for t in texts(tg, BOB))
+    assert any("Commands" in t for t in texts(tg, chat))
+
+
+async def test_commands_for_another_bot_are_ignored(bot: Cohort, tg: TelegramServer) -> None:
+    tg.user_says(GROUP, BOB, "/help@SomeOtherBot")
+    tg.user_says(GROUP, BOB, "/help@CohortTestBot")
+    await said(tg, GROUP, "Commands")
+    await asyncio.sleep(0.2)
+    assert len([t for t in texts(tg, GROUP) if "Commands" in t]) == 1
+
+
+async def test_a_member_option_comes_from_a_real_reply_not_the_topic(
+    bot: Cohort, tg: TelegramServer
+) -> None:
+    seen: list[str] = []
+
+    async def who(ctx: Context, member: Account) -> str:
+        seen.append(member.platform_user_id)
+        return f"picked {member.display_name}"
+
+    bot.registry.add(
+        CommandSpec(
+            "pick",
+            "general.help.description",
+            who,
+            options=(Option("member", OptionKind.MEMBER, "general.help.option_command"),),
+        )
+    )
+    topic = tg.user_creates_topic(GROUP, OLGA, "Olga's topic")
+    question = tg.user_says(GROUP, OLGA, "a question", thread_id=topic)
+    tg.user_says(GROUP, BOB, "/pick", thread_id=topic, reply_to_message_id=question["message_id"])
+    await said(tg, GROUP, "picked Olga")
+    tg.user_says(GROUP, BOB, "/pick", thread_id=topic)
+    await said(tg, BOB, "Please give")  # a refusal is private: it goes to the DM
+    assert seen == [str(OLGA)]
+
+
+async def test_bad_arguments_name_the_option(bot: Cohort, tg: TelegramServer) -> None:
+    tg.user_says(BOB, BOB, "/lang klingon")
+    message = await said(tg, BOB, "must be one of")
+    assert message["text"] == "<b>language</b> must be one of en, zh, auto, not “klingon”."
+    assert message["parse_mode"] == "HTML"
+
+
+async def test_a_button_press_round_trip(bot: Cohort, tg: TelegramServer) -> None:
+    tg.user_says(GROUP, BOB, "/help")
+    message = await said(tg, GROUP, "Commands")
+    rows = message["reply_markup"]["inline_keyboard"]
+    chinese = next(b for row in rows for b in row if b["text"] == "中文")
+    query_id = tg.press(GROUP, BOB, message["message_id"], chinese["callback_data"])
+    await tg.wait_for(lambda: query_id in tg.answered_callbacks)
+    assert tg.answered_callbacks[query_id]["text"] == "从现在起我会用中文和你交流。"
+    tg.user_says(GROUP, BOB, "/help")
+    await said(tg, GROUP, "列出你可以使用的命令")
+
+
+async def test_a_stale_button_is_answered_and_explained(bot: Cohort, tg: TelegramServer) -> None:
+    tg.user_says(GROUP, BOB, "/help")
+    message = await said(tg, GROUP, "Commands")
+    query_id = tg.press(GROUP, BOB, message["message_id"], "a|gone.away|x")
+    await tg.wait_for(lambda: query_id in tg.answered_callbacks)
+    assert tg.answered_callbacks[query_id]["text"] == (
+        "That button no longer works. Run the command again."
+    )
+    junk = tg.press(GROUP, BOB, message["message_id"], "not ours")
+    await tg.wait_for(lambda: junk in tg.answered_callbacks)
+
+
+async def test_a_message_in_a_forum_topic_reaches_the_core_with_its_thread(
+    bot: Cohort, tg: TelegramServer
+) -> None:
+    seen: list[MessagePosted] = []
+
+    async def collect(event: MessagePosted) -> None:
+        seen.append(event)
+
+    bot.events.subscribe(MessagePosted, collect)
+    topic = await bot.platforms[PlatformName.TELEGRAM].create_thread(
+        ChannelRef(PlatformName.TELEGRAM, str(GROUP)), "Help with limits", Reply(text="Ask here")
+    )
+    assert topic.thread_id is not None
+    tg.user_says(GROUP, BOB, "How do I compute this?", thread_id=int(topic.thread_id))
+    user_topic = tg.user_creates_topic(GROUP, OLGA, "Olga's question")
+    tg.user_says(GROUP, BOB, "An answer in Olga's topic", thread_id=user_topic)
+    tg.user_says(GROUP, BOB, "a photo caption", caption=True)
+    await tg.wait_for(lambda: len(seen) == 3)
+    in_topic = next(e for e in seen if e.text == "How do I compute this?")
+    assert in_topic.channel.thread_id == topic.thread_id
+    assert in_topic.account.platform_user_id == str(BOB)
+    answer = next(e for e in seen if e.text == "An answer in Olga's topic")
+    assert answer.channel.thread_id == str(user_topic)
+    assert answer.reply_to_message_id is None  # the topic's opening notice is not a reply
+    assert any(e.text == "a photo caption" for e in seen)
+
+
+async def test_user_text_cannot_inject_html(bot: Cohort, tg: TelegramServer) -> None:
+    tg.add_user(800, "<b>Eve</b> & <a href='x'>co</a>", username="eve")
+    tg.add_chat(800, "private")
+    tg.user_says(800, 800, "/whoami")
+    message = await said(tg, 800, "Eve")
+    assert "&lt;b&gt;Eve&lt;/b&gt; &amp; &lt;a href='x'&gt;co&lt;/a&gt;" in message["text"]
+
+
+async def test_a_429_is_retried_and_the_message_sent_once(bot: Cohort, tg: TelegramServer) -> None:
+    tg.fail_next("sendMessage", error_code=429, description="Too Many Requests", retry_after=1)
+    tg.user_says(GROUP, BOB, "/help")
+    await said(tg, GROUP, "Commands")
+    await asyncio.sleep(0.2)
+    assert len([t for t in texts(tg, GROUP) if "Commands" in t]) == 1
+
+
+async def test_a_person_the_bot_cannot_message_gets_a_hint_in_the_group(
+    bot: Cohort, tg: TelegramServer
+) -> None:
+    tg.user_says(GROUP, STRANGER, "/link")
+    message = await said(tg, GROUP, "打开与我的私聊")  # Sam's Telegram is in Chinese
+    button = message["reply_markup"]["inline_keyboard"][0][0]
+    assert button["url"] == "https://t.me/CohortTestBot?start=hello"
+    assert not any("代码" in t for t in texts(tg, GROUP))
+
+
+async def test_a_blocked_bot_is_a_closed_dm(bot: Cohort, tg: TelegramServer) -> None:
+    tg.block_bot(BOB)
+    with pytest.raises(PlatformError) as caught:
+        await bot.platforms[PlatformName.TELEGRAM].direct_message(str(BOB), Reply(text="hi"))
+    assert caught.value.reason is PlatformErrorReason.DM_CLOSED
+
+
+async def test_a_long_reply_is_split_cleanly(bot: Cohort, tg: TelegramServer) -> None:
+    lines = [f"**line {i}** " + "x" * 90 for i in range(100)]  # about 10,000 characters
+    await bot.platforms[PlatformName.TELEGRAM].send(
+        ChannelRef(PlatformName.TELEGRAM, str(GROUP)), Reply(text="\n".join(lines))
+    )
+    await tg.wait_for(lambda: len(tg.sent(GROUP)) >= 3)
+    sent = texts(tg, GROUP)
+    assert len(sent) == 3
+    assert all(t.count("<b>") == t.count("</b>") for t in sent)
+    assert "\n".join(sent).count("<b>line") == 100
+
+
+async def test_link_between_telegram_and_the_console(bot: Cohort, tg: TelegramServer) -> None:
+    console = ConsoleAdapter(bot, bot.communities["demo"], user="olga", out=io.StringIO())
+    bot.platforms[PlatformName.CONSOLE] = console
+    await console.handle_line("/link")
+    assert isinstance(console.out, io.StringIO)
+    code = console.out.getvalue().split("Your code is ")[1].split(".")[0]
+    tg.user_says(OLGA, OLGA, f"/link {code}")
+    await said(tg, OLGA, "Linked.")
+    accounts = await bot.identity.accounts_of(
+        (await bot.identity.resolve(bot.communities["demo"].id, console.caller())).member_id
+    )
+    assert sorted(a.platform for a in accounts) == [PlatformName.CONSOLE, PlatformName.TELEGRAM]
+
+
+async def test_joins_leaves_and_join_requests_reach_the_core(
+    bot: Cohort, tg: TelegramServer
+) -> None:
+    seen: list[object] = []
+
+    async def collect(event: object) -> None:
+        seen.append(event)
+
+    for kind in (MemberJoined, MemberLeft, JoinRequested):
+        bot.events.subscribe(kind, collect)
+    tg.add_user(900, "Newcomer")
+    tg.user_joins(GROUP, 900)
+    tg.user_leaves(GROUP, 900)
+    tg.request_join(GROUP, 900)
+    await tg.wait_for(lambda: len(seen) == 3)
+    assert [type(e).__name__ for e in seen] == ["MemberJoined", "MemberLeft", "JoinRequested"]
+
+
+async def test_invites_and_removal_use_the_bot_api(bot: Cohort, tg: TelegramServer) -> None:
+    telegram = bot.platforms[PlatformName.TELEGRAM]
+    target = AccessTarget(PlatformName.TELEGRAM, str(GROUP))
+    link = await telegram.create_invite(target)
+    assert link in {entry["invite_link"] for entry in tg.invite_links.values()}
+    await telegram.remove_member(str(GROUP), str(BOB))
+    methods = [method for method, _ in tg.calls]
+    assert methods[-2:] == ["banChatMember", "unbanChatMember"]
+
+
+def test_html_rendering_escapes_everything() -> None:
+    assert to_html("**a<b>** & `x<y` [l](https://e.org/?a=1&b=2)") == (
+        '<b>a&lt;b&gt;</b> &amp; <code>x&lt;y</code> <a href="https://e.org/?a=1&amp;b=2">l</a>'
+    )
+
+
+@pytest.mark.parametrize("length", [0, 1, 4096, 4097, 10_000])
+def test_splitting_keeps_every_character(length: int) -> None:
+    source = "y" * length
+    pieces = split_markup(source)
+    assert "".join(pieces) == source
+    assert all(len(p) <= 4096 for p in pieces)
+
+
+async def test_shutdown_leaves_nothing_pending(tmp_path: Path, tg: TelegramServer) -> None:
+    config = make_config(tmp_path, telegram={"token": TOKEN, "base_url": tg.base_url})
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(config, stop=stop))
+    await tg.wait_for(lambda: any(method == "getUpdates" for method, _ in tg.calls))
+    tg.user_says(GROUP, BOB, "hello before the stop")
+    await tg.wait_for(lambda: sum(m == "getUpdates" for m, _ in tg.calls) >= 2)
+    stop.set()
+    assert await asyncio.wait_for(task, 15) == 0
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert [t for t in others if "telegram" in repr(t).lower()] == []
