@@ -8,7 +8,7 @@ import importlib.util
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC
 from typing import TextIO
 
@@ -82,11 +82,11 @@ def start_scheduler(cohort: Cohort) -> AsyncIOScheduler:
     return scheduler
 
 
-async def start_web(cohort: Cohort) -> web.AppRunner | None:
+async def start_web(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.AppRunner | None:
     """Serve the web app when enabled; return its runner to clean up."""
     if not cohort.config.web.enabled:
         return None
-    runner = web.AppRunner(build_app(cohort), handle_signals=False, access_log=None)
+    runner = web.AppRunner(build_app(cohort, routes), handle_signals=False, access_log=None)
     await runner.setup()
     host, port = cohort.config.web.host, cohort.config.web.port
     try:
@@ -125,10 +125,13 @@ async def serve(
     console_task: asyncio.Task[None] | None = None
     telegram: TelegramAdapter | None = None
     try:
-        runner = await start_web(cohort)
+        routes: list[web.RouteDef] = []
         if config.telegram.token:
             telegram = TelegramAdapter(cohort, config.telegram)
             cohort.platforms[PlatformName.TELEGRAM] = telegram
+            routes += telegram.web_routes()
+        runner = await start_web(cohort, routes)
+        if telegram is not None:
             await telegram.start()
         if not config.has_platform_credentials():
             interactive = lines is None and sys.stdin.isatty()

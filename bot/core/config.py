@@ -308,6 +308,13 @@ class DiscordConfig:
     token: Secret | None = field(default=None, metadata=_secret_meta("COHORT_DISCORD_TOKEN"))
 
 
+class TelegramMode(StrEnum):
+    """How Telegram's updates reach the bot."""
+
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
 @dataclass(frozen=True, kw_only=True)
 class TelegramConfig:
     """Hold the Telegram bot credentials and how to reach the Bot API."""
@@ -322,6 +329,14 @@ class TelegramConfig:
     )
     messages_per_minute_per_group: int = field(
         default=20, metadata=_meta(_rate, "a whole number of messages from 1 to 1000")
+    )
+    mode: TelegramMode = TelegramMode.POLLING
+    webhook_url: str | None = field(
+        default=None,
+        metadata=_meta(_http_url, "the public https URL Telegram posts updates to"),
+    )
+    webhook_secret: Secret | None = field(
+        default=None, metadata=_secret_meta("COHORT_TELEGRAM_WEBHOOK_SECRET")
     )
 
 
@@ -710,6 +725,29 @@ def _check(config: Config, source: str) -> None:
             repr(config.console.community),
             source=source,
         )
+    telegram = config.telegram
+    if telegram.mode is TelegramMode.WEBHOOK:
+        if not config.web.enabled:
+            raise ConfigError(
+                "web.enabled", "true when telegram.mode is 'webhook'", "false", source=source
+            )
+        if not telegram.webhook_url:
+            raise ConfigError(
+                "telegram.webhook_url", "a URL when telegram.mode is 'webhook'", source=source
+            )
+        if not telegram.webhook_secret:
+            raise ConfigError(
+                "telegram.webhook_secret",
+                "a secret (or COHORT_TELEGRAM_WEBHOOK_SECRET) when telegram.mode is 'webhook'",
+                source=source,
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", telegram.webhook_secret.reveal()):
+            raise ConfigError(
+                "telegram.webhook_secret",
+                "1 to 256 characters of A-Z, a-z, 0-9, _ and -",
+                "other characters",
+                source=source,
+            )
 
 
 def parse_config(

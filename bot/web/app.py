@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,9 +33,10 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def build_app(cohort: Cohort) -> web.Application:
-    """Return the web application for ``cohort``."""
+def build_app(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.Application:
+    """Return the web application for ``cohort``, with the adapters' ``routes`` (webhooks)."""
     app = web.Application(client_max_size=1024 * 1024)
     app[COHORT_KEY] = cohort
     app.router.add_get("/healthz", healthz)
+    app.router.add_routes(routes)
     return app

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.adapters.console import ConsoleAdapter
@@ -24,6 +25,7 @@ from bot.core.replies import Reply
 from bot.runtime import build, serve
 from tests.conftest import make_config
 from tests.telegram_api import TelegramServer
+from tests.web.test_app import free_port
 
 TOKEN = "123456:TEST-token"
 GROUP = -1001234567890  # a forum supergroup of the demo community
@@ -310,3 +312,52 @@ async def test_shutdown_leaves_nothing_pending(tmp_path: Path, tg: TelegramServe
     assert await asyncio.wait_for(task, 15) == 0
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert [t for t in others if "telegram" in repr(t).lower()] == []
+
+
+async def test_webhook_mode_takes_updates_only_with_the_secret(
+    tmp_path: Path, tg: TelegramServer
+) -> None:
+    port = free_port()
+    secret = "s3cret-Token_1"
+    config = make_config(
+        tmp_path,
+        web={"enabled": True, "host": "127.0.0.1", "port": port},
+        telegram={
+            "token": TOKEN,
+            "base_url": tg.base_url,
+            "mode": "webhook",
+            "webhook_url": "https://bot.example.org/telegram/webhook",
+            "webhook_secret": secret,
+            "messages_per_minute_per_group": 1000,
+        },
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(config, stop=stop))
+    try:
+        await tg.wait_for(lambda: tg.called("setWebhook"))
+        hook = tg.called("setWebhook")[0]
+        assert hook["url"] == "https://bot.example.org/telegram/webhook"
+        assert hook["secret_token"] == secret
+        tg.user_says(GROUP, BOB, "/help")
+        update = tg.pending_updates[-1]
+        url = f"http://127.0.0.1:{port}/telegram/webhook"
+        header = "X-Telegram-Bot-Api-Secret-Token"
+        async with aiohttp.ClientSession() as http:
+            for headers, body, status in (
+                ({header: "wrong"}, update, 403),
+                ({}, update, 403),
+                ({header: secret}, "not json", 400),
+                ({header: secret}, {"no": "update"}, 400),
+                ({header: secret}, update, 200),
+            ):
+                kwargs: dict[str, Any] = (
+                    {"json": body} if isinstance(body, dict) else {"data": body}
+                )
+                async with http.post(url, headers=headers, **kwargs) as response:
+                    assert response.status == status, (headers, body)
+        await said(tg, GROUP, "Commands")
+        assert not tg.called("getUpdates")
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 15) == 0
+    assert len([t for t in texts(tg, GROUP) if "Commands" in t]) == 1

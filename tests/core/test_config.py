@@ -901,3 +901,42 @@ def test_any_top_level_tables_give_config_or_config_error(sections: dict[str, ob
         assert str(error).startswith("test.toml: ")
     else:
         assert config.communities[0].id == "demo"
+
+
+WEBHOOK = {
+    "token": "t",
+    "mode": "webhook",
+    "webhook_url": "https://bot.example.org/telegram/webhook",
+    "webhook_secret": "abc_DEF-123",
+}
+
+
+@pytest.mark.parametrize(
+    ("web", "telegram", "key", "expected"),
+    [
+        ({"enabled": False}, WEBHOOK, "web.enabled", "true when telegram.mode is 'webhook'"),
+        ({}, {**WEBHOOK, "webhook_url": None}, "telegram.webhook_url", "a URL"),
+        ({}, {**WEBHOOK, "webhook_secret": None}, "telegram.webhook_secret", "a secret"),
+        ({}, {**WEBHOOK, "webhook_secret": "has space"}, "telegram.webhook_secret", "1 to 256"),
+        ({}, {**WEBHOOK, "mode": "push"}, "telegram.mode", ""),
+    ],
+)
+def test_webhook_mode_needs_its_settings(
+    web: dict[str, object], telegram: dict[str, object], key: str, expected: str
+) -> None:
+    data = {
+        "web": web,
+        "telegram": {k: v for k, v in telegram.items() if v is not None},
+        "communities": [{"id": "demo", "name": "Demo"}],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse(data)
+    assert caught.value.key == key
+    assert expected in caught.value.expected
+    assert "has space" not in str(caught.value)
+
+
+def test_webhook_mode_with_its_settings_loads() -> None:
+    config = parse({"telegram": WEBHOOK, "communities": [{"id": "demo", "name": "Demo"}]})
+    assert config.telegram.mode == "webhook"
+    assert config.telegram.webhook_secret is not None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
@@ -31,7 +33,7 @@ from bot.adapters.telegram._render import CAPTION_LIMIT, render_texts
 from bot.core import markup
 from bot.core.cohort import Cohort
 from bot.core.community import Community
-from bot.core.config import TelegramConfig
+from bot.core.config import TelegramConfig, TelegramMode
 from bot.core.i18n import normalize_locale
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
@@ -60,6 +62,8 @@ ALLOWED_UPDATES = [
 NETWORK_RETRIES = 4
 BUTTONS_PER_ROW = 3
 TOAST_LIMIT = 200
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 IN_CHAT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
 
 
@@ -119,12 +123,47 @@ class TelegramAdapter:
         self.username = self.bot.username or ""
         await self.publish_commands()
         await self.app.start()
+        if self.config.mode is TelegramMode.WEBHOOK:
+            secret = self.config.webhook_secret
+            await self._call(
+                lambda: self.bot.set_webhook(
+                    self.config.webhook_url or "",
+                    secret_token=secret.reveal() if secret else None,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            )
+            log.info("telegram: webhook set for @%s", self.username)
+            return
         assert self.app.updater is not None
         await self.app.updater.start_polling(
             allowed_updates=ALLOWED_UPDATES,
             timeout=timedelta(seconds=self.poll_timeout),
         )
         log.info("telegram: polling as @%s", self.username)
+
+    def web_routes(self) -> list[web.RouteDef]:
+        """Return the webhook route for the web app (none when polling)."""
+        if self.config.mode is not TelegramMode.WEBHOOK:
+            return []
+        return [web.post(WEBHOOK_PATH, self._on_webhook)]
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        """Take one update from Telegram: check the secret, queue it, answer at once."""
+        secret = self.config.webhook_secret.reveal() if self.config.webhook_secret else ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("telegram: webhook call with a wrong secret from %s", request.remote)
+            return web.Response(status=403, text="forbidden")
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.bot) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            update = None
+        if update is None:
+            log.warning("telegram: webhook body is not an update")
+            return web.Response(status=400, text="not an update")
+        await self.app.update_queue.put(update)
+        return web.Response(text="ok")
 
     async def stop(self) -> None:
         """Stop polling, finish the updates in hand, and close the connection pool."""
