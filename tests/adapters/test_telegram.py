@@ -15,7 +15,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.adapters.telegram._render import split_markup, to_html
 from bot.core.cohort import Cohort
-from bot.core.commands import CommandSpec, Option, OptionKind
+from bot.core.commands import CommandSpec, Option, OptionKind, Permission
 from bot.core.context import Context
 from bot.core.events import JoinRequested, MemberJoined, MemberLeft, MessagePosted
 from bot.core.identity import Account
@@ -24,7 +24,7 @@ from bot.core.ports import AccessTarget, ChannelRef, PlatformError, PlatformErro
 from bot.core.replies import Reply
 from bot.runtime import build, serve
 from tests.conftest import make_config
-from tests.telegram_api import TelegramServer
+from tests.telegram_api import TelegramServer, scope_key
 from tests.web.test_app import free_port
 
 TOKEN = "123456:TEST-token"
@@ -84,13 +84,42 @@ async def said(tg: TelegramServer, chat_id: int, fragment: str) -> dict[str, Any
     return next(m for m in tg.sent(chat_id) if fragment in m["text"])
 
 
-async def test_menus_are_published_in_english_and_chinese(bot: Cohort, tg: TelegramServer) -> None:
-    menus = {language: commands for (_scope, language), commands in tg.commands.items()}
-    english = {c["command"]: c["description"] for c in menus[""]}
-    chinese = {c["command"]: c["description"] for c in menus["zh"]}
+async def test_menus_are_published_per_scope_in_english_and_chinese(
+    bot: Cohort, tg: TelegramServer
+) -> None:
+    default = scope_key({"type": "default"})
+    olga = scope_key({"type": "chat", "chat_id": OLGA})
+    english = {c["command"]: c["description"] for c in tg.commands[(default, "")]}
+    chinese = {c["command"]: c["description"] for c in tg.commands[(default, "zh")]}
     assert english["help"] == "List the commands you can use"
     assert chinese["help"] == "列出你可以使用的命令"
     assert set(english) == {spec.path[0] for spec in bot.registry}
+    assert {c["command"] for c in tg.commands[(olga, "")]} >= set(english)  # an organizer
+
+
+async def test_staff_menus_hold_the_staff_commands(tmp_path: Path, tg: TelegramServer) -> None:
+    config = make_config(tmp_path, telegram={"token": TOKEN, "base_url": tg.base_url})
+    cohort = await build(config)
+    cohort.registry.add(
+        CommandSpec("stats", "general.help.description", _nothing, permission=Permission.ORGANIZER)
+    )
+    adapter = TelegramAdapter(cohort, config.telegram)
+    await adapter.app.initialize()
+    try:
+        await adapter.publish_commands()
+    finally:
+        await adapter.app.shutdown()
+        await cohort.db.close()
+    everyone = {c["command"] for c in tg.commands[(scope_key({"type": "default"}), "")]}
+    organizer = {
+        c["command"] for c in tg.commands[(scope_key({"type": "chat", "chat_id": OLGA}), "zh")]
+    }
+    assert "stats" not in everyone
+    assert "stats" in organizer
+
+
+async def _nothing(ctx: Context) -> None:
+    return None
 
 
 @pytest.mark.parametrize("where", ["group", "dm"])
@@ -361,3 +390,26 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
         stop.set()
         assert await asyncio.wait_for(task, 15) == 0
     assert len([t for t in texts(tg, GROUP) if "Commands" in t]) == 1
+
+
+async def test_a_network_failure_is_retried(bot: Cohort, tg: TelegramServer) -> None:
+    tg.fail_next("sendMessage", error_code=502, description="Bad Gateway")
+    tg.user_says(GROUP, BOB, "/help")
+    await said(tg, GROUP, "Commands")
+    assert len([t for t in texts(tg, GROUP) if "Commands" in t]) == 1
+
+
+async def test_topics_close_and_reopen(bot: Cohort, tg: TelegramServer) -> None:
+    telegram = bot.platforms[PlatformName.TELEGRAM]
+    assert isinstance(telegram, TelegramAdapter)
+    topic = await telegram.create_thread(
+        ChannelRef(PlatformName.TELEGRAM, str(GROUP)), "Lecture 1", Reply(text="Questions here")
+    )
+    await telegram.close_thread(topic)
+    assert tg.topics[(GROUP, int(topic.thread_id or 0))]["closed"]
+    with pytest.raises(PlatformError) as caught:
+        await telegram.send(topic, Reply(text="late"))
+    assert caught.value.reason is PlatformErrorReason.INVALID
+    await telegram.reopen_thread(topic)
+    await telegram.send(topic, Reply(text="open again"))
+    assert texts(tg, GROUP)[-1] == "open again"

@@ -13,6 +13,8 @@ from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
+    BotCommandScope,
+    BotCommandScopeChat,
     BotCommandScopeDefault,
     Chat,
     ChatMember,
@@ -32,8 +34,10 @@ from bot.adapters.telegram._order import PerChatOrder
 from bot.adapters.telegram._render import CAPTION_LIMIT, render_texts
 from bot.core import markup
 from bot.core.cohort import Cohort
+from bot.core.commands import Permission, Role
 from bot.core.community import Community
 from bot.core.config import TelegramConfig, TelegramMode
+from bot.core.dispatch import ROLE_ORDER
 from bot.core.i18n import normalize_locale
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
@@ -174,19 +178,41 @@ class TelegramAdapter:
         await self.app.shutdown()
 
     async def publish_commands(self) -> None:
-        """Set the command menu in English (default) and in Chinese (``zh``)."""
-        for locale, language in (("en", None), ("zh_CN", "zh")):
-            commands = self._menu(locale)
-            await self._call(
-                lambda c=commands, lang=language: self.bot.set_my_commands(
-                    c, scope=BotCommandScopeDefault(), language_code=lang
-                )
-            )
+        """Set the command menus: everyone's by default, and each staff member's in their DM.
 
-    def _menu(self, locale: str) -> list[BotCommand]:
+        Each menu exists in English (the default) and in Chinese (``zh``).
+        """
+        menus: list[tuple[BotCommandScope, Role]] = [(BotCommandScopeDefault(), Role.MEMBER)]
+        staff: dict[str, Role] = {}
+        for community in self.cohort.communities.values():
+            for ref in community.config.organizers + community.config.admins:
+                if ref.platform is PlatformName.TELEGRAM and ref.user_id.lstrip("-").isdigit():
+                    role = community.role_of(PlatformName.TELEGRAM, ref.user_id)
+                    staff[ref.user_id] = max(
+                        staff.get(ref.user_id, role), role, key=ROLE_ORDER.index
+                    )
+        menus += [
+            (BotCommandScopeChat(int(user_id)), role) for user_id, role in sorted(staff.items())
+        ]
+        for scope, role in menus:
+            for locale, language in (("en", None), ("zh_CN", "zh")):
+                commands = self._menu(locale, role)
+                try:
+                    await self._call(
+                        lambda c=commands, s=scope, lang=language: self.bot.set_my_commands(
+                            c, scope=s, language_code=lang
+                        )
+                    )
+                except PlatformError as exc:
+                    # A staff member who never opened a chat with the bot has no DM scope yet.
+                    log.warning("telegram: no command menu for %s: %s", scope.to_dict(), exc)
+
+    def _menu(self, locale: str, role: Role) -> list[BotCommand]:
         i18n = self.cohort.i18n
         menu: dict[str, str] = {}
         for spec in self.cohort.registry:
+            if spec.permission is not Permission.TIER and not role.may(spec.permission):
+                continue
             top = spec.path[0]
             if len(spec.path) == 1:
                 menu[top] = i18n.plain(locale, spec.description_key)
