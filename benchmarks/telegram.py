@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.foundation import percentile
 from bot.adapters.telegram import TelegramAdapter
 from bot.core.config import parse_config
 from bot.core.events import MessagePosted
@@ -25,12 +26,6 @@ from tests.telegram_api import TelegramServer
 TOKEN = "123456:BENCH"
 GROUP = -1001000000001
 USERS = range(10_000, 10_050)
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """Return the nearest-rank percentile of ``samples``."""
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 async def run(messages: int, commands: int) -> None:

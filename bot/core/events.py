@@ -57,6 +57,15 @@ class JoinRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class BotStatusChanged:
+    """The bot was added to, removed from, promoted or demoted in a guild or chat."""
+
+    community: Community
+    space_id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class ButtonPressed:
     """A person pressed a button the bot sent."""
 

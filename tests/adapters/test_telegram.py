@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,11 @@ from bot.adapters.telegram._render import split_markup, to_html
 from bot.core.cohort import Cohort
 from bot.core.commands import CommandSpec, Option, OptionKind, Permission
 from bot.core.context import Context
-from bot.core.events import JoinRequested, MemberJoined, MemberLeft, MessagePosted
+from bot.core.events import BotStatusChanged, JoinRequested, MemberJoined, MemberLeft, MessagePosted
 from bot.core.identity import Account
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError, PlatformErrorReason
-from bot.core.replies import Reply
+from bot.core.replies import Button, Image, Reply
 from bot.runtime import build, serve
 from tests.conftest import make_config
 from tests.telegram_api import TelegramServer, scope_key
@@ -413,3 +414,63 @@ async def test_topics_close_and_reopen(bot: Cohort, tg: TelegramServer) -> None:
     await telegram.reopen_thread(topic)
     await telegram.send(topic, Reply(text="open again"))
     assert texts(tg, GROUP)[-1] == "open again"
+
+
+async def test_start_greets_with_help(bot: Cohort, tg: TelegramServer) -> None:
+    tg.add_user(801, "Newbie", language_code="zh-hans")
+    tg.user_says(801, 801, "/start hello")  # a new private chat, as from the DM-fallback button
+    await said(tg, 801, "列出你可以使用的命令")
+
+
+async def test_the_bots_own_status_changes_reach_the_core(bot: Cohort, tg: TelegramServer) -> None:
+    seen: list[BotStatusChanged] = []
+
+    async def collect(event: BotStatusChanged) -> None:
+        seen.append(event)
+
+    bot.events.subscribe(BotStatusChanged, collect)
+    tg.bot_status(GROUP, "member", by_user_id=OLGA)
+    tg.bot_status(GROUP, "administrator", by_user_id=OLGA)
+    await tg.wait_for(lambda: len(seen) == 2)
+    assert [(e.space_id, e.status) for e in seen] == [
+        (str(GROUP), "member"),
+        (str(GROUP), "administrator"),
+    ]
+
+
+async def test_edit_delete_and_images(bot: Cohort, tg: TelegramServer) -> None:
+    telegram = bot.platforms[PlatformName.TELEGRAM]
+    here = ChannelRef(PlatformName.TELEGRAM, str(GROUP))
+    sent = await telegram.send(here, Reply(text="RSVP: 1 going", buttons=(Button("Go", "x.y"),)))
+    await telegram.edit(sent, Reply(text="RSVP: **2** going", buttons=(Button("Go", "x.y"),)))
+    by_id = {m["message_id"]: m for m in tg.sent(GROUP)}
+    edited = by_id[int(sent.message_id)]
+    assert edited["text"] == "RSVP: <b>2</b> going" and edited["edited"]
+    assert edited["reply_markup"]["inline_keyboard"][0][0]["text"] == "Go"
+    await telegram.delete(sent)
+    assert {m["message_id"]: m for m in tg.sent(GROUP)}[int(sent.message_id)]["deleted"]
+    photo = await telegram.send(
+        here, Reply(text="Weekly chart", image=Image(data=b"\x89PNG\r\n", filename="w.png"))
+    )
+    shown = {m["message_id"]: m for m in tg.sent(GROUP)}[int(photo.message_id)]
+    assert shown["method"] == "sendPhoto" and shown["text"] == "Weekly chart"
+    assert shown["photo"] == b"\x89PNG\r\n"
+
+
+async def test_invite_variants_and_join_requests(bot: Cohort, tg: TelegramServer) -> None:
+    telegram = bot.platforms[PlatformName.TELEGRAM]
+    target = AccessTarget(PlatformName.TELEGRAM, str(GROUP))
+    expires = datetime(2026, 12, 1, tzinfo=UTC)
+    single = await telegram.create_invite(target, expires_at=expires)
+    asking = await telegram.create_invite(target, join_request=True)
+    assert tg.invite_links[single]["member_limit"] == 1
+    assert tg.invite_links[single]["expire_date"] == int(expires.timestamp())
+    assert tg.invite_links[asking]["creates_join_request"] is True
+    tg.add_user(901, "Payer")
+    tg.add_user(902, "Lurker")
+    tg.request_join(GROUP, 901, asking)
+    tg.request_join(GROUP, 902, asking)
+    await telegram.grant_access("901", target)
+    await telegram.decline_join_request(str(GROUP), "902")
+    assert tg.join_requests[(GROUP, 901)]["status"] == "approved"
+    assert tg.join_requests[(GROUP, 902)]["status"] == "declined"

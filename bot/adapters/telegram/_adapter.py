@@ -38,6 +38,7 @@ from bot.core.commands import Permission, Role
 from bot.core.community import Community
 from bot.core.config import TelegramConfig, TelegramMode
 from bot.core.dispatch import ROLE_ORDER
+from bot.core.events import BotStatusChanged
 from bot.core.i18n import normalize_locale
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
@@ -240,21 +241,24 @@ class TelegramAdapter:
             await self._on_membership(update)
         elif update.chat_join_request is not None:
             request = update.chat_join_request
-            community = self.community_for(request.chat, request.from_user)
+            community = self.community_for(request.chat)
             if community is not None:
                 await self.cohort.dispatcher.join_requested(
                     community, caller_of(request.from_user), str(request.chat.id)
                 )
         elif update.my_chat_member is not None:
             change = update.my_chat_member
+            status = change.new_chat_member.status
             log.info(
-                "telegram: bot is now %s in chat %s (%s)",
-                change.new_chat_member.status,
-                change.chat.id,
-                change.chat.title,
+                "telegram: bot is now %s in chat %s (%s)", status, change.chat.id, change.chat.title
             )
+            community = self.community_for(change.chat)
+            if community is not None:
+                await self.cohort.events.publish(
+                    BotStatusChanged(community, str(change.chat.id), str(status))
+                )
 
-    def community_for(self, chat: Chat, user: User | None) -> Community | None:
+    def community_for(self, chat: Chat) -> Community | None:
         """Return the community of a chat; a private chat belongs to the first with Telegram."""
         found = self.cohort.community_for(PlatformName.TELEGRAM, str(chat.id))
         if found is not None or chat.type != Chat.PRIVATE:
@@ -269,7 +273,7 @@ class TelegramAdapter:
         user = message.from_user
         if user is None:
             return  # channel posts and anonymous admins
-        community = self.community_for(message.chat, user)
+        community = self.community_for(message.chat)
         if community is None:
             return
         channel = ChannelRef(
@@ -319,6 +323,8 @@ class TelegramAdapter:
         name, _, addressee = head.partition("@")
         if addressee and addressee.lower() != self.username.lower():
             return None
+        if name.lower() == "/start":
+            return "/help"  # what Telegram sends when a person opens the bot or presses Start
         return f"{name} {rest}".strip()
 
     async def _on_press(self, update: Update) -> None:
@@ -328,7 +334,7 @@ class TelegramAdapter:
         try:
             message = query.message
             chat = message.chat if message is not None else None
-            community = self.community_for(chat, query.from_user) if chat is not None else None
+            community = self.community_for(chat) if chat is not None else None
             decoded = (
                 await self.cohort.buttons.decode(community.id, query.data or "")
                 if community is not None
@@ -368,7 +374,7 @@ class TelegramAdapter:
         change = update.chat_member
         assert change is not None
         user = change.new_chat_member.user
-        community = self.community_for(change.chat, user)
+        community = self.community_for(change.chat)
         if community is None:
             return
         was_in = change.old_chat_member.status in IN_CHAT
