@@ -12,9 +12,10 @@ from pathlib import Path
 
 from bot import __version__
 from bot.adapters.console._adapter import iterate
+from bot.cogs import points
 from bot.core.config import Config, load_config
 from bot.core.errors import ConfigError
-from bot.runtime import serve
+from bot.runtime import build, serve
 from bot.store.db import Database, head_revision
 
 EXIT_CONFIG = 2
@@ -46,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
     upgrade.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
 
+    points = sub.add_parser("points", help="points commands")
+    points_sub = points.add_subparsers(dest="points_command", required=True)
+    rebuild = points_sub.add_parser(
+        "rebuild", help="recompute balances and leaderboard totals from the ledger"
+    )
+    rebuild.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
+    rebuild.add_argument(
+        "--dry-run", action="store_true", help="report differences without fixing them"
+    )
+
     config = sub.add_parser("config", help="config commands")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate the config and summarise it")
@@ -67,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(config)
         if args.command == "db":
             return asyncio.run(_upgrade(config))
+        if args.command == "points":
+            return asyncio.run(_rebuild(config, fix=not args.dry_run))
         return asyncio.run(_run(config, args.script))
     except ConfigError as exc:
         print(f"cohort: {exc}", file=sys.stderr)
@@ -89,6 +102,25 @@ async def _upgrade(config: Config) -> int:
         print(f"database at revision {await db.current_revision()} (head {head_revision()})")
     finally:
         await db.close()
+    return 0
+
+
+async def _rebuild(config: Config, *, fix: bool) -> int:
+    cohort = await build(config)
+    try:
+        for community in cohort.communities.values():
+            differences = await points.rebuild(cohort.db, community, fix=fix)
+            verb = "fixed" if fix else "found"
+            print(f"{community.slug}: {len(differences)} difference(s) {verb}")
+            for diff in differences[:50]:
+                print(
+                    f"  member #{diff.member_id} {diff.period}: kept {diff.kept}, "
+                    f"ledger says {diff.ledger}"
+                )
+            if len(differences) > 50:
+                print(f"  … and {len(differences) - 50} more")
+    finally:
+        await cohort.db.close()
     return 0
 
 

@@ -99,9 +99,12 @@ class CommandSpec:
     options: tuple[Option, ...] = ()
     permission: Permission = Permission.ANYONE
     tiers: tuple[str, ...] = ()
+    default: bool = False  # a subcommand that also runs when only its group is typed
 
     def __post_init__(self) -> None:
         words = self.name.split(" ")
+        if self.default and len(words) != 2:
+            raise ValueError(f"command {self.name!r}: only a subcommand can be a group's default")
         if len(words) > 2 or not all(NAME_RE.match(w) for w in words):
             raise ValueError(f"command name {self.name!r}: one or two words of a-z, 0-9, _")
         if words[0] in RESERVED_NAMES:
@@ -158,6 +161,8 @@ class CommandRegistry:
             raise ValueError(f"{spec.name!r}: {top!r} is already a plain command")
         if len(spec.path) == 1 and any(n.startswith(top + " ") for n in self._commands):
             raise ValueError(f"{spec.name!r} is already a command group")
+        if spec.default and self.default_of(top) is not None:
+            raise ValueError(f"{spec.name!r}: group {top!r} already has a default subcommand")
         self._commands[spec.name] = spec
         self._owners[spec.name] = owner
 
@@ -174,6 +179,10 @@ class CommandRegistry:
     def action(self, action_id: str) -> ActionSpec | None:
         """Return the button action with this id."""
         return self._actions.get(action_id)
+
+    def default_of(self, group: str) -> CommandSpec | None:
+        """Return the subcommand that runs when only ``group`` is typed."""
+        return next((s for s in self.subcommands(group) if s.default), None)
 
     def is_group(self, word: str) -> bool:
         """Say whether ``word`` names a group of subcommands."""

@@ -377,6 +377,79 @@ class IdentityConfig:
     )
 
 
+class LevelCurve(StrEnum):
+    """How many points each level needs."""
+
+    MEE6 = "mee6"  # the next level needs 5n^2 + 50n + 100 more points
+    LINEAR = "linear"  # the next level needs (n + 1) * step more points
+    FLAT = "flat"  # every level needs step more points
+
+
+def _non_negative(raw: object) -> int:
+    """Accept a whole number of zero or more."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 0 <= raw <= 1_000_000:
+        raise ValueError("out of range")
+    return raw
+
+
+def _percent(raw: object) -> int:
+    """Accept a whole percentage from 0 to 100."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 0 <= raw <= 100:
+        raise ValueError("out of range")
+    return raw
+
+
+_COUNT = "a whole number from 0 to 1000000"
+
+
+def _count(default: int) -> Any:
+    return field(default=default, metadata=_meta(_non_negative, _COUNT))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsConfig:
+    """Say how members earn points and climb levels in one community."""
+
+    message_min: int = _count(15)
+    message_max: int = _count(25)
+    message_cooldown: timedelta = field(
+        default=timedelta(seconds=60),
+        metadata=_meta(
+            _duration_between(timedelta(seconds=1), timedelta(days=1)),
+            "a duration from '1s' to '1d', like '60s'",
+            show=format_duration,
+        ),
+    )
+    message_min_length: int = _count(5)
+    excluded_channels: tuple[str, ...] = ()
+    muted: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
+    answer: int = _count(10)
+    accepted_answer: int = _count(50)
+    attendance: int = _count(30)
+    referral: int = _count(100)
+    purchase: int = _count(100)
+    kudos: int = _count(10)
+    kudos_daily_limit: int = _count(5)
+    kudos_pair_cooldown: timedelta = field(
+        default=timedelta(hours=24),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=1), timedelta(days=30)),
+            "a duration from '1m' to '30d', like '24h'",
+            show=format_duration,
+        ),
+    )
+    decay_percent_per_week: int = field(
+        default=0, metadata=_meta(_percent, "a whole percentage from 0 (off) to 100")
+    )
+    decay_after_weeks: int = _count(4)
+    curve: LevelCurve = LevelCurve.MEE6
+    curve_step: int = _count(100)
+
+
 @dataclass(frozen=True, kw_only=True)
 class CommunityConfig:
     """Describe one community and the Discord guilds and Telegram chats it spans."""
@@ -404,6 +477,7 @@ class CommunityConfig:
     )
     organizers: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
     admins: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
+    points: PointsConfig = field(default_factory=PointsConfig)
 
     @property
     def tz(self) -> ZoneInfo:

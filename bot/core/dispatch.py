@@ -169,10 +169,13 @@ class Dispatcher:
         if spec is not None:
             return spec, rest
         if registry.is_group(word):
-            sub, _, rest = rest.strip().partition(" ")
+            sub, _, after = rest.strip().partition(" ")
             spec = registry.get(f"{word} {sub.lower()}")
             if spec is not None:
-                return spec, rest
+                return spec, after
+            default = registry.default_of(word)
+            if default is not None:
+                return default, rest
             names = ", ".join(s.path[1] for s in registry.subcommands(word))
             raise UserError("command.subcommand", name=word, choices=names)
         known = [s.path[0] for s in registry]

@@ -121,3 +121,42 @@ button_payloads = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("community_id", "digest"),
 )
+
+# Points: an append-only ledger, and the balances and period totals kept in step with it.
+points_ledger = Table(
+    "points_ledger",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("delta", BigInteger(), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("source_ref", String(200), nullable=False),
+    Column("actor_id", ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
+    Column("note", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("community_id", "reason", "source_ref"),
+    Index("ix_points_ledger_member_time", "member_id", "created_at"),
+)
+
+points_balances = Table(
+    "points_balances",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("balance", BigInteger(), nullable=False),
+    Column("last_message_award_at", UTCDateTime(), nullable=True),
+    Column("last_message_digest", String(64), nullable=True),
+    Column("last_active_at", UTCDateTime(), nullable=True),
+    Index("ix_points_balances_rank", "community_id", "balance"),
+)
+
+points_period_totals = Table(
+    "points_period_totals",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("period", String(16), primary_key=True),  # "w2026-47" or "m2026-11"
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("total", BigInteger(), nullable=False),
+    Index("ix_points_period_rank", "community_id", "period", "total"),
+)

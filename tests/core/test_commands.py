@@ -126,3 +126,14 @@ async def test_all_cogs_load_together_without_collisions(config: Config) -> None
 )
 def test_roles_satisfy_permissions(role: Role, permission: Permission, allowed: bool) -> None:
     assert role.may(permission) is allowed
+
+
+def test_a_group_has_at_most_one_default_subcommand() -> None:
+    registry = CommandRegistry()
+    registry.add(spec("points show", default=True))
+    registry.add(spec("points give"))
+    assert registry.default_of("points") is registry.get("points show")
+    with pytest.raises(ValueError, match="already has a default"):
+        registry.add(spec("points take", default=True))
+    with pytest.raises(ValueError, match="only a subcommand"):
+        spec("points", default=True)

@@ -215,8 +215,10 @@ class TelegramAdapter:
             if spec.permission is not Permission.TIER and not role.may(spec.permission):
                 continue
             top = spec.path[0]
-            if len(spec.path) == 1:
+            if len(spec.path) == 1 or spec.default:
                 menu[top] = i18n.plain(locale, spec.description_key)
+            elif top in menu and self.cohort.registry.default_of(top) is not None:
+                continue
             else:
                 menu.setdefault(top, "")
                 menu[top] = (menu[top] + " | " if menu[top] else "") + spec.path[1]

@@ -1,0 +1,53 @@
+"""Points, levels and leaderboards: the community's incentive system.
+
+Other cogs award points only through this module's API, never by writing balances:
+
+    from bot.cogs import points
+    await points.award(cohort.db, community, member_id, 50, points.Reason.ACCEPTED_ANSWER,
+                       f"qa:answer:{answer_id}", at=cohort.clock.now())
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.cogs.points._cog import PointsCog
+from bot.cogs.points._ledger import (
+    Difference,
+    Period,
+    award,
+    balance_of,
+    leaderboard,
+    merge_members,
+    rank_of,
+    rebuild,
+)
+from bot.cogs.points._levels import progress, total_for
+from bot.cogs.points._rules import Reason
+from bot.core.cohort import Cohort
+from bot.core.events import MessagePosted
+
+__all__ = [
+    "Difference",
+    "Period",
+    "PointsCog",
+    "Reason",
+    "award",
+    "balance_of",
+    "leaderboard",
+    "progress",
+    "rank_of",
+    "rebuild",
+    "setup",
+    "total_for",
+]
+
+
+def setup(cohort: Cohort) -> None:
+    """Register the points commands, the message listener and the merge hook."""
+    cohort.i18n.load_dir(Path(__file__).with_name("locales"))
+    cog = PointsCog(cohort)
+    for spec in cog.commands():
+        cohort.command(spec)
+    cohort.events.subscribe(MessagePosted, cog.on_message)
+    cohort.identity.merge_hooks.append(merge_members)

@@ -1,0 +1,342 @@
+"""The points commands and the message listener; the rules live in _rules, _ledger and _levels."""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+
+from sqlalchemy import select
+
+from bot.cogs.points import _ledger as ledger
+from bot.cogs.points._levels import progress
+from bot.cogs.points._rules import Reason, digest, message_points
+from bot.core import markup
+from bot.core.cohort import Cohort
+from bot.core.commands import Choice, CommandSpec, Option, OptionKind, Permission
+from bot.core.config import AccountRef
+from bot.core.context import Context
+from bot.core.errors import UserError
+from bot.core.events import MessagePosted
+from bot.core.identity import Account
+from bot.core.ports import PlatformError
+from bot.core.replies import Field, Reply
+from bot.store.dialect import upsert_add
+from bot.store.tables import points_balances
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10
+MAX_AMOUNT = 1_000_000
+BAR = 10
+
+
+def _bar(percent: int) -> str:
+    filled = percent * BAR // 100
+    return "█" * filled + "░" * (BAR - filled)
+
+
+class PointsCog:
+    """Listens to messages and answers the points commands for one bot."""
+
+    def __init__(self, cohort: Cohort, rng: random.Random | None = None) -> None:
+        self.cohort = cohort
+        self.rng = rng or random.Random()
+
+    # --- earning from messages ----------------------------------------------------------------
+
+    async def on_message(self, event: MessagePosted) -> None:
+        """Award message points when the rules allow it, and announce a new level."""
+        community = event.community
+        config = community.config.points
+        account = event.account
+        if event.channel.channel_id in config.excluded_channels:
+            return
+        if AccountRef(account.platform, account.platform_user_id) in config.muted:
+            return
+        now = self.cohort.clock.now()
+        keys = {"community_id": community.id, "member_id": account.member_id}
+        async with self.cohort.db.write() as conn:
+            await upsert_add(
+                conn,
+                points_balances,
+                keys,
+                column="balance",
+                amount=0,
+                extra={"last_active_at": now},
+            )
+            row = (
+                await conn.execute(
+                    select(
+                        points_balances.c.balance,
+                        points_balances.c.last_message_award_at,
+                        points_balances.c.last_message_digest,
+                    ).where(
+                        points_balances.c.community_id == community.id,
+                        points_balances.c.member_id == account.member_id,
+                    )
+                )
+            ).one()
+            earned = message_points(
+                config,
+                text=event.text,
+                now=now,
+                last_award_at=row.last_message_award_at,
+                last_digest=row.last_message_digest,
+                rng=self.rng,
+            )
+            if not isinstance(earned, int):
+                return
+            ref = f"{event.channel.platform}:{event.channel.channel_id}:{event.message_id}"
+            if not await ledger.award_in(
+                conn, community, account.member_id, earned, Reason.MESSAGE, ref, at=now
+            ):
+                return
+            await conn.execute(
+                points_balances.update()
+                .where(
+                    points_balances.c.community_id == community.id,
+                    points_balances.c.member_id == account.member_id,
+                )
+                .values(last_message_award_at=now, last_message_digest=digest(event.text))
+            )
+        before = progress(row.balance, config.curve, config.curve_step).level
+        after = progress(row.balance + earned, config.curve, config.curve_step).level
+        if after > before:
+            await self._announce_level(event, after)
+
+    async def _announce_level(self, event: MessagePosted, level: int) -> None:
+        platform = self.cohort.platforms.get(event.channel.platform)
+        if platform is None:
+            return
+        locale = event.community.config.locale
+        text = self.cohort.i18n.text(
+            locale, "points.level_up", name=event.account.display_name, level=level
+        )
+        try:
+            await platform.send(event.channel, Reply(text=text))
+        except PlatformError:
+            log.warning("points: could not announce level %s in %s", level, event.channel)
+
+    # --- commands -----------------------------------------------------------------------------
+
+    async def show(self, ctx: Context, member: Account | None = None) -> Reply:
+        """Show a member's balance, level, rank and latest entries."""
+        target = member or ctx.account
+        config = ctx.community.config.points
+        db = self.cohort.db
+        balance = await ledger.balance_of(db, ctx.community.id, target.member_id)
+        level = progress(balance, config.curve, config.curve_step)
+        ranked = await ledger.rank_of(
+            db, ctx.community, target.member_id, ledger.Period.ALL, ctx.now()
+        )
+        entries = await ledger.recent(db, ctx.community.id, target.member_id)
+        lines = [
+            ctx.t(
+                "points.entry",
+                delta=f"{e.delta:+d}",
+                reason=ctx.plain(f"points.reason.{e.reason.value}"),
+                date=e.created_at.astimezone(ctx.tz).strftime("%Y-%m-%d"),
+            )
+            for e in entries
+        ]
+        return Reply(
+            title=ctx.plain("points.show.title", name=target.display_name),
+            fields=(
+                Field(ctx.plain("points.show.balance"), f"{balance:,}", inline=True),
+                Field(
+                    ctx.plain("points.show.level"),
+                    ctx.t(
+                        "points.show.level_value",
+                        level=level.level,
+                        bar=_bar(level.percent),
+                        into=level.into,
+                        needed=level.needed,
+                    ),
+                    inline=True,
+                ),
+                Field(
+                    ctx.plain("points.show.rank"),
+                    f"#{ranked[0]}" if ranked else ctx.t("points.show.unranked"),
+                    inline=True,
+                ),
+                Field(
+                    ctx.plain("points.show.recent"),
+                    "\n".join(lines) if lines else ctx.t("points.show.no_entries"),
+                ),
+            ),
+        )
+
+    async def leaderboard(self, ctx: Context, period: str = "week", page: int = 1) -> Reply:
+        """Show one page of the week's, month's or all-time ranking, and the caller's place."""
+        board = ledger.Period(period)
+        rows, count = await ledger.leaderboard(
+            self.cohort.db, ctx.community, board, ctx.now(), page=page - 1, size=PAGE_SIZE
+        )
+        pages = max(1, -(-count // PAGE_SIZE))
+        if not rows and page > 1:
+            raise UserError("points.board.no_page", page=page, pages=pages)
+        lines = [
+            ctx.t("points.board.line", rank=r.rank, name=r.name, points=f"{r.total:,}")
+            for r in rows
+        ]
+        if not lines:
+            lines = [ctx.t("points.board.empty")]
+        if all(r.member_id != ctx.member.id for r in rows):
+            mine = await ledger.rank_of(
+                self.cohort.db, ctx.community, ctx.member.id, board, ctx.now()
+            )
+            if mine is not None:
+                lines += ["", ctx.t("points.board.you", rank=mine[0], points=f"{mine[1]:,}")]
+        return Reply(
+            title=ctx.plain(f"points.board.title_{board.value}"),
+            text="\n".join(lines),
+            fields=(Field(ctx.plain("points.board.page"), f"{page}/{pages}", inline=True),),
+        )
+
+    async def thanks(self, ctx: Context, member: Account, reason: str | None = None) -> Reply:
+        """Give a member kudos, within the daily limit and the per-person cooldown."""
+        config = ctx.community.config.points
+        giver, receiver = ctx.member.id, member.member_id
+        if giver == receiver:
+            raise UserError("points.kudos.self")
+        now = ctx.now()
+        community = ctx.community
+        async with self.cohort.db.write() as conn:
+            today = ledger.start_of_day(now, ctx.community.tz)
+            given = await ledger.kudos_given_since(conn, community.id, giver, today)
+            if given >= config.kudos_daily_limit:
+                raise UserError("points.kudos.daily_limit", limit=config.kudos_daily_limit)
+            last = await ledger.last_kudos(conn, community.id, giver, receiver)
+            if last is not None and now - last < config.kudos_pair_cooldown:
+                wait = last + config.kudos_pair_cooldown
+                raise UserError(
+                    "points.kudos.cooldown",
+                    name=member.display_name,
+                    when=wait.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M"),
+                )
+            ref = f"thanks:{giver}:{receiver}:{now.isoformat()}:{secrets.token_hex(4)}"
+            await ledger.award_in(
+                conn,
+                community,
+                receiver,
+                config.kudos,
+                Reason.KUDOS,
+                ref,
+                at=now,
+                actor_id=giver,
+                note=reason,
+            )
+        return Reply(
+            text=ctx.t(
+                "points.kudos.done",
+                giver=ctx.account.display_name,
+                name=member.display_name,
+                points=config.kudos,
+                reason=f" — {markup.escape(reason)}" if reason else "",
+            )
+        )
+
+    async def give(self, ctx: Context, member: Account, amount: int, reason: str) -> Reply:
+        """Add points to a member by hand, recorded with who did it and why."""
+        return await self._manual(ctx, member, amount, reason)
+
+    async def take(self, ctx: Context, member: Account, amount: int, reason: str) -> Reply:
+        """Take points from a member by hand, recorded with who did it and why."""
+        return await self._manual(ctx, member, -amount, reason)
+
+    async def _manual(self, ctx: Context, member: Account, delta: int, reason: str) -> Reply:
+        now = ctx.now()
+        ref = f"manual:{ctx.member.id}:{now.isoformat()}:{secrets.token_hex(4)}"
+        await ledger.award(
+            self.cohort.db,
+            ctx.community,
+            member.member_id,
+            delta,
+            Reason.MANUAL,
+            ref,
+            at=now,
+            actor_id=ctx.member.id,
+            note=reason,
+        )
+        balance = await ledger.balance_of(self.cohort.db, ctx.community.id, member.member_id)
+        return Reply(
+            text=ctx.t(
+                "points.manual.done",
+                delta=f"{delta:+,}",
+                name=member.display_name,
+                balance=f"{balance:,}",
+            )
+        )
+
+    def commands(self) -> tuple[CommandSpec, ...]:
+        """Return the specs of the points commands."""
+        member_opt = Option("member", OptionKind.MEMBER, "points.option.member")
+        amount = Option(
+            "amount", OptionKind.INTEGER, "points.option.amount", min_value=1, max_value=MAX_AMOUNT
+        )
+        why = Option("reason", OptionKind.TEXT, "points.option.reason", max_length=200)
+        return (
+            CommandSpec(
+                "points show",
+                "points.show.description",
+                self.show,
+                options=(
+                    Option("member", OptionKind.MEMBER, "points.option.member", required=False),
+                ),
+                default=True,
+            ),
+            CommandSpec(
+                "points give",
+                "points.manual.give_description",
+                self.give,
+                options=(member_opt, amount, why),
+                permission=Permission.ORGANIZER,
+            ),
+            CommandSpec(
+                "points take",
+                "points.manual.take_description",
+                self.take,
+                options=(member_opt, amount, why),
+                permission=Permission.ORGANIZER,
+            ),
+            CommandSpec(
+                "leaderboard",
+                "points.board.description",
+                self.leaderboard,
+                options=(
+                    Option(
+                        "period",
+                        OptionKind.CHOICE,
+                        "points.option.period",
+                        required=False,
+                        choices=tuple(
+                            Choice(p.value, f"points.board.title_{p.value}") for p in ledger.Period
+                        ),
+                    ),
+                    Option(
+                        "page",
+                        OptionKind.INTEGER,
+                        "points.option.page",
+                        required=False,
+                        min_value=1,
+                        max_value=100_000,
+                    ),
+                ),
+            ),
+            CommandSpec(
+                "thanks",
+                "points.kudos.description",
+                self.thanks,
+                options=(
+                    member_opt,
+                    Option(
+                        "reason",
+                        OptionKind.TEXT,
+                        "points.option.kudos_reason",
+                        required=False,
+                        max_length=200,
+                    ),
+                ),
+            ),
+        )

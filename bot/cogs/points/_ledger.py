@@ -1,0 +1,447 @@
+"""The points ledger and what is kept in step with it: the module API other cogs call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Column, ColumnElement, RowMapping, Table, and_, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.points._rules import Reason
+from bot.core.community import Community
+from bot.store.db import Database
+from bot.store.dialect import insert_ignore_returning, upsert_add
+from bot.store.tables import accounts, points_balances, points_ledger, points_period_totals
+
+LEDGER_KEY = ("community_id", "reason", "source_ref")
+
+
+class Period(StrEnum):
+    """A leaderboard's span."""
+
+    WEEK = "week"
+    MONTH = "month"
+    ALL = "all"
+
+
+def period_key(period: Period, at: datetime, tz: ZoneInfo) -> str | None:
+    """Return the stored key of the week or month ``at`` falls in, in the community's zone."""
+    local = at.astimezone(tz)
+    if period is Period.WEEK:
+        year, week, _ = local.isocalendar()
+        return f"w{year}-{week:02d}"
+    if period is Period.MONTH:
+        return f"m{local.year}-{local.month:02d}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of the ledger."""
+
+    member_id: int
+    delta: int
+    reason: Reason
+    source_ref: str
+    actor_id: int | None
+    note: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A leaderboard line."""
+
+    rank: int
+    member_id: int
+    total: int
+    name: str
+
+
+async def award(
+    db: Database,
+    community: Community,
+    member_id: int,
+    delta: int,
+    reason: Reason,
+    source_ref: str,
+    *,
+    at: datetime,
+    actor_id: int | None = None,
+    note: str | None = None,
+) -> bool:
+    """Record ``delta`` points once per ``(reason, source_ref)``; return False for a replay."""
+    async with db.write() as conn:
+        return await award_in(
+            conn,
+            community,
+            member_id,
+            delta,
+            reason,
+            source_ref,
+            at=at,
+            actor_id=actor_id,
+            note=note,
+        )
+
+
+async def award_in(
+    conn: AsyncConnection,
+    community: Community,
+    member_id: int,
+    delta: int,
+    reason: Reason,
+    source_ref: str,
+    *,
+    at: datetime,
+    actor_id: int | None = None,
+    note: str | None = None,
+) -> bool:
+    """Do what ``award`` does inside the caller's write transaction."""
+    added = await insert_ignore_returning(
+        conn,
+        points_ledger,
+        [
+            {
+                "community_id": community.id,
+                "member_id": member_id,
+                "delta": delta,
+                "reason": reason.value,
+                "source_ref": source_ref[:200],
+                "actor_id": actor_id,
+                "note": note[:200] if note else None,
+                "created_at": at,
+            }
+        ],
+        keys=LEDGER_KEY,
+    )
+    if not added:
+        return False
+    keys = {"community_id": community.id, "member_id": member_id}
+    await upsert_add(conn, points_balances, keys, column="balance", amount=delta)
+    for period in (Period.WEEK, Period.MONTH):
+        await upsert_add(
+            conn,
+            points_period_totals,
+            {**keys, "period": period_key(period, at, community.tz)},
+            column="total",
+            amount=delta,
+        )
+    return True
+
+
+async def balance_of(db: Database, community_id: int, member_id: int) -> int:
+    """Return a member's balance."""
+    async with db.read() as conn:
+        value = await conn.scalar(
+            select(points_balances.c.balance).where(
+                points_balances.c.community_id == community_id,
+                points_balances.c.member_id == member_id,
+            )
+        )
+    return int(value or 0)
+
+
+def _board(
+    community_id: int, key: str | None
+) -> tuple[Table, Column[Any], list[ColumnElement[bool]]]:
+    """Return the (table, total column, filters) a leaderboard reads."""
+    if key is None:
+        return (
+            points_balances,
+            points_balances.c.balance,
+            [points_balances.c.community_id == community_id],
+        )
+    return (
+        points_period_totals,
+        points_period_totals.c.total,
+        [
+            points_period_totals.c.community_id == community_id,
+            points_period_totals.c.period == key,
+        ],
+    )
+
+
+async def rank_of(
+    db: Database, community: Community, member_id: int, period: Period, now: datetime
+) -> tuple[int, int] | None:
+    """Return ``(rank, total)`` of a member on a board, or None when they have no points there."""
+    table, total, filters = _board(community.id, period_key(period, now, community.tz))
+    member_column = table.c.member_id
+    async with db.read() as conn:
+        mine = await conn.scalar(select(total).where(*filters, member_column == member_id))
+        if mine is None or mine <= 0:
+            return None
+        ahead = await conn.scalar(
+            select(func.count()).select_from(table).where(*filters, total > mine)
+        )
+    return int(ahead or 0) + 1, int(mine)
+
+
+async def leaderboard(
+    db: Database, community: Community, period: Period, now: datetime, *, page: int, size: int
+) -> tuple[list[Ranked], int]:
+    """Return one page of a board, ranked with ties sharing a rank, and how many are on it.
+
+    Ranks equal SQL's ``RANK() OVER (ORDER BY total DESC)``, computed from the index: one
+    count for the page's first total, then positions within the page.
+    """
+    table, total, filters = _board(community.id, period_key(period, now, community.tz))
+    member_column = table.c.member_id
+    positive = [*filters, total > 0]
+    async with db.read() as conn:
+        count = int(
+            await conn.scalar(select(func.count()).select_from(table).where(*positive)) or 0
+        )
+        rows = (
+            await conn.execute(
+                select(member_column, total)
+                .where(*positive)
+                .order_by(total.desc(), member_column)
+                .limit(size)
+                .offset(page * size)
+            )
+        ).all()
+        if not rows:
+            return [], count
+        ahead = int(
+            await conn.scalar(
+                select(func.count()).select_from(table).where(*filters, total > rows[0][1])
+            )
+            or 0
+        )
+        names = await _names(conn, [r[0] for r in rows])
+    ranked: list[Ranked] = []
+    for index, (member_id, points) in enumerate(rows):
+        if ranked and ranked[-1].total == points:
+            rank = ranked[-1].rank
+        elif not ranked:
+            rank = ahead + 1
+        else:
+            rank = page * size + index + 1
+        ranked.append(Ranked(rank, member_id, int(points), names.get(member_id, f"#{member_id}")))
+    return ranked, count
+
+
+async def _names(conn: AsyncConnection, member_ids: list[int]) -> dict[int, str]:
+    rows = (
+        await conn.execute(
+            select(accounts.c.member_id, accounts.c.display_name)
+            .where(accounts.c.member_id.in_(member_ids))
+            .order_by(accounts.c.last_seen_at)
+        )
+    ).all()
+    return {member_id: name for member_id, name in rows}  # the most recently seen wins
+
+
+async def recent(db: Database, community_id: int, member_id: int, limit: int = 5) -> list[Entry]:
+    """Return a member's latest ledger entries, newest first."""
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(
+                select(points_ledger)
+                .where(
+                    points_ledger.c.community_id == community_id,
+                    points_ledger.c.member_id == member_id,
+                )
+                .order_by(points_ledger.c.created_at.desc(), points_ledger.c.id.desc())
+                .limit(limit)
+            )
+        ).all()
+    return [_entry(r._mapping) for r in rows]
+
+
+def _entry(row: RowMapping) -> Entry:
+    return Entry(
+        member_id=row["member_id"],
+        delta=row["delta"],
+        reason=Reason(row["reason"]),
+        source_ref=row["source_ref"],
+        actor_id=row["actor_id"],
+        note=row["note"],
+        created_at=row["created_at"],
+    )
+
+
+async def kudos_given_since(
+    conn: AsyncConnection, community_id: int, giver_id: int, since: datetime
+) -> int:
+    """Count the kudos ``giver_id`` gave since ``since``."""
+    return int(
+        await conn.scalar(
+            select(func.count()).where(
+                points_ledger.c.community_id == community_id,
+                points_ledger.c.reason == Reason.KUDOS.value,
+                points_ledger.c.actor_id == giver_id,
+                points_ledger.c.created_at >= since,
+            )
+        )
+        or 0
+    )
+
+
+async def last_kudos(
+    conn: AsyncConnection, community_id: int, giver_id: int, receiver_id: int
+) -> datetime | None:
+    """Return when ``giver_id`` last thanked ``receiver_id``."""
+    value: datetime | None = await conn.scalar(
+        select(func.max(points_ledger.c.created_at)).where(
+            points_ledger.c.community_id == community_id,
+            points_ledger.c.reason == Reason.KUDOS.value,
+            points_ledger.c.actor_id == giver_id,
+            points_ledger.c.member_id == receiver_id,
+        )
+    )
+    return value
+
+
+def start_of_day(now: datetime, tz: ZoneInfo) -> datetime:
+    """Return the start of ``now``'s day in ``tz``, as an aware datetime."""
+    local = now.astimezone(tz)
+    return datetime.combine(local.date(), time(0), tzinfo=tz)
+
+
+async def merge_members(conn: AsyncConnection, survivor: int, absorbed: int) -> None:
+    """Fold the absorbed member's balances and period totals into the survivor's."""
+    rows = (
+        await conn.execute(select(points_balances).where(points_balances.c.member_id == absorbed))
+    ).all()
+    for row in rows:
+        m = row._mapping
+        await upsert_add(
+            conn,
+            points_balances,
+            {"community_id": m["community_id"], "member_id": survivor},
+            column="balance",
+            amount=m["balance"],
+        )
+        mine = (
+            await conn.execute(
+                select(
+                    points_balances.c.last_message_award_at, points_balances.c.last_active_at
+                ).where(
+                    points_balances.c.community_id == m["community_id"],
+                    points_balances.c.member_id == survivor,
+                )
+            )
+        ).one()
+        await conn.execute(
+            update(points_balances)
+            .where(
+                and_(
+                    points_balances.c.community_id == m["community_id"],
+                    points_balances.c.member_id == survivor,
+                )
+            )
+            .values(
+                last_message_award_at=_latest(mine[0], m["last_message_award_at"]),
+                last_active_at=_latest(mine[1], m["last_active_at"]),
+            )
+        )
+    await conn.execute(delete(points_balances).where(points_balances.c.member_id == absorbed))
+    totals = (
+        await conn.execute(
+            select(points_period_totals).where(points_period_totals.c.member_id == absorbed)
+        )
+    ).all()
+    for row in totals:
+        m = row._mapping
+        await upsert_add(
+            conn,
+            points_period_totals,
+            {"community_id": m["community_id"], "period": m["period"], "member_id": survivor},
+            column="total",
+            amount=m["total"],
+        )
+    await conn.execute(
+        delete(points_period_totals).where(points_period_totals.c.member_id == absorbed)
+    )
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max((x for x in (a, b) if x is not None), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """A kept total that did not match the ledger, and what it was set to."""
+
+    member_id: int
+    period: str  # "all" for the balance
+    kept: int
+    ledger: int
+
+
+async def rebuild(db: Database, community: Community, *, fix: bool = True) -> list[Difference]:
+    """Recompute balances and period totals from the ledger; return (and fix) what differed."""
+    async with db.write() as conn:
+        sums: dict[tuple[int, str], int] = {}
+        result = await conn.stream(
+            select(points_ledger.c.member_id, points_ledger.c.delta, points_ledger.c.created_at)
+            .where(points_ledger.c.community_id == community.id)
+            .execution_options(yield_per=10_000)
+        )
+        async for member_id, delta, created_at in result:
+            for key in ("all", *_periods(created_at, community.tz)):
+                sums[(member_id, key)] = sums.get((member_id, key), 0) + delta
+        kept: dict[tuple[int, str], int] = {}
+        for member_id, balance in await conn.execute(
+            select(points_balances.c.member_id, points_balances.c.balance).where(
+                points_balances.c.community_id == community.id
+            )
+        ):
+            kept[(member_id, "all")] = balance
+        for member_id, period, total in await conn.execute(
+            select(
+                points_period_totals.c.member_id,
+                points_period_totals.c.period,
+                points_period_totals.c.total,
+            ).where(points_period_totals.c.community_id == community.id)
+        ):
+            kept[(member_id, period)] = total
+        differences = [
+            Difference(member_id, key, kept.get((member_id, key), 0), sums.get((member_id, key), 0))
+            for member_id, key in sorted(set(sums) | set(kept))
+            if kept.get((member_id, key), 0) != sums.get((member_id, key), 0)
+        ]
+        if fix:
+            for diff in differences:
+                await _set_total(conn, community.id, diff)
+    return differences
+
+
+def _periods(at: datetime, tz: ZoneInfo) -> tuple[str, str]:
+    week = period_key(Period.WEEK, at, tz)
+    month = period_key(Period.MONTH, at, tz)
+    assert week is not None and month is not None
+    return week, month
+
+
+async def _set_total(conn: AsyncConnection, community_id: int, diff: Difference) -> None:
+    keys: dict[str, Any] = {"community_id": community_id, "member_id": diff.member_id}
+    if diff.period == "all":
+        await upsert_add(conn, points_balances, keys, column="balance", amount=0)
+        await conn.execute(
+            update(points_balances)
+            .where(
+                points_balances.c.community_id == community_id,
+                points_balances.c.member_id == diff.member_id,
+            )
+            .values(balance=diff.ledger)
+        )
+        return
+    keys["period"] = diff.period
+    await upsert_add(conn, points_period_totals, keys, column="total", amount=0)
+    await conn.execute(
+        update(points_period_totals)
+        .where(
+            points_period_totals.c.community_id == community_id,
+            points_period_totals.c.member_id == diff.member_id,
+            points_period_totals.c.period == diff.period,
+        )
+        .values(total=diff.ledger)
+    )

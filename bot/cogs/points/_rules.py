@@ -1,0 +1,67 @@
+"""Who earns points for a message, and who may thank whom: plain rules, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from bot.core.config import PointsConfig
+
+
+class Reason(StrEnum):
+    """Why a ledger entry exists."""
+
+    MESSAGE = "message"
+    ANSWER = "answer"
+    ACCEPTED_ANSWER = "accepted_answer"
+    BOUNTY = "bounty"
+    ATTENDANCE = "attendance"
+    REFERRAL = "referral"
+    PURCHASE = "purchase"
+    KUDOS = "kudos"
+    MANUAL = "manual"
+    DECAY = "decay"
+    REVERSAL = "reversal"
+
+
+class NoPoints(StrEnum):
+    """Why a message earned nothing."""
+
+    BOT = "bot"
+    MUTED = "muted"
+    EXCLUDED_CHANNEL = "excluded_channel"
+    TOO_SHORT = "too_short"
+    REPEATED = "repeated"
+    COOLDOWN = "cooldown"
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def digest(text: str) -> str:
+    """Return a fingerprint of a message that ignores case and spacing."""
+    normal = _SPACES.sub(" ", text.strip().casefold())
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+def message_points(
+    config: PointsConfig,
+    *,
+    text: str,
+    now: datetime,
+    last_award_at: datetime | None,
+    last_digest: str | None,
+    rng: random.Random,
+) -> int | NoPoints:
+    """Return the points a message earns, or why it earns none (checks that need no lookup)."""
+    if len(_SPACES.sub("", text)) < config.message_min_length:
+        return NoPoints.TOO_SHORT
+    if last_digest is not None and digest(text) == last_digest:
+        return NoPoints.REPEATED
+    if last_award_at is not None and now - last_award_at < config.message_cooldown:
+        return NoPoints.COOLDOWN
+    low, high = sorted((config.message_min, config.message_max))
+    return rng.randint(low, high)

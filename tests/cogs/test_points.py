@@ -1,0 +1,380 @@
+"""Points: the ledger, earning rules, kudos, levels, leaderboards and merges."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from bot.adapters.console import ConsoleAdapter
+from bot.cogs import points
+from bot.cogs.points._levels import cost_of_next, progress, total_for
+from bot.cogs.points._rules import NoPoints, digest, message_points
+from bot.core.clock import ManualClock
+from bot.core.cohort import Cohort
+from bot.core.config import LevelCurve, PointsConfig
+from bot.core.identity import Caller
+from bot.core.platforms import PlatformName
+from bot.core.ports import ChannelRef
+from bot.runtime import build
+from bot.store.tables import points_balances, points_ledger, points_period_totals
+from tests.conftest import make_config, output
+
+ALICE = Caller(PlatformName.CONSOLE, "alice", "Alice", username="alice")
+BOB = Caller(PlatformName.CONSOLE, "bob", "Bob", username="bob")
+CAROL = Caller(PlatformName.CONSOLE, "carol", "Carol", username="carol")
+GENERAL = ChannelRef(PlatformName.CONSOLE, "general")
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+# --- levels ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "total"), [(0, 0), (1, 100), (2, 255), (10, 4_675), (100, 1_899_250)]
+)
+def test_the_mee6_curve(level: int, total: int) -> None:
+    assert total_for(level, LevelCurve.MEE6, 0) == total
+    assert progress(total, LevelCurve.MEE6, 0).level == level
+    assert progress(total - 1, LevelCurve.MEE6, 0).level == max(level - 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("curve", "points", "level", "into", "needed"),
+    [
+        (LevelCurve.LINEAR, 0, 0, 0, 100),
+        (LevelCurve.LINEAR, 299, 1, 199, 200),
+        (LevelCurve.LINEAR, 300, 2, 0, 300),
+        (LevelCurve.FLAT, 250, 2, 50, 100),
+        (LevelCurve.MEE6, -40, 0, 0, 100),
+    ],
+)
+def test_other_curves(curve: LevelCurve, points: int, level: int, into: int, needed: int) -> None:
+    got = progress(points, curve, 100)
+    assert (got.level, got.into, got.needed) == (level, into, needed)
+    assert cost_of_next(got.level, curve, 100) == needed
+
+
+# --- message rules -----------------------------------------------------------------------------
+
+CONFIG = PointsConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "last_at", "last_text", "expected"),
+    [
+        ("hi", None, None, NoPoints.TOO_SHORT),
+        ("  a b  ", None, None, NoPoints.TOO_SHORT),
+        ("hello world", None, "Hello   WORLD", NoPoints.REPEATED),
+        ("hello world", NOW - timedelta(seconds=59), None, NoPoints.COOLDOWN),
+        ("hello world", NOW - timedelta(seconds=60), None, "points"),
+        ("hello world", None, "another text", "points"),
+    ],
+)
+def test_message_rules(
+    text: str, last_at: datetime | None, last_text: str | None, expected: object
+) -> None:
+    got = message_points(
+        CONFIG,
+        text=text,
+        now=NOW,
+        last_award_at=last_at,
+        last_digest=digest(last_text) if last_text else None,
+        rng=random.Random(1),
+    )
+    if expected == "points":
+        assert isinstance(got, int) and 15 <= got <= 25
+    else:
+        assert got == expected
+
+
+def test_message_points_cover_the_whole_range() -> None:
+    rng = random.Random(7)
+    seen = {
+        message_points(
+            CONFIG, text="long enough", now=NOW, last_award_at=None, last_digest=None, rng=rng
+        )
+        for _ in range(500)
+    }
+    assert seen == set(range(15, 26))
+
+
+# --- earning through events -------------------------------------------------------------------
+
+
+async def post(
+    cohort: Cohort, caller: Caller, message_id: str, text: str, channel: ChannelRef = GENERAL
+) -> bool:
+    """Post a message as ``caller``."""
+    return await cohort.dispatcher.message_posted(
+        cohort.communities["demo"], caller, channel, message_id, text, cohort.clock.now()
+    )
+
+
+async def balance(cohort: Cohort, caller: Caller) -> int:
+    """Return ``caller``'s balance."""
+    account = await cohort.identity.resolve(cohort.communities["demo"].id, caller)
+    return await points.balance_of(cohort.db, account.community_id, account.member_id)
+
+
+async def test_cooldown_survives_a_restart(tmp_path: Path, clock: ManualClock) -> None:
+    config = make_config(tmp_path)
+    first = await build(config, clock=clock)
+    await post(first, BOB, "1", "the first thing I say")
+    earned = await balance(first, BOB)
+    assert 15 <= earned <= 25
+    await first.db.close()
+
+    clock.advance(timedelta(seconds=30))
+    second = await build(config, clock=clock)  # a restart: nothing kept in memory
+    try:
+        await post(second, BOB, "2", "something else entirely")
+        assert await balance(second, BOB) == earned
+        clock.advance(timedelta(seconds=31))
+        await post(second, BOB, "3", "and a third message")
+        assert await balance(second, BOB) > earned
+    finally:
+        await second.db.close()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "caller", "channel", "text"),
+    [
+        (
+            {"excluded_channels": ["bots"]},
+            BOB,
+            ChannelRef(PlatformName.CONSOLE, "bots"),
+            "long text",
+        ),
+        ({"muted": ["console:bob"]}, BOB, GENERAL, "long text here"),
+        ({}, BOB, GENERAL, "hey"),
+        (
+            {},
+            Caller(PlatformName.CONSOLE, "robot", "Robot", is_bot=True),
+            GENERAL,
+            "beep boop beep",
+        ),
+    ],
+    ids=["excluded-channel", "muted", "too-short", "bot"],
+)
+async def test_no_points_for_spam_cases(
+    tmp_path: Path,
+    clock: ManualClock,
+    overrides: dict[str, object],
+    caller: Caller,
+    channel: ChannelRef,
+    text: str,
+) -> None:
+    cohort = await build(make_config(tmp_path, community={"points": overrides}), clock=clock)
+    try:
+        await post(cohort, caller, "1", text, channel)
+        async with cohort.db.read() as conn:
+            assert await conn.scalar(select(func.count()).select_from(points_ledger)) == 0
+    finally:
+        await cohort.db.close()
+
+
+async def test_repeating_yourself_earns_nothing(cohort: Cohort, clock: ManualClock) -> None:
+    await post(cohort, BOB, "1", "buy my course now")
+    first = await balance(cohort, BOB)
+    clock.advance(timedelta(minutes=5))
+    await post(cohort, BOB, "2", "Buy my  course NOW")
+    assert await balance(cohort, BOB) == first
+
+
+async def test_a_repeated_delivery_never_double_awards(cohort: Cohort) -> None:
+    demo = cohort.communities["demo"]
+    account = await cohort.identity.resolve(demo.id, BOB)
+    for _ in range(3):
+        await points.award(
+            cohort.db,
+            demo,
+            account.member_id,
+            50,
+            points.Reason.ACCEPTED_ANSWER,
+            "qa:answer:9",
+            at=NOW,
+        )
+    assert await balance(cohort, BOB) == 50
+    await post(cohort, BOB, "m1", "a message delivered twice")
+    await post(cohort, BOB, "m1", "a message delivered twice")
+    async with cohort.db.read() as conn:
+        rows = await conn.scalar(select(func.count()).select_from(points_ledger))
+    assert rows == 2
+
+
+async def test_fifty_concurrent_awards_lose_nothing(cohort: Cohort) -> None:
+    demo = cohort.communities["demo"]
+    account = await cohort.identity.resolve(demo.id, BOB)
+    results = await asyncio.gather(
+        *(
+            points.award(
+                cohort.db,
+                demo,
+                account.member_id,
+                n,
+                points.Reason.ATTENDANCE,
+                f"lecture:{n}",
+                at=NOW,
+            )
+            for n in range(1, 51)
+        )
+    )
+    assert all(results)
+    assert await balance(cohort, BOB) == sum(range(1, 51))
+    assert await points.rebuild(cohort.db, demo) == []
+
+
+async def test_rebuild_finds_and_fixes_drift(cohort: Cohort) -> None:
+    demo = cohort.communities["demo"]
+    bob = await cohort.identity.resolve(demo.id, BOB)
+    carol = await cohort.identity.resolve(demo.id, CAROL)
+    await points.award(cohort.db, demo, bob.member_id, 30, points.Reason.MANUAL, "m:1", at=NOW)
+    await points.award(cohort.db, demo, carol.member_id, 7, points.Reason.MANUAL, "m:2", at=NOW)
+    assert await points.rebuild(cohort.db, demo) == []
+    async with cohort.db.write() as conn:
+        await conn.execute(update(points_balances).values(balance=999))
+        await conn.execute(text("DELETE FROM points_period_totals WHERE total = 7"))
+    found = await points.rebuild(cohort.db, demo, fix=False)
+    assert {(d.member_id, d.period, d.kept, d.ledger) for d in found} == {
+        (bob.member_id, "all", 999, 30),
+        (carol.member_id, "all", 999, 7),
+        (carol.member_id, "w2026-47", 0, 7),
+        (carol.member_id, "m2026-11", 0, 7),
+    }
+    assert len(await points.rebuild(cohort.db, demo)) == 4
+    assert await points.rebuild(cohort.db, demo) == []
+    assert await balance(cohort, BOB) == 30
+
+
+async def test_ties_share_a_rank_like_sql_rank(cohort: Cohort) -> None:
+    demo = cohort.communities["demo"]
+    totals = [50, 80, 80, 20, 80, 50, 10]
+    ids = []
+    for n, amount in enumerate(totals):
+        account = await cohort.identity.resolve(
+            demo.id, Caller(PlatformName.CONSOLE, f"m{n}", f"M{n}")
+        )
+        ids.append(account.member_id)
+        await points.award(
+            cohort.db, demo, account.member_id, amount, points.Reason.MANUAL, f"r{n}", at=NOW
+        )
+    pages = []
+    for page in range(3):
+        rows, count = await points.leaderboard(
+            cohort.db, demo, points.Period.WEEK, NOW, page=page, size=3
+        )
+        pages += [(r.rank, r.total) for r in rows]
+    assert count == 7
+    assert pages == [(1, 80), (1, 80), (1, 80), (4, 50), (4, 50), (6, 20), (7, 10)]
+    async with cohort.db.read() as conn:
+        sql = (
+            await conn.execute(
+                text(
+                    "SELECT total, RANK() OVER (ORDER BY total DESC) FROM points_period_totals "
+                    "WHERE period = 'w2026-47' ORDER BY total DESC"
+                )
+            )
+        ).all()
+    assert [(rank, total) for total, rank in sql] == pages
+    assert await points.rank_of(cohort.db, demo, ids[3], points.Period.WEEK, NOW) == (6, 20)
+    assert await points.rank_of(cohort.db, demo, ids[1], points.Period.ALL, NOW) == (1, 80)
+
+
+async def test_weeks_and_months_follow_the_community_time_zone(cohort: Cohort) -> None:
+    demo = cohort.communities["demo"]  # Europe/Berlin
+    bob = await cohort.identity.resolve(demo.id, BOB)
+    sunday_night_utc = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)  # Monday 00:30 in Berlin
+    await points.award(
+        cohort.db, demo, bob.member_id, 5, points.Reason.MANUAL, "x", at=sunday_night_utc
+    )
+    async with cohort.db.read() as conn:
+        periods = set(await conn.scalars(select(points_period_totals.c.period)))
+    assert periods == {"w2026-49", "m2026-11"}
+
+
+async def test_a_merge_keeps_every_entry_and_sums_the_totals(cohort: Cohort) -> None:
+    demo = cohort.communities["demo"]
+    bob = await cohort.identity.resolve(demo.id, BOB)
+    bob_tg = await cohort.identity.resolve(demo.id, Caller(PlatformName.TELEGRAM, "600", "Bob T"))
+    await points.award(cohort.db, demo, bob.member_id, 40, points.Reason.MANUAL, "a", at=NOW)
+    await points.award(cohort.db, demo, bob_tg.member_id, 2, points.Reason.MANUAL, "b", at=NOW)
+    code = await cohort.identity.create_link_code(bob)
+    survivor = await cohort.identity.redeem_link_code(bob_tg, code.code)
+    assert await points.balance_of(cohort.db, demo.id, survivor) == 42
+    async with cohort.db.read() as conn:
+        owners = set(await conn.scalars(select(points_ledger.c.member_id)))
+        weekly = await conn.scalar(
+            select(points_period_totals.c.total).where(
+                points_period_totals.c.member_id == survivor,
+                points_period_totals.c.period == "w2026-47",
+            )
+        )
+    assert owners == {survivor}
+    assert weekly == 42
+    assert await points.rebuild(cohort.db, demo) == []
+
+
+# --- commands through the console ------------------------------------------------------------
+
+
+async def run(console: ConsoleAdapter, *lines: str) -> str:
+    """Type ``lines`` into the console and return what it printed."""
+    for line in lines:
+        await console.handle_line(line)
+    return output(console)
+
+
+async def test_thanks_limits(cohort: Cohort, console: ConsoleAdapter, clock: ManualClock) -> None:
+    for name in ("bob", "carol", "dave", "erin", "fay", "gus"):  # people who have spoken before
+        await cohort.identity.resolve(
+            cohort.communities["demo"].id, Caller(PlatformName.CONSOLE, name, name.title(), name)
+        )
+    assert "You cannot thank yourself." in await run(console, "/thanks @alice")
+    said = await run(console, "/thanks @bob for the notes")
+    assert "Alice thanked Bob (+10) — for the notes" in said
+    assert "You already thanked Bob recently" in await run(console, "/thanks @bob")
+    for name in ("carol", "dave", "erin", "fay"):
+        assert "thanked" in await run(console, f"/thanks @{name}")
+    assert "You have given all 5 of today's thanks" in await run(console, "/thanks @gus")
+    clock.advance(timedelta(hours=12))  # past midnight in Berlin: a new day
+    assert "Alice thanked Gus" in await run(console, "/thanks @gus")
+    assert "I do not know the member “nobody”" in await run(console, "/thanks @nobody")
+
+
+async def test_points_commands_through_the_console(cohort: Cohort, console: ConsoleAdapter) -> None:
+    await run(console, "/as bob", "I am posting something useful", "/as alice")
+    shown = await run(console, "/points @bob")
+    assert "== Points of Bob ==" in shown and "`+" in shown and "message" in shown
+    assert "+100 points for Bob" in await run(console, '/points give @bob 100 "great answer"')
+    assert "-30 points for Bob" in await run(console, "/points take @bob 30 correction")
+    board = await run(console, "/leaderboard all")
+    assert "1. Bob —" in board
+    assert "You:" not in board  # Alice has no points: no line for her
+    errors = await run(
+        console,
+        "/points give @bob 0 zero",
+        "/points give @bob -5 minus",
+        "/leaderboard year",
+        "/leaderboard week 9",
+    )
+    assert errors.count("**amount** must be between 1 and 1000000") == 0  # markup is rendered
+    assert errors.count("amount must be between 1 and 1000000.") == 2
+    assert "period must be one of week, month, all, not “year”." in errors
+    assert "There is no page 9: the leaderboard has 1." in errors
+    await run(console, "/as bob")
+    assert "Only organizers may run /points give." in await run(console, "/points give @alice 5 x")
+
+
+async def test_a_level_up_is_announced(
+    cohort: Cohort, console: ConsoleAdapter, clock: ManualClock
+) -> None:
+    demo = cohort.communities["demo"]
+    bob = await cohort.identity.resolve(demo.id, BOB)
+    await points.award(cohort.db, demo, bob.member_id, 95, points.Reason.MANUAL, "near", at=NOW)
+    await post(cohort, BOB, "1", "this message crosses into level one")
+    assert "Bob reached level 1!" in output(console)
