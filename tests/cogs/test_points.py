@@ -378,3 +378,36 @@ async def test_a_level_up_is_announced(
     await points.award(cohort.db, demo, bob.member_id, 95, points.Reason.MANUAL, "near", at=NOW)
     await post(cohort, BOB, "1", "this message crosses into level one")
     assert "Bob reached level 1!" in output(console)
+
+
+async def test_inactive_members_decay_once_a_week(tmp_path: Path, clock: ManualClock) -> None:
+    config = make_config(
+        tmp_path, community={"points": {"decay_percent_per_week": 10, "decay_after_weeks": 4}}
+    )
+    cohort = await build(config, clock=clock)
+    try:
+        demo = cohort.communities["demo"]
+        await post(cohort, BOB, "1", "I was here once")  # Bob was active now
+        bob = await cohort.identity.resolve(demo.id, BOB)
+        await points.award(
+            cohort.db, demo, bob.member_id, 1000, points.Reason.MANUAL, "gift", at=NOW
+        )
+        start = await balance(cohort, BOB)
+        assert await points.decay(cohort.db, demo, clock.now()) == 0  # active: nothing
+        clock.advance(timedelta(weeks=5))
+        assert await points.decay(cohort.db, demo, clock.now()) == 1
+        assert await points.decay(cohort.db, demo, clock.now()) == 0  # same week: once
+        after_one = start - start // 10
+        assert await balance(cohort, BOB) == after_one
+        clock.advance(timedelta(weeks=1))
+        await points.decay(cohort.db, demo, clock.now())
+        assert await balance(cohort, BOB) == after_one - after_one // 10
+        assert await points.rebuild(cohort.db, demo) == []
+    finally:
+        await cohort.db.close()
+
+
+async def test_decay_is_off_by_default(cohort: Cohort, clock: ManualClock) -> None:
+    await post(cohort, BOB, "1", "I was here once")
+    clock.advance(timedelta(weeks=50))
+    assert await points.decay(cohort.db, cohort.communities["demo"], clock.now()) == 0

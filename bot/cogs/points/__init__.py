@@ -9,6 +9,7 @@ Other cogs award points only through this module's API, never by writing balance
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from bot.cogs.points._cog import PointsCog
@@ -17,6 +18,7 @@ from bot.cogs.points._ledger import (
     Period,
     award,
     balance_of,
+    decay,
     leaderboard,
     merge_members,
     rank_of,
@@ -27,6 +29,8 @@ from bot.cogs.points._rules import Reason
 from bot.core.cohort import Cohort
 from bot.core.events import MessagePosted
 
+DECAY_EVERY = timedelta(hours=6)
+
 __all__ = [
     "Difference",
     "Period",
@@ -34,6 +38,7 @@ __all__ = [
     "Reason",
     "award",
     "balance_of",
+    "decay",
     "leaderboard",
     "progress",
     "rank_of",
@@ -51,3 +56,9 @@ def setup(cohort: Cohort) -> None:
         cohort.command(spec)
     cohort.events.subscribe(MessagePosted, cog.on_message)
     cohort.identity.merge_hooks.append(merge_members)
+
+    async def decay_all() -> None:
+        for community in cohort.communities.values():
+            await decay(cohort.db, community, cohort.clock.now())
+
+    cohort.every("points.decay", DECAY_EVERY, decay_all)

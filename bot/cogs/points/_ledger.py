@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -445,3 +445,34 @@ async def _set_total(conn: AsyncConnection, community_id: int, diff: Difference)
         )
         .values(total=diff.ledger)
     )
+
+
+async def decay(db: Database, community: Community, now: datetime) -> int:
+    """Take the configured percent from inactive members' balances, once per week each.
+
+    Returns how many members lost points. Running it again in the same week changes nothing,
+    because each member's entry is keyed by the week.
+    """
+    config = community.config.points
+    if config.decay_percent_per_week == 0:
+        return 0
+    cutoff = now - timedelta(weeks=config.decay_after_weeks)
+    week = period_key(Period.WEEK, now, community.tz)
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(
+                select(points_balances.c.member_id, points_balances.c.balance).where(
+                    points_balances.c.community_id == community.id,
+                    points_balances.c.balance > 0,
+                    points_balances.c.last_active_at < cutoff,
+                )
+            )
+        ).all()
+    decayed = 0
+    for member_id, balance in rows:
+        loss = max(1, balance * config.decay_percent_per_week // 100)
+        if await award(
+            db, community, member_id, -loss, Reason.DECAY, f"decay:{member_id}:{week}", at=now
+        ):
+            decayed += 1
+    return decayed
