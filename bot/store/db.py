@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,12 @@ class Database:
         if self.url.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
         self.engine = create_async_engine(self.url, **kwargs)
+        # SQLite has one writer at a time. Queueing this process's writers here, instead of in
+        # SQLite's busy handler (which sleeps and retries), keeps the wait short and fair.
+        self._write_lock: asyncio.Lock | None = None
         if self.engine.dialect.name == "sqlite":
             _tune_sqlite(self.engine)
+            self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -70,10 +75,13 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """Open a write transaction; it commits on success and rolls back on any error."""
-        async with self.engine.connect() as plain:
+        async with self._writer(), self.engine.connect() as plain:
             conn = await plain.execution_options(**{_WRITE: True})
             async with conn.begin():
                 yield conn
+
+    def _writer(self) -> AbstractAsyncContextManager[object]:
+        return self._write_lock if self._write_lock is not None else nullcontext()
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply the migrations up to ``revision``."""

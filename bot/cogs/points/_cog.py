@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -27,6 +28,8 @@ from bot.store.tables import points_balances
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+ACTIVITY_RESOLUTION = timedelta(hours=1)
+SEEN_LIMIT = 100_000
 MAX_AMOUNT = 1_000_000
 BAR = 10
 
@@ -42,6 +45,16 @@ class PointsCog:
     def __init__(self, cohort: Cohort, rng: random.Random | None = None) -> None:
         self.cohort = cohort
         self.rng = rng or random.Random()
+        # (community, member) -> (last message award, last time marked active): a shortcut
+        # only; the write transaction re-checks the stored cooldown, so a restart loses nothing.
+        self._seen: dict[tuple[int, int], tuple[datetime, datetime]] = {}
+
+    def _remember(
+        self, community_id: int, member_id: int, award: datetime, active: datetime
+    ) -> None:
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.clear()
+        self._seen[(community_id, member_id)] = (award, active)
 
     # --- earning from messages ----------------------------------------------------------------
 
@@ -55,6 +68,13 @@ class PointsCog:
         if AccountRef(account.platform, account.platform_user_id) in config.muted:
             return
         now = self.cohort.clock.now()
+        seen = self._seen.get((community.id, account.member_id))
+        if (
+            seen is not None
+            and now - seen[0] < config.message_cooldown
+            and now - seen[1] < ACTIVITY_RESOLUTION
+        ):
+            return  # surely still cooling down, and recently marked active: nothing to write
         keys = {"community_id": community.id, "member_id": account.member_id}
         async with self.cohort.db.write() as conn:
             await upsert_add(
@@ -86,6 +106,8 @@ class PointsCog:
                 rng=self.rng,
             )
             if not isinstance(earned, int):
+                if row.last_message_award_at is not None:
+                    self._remember(community.id, account.member_id, row.last_message_award_at, now)
                 return
             ref = f"{event.channel.platform}:{event.channel.channel_id}:{event.message_id}"
             if not await ledger.award_in(
@@ -100,6 +122,7 @@ class PointsCog:
                 )
                 .values(last_message_award_at=now, last_message_digest=digest(event.text))
             )
+        self._remember(community.id, account.member_id, now, now)
         before = progress(row.balance, config.curve, config.curve_step).level
         after = progress(row.balance + earned, config.curve, config.curve_step).level
         if after > before:
