@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table
@@ -20,10 +21,11 @@ async def insert_ignore_returning(
     """Insert ``rows`` skipping existing natural ``keys``; return the keys that went in."""
     if not rows:
         return set()
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    columns = [table.c[k] for k in keys]
-    statement = insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*columns)
-    result = await conn.execute(statement, [dict(r) for r in rows])
+    statement = _insert_ignore(conn.dialect.name, table, tuple(keys))
+    if len(rows) == 1:  # a plain execute keeps SQLAlchemy's compiled-statement cache warm
+        result = await conn.execute(statement, dict(rows[0]))
+    else:
+        result = await conn.execute(statement, [dict(r) for r in rows])
     return {tuple(row) for row in result}
 
 
@@ -40,11 +42,41 @@ async def upsert_add(
 
     ``extra`` columns are set on insert and on update alike.
     """
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    values = {**keys, column: amount, **(extra or {})}
-    statement = insert(table).values(values)
-    statement = statement.on_conflict_do_update(
+    extras = tuple(sorted(extra or {}))
+    statement = _upsert_add(conn.dialect.name, table, tuple(keys), column, extras)
+    await conn.execute(statement, {**keys, column: amount, **(extra or {})})
+
+
+async def upsert_add_all(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    column: str,
+) -> None:
+    """Do ``upsert_add`` for several rows (each holds its keys and its amount) in one call."""
+    statement = _upsert_add(conn.dialect.name, table, tuple(keys), column, ())
+    await conn.execute(statement, [dict(r) for r in rows])
+
+
+@lru_cache(maxsize=256)
+def _insert_ignore(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = [table.c[k] for k in keys]
+    return insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*columns)
+
+
+@lru_cache(maxsize=256)
+def _upsert_add(
+    dialect: str, table: Table, keys: tuple[str, ...], column: str, extras: tuple[str, ...]
+) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
         index_elements=list(keys),
-        set_={column: table.c[column] + amount, **(extra or {})},
+        set_={
+            column: table.c[column] + statement.excluded[column],
+            **{name: statement.excluded[name] for name in extras},
+        },
     )
-    await conn.execute(statement)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.points._rules import Reason
 from bot.core.community import Community
 from bot.store.db import Database
-from bot.store.dialect import insert_ignore_returning, upsert_add
+from bot.store.dialect import insert_ignore_returning, upsert_add, upsert_add_all
 from bot.store.tables import accounts, points_balances, points_ledger, points_period_totals
 
 LEDGER_KEY = ("community_id", "reason", "source_ref")
@@ -123,14 +123,13 @@ async def award_in(
         return False
     keys = {"community_id": community.id, "member_id": member_id}
     await upsert_add(conn, points_balances, keys, column="balance", amount=delta)
-    for period in (Period.WEEK, Period.MONTH):
-        await upsert_add(
-            conn,
-            points_period_totals,
-            {**keys, "period": period_key(period, at, community.tz)},
-            column="total",
-            amount=delta,
-        )
+    await upsert_add_all(
+        conn,
+        points_period_totals,
+        [{**keys, "period": key, "total": delta} for key in _periods(at, community.tz)],
+        keys=("community_id", "member_id", "period"),
+        column="total",
+    )
     return True
 
 
