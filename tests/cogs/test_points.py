@@ -265,11 +265,11 @@ async def test_ties_share_a_rank_like_sql_rank(cohort: Cohort) -> None:
         )
     pages = []
     for page in range(3):
-        rows, count = await points.leaderboard(
+        rows, more = await points.leaderboard(
             cohort.db, demo, points.Period.WEEK, NOW, page=page, size=3
         )
+        assert more is (page < 2)
         pages += [(r.rank, r.total) for r in rows]
-    assert count == 7
     assert pages == [(1, 80), (1, 80), (1, 80), (4, 50), (4, 50), (6, 20), (7, 10)]
     async with cohort.db.read() as conn:
         sql = (
@@ -366,6 +366,22 @@ async def test_points_commands_through_the_console(cohort: Cohort, console: Cons
     assert errors.count("amount must be between 1 and 1000000.") == 2
     assert "period must be one of week, month, all, not “year”." in errors
     assert "There is no page 9: the leaderboard has 1." in errors
+
+
+async def test_the_next_page_button(cohort: Cohort, console: ConsoleAdapter) -> None:
+    demo = cohort.communities["demo"]
+    for n in range(12):
+        account = await cohort.identity.resolve(
+            demo.id, Caller(PlatformName.CONSOLE, f"m{n}", f"Member{n}")
+        )
+        await points.award(
+            cohort.db, demo, account.member_id, 100 - n, points.Reason.MANUAL, f"r{n}", at=NOW
+        )
+    first = await run(console, "/leaderboard")
+    assert "10. Member9 — 91" in first and "[1] Next page ▶" in first
+    second = await run(console, "/press 1")
+    assert "11. Member10 — 90" in second and "12. Member11 — 89" in second
+    assert "Next page" not in second
     await run(console, "/as bob")
     assert "Only organizers may run /points give." in await run(console, "/points give @alice 5 x")
 

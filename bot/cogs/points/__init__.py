@@ -54,6 +54,8 @@ def setup(cohort: Cohort) -> None:
     cog = PointsCog(cohort)
     for spec in cog.commands():
         cohort.command(spec)
+    for action in cog.actions():
+        cohort.action(action)
     cohort.events.subscribe(MessagePosted, cog.on_message)
     cohort.identity.merge_hooks.append(merge_members)
 

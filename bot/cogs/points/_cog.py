@@ -14,14 +14,14 @@ from bot.cogs.points._levels import progress
 from bot.cogs.points._rules import Reason, digest, message_points
 from bot.core import markup
 from bot.core.cohort import Cohort
-from bot.core.commands import Choice, CommandSpec, Option, OptionKind, Permission
+from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.config import AccountRef
 from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.events import MessagePosted
 from bot.core.identity import Account
 from bot.core.ports import PlatformError
-from bot.core.replies import Field, Reply
+from bot.core.replies import Button, Field, Reply
 from bot.store.dialect import upsert_add
 from bot.store.tables import points_balances
 
@@ -193,11 +193,12 @@ class PointsCog:
     async def leaderboard(self, ctx: Context, period: str = "week", page: int = 1) -> Reply:
         """Show one page of the week's, month's or all-time ranking, and the caller's place."""
         board = ledger.Period(period)
-        rows, count = await ledger.leaderboard(
+        rows, more = await ledger.leaderboard(
             self.cohort.db, ctx.community, board, ctx.now(), page=page - 1, size=PAGE_SIZE
         )
-        pages = max(1, -(-count // PAGE_SIZE))
         if not rows and page > 1:
+            count = await ledger.board_size(self.cohort.db, ctx.community, board, ctx.now())
+            pages = max(1, -(-count // PAGE_SIZE))
             raise UserError("points.board.no_page", page=page, pages=pages)
         lines = [
             ctx.t("points.board.line", rank=r.rank, name=r.name, points=f"{r.total:,}")
@@ -214,8 +215,24 @@ class PointsCog:
         return Reply(
             title=ctx.plain(f"points.board.title_{board.value}"),
             text="\n".join(lines),
-            fields=(Field(ctx.plain("points.board.page"), f"{page}/{pages}", inline=True),),
+            fields=(Field(ctx.plain("points.board.page"), str(page), inline=True),),
+            buttons=(
+                (
+                    Button(
+                        ctx.plain("points.board.next"), "points.page", f"{board.value}:{page + 1}"
+                    ),
+                )
+                if more
+                else ()
+            ),
         )
+
+    async def next_page(self, ctx: Context, payload: str) -> Reply:
+        """Show the page a leaderboard's "next page" button points at."""
+        period, _, page = payload.partition(":")
+        if period not in {p.value for p in ledger.Period} or not page.isdigit():
+            raise UserError("action.unknown")
+        return await self.leaderboard(ctx, period, int(page))
 
     async def thanks(self, ctx: Context, member: Account, reason: str | None = None) -> Reply:
         """Give a member kudos, within the daily limit and the per-person cooldown."""
@@ -291,6 +308,10 @@ class PointsCog:
                 balance=f"{balance:,}",
             )
         )
+
+    def actions(self) -> tuple[ActionSpec, ...]:
+        """Return the button actions of the points commands."""
+        return (ActionSpec("points.page", self.next_page),)
 
     def commands(self) -> tuple[CommandSpec, ...]:
         """Return the specs of the points commands."""

@@ -183,30 +183,29 @@ async def rank_of(
 
 async def leaderboard(
     db: Database, community: Community, period: Period, now: datetime, *, page: int, size: int
-) -> tuple[list[Ranked], int]:
-    """Return one page of a board, ranked with ties sharing a rank, and how many are on it.
+) -> tuple[list[Ranked], bool]:
+    """Return one page of a board, ranked with ties sharing a rank, and whether more follow.
 
     Ranks equal SQL's ``RANK() OVER (ORDER BY total DESC)``, computed from the index: one
-    count for the page's first total, then positions within the page.
+    count of those ahead of the page's first total, then positions within the page. Nothing
+    reads the whole board, so a page costs the same at any size.
     """
     table, total, filters = _board(community.id, period_key(period, now, community.tz))
     member_column = table.c.member_id
-    positive = [*filters, total > 0]
     async with db.read() as conn:
-        count = int(
-            await conn.scalar(select(func.count()).select_from(table).where(*positive)) or 0
-        )
         rows = (
             await conn.execute(
                 select(member_column, total)
-                .where(*positive)
+                .where(*filters, total > 0)
                 .order_by(total.desc(), member_column)
-                .limit(size)
+                .limit(size + 1)
                 .offset(page * size)
             )
         ).all()
+        more = len(rows) > size
+        rows = rows[:size]
         if not rows:
-            return [], count
+            return [], False
         ahead = int(
             await conn.scalar(
                 select(func.count()).select_from(table).where(*filters, total > rows[0][1])
@@ -223,7 +222,17 @@ async def leaderboard(
         else:
             rank = page * size + index + 1
         ranked.append(Ranked(rank, member_id, int(points), names.get(member_id, f"#{member_id}")))
-    return ranked, count
+    return ranked, more
+
+
+async def board_size(db: Database, community: Community, period: Period, now: datetime) -> int:
+    """Return how many members have points on a board."""
+    table, total, filters = _board(community.id, period_key(period, now, community.tz))
+    async with db.read() as conn:
+        return int(
+            await conn.scalar(select(func.count()).select_from(table).where(*filters, total > 0))
+            or 0
+        )
 
 
 async def _names(conn: AsyncConnection, member_ids: list[int]) -> dict[int, str]:
