@@ -13,10 +13,10 @@ from sqlalchemy import func, select, text, update
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs import points
 from bot.cogs.points._levels import cost_of_next, progress, total_for
-from bot.cogs.points._rules import NoPoints, digest, message_points
+from bot.cogs.points._rules import NoPoints, digest, ineligible, message_points
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
-from bot.core.config import LevelCurve, PointsConfig
+from bot.core.config import AccountRef, LevelCurve, PointsConfig
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
@@ -90,6 +90,19 @@ def test_message_rules(
         assert isinstance(got, int) and 15 <= got <= 25
     else:
         assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("channel", "author", "expected"),
+    [
+        ("bots", "console:bob", NoPoints.EXCLUDED_CHANNEL),
+        ("general", "telegram:600", NoPoints.MUTED),
+        ("general", "console:bob", None),
+    ],
+)
+def test_where_and_who_never_earn(channel: str, author: str, expected: NoPoints | None) -> None:
+    config = PointsConfig(excluded_channels=("bots",), muted=(AccountRef.parse("telegram:600"),))
+    assert ineligible(config, channel_id=channel, author=AccountRef.parse(author)) == expected
 
 
 def test_message_points_cover_the_whole_range() -> None:

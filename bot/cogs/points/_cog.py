@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.cogs.points import _ledger as ledger
 from bot.cogs.points._levels import progress
-from bot.cogs.points._rules import Reason, digest, message_points
+from bot.cogs.points._rules import Reason, digest, ineligible, message_points
 from bot.core import markup
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
@@ -63,9 +63,8 @@ class PointsCog:
         community = event.community
         config = community.config.points
         account = event.account
-        if event.channel.channel_id in config.excluded_channels:
-            return
-        if AccountRef(account.platform, account.platform_user_id) in config.muted:
+        author = AccountRef(account.platform, account.platform_user_id)
+        if ineligible(config, channel_id=event.channel.channel_id, author=author) is not None:
             return
         now = self.cohort.clock.now()
         seen = self._seen.get((community.id, account.member_id))

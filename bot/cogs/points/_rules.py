@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from enum import StrEnum
 
-from bot.core.config import PointsConfig
+from bot.core.config import AccountRef, PointsConfig
 
 
 class Reason(StrEnum):
@@ -30,7 +30,6 @@ class Reason(StrEnum):
 class NoPoints(StrEnum):
     """Why a message earned nothing."""
 
-    BOT = "bot"
     MUTED = "muted"
     EXCLUDED_CHANNEL = "excluded_channel"
     TOO_SHORT = "too_short"
@@ -45,6 +44,15 @@ def digest(text: str) -> str:
     """Return a fingerprint of a message that ignores case and spacing."""
     normal = _SPACES.sub(" ", text.strip().casefold())
     return hashlib.sha256(normal.encode()).hexdigest()
+
+
+def ineligible(config: PointsConfig, *, channel_id: str, author: AccountRef) -> NoPoints | None:
+    """Return why messages here or by this person never earn points, or None."""
+    if channel_id in config.excluded_channels:
+        return NoPoints.EXCLUDED_CHANNEL
+    if author in config.muted:
+        return NoPoints.MUTED
+    return None
 
 
 def message_points(
