@@ -17,6 +17,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -73,7 +74,7 @@ def bulk_load(path: Path, members: int, entries: int, seed: int = 1) -> None:
     weights = [1.0 / (rank**0.8) for rank in range(1, members + 1)]
     chosen = rng.choices(range(1, members + 1), weights=weights, k=entries)
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[tuple[int, int, int, str, str, str]]:
         for n, member in enumerate(chosen):
             at = NOW - timedelta(seconds=rng.randrange(90 * 86_400))
             delta = rng.randint(15, 25)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from benchmarks.foundation import percentile
 from bot.adapters.telegram import TelegramAdapter
+from bot.core.cohort import Cohort
 from bot.core.config import parse_config
 from bot.core.events import MessagePosted
 from bot.core.platforms import PlatformName
@@ -67,7 +68,7 @@ async def run(messages: int, commands: int) -> None:
     print(f"peak memory (RSS, bot and stand-in together): {peak:.0f} MiB")
 
 
-async def bench_messages(cohort: object, tg: TelegramServer, count: int) -> None:
+async def bench_messages(cohort: Cohort, tg: TelegramServer, count: int) -> None:
     """Post ``count`` group messages from 50 members; time until each reaches the core."""
     injected: dict[str, float] = {}
     latencies: list[float] = []
@@ -78,7 +79,7 @@ async def bench_messages(cohort: object, tg: TelegramServer, count: int) -> None
         if len(latencies) == count:
             done.set()
 
-    cohort.events.subscribe(MessagePosted, seen)  # type: ignore[attr-defined]
+    cohort.events.subscribe(MessagePosted, seen)
     users = list(USERS)
     started = time.perf_counter()
     for n in range(count):

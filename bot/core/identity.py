@@ -225,10 +225,6 @@ class Identity:
             ).all()
         return _account(rows[0]) if rows else None
 
-    async def member(self, member_id: int) -> Member:
-        """Return a member by id."""
-        return (await self.profile(member_id))[0]
-
     async def profile(self, member_id: int) -> tuple[Member, list[Account]]:
         """Return a member and its accounts, by platform, in one read."""
         async with self.db.read() as conn:

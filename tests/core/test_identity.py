@@ -149,7 +149,7 @@ async def test_merging_members_with_history_loses_nothing(cohort: Cohort) -> Non
     assert await count(cohort, message_log, member_id=survivor) == 3
     assert await count(cohort, link_codes, member_id=survivor) == 2
     assert await count(cohort, members, id=alice_tg.member_id) == 0
-    member = await cohort.identity.member(survivor)
+    member, _ = await cohort.identity.profile(survivor)
     assert member.locale == "zh_CN"
 
 

@@ -147,11 +147,15 @@ class PointsCog:
         target = member or ctx.account
         config = ctx.community.config.points
         db = self.cohort.db
-        balance = await ledger.balance_of(db, ctx.community.id, target.member_id)
-        level = progress(balance, config.curve, config.curve_step)
         ranked = await ledger.rank_of(
             db, ctx.community, target.member_id, ledger.Period.ALL, ctx.now()
         )
+        # A ranked member's total is their balance; only the unranked need another read.
+        if ranked is not None:
+            balance = ranked[1]
+        else:
+            balance = await ledger.balance_of(db, ctx.community.id, target.member_id)
+        level = progress(balance, config.curve, config.curve_step)
         entries = await ledger.recent(db, ctx.community.id, target.member_id)
         lines = [
             ctx.t(
