@@ -160,3 +160,23 @@ points_period_totals = Table(
     Column("total", BigInteger(), nullable=False),
     Index("ix_points_period_rank", "community_id", "period", "total"),
 )
+
+# One row per thing a member bought (or was given): gating writes it, the recommender reads it.
+# ``offer_id`` is an offer id from the config; ``(source, source_ref)`` is the natural key
+# ("stripe", the Checkout Session id; "manual", a grant id), so a replay never doubles a row.
+purchases = Table(
+    "purchases",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("offer_id", String(64), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("source_ref", String(200), nullable=False),
+    Column("amount_minor", BigInteger(), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("purchased_at", UTCDateTime(), nullable=False),
+    Column("refunded_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("community_id", "source", "source_ref"),
+    Index("ix_purchases_member", "community_id", "member_id"),
+)
