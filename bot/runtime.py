@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC
+from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
@@ -142,6 +143,7 @@ async def serve(
                 out=out or sys.stdout,
                 color=interactive,
                 echo=not interactive,
+                files_dir=Path.cwd() / "exports",
             )
             cohort.platforms[PlatformName.CONSOLE] = console
             console_task = asyncio.create_task(

@@ -1,4 +1,4 @@
-"""Platform-neutral messages: text in light markup, fields, buttons, an image."""
+"""Platform-neutral messages: text in light markup, fields, buttons, an image, a file."""
 
 from __future__ import annotations
 
@@ -52,6 +52,15 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with the reply, like a CSV export."""
+
+    data: bytes
+    filename: str
+    mime: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What the bot says: the same value is rendered by every adapter."""
 
@@ -60,6 +69,7 @@ class Reply:
     fields: tuple[Field, ...] = ()
     buttons: tuple[Button, ...] = ()
     image: Image | None = None
+    attachment: Attachment | None = None
     ephemeral: bool = False
 
     def __post_init__(self) -> None:

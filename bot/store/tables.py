@@ -161,6 +161,17 @@ points_period_totals = Table(
     Index("ix_points_period_rank", "community_id", "period", "total"),
 )
 
+# Season 1 starts with the community; a row per later season records its start. A season's
+# totals are the period "s<number>" in points_period_totals, so an ended season stays readable.
+points_seasons = Table(
+    "points_seasons",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer(), primary_key=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("started_by", ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
+)
+
 # One row per thing a member bought (or was given): gating writes it, the recommender reads it.
 # ``offer_id`` is an offer id from the config; ``(source, source_ref)`` is the natural key
 # ("stripe", the Checkout Session id; "manual", a grant id), so a replay never doubles a row.

@@ -474,3 +474,15 @@ async def test_invite_variants_and_join_requests(bot: Cohort, tg: TelegramServer
     await telegram.decline_join_request(str(GROUP), "902")
     assert tg.join_requests[(GROUP, 901)]["status"] == "approved"
     assert tg.join_requests[(GROUP, 902)]["status"] == "declined"
+
+
+async def test_an_export_arrives_as_a_document_in_the_organizers_dm(
+    bot: Cohort, tg: TelegramServer
+) -> None:
+    tg.user_says(GROUP, OLGA, "/points export all")
+    await tg.wait_for(lambda: any(m["method"] == "sendDocument" for m in tg.sent(OLGA)))
+    document = next(m for m in tg.sent(OLGA) if m["method"] == "sendDocument")
+    assert document["document"]["file_name"].startswith("points-demo-all-")
+    assert document["document"]["data"].decode("utf-8-sig").startswith("rank,member_id,name")
+    assert "The leaderboard as CSV: 0 members." in document["text"]
+    assert not any(m["method"] == "sendDocument" for m in tg.sent(GROUP))

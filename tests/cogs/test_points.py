@@ -258,8 +258,9 @@ async def test_rebuild_finds_and_fixes_drift(cohort: Cohort) -> None:
         (carol.member_id, "all", 999, 7),
         (carol.member_id, "w2026-47", 0, 7),
         (carol.member_id, "m2026-11", 0, 7),
+        (carol.member_id, "s1", 0, 7),
     }
-    assert len(await points.rebuild(cohort.db, demo)) == 4
+    assert len(await points.rebuild(cohort.db, demo)) == 5
     assert await points.rebuild(cohort.db, demo) == []
     assert await balance(cohort, BOB) == 30
 
@@ -307,7 +308,7 @@ async def test_weeks_and_months_follow_the_community_time_zone(cohort: Cohort) -
     )
     async with cohort.db.read() as conn:
         periods = set(await conn.scalars(select(points_period_totals.c.period)))
-    assert periods == {"w2026-49", "m2026-11"}
+    assert periods == {"w2026-49", "m2026-11", "s1"}
 
 
 async def test_a_merge_keeps_every_entry_and_sums_the_totals(cohort: Cohort) -> None:
@@ -376,7 +377,7 @@ async def test_points_commands_through_the_console(cohort: Cohort, console: Cons
         "/leaderboard week 9",
     )
     assert errors.count("amount must be between 1 and 1000000.") == 2
-    assert "period must be one of week, month, all, not “year”." in errors
+    assert "period must be one of week, month, season, all, not “year”." in errors
     assert "There is no page 9: the leaderboard has 1." in errors
 
 
@@ -439,3 +440,63 @@ async def test_decay_is_off_by_default(cohort: Cohort, clock: ManualClock) -> No
     await post(cohort, BOB, "1", "I was here once")
     clock.advance(timedelta(weeks=50))
     assert await points.decay(cohort.db, cohort.communities["demo"], clock.now()) == 0
+
+
+# --- seasons and export ------------------------------------------------------------------------
+
+
+async def test_a_season_reset_archives_the_board_and_keeps_balances(
+    cohort: Cohort, console: ConsoleAdapter, clock: ManualClock
+) -> None:
+    demo = cohort.communities["demo"]
+    bob = await cohort.identity.resolve(demo.id, BOB)
+    carol = await cohort.identity.resolve(demo.id, CAROL)
+    now = clock.now()
+    await points.award(cohort.db, demo, bob.member_id, 50, points.Reason.MANUAL, "a", at=now)
+    await points.award(cohort.db, demo, carol.member_id, 20, points.Reason.MANUAL, "b", at=now)
+    await run(console, "/as olga")
+    asked = await run(console, "/points reset season")
+    assert "This ends season 1 (2 members ranked) and starts season 2." in asked
+    assert "[1] End season 1" in asked
+    clock.advance(timedelta(minutes=5))
+    done = await run(console, "/press 1")
+    assert "== Season 1 is over ==" in done and "1. Bob — 50" in done and "2. Carol — 20" in done
+    assert "Season 2 starts now." in done
+    assert "Season 1 has already ended." in await run(console, "/press 1")  # a double press
+
+    clock.advance(timedelta(minutes=5))
+    later = clock.now()
+    await points.award(cohort.db, demo, carol.member_id, 5, points.Reason.MANUAL, "c", at=later)
+    season = await run(console, "/leaderboard season")
+    assert "1. Carol — 5" in season and "Bob" not in season
+    assert "1. Bob — 50" in await run(console, "/leaderboard all")  # balances stay
+    assert await points.balance_of(cohort.db, demo.id, bob.member_id) == 50
+    assert await points.rebuild(cohort.db, demo) == []  # seasons are rebuilt from the ledger
+    await run(console, "/as bob")
+    assert "Only organizers may run /points reset." in await run(console, "/points reset season")
+
+
+async def test_export_sends_a_board_as_csv(
+    cohort: Cohort, console: ConsoleAdapter, clock: ManualClock
+) -> None:
+    demo = cohort.communities["demo"]
+    now = clock.now()
+    for n, (name, total) in enumerate([("Bob", 30), ("=HYPERLINK()", 30), ("小明", 10)]):
+        account = await cohort.identity.resolve(
+            demo.id, Caller(PlatformName.CONSOLE, f"u{n}", name)
+        )
+        await points.award(
+            cohort.db, demo, account.member_id, total, points.Reason.MANUAL, f"{n}", at=now
+        )
+    await run(console, "/as olga")
+    said = await run(console, "/points export")
+    assert "The leaderboard as CSV: 3 members." in said
+    ((name, data),) = console.files.items()
+    assert name == "points-demo-all-20261121.csv" and f"[file: {name}," in said
+    rows = data.decode("utf-8-sig").splitlines()
+    assert rows[0] == "rank,member_id,name,accounts,points"
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "1", "3"]  # ties share a rank
+    assert ",'=HYPERLINK()," in rows[2]  # never a formula in a spreadsheet
+    assert rows[3].endswith(",小明,console:u2,10")
+    errors = await run(console, "/points export season:9")
+    assert "There is no season 9 yet: this is season 1." in errors

@@ -28,6 +28,7 @@ Handler = Callable[[Params], Any | Awaitable[Any]]
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+DOCUMENT_LIMIT = 50 * 1024 * 1024  # what a bot may upload
 CALLBACK_DATA_LIMIT = 64
 TOAST_LIMIT = 200
 NOT_MODIFIED = (
@@ -95,6 +96,7 @@ class BotApi:
             ("deleteMyCommands", self.delete_my_commands),
             ("sendMessage", self.send_message),
             ("sendPhoto", self.send_photo),
+            ("sendDocument", self.send_document),
             ("editMessageText", self.edit_message_text),
             ("editMessageCaption", self.edit_message_caption),
             ("editMessageReplyMarkup", self.edit_message_reply_markup),
@@ -608,6 +610,48 @@ class BotApi:
             photo_input=given,
             reply_markup=markup,
             method="sendPhoto",
+        )
+        return self.w.message_json(message)
+
+    def send_document(self, p: Params) -> dict[str, Any]:
+        """Answer sendDocument for a multipart upload (the only form Cohort sends)."""
+        document = p.raw("document")
+        if isinstance(document, str) and document.startswith("attach://"):
+            document = p.raw(document.removeprefix("attach://"))
+        if not isinstance(document, UploadedFile):
+            raise bad_request("there is no document in the request")
+        if not document.data:
+            raise bad_request("file must be non-empty")
+        if len(document.data) > DOCUMENT_LIMIT:
+            raise ApiError(413, "Request Entity Too Large")
+        caption = p.str_("caption") or ""
+        markup = self.markup(p)
+        chat = self.target(p)
+        plain, entities, mode = self.format(caption, p, "caption_entities")
+        if utf16_len(plain) > CAPTION_LIMIT:
+            raise bad_request("message caption is too long")
+        reply = self.reply_target(chat, p)
+        thread_id = self.thread(chat, p, reply)
+        self.check_buttons(markup)
+        file = self.new_file(document.data, "documents")
+        message = self.post(
+            chat,
+            thread_id,
+            reply,
+            kind="document",
+            text=plain,
+            entities=entities,
+            source=caption,
+            parse_mode=mode,
+            document={
+                "file_id": file["file_id"],
+                "file_unique_id": file["file_unique_id"],
+                "file_name": document.filename or "document",
+                "mime_type": document.content_type or "application/octet-stream",
+                "data": document.data,
+            },
+            reply_markup=markup,
+            method="sendDocument",
         )
         return self.w.message_json(message)
 

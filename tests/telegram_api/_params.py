@@ -30,6 +30,7 @@ STRING_PARAMS = frozenset(
         "name",
         "parse_mode",
         "photo",
+        "document",
         "secret_token",
         "short_description",
         "text",

@@ -108,13 +108,14 @@ class Message:
     message_id: int
     from_id: int
     date: int
-    kind: str  # "text", "photo" or "service"
+    kind: str  # "text", "photo", "document" or "service"
     text: str | None = None  # as users see it: after entity parsing
     entities: list[dict[str, Any]] = field(default_factory=list)
     source: str | None = None  # as the bot sent it, markup included
     parse_mode: str | None = None
     photo: list[dict[str, Any]] | None = None
     photo_input: bytes | str | None = None
+    document: dict[str, Any] | None = None  # file_name, mime_type, data
     reply_markup: dict[str, Any] | None = None
     thread_id: int | None = None
     reply_to: int | None = None
@@ -139,6 +140,7 @@ class Message:
             "message_thread_id": self.thread_id,
             "reply_to_message_id": self.reply_to,
             "photo": self.photo_input,
+            "document": self.document,
             "edited": self.edit_date is not None,
             "deleted": self.deleted,
             "pinned": self.pinned,
@@ -359,8 +361,17 @@ class World:
             data["text"] = message.text or ""
             if message.entities:
                 data["entities"] = [dict(entity) for entity in message.entities]
-        elif message.kind == "photo":
-            data["photo"] = [dict(size) for size in message.photo or []]
+        elif message.kind == "document" and message.document is not None:
+            data["document"] = {
+                "file_id": message.document["file_id"],
+                "file_unique_id": message.document["file_unique_id"],
+                "file_name": message.document["file_name"],
+                "mime_type": message.document["mime_type"],
+                "file_size": len(message.document["data"]),
+            }
+        if message.kind in ("photo", "document"):
+            if message.photo:
+                data["photo"] = [dict(size) for size in message.photo]
             if message.text:
                 data["caption"] = message.text
                 if message.entities:

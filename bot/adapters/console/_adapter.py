@@ -10,6 +10,7 @@ import stat
 import sys
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.console._render import render
@@ -48,6 +49,7 @@ class ConsoleAdapter:
         out: TextIO,
         color: bool = False,
         echo: bool = False,
+        files_dir: Path | None = None,
     ) -> None:
         self.cohort = cohort
         self.community = community
@@ -57,6 +59,8 @@ class ConsoleAdapter:
         self.color = color
         self.echo = echo
         self.stopping = False
+        self.files_dir = files_dir
+        self.files: dict[str, bytes] = {}  # the latest file sent under each name
         self.buttons: dict[int, tuple[Button, ChannelRef]] = {}
         self.access: set[tuple[str, AccessTarget]] = set()
         self._button_ids = itertools.count(1)
@@ -203,7 +207,18 @@ class ConsoleAdapter:
         self._print(f"{prefix}[{where}] cohort:")
         for line in body.splitlines() or [""]:
             self._print(f"  {line}")
+        if reply.attachment is not None:
+            self._keep(reply.attachment.filename, reply.attachment.data)
         return MessageRef(channel, message_id)
+
+    def _keep(self, filename: str, data: bytes) -> None:
+        name = Path(filename).name or "file"
+        self.files[name] = data
+        if self.files_dir is not None:
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            path = self.files_dir / name
+            path.write_bytes(data)
+            self._print(f"  {self.t('console.saved', path=str(path))}")
 
     # --- the Platform port -----------------------------------------------------------------
 

@@ -42,6 +42,8 @@ def render(reply: Reply, *, button_numbers: list[int], color: bool = False) -> s
             lines.append(f"{name}: {value}")
     if reply.image is not None:
         lines.append(f"[image: {reply.image.url or reply.image.filename}]")
+    if reply.attachment is not None:
+        lines.append(f"[file: {reply.attachment.filename}, {len(reply.attachment.data):,} bytes]")
     if reply.buttons:
         cells = []
         for number, button in zip(button_numbers, reply.buttons, strict=True):

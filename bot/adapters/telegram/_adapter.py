@@ -486,6 +486,22 @@ class TelegramAdapter:
                 )
             )
             first = sent
+        if reply.attachment is not None:
+            caption = texts.pop(0) if texts and len(texts[0]) <= CAPTION_LIMIT else None
+            attachment = reply.attachment
+            sent = await self._call(
+                lambda: self.bot.send_document(
+                    chat_id,
+                    attachment.data,
+                    filename=attachment.filename,
+                    caption=caption,
+                    parse_mode=ParseMode.HTML,
+                    message_thread_id=thread,
+                    reply_parameters=replying if first is None else None,
+                    reply_markup=None if texts else keyboard,
+                )
+            )
+            first = first or sent
         for index, text in enumerate(texts):
             last = index == len(texts) - 1
             sent = await self._call(
@@ -672,5 +688,6 @@ def _fits_toast(reply: Reply) -> bool:
         and not reply.fields
         and not reply.buttons
         and reply.image is None
+        and reply.attachment is None
         and 0 < len(markup.plain(reply.text)) <= TOAST_LIMIT
     )

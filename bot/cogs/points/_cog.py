@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.cogs.points import _ledger as ledger
+from bot.cogs.points._export import board_csv
 from bot.cogs.points._levels import progress
 from bot.cogs.points._rules import Reason, digest, ineligible, message_points
 from bot.core import markup
@@ -21,7 +22,7 @@ from bot.core.errors import UserError
 from bot.core.events import MessagePosted
 from bot.core.identity import Account
 from bot.core.ports import PlatformError
-from bot.core.replies import Button, Field, Reply
+from bot.core.replies import Attachment, Button, ButtonStyle, Field, Reply
 from bot.store.dialect import upsert_add
 from bot.store.tables import points_balances
 
@@ -312,9 +313,76 @@ class PointsCog:
             )
         )
 
+    async def reset(self, ctx: Context, what: str) -> Reply:
+        """Ask an organizer to confirm ending the season (``what`` is "season")."""
+        season = await ledger.current_season(self.cohort.db, ctx.community, ctx.now())
+        ranked = await ledger.board_size(
+            self.cohort.db, ctx.community, ledger.Period.SEASON, ctx.now()
+        )
+        return Reply(
+            text=ctx.t("points.season.confirm", season=season, next=season + 1, ranked=ranked),
+            buttons=(
+                Button(
+                    ctx.plain("points.season.confirm_button", season=season),
+                    "points.reset",
+                    str(season),
+                    style=ButtonStyle.DANGER,
+                ),
+            ),
+            ephemeral=True,
+        )
+
+    async def confirm_reset(self, ctx: Context, payload: str) -> Reply:
+        """End the season the confirmation named and start the next, once."""
+        if not payload.isdigit():
+            raise UserError("action.unknown")
+        season, now = int(payload), ctx.now()
+        if not await ledger.start_season(
+            self.cohort.db, ctx.community, ending=season, by=ctx.member.id, at=now
+        ):
+            raise UserError("points.season.already", season=season)
+        board = await ledger.standings(
+            self.cohort.db, ctx.community, ledger.Period.SEASON, now, season=season
+        )
+        winners = [
+            ctx.t("points.board.line", rank=r.rank, name=r.name, points=f"{r.total:,}")
+            for r, _ in board[:3]
+        ]
+        return Reply(
+            title=ctx.plain("points.season.ended_title", season=season),
+            text="\n".join(
+                [*winners, "", ctx.t("points.season.started", season=season + 1)]
+                if winners
+                else [ctx.t("points.season.started", season=season + 1)]
+            ),
+        )
+
+    async def export(self, ctx: Context, period: str = "all", season: int | None = None) -> Reply:
+        """Send a board as a CSV file: the week, month, season, all time, or a past season."""
+        board_period = ledger.Period(period)
+        now = ctx.now()
+        if season is not None:
+            current = await ledger.current_season(self.cohort.db, ctx.community, now)
+            if season > current:
+                raise UserError("points.season.unknown", season=season, current=current)
+            board_period = ledger.Period.SEASON
+        board = await ledger.standings(
+            self.cohort.db, ctx.community, board_period, now, season=season
+        )
+        label = f"season-{season}" if season is not None else board_period.value
+        filename = f"points-{ctx.community.config.id}-{label}-{now.astimezone(ctx.tz):%Y%m%d}.csv"
+        return Reply(
+            text=ctx.t("points.export.done", rows=len(board)),
+            attachment=Attachment(board_csv(board), filename, "text/csv"),
+            ephemeral=True,
+        )
+
     def actions(self) -> tuple[ActionSpec, ...]:
         """Return the button actions of the points commands."""
-        return (ActionSpec("points.page", self.next_page),)
+        return (
+            ActionSpec("points.page", self.next_page),
+            ActionSpec("points.reset", self.confirm_reset, Permission.ORGANIZER),
+        )
 
     def commands(self) -> tuple[CommandSpec, ...]:
         """Return the specs of the points commands."""
@@ -323,6 +391,9 @@ class PointsCog:
             "amount", OptionKind.INTEGER, "points.option.amount", min_value=1, max_value=MAX_AMOUNT
         )
         why = Option("reason", OptionKind.TEXT, "points.option.reason", max_length=200)
+        period_choices = tuple(
+            Choice(p.value, f"points.board.title_{p.value}") for p in ledger.Period
+        )
         return (
             CommandSpec(
                 "points show",
@@ -348,6 +419,43 @@ class PointsCog:
                 permission=Permission.ORGANIZER,
             ),
             CommandSpec(
+                "points reset",
+                "points.season.description",
+                self.reset,
+                options=(
+                    Option(
+                        "what",
+                        OptionKind.CHOICE,
+                        "points.option.reset_what",
+                        choices=(Choice("season", "points.season.choice"),),
+                    ),
+                ),
+                permission=Permission.ORGANIZER,
+            ),
+            CommandSpec(
+                "points export",
+                "points.export.description",
+                self.export,
+                options=(
+                    Option(
+                        "period",
+                        OptionKind.CHOICE,
+                        "points.option.period",
+                        required=False,
+                        choices=period_choices,
+                    ),
+                    Option(
+                        "season",
+                        OptionKind.INTEGER,
+                        "points.option.season",
+                        required=False,
+                        min_value=1,
+                        max_value=100_000,
+                    ),
+                ),
+                permission=Permission.ORGANIZER,
+            ),
+            CommandSpec(
                 "leaderboard",
                 "points.board.description",
                 self.leaderboard,
@@ -357,9 +465,7 @@ class PointsCog:
                         OptionKind.CHOICE,
                         "points.option.period",
                         required=False,
-                        choices=tuple(
-                            Choice(p.value, f"points.board.title_{p.value}") for p in ledger.Period
-                        ),
+                        choices=period_choices,
                     ),
                     Option(
                         "page",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -15,7 +17,13 @@ from bot.cogs.points._rules import Reason
 from bot.core.community import Community
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning, upsert_add, upsert_add_all
-from bot.store.tables import accounts, points_balances, points_ledger, points_period_totals
+from bot.store.tables import (
+    accounts,
+    points_balances,
+    points_ledger,
+    points_period_totals,
+    points_seasons,
+)
 
 LEDGER_KEY = ("community_id", "reason", "source_ref")
 
@@ -25,6 +33,7 @@ class Period(StrEnum):
 
     WEEK = "week"
     MONTH = "month"
+    SEASON = "season"
     ALL = "all"
 
 
@@ -37,6 +46,54 @@ def period_key(period: Period, at: datetime, tz: ZoneInfo) -> str | None:
     if period is Period.MONTH:
         return f"m{local.year}-{local.month:02d}"
     return None
+
+
+def season_key(number: int) -> str:
+    """Return the stored key of a season's totals."""
+    return f"s{number}"
+
+
+async def season_at(conn: AsyncConnection, community_id: int, at: datetime) -> int:
+    """Return the number of the season ``at`` falls in (season 1 until a reset)."""
+    number = await conn.scalar(
+        select(func.max(points_seasons.c.number)).where(
+            points_seasons.c.community_id == community_id,
+            points_seasons.c.started_at <= at,
+        )
+    )
+    return int(number or 1)
+
+
+async def _board_key(
+    conn: AsyncConnection, community: Community, period: Period, at: datetime
+) -> str | None:
+    if period is Period.SEASON:
+        return season_key(await season_at(conn, community.id, at))
+    return period_key(period, at, community.tz)
+
+
+async def start_season(
+    db: Database, community: Community, *, ending: int, by: int | None, at: datetime
+) -> bool:
+    """End season ``ending`` and start the next; False when it already ended (a replay)."""
+    async with db.write() as conn:
+        if await season_at(conn, community.id, at) != ending:
+            return False
+        return bool(
+            await insert_ignore_returning(
+                conn,
+                points_seasons,
+                [
+                    {
+                        "community_id": community.id,
+                        "number": ending + 1,
+                        "started_at": at,
+                        "started_by": by,
+                    }
+                ],
+                keys=("community_id", "number"),
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +179,12 @@ async def award_in(
     if not added:
         return False
     keys = {"community_id": community.id, "member_id": member_id}
+    season = season_key(await season_at(conn, community.id, at))
     await upsert_add(conn, points_balances, keys, column="balance", amount=delta)
     await upsert_add_all(
         conn,
         points_period_totals,
-        [{**keys, "period": key, "total": delta} for key in _periods(at, community.tz)],
+        [{**keys, "period": key, "total": delta} for key in (*_periods(at, community.tz), season)],
         keys=("community_id", "member_id", "period"),
         column="total",
     )
@@ -169,9 +227,9 @@ async def rank_of(
     db: Database, community: Community, member_id: int, period: Period, now: datetime
 ) -> tuple[int, int] | None:
     """Return ``(rank, total)`` of a member on a board, or None when they have no points there."""
-    table, total, filters = _board(community.id, period_key(period, now, community.tz))
-    member_column = table.c.member_id
     async with db.read() as conn:
+        table, total, filters = _board(community.id, await _board_key(conn, community, period, now))
+        member_column = table.c.member_id
         mine = await conn.scalar(select(total).where(*filters, member_column == member_id))
         if mine is None or mine <= 0:
             return None
@@ -190,9 +248,9 @@ async def leaderboard(
     count of those ahead of the page's first total, then positions within the page. Nothing
     reads the whole board, so a page costs the same at any size.
     """
-    table, total, filters = _board(community.id, period_key(period, now, community.tz))
-    member_column = table.c.member_id
     async with db.read() as conn:
+        table, total, filters = _board(community.id, await _board_key(conn, community, period, now))
+        member_column = table.c.member_id
         rows = (
             await conn.execute(
                 select(member_column, total)
@@ -225,10 +283,61 @@ async def leaderboard(
     return ranked, more
 
 
+async def standings(
+    db: Database, community: Community, period: Period, now: datetime, *, season: int | None
+) -> list[tuple[Ranked, tuple[str, ...]]]:
+    """Return a whole board, ranked, each line with the member's accounts ("telegram:42").
+
+    ``season`` picks an ended (or the current) season's board instead of ``period``'s.
+    """
+    async with db.read() as conn:
+        key = (
+            season_key(season)
+            if season is not None
+            else await _board_key(conn, community, period, now)
+        )
+        table, total, filters = _board(community.id, key)
+        member_column = table.c.member_id
+        rows = (
+            await conn.execute(
+                select(member_column, total)
+                .where(*filters, total > 0)
+                .order_by(total.desc(), member_column)
+            )
+        ).all()
+        names: dict[int, str] = {}
+        refs: dict[int, list[str]] = {}
+        for member_id, platform, user_id, name in await conn.execute(
+            select(
+                accounts.c.member_id,
+                accounts.c.platform,
+                accounts.c.platform_user_id,
+                accounts.c.display_name,
+            )
+            .where(accounts.c.community_id == community.id)
+            .order_by(accounts.c.last_seen_at)
+        ):
+            names[member_id] = name  # the most recently seen wins
+            refs.setdefault(member_id, []).append(f"{platform}:{user_id}")
+    board: list[tuple[Ranked, tuple[str, ...]]] = []
+    for index, (member_id, points) in enumerate(rows):
+        tied = bool(board) and board[-1][0].total == points
+        rank = board[-1][0].rank if tied else index + 1
+        line = Ranked(rank, member_id, int(points), names.get(member_id, f"#{member_id}"))
+        board.append((line, tuple(refs.get(member_id, ()))))
+    return board
+
+
+async def current_season(db: Database, community: Community, now: datetime) -> int:
+    """Return the number of the season running at ``now``."""
+    async with db.read() as conn:
+        return await season_at(conn, community.id, now)
+
+
 async def board_size(db: Database, community: Community, period: Period, now: datetime) -> int:
     """Return how many members have points on a board."""
-    table, total, filters = _board(community.id, period_key(period, now, community.tz))
     async with db.read() as conn:
+        table, total, filters = _board(community.id, await _board_key(conn, community, period, now))
         return int(
             await conn.scalar(select(func.count()).select_from(table).where(*filters, total > 0))
             or 0
@@ -387,6 +496,14 @@ class Difference:
 async def rebuild(db: Database, community: Community, *, fix: bool = True) -> list[Difference]:
     """Recompute balances and period totals from the ledger; return (and fix) what differed."""
     async with db.write() as conn:
+        starts = [
+            (started_at, number)
+            for number, started_at in await conn.execute(
+                select(points_seasons.c.number, points_seasons.c.started_at)
+                .where(points_seasons.c.community_id == community.id)
+                .order_by(points_seasons.c.started_at)
+            )
+        ]
         sums: dict[tuple[int, str], int] = {}
         result = await conn.stream(
             select(points_ledger.c.member_id, points_ledger.c.delta, points_ledger.c.created_at)
@@ -394,7 +511,9 @@ async def rebuild(db: Database, community: Community, *, fix: bool = True) -> li
             .execution_options(yield_per=10_000)
         )
         async for member_id, delta, created_at in result:
-            for key in ("all", *_periods(created_at, community.tz)):
+            index = bisect_right(starts, (created_at, sys.maxsize))
+            season = season_key(starts[index - 1][1] if index else 1)
+            for key in ("all", season, *_periods(created_at, community.tz)):
                 sums[(member_id, key)] = sums.get((member_id, key), 0) + delta
         kept: dict[tuple[int, str], int] = {}
         for member_id, balance in await conn.execute(
