@@ -410,6 +410,46 @@ def _count(default: int) -> Any:
     return field(default=default, metadata=_meta(_non_negative, _COUNT))
 
 
+class LevelUpMessage(StrEnum):
+    """Where a level-up is announced."""
+
+    CHANNEL = "channel"  # where the member posted, else the configured level-up channels
+    DM = "dm"  # privately to the member
+    OFF = "off"
+
+
+def _level(raw: object) -> int:
+    """Accept a level from 1 to 1000."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 1000:
+        raise ValueError("not a level")
+    return raw
+
+
+def _guild_role(raw: object) -> str:
+    """Accept a Discord role written ``<guild id>:<role id>``."""
+    guild, sep, role = _text(raw).partition(":")
+    if not sep:
+        raise ValueError("not guild:role")
+    return f"{_positive_id(guild)}:{_positive_id(role)}"
+
+
+def _channel(raw: object) -> str:
+    """Accept a channel written ``platform:channel_id``, like ``telegram:-100123``."""
+    ref = AccountRef.parse(_text(raw))
+    return f"{ref.platform}:{ref.user_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LevelReward:
+    """What reaching a level earns: a title everyone sees, and Discord roles."""
+
+    level: int = field(metadata=_meta(_level, "a level from 1 to 1000"))
+    title: str = field(metadata=_meta(_nonempty, "a non-empty string"))
+    discord_roles: tuple[str, ...] = field(
+        default=(), metadata=_meta(_guild_role, "a Discord role written '<guild id>:<role id>'")
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class PointsConfig:
     """Say how members earn points and climb levels in one community."""
@@ -448,6 +488,13 @@ class PointsConfig:
     decay_after_weeks: int = _count(4)
     curve: LevelCurve = LevelCurve.MEE6
     curve_step: int = _count(100)
+    level_up_message: LevelUpMessage = LevelUpMessage.CHANNEL
+    level_up_channels: tuple[str, ...] = field(
+        default=(),
+        metadata=_meta(_channel, "a channel like 'telegram:-1001234567890' or 'discord:123'"),
+    )
+    level_rewards: tuple[LevelReward, ...] = ()
+    level_rewards_stack: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -762,6 +809,28 @@ def _apply_env(data: Mapping[str, object], env: Mapping[str, str]) -> dict[str, 
     return merged
 
 
+def _check_rewards(community: CommunityConfig, path: str, source: str) -> None:
+    """Check that reward levels are unique and their roles belong to the community's guilds."""
+    seen: set[int] = set()
+    for index, reward in enumerate(community.points.level_rewards):
+        if reward.level in seen:
+            raise ConfigError(
+                f"{path}[{index}].level",
+                "a level no other reward has",
+                str(reward.level),
+                source=source,
+            )
+        seen.add(reward.level)
+        for position, role in enumerate(reward.discord_roles):
+            if role.partition(":")[0] not in community.discord_guilds:
+                raise ConfigError(
+                    f"{path}[{index}].discord_roles[{position}]",
+                    "a role in one of the community's discord_guilds",
+                    repr(role),
+                    source=source,
+                )
+
+
 def _check(config: Config, source: str) -> None:
     """Check what spans fields: unique ids, one owner per guild and chat, the console community."""
     if not config.communities:
@@ -792,6 +861,7 @@ def _check(config: Config, source: str) -> None:
                         source=source,
                     )
                 owners[(name, platform_id)] = community.id
+        _check_rewards(community, f"communities[{index}].points.level_rewards", source)
     if config.console.community is not None and config.console.community not in first_index:
         raise ConfigError(
             "console.community",

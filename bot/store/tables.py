@@ -148,7 +148,23 @@ points_balances = Table(
     Column("last_message_award_at", UTCDateTime(), nullable=True),
     Column("last_message_digest", String(64), nullable=True),
     Column("last_active_at", UTCDateTime(), nullable=True),
+    Column("level", Integer(), nullable=False, server_default="0"),
     Index("ix_points_balances_rank", "community_id", "balance"),
+)
+
+# A member's level went up or down: written with the award, announced and turned into
+# Discord roles by the points cog, which marks it handled (an outbox, so nothing is lost).
+points_level_changes = Table(
+    "points_level_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("level_from", Integer(), nullable=False),
+    Column("level_to", Integer(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("handled_at", UTCDateTime(), nullable=True),
+    Index("ix_points_level_changes_pending", "handled_at", "id"),
 )
 
 points_period_totals = Table(

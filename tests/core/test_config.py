@@ -441,6 +441,38 @@ BAD_CONFIGS = [
         id="console-unknown-community",
     ),
     pytest.param(
+        COMMUNITY
+        + "discord_guilds = [1]\n[[communities.points.level_rewards]]\nlevel = 2\n"
+        + 'title = "A"\n[[communities.points.level_rewards]]\nlevel = 2\ntitle = "B"\n',
+        "communities[0].points.level_rewards[1].level",
+        "a level no other reward has",
+        "2",
+        id="reward-level-twice",
+    ),
+    pytest.param(
+        COMMUNITY
+        + "discord_guilds = [1]\n[[communities.points.level_rewards]]\nlevel = 2\n"
+        + 'title = "A"\ndiscord_roles = ["9:5"]\n',
+        "communities[0].points.level_rewards[0].discord_roles[0]",
+        "a role in one of the community's discord_guilds",
+        "'9:5'",
+        id="reward-role-in-another-guild",
+    ),
+    pytest.param(
+        COMMUNITY + '[communities.points]\nlevel_rewards = [{level = 0, title = "x"}]\n',
+        "communities[0].points.level_rewards[0].level",
+        "a level from 1 to 1000",
+        "0",
+        id="reward-level-zero",
+    ),
+    pytest.param(
+        COMMUNITY + '[communities.points]\nlevel_up_channels = ["general"]\n',
+        "communities[0].points.level_up_channels[0]",
+        "a channel like",
+        "'general'",
+        id="level-up-channel-without-platform",
+    ),
+    pytest.param(
         '[console]\nuser = "two words"\n' + COMMUNITY,
         "console.user",
         "a user name",

@@ -30,6 +30,7 @@ from bot.core.cohort import Cohort
 from bot.core.events import MessagePosted
 
 DECAY_EVERY = timedelta(hours=6)
+LEVELS_EVERY = timedelta(seconds=30)  # level changes from other cogs' awards
 
 __all__ = [
     "Difference",
@@ -64,3 +65,4 @@ def setup(cohort: Cohort) -> None:
             await decay(cohort.db, community, cohort.clock.now())
 
     cohort.every("points.decay", DECAY_EVERY, decay_all)
+    cohort.every("points.levels", LEVELS_EVERY, cog.settle_levels)

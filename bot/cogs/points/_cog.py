@@ -12,16 +12,19 @@ from sqlalchemy import select
 from bot.cogs.points import _ledger as ledger
 from bot.cogs.points._export import board_csv
 from bot.cogs.points._levels import progress
+from bot.cogs.points._rewards import crossed, roles_for
 from bot.cogs.points._rules import Reason, digest, ineligible, message_points
 from bot.core import markup
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
-from bot.core.config import AccountRef
+from bot.core.community import Community
+from bot.core.config import AccountRef, LevelUpMessage
 from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.events import MessagePosted
 from bot.core.identity import Account
-from bot.core.ports import PlatformError
+from bot.core.platforms import PlatformName
+from bot.core.ports import AccessTarget, ChannelRef, PlatformError
 from bot.core.replies import Attachment, Button, ButtonStyle, Field, Reply
 from bot.store.dialect import upsert_add
 from bot.store.tables import points_balances
@@ -33,6 +36,12 @@ ACTIVITY_RESOLUTION = timedelta(hours=1)
 SEEN_LIMIT = 100_000
 MAX_AMOUNT = 1_000_000
 BAR = 10
+
+
+def _channel(ref: str) -> ChannelRef:
+    """Read a configured ``platform:channel_id``."""
+    platform, _, channel_id = ref.partition(":")
+    return ChannelRef(PlatformName(platform), channel_id)
 
 
 def _bar(percent: int) -> str:
@@ -125,21 +134,95 @@ class PointsCog:
         self._remember(community.id, account.member_id, now, now)
         before = progress(row.balance, config.curve, config.curve_step).level
         after = progress(row.balance + earned, config.curve, config.curve_step).level
-        if after > before:
-            await self._announce_level(event, after)
+        if after != before:
+            await self.settle_levels(member_id=account.member_id, where=event.channel)
 
-    async def _announce_level(self, event: MessagePosted, level: int) -> None:
-        platform = self.cohort.platforms.get(event.channel.platform)
-        if platform is None:
-            return
-        locale = event.community.config.locale
-        text = self.cohort.i18n.text(
-            locale, "points.level_up", name=event.account.display_name, level=level
+    # --- level changes: announcements and reward roles -----------------------------------------
+
+    async def settle_levels(
+        self, *, member_id: int | None = None, where: ChannelRef | None = None
+    ) -> int:
+        """Announce and reward the pending level changes (one member's, or all); return how many.
+
+        Changes are queued with the award that caused them, whichever cog made it; a message's
+        level-up is announced where it was posted, the rest by the periodic job.
+        """
+        changes = await ledger.claim_level_changes(
+            self.cohort.db, self.cohort.clock.now(), member_id=member_id
         )
-        try:
-            await platform.send(event.channel, Reply(text=text))
-        except PlatformError:
-            log.warning("points: could not announce level %s in %s", level, event.channel)
+        by_id = {c.id: c for c in self.cohort.communities.values()}
+        for change in changes:
+            community = by_id.get(change.community_id)
+            if community is None:
+                continue
+            try:
+                await self._settle(community, change, where)
+            except Exception:
+                log.exception("points: could not settle level change %s", change)
+        return len(changes)
+
+    async def _settle(
+        self, community: Community, change: ledger.LevelChange, where: ChannelRef | None
+    ) -> None:
+        config = community.config.points
+        member, accounts = await self.cohort.identity.profile(change.member_id)
+        if not accounts:
+            return
+        if config.level_rewards:
+            await self._sync_roles(community, accounts, change.level_to)
+        if change.level_to <= change.level_from or config.level_up_message is LevelUpMessage.OFF:
+            return
+        latest = max(accounts, key=lambda a: a.last_seen_at)
+        locale = member.locale or latest.locale or community.config.locale
+        reward = crossed(config.level_rewards, change.level_from, change.level_to)
+        params = {"name": latest.display_name, "level": change.level_to}
+        text = (
+            self.cohort.i18n.text(locale, "points.level_up_reward", title=reward.title, **params)
+            if reward is not None
+            else self.cohort.i18n.text(locale, "points.level_up", **params)
+        )
+        if config.level_up_message is LevelUpMessage.DM:
+            platform = self.cohort.platforms.get(latest.platform)
+            if platform is not None:
+                try:
+                    await platform.direct_message(latest.platform_user_id, Reply(text=text))
+                except PlatformError as exc:
+                    log.info("points: level-up DM to member %s failed: %s", member.id, exc)
+            return
+        targets = [where] if where is not None else [_channel(c) for c in config.level_up_channels]
+        for channel in targets:
+            platform = self.cohort.platforms.get(channel.platform)
+            if platform is None:
+                continue
+            try:
+                await platform.send(channel, Reply(text=text))
+            except PlatformError as exc:
+                log.warning("points: could not announce a level-up in %s: %s", channel, exc)
+
+    async def _sync_roles(self, community: Community, accounts: list[Account], level: int) -> None:
+        """Give the reward roles a member's level earns on Discord and take the others."""
+        platform = self.cohort.platforms.get(PlatformName.DISCORD)
+        discord = [a for a in accounts if a.platform is PlatformName.DISCORD]
+        if platform is None or not discord:
+            return
+        config = community.config.points
+        keep, drop = roles_for(config.level_rewards, level, stack=config.level_rewards_stack)
+        for account in discord:
+            for roles, change in ((keep, platform.grant_access), (drop, platform.revoke_access)):
+                for role in sorted(roles):
+                    guild, _, role_id = role.partition(":")
+                    try:
+                        await change(
+                            account.platform_user_id,
+                            AccessTarget(PlatformName.DISCORD, guild, role_id),
+                        )
+                    except PlatformError as exc:
+                        log.warning(
+                            "points: reward role %s for %s not changed: %s",
+                            role,
+                            account.platform_user_id,
+                            exc,
+                        )
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -271,6 +354,7 @@ class PointsCog:
                 actor_id=giver,
                 note=reason,
             )
+        await self.settle_levels(member_id=receiver)
         return Reply(
             text=ctx.t(
                 "points.kudos.done",
@@ -303,6 +387,7 @@ class PointsCog:
             actor_id=ctx.member.id,
             note=reason,
         )
+        await self.settle_levels(member_id=member.member_id)
         balance = await ledger.balance_of(self.cohort.db, ctx.community.id, member.member_id)
         return Reply(
             text=ctx.t(

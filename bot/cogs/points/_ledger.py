@@ -10,9 +10,21 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Column, ColumnElement, RowMapping, Table, and_, delete, func, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    RowMapping,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.points._levels import progress
 from bot.cogs.points._rules import Reason
 from bot.core.community import Community
 from bot.store.db import Database
@@ -21,6 +33,7 @@ from bot.store.tables import (
     accounts,
     points_balances,
     points_ledger,
+    points_level_changes,
     points_period_totals,
     points_seasons,
 )
@@ -181,6 +194,7 @@ async def award_in(
     keys = {"community_id": community.id, "member_id": member_id}
     season = season_key(await season_at(conn, community.id, at))
     await upsert_add(conn, points_balances, keys, column="balance", amount=delta)
+    await _track_level(conn, community, member_id, at)
     await upsert_add_all(
         conn,
         points_period_totals,
@@ -189,6 +203,87 @@ async def award_in(
         column="total",
     )
     return True
+
+
+async def _track_level(
+    conn: AsyncConnection, community: Community, member_id: int, at: datetime
+) -> None:
+    """Keep the member's stored level in step with the balance; queue any change."""
+    row = (
+        await conn.execute(
+            select(points_balances.c.balance, points_balances.c.level).where(
+                points_balances.c.community_id == community.id,
+                points_balances.c.member_id == member_id,
+            )
+        )
+    ).one()
+    config = community.config.points
+    level = progress(row.balance, config.curve, config.curve_step).level
+    if level == row.level:
+        return
+    await conn.execute(
+        update(points_balances)
+        .where(
+            points_balances.c.community_id == community.id,
+            points_balances.c.member_id == member_id,
+        )
+        .values(level=level)
+    )
+    await conn.execute(
+        insert(points_level_changes).values(
+            community_id=community.id,
+            member_id=member_id,
+            level_from=row.level,
+            level_to=level,
+            created_at=at,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    """A member's level moved; the cog announces it and settles reward roles."""
+
+    id: int
+    community_id: int
+    member_id: int
+    level_from: int
+    level_to: int
+
+
+async def claim_level_changes(
+    db: Database, now: datetime, *, member_id: int | None = None, limit: int = 200
+) -> list[LevelChange]:
+    """Take pending level changes (one member's, or anyone's), marking them handled."""
+    table = points_level_changes
+    async with db.write() as conn:
+        query = select(
+            table.c.id,
+            table.c.community_id,
+            table.c.member_id,
+            table.c.level_from,
+            table.c.level_to,
+        ).where(table.c.handled_at.is_(None))
+        if member_id is not None:
+            query = query.where(table.c.member_id == member_id)
+        rows = (await conn.execute(query.order_by(table.c.id).limit(limit))).all()
+        if rows:
+            await conn.execute(
+                update(table).where(table.c.id.in_([r.id for r in rows])).values(handled_at=now)
+            )
+    return [LevelChange(*row) for row in rows]
+
+
+async def level_of(db: Database, community_id: int, member_id: int) -> int:
+    """Return a member's stored level."""
+    async with db.read() as conn:
+        value = await conn.scalar(
+            select(points_balances.c.level).where(
+                points_balances.c.community_id == community_id,
+                points_balances.c.member_id == member_id,
+            )
+        )
+    return int(value or 0)
 
 
 async def balance_of(db: Database, community_id: int, member_id: int) -> int:
