@@ -482,6 +482,11 @@ class PointsConfig:
             show=format_duration,
         ),
     )
+    thanks_in_messages: bool = True
+    thanks_words: tuple[str, ...] = field(
+        default=("thanks", "thank you", "thx", "ty", "谢谢", "感谢", "多谢"),
+        metadata=_meta(_nonempty, "a non-empty string"),
+    )
     decay_percent_per_week: int = field(
         default=0, metadata=_meta(_percent, "a whole percentage from 0 (off) to 100")
     )

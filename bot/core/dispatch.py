@@ -15,7 +15,14 @@ from bot.core.commands import CommandSpec, OptionKind, Permission, Role
 from bot.core.community import Community
 from bot.core.context import Context, Responder
 from bot.core.errors import UserError
-from bot.core.events import ButtonPressed, JoinRequested, MemberJoined, MemberLeft, MessagePosted
+from bot.core.events import (
+    ButtonPressed,
+    JoinRequested,
+    MemberJoined,
+    MemberLeft,
+    MessageDeleted,
+    MessagePosted,
+)
 from bot.core.i18n import DEFAULT_LOCALE, normalize_locale
 from bot.core.identity import Caller
 from bot.core.parsing import Mention, MentionKind, parse_arguments
@@ -290,6 +297,13 @@ class Dispatcher:
                 )
             )
             return True
+
+    async def message_deleted(
+        self, community: Community, channel: ChannelRef, message_id: str
+    ) -> None:
+        """Tell the cogs a message was deleted."""
+        async with self._track():
+            await self.cohort.events.publish(MessageDeleted(community, channel, message_id))
 
     async def member_joined(self, community: Community, caller: Caller, space_id: str) -> None:
         """Tell the cogs a person joined ``space_id``."""

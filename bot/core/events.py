@@ -30,6 +30,15 @@ class MessagePosted:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageDeleted:
+    """A message was deleted (by its author or a moderator), on a platform that says so."""
+
+    community: Community
+    channel: ChannelRef
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class MemberJoined:
     """A person joined a guild or chat of the community."""
 

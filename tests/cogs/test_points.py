@@ -9,17 +9,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text, update
 
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs import points
 from bot.cogs.points._levels import cost_of_next, progress, total_for
 from bot.cogs.points._rewards import roles_for
-from bot.cogs.points._rules import NoPoints, digest, ineligible, message_points
+from bot.cogs.points._rules import (
+    NoPoints,
+    digest,
+    ineligible,
+    mentions_in,
+    message_points,
+    says_thanks,
+)
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import AccountRef, LevelCurve, LevelReward, PointsConfig
 from bot.core.identity import Caller
+from bot.core.parsing import parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError, PlatformErrorReason
 from bot.runtime import build
@@ -655,3 +665,71 @@ async def test_level_ups_can_go_by_dm_or_nowhere(tmp_path: Path, clock: ManualCl
                 assert "[#general] cohort:" not in said
         finally:
             await cohort.db.close()
+
+
+# --- thanks said in a message --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "thanks"),
+    [
+        ("Thanks!", True),
+        ("THANK YOU @bob", True),
+        ("no thx.", True),
+        ("谢谢你的解释", True),
+        ("thanksgiving dinner", False),
+        ("that is pretty neat", False),  # "ty" inside a word
+        ("I think so", False),
+    ],
+)
+def test_what_says_thanks(text: str, thanks: bool) -> None:
+    assert says_thanks(text, PointsConfig().thanks_words) is thanks
+
+
+def test_mentions_in_a_message() -> None:
+    text = "thanks <@123456789> and @bob, @bob. and mail a@b.com"
+    assert mentions_in(text) == ["<@123456789>", "@bob"]
+
+
+@given(st.text())
+def test_every_found_mention_parses(text: str) -> None:
+    for mention in mentions_in(text):
+        assert parse_mention(mention).value
+
+
+async def test_thanks_in_a_reply_gives_kudos_and_a_deleted_message_takes_them_back(
+    cohort: Cohort, console: ConsoleAdapter
+) -> None:
+    demo = cohort.communities["demo"]
+    dave = Caller(PlatformName.CONSOLE, "dave", "Dave", username="dave")
+    await post(cohort, BOB, "10", "here is how you fix the import error")
+    start = await balance(cohort, BOB)
+    output(console)
+
+    reply = cohort.dispatcher.message_posted(
+        demo, CAROL, GENERAL, "11", "thanks a lot!", cohort.clock.now(), reply_to_message_id="10"
+    )
+    assert await reply
+    assert "Carol thanked Bob (+10)" in output(console)
+    assert await balance(cohort, BOB) == start + 10
+
+    # Thanking yourself, or past the pair cooldown, gives nothing and says nothing.
+    for caller, message_id in ((BOB, "12"), (CAROL, "13")):
+        await cohort.dispatcher.message_posted(
+            demo, caller, GENERAL, message_id, "thx", cohort.clock.now(), reply_to_message_id="10"
+        )
+    assert "thanked" not in output(console)
+    await post(cohort, dave, "14", "thank you @bob and @nobody")
+    assert "Dave thanked Bob (+10)" in output(console)
+
+    await cohort.dispatcher.message_deleted(demo, GENERAL, "10")
+    await cohort.dispatcher.message_deleted(demo, GENERAL, "10")  # reported twice
+    assert await balance(cohort, BOB) == start + 10  # Carol's kudos taken back once; Dave's stay
+    await cohort.dispatcher.message_deleted(demo, GENERAL, "14")
+    assert await balance(cohort, BOB) == start
+    async with cohort.db.read() as conn:
+        reversals = await conn.scalar(
+            select(func.count()).where(points_ledger.c.reason == points.Reason.REVERSAL.value)
+        )
+    assert reversals == 2
+    assert await points.rebuild(cohort.db, demo) == []

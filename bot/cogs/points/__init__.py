@@ -27,7 +27,7 @@ from bot.cogs.points._ledger import (
 from bot.cogs.points._levels import progress, total_for
 from bot.cogs.points._rules import Reason
 from bot.core.cohort import Cohort
-from bot.core.events import MessagePosted
+from bot.core.events import MessageDeleted, MessagePosted
 
 DECAY_EVERY = timedelta(hours=6)
 LEVELS_EVERY = timedelta(seconds=30)  # level changes from other cogs' awards
@@ -58,6 +58,8 @@ def setup(cohort: Cohort) -> None:
     for action in cog.actions():
         cohort.action(action)
     cohort.events.subscribe(MessagePosted, cog.on_message)
+    cohort.events.subscribe(MessagePosted, cog.on_thanks)
+    cohort.events.subscribe(MessageDeleted, cog.on_deleted)
     cohort.identity.merge_hooks.append(merge_members)
 
     async def decay_all() -> None:

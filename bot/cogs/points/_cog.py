@@ -6,6 +6,7 @@ import logging
 import random
 import secrets
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -13,7 +14,14 @@ from bot.cogs.points import _ledger as ledger
 from bot.cogs.points._export import board_csv
 from bot.cogs.points._levels import progress
 from bot.cogs.points._rewards import crossed, roles_for
-from bot.cogs.points._rules import Reason, digest, ineligible, message_points
+from bot.cogs.points._rules import (
+    Reason,
+    digest,
+    ineligible,
+    mentions_in,
+    message_points,
+    says_thanks,
+)
 from bot.core import markup
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
@@ -21,13 +29,14 @@ from bot.core.community import Community
 from bot.core.config import AccountRef, LevelUpMessage
 from bot.core.context import Context
 from bot.core.errors import UserError
-from bot.core.events import MessagePosted
+from bot.core.events import MessageDeleted, MessagePosted
 from bot.core.identity import Account
+from bot.core.parsing import parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError
 from bot.core.replies import Attachment, Button, ButtonStyle, Field, Reply
 from bot.store.dialect import upsert_add
-from bot.store.tables import points_balances
+from bot.store.tables import message_log, points_balances
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +45,18 @@ ACTIVITY_RESOLUTION = timedelta(hours=1)
 SEEN_LIMIT = 100_000
 MAX_AMOUNT = 1_000_000
 BAR = 10
+MAX_THANKED = 3  # people one message can thank by mention
 
 
 def _channel(ref: str) -> ChannelRef:
     """Read a configured ``platform:channel_id``."""
     platform, _, channel_id = ref.partition(":")
     return ChannelRef(PlatformName(platform), channel_id)
+
+
+def _message_prefix(channel: ChannelRef, message_id: str) -> str:
+    """Return the start of the source of every kudos given for a message."""
+    return f"msg:{channel.platform}:{channel.channel_id}:{message_id}:"
 
 
 def _bar(percent: int) -> str:
@@ -321,40 +336,141 @@ class PointsCog:
             raise UserError("action.unknown")
         return await self.leaderboard(ctx, period, int(page))
 
-    async def thanks(self, ctx: Context, member: Account, reason: str | None = None) -> Reply:
-        """Give a member kudos, within the daily limit and the per-person cooldown."""
-        config = ctx.community.config.points
-        giver, receiver = ctx.member.id, member.member_id
-        if giver == receiver:
+    async def _kudos(
+        self,
+        community: Community,
+        giver: int,
+        receiver: Account,
+        ref: str,
+        *,
+        now: datetime,
+        tz: ZoneInfo,
+        note: str | None,
+    ) -> bool:
+        """Give kudos within the daily limit and the pair cooldown; False for a replay."""
+        config = community.config.points
+        if giver == receiver.member_id:
             raise UserError("points.kudos.self")
-        now = ctx.now()
-        community = ctx.community
         async with self.cohort.db.write() as conn:
-            today = ledger.start_of_day(now, ctx.community.tz)
+            today = ledger.start_of_day(now, community.tz)
             given = await ledger.kudos_given_since(conn, community.id, giver, today)
             if given >= config.kudos_daily_limit:
                 raise UserError("points.kudos.daily_limit", limit=config.kudos_daily_limit)
-            last = await ledger.last_kudos(conn, community.id, giver, receiver)
+            last = await ledger.last_kudos(conn, community.id, giver, receiver.member_id)
             if last is not None and now - last < config.kudos_pair_cooldown:
                 wait = last + config.kudos_pair_cooldown
                 raise UserError(
                     "points.kudos.cooldown",
-                    name=member.display_name,
-                    when=wait.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M"),
+                    name=receiver.display_name,
+                    when=wait.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                 )
-            ref = f"thanks:{giver}:{receiver}:{now.isoformat()}:{secrets.token_hex(4)}"
-            await ledger.award_in(
+            added = await ledger.award_in(
                 conn,
                 community,
-                receiver,
+                receiver.member_id,
                 config.kudos,
                 Reason.KUDOS,
                 ref,
                 at=now,
                 actor_id=giver,
-                note=reason,
+                note=note,
             )
-        await self.settle_levels(member_id=receiver)
+        if added:
+            await self.settle_levels(member_id=receiver.member_id)
+        return added
+
+    async def on_thanks(self, event: MessagePosted) -> None:
+        """Give kudos for a message that says thanks and replies to or mentions someone."""
+        community = event.community
+        config = community.config.points
+        if not config.thanks_in_messages or not says_thanks(event.text, config.thanks_words):
+            return
+        author = AccountRef(event.account.platform, event.account.platform_user_id)
+        if ineligible(config, channel_id=event.channel.channel_id, author=author) is not None:
+            return
+        thanked = await self._thanked(event)
+        giver = event.account.member_id
+        for receiver, message_id in thanked:
+            # Keyed by the message the thanks is for: deleting it takes the kudos back.
+            ref = f"{_message_prefix(event.channel, message_id)}{giver}"
+            try:
+                added = await self._kudos(
+                    community, giver, receiver, ref, now=event.posted_at, tz=community.tz, note=None
+                )
+            except UserError as refusal:
+                log.debug("points: no kudos from message %s: %s", event.message_id, refusal.key)
+                continue
+            if added:
+                await self._say(
+                    event.channel,
+                    community,
+                    "points.kudos.done",
+                    {
+                        "giver": event.account.display_name,
+                        "name": receiver.display_name,
+                        "points": config.kudos,
+                        "reason": "",
+                    },
+                )
+
+    async def _thanked(self, event: MessagePosted) -> list[tuple[Account, str]]:
+        """Return whom a thanks message is for: the replied-to author, else those mentioned."""
+        community = event.community
+        if event.reply_to_message_id is not None:
+            async with self.cohort.db.read() as conn:
+                member_id = await conn.scalar(
+                    select(message_log.c.member_id).where(
+                        message_log.c.community_id == community.id,
+                        message_log.c.platform == event.channel.platform.value,
+                        message_log.c.channel_id == event.channel.channel_id,
+                        message_log.c.message_id == event.reply_to_message_id,
+                    )
+                )
+            if member_id is not None:
+                _, accounts = await self.cohort.identity.profile(member_id)
+                here = [a for a in accounts if a.platform is event.channel.platform]
+                if here:
+                    return [(here[0], event.reply_to_message_id)]
+        found: list[tuple[Account, str]] = []
+        for raw in mentions_in(event.text)[:MAX_THANKED]:
+            account = await self.cohort.identity.find(
+                community.id, event.channel.platform, parse_mention(raw)
+            )
+            if account is not None and all(a.member_id != account.member_id for a, _ in found):
+                found.append((account, event.message_id))
+        return found
+
+    async def on_deleted(self, event: MessageDeleted) -> None:
+        """Take back the kudos given for a message that was deleted."""
+        members = await ledger.reverse_matching(
+            self.cohort.db,
+            event.community,
+            Reason.KUDOS,
+            _message_prefix(event.channel, event.message_id),
+            at=self.cohort.clock.now(),
+            note="message deleted",
+        )
+        for member_id in set(members):
+            await self.settle_levels(member_id=member_id)
+
+    async def _say(
+        self, channel: ChannelRef, community: Community, key: str, params: dict[str, object]
+    ) -> None:
+        platform = self.cohort.platforms.get(channel.platform)
+        if platform is None:
+            return
+        text = self.cohort.i18n.text(community.config.locale, key, **params)
+        try:
+            await platform.send(channel, Reply(text=text))
+        except PlatformError as exc:
+            log.warning("points: could not post in %s: %s", channel, exc)
+
+    async def thanks(self, ctx: Context, member: Account, reason: str | None = None) -> Reply:
+        """Give a member kudos, within the daily limit and the per-person cooldown."""
+        config = ctx.community.config.points
+        giver, now = ctx.member.id, ctx.now()
+        ref = f"thanks:{giver}:{member.member_id}:{now.isoformat()}:{secrets.token_hex(4)}"
+        await self._kudos(ctx.community, giver, member, ref, now=now, tz=ctx.tz, note=reason)
         return Reply(
             text=ctx.t(
                 "points.kudos.done",

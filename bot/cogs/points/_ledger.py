@@ -286,6 +286,41 @@ async def level_of(db: Database, community_id: int, member_id: int) -> int:
     return int(value or 0)
 
 
+async def reverse_matching(
+    db: Database, community: Community, reason: Reason, prefix: str, *, at: datetime, note: str
+) -> list[int]:
+    """Reverse, once, every ``reason`` entry whose source starts with ``prefix``; return members.
+
+    The range on ``source_ref`` reads the ledger's unique index, not the whole ledger.
+    """
+    async with db.write() as conn:
+        rows = (
+            await conn.execute(
+                select(points_ledger.c.id, points_ledger.c.member_id, points_ledger.c.delta).where(
+                    points_ledger.c.community_id == community.id,
+                    points_ledger.c.reason == reason.value,
+                    points_ledger.c.source_ref >= prefix,
+                    points_ledger.c.source_ref < prefix + "\U0010ffff",
+                )
+            )
+        ).all()
+        reversed_for = [
+            member_id
+            for entry_id, member_id, delta in rows
+            if await award_in(
+                conn,
+                community,
+                member_id,
+                -delta,
+                Reason.REVERSAL,
+                f"reversal:{entry_id}",
+                at=at,
+                note=note,
+            )
+        ]
+    return reversed_for
+
+
 async def balance_of(db: Database, community_id: int, member_id: int) -> int:
     """Return a member's balance."""
     async with db.read() as conn:

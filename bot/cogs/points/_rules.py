@@ -38,6 +38,25 @@ class NoPoints(StrEnum):
 
 
 _SPACES = re.compile(r"\s+")
+_MENTIONS = re.compile(r"<@!?[0-9]{5,25}>|(?<![\w@])@[A-Za-z0-9_.]{1,64}")
+
+
+def says_thanks(text: str, words: tuple[str, ...]) -> bool:
+    """Tell whether a message thanks someone: a thanks word alone, not inside another word."""
+    folded = text.casefold()
+    for raw in words:
+        word = raw.casefold()
+        if not word.isascii():
+            if word in folded:
+                return True
+        elif re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", folded):
+            return True
+    return False
+
+
+def mentions_in(text: str) -> list[str]:
+    """Return the mentions in a message, in order, once each."""
+    return list(dict.fromkeys(m.rstrip(".") for m in _MENTIONS.findall(text)))
 
 
 def digest(text: str) -> str:
