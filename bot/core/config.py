@@ -471,6 +471,14 @@ class PointsConfig:
     accepted_answer: int = _count(50)
     attendance: int = _count(30)
     referral: int = _count(100)
+    referral_stay: timedelta = field(
+        default=timedelta(days=7),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=1), timedelta(days=365)),
+            "a duration from '1m' to '365d', like '7d'",
+            show=format_duration,
+        ),
+    )
     purchase: int = _count(100)
     kudos: int = _count(10)
     kudos_daily_limit: int = _count(5)

@@ -305,11 +305,20 @@ class Dispatcher:
         async with self._track():
             await self.cohort.events.publish(MessageDeleted(community, channel, message_id))
 
-    async def member_joined(self, community: Community, caller: Caller, space_id: str) -> None:
-        """Tell the cogs a person joined ``space_id``."""
+    async def member_joined(
+        self,
+        community: Community,
+        caller: Caller,
+        space_id: str,
+        *,
+        invite_link: str | None = None,
+    ) -> None:
+        """Tell the cogs a person joined ``space_id`` (through ``invite_link``, if known)."""
         async with self._track():
             account = await self.cohort.identity.resolve(community.id, caller)
-            await self.cohort.events.publish(MemberJoined(community, account, space_id))
+            await self.cohort.events.publish(
+                MemberJoined(community, account, space_id, invite_link)
+            )
 
     async def member_left(self, community: Community, caller: Caller, space_id: str) -> None:
         """Tell the cogs a person left ``space_id``."""

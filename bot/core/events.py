@@ -40,11 +40,12 @@ class MessageDeleted:
 
 @dataclass(frozen=True, slots=True)
 class MemberJoined:
-    """A person joined a guild or chat of the community."""
+    """A person joined a guild or chat of the community (through ``invite_link``, if known)."""
 
     community: Community
     account: Account
     space_id: str
+    invite_link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,33 @@ points_balances = Table(
     Index("ix_points_balances_rank", "community_id", "balance"),
 )
 
+# Personal invite links from /invite, and who joined through whose (one referral per member).
+points_invites = Table(
+    "points_invites",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("space_id", String(64), nullable=False),
+    Column("link", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("community_id", "platform", "link"),
+    Index("ix_points_invites_member", "member_id", "platform"),
+)
+
+points_referrals = Table(
+    "points_referrals",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("referred_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("inviter_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("joined_at", UTCDateTime(), nullable=False),
+    Column("left_at", UTCDateTime(), nullable=True),
+    Column("awarded_at", UTCDateTime(), nullable=True),
+    Index("ix_points_referrals_inviter", "inviter_id"),
+)
+
 # A member's level went up or down: written with the award, announced and turned into
 # Discord roles by the points cog, which marks it handled (an outbox, so nothing is lost).
 points_level_changes = Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,14 @@ import pytest
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.adapters.telegram._render import split_markup, to_html
+from bot.cogs import points
+from bot.cogs.points._referrals import counts as referral_counts
+from bot.cogs.points._referrals import settle as settle_referrals
 from bot.core.cohort import Cohort
 from bot.core.commands import CommandSpec, Option, OptionKind, Permission
 from bot.core.context import Context
 from bot.core.events import BotStatusChanged, JoinRequested, MemberJoined, MemberLeft, MessagePosted
-from bot.core.identity import Account
+from bot.core.identity import Account, Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError, PlatformErrorReason
 from bot.core.replies import Button, Image, Reply
@@ -486,3 +489,31 @@ async def test_an_export_arrives_as_a_document_in_the_organizers_dm(
     assert document["document"]["data"].decode("utf-8-sig").startswith("rank,member_id,name")
     assert "The leaderboard as CSV: 0 members." in document["text"]
     assert not any(m["method"] == "sendDocument" for m in tg.sent(GROUP))
+
+
+async def test_a_referral_through_a_personal_invite_link(bot: Cohort, tg: TelegramServer) -> None:
+    tg.user_says(GROUP, BOB, "/invite")
+    await tg.wait_for(lambda: any("Your invite link" in t for t in texts(tg, BOB)))
+    message = next(t for t in texts(tg, BOB) if "Your invite link" in t)
+    link = next(word for word in message.split() if word.startswith("https://t.me/"))
+    tg.user_says(GROUP, BOB, "/invite")  # the same link again, not a new one
+    await tg.wait_for(lambda: sum("Your invite link" in t for t in texts(tg, BOB)) == 2)
+    assert len(tg.invite_links) == 1
+
+    tg.add_user(901, "Newcomer")
+    tg.user_joins(GROUP, 901, invite_link=link)
+    await tg.wait_for(lambda: bool(tg.invite_links[next(iter(tg.invite_links))]["joined"]))
+    demo = bot.communities["demo"]
+    bob = await bot.identity.resolve(demo.id, Caller(PlatformName.TELEGRAM, str(BOB), "Bob"))
+
+    async def referred() -> int:
+        return (await referral_counts(bot.db, demo.id, bob.member_id))[0]
+
+    for _ in range(50):
+        if await referred():
+            break
+        await asyncio.sleep(0.02)
+    later = bot.clock.now() + timedelta(days=8)
+    assert await settle_referrals(bot.db, demo, later) == [bob.member_id]
+    assert await settle_referrals(bot.db, demo, later) == []
+    assert await points.balance_of(bot.db, demo.id, bob.member_id) == 100

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs import points
@@ -33,7 +34,7 @@ from bot.core.parsing import parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError, PlatformErrorReason
 from bot.runtime import build
-from bot.store.tables import points_balances, points_ledger, points_period_totals
+from bot.store.tables import points_balances, points_ledger, points_period_totals, purchases
 from tests.conftest import make_config, output
 
 ALICE = Caller(PlatformName.CONSOLE, "alice", "Alice", username="alice")
@@ -733,3 +734,55 @@ async def test_thanks_in_a_reply_gives_kudos_and_a_deleted_message_takes_them_ba
         )
     assert reversals == 2
     assert await points.rebuild(cohort.db, demo) == []
+
+
+# --- referrals -----------------------------------------------------------------------------------
+
+
+async def test_referrals_pay_once_for_new_members_who_stay_or_buy(
+    cohort: Cohort, console: ConsoleAdapter, clock: ManualClock
+) -> None:
+    demo = cohort.communities["demo"]
+    said = await run(console, "/invite")
+    assert "Your invite link:" in said and "stays 1w" in said and "So far: 0 joined" in said
+    link = next(word for word in said.split() if word.startswith("console://invite/"))
+    old_timer = Caller(PlatformName.CONSOLE, "ollie", "Ollie")
+    await cohort.identity.resolve(demo.id, old_timer)  # known long before joining
+    clock.advance(timedelta(hours=1))
+
+    def join(caller: Caller, via: str | None = link) -> Awaitable[None]:
+        return cohort.dispatcher.member_joined(demo, caller, "console", invite_link=via)
+
+    newcomers = [Caller(PlatformName.CONSOLE, f"new{n}", f"New{n}") for n in range(4)]
+    await join(newcomers[0])  # stays a week: pays
+    await join(newcomers[0])  # the join reported twice
+    await join(newcomers[1])  # leaves after a day: never pays
+    await join(newcomers[2])  # buys on day two: pays at once
+    await join(newcomers[3], "https://example.invalid/unknown")  # not one of ours
+    await join(old_timer)  # not new
+    await join(ALICE)  # inviting yourself
+    assert "So far: 3 joined, 0 paid off." in await run(console, "/invite")
+
+    cog = points.PointsCog(cohort)
+    clock.advance(timedelta(days=1))
+    await cohort.dispatcher.member_left(demo, newcomers[1], "console")
+    assert await cog.settle_referrals() == 0
+    clock.advance(timedelta(days=1))
+    buyer = await cohort.identity.resolve(demo.id, newcomers[2])
+    async with cohort.db.write() as conn:
+        await conn.execute(
+            insert(purchases).values(
+                community_id=demo.id,
+                member_id=buyer.member_id,
+                offer_id="course-python",
+                source="stripe",
+                source_ref="cs_test_1",
+                purchased_at=clock.now(),
+            )
+        )
+    assert await cog.settle_referrals() == 1
+    clock.advance(timedelta(days=6))
+    assert await cog.settle_referrals() == 1
+    assert await cog.settle_referrals() == 0
+    assert await balance(cohort, ALICE) == 200
+    assert "So far: 3 joined, 2 paid off." in await run(console, "/invite")

@@ -383,7 +383,10 @@ class TelegramAdapter:
         is_in = change.new_chat_member.status in IN_CHAT
         space = str(change.chat.id)
         if is_in and not was_in:
-            await self.cohort.dispatcher.member_joined(community, caller_of(user), space)
+            link = change.invite_link.invite_link if change.invite_link else None
+            await self.cohort.dispatcher.member_joined(
+                community, caller_of(user), space, invite_link=link
+            )
         elif was_in and not is_in:
             await self.cohort.dispatcher.member_left(community, caller_of(user), space)
 

@@ -25,12 +25,14 @@ from bot.cogs.points._ledger import (
     rebuild,
 )
 from bot.cogs.points._levels import progress, total_for
+from bot.cogs.points._referrals import merge_referrals
 from bot.cogs.points._rules import Reason
 from bot.core.cohort import Cohort
-from bot.core.events import MessageDeleted, MessagePosted
+from bot.core.events import MemberJoined, MemberLeft, MessageDeleted, MessagePosted
 
 DECAY_EVERY = timedelta(hours=6)
 LEVELS_EVERY = timedelta(seconds=30)  # level changes from other cogs' awards
+REFERRALS_EVERY = timedelta(minutes=10)
 
 __all__ = [
     "Difference",
@@ -60,6 +62,9 @@ def setup(cohort: Cohort) -> None:
     cohort.events.subscribe(MessagePosted, cog.on_message)
     cohort.events.subscribe(MessagePosted, cog.on_thanks)
     cohort.events.subscribe(MessageDeleted, cog.on_deleted)
+    cohort.events.subscribe(MemberJoined, cog.on_joined)
+    cohort.events.subscribe(MemberLeft, cog.on_left)
+    cohort.identity.merge_hooks.append(merge_referrals)
     cohort.identity.merge_hooks.append(merge_members)
 
     async def decay_all() -> None:
@@ -68,3 +73,4 @@ def setup(cohort: Cohort) -> None:
 
     cohort.every("points.decay", DECAY_EVERY, decay_all)
     cohort.every("points.levels", LEVELS_EVERY, cog.settle_levels)
+    cohort.every("points.referrals", REFERRALS_EVERY, cog.settle_referrals)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.cogs.points import _ledger as ledger
+from bot.cogs.points import _referrals as referrals
 from bot.cogs.points._export import board_csv
 from bot.cogs.points._levels import progress
 from bot.cogs.points._rewards import crossed, roles_for
@@ -26,12 +27,12 @@ from bot.core import markup
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.community import Community
-from bot.core.config import AccountRef, LevelUpMessage
+from bot.core.config import AccountRef, CommunityConfig, LevelUpMessage
 from bot.core.context import Context
 from bot.core.errors import UserError
-from bot.core.events import MessageDeleted, MessagePosted
+from bot.core.events import MemberJoined, MemberLeft, MessageDeleted, MessagePosted
 from bot.core.identity import Account
-from bot.core.parsing import parse_mention
+from bot.core.parsing import format_duration, parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError
 from bot.core.replies import Attachment, Button, ButtonStyle, Field, Reply
@@ -52,6 +53,20 @@ def _channel(ref: str) -> ChannelRef:
     """Read a configured ``platform:channel_id``."""
     platform, _, channel_id = ref.partition(":")
     return ChannelRef(PlatformName(platform), channel_id)
+
+
+def _space_for(
+    config: CommunityConfig, platform: PlatformName, channel: ChannelRef | None
+) -> str | None:
+    """Return the guild or chat an invite made on ``platform`` leads into."""
+    if platform is PlatformName.TELEGRAM:
+        here = channel.channel_id if channel is not None else None
+        if here in config.telegram_chats:
+            return here
+        return config.telegram_chats[0] if config.telegram_chats else None
+    if platform is PlatformName.DISCORD:
+        return config.discord_guilds[0] if config.discord_guilds else None
+    return platform.value  # the console is one room
 
 
 def _message_prefix(channel: ChannelRef, message_id: str) -> str:
@@ -481,6 +496,70 @@ class PointsCog:
             )
         )
 
+    # --- referrals ------------------------------------------------------------------------------
+
+    async def invite(self, ctx: Context) -> Reply:
+        """Give the caller their own invite link, and how their referrals are doing."""
+        config = ctx.community.config
+        name = ctx.platform.name
+        space = _space_for(config, name, ctx.channel)
+        if space is None:
+            raise UserError("points.invite.nowhere")
+        db = self.cohort.db
+        link = await referrals.invite_of(db, ctx.community.id, ctx.member.id, name, space)
+        if link is None:
+            try:
+                link = await ctx.platform.create_invite(
+                    AccessTarget(name, space), member_limit=None
+                )
+            except PlatformError as exc:
+                log.warning("points: no invite link into %s:%s: %s", name, space, exc)
+                raise UserError("points.invite.failed") from exc
+            await referrals.save_invite(
+                db, ctx.community.id, ctx.member.id, name, space, link, ctx.now()
+            )
+        joined, rewarded = await referrals.counts(db, ctx.community.id, ctx.member.id)
+        return Reply(
+            text=ctx.t(
+                "points.invite.link",
+                link=link,
+                points=config.points.referral,
+                stay=format_duration(config.points.referral_stay),
+                joined=joined,
+                rewarded=rewarded,
+            ),
+            ephemeral=True,
+        )
+
+    async def on_joined(self, event: MemberJoined) -> None:
+        """Record a referral when a new member came in through someone's invite link."""
+        if event.invite_link is None:
+            return
+        await referrals.record_join(
+            self.cohort.db,
+            event.community.id,
+            event.account.member_id,
+            event.account.platform.value,
+            event.invite_link,
+            self.cohort.clock.now(),
+        )
+
+    async def on_left(self, event: MemberLeft) -> None:
+        """A referred member who leaves before the referral paid never pays it."""
+        await referrals.record_leave(
+            self.cohort.db, event.community.id, event.account.member_id, self.cohort.clock.now()
+        )
+
+    async def settle_referrals(self) -> int:
+        """Pay the referrals that are due, in every community; return how many."""
+        paid = 0
+        for community in self.cohort.communities.values():
+            inviters = await referrals.settle(self.cohort.db, community, self.cohort.clock.now())
+            for inviter in set(inviters):
+                await self.settle_levels(member_id=inviter)
+            paid += len(inviters)
+        return paid
+
     async def give(self, ctx: Context, member: Account, amount: int, reason: str) -> Reply:
         """Add points to a member by hand, recorded with who did it and why."""
         return await self._manual(ctx, member, amount, reason)
@@ -619,6 +698,7 @@ class PointsCog:
                 options=(member_opt, amount, why),
                 permission=Permission.ORGANIZER,
             ),
+            CommandSpec("invite", "points.invite.description", self.invite),
             CommandSpec(
                 "points reset",
                 "points.season.description",
