@@ -508,6 +508,8 @@ class PointsConfig:
     )
     level_rewards: tuple[LevelReward, ...] = ()
     level_rewards_stack: bool = True
+    leaderboard_card: bool = True
+    card_font: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

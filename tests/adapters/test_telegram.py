@@ -517,3 +517,15 @@ async def test_a_referral_through_a_personal_invite_link(bot: Cohort, tg: Telegr
     assert await settle_referrals(bot.db, demo, later) == [bob.member_id]
     assert await settle_referrals(bot.db, demo, later) == []
     assert await points.balance_of(bot.db, demo.id, bob.member_id) == 100
+
+
+async def test_the_leaderboard_comes_with_an_image_card(bot: Cohort, tg: TelegramServer) -> None:
+    demo = bot.communities["demo"]
+    bob = await bot.identity.resolve(demo.id, Caller(PlatformName.TELEGRAM, str(BOB), "Bob"))
+    await points.award(
+        bot.db, demo, bob.member_id, 40, points.Reason.MANUAL, "card", at=bot.clock.now()
+    )
+    tg.user_says(GROUP, BOB, "/leaderboard all")
+    board = await said(tg, GROUP, "All-time leaderboard")
+    assert board["method"] == "sendPhoto"
+    assert board["photo"].startswith(b"\x89PNG") and "1.</b> Bob — 40" in board["text"]

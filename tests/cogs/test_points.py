@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image as PILImage
 from sqlalchemy import func, insert, select, text, update
 
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs import points
+from bot.cogs.points._card import render_card
+from bot.cogs.points._ledger import Ranked
 from bot.cogs.points._levels import cost_of_next, progress, total_for
 from bot.cogs.points._rewards import roles_for
 from bot.cogs.points._rules import (
@@ -786,3 +789,27 @@ async def test_referrals_pay_once_for_new_members_who_stay_or_buy(
     assert await cog.settle_referrals() == 0
     assert await balance(cohort, ALICE) == 200
     assert "So far: 3 joined, 2 paid off." in await run(console, "/invite")
+
+
+# --- the leaderboard card ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_the_card_is_a_png_with_a_row_per_member(count: int) -> None:
+    rows = [
+        points_ledger_ranked(rank, 1000 - rank, name)
+        for rank, name in zip(
+            range(1, count + 1), ["小明", "Bob " * 40, *(f"M{n}" for n in range(20))], strict=False
+        )
+    ]
+    data = render_card(
+        "This week's leaderboard · 1", rows, highlight=rows[0].member_id, font_path=None
+    )
+    with PILImage.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        assert image.size == (720, 84 + 44 * count + 28)
+
+
+def points_ledger_ranked(rank: int, total: int, name: str) -> Ranked:
+    """Return a leaderboard line."""
+    return Ranked(rank=rank, member_id=rank, total=total, name=name)

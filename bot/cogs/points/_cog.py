@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import secrets
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from bot.cogs.points import _ledger as ledger
 from bot.cogs.points import _referrals as referrals
+from bot.cogs.points._card import render_card
 from bot.cogs.points._export import board_csv
 from bot.cogs.points._levels import progress
 from bot.cogs.points._rewards import crossed, roles_for
@@ -35,7 +37,7 @@ from bot.core.identity import Account
 from bot.core.parsing import format_duration, parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError
-from bot.core.replies import Attachment, Button, ButtonStyle, Field, Reply
+from bot.core.replies import Attachment, Button, ButtonStyle, Field, Image, Reply
 from bot.store.dialect import upsert_add
 from bot.store.tables import message_log, points_balances
 
@@ -47,6 +49,7 @@ SEEN_LIMIT = 100_000
 MAX_AMOUNT = 1_000_000
 BAR = 10
 MAX_THANKED = 3  # people one message can thank by mention
+SHOWS_IMAGES = frozenset({PlatformName.DISCORD, PlatformName.TELEGRAM})
 
 
 def _channel(ref: str) -> ChannelRef:
@@ -329,9 +332,22 @@ class PointsCog:
             )
             if mine is not None:
                 lines += ["", ctx.t("points.board.you", rank=mine[0], points=f"{mine[1]:,}")]
+        title = ctx.plain(f"points.board.title_{board.value}")
+        config = ctx.community.config.points
+        card = None
+        if rows and config.leaderboard_card and ctx.platform.name in SHOWS_IMAGES:
+            data = await asyncio.to_thread(
+                render_card,
+                f"{title} · {page}",
+                rows,
+                highlight=ctx.member.id,
+                font_path=config.card_font or None,
+            )
+            card = Image(data=data, filename=f"leaderboard-{board.value}-{page}.png")
         return Reply(
-            title=ctx.plain(f"points.board.title_{board.value}"),
+            title=title,
             text="\n".join(lines),
+            image=card,
             fields=(Field(ctx.plain("points.board.page"), str(page), inline=True),),
             buttons=(
                 (
