@@ -1,9 +1,10 @@
 """Points figures on a big community: award throughput, /leaderboard and /points latency.
 
-Builds a SQLite file with ``--members`` members and ``--entries`` ledger entries (bulk loaded,
-with balances and week/month totals derived from them), then measures through the real code:
-awards per second with 50 concurrent writers, and the end-to-end latency of ``/leaderboard``
-(week, month, all) and ``/points`` typed into the console adapter.
+Builds a SQLite file with ``--members`` members and ``--entries`` ledger entries (bulk
+loaded, with balances, levels and week/month/season totals derived from them), then measures
+through the real code: awards per second with 50 concurrent writers, and the end-to-end
+latency of ``/leaderboard`` (week, month, season, all) and ``/points`` typed into the
+console adapter.
 Run: ``.venv/bin/python -m benchmarks.points [--members 100000] [--entries 5000000]``.
 """
 
@@ -27,7 +28,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.cogs import points
 from bot.cogs.points._ledger import Period, period_key
 from bot.core.clock import ManualClock
-from bot.core.config import parse_config
+from bot.core.config import LevelCurve, parse_config
 from bot.core.platforms import PlatformName
 from bot.runtime import build
 from bot.store.db import Database
@@ -82,6 +83,7 @@ def bulk_load(path: Path, members: int, entries: int, seed: int = 1) -> None:
             for period in (Period.WEEK, Period.MONTH):
                 key = (period_key(period, at, tz) or "", member)
                 totals[key] = totals.get(key, 0) + delta
+            totals[("s1", member)] = totals.get(("s1", member), 0) + delta  # the first season
             yield (
                 1,
                 member,
@@ -97,9 +99,9 @@ def bulk_load(path: Path, members: int, entries: int, seed: int = 1) -> None:
         rows(),
     )
     conn.executemany(
-        "INSERT INTO points_balances (community_id, member_id, balance, last_active_at)"
-        " VALUES (1, ?, ?, ?)",
-        ((m, b, stamp) for m, b in balances.items()),
+        "INSERT INTO points_balances (community_id, member_id, balance, last_active_at, level)"
+        " VALUES (1, ?, ?, ?, ?)",
+        ((m, b, stamp, points.progress(b, LevelCurve.MEE6, 0).level) for m, b in balances.items()),
     )
     conn.executemany(
         "INSERT INTO points_period_totals (community_id, period, member_id, total)"
@@ -146,7 +148,13 @@ async def measure(path: Path, members: int) -> None:
         elapsed = time.perf_counter() - started
         print(f"awards, 50 concurrent writers: {count / elapsed:.0f} awards/s")
 
-        for line in ("/leaderboard week", "/leaderboard month", "/leaderboard all"):
+        lines = (
+            "/leaderboard week",
+            "/leaderboard month",
+            "/leaderboard season",
+            "/leaderboard all",
+        )
+        for line in lines:
             await timed(console, [line] * 20 + [f"{line} {p}" for p in range(2, 182)], line)
         users = [f"/points @user{rng.randrange(1, members + 1)}" for _ in range(200)]
         await timed(console, users, "/points @member")
