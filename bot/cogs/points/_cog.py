@@ -206,7 +206,9 @@ class PointsCog:
         if change.level_to <= change.level_from or config.level_up_message is LevelUpMessage.OFF:
             return
         latest = max(accounts, key=lambda a: a.last_seen_at)
-        locale = member.locale or latest.locale or community.config.locale
+        private = config.level_up_message is LevelUpMessage.DM
+        # A channel hears the community's language; a DM the member's own.
+        locale = (member.locale or latest.locale if private else None) or community.config.locale
         reward = crossed(config.level_rewards, change.level_from, change.level_to)
         params = {"name": latest.display_name, "level": change.level_to}
         text = (
@@ -214,7 +216,7 @@ class PointsCog:
             if reward is not None
             else self.cohort.i18n.text(locale, "points.level_up", **params)
         )
-        if config.level_up_message is LevelUpMessage.DM:
+        if private:
             platform = self.cohort.platforms.get(latest.platform)
             if platform is not None:
                 try:
