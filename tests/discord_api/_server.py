@@ -291,7 +291,9 @@ class DiscordServer(World):
         self, guild_id: int, role_id: int, name: str, position: int, *, permissions: int = 0
     ) -> None:
         """Add a role at ``position`` (higher is more powerful; equal positions tie by id)."""
-        self.guild(guild_id).roles[role_id] = _role(role_id, name, position, permissions)
+        role = _role(role_id, name, position, permissions)
+        self.guild(guild_id).roles[role_id] = role
+        self.gateway.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": dict(role)})
 
     def bot_role(self, guild_id: int) -> int:
         """Return the id of the bot's own managed role in a guild."""
