@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from bot.core.ports import (
     ScheduledEvent,
 )
 from bot.core.replies import Button, Field, Image, Reply
-from bot.runtime import build
+from bot.runtime import build, serve
 from tests.conftest import make_config
 from tests.discord_api import (
     DEFAULT_TOKEN,
@@ -34,11 +35,13 @@ from tests.discord_api import (
     INTENT_MESSAGE_CONTENT,
     DiscordServer,
 )
+from tests.telegram_api import TelegramServer
 
 GUILD = 111111111111111111  # the demo community's guild
 GENERAL, QUESTIONS, STAFF = 222000000000000001, 222000000000000002, 222000000000000003
 OLGA, BOB, SAM = 300000000000000001, 300000000000000002, 300000000000000003
 TIER_ROLE = 400000000000000001
+TELEGRAM_TOKEN = "123456:TEST-token"
 
 
 @pytest.fixture
@@ -615,3 +618,55 @@ async def test_missing_privileged_intents_are_named_at_start(
         await cohort.db.close()
     assert f"a bot with the {missing} switched on" in str(caught.value)
     assert not dc.gateway.identifies
+
+
+# --- one process, two platforms ---------------------------------------------------------------
+
+
+async def test_the_runtime_serves_discord_and_telegram_at_once(
+    tmp_path: Path, dc: DiscordServer
+) -> None:
+    telegram_user = 600
+    async with TelegramServer(token=TELEGRAM_TOKEN) as tg:
+        tg.add_user(telegram_user, "Bob", username="bob", language_code="en")
+        tg.add_chat(telegram_user, "private")
+        config = make_config(
+            tmp_path,
+            discord={"token": DEFAULT_TOKEN, "api_base": dc.api_base},
+            telegram={"token": TELEGRAM_TOKEN, "base_url": tg.base_url},
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(config, stop=stop))
+        try:
+            await dc.wait_for(lambda: dc.commands.get(GUILD), timeout=15)
+            answer = await dc.answered(dc.run_command(GUILD, GENERAL, BOB, "link"))
+            code = re.search(r"\*\*([A-Z0-9]{8})\*\*", content(answer))
+            assert code is not None
+            tg.user_says(telegram_user, telegram_user, f"/link {code.group(1)}")
+            await tg.wait_for(lambda: any("Linked" in m["text"] for m in tg.sent(telegram_user)))
+            whoami = await dc.answered(dc.run_command(GUILD, GENERAL, BOB, "whoami"))
+            assert "Telegram: Bob" in content(whoami)
+        finally:
+            stop.set()
+            assert await asyncio.wait_for(task, 30) == 0
+    assert not dc.gateway.connections
+
+
+async def test_a_report_falls_back_to_the_system_channel_when_no_admin_is_reachable(
+    tmp_path: Path, dc: DiscordServer
+) -> None:
+    dc.close_dms(OLGA)
+    config = make_config(
+        tmp_path,
+        discord={"token": DEFAULT_TOKEN, "api_base": dc.api_base},
+        community={"admins": [f"discord:{OLGA}"], "discord_managed_roles": [400000000000000099]},
+    )
+    cohort = await build(config)
+    try:
+        adapter = await start(cohort)
+        await adapter.stop()
+    finally:
+        await cohort.db.close()
+    assert dc.sent(int(dc.dm_channels[OLGA]["id"])) == []  # refused with 50007
+    (report,) = dc.sent(GENERAL)  # the guild's system channel
+    assert "do not exist: 400000000000000099" in report["content"]
