@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.console._adapter import stdin_lines
+from bot.adapters.discord import DiscordAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.cogs import DEFAULT_COGS
 from bot.core.clock import Clock, SystemClock
@@ -125,15 +126,21 @@ async def serve(
     console: ConsoleAdapter | None = None
     console_task: asyncio.Task[None] | None = None
     telegram: TelegramAdapter | None = None
+    discord: DiscordAdapter | None = None
     try:
         routes: list[web.RouteDef] = []
         if config.telegram.token:
             telegram = TelegramAdapter(cohort, config.telegram)
             cohort.platforms[PlatformName.TELEGRAM] = telegram
             routes += telegram.web_routes()
+        if config.discord.token:
+            discord = DiscordAdapter(cohort, config.discord)
+            cohort.platforms[PlatformName.DISCORD] = discord
         runner = await start_web(cohort, routes)
         if telegram is not None:
             await telegram.start()
+        if discord is not None:
+            await discord.start()
         if not config.has_platform_credentials():
             interactive = lines is None and sys.stdin.isatty()
             console = ConsoleAdapter(
@@ -157,6 +164,8 @@ async def serve(
             console.stopping = True
         if telegram is not None:
             await telegram.stop()  # no new updates; PTB finishes the ones in hand
+        if discord is not None:
+            await discord.stop()  # no new events; the interactions in hand get answered
         await cohort.dispatcher.drain()
         if console_task is not None and not console_task.done():
             console_task.cancel()

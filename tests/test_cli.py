@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.discord_api import DiscordServer
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = (REPO / "config.example.toml").read_text(encoding="utf-8")
@@ -162,19 +165,25 @@ def test_a_busy_web_port_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_a_token_for_a_platform_without_an_adapter_is_refused(tmp_path: Path) -> None:
-    write_config(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**_env(), "COHORT_DISCORD_TOKEN": "MTIz.not-a-real-token"},
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "discord.token: expected no token: this build of Cohort has no discord adapter" in (
-        result.stderr
-    )
-    assert "not-a-real-token" not in result.stderr
+async def test_a_discord_token_discord_refuses_stops_with_one_line(tmp_path: Path) -> None:
+    async with DiscordServer() as dc:
+        config = EXAMPLE.replace(
+            'api_base = "https://discord.com/api/v10"', f'api_base = "{dc.api_base}"'
+        )
+        write_config(tmp_path, config)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**_env(), "COHORT_DISCORD_TOKEN": "MTIz.not-a-real-token"},
+        )
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    stderr = err.decode()
+    assert process.returncode == 2, stderr
+    assert "discord.token: expected a bot token Discord accepts, got refused" in stderr
+    assert "not-a-real-token" not in stderr
+    assert dc.called("me")  # it did ask Discord (the stand-in), and Discord said 401

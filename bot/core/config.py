@@ -301,11 +301,52 @@ class WebConfig:
     port: int = field(default=8080, metadata=_meta(_port, "a port number from 1 to 65535"))
 
 
+def _ws_url(raw: object) -> str:
+    """Accept a ws or wss URL."""
+    text = _nonempty(raw)
+    if not re.match(r"^wss?://[^\s/]+", text):
+        raise ValueError("not a ws(s) URL")
+    return text
+
+
+def _seconds_between(low: float, high: float) -> Converter:
+    """Make a converter for a number of seconds within ``low`` and ``high``."""
+
+    def convert(raw: object) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise TypeError("not a number")
+        if not low <= raw <= high:
+            raise ValueError("out of range")
+        return float(raw)
+
+    return convert
+
+
+DISCORD_API_BASE = "https://discord.com/api/v10"
+
+
 @dataclass(frozen=True, kw_only=True)
 class DiscordConfig:
-    """Hold the Discord bot credentials."""
+    """Hold the Discord bot credentials, where to reach Discord, and the adapter's pacing."""
 
     token: Secret | None = field(default=None, metadata=_secret_meta("COHORT_DISCORD_TOKEN"))
+    api_base: str = field(
+        default=DISCORD_API_BASE,
+        metadata=_meta(_http_url, "an http(s) URL of a Discord REST API, like the default"),
+    )
+    gateway_url: str | None = field(
+        default=None,
+        metadata=_meta(
+            _ws_url, "a ws(s) URL of a Discord gateway, like 'wss://gateway.discord.gg'"
+        ),
+    )
+    defer_after: float = field(
+        default=2.0,
+        metadata=_meta(_seconds_between(0.05, 2.5), "a number of seconds from 0.05 to 2.5"),
+    )
+    role_changes_per_second: int = field(
+        default=5, metadata=_meta(_rate, "a whole number of role changes from 1 to 1000")
+    )
 
 
 class TelegramMode(StrEnum):
@@ -539,6 +580,12 @@ class CommunityConfig:
     )
     organizers: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
     admins: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
+    discord_admin_channel: str | None = field(
+        default=None, metadata=_meta(_positive_id, "a Discord channel id (a positive integer)")
+    )
+    discord_managed_roles: tuple[str, ...] = field(
+        default=(), metadata=_meta(_positive_id, "a Discord role id (a positive integer)")
+    )
     points: PointsConfig = field(default_factory=PointsConfig)
 
     @property

@@ -6,7 +6,7 @@ import asyncio
 import difflib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,12 +20,13 @@ from bot.core.events import (
     JoinRequested,
     MemberJoined,
     MemberLeft,
+    MemberRolesChanged,
     MessageDeleted,
     MessagePosted,
 )
 from bot.core.i18n import DEFAULT_LOCALE, normalize_locale
 from bot.core.identity import Caller
-from bot.core.parsing import Mention, MentionKind, parse_arguments
+from bot.core.parsing import Mention, MentionKind, parse_arguments, parse_value
 from bot.core.ports import ChannelRef, Platform
 from bot.core.replies import Reply
 from bot.store.batch import GroupCommit
@@ -104,8 +105,15 @@ class Dispatcher:
         name: str,
         values: dict[str, Any],
         respond: Responder,
+        *,
+        text_values: Mapping[str, str] | None = None,
     ) -> None:
-        """Run command ``name`` with values already typed by the platform (Discord)."""
+        """Run command ``name`` with values already typed by the platform (Discord).
+
+        ``text_values`` are options the platform delivers as text (dates, durations, or any
+        value to check again): each is parsed like typed text, in the caller's time zone, and
+        every required option must then be present.
+        """
         async with self._track():
             ctx = await self._context(platform, community, caller, channel, respond)
             async with self._guarded(ctx, f"/{name}"):
@@ -113,7 +121,25 @@ class Dispatcher:
                 if spec is None:
                     raise UserError("command.unknown", name=name)
                 await self._check_permission(ctx, spec)
-                await self._invoke(ctx, spec, dict(values))
+                typed = dict(values)
+                if text_values is not None:
+                    typed.update(self._parse_text_values(ctx, spec, text_values))
+                    for option in spec.options:
+                        if option.required and option.name not in typed:
+                            raise UserError("parse.missing", option=option.name)
+                await self._invoke(ctx, spec, typed)
+
+    def _parse_text_values(
+        self, ctx: Context, spec: CommandSpec, text_values: Mapping[str, str]
+    ) -> dict[str, Any]:
+        by_name = {option.name: option for option in spec.options}
+        parsed: dict[str, Any] = {}
+        for option_name, raw in text_values.items():
+            option = by_name.get(option_name)
+            if option is None:
+                raise UserError("parse.too_many", value=option_name[:100])
+            parsed[option_name] = parse_value(option, raw, tz=ctx.tz, now=ctx.now())
+        return parsed
 
     async def press(
         self,
@@ -263,6 +289,7 @@ class Dispatcher:
         posted_at: datetime,
         *,
         reply_to_message_id: str | None = None,
+        mentions: tuple[str, ...] = (),
     ) -> bool:
         """Log a member's message once and tell the cogs; return False for a repeat or a bot."""
         if caller.is_bot:
@@ -294,6 +321,7 @@ class Dispatcher:
                     text=text,
                     posted_at=posted_at,
                     reply_to_message_id=reply_to_message_id,
+                    mentions=mentions,
                 )
             )
             return True
@@ -331,3 +359,18 @@ class Dispatcher:
         async with self._track():
             account = await self.cohort.identity.resolve(community.id, caller)
             await self.cohort.events.publish(JoinRequested(community, account, space_id))
+
+    async def roles_changed(
+        self,
+        community: Community,
+        caller: Caller,
+        space_id: str,
+        added: tuple[str, ...],
+        removed: tuple[str, ...],
+    ) -> None:
+        """Tell the cogs someone other than the bot changed a person's roles in ``space_id``."""
+        async with self._track():
+            account = await self.cohort.identity.resolve(community.id, caller)
+            await self.cohort.events.publish(
+                MemberRolesChanged(community, account, space_id, added, removed)
+            )

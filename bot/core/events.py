@@ -27,6 +27,7 @@ class MessagePosted:
     text: str
     posted_at: datetime
     reply_to_message_id: str | None = None
+    mentions: tuple[str, ...] = ()  # platform user ids the message mentions, where known
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,17 @@ class MemberLeft:
     community: Community
     account: Account
     space_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRolesChanged:
+    """Someone other than the bot gave or took roles of a member in a guild (role ids)."""
+
+    community: Community
+    account: Account
+    space_id: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

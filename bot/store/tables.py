@@ -234,3 +234,14 @@ purchases = Table(
     UniqueConstraint("community_id", "source", "source_ref"),
     Index("ix_purchases_member", "community_id", "member_id"),
 )
+
+# The slash commands last synced to each Discord guild, as a hash of the payload sent, so a
+# restart with the same commands does not sync again (Discord limits command updates).
+discord_command_syncs = Table(
+    "discord_command_syncs",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("guild_id", String(32), primary_key=True),
+    Column("payload_hash", String(64), nullable=False),
+    Column("synced_at", UTCDateTime(), nullable=False),
+)

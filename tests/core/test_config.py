@@ -479,6 +479,41 @@ BAD_CONFIGS = [
         "'two words'",
         id="console-bad-user",
     ),
+    pytest.param(
+        '[discord]\napi_base = "discord.com/api"\n' + COMMUNITY,
+        "discord.api_base",
+        "an http(s) URL of a Discord REST API",
+        "'discord.com/api'",
+        id="discord-api-base",
+    ),
+    pytest.param(
+        '[discord]\ngateway_url = "https://gateway.discord.gg"\n' + COMMUNITY,
+        "discord.gateway_url",
+        "a ws(s) URL",
+        "'https://gateway.discord.gg'",
+        id="discord-gateway-url",
+    ),
+    pytest.param(
+        "[discord]\ndefer_after = 3\n" + COMMUNITY,
+        "discord.defer_after",
+        "a number of seconds from 0.05 to 2.5",
+        "3",
+        id="discord-defer-after",
+    ),
+    pytest.param(
+        "[discord]\nrole_changes_per_second = 0\n" + COMMUNITY,
+        "discord.role_changes_per_second",
+        "a whole number of role changes",
+        "0",
+        id="discord-role-pacing",
+    ),
+    pytest.param(
+        COMMUNITY + 'discord_admin_channel = "staff"\n',
+        "communities[0].discord_admin_channel",
+        "a Discord channel id",
+        "'staff'",
+        id="discord-admin-channel",
+    ),
 ]
 
 

@@ -1,0 +1,140 @@
+"""Render the core's command specs as Discord application commands, and read their options."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.commands import CommandRegistry, CommandSpec, Option, OptionKind, Permission
+from bot.core.i18n import Translator
+
+# Discord's application command option types.
+SUB_COMMAND, STRING, INTEGER, USER = 1, 3, 4, 6
+# Discord's locale for our zh_CN.
+ZH = "zh-CN"
+DESCRIPTION_LIMIT = 100
+CHOICE_LIMIT = 100
+# Admin commands are shown by default to people who may manage the server; a server admin can
+# widen that under Server Settings → Integrations. Cohort checks its own roles either way.
+MANAGE_GUILD = 1 << 5
+DEFAULT_PERMISSIONS = {Permission.ADMIN: str(MANAGE_GUILD)}
+OPTION_TYPES = {
+    OptionKind.TEXT: STRING,
+    OptionKind.INTEGER: INTEGER,
+    OptionKind.MEMBER: USER,
+    OptionKind.DATETIME: STRING,
+    OptionKind.DURATION: STRING,
+    OptionKind.CHOICE: STRING,
+}
+
+
+def _short(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class CommandRenderer:
+    """Build the bulk-overwrite payload of a registry, in English with Chinese localizations."""
+
+    def __init__(self, registry: CommandRegistry, i18n: Translator) -> None:
+        self.registry = registry
+        self.i18n = i18n
+
+    def _described(self, key: str, **params: Any) -> dict[str, Any]:
+        english = _short(self.i18n.plain("en", key, **params)) or "-"
+        chinese = _short(self.i18n.plain("zh_CN", key, **params)) or english
+        return {"description": english, "description_localizations": {ZH: chinese}}
+
+    def _option(self, option: Option) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": OPTION_TYPES[option.kind],
+            "name": option.name,
+            **self._described(option.description_key),
+            "required": option.required,
+        }
+        if option.kind is OptionKind.TEXT:
+            data["max_length"] = min(option.max_length, 6000)
+        if option.kind is OptionKind.INTEGER:
+            if option.min_value is not None:
+                data["min_value"] = option.min_value
+            if option.max_value is not None:
+                data["max_value"] = option.max_value
+        if option.kind is OptionKind.CHOICE:
+            data["choices"] = [
+                {
+                    "name": _short(self.i18n.plain("en", c.label_key), CHOICE_LIMIT),
+                    "name_localizations": {
+                        ZH: _short(self.i18n.plain("zh_CN", c.label_key), CHOICE_LIMIT)
+                    },
+                    "value": c.value,
+                }
+                for c in option.choices
+            ]
+        return data
+
+    def _command(self, spec: CommandSpec) -> dict[str, Any]:
+        return {
+            "name": spec.path[-1],
+            **self._described(spec.description_key),
+            "options": [self._option(o) for o in spec.options],
+        }
+
+    def payload(self) -> list[dict[str, Any]]:
+        """Return the commands to PUT: one per top-level name, groups with subcommands."""
+        tops: dict[str, list[CommandSpec]] = {}
+        for spec in self.registry:
+            tops.setdefault(spec.path[0], []).append(spec)
+        commands = []
+        for name, specs in sorted(tops.items()):
+            if len(specs) == 1 and len(specs[0].path) == 1:
+                spec = specs[0]
+                command = {"type": 1, **self._command(spec)}
+                permission = spec.permission
+            else:
+                subs = sorted(specs, key=lambda s: s.name)
+                command = {
+                    "type": 1,
+                    "name": name,
+                    **self._described(
+                        "discord.group", name=name, subcommands=", ".join(s.path[1] for s in subs)
+                    ),
+                    "options": [{"type": SUB_COMMAND, **self._command(s)} for s in subs],
+                }
+                # A group is shown to whoever may run its most open subcommand.
+                permission = min((s.permission for s in subs), key=_openness)
+            command["default_member_permissions"] = DEFAULT_PERMISSIONS.get(permission)
+            command["contexts"] = [0]  # guilds only: the bot's commands live per guild
+            commands.append(command)
+        return commands
+
+
+def _openness(permission: Permission) -> int:
+    return list(Permission).index(permission)
+
+
+def payload_hash(payload: list[dict[str, Any]]) -> str:
+    """Return a stable hash of a command payload."""
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """A slash command as the interaction carries it: full name and option values by name."""
+
+    name: str
+    options: dict[str, Any]
+
+
+def read_invocation(data: dict[str, Any]) -> Invocation:
+    """Return the command name (with its subcommand) and options of a command interaction."""
+    name = str(data.get("name", ""))
+    options: Iterable[dict[str, Any]] = data.get("options") or []
+    options = list(options)
+    if len(options) == 1 and options[0].get("type") == SUB_COMMAND:
+        name = f"{name} {options[0]['name']}"
+        options = list(options[0].get("options") or [])
+    return Invocation(name, {str(o["name"]): o.get("value") for o in options})
