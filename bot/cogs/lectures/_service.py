@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs import points
@@ -175,6 +175,15 @@ class LectureService:
         rows_out: list[dict[str, object]] = []
         skips: dict[tuple[int, datetime, str, int], Skip] = {}
         next_values: list[tuple[int, datetime | None]] = []
+        # Most sweeps find nothing: look first, so that they never take the write lock.
+        async with self.cohort.db.read() as conn:
+            anything = await conn.scalar(
+                select(lecture_occurrences.c.id)
+                .where(lecture_occurrences.c.next_due_at <= now)
+                .limit(1)
+            )
+        if anything is None:
+            return [], 0, False
         async with self.cohort.db.write() as conn:
             rows = (
                 await conn.execute(
