@@ -389,6 +389,7 @@ async def test_capacity_waitlist_and_promotion(cohort: Cohort, console: ConsoleA
     assert "You are going" in await say(console, "/press 1", user="carol")
     text = await say(console, "/press 1", user="dave")
     assert "you are on the waitlist" in text
+    await say(console, "/lang zh", user="dave")
     assert "2/2 places taken · 1 on the waitlist" in text  # the announcement, edited in place
     assert "(message 1 edited)" in text
     erin = await say(console, "/press 1", user="erin")
@@ -396,9 +397,9 @@ async def test_capacity_waitlist_and_promotion(cohort: Cohort, console: ConsoleA
     # Bob drops out: Dave, first on the waitlist, moves up and is told privately.
     text = await say(console, "/press 3", user="bob")
     assert "Noted: not going" in text
-    assert "[#dm-dave] cohort:" in text and "A place opened up" in text
+    assert "[#dm-dave] cohort:" in text and "有名额空出" in text  # in Dave's language
     assert "2/2 places taken · 1 on the waitlist" in text
-    assert "you: going" in await say(console, "/lectures", user="dave")
+    assert "你：参加" in await say(console, "/lectures", user="dave")
     # Raising the capacity lets Erin in too.
     text = await say(console, "/lecture edit 1 capacity:3")
     assert "[#dm-erin] cohort:" in text and "A place opened up" in text

@@ -41,6 +41,7 @@ class DeliveryState(StrEnum):
 
     SENDING = "sending"
     SENT = "sent"
+    FAILED = "failed"
     SKIPPED = "skipped"
 
 

@@ -31,11 +31,12 @@ from bot.cogs.lectures._rules import (
     plan,
     shift_wall_clock,
 )
-from bot.cogs.lectures._store import NewLecture, Occurrence, Recipient
+from bot.cogs.lectures._store import Counts, NewLecture, Occurrence, Recipient
 from bot.core.cohort import Cohort
 from bot.core.commands import Role
 from bot.core.community import Community
 from bot.core.errors import UserError
+from bot.core.i18n import normalize_locale
 from bot.core.parsing import format_duration
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, MessageRef, PlatformError, ScheduledEvent
@@ -114,9 +115,9 @@ class LectureService:
 
     def dm_voice(self, community: Community, who: Recipient) -> Voice:
         """Return how a private message to ``who`` is written."""
-        locale = who.locale if who.locale in self.cohort.i18n.catalogs else None
+        locale = normalize_locale(who.locale) or community.config.locale
         tz = ZoneInfo(who.timezone) if who.timezone else community.tz
-        return Voice(self.cohort.i18n, locale or community.config.locale, tz, who.platform)
+        return Voice(self.cohort.i18n, locale, tz, who.platform)
 
     def targets(self, community: Community, occ: Occurrence) -> list[ChannelRef]:
         """Return the channels an occurrence is announced in."""
@@ -153,15 +154,21 @@ class LectureService:
             now = self.cohort.clock.now()
             claims, skipped, more = await self._claim(now)
             result.skipped += skipped
-            sent_keys: list[tuple[int, datetime, str, int]] = []
+            states: list[tuple[tuple[int, datetime, str, int], DeliveryState]] = []
+            posts: list[tuple[Occurrence, list[MessageRef]]] = []
             for claim in claims:
                 try:
-                    await self._deliver(claim)
+                    posted = await self._deliver(claim)
                 except Exception:
+                    # Claimed, so never retried: a delivery goes out at most once.
                     log.exception("lectures: %s for occurrence %s failed", claim.kind, claim.occ.id)
-                sent_keys.append(claim.key)
+                    states.append((claim.key, DeliveryState.FAILED))
+                    continue
+                if posted:
+                    posts.append((claim.occ, posted))
+                states.append((claim.key, DeliveryState.SENT))
                 result.sent.append((claim.kind, self.cohort.clock.now() - claim.due_at))
-            await self._mark_sent(sent_keys)
+            await self._finish(states, posts)
             if not more:
                 return result
 
@@ -249,11 +256,19 @@ class LectureService:
             )
         return sending, skipped, len(rows) == SWEEP_BATCH
 
-    async def _mark_sent(self, keys: list[tuple[int, datetime, str, int]]) -> None:
-        if not keys:
+    async def _finish(
+        self,
+        states: list[tuple[tuple[int, datetime, str, int], DeliveryState]],
+        posts: list[tuple[Occurrence, list[MessageRef]]],
+    ) -> None:
+        """Record how the claimed deliveries went, and the announcements to edit later."""
+        if not states and not posts:
             return
+        now = self.cohort.clock.now()
         async with self.cohort.db.write() as conn:
-            for occurrence_id, start, kind, offset_s in keys:
+            for occ, refs in posts:
+                await store.add_posts_in(conn, occ.community_id, occ.id, refs, now)
+            for (occurrence_id, start, kind, offset_s), state in states:
                 await conn.execute(
                     update(lecture_deliveries)
                     .where(
@@ -262,21 +277,22 @@ class LectureService:
                         lecture_deliveries.c.kind == kind,
                         lecture_deliveries.c.offset_s == offset_s,
                     )
-                    .values(status=DeliveryState.SENT.value)
+                    .values(status=state.value)
                 )
 
-    async def _deliver(self, claim: _Claim) -> None:
+    async def _deliver(self, claim: _Claim) -> list[MessageRef]:
+        """Send one claimed delivery; return the announcement messages it posted."""
         occ = claim.occ
         community = self.community(occ.community_id)
         now = self.cohort.clock.now()
         if claim.kind is Kind.ANNOUNCE:
-            counts = await store.counts_of(self.cohort.db, occ.id)
+            # Nobody can have answered yet: the RSVP buttons come with this announcement.
             refs = await self.post(
-                community, occ, lambda v: render.announcement(v, occ, counts, now=now)
+                community, occ, lambda v: render.announcement(v, occ, Counts(), now=now)
             )
-            await store.add_posts(self.cohort.db, community.id, occ.id, refs, now)
             await self._native_event(community, occ)
-        elif claim.kind is Kind.REMINDER:
+            return refs
+        if claim.kind is Kind.REMINDER:
             await self.post(
                 community, occ, lambda v: render.reminder(v, occ, claim.offset, private=False)
             )
@@ -286,6 +302,7 @@ class LectureService:
         else:
             await self.post(community, occ, lambda v: render.starting(v, occ, private=False))
             await self._dm_going(community, occ, lambda v: render.starting(v, occ, private=True))
+        return []
 
     async def post(
         self, community: Community, occ: Occurrence, build: Callable[[Voice], Reply]

@@ -319,30 +319,33 @@ async def series(db: Database, community_id: int) -> list[tuple[Row[Any], list[O
 # --- posts -------------------------------------------------------------------------------------
 
 
-async def add_posts(
-    db: Database, community_id: int, occurrence_id: int, refs: Sequence[MessageRef], now: datetime
+async def add_posts_in(
+    conn: AsyncConnection,
+    community_id: int,
+    occurrence_id: int,
+    refs: Sequence[MessageRef],
+    now: datetime,
 ) -> None:
     """Remember the announcement messages of an occurrence, to edit them later."""
     if not refs:
         return
-    async with db.write() as conn:
-        await insert_ignore_returning(
-            conn,
-            lecture_posts,
-            [
-                {
-                    "community_id": community_id,
-                    "occurrence_id": occurrence_id,
-                    "platform": ref.channel.platform.value,
-                    "channel_id": ref.channel.channel_id,
-                    "thread_id": ref.channel.thread_id,
-                    "message_id": ref.message_id,
-                    "created_at": now,
-                }
-                for ref in refs
-            ],
-            keys=("occurrence_id", "platform", "channel_id", "message_id"),
-        )
+    await insert_ignore_returning(
+        conn,
+        lecture_posts,
+        [
+            {
+                "community_id": community_id,
+                "occurrence_id": occurrence_id,
+                "platform": ref.channel.platform.value,
+                "channel_id": ref.channel.channel_id,
+                "thread_id": ref.channel.thread_id,
+                "message_id": ref.message_id,
+                "created_at": now,
+            }
+            for ref in refs
+        ],
+        keys=("occurrence_id", "platform", "channel_id", "message_id"),
+    )
 
 
 async def posts_of(db: Database, occurrence_id: int) -> list[MessageRef]:
