@@ -92,6 +92,37 @@ class AccountRef:
         return f"{self.platform.value}:{self.user_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelAddress:
+    """Name a channel on one platform: ``discord:123``, ``telegram:-100123/7``, ``console:x``."""
+
+    platform: PlatformName
+    channel_id: str
+    thread_id: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ChannelAddress:
+        """Read ``platform:channel[/thread]``; raise ValueError when it is not one."""
+        platform_text, sep, rest = text.strip().partition(":")
+        if not sep:
+            raise ValueError(f"not a channel reference: {text!r}")
+        try:
+            platform = PlatformName(platform_text.strip().lower())
+        except ValueError:
+            raise ValueError(f"unknown platform in {text!r}") from None
+        channel_text, slash, thread_text = rest.strip().partition("/")
+        thread = _positive_id(thread_text.strip()) if slash else None
+        if platform is PlatformName.CONSOLE:
+            return cls(platform, _console_user(channel_text), thread)
+        if platform is PlatformName.TELEGRAM:
+            return cls(platform, _chat_id(channel_text.strip()), thread)
+        return cls(platform, _positive_id(channel_text.strip()), thread)
+
+    def __str__(self) -> str:
+        thread = f"/{self.thread_id}" if self.thread_id else ""
+        return f"{self.platform.value}:{self.channel_id}{thread}"
+
+
 _SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _CONSOLE_USER_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _DIGITS_RE = re.compile(r"-?[0-9]{1,20}")
@@ -474,10 +505,9 @@ def _guild_role(raw: object) -> str:
     return f"{_positive_id(guild)}:{_positive_id(role)}"
 
 
-def _channel(raw: object) -> str:
-    """Accept a channel written ``platform:channel_id``, like ``telegram:-100123``."""
-    ref = AccountRef.parse(_text(raw))
-    return f"{ref.platform}:{ref.user_id}"
+def _channel(raw: object) -> ChannelAddress:
+    """Accept a channel written ``platform:channel_id`` or ``platform:channel_id/thread_id``."""
+    return ChannelAddress.parse(_text(raw))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -543,14 +573,85 @@ class PointsConfig:
     curve: LevelCurve = LevelCurve.MEE6
     curve_step: int = _count(100)
     level_up_message: LevelUpMessage = LevelUpMessage.CHANNEL
-    level_up_channels: tuple[str, ...] = field(
+    level_up_channels: tuple[ChannelAddress, ...] = field(
         default=(),
-        metadata=_meta(_channel, "a channel like 'telegram:-1001234567890' or 'discord:123'"),
+        metadata=_meta(
+            _channel,
+            "a channel like 'telegram:-1001234567890' or 'discord:123'",
+            show=str,
+        ),
     )
     level_rewards: tuple[LevelReward, ...] = ()
     level_rewards_stack: bool = True
     leaderboard_card: bool = True
     card_font: str = ""
+
+
+def _durations(value: tuple[timedelta, ...]) -> str:
+    """Write a tuple of durations for ``describe``."""
+    return ", ".join(format_duration(item) for item in value) if value else "(none)"
+
+
+def _http_url_or_none(raw: object) -> str | None:
+    """Accept an http(s) base URL (without a trailing slash), or an empty string for none."""
+    if isinstance(raw, str) and not raw.strip():
+        return None
+    return _http_url(raw).rstrip("/")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LecturesConfig:
+    """Say where lectures are announced, when reminders go out and how check-in works."""
+
+    announce_channels: tuple[ChannelAddress, ...] = field(
+        default=(),
+        metadata=_meta(
+            _channel,
+            "a channel like 'discord:123', 'telegram:-1001234567890', "
+            "'telegram:-1001234567890/7' (a topic) or 'console:general'",
+        ),
+    )
+    reminders: tuple[timedelta, ...] = field(
+        default=(timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10)),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=1), timedelta(days=30)),
+            "a duration from '1m' to '30d', like '1h'",
+            show=_durations,
+        ),
+    )
+    late_grace: timedelta = field(
+        default=timedelta(minutes=15),
+        metadata=_meta(
+            _duration_between(timedelta(seconds=1), timedelta(days=1)),
+            "a duration from '1s' to '1d', like '15m'",
+            show=format_duration,
+        ),
+    )
+    checkin_grace: timedelta = field(
+        default=timedelta(minutes=15),
+        metadata=_meta(
+            _duration_between(timedelta(seconds=1), timedelta(days=1)),
+            "a duration from '1s' to '1d', like '15m'",
+            show=format_duration,
+        ),
+    )
+    default_duration: timedelta = field(
+        default=timedelta(hours=1),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=5), timedelta(days=1)),
+            "a duration from '5m' to '1d', like '1h'",
+            show=format_duration,
+        ),
+    )
+    capacity: int = _count(0)
+    dm_reminders: bool = True
+    native_events: bool = True
+    calendar_url: str | None = field(
+        default=None,
+        metadata=_meta(
+            _http_url_or_none, "the public http(s) address of the web app, like 'https://x.org'"
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -587,6 +688,7 @@ class CommunityConfig:
         default=(), metadata=_meta(_positive_id, "a Discord role id (a positive integer)")
     )
     points: PointsConfig = field(default_factory=PointsConfig)
+    lectures: LecturesConfig = field(default_factory=LecturesConfig)
 
     @property
     def tz(self) -> ZoneInfo:

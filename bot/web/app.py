@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
 from bot.core.cohort import Cohort
+from bot.web.calendar import calendar_routes
 
 COHORT_KEY = web.AppKey("cohort", Cohort)
 
@@ -38,5 +39,6 @@ def build_app(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.Applic
     app = web.Application(client_max_size=1024 * 1024)
     app[COHORT_KEY] = cohort
     app.router.add_get("/healthz", healthz)
+    app.router.add_routes(calendar_routes(cohort))
     app.router.add_routes(routes)
     return app

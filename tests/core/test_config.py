@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from bot.core.config import (
     SUPPORTED_LOCALES,
     AccountRef,
+    ChannelAddress,
     CommunityConfig,
     Config,
     Secret,
@@ -1007,3 +1009,51 @@ def test_webhook_mode_with_its_settings_loads() -> None:
     config = parse({"telegram": WEBHOOK, "communities": [{"id": "demo", "name": "Demo"}]})
     assert config.telegram.mode == "webhook"
     assert config.telegram.webhook_secret is not None
+
+
+# --- lectures ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("discord:123", ChannelAddress(PlatformName.DISCORD, "123")),
+        ("telegram:-1001234567890", ChannelAddress(PlatformName.TELEGRAM, "-1001234567890")),
+        ("Telegram: -100123/7", ChannelAddress(PlatformName.TELEGRAM, "-100123", "7")),
+        ("console:general", ChannelAddress(PlatformName.CONSOLE, "general")),
+    ],
+)
+def test_channel_addresses(text: str, expected: ChannelAddress) -> None:
+    assert ChannelAddress.parse(text) == expected
+    assert ChannelAddress.parse(str(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("announce_channels", '["discord:-5"]', "announce_channels[0]: expected a channel like"),
+        ("announce_channels", '["slack:1"]', "announce_channels[0]: expected a channel like"),
+        ("reminders", '["0s"]', "reminders[0]: expected a duration from '1m' to '30d'"),
+        ("late_grace", '"soon"', "late_grace: expected a duration from '1s' to '1d'"),
+        ("calendar_url", '"ftp://x"', "calendar_url: expected the public http(s) address"),
+        ("capcity", "3", "did you mean 'capacity'?"),
+    ],
+)
+def test_lecture_settings_are_checked(tmp_path: Path, key: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_text(tmp_path, COMMUNITY + f"[communities.lectures]\n{key} = {value}\n")
+
+
+def test_lecture_settings_are_read(tmp_path: Path) -> None:
+    config = load_text(
+        tmp_path,
+        COMMUNITY
+        + "[communities.lectures]\n"
+        + 'announce_channels = ["discord:1", "telegram:-100/2"]\nreminders = ["2h", "5m"]\n'
+        + 'capacity = 40\ncalendar_url = "https://c.example.org/"\n',
+    )
+    lectures = config.communities[0].lectures
+    assert [str(c) for c in lectures.announce_channels] == ["discord:1", "telegram:-100/2"]
+    assert lectures.reminders == (timedelta(hours=2), timedelta(minutes=5))
+    assert (lectures.capacity, lectures.calendar_url) == (40, "https://c.example.org")
+    assert "communities[0].lectures.reminders: 2h, 5m" in config.describe()

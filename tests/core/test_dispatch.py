@@ -77,7 +77,7 @@ def bot(cohort: Cohort, console: ConsoleAdapter) -> Cohort:
         ),
         CommandSpec("boom", "x", boom),
         CommandSpec("refuse", "x", refuse),
-        CommandSpec("lecture at", "x", when, options=(Option("at", OptionKind.DATETIME, "x"),)),
+        CommandSpec("talk at", "x", when, options=(Option("at", OptionKind.DATETIME, "x"),)),
         CommandSpec("nuke", "x", boom, permission=Permission.ADMIN),
         CommandSpec("slow", "x", slow),
         CommandSpec("vip", "x", gold_only, permission=Permission.TIER, tiers=("gold",)),
@@ -126,8 +126,8 @@ async def test_a_member_option_comes_from_the_replied_to_message(bot: Cohort) ->
         (OLGA, "/give @olga 500", "**amount** must be between 1 and 100."),
         (OLGA, "/give @olga five", "**amount** must be a whole number, not “five”."),
         (OLGA, "/give", "Please give **who**."),
-        (BOB, "/lecture", "/lecture needs one of: at."),
-        (BOB, "/lecture at 2026-02-30 10:00", "“2026-02-30 10:00” is not a real date or time."),
+        (BOB, "/talk", "/talk needs one of: at."),
+        (BOB, "/talk at 2026-02-30 10:00", "“2026-02-30 10:00” is not a real date or time."),
         (BOB, "/refuse", "I do not know the member “\\*\\*nobody\\*\\*” yet"),
         (BOB, "/vip", "/vip is for members of: gold."),
         (BOB, "/gvie", "Did you mean /give?"),
@@ -163,7 +163,7 @@ async def test_a_crash_is_logged_and_the_person_gets_an_apology(
 
 
 async def test_subcommands_and_time_zones(bot: Cohort) -> None:
-    replies = await run(bot, BOB, "/lecture at 2026-12-03 19:30")
+    replies = await run(bot, BOB, "/talk at 2026-12-03 19:30")
     assert replies[0].text == "2026-12-03T18:30:00+00:00"  # Europe/Berlin in winter
 
 

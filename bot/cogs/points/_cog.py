@@ -29,7 +29,7 @@ from bot.core import markup
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.community import Community
-from bot.core.config import AccountRef, CommunityConfig, LevelUpMessage
+from bot.core.config import AccountRef, ChannelAddress, CommunityConfig, LevelUpMessage
 from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.events import MemberJoined, MemberLeft, MessageDeleted, MessagePosted
@@ -52,10 +52,9 @@ MAX_THANKED = 3  # people one message can thank by mention
 SHOWS_IMAGES = frozenset({PlatformName.DISCORD, PlatformName.TELEGRAM})
 
 
-def _channel(ref: str) -> ChannelRef:
-    """Read a configured ``platform:channel_id``."""
-    platform, _, channel_id = ref.partition(":")
-    return ChannelRef(PlatformName(platform), channel_id)
+def _channel(address: ChannelAddress) -> ChannelRef:
+    """Return where a configured channel address points."""
+    return ChannelRef(address.platform, address.channel_id, address.thread_id)
 
 
 def _space_for(

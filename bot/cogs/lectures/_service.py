@@ -1,0 +1,629 @@
+"""What lectures do: schedule, deliver what is due exactly once, RSVP, check in, change."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs import points
+from bot.cogs.lectures import _render as render
+from bot.cogs.lectures import _store as store
+from bot.cogs.lectures._render import Voice
+from bot.cogs.lectures._rules import (
+    DeliveryState,
+    Kind,
+    Method,
+    Rsvp,
+    Scope,
+    Skip,
+    Slot,
+    Status,
+    checkin_open,
+    decide,
+    key_start,
+    next_due,
+    plan,
+    shift_wall_clock,
+)
+from bot.cogs.lectures._store import Counts, NewLecture, Occurrence, Recipient
+from bot.core.cohort import Cohort
+from bot.core.commands import Role
+from bot.core.community import Community
+from bot.core.errors import UserError
+from bot.core.i18n import normalize_locale
+from bot.core.parsing import format_duration
+from bot.core.platforms import PlatformName
+from bot.core.ports import ChannelRef, MessageRef, PlatformError, ScheduledEvent
+from bot.core.replies import Reply
+from bot.store.dialect import insert_ignore_returning
+from bot.store.tables import lecture_deliveries, lecture_occurrences, lectures
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+DELIVERY_KEY = ("occurrence_id", "occurrence_start", "kind", "offset_s")
+NOTIFY = (Rsvp.GOING, Rsvp.MAYBE, Rsvp.WAITLIST)
+
+
+@dataclass(slots=True)
+class SweepResult:
+    """What one sweep did: each delivery sent with how late it was, and how many it skipped."""
+
+    sent: list[tuple[Kind, timedelta]] = field(default_factory=list)
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    occ: Occurrence
+    kind: Kind
+    offset: timedelta
+    due_at: datetime
+    key: tuple[int, datetime, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What an organizer changes with ``/lecture edit``."""
+
+    title: str | None = None
+    speaker: str | None = None
+    link: str | None = None
+    duration: timedelta | None = None
+    capacity: int | None = None
+    tier: str | None = None
+
+    def occurrence_values(self) -> dict[str, object]:
+        """Return the occurrence columns to update."""
+        values: dict[str, object] = {}
+        if self.title is not None:
+            values["title"] = self.title
+        # An empty speaker or link, or a capacity of 0, clears it.
+        for name in ("speaker", "link", "capacity"):
+            value = getattr(self, name)
+            if value is not None:
+                values[name] = value or None
+        if self.duration is not None:
+            values["duration_s"] = int(self.duration.total_seconds())
+        return values
+
+
+class LectureService:
+    """Lectures of every community of one bot."""
+
+    def __init__(self, cohort: Cohort) -> None:
+        self.cohort = cohort
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def community(self, community_id: int) -> Community:
+        """Return the community with this row id."""
+        for community in self.cohort.communities.values():
+            if community.id == community_id:
+                return community
+        raise LookupError(f"no community {community_id}")
+
+    def channel_voice(self, community: Community, platform: PlatformName) -> Voice:
+        """Return how posts in a community's channels on ``platform`` are written."""
+        return Voice(self.cohort.i18n, community.config.locale, community.tz, platform)
+
+    def dm_voice(self, community: Community, who: Recipient) -> Voice:
+        """Return how a private message to ``who`` is written."""
+        locale = normalize_locale(who.locale) or community.config.locale
+        tz = ZoneInfo(who.timezone) if who.timezone else community.tz
+        return Voice(self.cohort.i18n, locale, tz, who.platform)
+
+    def targets(self, community: Community, occ: Occurrence) -> list[ChannelRef]:
+        """Return the channels an occurrence is announced in."""
+        configured = community.config.lectures.announce_channels
+        if configured:
+            return [ChannelRef(c.platform, c.channel_id, c.thread_id) for c in configured]
+        return [occ.origin] if occ.origin is not None else []
+
+    async def may_see(self, member_id: int, role: Role, tier: str | None, now: datetime) -> bool:
+        """Say whether a member may see a lecture for ``tier`` (None: everyone may)."""
+        if tier is None or role in (Role.ORGANIZER, Role.ADMIN):
+            return True
+        return tier in await self.cohort.entitlements.tiers_of(member_id, now)
+
+    # --- scheduling -------------------------------------------------------------------------------
+
+    async def schedule(self, new: NewLecture) -> list[Occurrence]:
+        """Store a lecture and deliver its announcement; return its occurrences."""
+        community = self.community(new.community_id)
+        now = self.cohort.clock.now()
+        lecture_id = await store.create(
+            self.cohort.db, new, now=now, reminders=community.config.lectures.reminders
+        )
+        await self.sweep()
+        async with self.cohort.db.read() as conn:
+            return await store.occurrences_of(conn, lecture_id)
+
+    # --- the sweep ------------------------------------------------------------------------------
+
+    async def sweep(self) -> SweepResult:
+        """Claim and send every announcement, reminder and "starting now" that is due."""
+        result = SweepResult()
+        while True:
+            now = self.cohort.clock.now()
+            claims, skipped, more = await self._claim(now)
+            result.skipped += skipped
+            states: list[tuple[tuple[int, datetime, str, int], DeliveryState]] = []
+            posts: list[tuple[Occurrence, list[MessageRef]]] = []
+            for claim in claims:
+                try:
+                    posted = await self._deliver(claim)
+                except Exception:
+                    # Claimed, so never retried: a delivery goes out at most once.
+                    log.exception("lectures: %s for occurrence %s failed", claim.kind, claim.occ.id)
+                    states.append((claim.key, DeliveryState.FAILED))
+                    continue
+                if posted:
+                    posts.append((claim.occ, posted))
+                states.append((claim.key, DeliveryState.SENT))
+                result.sent.append((claim.kind, self.cohort.clock.now() - claim.due_at))
+            await self._finish(states, posts)
+            if not more:
+                return result
+
+    async def _claim(self, now: datetime) -> tuple[list[_Claim], int, bool]:
+        """Claim what is due in one write transaction: the claim is the lock between processes.
+
+        Return the claims this process won and must send, how many it won only to skip, and
+        whether more occurrences may be due.
+        """
+        claims: list[_Claim] = []
+        rows_out: list[dict[str, object]] = []
+        skips: dict[tuple[int, datetime, str, int], Skip] = {}
+        next_values: list[tuple[int, datetime | None]] = []
+        # Most sweeps find nothing: look first, so that they never take the write lock.
+        async with self.cohort.db.read() as conn:
+            anything = await conn.scalar(
+                select(lecture_occurrences.c.id)
+                .where(lecture_occurrences.c.next_due_at <= now)
+                .limit(1)
+            )
+        if anything is None:
+            return [], 0, False
+        async with self.cohort.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    store.occurrence_select()
+                    .where(lecture_occurrences.c.next_due_at <= now)
+                    .order_by(lecture_occurrences.c.next_due_at)
+                    .limit(SWEEP_BATCH)
+                )
+            ).all()
+            for row in rows:
+                occ = store.to_occurrence(row)
+                if occ.status is not Status.SCHEDULED:
+                    next_values.append((occ.id, None))
+                    continue
+                config = self.community(occ.community_id).config.lectures
+                dues = plan(occ.slot, config.reminders)
+                for due in dues:
+                    if due.at > now:
+                        continue
+                    skip = decide(due, occ.slot, now, config.late_grace)
+                    start = key_start(due, occ.original_start, occ.start)
+                    offset_s = int(due.offset.total_seconds())
+                    key = (occ.id, start, due.kind.value, offset_s)
+                    state = DeliveryState.SKIPPED if skip else DeliveryState.SENDING
+                    rows_out.append(
+                        {
+                            "community_id": occ.community_id,
+                            "occurrence_id": occ.id,
+                            "occurrence_start": start,
+                            "kind": due.kind.value,
+                            "offset_s": offset_s,
+                            "due_at": due.at,
+                            "claimed_at": now,
+                            "status": state.value,
+                            "detail": skip.value if skip else None,
+                        }
+                    )
+                    claims.append(_Claim(occ, due.kind, due.offset, due.at, key))
+                    if skip is not None:
+                        skips[key] = skip
+                next_values.append((occ.id, next_due(dues, now)))
+            won = await insert_ignore_returning(
+                conn, lecture_deliveries, rows_out, keys=DELIVERY_KEY
+            )
+            await store.set_next_due(conn, next_values)
+        sending: list[_Claim] = []
+        skipped = 0
+        for claim in claims:
+            if claim.key not in won:
+                continue  # claimed before, by this process or another
+            reason = skips.get(claim.key)
+            if reason is None:
+                sending.append(claim)
+                continue
+            skipped += 1
+            log.info(
+                "lectures: skipped the %s (%s before) of occurrence %s due %s: %s",
+                claim.kind,
+                format_duration(claim.offset),
+                claim.occ.id,
+                claim.due_at.isoformat(),
+                reason,
+            )
+        return sending, skipped, len(rows) == SWEEP_BATCH
+
+    async def _finish(
+        self,
+        states: list[tuple[tuple[int, datetime, str, int], DeliveryState]],
+        posts: list[tuple[Occurrence, list[MessageRef]]],
+    ) -> None:
+        """Record how the claimed deliveries went, and the announcements to edit later."""
+        if not states and not posts:
+            return
+        now = self.cohort.clock.now()
+        async with self.cohort.db.write() as conn:
+            for occ, refs in posts:
+                await store.add_posts_in(conn, occ.community_id, occ.id, refs, now)
+            for (occurrence_id, start, kind, offset_s), state in states:
+                await conn.execute(
+                    update(lecture_deliveries)
+                    .where(
+                        lecture_deliveries.c.occurrence_id == occurrence_id,
+                        lecture_deliveries.c.occurrence_start == start,
+                        lecture_deliveries.c.kind == kind,
+                        lecture_deliveries.c.offset_s == offset_s,
+                    )
+                    .values(status=state.value)
+                )
+
+    async def _deliver(self, claim: _Claim) -> list[MessageRef]:
+        """Send one claimed delivery; return the announcement messages it posted."""
+        occ = claim.occ
+        community = self.community(occ.community_id)
+        now = self.cohort.clock.now()
+        if claim.kind is Kind.ANNOUNCE:
+            # Nobody can have answered yet: the RSVP buttons come with this announcement.
+            refs = await self.post(
+                community, occ, lambda v: render.announcement(v, occ, Counts(), now=now)
+            )
+            await self._native_event(community, occ)
+            return refs
+        if claim.kind is Kind.REMINDER:
+            await self.post(
+                community, occ, lambda v: render.reminder(v, occ, claim.offset, private=False)
+            )
+            await self._dm_going(
+                community, occ, lambda v: render.reminder(v, occ, claim.offset, private=True)
+            )
+        else:
+            await self.post(community, occ, lambda v: render.starting(v, occ, private=False))
+            await self._dm_going(community, occ, lambda v: render.starting(v, occ, private=True))
+        return []
+
+    async def post(
+        self, community: Community, occ: Occurrence, build: Callable[[Voice], Reply]
+    ) -> list[MessageRef]:
+        """Post in every announcement channel whose platform is running; return the messages."""
+        refs: list[MessageRef] = []
+        for channel in self.targets(community, occ):
+            platform = self.cohort.platforms.get(channel.platform)
+            if platform is None:
+                log.debug("lectures: no %s adapter running for %s", channel.platform, channel)
+                continue
+            try:
+                refs.append(
+                    await platform.send(
+                        channel, build(self.channel_voice(community, channel.platform))
+                    )
+                )
+            except PlatformError as exc:
+                log.warning("lectures: could not post in %s: %s", channel, exc)
+        return refs
+
+    async def _dm_going(
+        self, community: Community, occ: Occurrence, build: Callable[[Voice], Reply]
+    ) -> None:
+        default = community.config.lectures.dm_reminders
+        going = await store.answered(self.cohort.db, occ.id, (Rsvp.GOING,))
+        settings = await store.dm_settings(
+            self.cohort.db, community.id, [r.member_id for r in going]
+        )
+        wanted = [r for r in going if settings.get(r.member_id, default)]
+        await self.dm(community, wanted, build, tier=occ.tier)
+
+    async def dm(
+        self,
+        community: Community,
+        recipients: Sequence[Recipient],
+        build: Callable[[Voice], Reply],
+        *,
+        tier: str | None,
+    ) -> int:
+        """Message each recipient privately (those still holding ``tier``); return how many."""
+        now = self.cohort.clock.now()
+        count = 0
+        for who in recipients:
+            role = community.role_of(who.platform, who.user_id)
+            if not await self.may_see(who.member_id, role, tier, now):
+                continue
+            platform = self.cohort.platforms.get(who.platform)
+            if platform is None:
+                continue
+            try:
+                await platform.direct_message(who.user_id, build(self.dm_voice(community, who)))
+                count += 1
+            except PlatformError as exc:
+                log.info("lectures: no DM to member %s: %s", who.member_id, exc)
+        return count
+
+    async def _native_event(self, community: Community, occ: Occurrence) -> None:
+        if not community.config.lectures.native_events:
+            return
+        platform = self.cohort.platforms.get(PlatformName.DISCORD)
+        if platform is None:
+            return
+        event = ScheduledEvent(
+            title=occ.title,
+            description=occ.speaker or "",
+            start=occ.start,
+            end=occ.end,
+            location=(occ.link if not occ.tier else None) or community.config.name,
+        )
+        for guild in community.config.discord_guilds:
+            try:
+                await platform.create_scheduled_event(guild, event)
+            except PlatformError as exc:
+                log.warning("lectures: no scheduled event in guild %s: %s", guild, exc)
+
+    async def refresh(self, occ: Occurrence) -> None:
+        """Edit an occurrence's announcements in place (RSVP counts, changes, cancellation)."""
+        community = self.community(occ.community_id)
+        counts = await store.counts_of(self.cohort.db, occ.id)
+        now = self.cohort.clock.now()
+        for ref in await store.posts_of(self.cohort.db, occ.id):
+            platform = self.cohort.platforms.get(ref.channel.platform)
+            if platform is None:
+                continue
+            voice = self.channel_voice(community, ref.channel.platform)
+            try:
+                await platform.edit(ref, render.announcement(voice, occ, counts, now=now))
+            except PlatformError as exc:
+                log.info("lectures: could not edit %s: %s", ref, exc)
+
+    # --- RSVP and attendance ----------------------------------------------------------------------
+
+    async def rsvp(
+        self,
+        community: Community,
+        occurrence_id: int,
+        member_id: int,
+        role: Role,
+        platform: PlatformName,
+        wanted: Rsvp,
+    ) -> tuple[Occurrence, Rsvp]:
+        """Record an answer, move people up from the waitlist, and update the announcements."""
+        now = self.cohort.clock.now()
+        occ = await store.occurrence(self.cohort.db, community.id, occurrence_id)
+        if occ is None or not await self.may_see(member_id, role, occ.tier, now):
+            raise UserError("lectures.not_found", id=occurrence_id)
+        if occ.status is Status.CANCELLED:
+            raise UserError("lectures.rsvp.cancelled")
+        if now >= occ.end:
+            raise UserError("lectures.rsvp.over")
+        status, moved_up = await store.answer(self.cohort.db, occ, member_id, platform, wanted, now)
+        await self.refresh(occ)
+        await self._tell_promoted(community, occ, moved_up)
+        return occ, status
+
+    async def _tell_promoted(
+        self, community: Community, occ: Occurrence, member_ids: list[int]
+    ) -> None:
+        if not member_ids:
+            return
+        going = await store.answered(self.cohort.db, occ.id, (Rsvp.GOING,))
+        chosen = [r for r in going if r.member_id in set(member_ids)]
+        await self.dm(community, chosen, lambda v: render.promoted(v, occ), tier=occ.tier)
+
+    async def checkin(
+        self, community: Community, member_id: int, role: Role, code: str
+    ) -> Occurrence:
+        """Record a member's attendance by code and award the attendance points once."""
+        now = self.cohort.clock.now()
+        occ = await store.by_code(self.cohort.db, community.id, code)
+        if occ is None or not await self.may_see(member_id, role, occ.tier, now):
+            raise UserError("lectures.checkin.unknown", code=code)
+        if occ.status is Status.CANCELLED:
+            raise UserError("lectures.checkin.cancelled", title=occ.title)
+        grace = community.config.lectures.checkin_grace
+        if not checkin_open(now, occ.start, occ.end, grace):
+            key = "lectures.checkin.early" if now < occ.start else "lectures.checkin.closed"
+            raise UserError(key, title=occ.title)
+        if not await self._attend(community, occ, member_id, Method.CODE, None):
+            raise UserError("lectures.checkin.again", title=occ.title)
+        return occ
+
+    async def mark(
+        self, community: Community, occurrence_id: int, member_id: int, by: int
+    ) -> tuple[Occurrence, bool]:
+        """Record a member's attendance by hand; return False when it was already recorded."""
+        occ = await store.occurrence(self.cohort.db, community.id, occurrence_id)
+        if occ is None:
+            raise UserError("lectures.not_found", id=occurrence_id)
+        if occ.start > self.cohort.clock.now():
+            raise UserError("lectures.attend.future", title=occ.title)
+        return occ, await self._attend(community, occ, member_id, Method.MANUAL, by)
+
+    async def _attend(
+        self,
+        community: Community,
+        occ: Occurrence,
+        member_id: int,
+        method: Method,
+        by: int | None,
+    ) -> bool:
+        now = self.cohort.clock.now()
+        async with self.cohort.db.write() as conn:
+            added = await store.attend(conn, occ, member_id, method, now, marked_by=by)
+        # The ledger is idempotent by (reason, ref): awarding again after a crash between the
+        # two writes heals the points, and a replay never doubles them.
+        amount = community.config.points.attendance
+        if amount:
+            await points.award(
+                self.cohort.db,
+                community,
+                member_id,
+                amount,
+                points.Reason.ATTENDANCE,
+                f"lecture:{occ.id}:{member_id}",
+                at=now,
+                actor_id=by,
+            )
+        return added
+
+    # --- changes ----------------------------------------------------------------------------------
+
+    async def _affected(
+        self, community: Community, occurrence_id: int, scope: Scope
+    ) -> list[Occurrence]:
+        now = self.cohort.clock.now()
+        occ = await store.occurrence(self.cohort.db, community.id, occurrence_id)
+        if occ is None:
+            raise UserError("lectures.not_found", id=occurrence_id)
+        if occ.status is Status.CANCELLED:
+            raise UserError("lectures.change.cancelled", title=occ.title)
+        if occ.end <= now:
+            raise UserError("lectures.change.over", title=occ.title)
+        if scope is Scope.THIS:
+            return [occ]
+        async with self.cohort.db.read() as conn:
+            found = await store.occurrences_of(conn, occ.lecture_id, since=now)
+        return [o for o in found if o.status is Status.SCHEDULED and o.start >= occ.start]
+
+    async def cancel(
+        self, community: Community, occurrence_id: int, scope: Scope
+    ) -> list[Occurrence]:
+        """Cancel one occurrence or the rest of its series, and tell those who answered."""
+        affected = await self._affected(community, occurrence_id, scope)
+        ids = [o.id for o in affected]
+        async with self.cohort.db.write() as conn:
+            await conn.execute(
+                update(lecture_occurrences)
+                .where(lecture_occurrences.c.id.in_(ids))
+                .values(status=Status.CANCELLED.value, next_due_at=None)
+            )
+            await self._touch(conn, affected[0].lecture_id)
+        done = [await self._reload(community, o.id) for o in affected]
+        for occ in done:
+            await self.refresh(occ)
+            who = await store.answered(self.cohort.db, occ.id, NOTIFY)
+            await self.dm(community, who, lambda v, o=occ: render.cancelled(v, o), tier=occ.tier)
+        return done
+
+    async def move(
+        self, community: Community, occurrence_id: int, when: datetime, scope: Scope
+    ) -> list[Occurrence]:
+        """Move one occurrence, or the rest of its series by the same wall-clock shift."""
+        now = self.cohort.clock.now()
+        if when <= now:
+            raise UserError("lectures.past")
+        affected = await self._affected(community, occurrence_id, scope)
+        first = affected[0]
+        if first.start <= now:
+            raise UserError("lectures.change.started", title=first.title)
+        tz = first.tz
+        delta = when.astimezone(tz).replace(tzinfo=None) - first.start.astimezone(tz).replace(
+            tzinfo=None
+        )
+        new_starts = {
+            o.id: when if o.id == first.id else shift_wall_clock(o.start, delta, tz)
+            for o in affected
+        }
+        reminders = community.config.lectures.reminders
+        async with self.cohort.db.write() as conn:
+            for occ in affected:
+                start = new_starts[occ.id]
+                slot = replace_slot(occ, start, now)
+                await conn.execute(
+                    update(lecture_occurrences)
+                    .where(lecture_occurrences.c.id == occ.id)
+                    .values(
+                        start_at=start,
+                        scheduled_at=now,
+                        next_due_at=min(d.at for d in plan(slot, reminders)),
+                    )
+                )
+            await self._touch(conn, first.lecture_id)
+        done = []
+        for occ in affected:
+            moved = await self._reload(community, occ.id)
+            done.append(moved)
+            await self.refresh(moved)
+            who = await store.answered(self.cohort.db, occ.id, NOTIFY)
+            await self.dm(
+                community, who, lambda v, o=moved, b=occ.start: render.moved(v, o, b), tier=occ.tier
+            )
+        return done
+
+    async def edit(
+        self, community: Community, occurrence_id: int, changes: Changes, scope: Scope
+    ) -> list[Occurrence]:
+        """Change the details of one occurrence or the rest of its series."""
+        affected = await self._affected(community, occurrence_id, scope)
+        if changes.tier is not None and scope is not Scope.SERIES:
+            raise UserError("lectures.edit.tier_series")
+        values = changes.occurrence_values()
+        now = self.cohort.clock.now()
+        async with self.cohort.db.write() as conn:
+            if values:
+                await conn.execute(
+                    update(lecture_occurrences)
+                    .where(lecture_occurrences.c.id.in_([o.id for o in affected]))
+                    .values(**values)
+                )
+            series_values = dict(values)
+            if changes.tier is not None:
+                series_values["tier"] = changes.tier or None
+            if scope is Scope.SERIES and series_values:
+                await conn.execute(
+                    update(lectures)
+                    .where(lectures.c.id == affected[0].lecture_id)
+                    .values(**series_values, updated_at=now)
+                )
+            else:
+                await self._touch(conn, affected[0].lecture_id)
+            promoted: dict[int, list[int]] = {}
+            if changes.capacity is not None:
+                for occ in affected:
+                    promoted[occ.id] = await store.promote(
+                        conn, occ.id, changes.capacity or None, now
+                    )
+        done = []
+        for occ in affected:
+            fresh = await self._reload(community, occ.id)
+            done.append(fresh)
+            await self.refresh(fresh)
+            who = await store.answered(self.cohort.db, occ.id, NOTIFY)
+            await self.dm(community, who, lambda v, o=fresh: render.edited(v, o), tier=fresh.tier)
+            await self._tell_promoted(community, fresh, promoted.get(occ.id, []))
+        return done
+
+    async def _touch(self, conn: AsyncConnection, lecture_id: int) -> None:
+        await conn.execute(
+            update(lectures)
+            .where(lectures.c.id == lecture_id)
+            .values(updated_at=self.cohort.clock.now())
+        )
+
+    async def _reload(self, community: Community, occurrence_id: int) -> Occurrence:
+        occ = await store.occurrence(self.cohort.db, community.id, occurrence_id)
+        assert occ is not None
+        return occ
+
+
+def replace_slot(occ: Occurrence, start: datetime, now: datetime) -> Slot:
+    """Return the delivery times of ``occ`` once moved to ``start`` at ``now``."""
+    return Slot(start, start + occ.duration, occ.announce_at, now)
