@@ -100,16 +100,23 @@ class Rest:
                     "POST",
                     "/interactions/{interaction_id}/{token}/callback",
                     auth=False,
+                    major="token",
                 ),
                 s.callback,
             ),
-            (RouteSpec("followup", "POST", "/webhooks/{app_id}/{token}", auth=False), s.followup),
+            (
+                RouteSpec(
+                    "followup", "POST", "/webhooks/{app_id}/{token}", auth=False, major="token"
+                ),
+                s.followup,
+            ),
             (
                 RouteSpec(
                     "get_webhook_message",
                     "GET",
                     "/webhooks/{app_id}/{token}/messages/{message_id}",
                     auth=False,
+                    major="token",
                 ),
                 s.get_webhook_message,
             ),
@@ -119,6 +126,7 @@ class Rest:
                     "PATCH",
                     "/webhooks/{app_id}/{token}/messages/{message_id}",
                     auth=False,
+                    major="token",
                 ),
                 s.edit_webhook_message,
             ),
@@ -128,6 +136,7 @@ class Rest:
                     "DELETE",
                     "/webhooks/{app_id}/{token}/messages/{message_id}",
                     auth=False,
+                    major="token",
                 ),
                 s.delete_webhook_message,
             ),

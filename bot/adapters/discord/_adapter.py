@@ -265,7 +265,6 @@ class DiscordAdapter:
         self.renderer = CommandRenderer(cohort.registry, cohort.i18n)
         self.stopping = False
         self.synced: dict[str, bool] = {}  # guild id -> whether start sent its commands
-        self.reports: list[str] = []
         self._order = KeyedOrder()
         self._pacers: dict[int, Pacer] = {}
         self._expected: dict[tuple[int, int, int, bool], int] = {}
@@ -935,7 +934,6 @@ class DiscordAdapter:
         locale = community.config.locale
         reply = Reply(text=self.cohort.i18n.text(locale, key, **params))
         log.warning("discord: %s: %s", community.slug, self.cohort.i18n.plain("en", key, **params))
-        self.reports.append(key)
         channel_id = community.config.discord_admin_channel
         try:
             if channel_id is not None:

@@ -106,7 +106,6 @@ class CommandRenderer:
                 # A group is shown to whoever may run its most open subcommand.
                 permission = min((s.permission for s in subs), key=_openness)
             command["default_member_permissions"] = DEFAULT_PERMISSIONS.get(permission)
-            command["contexts"] = [0]  # guilds only: the bot's commands live per guild
             commands.append(command)
         return commands
 
