@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.adapters.console import ConsoleAdapter
+from bot.adapters.telegram import TelegramAdapter
 from bot.cogs import points, qa
 from bot.cogs.qa._search import terms_of
 from bot.core.clock import ManualClock
@@ -21,7 +25,11 @@ from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
 from bot.runtime import build
 from bot.store.tables import points_ledger, qa_answers, qa_questions, qa_transitions
+from tests.adapters.test_telegram import BOB as TG_BOB
+from tests.adapters.test_telegram import GROUP, TOKEN, said
+from tests.adapters.test_telegram import OLGA as TG_OLGA
 from tests.conftest import make_config, output
+from tests.telegram_api import TelegramServer
 
 ALICE = Caller(PlatformName.CONSOLE, "alice", "Alice", username="alice")
 BOB = Caller(PlatformName.CONSOLE, "bob", "Bob", username="bob")
@@ -409,8 +417,6 @@ async def test_reminders_pings_and_dormancy_survive_a_restart(
 
 
 def _console(cohort: Cohort) -> ConsoleAdapter:
-    import io  # noqa: PLC0415
-
     adapter = ConsoleAdapter(
         cohort, cohort.communities["demo"], user="alice", out=io.StringIO(), echo=True
     )
@@ -567,3 +573,68 @@ async def test_an_unknown_question_number(console: ConsoleAdapter) -> None:
     printed = await say(console, "alice", "general", "/accept question:42", "/ask #only-tags")
     assert "There is no question #42." in printed
     assert "Your question needs a title" in printed
+
+
+# --- through Telegram: forum topics, and reply chains in a group without topics -------------------
+
+PLAIN = -1009876543210  # a group without topics
+
+
+async def test_telegram_topics_and_reply_chains(tmp_path: Path) -> None:
+
+    async with TelegramServer(token=TOKEN) as tg:
+        tg.add_chat(GROUP, "supergroup", title="Demo", is_forum=True)
+        tg.add_chat(PLAIN, "supergroup", title="Plain")
+        for user_id, name in ((TG_OLGA, "Olga"), (TG_BOB, "Bob")):
+            tg.add_user(user_id, name, username=name.lower(), language_code="en")
+            tg.add_member(GROUP, user_id)
+            tg.add_member(PLAIN, user_id)
+            tg.add_chat(user_id, "private")
+        config = make_config(
+            tmp_path,
+            community={"telegram_chats": [GROUP, PLAIN]},
+            telegram={
+                "token": TOKEN,
+                "base_url": tg.base_url,
+                "messages_per_minute_per_group": 1000,
+                "messages_per_second": 1000,
+            },
+        )
+        cohort = await build(config)
+        adapter = TelegramAdapter(cohort, config.telegram, poll_timeout=1)
+        cohort.platforms[PlatformName.TELEGRAM] = adapter
+        await adapter.start()
+        try:
+            tg.user_says(GROUP, TG_BOB, "/ask How do I pin numpy? | versions clash #python")
+            await said(tg, GROUP, "Question <b>#1</b> from <b>Bob</b>")
+            (topic_id,) = [k[1] for k in tg.topics if k[0] == GROUP]
+            answer = tg.user_says(GROUP, TG_OLGA, "Use a lock file", thread_id=topic_id)
+            await tg.wait_for(lambda: len(tg.sent(GROUP)) >= 1)
+            await _until(lambda: state_of(cohort, 1), A)
+            tg.user_says(
+                GROUP,
+                TG_BOB,
+                "/accept",
+                thread_id=topic_id,
+                reply_to_message_id=answer["message_id"],
+            )
+            await said(tg, GROUP, "the answer by <b>Olga</b> was accepted")
+            await tg.wait_for(lambda: tg.topics[(GROUP, topic_id)]["closed"])
+            assert tg.topics[(GROUP, topic_id)]["name"] == "[Solved] How do I pin numpy?"
+
+            tg.user_says(PLAIN, TG_BOB, "/ask Which editor?")
+            opening = await said(tg, PLAIN, "Question <b>#2</b>")
+            tg.user_says(PLAIN, TG_OLGA, "Try Helix", reply_to_message_id=opening["message_id"])
+            await _until(lambda: state_of(cohort, 2), A)
+        finally:
+            await adapter.stop()
+            await cohort.dispatcher.drain()
+            await cohort.db.close()
+
+
+async def _until(read: Callable[[], Awaitable[object]], expected: object) -> None:
+    for _ in range(200):
+        if await read() == expected:
+            return
+        await asyncio.sleep(0.02)
+    assert await read() == expected
