@@ -21,6 +21,7 @@ from bot.store.types import UTCDateTime
 
 TRIGRAM = 3
 MAX_TERMS = 8
+RANK_WINDOW = 1000  # matches ranked by relevance, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,30 +80,50 @@ async def unindex(conn: AsyncConnection, question_id: int) -> None:
 
 
 async def search(db: Database, community_id: int, query: str, *, limit: int = 10) -> list[Hit]:
-    """Return the questions of a community that contain every term, best first."""
+    """Return the questions of a community that contain every term, best first.
+
+    With a term of three or more characters, the newest RANK_WINDOW matches are ranked by
+    BM25; with only short terms, the newest matches come first (the scan stops at ``limit``).
+    """
     long, short = terms_of(query)
     if not long and not short:
         return []
     params: dict[str, Any] = {"community": community_id, "limit": limit}
     async with db.read() as conn:
         columns: tuple[str, ...]
-        if _fts(conn):
+        if _fts(conn) and long:
             columns = ("s.title", "s.body", "s.answer")
             source = "qa_search s JOIN qa_questions q ON q.id = s.rowid"
         else:
             columns = ("q.title", "q.body")
             source = "qa_questions q"
-            short, long = short + long, []
+            short, long = short + long, []  # short terms alone: a newest-first LIKE scan
         where = ["q.community_id = :community"]
         if long:
             where.append("qa_search MATCH :match")
             params["match"] = " AND ".join(_phrase(t) for t in long)
+            # Ranking every match of a common word costs time in proportion to the matches:
+            # rank the newest RANK_WINDOW matches only (a rowid range FTS5 reads directly).
+            cutoff = await conn.scalar(
+                text(
+                    "SELECT rowid FROM qa_search WHERE qa_search MATCH :match "
+                    "ORDER BY rowid DESC LIMIT 1 OFFSET :window"
+                ),
+                {"match": params["match"], "window": RANK_WINDOW},
+            )
+            if cutoff is not None:
+                where.append("s.rowid > :cutoff")
+                params["cutoff"] = cutoff
         for index, term in enumerate(short):
             params[f"like{index}"] = _like(term)
             where.append(
                 "(" + " OR ".join(f"{c} LIKE :like{index} ESCAPE '\\'" for c in columns) + ")"
             )
-        order = "bm25(qa_search)" if long else "q.created_at DESC"
+        order = (
+            "bm25(qa_search)"
+            if long
+            else ("s.rowid DESC" if columns[0] == "s.title" else "q.id DESC")
+        )
         sql = (
             f"SELECT q.id, q.title, q.state, q.created_at FROM {source} "
             f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
