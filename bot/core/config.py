@@ -654,6 +654,48 @@ class LecturesConfig:
     )
 
 
+def _span(default: timedelta, low: timedelta, high: timedelta) -> dict[str, object]:
+    """Build metadata for a duration between ``low`` and ``high``."""
+    return _meta(
+        _duration_between(low, high),
+        f"a duration from '{format_duration(low)}' to '{format_duration(high)}', "
+        f"like '{format_duration(default)}'",
+        show=format_duration,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class QaConfig:
+    """Say where questions are asked and when unanswered ones are chased."""
+
+    channels: tuple[ChannelAddress, ...] = field(
+        default=(),
+        metadata=_meta(
+            _channel, "a channel like 'telegram:-1001234567890' or 'discord:123'", show=str
+        ),
+    )
+    unanswered_reminder: timedelta = field(
+        default=timedelta(hours=24),
+        metadata=_span(timedelta(hours=24), timedelta(minutes=10), timedelta(days=30)),
+    )
+    accept_ping: timedelta = field(
+        default=timedelta(days=3),
+        metadata=_span(timedelta(days=3), timedelta(hours=1), timedelta(days=60)),
+    )
+    dormant_after: timedelta = field(
+        default=timedelta(days=14),
+        metadata=_span(timedelta(days=14), timedelta(hours=1), timedelta(days=365)),
+    )
+    bounty_after: timedelta = field(
+        default=timedelta(days=7),
+        metadata=_span(timedelta(days=7), timedelta(hours=1), timedelta(days=90)),
+    )
+    bounty_split_percent: int = field(
+        default=50, metadata=_meta(_percent, "a whole percentage from 0 to 100")
+    )
+    bounty_max: int = _count(1000)
+
+
 @dataclass(frozen=True, kw_only=True)
 class CommunityConfig:
     """Describe one community and the Discord guilds and Telegram chats it spans."""
@@ -689,6 +731,7 @@ class CommunityConfig:
     )
     points: PointsConfig = field(default_factory=PointsConfig)
     lectures: LecturesConfig = field(default_factory=LecturesConfig)
+    qa: QaConfig = field(default_factory=QaConfig)
 
     @property
     def tz(self) -> ZoneInfo:

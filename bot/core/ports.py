@@ -101,6 +101,10 @@ class Platform(Protocol):
         """Archive (and optionally lock) a thread or close a topic."""
         ...
 
+    async def rename_thread(self, thread: ChannelRef, title: str) -> None:
+        """Change the title of a thread, forum post or topic the bot opened."""
+        ...
+
     async def grant_access(self, user_id: str, target: AccessTarget) -> None:
         """Let a person into ``target`` (add the role, or approve them into the chat)."""
         ...

@@ -85,8 +85,9 @@ class ConsoleAdapter:
 
     @property
     def here(self) -> ChannelRef:
-        """Return the channel the person is in."""
-        return ChannelRef(PlatformName.CONSOLE, self.channel)
+        """Return the channel the person is in (``general/thread-1`` is a thread of general)."""
+        channel, _, thread = self.channel.partition("/")
+        return ChannelRef(PlatformName.CONSOLE, channel, thread or None)
 
     def prompt(self) -> str:
         """Return the prompt shown before each line."""
@@ -251,6 +252,10 @@ class ConsoleAdapter:
     async def close_thread(self, thread: ChannelRef, *, lock: bool = False) -> None:
         """Print that a thread was closed."""
         self._print(self.t("console.thread_closed", thread=thread.thread_id or "?"))
+
+    async def rename_thread(self, thread: ChannelRef, title: str) -> None:
+        """Print a thread's new title."""
+        self._print(self.t("console.thread_renamed", thread=thread.thread_id or "?", title=title))
 
     async def grant_access(self, user_id: str, target: AccessTarget) -> None:
         """Record and print that ``user_id`` may enter ``target``."""

@@ -611,6 +611,16 @@ class TelegramAdapter:
             lambda: self.bot.close_forum_topic(int(thread.channel_id), int(thread.thread_id or 0))
         )
 
+    async def rename_thread(self, thread: ChannelRef, title: str) -> None:
+        """Rename a forum topic (Telegram allows 128 characters)."""
+        if thread.thread_id is None:
+            raise PlatformError(PlatformErrorReason.INVALID, "not a topic")
+        await self._call(
+            lambda: self.bot.edit_forum_topic(
+                int(thread.channel_id), int(thread.thread_id or 0), name=title[:128]
+            )
+        )
+
     async def reopen_thread(self, thread: ChannelRef) -> None:
         """Reopen a closed forum topic."""
         await self._call(

@@ -1,0 +1,50 @@
+"""Q&A threads: ask, answer, accept, bounties, reminders, search, and the statistics.
+
+The lifecycle (``open -> answered -> solved``, ``-> dormant``, ``-> closed``) is one plain
+function, ``next_state``; every move is kept in ``qa_transitions`` for the statistics below.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot.cogs.qa._ask import Draft, parse_question
+from bot.cogs.qa._cog import QaCog
+from bot.cogs.qa._search import Hit, search
+from bot.cogs.qa._states import NotAllowed, State, Why, next_state
+from bot.cogs.qa._stats import Summary, summary, top_answerers
+from bot.core.cohort import Cohort
+from bot.core.events import MemberLeft, MessageDeleted, MessagePosted
+
+SWEEP_EVERY = timedelta(minutes=5)
+
+__all__ = [
+    "Draft",
+    "Hit",
+    "NotAllowed",
+    "QaCog",
+    "State",
+    "Summary",
+    "Why",
+    "next_state",
+    "parse_question",
+    "search",
+    "setup",
+    "summary",
+    "top_answerers",
+]
+
+
+def setup(cohort: Cohort) -> None:
+    """Register the Q&A commands, buttons, listeners and the sweep."""
+    cohort.i18n.load_dir(Path(__file__).with_name("locales"))
+    cog = QaCog(cohort)
+    for spec in cog.commands():
+        cohort.command(spec)
+    for action in cog.actions():
+        cohort.action(action)
+    cohort.events.subscribe(MessagePosted, cog.on_message)
+    cohort.events.subscribe(MessageDeleted, cog.on_deleted)
+    cohort.events.subscribe(MemberLeft, cog.on_left)
+    cohort.every("qa.sweep", SWEEP_EVERY, cog.sweep)
