@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 from bot.adapters.discord import DiscordAdapter
+from bot.cogs import points
 from bot.core.cohort import Cohort
 from bot.core.commands import CommandSpec
 from bot.core.context import Context
 from bot.core.errors import ConfigError
 from bot.core.events import MemberJoined, MemberLeft, MemberRolesChanged, MessagePosted
+from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import (
     AccessTarget,
@@ -472,6 +474,8 @@ async def test_threads_forum_posts_and_closing_them(bot: Cohort, dc: DiscordServ
     assert dc.channel(int(side.thread_id or 0))["parent_id"] == str(GENERAL)
     await adapter.send(side, Reply(text="in the thread"))
     assert dc.sent(int(side.thread_id or 0))[-1]["content"] == "in the thread"
+    await adapter.rename_thread(post, "[Solved] Joins?")
+    assert dc.channel(int(post.thread_id or 0))["name"] == "[Solved] Joins?"
     await adapter.close_thread(post, lock=True)
     meta = dc.channel(int(post.thread_id or 0))["thread_metadata"]
     assert (meta["archived"], meta["locked"]) == (True, True)
@@ -670,3 +674,42 @@ async def test_a_report_falls_back_to_the_system_channel_when_no_admin_is_reacha
     assert dc.sent(int(dc.dm_channels[OLGA]["id"])) == []  # refused with 50007
     (report,) = dc.sent(GENERAL)  # the guild's system channel
     assert "do not exist: 400000000000000099" in report["content"]
+
+
+async def test_thanks_by_mention_and_its_reversal_when_the_message_is_deleted(
+    bot: Cohort, dc: DiscordServer
+) -> None:
+    demo = bot.communities["demo"]
+    bob = await bot.identity.resolve(demo.id, Caller(PlatformName.DISCORD, str(BOB), "Bob"))
+    dc.user_says(GENERAL, SAM, f"thanks <@{BOB}>, that fixed it")
+    await dc.wait_for(lambda: "**Sam** thanked **Bob** (+10)" in content(dc.sent(GENERAL)))
+    assert await points.balance_of(bot.db, demo.id, bob.member_id) == 10
+    thanks_message = next(
+        int(m["id"]) for m in dc.messages[GENERAL].values() if "thanks" in (m["content"] or "")
+    )
+    dc.remove(GENERAL, thanks_message)  # a moderator deletes it: the kudos go back
+
+    async def reversed_() -> bool:
+        return await points.balance_of(bot.db, demo.id, bob.member_id) == 0
+
+    for _ in range(100):
+        if await reversed_():
+            break
+        await asyncio.sleep(0.02)
+    assert await reversed_()
+
+
+async def test_files_and_timestamps_reach_discord(bot: Cohort, dc: DiscordServer) -> None:
+    interaction = dc.run_command(GUILD, GENERAL, OLGA, "points export", {})
+    (answer,) = await dc.answered(interaction)
+    assert answer["ephemeral"] and "The leaderboard as CSV: 0 members." in content([answer])
+    (file,) = answer["files"]
+    assert file["filename"].startswith("points-demo-all-") and file["data"].startswith(
+        "rank,member_id".encode("utf-8-sig")
+    )
+    sent = await adapter_of(bot).send(
+        ChannelRef(PlatformName.DISCORD, str(GENERAL)),
+        Reply(text="Starts <t:1764790200:F> for <everyone>"),
+    )
+    shown = next(m for m in dc.sent(GENERAL) if m["id"] == sent.message_id)
+    assert shown["content"] == "Starts <t:1764790200:F> for \\<everyone\\>"

@@ -114,6 +114,10 @@ class CohortClient(discord.Client):
         """Tell the core a person joined a guild."""
         await self.adapter.on_member_join(member)
 
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """Tell the core a message was deleted (cached or not)."""
+        await self.adapter.on_message_delete(payload)
+
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         """Tell the core a person left a guild (cached or not)."""
         await self.adapter.on_member_remove(payload)
@@ -580,6 +584,22 @@ class DiscordAdapter:
                     mentions=tuple(str(user.id) for user in message.mentions),
                 )
 
+    async def on_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """Tell the core a message was deleted, in its channel's order."""
+        if self.stopping:
+            return
+        with self._tracked():
+            async with self._order.turn(payload.channel_id):
+                community = self._community(payload.guild_id)
+                if community is None:
+                    return
+                channel = self.client.get_channel(payload.channel_id) or discord.Object(
+                    payload.channel_id
+                )
+                await self.cohort.dispatcher.message_deleted(
+                    community, await self._channel_ref(channel), str(payload.message_id)
+                )
+
     async def on_member_join(self, member: discord.Member) -> None:
         """Tell the core a person joined a guild."""
         if self.stopping:
@@ -768,6 +788,15 @@ class DiscordAdapter:
         if not isinstance(found, discord.Thread):
             raise PlatformError(PlatformErrorReason.INVALID, f"{thread.thread_id} is no thread")
         await self.call(lambda: found.edit(archived=True, locked=lock))
+
+    async def rename_thread(self, thread: ChannelRef, title: str) -> None:
+        """Rename a thread or forum post (Discord allows 100 characters)."""
+        if thread.thread_id is None:
+            raise PlatformError(PlatformErrorReason.INVALID, "not a thread")
+        found = await self._channel(int(thread.thread_id))
+        if not isinstance(found, discord.Thread):
+            raise PlatformError(PlatformErrorReason.INVALID, f"{thread.thread_id} is no thread")
+        await self.call(lambda: found.edit(name=title[:100]))
 
     def _pacer(self, guild_id: int) -> Pacer:
         pacer = self._pacers.get(guild_id)

@@ -20,6 +20,7 @@ FIELD_VALUE_LIMIT = 1024
 LABEL_LIMIT = 80
 EMBED_COLOUR = 0x5865F2
 _SPECIAL = re.compile(r"([\\*_~`|>#\[\]<])")
+_TIMESTAMP = re.compile(r"(<t:-?[0-9]{1,13}(?::[tTdDfFR])?>)")
 
 STYLES = {
     ButtonStyle.PRIMARY: discord.ButtonStyle.primary,
@@ -32,8 +33,15 @@ NO_PINGS = discord.AllowedMentions.none()
 
 
 def escape(text: str) -> str:
-    """Escape Discord Markdown (and mention syntax) so text shows as typed."""
-    return _SPECIAL.sub(r"\\\1", text)
+    """Escape Discord Markdown (and mention syntax) so text shows as typed.
+
+    Timestamps (``<t:1764790200:F>``) stay as they are: Discord shows them in each reader's
+    own zone and language, which is why the cogs write them.
+    """
+    parts = _TIMESTAMP.split(text)
+    return "".join(
+        part if index % 2 else _SPECIAL.sub(r"\\\1", part) for index, part in enumerate(parts)
+    )
 
 
 def to_markdown(source: str) -> str:
@@ -96,9 +104,14 @@ def render(reply: Reply) -> Rendered:
     Text longer than an embed's description holds is cut with an ellipsis.
     """
     text = to_markdown(reply.text) if reply.text else ""
+    attached = (
+        [discord.File(io.BytesIO(reply.attachment.data), filename=reply.attachment.filename)]
+        if reply.attachment is not None
+        else []
+    )
     simple = not reply.title and not reply.fields and reply.image is None
     if simple and len(text) <= CONTENT_LIMIT:
-        return Rendered(content=text or "\u200b")
+        return Rendered(content=text or "\u200b", files=attached)
     embed = discord.Embed(
         title=_cut(markup.plain(reply.title), TITLE_LIMIT) if reply.title else None,
         description=_cut(text, DESCRIPTION_LIMIT) if text else None,
@@ -110,7 +123,7 @@ def render(reply: Reply) -> Rendered:
             value=_cut(to_markdown(item.value), FIELD_VALUE_LIMIT) or "\u200b",
             inline=item.inline,
         )
-    files: list[discord.File] = []
+    files: list[discord.File] = attached
     if reply.image is not None:
         if reply.image.data is not None:
             name = reply.image.filename

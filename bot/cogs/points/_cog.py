@@ -34,7 +34,7 @@ from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.events import MemberJoined, MemberLeft, MessageDeleted, MessagePosted
 from bot.core.identity import Account
-from bot.core.parsing import format_duration, parse_mention
+from bot.core.parsing import Mention, MentionKind, format_duration, parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError
 from bot.core.replies import Attachment, Button, ButtonStyle, Field, Image, Reply
@@ -464,10 +464,11 @@ class PointsCog:
                 if here:
                     return [(here[0], event.reply_to_message_id)]
         found: list[tuple[Account, str]] = []
-        for raw in mentions_in(event.text)[:MAX_THANKED]:
-            account = await self.cohort.identity.find(
-                community.id, event.channel.platform, parse_mention(raw)
-            )
+        # Mentions the platform resolved (Discord) first, then @names typed in the text.
+        named = [Mention(MentionKind.USER_ID, user_id) for user_id in event.mentions]
+        named += [parse_mention(raw) for raw in mentions_in(event.text)]
+        for mention in named[:MAX_THANKED]:
+            account = await self.cohort.identity.find(community.id, event.channel.platform, mention)
             if account is not None and all(a.member_id != account.member_id for a, _ in found):
                 found.append((account, event.message_id))
         return found
