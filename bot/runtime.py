@@ -133,6 +133,7 @@ async def serve(
         runner = await start_web(cohort, routes)
         if telegram is not None:
             await telegram.start()
+        await cohort.start()
         if not config.has_platform_credentials():
             interactive = lines is None and sys.stdin.isatty()
             console = ConsoleAdapter(
@@ -156,6 +157,7 @@ async def serve(
         if telegram is not None:
             await telegram.stop()  # no new updates; PTB finishes the ones in hand
         await cohort.dispatcher.drain()
+        await cohort.stop()
         if console_task is not None and not console_task.done():
             console_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

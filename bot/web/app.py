@@ -10,8 +10,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
 from bot.core.cohort import Cohort
-
-COHORT_KEY = web.AppKey("cohort", Cohort)
+from bot.web._keys import COHORT_KEY
+from bot.web.stripe_webhook import PATH as STRIPE_PATH
+from bot.web.stripe_webhook import stripe_webhook
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -38,5 +39,6 @@ def build_app(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.Applic
     app = web.Application(client_max_size=1024 * 1024)
     app[COHORT_KEY] = cohort
     app.router.add_get("/healthz", healthz)
+    app.router.add_post(STRIPE_PATH, stripe_webhook)
     app.router.add_routes(routes)
     return app
