@@ -17,6 +17,7 @@ from bot.cogs.gating import Gating
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
+from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.runtime import build
 from bot.store.tables import metadata
@@ -142,9 +143,10 @@ class World:
         await self.gating.run_due()
 
     async def say(self, line: str, user: str = "alice") -> str:
-        """Type a line in the console as ``user``; return what the console printed."""
+        """Type a line in the console as ``user``, let the worker run; return what was printed."""
         self.console.user = user
         await self.console.handle_line(line)
+        await self.gating.run_due()  # what the worker, kicked by the command, does next
         return self.read()
 
     def read(self) -> str:
@@ -186,6 +188,11 @@ class World:
             self.cohort.communities["demo"].id, self.console.caller(user)
         )
         return account.member_id
+
+    async def holds_member(self, caller: Caller) -> frozenset[str]:
+        """Return the offers the member behind any platform account holds now."""
+        account = await self.cohort.identity.resolve(self.cohort.communities["demo"].id, caller)
+        return await self.gating.offers_of(account.member_id, self.clock.now())
 
     async def holds(self, user: str) -> frozenset[str]:
         """Return the offers a console user holds now."""

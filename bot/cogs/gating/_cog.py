@@ -22,7 +22,7 @@ MAX_DAYS = 3650
 PLANS = ("monthly", "yearly", "once")
 
 
-def _price(offer: OfferConfig, plan: str | None) -> tuple[str, str]:
+def _price(ctx: Context, offer: OfferConfig, plan: str | None) -> tuple[str, str]:
     """Return (plan, price id) for a plan of an offer, the first it sells when none is named."""
     prices = {
         "monthly": offer.price_monthly,
@@ -33,8 +33,9 @@ def _price(offer: OfferConfig, plan: str | None) -> tuple[str, str]:
         plan = next(p for p in PLANS if prices[p])
     price = prices.get(plan)
     if not price:
-        sold = ", ".join(p for p in PLANS if prices[p])
-        raise UserError("gating.join.no_plan", offer=offer.name, plan=plan, plans=sold)
+        sold = ", ".join(ctx.plain(f"gating.plan.{p}") for p in PLANS if prices[p])
+        label = ctx.plain(f"gating.plan.{plan}")
+        raise UserError("gating.join.no_plan", offer=offer.name, plan=label, plans=sold)
     return plan, price
 
 
@@ -100,7 +101,7 @@ class GatingCog:
         chosen = self._offer(ctx, offer)
         if chosen.id in await self.service.offers_of(ctx.member.id, ctx.now()):
             raise UserError("gating.join.already", offer=chosen.name)
-        plan_name, price = _price(chosen, plan)
+        plan_name, price = _price(ctx, chosen, plan)
         link = await self.service.checkout(
             ctx.community, ctx.member.id, ctx.account.id, chosen, price, ctx.locale
         )
