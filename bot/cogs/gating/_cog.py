@@ -387,7 +387,11 @@ def render_report(ctx: Context, report: Report) -> str:
     if report.stripe_error:
         lines.append(ctx.t("gating.check.stripe_down", error=report.stripe_error))
     for platform, where, code in report.problems:
-        lines.append(ctx.t("gating.check.problem", platform=platform, target=where, problem=code))
+        known = ctx.cohort.i18n.has(f"gating.problem.{code}")
+        problem = ctx.plain(f"gating.problem.{code}") if known else code
+        lines.append(
+            ctx.t("gating.check.problem", platform=platform, target=where, problem=problem)
+        )
     if not report.problems:
         lines.append(ctx.t("gating.check.rights_ok"))
     return "\n".join(lines)
