@@ -1160,9 +1160,16 @@ class Gating:
             )
             detail = f"until {ends.isoformat()}" if ends else "for good"
             await self._audit(
-                conn, community.id, member_id, Audit.GRANT, offer.id, ref, now,
-                actor_id=actor_id, detail=detail,
-            )  # fmt: skip
+                conn,
+                community.id,
+                member_id,
+                Audit.GRANT,
+                offer.id,
+                ref,
+                now,
+                actor_id=actor_id,
+                detail=detail,
+            )
             await recompute(conn, community, member_id, now)
         self.kick()
         return ends
@@ -1200,9 +1207,15 @@ class Gating:
                     .values(refunded_at=now)
                 )
                 await self._audit(
-                    conn, community.id, member_id, Audit.REVOKE, offer.id, row.ref, now,
+                    conn,
+                    community.id,
+                    member_id,
+                    Audit.REVOKE,
+                    offer.id,
+                    row.ref,
+                    now,
                     actor_id=actor_id,
-                )  # fmt: skip
+                )
             await recompute(conn, community, member_id, now)
         self.kick()
         return len(rows)
