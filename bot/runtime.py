@@ -141,6 +141,7 @@ async def serve(
             await telegram.start()
         if discord is not None:
             await discord.start()
+        await cohort.start()
         if not config.has_platform_credentials():
             interactive = lines is None and sys.stdin.isatty()
             console = ConsoleAdapter(
@@ -167,6 +168,7 @@ async def serve(
         if discord is not None:
             await discord.stop()  # no new events; the interactions in hand get answered
         await cohort.dispatcher.drain()
+        await cohort.stop()
         if console_task is not None and not console_task.done():
             console_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

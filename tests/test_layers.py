@@ -48,6 +48,18 @@ def test_imports_point_down(package: str) -> None:
     assert violations(package) == []
 
 
+STRIPE_GATEWAY = "bot/cogs/gating/_stripe.py"
+
+
+def test_only_the_stripe_gateway_imports_stripe() -> None:
+    importers = sorted(
+        str(path.relative_to(ROOT.parent))
+        for path in ROOT.rglob("*.py")
+        if any(m == "stripe" or m.startswith("stripe.") for m in imported_modules(path))
+    )
+    assert importers == [STRIPE_GATEWAY]
+
+
 def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n    from telegram import Bot\n    import sklearn.linear_model\n")

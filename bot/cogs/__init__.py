@@ -3,6 +3,7 @@
 DEFAULT_COGS: tuple[str, ...] = (
     "bot.cogs.general",
     "bot.cogs.points",
+    "bot.cogs.gating",
     "bot.cogs.lectures",
     "bot.cogs.qa",
 )

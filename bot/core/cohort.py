@@ -67,6 +67,8 @@ class Cohort:
         self.platforms: dict[PlatformName, Platform] = {}
         self.communities: dict[str, Community] = {}
         self.jobs: list[RecurringJob] = []
+        self.startup: list[Callable[[], Awaitable[object]]] = []
+        self.shutdown: list[Callable[[], Awaitable[object]]] = []
         self._owner = ""
 
     async def open(self) -> None:
@@ -99,6 +101,27 @@ class Cohort:
         if any(job.id == job_id for job in self.jobs):
             raise ValueError(f"job {job_id!r} is registered twice")
         self.jobs.append(RecurringJob(job_id, every, run))
+
+    def on_start(self, run: Callable[[], Awaitable[object]]) -> None:
+        """Ask the runtime to await ``run`` once everything is up (workers, catch-up)."""
+        self.startup.append(run)
+
+    def on_stop(self, run: Callable[[], Awaitable[object]]) -> None:
+        """Ask the runtime to await ``run`` on shutdown, before the database closes."""
+        self.shutdown.append(run)
+
+    async def start(self) -> None:
+        """Run the cogs' start hooks in the order they were registered."""
+        for run in self.startup:
+            await run()
+
+    async def stop(self) -> None:
+        """Run the cogs' stop hooks, last registered first; one failure does not stop the rest."""
+        for run in reversed(self.shutdown):
+            try:
+                await run()
+            except Exception:
+                log.exception("a stop hook failed")
 
     def community_for(self, platform: PlatformName, space_id: str) -> Community | None:
         """Return the community a Discord guild or Telegram chat belongs to."""

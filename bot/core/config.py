@@ -299,6 +299,19 @@ def _secret_meta(env: str) -> dict[str, object]:
     return _meta(_secret, "a string (the credential)", secret=True, env=env)
 
 
+def _channel_ref(raw: object) -> str:
+    """Accept ``platform:channel_id`` and keep it as written (lower-case platform)."""
+    platform_text, sep, channel = _text(raw).strip().partition(":")
+    if not sep or not channel.strip():
+        raise ValueError("not platform:channel")
+    platform = PlatformName(platform_text.strip().lower())
+    return f"{platform.value}:{channel.strip()}"
+
+
+def _show_roles(value: tuple[RoleGrant, ...]) -> str:
+    return ", ".join(str(r) for r in value) if value else "(none)"
+
+
 _ACCOUNT = "an account like 'discord:123', 'telegram:456' or 'console:alice'"
 
 
@@ -412,15 +425,57 @@ class TelegramConfig:
     )
 
 
+class StripeMode(StrEnum):
+    """Which of Stripe's two worlds the keys belong to."""
+
+    TEST = "test"
+    LIVE = "live"
+
+
 @dataclass(frozen=True, kw_only=True)
 class StripeConfig:
-    """Hold the Stripe API key and webhook signing secret."""
+    """Hold the Stripe API key, the webhook signing secret and how paid access works."""
 
     secret_key: Secret | None = field(
         default=None, metadata=_secret_meta("COHORT_STRIPE_SECRET_KEY")
     )
     webhook_secret: Secret | None = field(
         default=None, metadata=_secret_meta("COHORT_STRIPE_WEBHOOK_SECRET")
+    )
+    mode: StripeMode = StripeMode.TEST
+    api_base: str | None = field(
+        default=None,
+        metadata=_meta(
+            _http_url, "an http(s) URL of a Stripe API server, like 'http://host:12111'"
+        ),
+    )
+    success_url: str = field(
+        default="https://example.org/thanks",
+        metadata=_meta(_http_url, "the http(s) URL Checkout sends a buyer to after paying"),
+    )
+    cancel_url: str = field(
+        default="https://example.org/cancelled",
+        metadata=_meta(_http_url, "the http(s) URL Checkout sends a buyer to on cancelling"),
+    )
+    portal_return_url: str = field(
+        default="https://example.org/",
+        metadata=_meta(_http_url, "the http(s) URL the billing portal links back to"),
+    )
+    webhook_tolerance: timedelta = field(
+        default=timedelta(minutes=5),
+        metadata=_meta(
+            _duration_between(timedelta(seconds=10), timedelta(hours=1)),
+            "a duration from '10s' to '1h', like '5m'",
+            show=format_duration,
+        ),
+    )
+    reconcile_every: timedelta = field(
+        default=timedelta(hours=1),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=1), timedelta(days=1)),
+            "a duration from '1m' to '1d', like '1h'",
+            show=format_duration,
+        ),
     )
 
 
@@ -696,6 +751,112 @@ class QaConfig:
     bounty_max: int = _count(1000)
 
 
+class OfferKind(StrEnum):
+    """What an offer sells: a subscription tier or a one-time course."""
+
+    TIER = "tier"
+    COURSE = "course"
+
+
+_PRICE_RE = re.compile(r"price_[A-Za-z0-9_]{1,120}")
+
+
+def _price(raw: object) -> str:
+    """Accept a Stripe price id such as ``price_1Pq…``."""
+    text = _text(raw).strip()
+    if not _PRICE_RE.fullmatch(text):
+        raise ValueError("not a price id")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGrant:
+    """A Discord role in one guild, written ``guild_id:role_id``."""
+
+    guild_id: str
+    role_id: str
+
+    def __str__(self) -> str:
+        return f"{self.guild_id}:{self.role_id}"
+
+
+def _role_grant(raw: object) -> RoleGrant:
+    """Accept ``"<guild id>:<role id>"``."""
+    guild, sep, role = _text(raw).strip().partition(":")
+    if not sep:
+        raise ValueError("not guild:role")
+    return RoleGrant(_positive_id(guild), _positive_id(role))
+
+
+def _days(raw: object) -> int:
+    """Accept a whole number of days from 0 to 365."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 0 <= raw <= 365:
+        raise ValueError("out of range")
+    return raw
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferConfig:
+    """A tier or a course on sale: its Stripe prices and what it unlocks."""
+
+    id: str = field(
+        metadata=_meta(_slug, "an id of lowercase letters, digits and '-' (at most 32)")
+    )
+    kind: OfferKind
+    name: str = field(metadata=_meta(_nonempty, "a non-empty string"))
+    description: str = ""
+    price_monthly: str | None = field(
+        default=None, metadata=_meta(_price, "a Stripe price id like 'price_123'")
+    )
+    price_yearly: str | None = field(
+        default=None, metadata=_meta(_price, "a Stripe price id like 'price_123'")
+    )
+    price_once: str | None = field(
+        default=None, metadata=_meta(_price, "a Stripe price id like 'price_123'")
+    )
+    trial_days: int = field(default=0, metadata=_meta(_days, "a whole number of days, 0 to 365"))
+    grace_days: int = field(default=3, metadata=_meta(_days, "a whole number of days, 0 to 365"))
+    discord_roles: tuple[RoleGrant, ...] = field(
+        default=(),
+        metadata=_meta(_role_grant, "'<guild id>:<role id>', like '111:222'", show=_show_roles),
+    )
+    telegram_chats: tuple[str, ...] = field(
+        default=(),
+        metadata=_meta(_chat_id, "a Telegram chat id (an integer, negative for groups)"),
+    )
+    console_channels: tuple[str, ...] = field(
+        default=(), metadata=_meta(_console_user, "a console channel name, like 'lounge'")
+    )
+
+    @property
+    def prices(self) -> tuple[str, ...]:
+        """Return the Stripe price ids of this offer."""
+        found = (self.price_monthly, self.price_yearly, self.price_once)
+        return tuple(p for p in found if p)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatingConfig:
+    """Say where paid-access problems are reported and how long invite links live."""
+
+    admin_channel: str | None = field(
+        default=None,
+        metadata=_meta(
+            _channel_ref, "a channel like 'discord:123', 'telegram:-100123' or 'console:admin'"
+        ),
+    )
+    invite_ttl: timedelta = field(
+        default=timedelta(hours=24),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=5), timedelta(days=7)),
+            "a duration from '5m' to '7d', like '24h'",
+            show=format_duration,
+        ),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class CommunityConfig:
     """Describe one community and the Discord guilds and Telegram chats it spans."""
@@ -732,6 +893,16 @@ class CommunityConfig:
     points: PointsConfig = field(default_factory=PointsConfig)
     lectures: LecturesConfig = field(default_factory=LecturesConfig)
     qa: QaConfig = field(default_factory=QaConfig)
+    offers: tuple[OfferConfig, ...] = ()
+    gating: GatingConfig = field(default_factory=GatingConfig)
+
+    def offer(self, offer_id: str) -> OfferConfig | None:
+        """Return the offer with this id, if the community sells it."""
+        return next((o for o in self.offers if o.id == offer_id), None)
+
+    def offer_for_price(self, price_id: str) -> OfferConfig | None:
+        """Return the offer one of whose Stripe prices is ``price_id``."""
+        return next((o for o in self.offers if price_id in o.prices), None)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -1069,6 +1240,7 @@ def _check(config: Config, source: str) -> None:
                     )
                 owners[(name, platform_id)] = community.id
         _check_rewards(community, f"communities[{index}].points.level_rewards", source)
+    _check_offers(config, source)
     if config.console.community is not None and config.console.community not in first_index:
         raise ConfigError(
             "console.community",
@@ -1099,6 +1271,57 @@ def _check(config: Config, source: str) -> None:
                 "other characters",
                 source=source,
             )
+
+
+def _check_offers(config: Config, source: str) -> None:
+    """Check the offers: ids, prices that fit their kind, and grants inside the community."""
+    price_owner: dict[str, str] = {}
+    for index, community in enumerate(config.communities):
+        seen: set[str] = set()
+        for position, offer in enumerate(community.offers):
+            key = f"communities[{index}].offers[{position}]"
+
+            def fail(name: str, expected: str, got: str | None = None, key: str = key) -> None:
+                raise ConfigError(f"{key}.{name}", expected, got, source=source)
+
+            if offer.id in seen:
+                fail("id", "an offer id not already used in this community", repr(offer.id))
+            seen.add(offer.id)
+            if offer.kind is OfferKind.TIER:
+                if offer.price_once or not (offer.price_monthly or offer.price_yearly):
+                    fail("price_monthly", "a tier sells price_monthly and/or price_yearly")
+            elif offer.price_monthly or offer.price_yearly or not offer.price_once:
+                fail("price_once", "a course sells one price_once and no subscription price")
+            elif offer.trial_days:
+                fail("trial_days", "0 for a course (trials are for tiers)", str(offer.trial_days))
+            for price in offer.prices:
+                owner = price_owner.get(price)
+                if owner is not None:
+                    fail("prices", f"a price not already sold by offer {owner}", repr(price))
+                price_owner[price] = f"{community.id}/{offer.id}"
+            for position_role, role in enumerate(offer.discord_roles):
+                if role.guild_id not in community.discord_guilds:
+                    fail(
+                        f"discord_roles[{position_role}]",
+                        "a role in one of this community's discord_guilds",
+                        repr(str(role)),
+                    )
+            for position_chat, chat in enumerate(offer.telegram_chats):
+                if chat not in community.telegram_chats:
+                    fail(
+                        f"telegram_chats[{position_chat}]",
+                        "a chat listed in this community's telegram_chats",
+                        repr(chat),
+                    )
+    key = config.stripe.secret_key.reveal() if config.stripe.secret_key else ""
+    other = StripeMode.LIVE if config.stripe.mode is StripeMode.TEST else StripeMode.TEST
+    if re.match(rf"^[sr]k_{other.value}_", key):
+        raise ConfigError(
+            "stripe.secret_key",
+            f"a {config.stripe.mode.value}-mode key (stripe.mode is {config.stripe.mode.value!r})",
+            f"a {other.value}-mode key",
+            source=source,
+        )
 
 
 def parse_config(

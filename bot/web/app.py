@@ -10,9 +10,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
 from bot.core.cohort import Cohort
+from bot.web._keys import COHORT_KEY
 from bot.web.calendar import calendar_routes
-
-COHORT_KEY = web.AppKey("cohort", Cohort)
+from bot.web.stripe_webhook import PATH as STRIPE_PATH
+from bot.web.stripe_webhook import stripe_webhook
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -40,5 +41,6 @@ def build_app(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.Applic
     app[COHORT_KEY] = cohort
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(calendar_routes(cohort))
+    app.router.add_post(STRIPE_PATH, stripe_webhook)
     app.router.add_routes(routes)
     return app

@@ -1057,3 +1057,83 @@ def test_lecture_settings_are_read(tmp_path: Path) -> None:
     assert lectures.reminders == (timedelta(hours=2), timedelta(minutes=5))
     assert (lectures.capacity, lectures.calendar_url) == (40, "https://c.example.org")
     assert "communities[0].lectures.reminders: 2h, 5m" in config.describe()
+
+
+# --- offers and Stripe -------------------------------------------------------------------------
+
+_TIER = {"id": "pro", "kind": "tier", "name": "Pro", "price_monthly": "price_1"}
+
+
+def _with_offers(*offers: dict[str, object], **community: object) -> dict[str, object]:
+    return {
+        "communities": [
+            {
+                "id": "demo",
+                "name": "Demo",
+                "discord_guilds": [111],
+                "telegram_chats": [-100],
+                "offers": list(offers),
+                **community,
+            }
+        ]
+    }
+
+
+def test_offers_are_read() -> None:
+    course = {"id": "py", "kind": "course", "name": "Py", "price_once": "price_2"}
+    tier = {**_TIER, "discord_roles": ["111:222"], "telegram_chats": [-100], "trial_days": 7}
+    config = parse(_with_offers(tier, course))
+    community = config.communities[0]
+    pro = community.offer("pro")
+    assert pro is not None and pro.grace_days == 3 and pro.trial_days == 7
+    assert [str(r) for r in pro.discord_roles] == ["111:222"]
+    assert community.offer_for_price("price_2") == community.offer("py")
+    assert community.offer("nope") is None
+
+
+@pytest.mark.parametrize(
+    ("offer", "key"),
+    [
+        ({**_TIER, "price_monthly": "monthly"}, "offers[0].price_monthly"),
+        ({**_TIER, "price_once": "price_9"}, "offers[0].price_monthly"),
+        ({"id": "c", "kind": "course", "name": "C", "price_monthly": "price_3"}, "price_once"),
+        (
+            {"id": "c", "kind": "course", "name": "C", "price_once": "price_3", "trial_days": 3},
+            "offers[0].trial_days",
+        ),
+        ({**_TIER, "discord_roles": ["999:222"]}, "offers[0].discord_roles[0]"),
+        ({**_TIER, "discord_roles": ["111"]}, "offers[0].discord_roles[0]"),
+        ({**_TIER, "telegram_chats": [-200]}, "offers[0].telegram_chats[0]"),
+        ({**_TIER, "kind": "bundle"}, "offers[0].kind"),
+        ({**_TIER, "grace_days": 400}, "offers[0].grace_days"),
+    ],
+)
+def test_bad_offers_are_refused_with_the_key(offer: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(_with_offers(offer))
+    assert caught.value.key.endswith(key)
+
+
+def test_an_offer_id_or_a_price_is_used_once() -> None:
+    with pytest.raises(ConfigError, match=r"offers\[1\]\.id"):
+        parse(_with_offers(_TIER, {**_TIER, "price_monthly": "price_5"}))
+    with pytest.raises(ConfigError, match="prices"):
+        parse(_with_offers(_TIER, {**_TIER, "id": "other"}))
+
+
+@pytest.mark.parametrize(
+    ("mode", "key", "ok"),
+    [
+        ("test", "sk_test_1", True),
+        ("test", "sk_live_1", False),
+        ("live", "rk_live_1", True),
+        ("live", "sk_test_1", False),
+    ],
+)
+def test_stripe_keys_match_the_mode(mode: str, key: str, ok: bool) -> None:
+    data = {"stripe": {"mode": mode, "secret_key": key}, **_with_offers()}
+    if ok:
+        assert parse(data).stripe.mode.value == mode
+    else:
+        with pytest.raises(ConfigError, match=r"stripe\.secret_key"):
+            parse(data)

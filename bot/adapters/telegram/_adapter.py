@@ -674,6 +674,31 @@ class TelegramAdapter:
         await self._call(lambda: self.bot.ban_chat_member(chat_id, user))
         await self._call(lambda: self.bot.unban_chat_member(chat_id, user, only_if_banned=True))
 
+    async def check_access_rights(self, target: AccessTarget) -> list[str]:
+        """Say what keeps the bot from managing who is in a chat; an empty list is all well.
+
+        Gated chats need the bot as an administrator who may invite users via link (invite
+        links, join requests) and ban users (removal is ban, then unban).
+        """
+        try:
+            member = await self._call(
+                lambda: self.bot.get_chat_member(int(target.space_id), self.bot.id)
+            )
+        except PlatformError as exc:
+            if exc.reason in (PlatformErrorReason.RATE_LIMITED, PlatformErrorReason.UNAVAILABLE):
+                raise
+            return ["not_found"]
+        if member.status == ChatMember.OWNER:
+            return []
+        if member.status != ChatMember.ADMINISTRATOR:
+            return ["not_admin"]
+        problems = []
+        if not getattr(member, "can_invite_users", False):
+            problems.append("cannot_invite")
+        if not getattr(member, "can_restrict_members", False):
+            problems.append("cannot_restrict")
+        return problems
+
     async def create_scheduled_event(self, space_id: str, event: ScheduledEvent) -> str:
         """Refuse: Telegram has no native scheduled events (lectures are announced instead)."""
         raise PlatformError(PlatformErrorReason.UNSUPPORTED, "Telegram has no scheduled events")

@@ -5,6 +5,9 @@ Other cogs award points only through this module's API, never by writing balance
     from bot.cogs import points
     await points.award(cohort.db, community, member_id, 50, points.Reason.ACCEPTED_ANSWER,
                        f"qa:answer:{answer_id}", at=cohort.clock.now())
+
+``award_in(conn, ...)`` does the same inside a write transaction the caller already holds, so
+points go in with (or not at all without) the caller's own rows.
 """
 
 from __future__ import annotations

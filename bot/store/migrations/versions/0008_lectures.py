@@ -1,7 +1,7 @@
 """Add lectures: series, occurrences, deliveries claimed once, posts, RSVPs, attendance.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-21
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

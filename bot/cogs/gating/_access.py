@@ -1,0 +1,193 @@
+"""From sources to platform targets: what each account should have, as rows of a durable queue.
+
+``recompute`` runs inside the caller's write transaction: it evaluates every source of a
+member (``_rules.entitled``), takes the union of the targets of the offers held (so a target
+owed by two offers, or by an offer and a manual grant, stays while either holds) and marks the
+``gating_access`` rows whose desire changed as due. The worker (``_service``) makes the
+platform calls later and records what the platform confirmed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.gating._rules import SourceKind, SourceState, access_until, entitled
+from bot.core.community import Community
+from bot.core.config import OfferConfig
+from bot.core.platforms import PlatformName
+from bot.core.ports import AccessTarget
+from bot.store.tables import access_sources, accounts, gating_access
+
+
+class AccessState(StrEnum):
+    """What the platform last confirmed for one account and target."""
+
+    NONE = "none"  # no access (never had it, or it was taken away)
+    GRANTED = "granted"  # the role is on / the person is in the chat
+    INVITED = "invited"  # Telegram: an invite link was sent, not used yet
+    WAITING = "waiting"  # Discord: paid, not in the guild yet; the role follows on join
+    LEFT = "left"  # left the chat themselves while still entitled
+    FAILED = "failed"  # the platform refused for good; reported, parked until a check
+
+
+HOLDING = frozenset({AccessState.GRANTED, AccessState.INVITED})
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One place an offer unlocks: a Discord role, a Telegram chat or a console channel."""
+
+    platform: PlatformName
+    space_id: str
+    role_id: str = ""
+
+    def port(self) -> AccessTarget:
+        """Return the target as the Platform port takes it."""
+        return AccessTarget(self.platform, self.space_id, self.role_id or None)
+
+
+def targets_of(offer: OfferConfig) -> frozenset[Target]:
+    """Return every target an offer unlocks."""
+    found = {Target(PlatformName.DISCORD, r.guild_id, r.role_id) for r in offer.discord_roles}
+    found |= {Target(PlatformName.TELEGRAM, chat) for chat in offer.telegram_chats}
+    found |= {Target(PlatformName.CONSOLE, channel) for channel in offer.console_channels}
+    return frozenset(found)
+
+
+def gated_targets(community: Community) -> frozenset[Target]:
+    """Return every target any offer of the community unlocks."""
+    found: set[Target] = set()
+    for offer in community.config.offers:
+        found |= targets_of(offer)
+    return frozenset(found)
+
+
+def state_of(row: Row[tuple[object, ...]]) -> SourceState:
+    """Read a source row into the state the rules take."""
+    m = row._mapping
+    return SourceState(
+        kind=SourceKind(m["kind"]),
+        status=m["status"],
+        cancel_at_period_end=bool(m["cancel_at_period_end"]),
+        period_start=m["period_start"],
+        period_end=m["period_end"],
+        ends_at=m["ends_at"],
+        refunded=bool(m["refunded"]),
+        disputed=bool(m["disputed"]),
+    )
+
+
+def grace_of(community: Community, offer_id: str) -> timedelta:
+    """Return an offer's grace period (a removed offer has none)."""
+    offer = community.config.offer(offer_id)
+    return timedelta(days=offer.grace_days) if offer is not None else timedelta(0)
+
+
+async def held_offers(
+    conn: AsyncConnection, community: Community, member_id: int, now: datetime
+) -> set[str]:
+    """Return the offers a member holds at ``now``, from any source."""
+    rows = (
+        await conn.execute(
+            select(access_sources).where(
+                access_sources.c.community_id == community.id,
+                access_sources.c.member_id == member_id,
+            )
+        )
+    ).all()
+    return {
+        row.offer_id
+        for row in rows
+        if community.config.offer(row.offer_id) is not None
+        and entitled(state_of(row), grace_of(community, row.offer_id), now)
+    }
+
+
+async def recompute(
+    conn: AsyncConnection, community: Community, member_id: int, now: datetime
+) -> int:
+    """Bring a member's access rows in line with their sources; return how many changed."""
+    rows = (
+        await conn.execute(
+            select(access_sources).where(
+                access_sources.c.community_id == community.id,
+                access_sources.c.member_id == member_id,
+            )
+        )
+    ).all()
+    held: set[str] = set()
+    for row in rows:
+        offer = community.config.offer(row.offer_id)
+        grace = grace_of(community, row.offer_id)
+        state = state_of(row)
+        now_entitled = offer is not None and entitled(state, grace, now)
+        until = access_until(state, grace, now) if now_entitled else None
+        if now_entitled:
+            held.add(row.offer_id)
+        if bool(row.entitled) != now_entitled or row.access_until != until:
+            await conn.execute(
+                update(access_sources)
+                .where(access_sources.c.id == row.id)
+                .values(entitled=now_entitled, access_until=until)
+            )
+    wanted: set[Target] = set()
+    for offer_id in held:
+        offer = community.config.offer(offer_id)
+        if offer is not None:
+            wanted |= targets_of(offer)
+    gated = gated_targets(community)
+    if not gated:
+        return 0
+    member_accounts = (
+        await conn.execute(
+            select(accounts.c.id, accounts.c.platform, accounts.c.platform_user_id).where(
+                accounts.c.member_id == member_id
+            )
+        )
+    ).all()
+    existing = {
+        (r.account_id, r.space_id, r.role_id): r
+        for r in (
+            await conn.execute(select(gating_access).where(gating_access.c.member_id == member_id))
+        ).all()
+    }
+    changed = 0
+    for account in member_accounts:
+        for target in gated:
+            if target.platform.value != account.platform:
+                continue
+            desired = target in wanted
+            row = existing.get((account.id, target.space_id, target.role_id))
+            if row is None:
+                if not desired:
+                    continue
+                await conn.execute(
+                    gating_access.insert().values(
+                        community_id=community.id,
+                        member_id=member_id,
+                        account_id=account.id,
+                        platform=target.platform.value,
+                        user_id=account.platform_user_id,
+                        space_id=target.space_id,
+                        role_id=target.role_id,
+                        desired=True,
+                        state=AccessState.NONE.value,
+                        attempts=0,
+                        next_attempt_at=now,
+                        updated_at=now,
+                    )
+                )
+                changed += 1
+            elif bool(row.desired) != desired:
+                await conn.execute(
+                    update(gating_access)
+                    .where(gating_access.c.id == row.id)
+                    .values(desired=desired, attempts=0, next_attempt_at=now, updated_at=now)
+                )
+                changed += 1
+    return changed

@@ -1,0 +1,219 @@
+"""The Stripe gateway: the only module of Cohort that imports ``stripe``.
+
+Everything it returns is plain data (dicts, strings), so the rest of the gating cog never
+sees a Stripe object. Webhook signatures are checked by the library on the raw body; the
+timestamp window (too old *and* too far ahead) is checked here against the injected clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import stripe
+
+from bot.core.config import StripeConfig
+
+log = logging.getLogger(__name__)
+
+MAX_LIST_PAGES = 200  # 100 objects a page: a reconciliation pass reads at most 20,000
+
+
+class BadSignature(Exception):
+    """A webhook request that is not a genuine, fresh Stripe delivery."""
+
+
+class StripeUnavailable(Exception):
+    """Stripe could not be asked (network, an error status, a bad key): not an answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutLink:
+    """A Checkout Session created for one member."""
+
+    session_id: str
+    url: str
+    livemode: bool
+
+
+def verify(
+    payload: bytes, header: str | None, secret: str, *, now: datetime, tolerance: timedelta
+) -> dict[str, Any]:
+    """Return the event in ``payload`` if ``header`` signs it with ``secret`` within ``tolerance``.
+
+    Raise BadSignature for a missing or malformed header, a signature that does not match (a
+    tampered body or another secret), a timestamp older than ``tolerance`` or further ahead of
+    ``now`` than it, and a body that is not a Stripe event.
+    """
+    if not header:
+        raise BadSignature("no Stripe-Signature header")
+    try:
+        # The library's own check of the HMAC over "t.body"; the window is ours (below), so
+        # that it uses the same clock as everything else and refuses the future too.
+        stripe.WebhookSignature.verify_header(payload, header, secret, tolerance=None)
+    except stripe.SignatureVerificationError as exc:
+        raise BadSignature(str(exc).splitlines()[0][:200]) from None
+    except UnicodeDecodeError:
+        raise BadSignature("the body is not UTF-8") from None
+    stamp = _timestamp(header)
+    age = now.timestamp() - stamp
+    if age > tolerance.total_seconds():
+        raise BadSignature(f"timestamp {stamp} is {age:.0f}s old")
+    if -age > tolerance.total_seconds():
+        raise BadSignature(f"timestamp {stamp} is {-age:.0f}s in the future")
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise BadSignature("the body is not JSON") from None
+    if (
+        not isinstance(event, dict)
+        or event.get("object") != "event"
+        or not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+        or not isinstance(event.get("created"), int)
+        or not isinstance(event.get("data"), dict)
+    ):
+        raise BadSignature("the body is not a Stripe event")
+    return event
+
+
+def _timestamp(header: str) -> int:
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    raise BadSignature("no timestamp in the header")  # pragma: no cover - the library checks it
+
+
+class StripeGateway:
+    """Ask Stripe for Checkout and portal sessions, and read objects back for reconciliation."""
+
+    def __init__(self, config: StripeConfig) -> None:
+        if not config.secret_key:
+            raise ValueError("the Stripe gateway needs a secret key")
+        self.config = config
+        self._http = stripe.AIOHTTPClient(timeout=20)
+        addresses: dict[str, str] = {}
+        if config.api_base:
+            addresses = {"api": config.api_base.rstrip("/")}
+        self._client = stripe.StripeClient(
+            config.secret_key.reveal(),
+            base_addresses=addresses,  # type: ignore[arg-type]
+            http_client=self._http,
+            max_network_retries=2,
+        )
+        self._used = False
+
+    async def close(self) -> None:
+        """Close the HTTP session, if one was opened."""
+        if self._used:
+            await self._http.close_async()
+
+    async def _call(self, what: str, run: Any) -> Any:
+        self._used = True
+        try:
+            return await run
+        except stripe.StripeError as exc:
+            log.warning("stripe: %s failed: %s", what, exc.user_message or exc)
+            raise StripeUnavailable(f"{what}: {type(exc).__name__}") from exc
+
+    async def create_checkout(
+        self,
+        *,
+        price_id: str,
+        subscription: bool,
+        ref: str,
+        customer_id: str | None,
+        trial_days: int,
+        locale: str,
+        metadata: Mapping[str, str],
+    ) -> CheckoutLink:
+        """Create a Checkout Session for one price, tied to ``ref`` (never to an email)."""
+        params: dict[str, Any] = {
+            "mode": "subscription" if subscription else "payment",
+            "line_items": [{"price": price_id, "quantity": 1}],
+            "client_reference_id": ref,
+            "success_url": self.config.success_url,
+            "cancel_url": self.config.cancel_url,
+            "allow_promotion_codes": True,
+            "metadata": dict(metadata),
+            "locale": "zh" if locale.startswith("zh") else "en",
+        }
+        if customer_id:
+            params["customer"] = customer_id
+        elif not subscription:
+            params["customer_creation"] = "always"
+        if subscription:
+            params["subscription_data"] = {"metadata": dict(metadata)}
+            if trial_days:
+                params["subscription_data"]["trial_period_days"] = trial_days
+        else:
+            params["payment_intent_data"] = {"metadata": dict(metadata)}
+        session = await self._call(
+            "checkout.sessions.create",
+            self._client.v1.checkout.sessions.create_async(params),  # type: ignore[arg-type]
+        )
+        return CheckoutLink(session.id, session.url or "", bool(session.livemode))
+
+    async def create_portal(self, customer_id: str) -> str:
+        """Return a billing-portal link for ``customer_id``."""
+        session = await self._call(
+            "billing_portal.sessions.create",
+            self._client.v1.billing_portal.sessions.create_async(
+                {"customer": customer_id, "return_url": self.config.portal_return_url}
+            ),
+        )
+        return str(session.url)
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any]:
+        """Return a subscription as Stripe has it now."""
+        found = await self._call(
+            "subscriptions.retrieve",
+            self._client.v1.subscriptions.retrieve_async(subscription_id),
+        )
+        return dict(found.to_dict())
+
+    async def subscriptions(self) -> list[dict[str, Any]]:
+        """Return every subscription, whatever its status, newest first."""
+        return await self._list(
+            "subscriptions.list",
+            lambda after: self._client.v1.subscriptions.list_async(
+                _page({"status": "all"}, after)  # type: ignore[arg-type]
+            ),
+        )
+
+    async def undelivered_events(self, since: datetime) -> list[dict[str, Any]]:
+        """Return the events since ``since`` that Stripe could not deliver to us."""
+        return await self._list(
+            "events.list",
+            lambda after: self._client.v1.events.list_async(
+                _page(  # type: ignore[arg-type]
+                    {"delivery_success": False, "created": {"gte": int(since.timestamp())}},
+                    after,
+                )
+            ),
+        )
+
+    async def _list(self, what: str, fetch: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        for _page_number in range(MAX_LIST_PAGES):
+            page = await self._call(what, fetch(after))
+            items = [dict(item.to_dict()) for item in page.data]
+            found += items
+            if not page.has_more or not items:
+                return found
+            after = items[-1]["id"]
+        log.warning("stripe: %s stopped after %s pages", what, MAX_LIST_PAGES)
+        return found
+
+
+def _page(params: dict[str, Any], after: str | None) -> dict[str, Any]:
+    page = {**params, "limit": 100}
+    if after:
+        page["starting_after"] = after
+    return page
