@@ -1,3 +1,3 @@
 """Features, one package each, written once against the core and run on every platform."""
 
-DEFAULT_COGS: tuple[str, ...] = ("bot.cogs.general", "bot.cogs.points")
+DEFAULT_COGS: tuple[str, ...] = ("bot.cogs.general", "bot.cogs.points", "bot.cogs.recommend")
