@@ -44,14 +44,24 @@ def clean(text: str) -> str:
 
 
 def keywords_of(course: Course) -> tuple[str, ...]:
-    """Return the words an explanation may quote for a course: its tags, then its title."""
+    """Return what an explanation may quote for a course, best first.
+
+    Its tags, its title, then the title's words (four letters or more) and, for Chinese, the
+    title's runs of two characters or more, longest first.
+    """
     words: list[str] = []
     for tag in course.tags:
         words.append(tag.lower())
         if "-" in tag or "_" in tag:
             words.append(re.sub(r"[-_]+", " ", tag.lower()))
-    if course.title:
-        words.append(course.title.lower())
+    title = course.title.lower()
+    if title:
+        words.append(title)
+    words += [w for w in re.findall(r"[a-z0-9+#]{4,}", title)]
+    for run in re.findall(r"[\u3400-\u9fff]{2,}", title):
+        words += [
+            run[i : i + size] for size in range(len(run), 1, -1) for i in range(len(run) - size + 1)
+        ]
     return tuple(dict.fromkeys(w for w in words if len(w.strip()) >= 2))
 
 

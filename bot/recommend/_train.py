@@ -20,6 +20,8 @@ from bot.recommend._model import Algorithm, Model, ModelInfo, blend, zscore
 from bot.recommend._text import TextModel
 
 Progress = Callable[[str], None]
+MIN_VALIDATION = 30  # fewer validation members than this: keep the default blend weights
+DEFAULT_COLD_POPULARITY = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +127,8 @@ def train(
     say("fitting the text part on the validation split")
     cutoff = np.where(is_val, split.cutoff, np.inf)
     texts = data.texts_by_row(before=cutoff, limit=params.messages_per_member)
-    text_weight, cold_popularity = 0.0, 0.5
-    if texts and n_items:
+    text_weight, cold_popularity = 0.0, DEFAULT_COLD_POPULARITY
+    if texts and n_items and len(val_rows) >= MIN_VALIDATION:
         learn = np.array([r for r in texts if not is_val[r]], dtype=np.int64)
         learn = _sample(learn, params.text_members, rng)
         text_model = TextModel.fit(data.courses, {int(r): texts[r] for r in learn}, train_matrix)
