@@ -178,3 +178,12 @@ def test_a_token_for_a_platform_without_an_adapter_is_refused(tmp_path: Path) ->
         result.stderr
     )
     assert "not-a-real-token" not in result.stderr
+
+
+def test_recommend_train_saves_a_model_per_community_with_courses(tmp_path: Path) -> None:
+    text = EXAMPLE + '\n[[communities.courses]]\nid = "python"\ntitle = "Python"\n'
+    write_config(tmp_path, text.replace("[communities.recommend]", "[communities.recommend]", 1))
+    done = cohort("recommend", "train", "--config", "config.toml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "demo: popularity on 0 purchases of 0 members" in done.stdout
+    assert (tmp_path / "cohort.recommend-demo.npz").is_file()

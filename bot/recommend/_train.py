@@ -29,7 +29,7 @@ class TrainParams:
     """The search space and the sizes that bound training time."""
 
     ease_max_items: int = 3000
-    ease_lambdas: tuple[float, ...] = (5.0, 50.0, 500.0)
+    ease_lambdas: tuple[float, ...] = (5.0, 50.0, 500.0, 5000.0)
     knn_ks: tuple[int, ...] = (20, 100)
     text_weights: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
     cold_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
