@@ -15,6 +15,7 @@ from bot.recommend._data import Course
 from bot.recommend._text import TextModel
 
 TIE_BREAK = 1e-3  # popularity's share among equal scores
+SHORTLIST = 200  # candidates fully sorted before the tag cap; more only when it needs them
 
 
 class Algorithm(StrEnum):
@@ -125,14 +126,15 @@ class Model:
         owned: Collection[str],
         text: str | None = None,
         *,
-        allowed: Collection[str] | None = None,
+        allowed: Collection[str] | np.ndarray | None = None,
         language: str | None = None,
         k: int = 5,
         max_per_tag: int = 3,
     ) -> list[Suggestion]:
         """Suggest up to ``k`` courses the member does not own and may see, with reasons.
 
-        ``allowed`` limits the candidates (the current catalog, cut to the member's tiers);
+        ``allowed`` limits the candidates (the current catalog, cut to the member's tiers), as
+        course ids or as a boolean mask from ``mask()``;
         ``language`` puts courses in that language first for a member with nothing else to go
         on. At most ``max_per_tag`` suggestions share a tag.
         """
@@ -166,18 +168,31 @@ class Model:
             final = final + np.where(same, 1000.0, 0.0).astype(np.float32)
         candidate = np.ones(n, dtype=bool)
         candidate[owned_idx] = False
-        if allowed is not None:
-            permitted = set(allowed)
-            candidate &= np.array([c.id in permitted for c in self.courses])
+        if isinstance(allowed, np.ndarray):
+            candidate &= allowed
+        elif allowed is not None:
+            candidate &= self.mask(allowed)
         order = np.flatnonzero(candidate)
-        order = order[np.argsort(-final[order], kind="stable")]
-        picked = diversify(order, self._tags, k, max_per_tag)
+        head = min(len(order), max(SHORTLIST, 4 * k))
+        picked: list[int] = []
+        if head < len(order):  # sort a shortlist; the rest only if the tag cap needs it
+            top = np.argpartition(-final[order], head - 1)[:head]
+            shortlist = order[top[np.argsort(-final[order][top], kind="stable")]]
+            picked = diversify(shortlist, self._tags, k, max_per_tag)
+        if head == len(order) or len(picked) < k:
+            order = order[np.argsort(-final[order], kind="stable")]
+            picked = diversify(order, self._tags, k, max_per_tag)
         return [
             self._explain(
                 int(i), float(final[i]), owned_idx, text, collab_z[i], text_z[i], warm=warm
             )
             for i in picked
         ]
+
+    def mask(self, allowed: Collection[str]) -> np.ndarray:
+        """Return which of the model's courses are among ``allowed`` (ids), as booleans."""
+        permitted = set(allowed)
+        return np.array([c.id in permitted for c in self.courses], dtype=bool)
 
     def _explain(
         self,

@@ -116,16 +116,24 @@ class TextModel:
 
     def profile(self, texts: Iterable[str]) -> sparse.csr_matrix:
         """Return the L2-normalised TF-IDF vectors of texts (one row each)."""
-        vectors = self._vectorizer.transform([clean(t) for t in texts])
-        vectors.data = np.log1p(vectors.data)
-        return normalize(vectors @ sparse.diags(self.idf)).tocsr()
+        vectors = self._vectorizer.transform([clean(t) for t in texts]).tocsr()
+        counts = np.diff(vectors.indptr)
+        data = np.log1p(vectors.data) * self.idf[vectors.indices]
+        rows = np.repeat(np.arange(len(counts)), counts)
+        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=len(counts)))
+        norms[norms == 0] = 1.0
+        vectors.data = (data / norms[rows]).astype(np.float32)
+        return vectors
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Return the cosine of each text with each course (texts x courses)."""
         if not texts:
             return np.zeros((0, self.courses.shape[0]), dtype=np.float32)
-        result = self.profile(texts) @ self._courses_t
-        return np.asarray(result.toarray(), dtype=np.float32)
+        profiles = self.profile(texts)
+        if len(texts) == 1:  # one member: only the course rows of their features
+            rows = self._courses_t[profiles.indices]
+            return np.asarray(rows.T @ profiles.data, dtype=np.float32)[None, :]
+        return np.asarray((profiles @ self._courses_t).toarray(), dtype=np.float32)
 
     def keyword(self, course: int, text: str) -> str | None:
         """Return a tag or title of the course that the text mentions, if any."""

@@ -38,6 +38,7 @@ from bot.store.db import Database
 log = logging.getLogger(__name__)
 
 NO_TAG_LIMIT = 1_000
+MASK_CACHE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,8 @@ class Recommender:
         self._opened = False
         self._open_lock = asyncio.Lock()
         self._train_lock = asyncio.Lock()
+        # (model, tiers) -> which courses those tiers may see: the same few sets recur.
+        self._masks: dict[tuple[int, frozenset[str]], np.ndarray] = {}
 
     @property
     def training(self) -> bool:
@@ -172,6 +175,7 @@ class Recommender:
             model = await asyncio.to_thread(train, data, now, params)  # type: ignore[arg-type]
             await asyncio.to_thread(save, model, self.path)
             self.model = model
+            self._masks.clear()
             await self.refresh_fallback()
         log.info(
             "recommend %s: trained %s on %d purchases of %d members",
@@ -200,8 +204,16 @@ class Recommender:
             if prefs.use_messages and config.text_messages:
                 since = self.clock.now() - config.text_window
                 text = await recent_text(conn, member_id, since=since, limit=config.text_messages)
-        allowed = [c.id for c in self.catalog if not c.tiers or tiers.intersection(c.tiers)]
-        items = self.current().recommend(
+        model = self.current()
+        key = (id(model), tiers)
+        allowed = self._masks.get(key)
+        if allowed is None:
+            ids = [c.id for c in self.catalog if not c.tiers or tiers.intersection(c.tiers)]
+            allowed = model.mask(ids)
+            if len(self._masks) > MASK_CACHE:
+                self._masks.clear()
+            self._masks[key] = allowed
+        items = model.recommend(
             owned,
             text,
             allowed=allowed,
