@@ -1,4 +1,4 @@
-"""The ``cohort`` command: run the bot, migrate the database, check the config."""
+"""The ``cohort`` command: run the bot, migrate the database, check the config, train models."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,6 +58,36 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="report differences without fixing them"
     )
 
+    rec = sub.add_parser("recommend", help="course recommender commands")
+    rec_sub = rec.add_subparsers(dest="recommend_command", required=True)
+    rec_train = rec_sub.add_parser("train", help="retrain every community's model now")
+    rec_train.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
+    evaluate = rec_sub.add_parser(
+        "evaluate", help="compare the recommender with baselines offline, on held-out data"
+    )
+    evaluate.add_argument(
+        "--source",
+        choices=["stack-exchange", "store", "synthetic"],
+        default="stack-exchange",
+        help="the data: a Stack Exchange Posts.xml (default), this bot's database, or synthetic",
+    )
+    evaluate.add_argument(
+        "--posts",
+        type=Path,
+        default=Path("../shared/data/se-matheducators/Posts.xml"),
+        help="the Posts.xml for --source stack-exchange",
+    )
+    evaluate.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
+    evaluate.add_argument("--community", help="the community id for --source store")
+    evaluate.add_argument(
+        "--size",
+        default="10000x500x100000",
+        help="members x courses x purchases for --source synthetic (default 10000x500x100000)",
+    )
+    evaluate.add_argument("--k", type=int, default=10, help="the cut-off K (default 10)")
+    evaluate.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
     config = sub.add_parser("config", help="config commands")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate the config and summarise it")
@@ -73,11 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command == "recommend" and args.recommend_command == "evaluate":
+            return _evaluate(args)
         config = load_config(args.config)
         if args.command == "config":
             return _check(config)
         if args.command == "db":
             return asyncio.run(_upgrade(config))
+        if args.command == "recommend":
+            return asyncio.run(_train(config))
         if args.command == "points":
             return asyncio.run(_rebuild(config, fix=not args.dry_run))
         return asyncio.run(_run(config, args.script))
@@ -122,6 +157,96 @@ async def _rebuild(config: Config, *, fix: bool) -> int:
     finally:
         await cohort.db.close()
     return 0
+
+
+async def _train(config: Config) -> int:
+    # The recommender's numpy/scikit-learn load only for the recommend commands.
+    from bot.cogs import recommend  # noqa: PLC0415
+
+    cohort = await build(config)
+    try:
+        for community in cohort.communities.values():
+            if not community.config.courses:
+                print(f"{community.slug}: no courses configured, nothing to train")
+                continue
+            started = time.perf_counter()
+            service = recommend.Recommender(
+                cohort.db,
+                community,
+                cohort.clock,
+                recommend.model_path(
+                    config.database.url, community.config.recommend.model_dir, community.slug
+                ),
+            )
+            model = await service.retrain()
+            info = model.info
+            print(
+                f"{community.slug}: {info.algorithm.value} on {info.purchases} purchases of "
+                f"{info.members} members in {time.perf_counter() - started:.1f} s, "
+                f"coverage {info.validation.get('coverage', 0):.0%}; saved {service.path}"
+            )
+    finally:
+        await cohort.db.close()
+    return 0
+
+
+def _progress(name: str, done: int, total: int) -> None:
+    width = 20
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + "." * (width - filled)
+    end = "\n" if done == total else ""
+    print(f"\r[{bar}] {done}/{total} {name:<12}", end=end, file=sys.stderr, flush=True)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from bot.recommend import _eval, _sources  # noqa: PLC0415 (see _train)
+
+    if args.source == "stack-exchange":
+        if not args.posts.is_file():
+            raise ConfigError("--posts", "a Stack Exchange Posts.xml file", str(args.posts))
+        data = _sources.load_stack_exchange(args.posts)
+        name = f"stack-exchange {args.posts.parent.name}"
+    elif args.source == "synthetic":
+        try:
+            members, courses, bought = (int(x) for x in args.size.lower().split("x"))
+        except ValueError:
+            raise ConfigError("--size", "members x courses x purchases", args.size) from None
+        spec = _sources.SyntheticSpec(members=members, courses=courses, purchases=bought)
+        data = _sources.synthetic(spec)
+        name = f"synthetic {args.size}"
+    else:
+        data, name = asyncio.run(_store_data(load_config(args.config), args.community))
+    report = _eval.evaluate(
+        data,
+        name=name,
+        k=args.k,
+        rounds=args.rounds,
+        progress=None if args.json else _progress,
+    )
+    print(_eval.report_json(report) if args.json else report.table())
+    return 0
+
+
+async def _store_data(config: Config, community_id: str | None) -> tuple[object, str]:
+    from bot.recommend._store import load_dataset  # noqa: PLC0415 (see _train)
+
+    slug = community_id or config.communities[0].id
+    try:
+        community = config.community(slug)
+    except KeyError:
+        raise ConfigError("--community", "a configured community id", repr(slug)) from None
+    cohort = await build(config)
+    try:
+        data = await load_dataset(
+            cohort.db,
+            cohort.communities[slug].id,
+            now=cohort.clock.now(),
+            text_window=community.recommend.text_window,
+            messages_per_member=community.recommend.text_messages,
+        )
+    finally:
+        await cohort.db.close()
+    return data, f"store {slug}"
 
 
 async def _run(config: Config, script: Path | None) -> int:

@@ -187,3 +187,12 @@ async def test_a_discord_token_discord_refuses_stops_with_one_line(tmp_path: Pat
     assert "discord.token: expected a bot token Discord accepts, got refused" in stderr
     assert "not-a-real-token" not in stderr
     assert dc.called("me")  # it did ask Discord (the stand-in), and Discord said 401
+
+
+def test_recommend_train_saves_a_model_per_community_with_courses(tmp_path: Path) -> None:
+    text = EXAMPLE + '\n[[communities.courses]]\nid = "python"\ntitle = "Python"\n'
+    write_config(tmp_path, text.replace("[communities.recommend]", "[communities.recommend]", 1))
+    done = cohort("recommend", "train", "--config", "config.toml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "demo: popularity on 0 purchases of 0 members" in done.stdout
+    assert (tmp_path / "cohort.recommend-demo.npz").is_file()

@@ -6,4 +6,5 @@ DEFAULT_COGS: tuple[str, ...] = (
     "bot.cogs.gating",
     "bot.cogs.lectures",
     "bot.cogs.qa",
+    "bot.cogs.recommend",
 )

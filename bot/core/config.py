@@ -857,6 +857,104 @@ class GatingConfig:
     )
 
 
+def _course_text(limit: int) -> Converter:
+    """Make a converter for a course's text of at most ``limit`` characters."""
+
+    def convert(raw: object) -> str:
+        text = _text(raw).strip()
+        if len(text) > limit:
+            raise ValueError("too long")
+        return text
+
+    return convert
+
+
+def _offer_id(raw: object) -> str:
+    """Accept an offer id: 1 to 64 letters, digits, '-', '_' or '.'."""
+    text = _text(raw).strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", text):
+        raise ValueError("not an offer id")
+    return text
+
+
+def _tag(raw: object) -> str:
+    """Accept a course tag: 1 to 40 characters, no commas."""
+    text = _text(raw).strip().lower()
+    if not 1 <= len(text) <= 40 or "," in text:
+        raise ValueError("not a tag")
+    return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class CourseConfig:
+    """One course of the catalog the recommender suggests from."""
+
+    id: str = field(
+        metadata=_meta(_slug, "an id of lowercase letters, digits and '-' (at most 32)")
+    )
+    title: str = field(metadata=_meta(_course_text(200), "a title of 1 to 200 characters"))
+    description: str = field(
+        default="", metadata=_meta(_course_text(4000), "a text of at most 4000 characters")
+    )
+    tags: tuple[str, ...] = field(
+        default=(), metadata=_meta(_tag, "a tag of 1 to 40 characters without commas")
+    )
+    language: str | None = field(
+        default=None,
+        metadata=_meta(_locale, "a supported locale: " + ", ".join(map(repr, SUPPORTED_LOCALES))),
+    )
+    offer: str | None = field(
+        default=None,
+        metadata=_meta(_offer_id, "an offer id of letters, digits, '-', '_' or '.' (1 to 64)"),
+    )
+    tiers: tuple[str, ...] = field(
+        default=(), metadata=_meta(_nonempty, "a tier name (a non-empty string)")
+    )
+
+    @property
+    def offer_id(self) -> str:
+        """Return the offer a purchase of this course carries: ``offer``, else the course id."""
+        return self.offer or self.id
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecommendConfig:
+    """Say how the course recommender trains, serves and writes to members."""
+
+    retrain_every: timedelta = field(
+        default=timedelta(hours=24),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=10), timedelta(days=30)),
+            "a duration from '10m' to '30d', like '24h'",
+            show=format_duration,
+        ),
+    )
+    max_per_tag: int = field(
+        default=3, metadata=_meta(_percent, "a whole number from 1 to 100 (0 turns it off)")
+    )
+    ease_max_items: int = _count(3000)
+    text_messages: int = _count(50)
+    text_window: timedelta = field(
+        default=timedelta(days=180),
+        metadata=_meta(
+            _duration_between(timedelta(days=1), timedelta(days=3650)),
+            "a duration from '1d' to '3650d', like '180d'",
+            show=format_duration,
+        ),
+    )
+    digest: bool = False
+    digest_every: timedelta = field(
+        default=timedelta(days=7),
+        metadata=_meta(
+            _duration_between(timedelta(days=1), timedelta(days=90)),
+            "a duration from '1d' to '90d', like '7d'",
+            show=format_duration,
+        ),
+    )
+    digest_per_run: int = _count(50)
+    model_dir: str = ""
+
+
 @dataclass(frozen=True, kw_only=True)
 class CommunityConfig:
     """Describe one community and the Discord guilds and Telegram chats it spans."""
@@ -895,6 +993,8 @@ class CommunityConfig:
     qa: QaConfig = field(default_factory=QaConfig)
     offers: tuple[OfferConfig, ...] = ()
     gating: GatingConfig = field(default_factory=GatingConfig)
+    courses: tuple[CourseConfig, ...] = ()
+    recommend: RecommendConfig = field(default_factory=RecommendConfig)
 
     def offer(self, offer_id: str) -> OfferConfig | None:
         """Return the offer with this id, if the community sells it."""
@@ -1224,6 +1324,7 @@ def _check(config: Config, source: str) -> None:
                 source=source,
             )
         first_index[community.id] = index
+        _check_courses(community, index, source)
         for name, ids in (
             ("discord_guilds", community.discord_guilds),
             ("telegram_chats", community.telegram_chats),
@@ -1322,6 +1423,22 @@ def _check_offers(config: Config, source: str) -> None:
             f"a {other.value}-mode key",
             source=source,
         )
+
+
+def _check_courses(community: CommunityConfig, index: int, source: str) -> None:
+    """Check that course ids and the offers they stand for are unique within a community."""
+    seen: dict[str, int] = {}
+    offers: dict[str, int] = {}
+    for position, course in enumerate(community.courses):
+        for kind, key, table in (("id", course.id, seen), ("offer", course.offer_id, offers)):
+            if key in table:
+                raise ConfigError(
+                    f"communities[{index}].courses[{position}].{kind}",
+                    f"an {kind} not already used by courses[{table[key]}]",
+                    repr(key),
+                    source=source,
+                )
+            table[key] = position
 
 
 def parse_config(

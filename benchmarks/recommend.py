@@ -1,0 +1,205 @@
+"""Recommender figures: quality on real data against baselines, and speed and memory at scale.
+
+``quality``: the offline evaluation (``cohort recommend evaluate``) on the Stack Exchange
+Mathematics Educators dump shipped in ``../shared/data`` (install ``implicit`` for the ALS
+baseline), and on a synthetic community whose messages carry topic words.
+``scale``: a synthetic community of ``--members`` x ``--courses`` x ``--purchases`` (with three
+messages a member) bulk-loaded into SQLite, then through the real code: a full retrain
+including the SQLite load (``Recommender.retrain``), one member's recommendation in process
+(``Model.recommend``) and including the SQLite reads (``Recommender.suggest``), model memory.
+Run: ``.venv/bin/python -m benchmarks.recommend [quality|scale|all]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import random
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.foundation import percentile
+from bot.cogs.recommend import Recommender
+from bot.core.clock import ManualClock
+from bot.core.community import Community
+from bot.core.config import parse_config
+from bot.recommend._data import Dataset
+from bot.recommend._eval import evaluate
+from bot.recommend._sources import SyntheticSpec, load_stack_exchange, synthetic
+from bot.recommend._store import owned_courses, recent_text
+from bot.store.db import Database
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+POSTS = Path(__file__).resolve().parents[1] / "../shared/data/se-matheducators/Posts.xml"
+
+
+def rss_mib() -> float:
+    """Return this process's current resident memory."""
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def progress(name: str, done: int, total: int) -> None:
+    print(f"  [{done}/{total}] {name}", file=sys.stderr, flush=True)
+
+
+def quality(posts: Path, members: int) -> None:
+    if posts.is_file():
+        report = evaluate(load_stack_exchange(posts), name=str(posts.name), progress=progress)
+        print(report.table(), "\n")
+    else:
+        print(f"no Stack Exchange data at {posts}\n")
+    spec = SyntheticSpec(members=members, courses=500, purchases=members * 10)
+    report = evaluate(synthetic(spec), name=f"synthetic {members}x500", progress=progress)
+    print(report.table(), "\n")
+
+
+def bulk_load(path: Path, data: Dataset) -> None:
+    """Write a synthetic dataset into a migrated SQLite file (one transaction, executemany)."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous=OFF")
+    stamp = NOW.strftime("%Y-%m-%d %H:%M:%S.000000")
+    conn.execute(
+        "INSERT INTO communities (id, slug, name, created_at) VALUES (1, 'demo', 'Demo', ?)",
+        (stamp,),
+    )
+    ids = [int(m) for m in data.member_ids]
+    conn.executemany(
+        "INSERT INTO members (id, community_id, created_at) VALUES (?, 1, ?)",
+        ((m, stamp) for m in ids),
+    )
+    conn.executemany(
+        "INSERT INTO accounts (id, community_id, member_id, platform, platform_user_id,"
+        " display_name, created_at, last_seen_at) VALUES (?, 1, ?, 'console', ?, ?, ?, ?)",
+        ((m, m, f"u{m}", f"U{m}", stamp, stamp) for m in ids),
+    )
+
+    def stamps(times: np.ndarray) -> list[str]:
+        return [str(t).replace("T", " ") for t in (times * 1e6).astype("datetime64[us]")]
+
+    times = stamps(data.event_times)
+    offers = [c.id for c in data.courses]
+    conn.executemany(
+        "INSERT INTO purchases (community_id, member_id, offer_id, source, source_ref,"
+        " purchased_at) VALUES (1, ?, ?, 'bench', ?, ?)",
+        (
+            (ids[r], offers[i], str(n), times[n])
+            for n, (r, i) in enumerate(zip(data.event_rows, data.event_items, strict=True))
+        ),
+    )
+    posted = stamps(data.message_times)
+    conn.executemany(
+        "INSERT INTO message_log (community_id, member_id, account_id, platform, channel_id,"
+        " message_id, text, posted_at) VALUES (1, ?, ?, 'console', 'general', ?, ?, ?)",
+        (
+            (ids[r], ids[r], str(n), data.message_texts[n], posted[n])
+            for n, r in enumerate(data.message_rows)
+        ),
+    )
+    conn.commit()
+    conn.close()
+
+
+async def scale(members: int, courses: int, purchases: int, samples: int) -> None:
+    spec = SyntheticSpec(members=members, courses=courses, purchases=purchases)
+    started = time.perf_counter()
+    data = synthetic(spec)
+    catalog = [
+        {
+            "id": c.id,
+            "title": c.title,
+            "description": c.description,
+            "tags": list(c.tags),
+            "language": c.language,
+        }
+        for c in data.courses
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.db"
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        await db.upgrade()
+        bulk_load(path, data)
+        print(
+            f"built {members:,} members x {courses:,} courses x {len(data.event_rows):,} purchases"
+            f" + {len(data.message_texts):,} messages in {time.perf_counter() - started:.0f} s"
+            f" ({path.stat().st_size / 2**20:.0f} MiB SQLite file)"
+        )
+        del data
+        gc.collect()
+        config = parse_config(
+            {"communities": [{"id": "demo", "name": "Demo", "courses": catalog}]},
+            source="bench.toml",
+            base_dir=Path(folder),
+            env={},
+        )
+        community = Community(1, config.communities[0])
+        service = Recommender(db, community, ManualClock(NOW), Path(folder) / "model.npz")
+        await service.open()
+        before = rss_mib()
+        started = time.perf_counter()
+        model = await service.retrain()
+        took = time.perf_counter() - started
+        print(
+            f"full retrain incl. SQLite load: {took:.1f} s  ({model.info.algorithm.value}, "
+            f"text weight {model.text_weight:g}, cold popularity share "
+            f"{model.cold_popularity:g}; validation NDCG@10 "
+            f"{model.info.validation.get('blend_ndcg', 0):.3f})"
+        )
+        print(
+            f"model arrays: {model.nbytes / 2**20:.1f} MiB; file "
+            f"{service.path.stat().st_size / 2**20:.1f} MiB; RSS {before:.0f} -> {rss_mib():.0f}"
+            f" MiB after training"
+        )
+        rng = random.Random(3)
+        chosen = [rng.randint(1, members) for _ in range(samples)]
+        since = NOW.replace(year=NOW.year - 2)
+        inputs = []
+        async with db.read() as conn:
+            for member in chosen:
+                owned = await owned_courses(conn, 1, member)
+                text = await recent_text(conn, member, since=since, limit=50)
+                inputs.append((owned, text))
+        allowed = [c.id for c in model.courses]
+        in_process = []
+        for owned, text in inputs:
+            t0 = time.perf_counter()
+            model.recommend(owned, text, allowed=allowed, language="en", k=5)
+            in_process.append((time.perf_counter() - t0) * 1000)
+        with_reads = []
+        for member in chosen:
+            t0 = time.perf_counter()
+            await service.suggest(member, tiers=frozenset(), language="en")
+            with_reads.append((time.perf_counter() - t0) * 1000)
+        for name, values in (("in process", in_process), ("with SQLite reads", with_reads)):
+            print(
+                f"one member's top 5, {name}: p50 {percentile(values, 0.5):.2f} ms, "
+                f"p99 {percentile(values, 0.99):.2f} ms ({len(values)} members)"
+            )
+        await db.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS) of the whole run: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("part", nargs="?", choices=["quality", "scale", "all"], default="all")
+    parser.add_argument("--posts", type=Path, default=POSTS)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--courses", type=int, default=2_000)
+    parser.add_argument("--purchases", type=int, default=2_000_000)
+    parser.add_argument("--samples", type=int, default=2_000)
+    parser.add_argument("--quality-members", type=int, default=20_000)
+    args = parser.parse_args()
+    if args.part in ("quality", "all"):
+        quality(args.posts, args.quality_members)
+    if args.part in ("scale", "all"):
+        asyncio.run(scale(args.members, args.courses, args.purchases, args.samples))

@@ -1,0 +1,225 @@
+"""One community's recommender: the model being served, retraining beside it, and suggestions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from bot.cogs.recommend._store import as_course, get_prefs, sync_catalog
+from bot.core.clock import Clock
+from bot.core.community import Community
+from bot.recommend import (
+    Algorithm,
+    Model,
+    ModelFileError,
+    ModelInfo,
+    Reason,
+    Suggestion,
+    TrainParams,
+    catalog_digest,
+    load,
+    save,
+    train,
+)
+from bot.recommend._store import (
+    data_version,
+    load_dataset,
+    owned_courses,
+    popularity_counts,
+    recent_text,
+)
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+NO_TAG_LIMIT = 1_000
+MASK_CACHE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestions:
+    """What a member is offered, and whether it was about them (not just what is popular)."""
+
+    items: list[Suggestion]
+    personalised: bool
+
+
+def model_path(database_url: str, model_dir: str, slug: str) -> Path:
+    """Return where a community's model lives: ``model_dir``, else beside the SQLite file."""
+    name = f"recommend-{slug}.npz"
+    if model_dir:
+        return Path(model_dir) / name
+    prefix = "sqlite+aiosqlite:///"
+    if database_url.startswith(prefix):
+        database = Path(database_url[len(prefix) :].partition("?")[0])
+        return database.with_name(f"{database.stem}.{name}")
+    return Path(name)
+
+
+def _load_data(url: str, community_id: int, now: datetime, community: Community) -> object:
+    """Read the training data through a database handle of this thread's own event loop."""
+    config = community.config.recommend
+
+    async def run() -> object:
+        db = Database(url)
+        try:
+            return await load_dataset(
+                db,
+                community_id,
+                now=now,
+                text_window=config.text_window,
+                messages_per_member=config.text_messages,
+            )
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+class Recommender:
+    """Serves a community's model; a retrain runs in a worker thread and swaps it in at the end."""
+
+    def __init__(self, db: Database, community: Community, clock: Clock, path: Path) -> None:
+        self.db = db
+        self.community = community
+        self.clock = clock
+        self.path = path
+        self.model: Model | None = None
+        self.fallback: Model | None = None
+        self.catalog = [as_course(c) for c in community.config.courses]
+        self._opened = False
+        self._open_lock = asyncio.Lock()
+        self._train_lock = asyncio.Lock()
+        # (model, tiers) -> which courses those tiers may see: the same few sets recur.
+        self._masks: dict[tuple[int, frozenset[str]], np.ndarray] = {}
+
+    @property
+    def training(self) -> bool:
+        """Tell whether a retrain is running."""
+        return self._train_lock.locked()
+
+    async def open(self) -> None:
+        """Sync the catalog into the store and load the model file (once)."""
+        async with self._open_lock:
+            if self._opened:
+                return
+            await sync_catalog(
+                self.db, self.community.id, self.community.config.courses, self.clock.now()
+            )
+            try:
+                self.model = await asyncio.to_thread(load, self.path)
+            except ModelFileError as exc:
+                log.warning(
+                    "recommend %s: no usable model, serving popularity (%s)",
+                    self.community.slug,
+                    exc,
+                )
+                self.model = None
+            await self.refresh_fallback()
+            self._opened = True
+
+    async def refresh_fallback(self) -> None:
+        """Rebuild the popularity model served while there is no trained one."""
+        async with self.db.read() as conn:
+            counts = await popularity_counts(conn, self.community.id)
+        self.fallback = Model(
+            self.catalog,
+            info=ModelInfo(
+                trained_at=self.clock.now(),
+                data_version="",
+                catalog=catalog_digest(self.catalog),
+                algorithm=Algorithm.POPULARITY,
+            ),
+            weights=None,
+            popularity=np.array([counts.get(c.id, 0) for c in self.catalog], dtype=np.float32),
+            text=None,
+        )
+
+    def current(self) -> Model:
+        """Return the model to serve: the trained one if it fits the catalog, else popularity."""
+        model = self.model
+        if model is not None and model.info.catalog == catalog_digest(self.catalog):
+            return model
+        assert self.fallback is not None
+        return self.fallback
+
+    async def due(self) -> bool:
+        """Tell whether a retrain is due: no model, another catalog, or old and data changed."""
+        await self.open()
+        model = self.model
+        if model is None or model.info.catalog != catalog_digest(self.catalog):
+            return True
+        if self.clock.now() - model.info.trained_at < self.community.config.recommend.retrain_every:
+            return False
+        async with self.db.read() as conn:
+            version = await data_version(conn, self.community.id)
+        return version != model.info.data_version
+
+    async def retrain(self, params: TrainParams | None = None) -> Model:
+        """Train on the store's data in a worker thread, save it, then serve it."""
+        await self.open()
+        config = self.community.config.recommend
+        params = params or TrainParams(
+            ease_max_items=config.ease_max_items,
+            messages_per_member=max(1, config.text_messages),
+        )
+        async with self._train_lock:
+            now = self.clock.now()
+            url = self.db.url.render_as_string(hide_password=False)
+            data = await asyncio.to_thread(_load_data, url, self.community.id, now, self.community)
+            model = await asyncio.to_thread(train, data, now, params)  # type: ignore[arg-type]
+            await asyncio.to_thread(save, model, self.path)
+            self.model = model
+            self._masks.clear()
+            await self.refresh_fallback()
+        log.info(
+            "recommend %s: trained %s on %d purchases of %d members",
+            self.community.slug,
+            model.info.algorithm,
+            model.info.purchases,
+            model.info.members,
+        )
+        return model
+
+    async def suggest(
+        self,
+        member_id: int,
+        *,
+        tiers: frozenset[str],
+        language: str | None,
+        k: int = 5,
+    ) -> Suggestions:
+        """Return a member's suggestions: not owned, allowed by their tiers, diverse."""
+        await self.open()
+        config = self.community.config.recommend
+        async with self.db.read() as conn:
+            owned = await owned_courses(conn, self.community.id, member_id)
+            prefs = await get_prefs(conn, self.community.id, member_id)
+            text = None
+            if prefs.use_messages and config.text_messages:
+                since = self.clock.now() - config.text_window
+                text = await recent_text(conn, member_id, since=since, limit=config.text_messages)
+        model = self.current()
+        key = (id(model), tiers)
+        allowed = self._masks.get(key)
+        if allowed is None:
+            ids = [c.id for c in self.catalog if not c.tiers or tiers.intersection(c.tiers)]
+            allowed = model.mask(ids)
+            if len(self._masks) > MASK_CACHE:
+                self._masks.clear()
+            self._masks[key] = allowed
+        items = model.recommend(
+            owned,
+            text,
+            allowed=allowed,
+            language=language,
+            k=k,
+            max_per_tag=config.max_per_tag or NO_TAG_LIMIT,
+        )
+        personalised = any(s.reason is not Reason.POPULAR for s in items)
+        return Suggestions(items, personalised)

@@ -1,0 +1,171 @@
+"""What a recommender learns from: the catalog, who took which course when, and what they wrote."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """One course of the catalog, as the recommender sees it."""
+
+    id: str
+    title: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    language: str = ""
+    tiers: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """Return the words that describe the course, tags twice (they are the densest)."""
+        tags = " ".join(self.tags)
+        return f"{self.title}\n{self.description}\n{tags}\n{tags}"
+
+
+def catalog_digest(courses: list[Course] | tuple[Course, ...]) -> str:
+    """Return a short digest of the catalog, so a model knows which catalog it was trained on."""
+    h = hashlib.sha256()
+    for course in courses:
+        for part in (course.id, course.title, course.description, *course.tags, course.language):
+            h.update(part.encode())
+            h.update(b"\x00")
+        h.update(b"\x01")
+    return h.hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class Dataset:
+    """Interactions and messages of one community, with members as dense row numbers.
+
+    ``member_ids[row]`` is the store's member id of a row. Events are (row, course index, time
+    in epoch seconds, weight); a purchase weighs 1, and later signals (a completed course,
+    attended lectures) may add weight through ``weights``. Messages are (row, time, text).
+    """
+
+    courses: list[Course]
+    member_ids: np.ndarray
+    event_rows: np.ndarray
+    event_items: np.ndarray
+    event_times: np.ndarray
+    event_weights: np.ndarray
+    message_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    message_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    message_texts: list[str] = field(default_factory=list)
+    version: str = ""
+
+    @property
+    def n_members(self) -> int:
+        """Return how many member rows there are."""
+        return len(self.member_ids)
+
+    @property
+    def n_items(self) -> int:
+        """Return how many courses there are."""
+        return len(self.courses)
+
+    def matrix(self, mask: np.ndarray | None = None) -> sparse.csr_matrix:
+        """Return the members x courses matrix of the events (all, or those under ``mask``)."""
+        rows, items, weights = self.event_rows, self.event_items, self.event_weights
+        if mask is not None:
+            rows, items, weights = rows[mask], items[mask], weights[mask]
+        return interaction_matrix(rows, items, weights, self.n_members, self.n_items)
+
+    def texts_by_row(self, before: np.ndarray | None = None, limit: int = 50) -> dict[int, str]:
+        """Return each member's latest ``limit`` messages as one text, optionally before a time.
+
+        ``before[row]`` is a per-member cut-off (epoch seconds); messages at or after it are left
+        out, so an evaluation never reads what a member wrote after the moment it predicts.
+        """
+        rows, times = self.message_rows, self.message_times
+        keep = np.ones(len(rows), dtype=bool)
+        if before is not None and len(rows):
+            keep = times < before[rows]
+        index = np.flatnonzero(keep)
+        if not len(index):
+            return {}
+        order = index[np.lexsort((-times[index], rows[index]))]
+        out: dict[int, list[str]] = {}
+        for i in order:
+            row = int(rows[i])
+            bucket = out.setdefault(row, [])
+            if len(bucket) < limit:
+                bucket.append(self.message_texts[i])
+        return {row: "\n".join(reversed(parts)) for row, parts in out.items()}
+
+
+def interaction_matrix(
+    rows: np.ndarray, items: np.ndarray, weights: np.ndarray, n_rows: int, n_items: int
+) -> sparse.csr_matrix:
+    """Build a members x courses matrix; a repeated (member, course) keeps its largest weight."""
+    if not len(rows):
+        return sparse.csr_matrix((n_rows, n_items), dtype=np.float32)
+    key = rows.astype(np.int64) * n_items + items.astype(np.int64)
+    order = np.lexsort((-weights, key))
+    key_sorted = key[order]
+    first = np.ones(len(key_sorted), dtype=bool)
+    first[1:] = key_sorted[1:] != key_sorted[:-1]
+    chosen = order[first]
+    matrix = sparse.csr_matrix(
+        (weights[chosen].astype(np.float32), (rows[chosen], items[chosen])),
+        shape=(n_rows, n_items),
+        dtype=np.float32,
+    )
+    matrix.sort_indices()
+    return matrix
+
+
+@dataclass(slots=True)
+class Split:
+    """A per-member temporal hold-out of a dataset.
+
+    ``train_mask`` selects the events a model may learn from; ``test[row]`` holds the courses a
+    member took at or after their ``cutoff[row]`` (and did not already have before it).
+    """
+
+    train_mask: np.ndarray
+    cutoff: np.ndarray
+    test: dict[int, np.ndarray]
+
+
+def temporal_split(data: Dataset, fraction: float = 0.2, min_events: int = 2) -> Split:
+    """Hold out the last ``fraction`` of each member's courses (ties in time stay together).
+
+    A member needs ``min_events`` distinct courses to be split; the first test course's time is
+    their cut-off, and everything taken at that moment or later is test. A member whose every
+    course came at one moment has nothing to train on: their row is all test (a cold member).
+    """
+    n = data.n_members
+    cutoff = np.full(n, np.inf)
+    train_mask = np.ones(len(data.event_rows), dtype=bool)
+    test: dict[int, np.ndarray] = {}
+    if not len(data.event_rows):
+        return Split(train_mask, cutoff, test)
+    # The first time each member took each course.
+    key = data.event_rows.astype(np.int64) * data.n_items + data.event_items
+    order = np.lexsort((data.event_times, key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    firsts = order[first]
+    rows = data.event_rows[firsts]
+    times = data.event_times[firsts]
+    by_row = np.lexsort((times, rows))
+    rows, times, items = rows[by_row], times[by_row], data.event_items[firsts][by_row]
+    bounds = np.flatnonzero(np.diff(rows)) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [len(rows)]))
+    for start, end in zip(starts, ends, strict=True):
+        count = end - start
+        if count < min_events:
+            continue
+        n_test = max(1, round(count * fraction))
+        cut = times[end - n_test]
+        row = int(rows[start])
+        cutoff[row] = cut
+        held = items[start:end][times[start:end] >= cut]
+        test[row] = np.unique(held)
+    train_mask = data.event_times < cutoff[data.event_rows]
+    return Split(train_mask, cutoff, test)

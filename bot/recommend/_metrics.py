@@ -1,0 +1,78 @@
+"""Ranking metrics at K per member, and bootstrap confidence intervals over members."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+METRICS = ("precision", "recall", "ndcg", "map", "hit")
+
+
+def top_k(scores: np.ndarray, exclude: sparse.csr_matrix | None, k: int) -> np.ndarray:
+    """Return each row's ``k`` best columns, best first, never one set in ``exclude``."""
+    scores = np.array(scores, dtype=np.float32, copy=True)
+    if exclude is not None and exclude.nnz:
+        coo = exclude.tocoo()
+        scores[coo.row, coo.col] = -np.inf
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+def per_member(top: np.ndarray, truth: Sequence[np.ndarray], k: int) -> dict[str, np.ndarray]:
+    """Compute precision, recall, NDCG, average precision and hit at ``k`` for each member."""
+    n = len(truth)
+    out = {name: np.zeros(n) for name in METRICS}
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    for i, relevant in enumerate(truth):
+        if len(relevant) == 0:
+            continue
+        hits = np.isin(top[i, :k], relevant)
+        n_hits = int(hits.sum())
+        out["precision"][i] = n_hits / k
+        out["recall"][i] = n_hits / len(relevant)
+        ideal = discounts[: min(len(relevant), k)].sum()
+        out["ndcg"][i] = float(discounts[: len(hits)][hits].sum() / ideal)
+        if n_hits:
+            precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+            out["map"][i] = float(precision_at[hits].sum() / min(len(relevant), k))
+        out["hit"][i] = float(n_hits > 0)
+    return out
+
+
+def coverage(top: np.ndarray, n_items: int) -> float:
+    """Return the share of the catalogue that appears in anyone's top K."""
+    return len(np.unique(top)) / n_items if n_items else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A mean with a bootstrap 95% confidence interval."""
+
+    mean: float
+    low: float
+    high: float
+
+
+def bootstrap(values: np.ndarray, *, rounds: int = 1000, seed: int = 0) -> Interval:
+    """Return the mean of ``values`` with a percentile bootstrap 95% interval over members."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return Interval(float("nan"), float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = np.empty(rounds)
+    for start in range(0, rounds, 100):
+        stop = min(rounds, start + 100)
+        picks = rng.integers(0, len(values), size=(stop - start, len(values)))
+        means[start:stop] = values[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return Interval(float(values.mean()), float(low), float(high))
+
+
+def paired(a: np.ndarray, b: np.ndarray, *, rounds: int = 1000, seed: int = 0) -> Interval:
+    """Return the mean difference ``a - b`` over the same members, with a 95% interval."""
+    return bootstrap(np.asarray(a) - np.asarray(b), rounds=rounds, seed=seed)

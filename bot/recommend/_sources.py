@@ -1,0 +1,174 @@
+"""Datasets from outside the bot: the Stack Exchange dump and a synthetic generator for scale."""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from bot.recommend._data import Course, Dataset
+
+_TAG_RE = re.compile(r"<([^<>]+)>")
+_HTML_RE = re.compile(r"<[^>]+>")
+
+
+def _plain(body: str) -> str:
+    """Turn a post's HTML body into plain text."""
+    return re.sub(r"\s+", " ", html.unescape(_HTML_RE.sub(" ", body))).strip()
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
+
+
+def load_stack_exchange(path: Path) -> Dataset:
+    """Read a Stack Exchange ``Posts.xml``: posts are messages, question tags are courses.
+
+    A member "took" a tag the first time they asked or answered a question carrying it (an
+    answer carries its question's tags). A course is described by its tag name only; the text
+    of the questions it was asked in reaches the model as its takers' messages, and only those
+    the evaluation allows (before each member's cut-off).
+    """
+    questions: dict[str, tuple[str, ...]] = {}
+    posts: list[tuple[int, float, str, tuple[str, ...]]] = []
+    for row in _rows(path):
+        kind = row.get("PostTypeId")
+        owner = row.get("OwnerUserId")
+        if kind == "1":
+            tags = tuple(_TAG_RE.findall(html.unescape(row.get("Tags", ""))))
+            questions[row["Id"]] = tags
+            if owner:
+                text = f"{html.unescape(row.get('Title', ''))}\n{_plain(row.get('Body', ''))}"
+                posts.append((int(owner), _epoch(row["CreationDate"]), text, tags))
+        elif kind == "2" and owner:
+            tags = questions.get(row.get("ParentId", ""), ())
+            posts.append(
+                (int(owner), _epoch(row["CreationDate"]), _plain(row.get("Body", "")), tags)
+            )
+    tag_names = sorted({t for _, _, _, tags in posts for t in tags})
+    index = {t: i for i, t in enumerate(tag_names)}
+    courses = [Course(id=t, title=t.replace("-", " "), tags=(t,), language="en") for t in tag_names]
+    owners = sorted({p[0] for p in posts})
+    row_of = {o: i for i, o in enumerate(owners)}
+    ev_rows, ev_items, ev_times = [], [], []
+    for owner, time, _text, tags in posts:
+        for tag in tags:
+            ev_rows.append(row_of[owner])
+            ev_items.append(index[tag])
+            ev_times.append(time)
+    return Dataset(
+        courses=courses,
+        member_ids=np.array(owners, dtype=np.int64),
+        event_rows=np.array(ev_rows, dtype=np.int64),
+        event_items=np.array(ev_items, dtype=np.int64),
+        event_times=np.array(ev_times, dtype=np.float64),
+        event_weights=np.ones(len(ev_rows), dtype=np.float32),
+        message_rows=np.array([row_of[p[0]] for p in posts], dtype=np.int64),
+        message_times=np.array([p[1] for p in posts], dtype=np.float64),
+        message_texts=[p[2] for p in posts],
+        version=f"se:{path.name}:{len(posts)}",
+    )
+
+
+def _rows(path: Path) -> Iterator[dict[str, str]]:
+    for _event, element in ET.iterparse(path, events=("end",)):
+        if element.tag == "row":
+            yield dict(element.attrib)
+            element.clear()
+
+
+# --- synthetic data for scale ------------------------------------------------------------------
+
+_SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "vi", "zo", "pe", "su", "da", "ge", "hu", "ri")
+_CHINESE = "数据学习机器分析统计模型网络编程算法设计产品运营增长写作摄影投资理财健康心理语言"
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticSpec:
+    """Sizes of a synthetic community."""
+
+    members: int = 100_000
+    courses: int = 2_000
+    purchases: int = 2_000_000
+    topics: int = 80
+    messages_per_member: int = 3
+    chinese_share: float = 0.2
+    seed: int = 7
+
+
+def _word(rng: np.random.Generator, chinese: bool) -> str:
+    if chinese:
+        return "".join(rng.choice(list(_CHINESE), size=2))
+    return "".join(rng.choice(_SYLLABLES, size=3))
+
+
+def synthetic(spec: SyntheticSpec) -> Dataset:
+    """Generate members with topic tastes, courses on topics, purchases and messages.
+
+    Each member likes one to three topics; purchases follow their tastes and a long-tailed
+    course popularity; their messages use their topics' words, so text carries signal.
+    """
+    rng = np.random.default_rng(spec.seed)
+    chinese_topic = rng.random(spec.topics) < spec.chinese_share
+    vocab = [[_word(rng, bool(chinese_topic[t])) for _ in range(12)] for t in range(spec.topics)]
+    course_topic = rng.integers(0, spec.topics, size=spec.courses)
+    courses = [
+        Course(
+            id=f"c{i:05d}",
+            title=f"{vocab[course_topic[i]][i % 4]} {vocab[course_topic[i]][4 + i % 8]}",
+            description=" ".join(rng.choice(vocab[course_topic[i]], size=6)),
+            tags=(f"t{course_topic[i]}",),
+            language="zh_CN" if chinese_topic[course_topic[i]] else "en",
+        )
+        for i in range(spec.courses)
+    ]
+    by_topic = [np.flatnonzero(course_topic == t) for t in range(spec.topics)]
+    weight = rng.pareto(1.2, size=spec.courses) + 1
+    per_member = rng.poisson(spec.purchases / spec.members, size=spec.members)
+    per_member = np.maximum(per_member, 0)
+    scale = spec.purchases / max(per_member.sum(), 1)
+    per_member = np.round(per_member * scale).astype(np.int64)
+    tastes = rng.integers(0, spec.topics, size=(spec.members, 3))
+    n_tastes = rng.integers(1, 4, size=spec.members)
+    rows = np.repeat(np.arange(spec.members), per_member)
+    pick = rng.integers(0, 3, size=len(rows)) % n_tastes[rows]
+    topic = tastes[rows, pick]
+    explore = rng.random(len(rows)) < 0.1
+    topic[explore] = rng.integers(0, spec.topics, size=int(explore.sum()))
+    items = np.empty(len(rows), dtype=np.int64)
+    for t in range(spec.topics):
+        where = np.flatnonzero(topic == t)
+        pool = by_topic[t]
+        if not len(where):
+            continue
+        if not len(pool):
+            pool = np.arange(spec.courses)
+        p = weight[pool] / weight[pool].sum()
+        items[where] = rng.choice(pool, size=len(where), p=p)
+    start = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
+    times = start + rng.random(len(rows)) * 365 * 86400
+    n_messages = spec.members * spec.messages_per_member
+    msg_rows = rng.integers(0, spec.members, size=n_messages)
+    msg_topic = tastes[msg_rows, rng.integers(0, 3, size=n_messages) % n_tastes[msg_rows]]
+    texts = []
+    for t in msg_topic:
+        words = vocab[t]
+        texts.append(" ".join(words[j] for j in rng.integers(0, len(words), size=6)))
+    return Dataset(
+        courses=courses,
+        member_ids=np.arange(1, spec.members + 1, dtype=np.int64),
+        event_rows=rows,
+        event_items=items,
+        event_times=times,
+        event_weights=np.ones(len(rows), dtype=np.float32),
+        message_rows=msg_rows,
+        message_times=start + rng.random(n_messages) * 365 * 86400,
+        message_texts=texts,
+        version=f"synthetic:{spec.members}x{spec.courses}x{spec.purchases}:{spec.seed}",
+    )
