@@ -660,3 +660,17 @@ async def test_tier_commands_see_the_members_tiers(w: World) -> None:
     await w.buy("bob", "pro")
     assert await w.gating.tiers_of(member, w.clock.now()) == {"pro"}
     assert await w.gating.offers_of(member, w.clock.now()) == {"pro", "python"}
+
+
+async def test_a_revocation_refused_for_good_is_retried_by_the_check(w: World) -> None:
+    discord = RolePlatform(w)
+    discord.members.add(DANA.user_id)
+    w.cohort.platforms[PlatformName.DISCORD] = discord
+    session = await _discord_buys(w)
+    discord.failures = [PlatformError(PlatformErrorReason.FORBIDDEN, "50013 Missing Permissions")]
+    await w.deliver(w.stripe.delete(w.subscription_of(session)))
+    assert await _access_rows(w) == [(PRO_ROLE, False, AccessState.FAILED.value, 1)]
+    assert "Could not take access away" in w.read()
+    await w.say("/gating check", "olga")
+    assert [c[0] for c in discord.calls] == ["grant", "revoke", "revoke"]
+    assert await _access_rows(w) == [(PRO_ROLE, False, AccessState.NONE.value, 0)]

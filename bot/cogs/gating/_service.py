@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
@@ -57,6 +57,7 @@ from bot.core.i18n import normalize_locale
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, PlatformError, PlatformErrorReason
 from bot.core.replies import Button, Reply
+from bot.store.batch import GroupCommit
 from bot.store.dialect import insert_ignore_returning
 from bot.store.tables import (
     access_sources,
@@ -75,7 +76,9 @@ log = logging.getLogger(__name__)
 
 POLL = 5.0  # seconds between passes when nothing kicks the worker
 BATCH = 200
-EVENT_ATTEMPTS = 12  # an event that still cannot be applied after this many tries is failed
+EVENT_ATTEMPTS = 16  # an event that still cannot be applied after this many tries is failed
+# An event that came before what it refers to usually waits milliseconds for it.
+EVENT_RETRY_FIRST = 0.25
 ALERT_AFTER = 5  # transient platform failures before the admin channel hears of it
 MAX_BACKOFF = timedelta(hours=1)
 PLATFORM_TIMEOUT = 30.0
@@ -179,6 +182,7 @@ class Gating:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._pass = asyncio.Lock()
+        self._inbox = GroupCommit(cohort.db, stripe_events, ("event_id",))
         self.applied_hooks: list[Callable[[str], Awaitable[None]]] = []
 
     # --- entitlements (what other cogs ask) -------------------------------------------------
@@ -278,27 +282,27 @@ class Gating:
         return Received.STORED if stored else Received.DUPLICATE
 
     async def store_event(self, event: dict[str, Any], body: str, now: datetime) -> bool:
-        """Put one event in the inbox unless its id is there; return whether it was new."""
-        async with self.cohort.db.write() as conn:
-            added = await insert_ignore_returning(
-                conn,
-                stripe_events,
-                [
-                    {
-                        "event_id": event["id"],
-                        "type": event["type"][:100],
-                        "livemode": bool(event.get("livemode")),
-                        "created": int(event["created"]),
-                        "payload": body,
-                        "status": EventStatus.PENDING.value,
-                        "attempts": 0,
-                        "next_attempt_at": None,
-                        "received_at": now,
-                    }
-                ],
-                keys=("event_id",),
-            )
-        return bool(added)
+        """Put one event in the inbox unless its id is there; return whether it was new.
+
+        Deliveries that arrive together share one transaction (group commit); each caller
+        returns only once its row is committed, so a 2xx always follows a durable write.
+        """
+        return await self._inbox.insert(
+            {
+                "community_id": None,
+                "event_id": event["id"],
+                "type": event["type"][:100],
+                "livemode": bool(event.get("livemode")),
+                "created": int(event["created"]),
+                "payload": body,
+                "status": EventStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": None,
+                "last_error": None,
+                "received_at": now,
+                "processed_at": None,
+            }
+        )
 
     # --- the worker -------------------------------------------------------------------------
 
@@ -338,14 +342,21 @@ class Gating:
     async def run_due(self) -> int:
         """Apply due inbox events, make due platform calls, let lapsed sources go."""
         async with self._pass:
-            done = await self._drain_inbox()
-            done += await self._lapse_due()
-            done += await self._run_access()
-            return done
+            done = await self._lapse_due()
+            while True:
+                # A batch of events, then the platform calls they asked for: under a backlog,
+                # the first buyers get in while later events are still being applied.
+                applied = await self._drain_inbox(max_batches=1)
+                acted = await self._run_access()
+                done += applied + acted
+                if not applied and not acted:
+                    return done
 
-    async def _drain_inbox(self) -> int:
+    async def _drain_inbox(self, *, max_batches: int | None = None) -> int:
         count = 0
-        while True:
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            batches += 1
             now = self.cohort.clock.now()
             async with self.cohort.db.read() as conn:
                 due = (
@@ -367,6 +378,7 @@ class Gating:
             for row in due:
                 await self._apply_row(row)
                 count += 1
+        return count
 
     async def _apply_row(self, row: Row[Any]) -> None:
         now = self.cohort.clock.now()
@@ -431,7 +443,7 @@ class Gating:
                 .values(
                     status=(EventStatus.FAILED if give_up else EventStatus.PENDING).value,
                     attempts=attempts,
-                    next_attempt_at=now + _backoff(attempts),
+                    next_attempt_at=now + _backoff(attempts, first=EVENT_RETRY_FIRST),
                     last_error=error[:500],
                 )
             )
@@ -1601,20 +1613,27 @@ class Gating:
                 # Not an answer: nothing is taken away because Stripe could not be asked.
                 report.stripe_error = str(exc)
         async with self.cohort.db.write() as conn:
-            retried = await conn.execute(
+            # Parked failures: try again as if nothing had happened on the platform (a grant
+            # from nothing; a revocation of what may still be there). Backing-off ones: now.
+            for desired, state in ((True, AccessState.NONE), (False, AccessState.GRANTED)):
+                parked = await conn.execute(
+                    update(gating_access)
+                    .where(
+                        gating_access.c.state == AccessState.FAILED.value,
+                        gating_access.c.desired.is_(desired),
+                    )
+                    .values(state=state.value, next_attempt_at=now, attempts=0)
+                )
+                report.retried += int(parked.rowcount)
+            waiting = await conn.execute(
                 update(gating_access)
                 .where(
-                    or_(
-                        gating_access.c.state == AccessState.FAILED.value,
-                        and_(
-                            gating_access.c.next_attempt_at.is_not(None),
-                            gating_access.c.attempts > 0,
-                        ),
-                    )
+                    gating_access.c.next_attempt_at.is_not(None),
+                    gating_access.c.attempts > 0,
                 )
-                .values(state=AccessState.NONE.value, next_attempt_at=now, attempts=0)
+                .values(next_attempt_at=now, attempts=0)
             )
-            report.retried = int(retried.rowcount)
+            report.retried += int(waiting.rowcount)
             who = (
                 await conn.execute(
                     select(access_sources.c.community_id, access_sources.c.member_id).distinct()
@@ -1679,8 +1698,9 @@ def _differs(row: Row[Any], snap: ev.SubscriptionSnapshot) -> bool:
     )
 
 
-def _backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=2 ** min(attempts, 20)), MAX_BACKOFF)
+def _backoff(attempts: int, *, first: float = 2.0) -> timedelta:
+    """Wait ``first`` seconds after the first failure, doubling each time, at most an hour."""
+    return min(timedelta(seconds=first * 2 ** min(attempts - 1, 20)), MAX_BACKOFF)
 
 
 __all__ = ["BadSignature", "Gating", "Received", "Report"]
