@@ -674,3 +674,21 @@ async def test_a_revocation_refused_for_good_is_retried_by_the_check(w: World) -
     await w.say("/gating check", "olga")
     assert [c[0] for c in discord.calls] == ["grant", "revoke", "revoke"]
     assert await _access_rows(w) == [(PRO_ROLE, False, AccessState.NONE.value, 0)]
+
+
+async def test_a_recommended_course_button_gives_its_checkout_link(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    course = {"id": "python", "title": "Python 101", "description": "Learn Python"}
+    async with world(tmp_path, clock, community={"courses": [course]}) as w:
+        await w.say("/whoami", "bob")
+        printed = await w.say("/recommend", "bob")  # no model yet: the popular courses
+        number = next(
+            line.split("]")[0].lstrip("[")
+            for line in printed.splitlines()
+            if line.strip().startswith("[") and "#1" in line
+        )
+        pressed = await w.say(f"/press {number.strip()}", "bob")
+        assert "Pay with Stripe" in pressed
+        _method, _path, params = w.stripe.requests[-1]
+        assert params["line_items"] == [{"price": "price_py", "quantity": "1"}]

@@ -17,7 +17,7 @@ from bot.core.errors import UserError
 from bot.core.i18n import DEFAULT_LOCALE
 from bot.core.platforms import PlatformName
 from bot.core.ports import PlatformError
-from bot.core.replies import Button, ButtonStyle, Field, Reply
+from bot.core.replies import Button, ButtonStyle, Field, Reply, as_reply
 from bot.recommend import Reason, Suggestion
 from bot.recommend._store import member_counts
 from bot.store.tables import accounts, members, message_log, purchases, recommend_prefs
@@ -28,6 +28,7 @@ SHOWN = 5
 # The command a member runs to buy or join an offer (the gating cog's); the one line to change
 # if gating later offers a direct button instead.
 JOIN_COMMAND = "/join {offer}"
+GATING_JOIN = "gating.join"  # the gating cog's button action that answers with a Checkout link
 ON_OFF = (Choice("on", "recommend.choice.on"), Choice("off", "recommend.choice.off"))
 
 
@@ -121,9 +122,13 @@ class RecommendCog:
         )
 
     async def join(self, ctx: Context, payload: str) -> Reply:
-        """Tell the member how to buy or join the offer behind a pressed button."""
+        """Give a Checkout link for the course behind a pressed button (or say how to join)."""
         if all(c.offer_id != payload for c in ctx.community.config.courses):
             raise UserError("action.unknown")
+        checkout = self.cohort.registry.action(GATING_JOIN)
+        if checkout is not None and ctx.community.config.offer(payload) is not None:
+            answer = await checkout.handler(ctx, payload)  # the gating cog sells it
+            return as_reply(answer) if answer is not None else Reply(ephemeral=True)
         return Reply(
             text=ctx.t("recommend.join_hint", command=JOIN_COMMAND.format(offer=payload)),
             ephemeral=True,
