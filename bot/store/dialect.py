@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,14 +37,17 @@ async def upsert_add(
     column: str,
     amount: int,
     extra: Mapping[str, Any] | None = None,
-) -> None:
+    returning: Sequence[str] = (),
+) -> Row[Any] | None:
     """Add ``amount`` to ``column`` of the row at ``keys``, creating it (at ``amount``) if absent.
 
-    ``extra`` columns are set on insert and on update alike.
+    ``extra`` columns are set on insert and on update alike; the row's ``returning`` columns,
+    as they are after the change, come back (None when none are asked for).
     """
     extras = tuple(sorted(extra or {}))
-    statement = _upsert_add(conn.dialect.name, table, tuple(keys), column, extras)
-    await conn.execute(statement, {**keys, column: amount, **(extra or {})})
+    statement = _upsert_add(conn.dialect.name, table, tuple(keys), column, extras, tuple(returning))
+    result = await conn.execute(statement, {**keys, column: amount, **(extra or {})})
+    return result.one() if returning else None
 
 
 async def upsert_add_all(
@@ -56,7 +59,7 @@ async def upsert_add_all(
     column: str,
 ) -> None:
     """Do ``upsert_add`` for several rows (each holds its keys and its amount) in one call."""
-    statement = _upsert_add(conn.dialect.name, table, tuple(keys), column, ())
+    statement = _upsert_add(conn.dialect.name, table, tuple(keys), column, (), ())
     await conn.execute(statement, [dict(r) for r in rows])
 
 
@@ -69,14 +72,20 @@ def _insert_ignore(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
 
 @lru_cache(maxsize=256)
 def _upsert_add(
-    dialect: str, table: Table, keys: tuple[str, ...], column: str, extras: tuple[str, ...]
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...],
+    column: str,
+    extras: tuple[str, ...],
+    returning: tuple[str, ...],
 ) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table)
-    return statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={
             column: table.c[column] + statement.excluded[column],
             **{name: statement.excluded[name] for name in extras},
         },
     )
+    return upsert.returning(*(table.c[name] for name in returning)) if returning else upsert

@@ -193,8 +193,11 @@ async def award_in(
         return False
     keys = {"community_id": community.id, "member_id": member_id}
     season = season_key(await season_at(conn, community.id, at))
-    await upsert_add(conn, points_balances, keys, column="balance", amount=delta)
-    await _track_level(conn, community, member_id, at)
+    row = await upsert_add(
+        conn, points_balances, keys, column="balance", amount=delta, returning=("balance", "level")
+    )
+    assert row is not None
+    await _track_level(conn, community, member_id, balance=row.balance, stored=row.level, at=at)
     await upsert_add_all(
         conn,
         points_period_totals,
@@ -206,20 +209,18 @@ async def award_in(
 
 
 async def _track_level(
-    conn: AsyncConnection, community: Community, member_id: int, at: datetime
+    conn: AsyncConnection,
+    community: Community,
+    member_id: int,
+    *,
+    balance: int,
+    stored: int,
+    at: datetime,
 ) -> None:
     """Keep the member's stored level in step with the balance; queue any change."""
-    row = (
-        await conn.execute(
-            select(points_balances.c.balance, points_balances.c.level).where(
-                points_balances.c.community_id == community.id,
-                points_balances.c.member_id == member_id,
-            )
-        )
-    ).one()
     config = community.config.points
-    level = progress(row.balance, config.curve, config.curve_step).level
-    if level == row.level:
+    level = progress(balance, config.curve, config.curve_step).level
+    if level == stored:
         return
     await conn.execute(
         update(points_balances)
@@ -233,7 +234,7 @@ async def _track_level(
         insert(points_level_changes).values(
             community_id=community.id,
             member_id=member_id,
-            level_from=row.level,
+            level_from=stored,
             level_to=level,
             created_at=at,
         )

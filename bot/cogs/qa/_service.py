@@ -140,6 +140,14 @@ async def _get(conn: AsyncConnection, community_id: int, question_id: int) -> Qu
     return Question.of(row) if row is not None else None
 
 
+async def _require(conn: AsyncConnection, community_id: int, question_id: int) -> Question:
+    """Return a question by id, or refuse with "no such question"."""
+    question = await _get(conn, community_id, question_id)
+    if question is None:
+        raise UserError("qa.unknown", id=question_id)
+    return question
+
+
 async def get(db: Database, community_id: int, question_id: int) -> Question | None:
     """Return a question by id."""
     async with db.read() as conn:
@@ -529,9 +537,7 @@ async def accept(
 ) -> Paid:
     """Accept an answer: solved, accepted-answer points and any bounty to its author, once."""
     async with db.write() as conn:
-        question = await _get(conn, community.id, question_id)
-        if question is None:
-            raise UserError("qa.unknown", id=question_id)
+        question = await _require(conn, community.id, question_id)
         _may_act(question, actor_id, moderator)
         _check_live(question)
         answer = await _answer(conn, question.id, answer_id)
@@ -580,9 +586,7 @@ async def mark_solved(
 ) -> Paid:
     """Mark a question solved without accepting an answer; a bounty goes back to the asker."""
     async with db.write() as conn:
-        question = await _get(conn, community.id, question_id)
-        if question is None:
-            raise UserError("qa.unknown", id=question_id)
+        question = await _require(conn, community.id, question_id)
         _may_act(question, actor_id, moderator)
         _check_live(question)
         await _move(
@@ -611,9 +615,7 @@ async def close(
 ) -> Paid:
     """Close a question (duplicate, off-topic, other, thread deleted); a bounty goes back."""
     async with db.write() as conn:
-        question = await _get(conn, community.id, question_id)
-        if question is None:
-            raise UserError("qa.unknown", id=question_id)
+        question = await _require(conn, community.id, question_id)
         if actor_id is not None:
             _may_act(question, actor_id, moderator)
         if question.state is State.CLOSED:
@@ -647,9 +649,7 @@ async def stake(
     if amount > limit:
         raise UserError("qa.bounty.too_much", max=limit)
     async with db.write() as conn:
-        question = await _get(conn, community.id, question_id)
-        if question is None:
-            raise UserError("qa.unknown", id=question_id)
+        question = await _require(conn, community.id, question_id)
         if question.asker_id != actor_id:
             raise UserError("qa.bounty.not_asker")
         _check_live(question)
