@@ -749,6 +749,10 @@ class QaConfig:
         default=50, metadata=_meta(_percent, "a whole percentage from 0 to 100")
     )
     bounty_max: int = _count(1000)
+    pin_questions: bool = True
+    vote_emoji: tuple[str, ...] = field(
+        default=("👍", "⬆️"), metadata=_meta(_nonempty, "a non-empty string (an emoji)")
+    )
 
 
 class OfferKind(StrEnum):

@@ -33,6 +33,7 @@ class Context:
     channel: ChannelRef | None
     platform: Platform
     respond: Responder
+    replied_message_id: str | None = None  # the message a typed command replied to
 
     async def reply(self, reply: Reply | str) -> MessageRef | None:
         """Answer the person who invoked this."""

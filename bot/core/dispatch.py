@@ -79,10 +79,16 @@ class Dispatcher:
         respond: Responder,
         *,
         reply_to: Caller | None = None,
+        replied_message_id: str | None = None,
     ) -> None:
-        """Run a typed command line such as ``/link ABCD2345`` or ``/help@CohortBot``."""
+        """Run a typed command line such as ``/link ABCD2345`` or ``/help@CohortBot``.
+
+        ``reply_to`` is who wrote the message the command replied to, ``replied_message_id``
+        that message.
+        """
         async with self._track():
             ctx = await self._context(platform, community, caller, channel, respond)
+            ctx.replied_message_id = replied_message_id
             async with self._guarded(ctx, f"/{line.strip()[:100]}"):
                 spec, rest = self._resolve_line(line)
                 await self._check_permission(ctx, spec)

@@ -105,6 +105,14 @@ class Platform(Protocol):
         """Change the title of a thread, forum post or topic the bot opened."""
         ...
 
+    async def pin(self, message: MessageRef) -> None:
+        """Pin a message in its channel (quietly, where the platform can)."""
+        ...
+
+    async def unpin(self, message: MessageRef) -> None:
+        """Unpin a message; one that is not pinned stays as it is."""
+        ...
+
     async def grant_access(self, user_id: str, target: AccessTarget) -> None:
         """Let a person into ``target`` (add the role, or approve them into the chat)."""
         ...

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.cogs import points, qa
+from bot.cogs.qa import _service as qa_service
 from bot.cogs.qa._search import terms_of
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
@@ -624,12 +625,36 @@ async def test_telegram_topics_and_reply_chains(tmp_path: Path) -> None:
 
             tg.user_says(PLAIN, TG_BOB, "/ask Which editor?")
             opening = await said(tg, PLAIN, "Question <b>#2</b>")
-            tg.user_says(PLAIN, TG_OLGA, "Try Helix", reply_to_message_id=opening["message_id"])
+            await tg.wait_for(lambda: bool(tg.called("pinChatMessage")))
+            pinned = tg.find_message(PLAIN, opening["message_id"])
+            assert pinned is not None and pinned.pinned
+            assert tg.called("pinChatMessage")[0]["disable_notification"] is True
+            answer = tg.user_says(
+                PLAIN, TG_OLGA, "Try Helix", reply_to_message_id=opening["message_id"]
+            )
             await _until(lambda: state_of(cohort, 2), A)
+            later = tg.user_says(
+                PLAIN, TG_OLGA, "Or Vim", reply_to_message_id=opening["message_id"]
+            )
+            await _until(lambda: _answer_count(cohort, 2), 2)
+            # Replying to her first answer accepts that one, not her latest.
+            tg.user_says(PLAIN, TG_BOB, "/accept", reply_to_message_id=answer["message_id"])
+            await _until(lambda: state_of(cohort, 2), S)
+            accepted = await qa_service.get(cohort.db, 1, 2)
+            assert accepted is not None
+            answers = {a.id: a.message_id for a in await qa_service.answers_of(cohort.db, 2)}
+            assert answers[accepted.accepted_answer_id or 0] == str(answer["message_id"])
+            assert str(later["message_id"]) in answers.values()
+            await tg.wait_for(lambda: bool(tg.called("unpinChatMessage")))
+            assert not pinned.pinned
         finally:
             await adapter.stop()
             await cohort.dispatcher.drain()
             await cohort.db.close()
+
+
+async def _answer_count(cohort: Cohort, question_id: int) -> int:
+    return len(await qa_service.answers_of(cohort.db, question_id))
 
 
 async def _until(read: Callable[[], Awaitable[object]], expected: object) -> None:

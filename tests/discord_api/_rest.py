@@ -24,6 +24,7 @@ from tests.discord_api._world import (
     KICK_MEMBERS,
     LOADING,
     MANAGE_EVENTS,
+    MANAGE_MESSAGES,
     MANAGE_THREADS,
     MISSING_PERMISSIONS,
     SEND_MESSAGES,
@@ -163,6 +164,24 @@ class Rest:
                     major="channel_id",
                 ),
                 s.delete_message,
+            ),
+            (
+                RouteSpec(
+                    "pin_message",
+                    "PUT",
+                    "/channels/{channel_id}/messages/pins/{message_id}",
+                    major="channel_id",
+                ),
+                s.pin_message,
+            ),
+            (
+                RouteSpec(
+                    "unpin_message",
+                    "DELETE",
+                    "/channels/{channel_id}/messages/pins/{message_id}",
+                    major="channel_id",
+                ),
+                s.unpin_message,
             ),
             (RouteSpec("get_channel", "GET", "/channels/{channel_id}"), s.get_channel),
             (
@@ -474,6 +493,22 @@ class Rest:
         self.server.find_message(channel_id, message_id)
         self.server.remove(channel_id, message_id)
         return None
+
+    async def pin_message(self, request: web.Request, params: dict[str, Any]) -> Any:
+        """Pin a message (needs Manage Messages)."""
+        return self._set_pinned(params, pinned=True)
+
+    async def unpin_message(self, request: web.Request, params: dict[str, Any]) -> Any:
+        """Unpin a message (needs Manage Messages)."""
+        return self._set_pinned(params, pinned=False)
+
+    def _set_pinned(self, params: dict[str, Any], *, pinned: bool) -> None:
+        server = self.server
+        channel_id, message_id = int(params["channel_id"]), int(params["message_id"])
+        guild = server.guild_of_channel(channel_id)
+        if guild is None or not server.permissions(guild, BOT_ID) & MANAGE_MESSAGES:
+            raise error(MISSING_PERMISSIONS)
+        server.find_message(channel_id, message_id)["pinned"] = pinned
 
     async def get_channel(self, request: web.Request, params: dict[str, Any]) -> Any:
         """Return a channel or thread."""

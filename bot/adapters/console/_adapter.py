@@ -63,6 +63,7 @@ class ConsoleAdapter:
         self.files: dict[str, bytes] = {}  # the latest file sent under each name
         self.buttons: dict[int, tuple[Button, ChannelRef]] = {}
         self.access: set[tuple[str, AccessTarget]] = set()
+        self.pinned: set[MessageRef] = set()
         self._button_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._thread_ids = itertools.count(1)
@@ -256,6 +257,16 @@ class ConsoleAdapter:
     async def rename_thread(self, thread: ChannelRef, title: str) -> None:
         """Print a thread's new title."""
         self._print(self.t("console.thread_renamed", thread=thread.thread_id or "?", title=title))
+
+    async def pin(self, message: MessageRef) -> None:
+        """Record and print that a message is pinned."""
+        self.pinned.add(message)
+        self._print(self.t("console.pinned", message=message.message_id))
+
+    async def unpin(self, message: MessageRef) -> None:
+        """Record and print that a message is no longer pinned."""
+        self.pinned.discard(message)
+        self._print(self.t("console.unpinned", message=message.message_id))
 
     async def grant_access(self, user_id: str, target: AccessTarget) -> None:
         """Record and print that ``user_id`` may enter ``target``."""

@@ -733,6 +733,18 @@ class DiscordAdapter:
         target = self.client.get_partial_messageable(int(channel.thread_id or channel.channel_id))
         await self.call(target.get_partial_message(int(message.message_id)).delete)
 
+    async def pin(self, message: MessageRef) -> None:
+        """Pin a message (the bot needs Manage Messages in the channel)."""
+        channel = message.channel
+        target = self.client.get_partial_messageable(int(channel.thread_id or channel.channel_id))
+        await self.call(target.get_partial_message(int(message.message_id)).pin)
+
+    async def unpin(self, message: MessageRef) -> None:
+        """Unpin a message."""
+        channel = message.channel
+        target = self.client.get_partial_messageable(int(channel.thread_id or channel.channel_id))
+        await self.call(target.get_partial_message(int(message.message_id)).unpin)
+
     async def direct_message(self, user_id: str, reply: Reply) -> MessageRef:
         """Message a person privately; DM_CLOSED (50007) when they do not take DMs from us."""
         user = self.client.get_user(int(user_id))

@@ -298,6 +298,7 @@ class TelegramAdapter:
                 command,
                 self._responder(message, user, community),
                 reply_to=caller_of(replied_user) if replied_user is not None else None,
+                replied_message_id=str(reply_to.message_id) if reply_to is not None else None,
             )
             return
         if not text:
@@ -578,6 +579,24 @@ class TelegramAdapter:
         """Delete a message."""
         await self._call(
             lambda: self.bot.delete_message(
+                int(message.channel.channel_id), int(message.message_id)
+            )
+        )
+
+    async def pin(self, message: MessageRef) -> None:
+        """Pin a message without notifying the group (the bot needs the pin right)."""
+        await self._call(
+            lambda: self.bot.pin_chat_message(
+                int(message.channel.channel_id),
+                int(message.message_id),
+                disable_notification=True,
+            )
+        )
+
+    async def unpin(self, message: MessageRef) -> None:
+        """Unpin a message."""
+        await self._call(
+            lambda: self.bot.unpin_chat_message(
                 int(message.channel.channel_id), int(message.message_id)
             )
         )

@@ -17,7 +17,7 @@ from bot.core.errors import UserError
 from bot.core.events import MemberLeft, MessageDeleted, MessagePosted
 from bot.core.identity import Account
 from bot.core.platforms import PlatformName
-from bot.core.ports import ChannelRef, PlatformError, PlatformErrorReason
+from bot.core.ports import ChannelRef, MessageRef, Platform, PlatformError, PlatformErrorReason
 from bot.core.replies import Button, ButtonStyle, Reply
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,22 @@ class QaCog:
             return None
         return sent.message_id
 
+    @staticmethod
+    async def _pin(platform: Platform, message: MessageRef, *, pinned: bool) -> None:
+        """Pin or unpin a reply chain's opening message; a refusal is logged, not fatal."""
+        try:
+            await (platform.pin(message) if pinned else platform.unpin(message))
+        except PlatformError as exc:
+            log.info("qa: could not %s %s: %s", "pin" if pinned else "unpin", message, exc)
+
     async def _question(self, ctx: Context, question_id: int | None) -> Question:
-        found = await service.find(self.cohort.db, ctx.community.id, ctx.channel, question_id)
+        found = await service.find(
+            self.cohort.db,
+            ctx.community.id,
+            ctx.channel,
+            question_id,
+            replied=ctx.replied_message_id,
+        )
         if found is None:
             if question_id is not None:
                 raise UserError("qa.unknown", id=question_id)
@@ -118,6 +132,8 @@ class QaCog:
                 raise UserError("qa.ask.failed") from again
             thread, first = forum, sent.message_id
         await service.attach(db, ctx.community.id, question_id, thread, first)
+        if first is not None and ctx.community.config.qa.pin_questions:
+            await self._pin(ctx.platform, MessageRef(thread, first), pinned=True)
         key = "qa.ask.done" if thread.thread_id else "qa.ask.done_chain"
         return Reply(text=ctx.t(key, id=question_id, title=draft.title), ephemeral=True)
 
@@ -134,7 +150,9 @@ class QaCog:
             key = "qa.already_solved" if found.state is State.SOLVED else "qa.already_closed"
             raise UserError(key, id=found.id)
         if member is not None:
-            answer = await service.latest_answer_by(self.cohort.db, found.id, member.member_id)
+            answer = await service.latest_answer_by(
+                self.cohort.db, found.id, member.member_id, message_id=ctx.replied_message_id
+            )
             if answer is None:
                 raise UserError("qa.accept.none_by", name=member.display_name)
             return await self._accept(ctx, found, answer.id)
@@ -202,7 +220,12 @@ class QaCog:
         question = paid.question
         await self._post(question.thread, text)
         platform = self.cohort.platforms.get(PlatformName(question.platform))
-        if platform is None or question.thread_id is None:
+        if platform is None:
+            return
+        if question.thread_id is None:
+            if question.opening_message_id and community.config.qa.pin_questions:
+                opening = MessageRef(question.thread, question.opening_message_id)
+                await self._pin(platform, opening, pinned=False)
             return
         prefix = "qa.title_solved" if question.state is State.SOLVED else "qa.title_closed"
         try:

@@ -188,15 +188,27 @@ async def _by_message(
 
 
 async def find(
-    db: Database, community_id: int, where: ChannelRef | None, question_id: int | None = None
+    db: Database,
+    community_id: int,
+    where: ChannelRef | None,
+    question_id: int | None = None,
+    *,
+    replied: str | None = None,
 ) -> Question | None:
-    """Return the question ``question_id`` names, else the one whose thread ``where`` is."""
+    """Return the question ``question_id`` names, else the one whose thread ``where`` is.
+
+    Outside a thread, the reply chain the ``replied`` message belongs to says which.
+    """
     async with db.read() as conn:
         if question_id is not None:
             return await _get(conn, community_id, question_id)
-        if where is None or where.thread_id is None:
+        if where is None:
             return None
-        return await _by_thread(conn, community_id, where)
+        if where.thread_id is not None:
+            return await _by_thread(conn, community_id, where)
+        if replied is not None:
+            return await _by_message(conn, community_id, where, replied)
+        return None
 
 
 async def answers_of(db: Database, question_id: int) -> list[Answer]:
@@ -225,9 +237,24 @@ async def _answer(conn: AsyncConnection, question_id: int, answer_id: int) -> An
     return Answer(*row) if row is not None else None
 
 
-async def latest_answer_by(db: Database, question_id: int, author_id: int) -> Answer | None:
-    """Return a member's latest live answer to a question."""
+async def latest_answer_by(
+    db: Database, question_id: int, author_id: int, *, message_id: str | None = None
+) -> Answer | None:
+    """Return a member's live answer to a question: the message named, else their latest."""
     async with db.read() as conn:
+        if message_id is not None:
+            row = (
+                await conn.execute(
+                    select(*_ANSWER_COLUMNS).where(
+                        qa_answers.c.question_id == question_id,
+                        qa_answers.c.author_id == author_id,
+                        qa_answers.c.message_id == message_id,
+                        qa_answers.c.deleted_at.is_(None),
+                    )
+                )
+            ).first()
+            if row is not None:
+                return Answer(*row)
         row = (
             await conn.execute(
                 select(*_ANSWER_COLUMNS)
