@@ -455,7 +455,7 @@ qa_messages = Table(
 
 # Full-text indexes the metadata cannot describe (SQLite FTS5 virtual tables, created by the
 # migrations); schema comparisons skip them and their shadow tables.
-SEARCH_INDEXES = ("qa_search",)
+SEARCH_INDEXES = ("qa_search", "qa_words")
 
 
 def is_search_index(name: str) -> bool:

@@ -491,8 +491,12 @@ async def test_a_deleted_thread_closes_the_question_and_refunds(
         ("source", [1]),
         ("NUMPY wheel", [1]),  # the accepted answer is searched too
         ("如何安装", [2]),
-        ("安装", [2]),  # two characters: below a trigram, found with LIKE
+        ("安装", [2]),  # two characters: below a trigram, found in the word index
         ("装", [2]),
+        ("或者", [1]),  # a short term in the accepted answer
+        ("to", [1]),  # a short Latin term is a whole word ...
+        ("nu", []),  # ... not a piece of one
+        ("wheel 或者", [1]),
         ("pip 环境", [2]),
         ("numpy 安装", [2]),
         ("matplotlib", []),
@@ -510,7 +514,7 @@ async def test_search_finds_english_and_chinese(
         "/ask How to build numpy from source? | compiler errors",
         "/ask 如何安装 numpy？ | pip 报错，说缺少环境",
     )
-    await post(cohort, BOB, "101", "Install the prebuilt wheel instead")
+    await post(cohort, BOB, "101", "Install the prebuilt wheel instead, 或者 conda")
     await say(console, "alice", "general/thread-1", "/accept @bob")
     hits = await qa.search(cohort.db, cohort.communities["demo"].id, words)
     assert sorted(h.id for h in hits) == found

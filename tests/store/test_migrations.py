@@ -106,3 +106,18 @@ async def test_every_table_carries_a_community() -> None:
         if table.name == "communities":
             continue
         assert "community_id" in table.c, table.name
+
+
+async def test_the_word_index_is_filled_from_the_questions_already_indexed(db: Database) -> None:
+    await db.upgrade("0010")
+    async with db.write() as conn:
+        await conn.execute(
+            text("INSERT INTO qa_search (rowid, title, body, answer) VALUES (7, :t, :b, :a)"),
+            {"t": "如何安装", "b": "pip fails", "a": "用 conda"},
+        )
+    await db.upgrade()
+    async with db.read() as conn:
+        found = await conn.execute(
+            text("SELECT rowid FROM qa_words WHERE qa_words MATCH :m"), {"m": '"安 装" AND conda'}
+        )
+        assert found.scalars().all() == [7]

@@ -1,27 +1,41 @@
-"""The knowledge base: SQLite FTS5 (trigram) over titles, details and accepted answers.
+"""The knowledge base: two SQLite FTS5 indexes over titles, details and accepted answers.
 
-Trigram finds any substring of three or more characters, so Chinese needs no word
-segmentation; a term of one or two characters (common in Chinese: 安装, 错误) cannot be a
-trigram query and is matched with LIKE instead. PostgreSQL has no FTS5: there every term is a
-LIKE over the questions table.
+``qa_search`` (trigram) finds any substring of three or more characters, so Chinese needs no
+word segmentation. A term of one or two characters (common in Chinese: 安装, 错误) cannot be a
+trigram query; ``qa_words`` (unicode61 over text with every CJK character spaced apart, see
+``bot.store.fts``) finds it as a word or a run of characters. PostgreSQL has no FTS5: there
+every term is a LIKE over the questions table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, text
+from sqlalchemy import Integer, Row, String, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.qa._states import State
 from bot.store.db import Database
+from bot.store.fts import spaced, word_phrase
 from bot.store.types import UTCDateTime
 
 TRIGRAM = 3
 MAX_TERMS = 8
 RANK_WINDOW = 1000  # matches ranked by relevance, newest first
+
+
+def _same(value: str) -> str:
+    return value
+
+
+# Each index and how text is put in it.
+_INDEXES: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("qa_search", _same),
+    ("qa_words", spaced),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +49,7 @@ class Hit:
 
 
 def terms_of(query: str) -> tuple[list[str], list[str]]:
-    """Split a query into terms FTS5 can match (3+ characters) and short ones for LIKE."""
+    """Split a query into trigram terms (3+ characters) and short ones for the word index."""
     words = [w for w in query.split() if w][:MAX_TERMS]
     long = [w for w in words if len(w) >= TRIGRAM]
     short = [w for w in words if len(w) < TRIGRAM]
@@ -56,80 +70,113 @@ def _fts(conn: AsyncConnection) -> bool:
 
 
 async def index_question(conn: AsyncConnection, question_id: int, title: str, body: str) -> None:
-    """Add a new question to the index."""
+    """Add a new question to the indexes."""
     if _fts(conn):
-        await conn.execute(
-            text("INSERT INTO qa_search (rowid, title, body, answer) VALUES (:id, :t, :b, '')"),
-            {"id": question_id, "t": title, "b": body},
-        )
+        for table, put in _INDEXES:
+            await conn.execute(
+                text(f"INSERT INTO {table} (rowid, title, body, answer) VALUES (:id, :t, :b, '')"),
+                {"id": question_id, "t": put(title), "b": put(body)},
+            )
 
 
 async def index_answer(conn: AsyncConnection, question_id: int, answer: str) -> None:
-    """Put (or, with "", take out) a question's accepted answer in the index."""
+    """Put (or, with "", take out) a question's accepted answer in the indexes."""
     if _fts(conn):
-        await conn.execute(
-            text("UPDATE qa_search SET answer = :a WHERE rowid = :id"),
-            {"id": question_id, "a": answer},
-        )
+        for table, put in _INDEXES:
+            await conn.execute(
+                text(f"UPDATE {table} SET answer = :a WHERE rowid = :id"),
+                {"id": question_id, "a": put(answer)},
+            )
 
 
 async def unindex(conn: AsyncConnection, question_id: int) -> None:
-    """Take a question out of the index (its thread is gone)."""
+    """Take a question out of the indexes (its thread is gone)."""
     if _fts(conn):
-        await conn.execute(text("DELETE FROM qa_search WHERE rowid = :id"), {"id": question_id})
+        for table, _ in _INDEXES:
+            await conn.execute(text(f"DELETE FROM {table} WHERE rowid = :id"), {"id": question_id})
+
+
+async def _window(conn: AsyncConnection, table: str, match: str) -> int | None:
+    """Return the rowid below the newest RANK_WINDOW matches, or None when there are fewer."""
+    # Ranking every match of a common word costs time in proportion to the matches: rank the
+    # newest RANK_WINDOW only (a rowid range FTS5 reads directly).
+    found = await conn.scalar(
+        text(
+            f"SELECT rowid FROM {table} WHERE {table} MATCH :match "
+            "ORDER BY rowid DESC LIMIT 1 OFFSET :window"
+        ),
+        {"match": match, "window": RANK_WINDOW},
+    )
+    return int(found) if found is not None else None
 
 
 async def search(db: Database, community_id: int, query: str, *, limit: int = 10) -> list[Hit]:
     """Return the questions of a community that contain every term, best first.
 
-    With a term of three or more characters, the newest RANK_WINDOW matches are ranked by
-    BM25; with only short terms, the newest matches come first (the scan stops at ``limit``).
+    Terms of three or more characters match substrings through the trigram index; shorter ones
+    match words (any CJK run of their characters) through the word index. The newest
+    RANK_WINDOW matches are ranked by BM25.
     """
     long, short = terms_of(query)
     if not long and not short:
         return []
-    params: dict[str, Any] = {"community": community_id, "limit": limit}
     async with db.read() as conn:
-        columns: tuple[str, ...]
-        if _fts(conn) and long:
-            columns = ("s.title", "s.body", "s.answer")
-            source = "qa_search s JOIN qa_questions q ON q.id = s.rowid"
+        if _fts(conn):
+            rows = await _fts_search(conn, community_id, long, short, limit)
         else:
-            columns = ("q.title", "q.body")
-            source = "qa_questions q"
-            short, long = short + long, []  # short terms alone: a newest-first LIKE scan
-        where = ["q.community_id = :community"]
-        if long:
-            where.append("qa_search MATCH :match")
-            params["match"] = " AND ".join(_phrase(t) for t in long)
-            # Ranking every match of a common word costs time in proportion to the matches:
-            # rank the newest RANK_WINDOW matches only (a rowid range FTS5 reads directly).
-            cutoff = await conn.scalar(
-                text(
-                    "SELECT rowid FROM qa_search WHERE qa_search MATCH :match "
-                    "ORDER BY rowid DESC LIMIT 1 OFFSET :window"
-                ),
-                {"match": params["match"], "window": RANK_WINDOW},
-            )
-            if cutoff is not None:
-                where.append("s.rowid > :cutoff")
-                params["cutoff"] = cutoff
-        for index, term in enumerate(short):
-            params[f"like{index}"] = _like(term)
-            where.append(
-                "(" + " OR ".join(f"{c} LIKE :like{index} ESCAPE '\\'" for c in columns) + ")"
-            )
-        order = (
-            "bm25(qa_search)"
-            if long
-            else ("s.rowid DESC" if columns[0] == "s.title" else "q.id DESC")
-        )
-        sql = (
-            f"SELECT q.id, q.title, q.state, q.created_at FROM {source} "
-            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
-        )
-        typed = text(sql).columns(
-            id=Integer(), title=String(), state=String(), created_at=UTCDateTime()
-        )
-        rows = (await conn.execute(typed, params)).all()
+            rows = await _like_search(conn, community_id, long + short, limit)
     return [Hit(row.id, row.title, State(row.state), row.created_at) for row in rows]
+
+
+_TYPED = {"id": Integer(), "title": String(), "state": String(), "created_at": UTCDateTime()}
+
+
+async def _fts_search(
+    conn: AsyncConnection, community_id: int, long: list[str], short: list[str], limit: int
+) -> Sequence[Row[Any]]:
+    """Search the trigram index for long terms and the word index for short ones."""
+    phrases = [p for p in (word_phrase(t) for t in short) if p is not None]
+    if not long and not phrases:
+        return []
+    params: dict[str, Any] = {"community": community_id, "limit": limit}
+    if long:
+        table, match = "qa_search", " AND ".join(_phrase(t) for t in long)
+    else:
+        table, match = "qa_words", " AND ".join(phrases)
+        phrases = []
+    params["match"] = match
+    where = ["q.community_id = :community", f"{table} MATCH :match"]
+    cutoff = await _window(conn, table, match)
+    if cutoff is not None:
+        where.append("s.rowid > :cutoff")
+        params["cutoff"] = cutoff
+    if phrases:  # short terms beside long ones: the word index narrows the trigram matches
+        params["words"] = " AND ".join(phrases)
+        where.append(
+            "s.rowid IN (SELECT rowid FROM qa_words WHERE qa_words MATCH :words"
+            + (" AND rowid > :cutoff)" if cutoff is not None else ")")
+        )
+    sql = (
+        f"SELECT q.id, q.title, q.state, q.created_at FROM {table} s "
+        f"JOIN qa_questions q ON q.id = s.rowid WHERE {' AND '.join(where)} "
+        f"ORDER BY bm25({table}) LIMIT :limit"
+    )
+    return (await conn.execute(text(sql).columns(**_TYPED), params)).all()
+
+
+async def _like_search(
+    conn: AsyncConnection, community_id: int, terms: list[str], limit: int
+) -> Sequence[Row[Any]]:
+    """Search titles and details with LIKE, newest first (databases without FTS5)."""
+    params: dict[str, Any] = {"community": community_id, "limit": limit}
+    where = ["q.community_id = :community"]
+    for index, term in enumerate(terms):
+        params[f"like{index}"] = _like(term)
+        where.append(
+            f"(q.title LIKE :like{index} ESCAPE '\\' OR q.body LIKE :like{index} ESCAPE '\\')"
+        )
+    sql = (
+        "SELECT q.id, q.title, q.state, q.created_at FROM qa_questions q "
+        f"WHERE {' AND '.join(where)} ORDER BY q.id DESC LIMIT :limit"
+    )
+    return (await conn.execute(text(sql).columns(**_TYPED), params)).all()
