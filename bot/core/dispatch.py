@@ -23,9 +23,10 @@ from bot.core.events import (
     MemberRolesChanged,
     MessageDeleted,
     MessagePosted,
+    ReactionChanged,
 )
 from bot.core.i18n import DEFAULT_LOCALE, normalize_locale
-from bot.core.identity import Caller
+from bot.core.identity import Account, Caller
 from bot.core.parsing import Mention, MentionKind, parse_arguments, parse_value
 from bot.core.ports import ChannelRef, Platform
 from bot.core.replies import Reply
@@ -338,6 +339,36 @@ class Dispatcher:
         """Tell the cogs a message was deleted."""
         async with self._track():
             await self.cohort.events.publish(MessageDeleted(community, channel, message_id))
+
+    async def reaction_changed(
+        self,
+        community: Community,
+        who: Caller | str,
+        channel: ChannelRef,
+        message_id: str,
+        emoji: str,
+        *,
+        added: bool,
+    ) -> None:
+        """Tell the cogs a reaction was added or removed.
+
+        ``who`` is the reacting person, or only their platform user id when the platform does
+        not say more (a removal on Discord); an id Cohort never saw is ignored.
+        """
+        async with self._track():
+            if isinstance(who, Caller):
+                if who.is_bot:
+                    return
+                account: Account | None = await self.cohort.identity.resolve(community.id, who)
+            else:
+                account = await self.cohort.identity.find(
+                    community.id, channel.platform, Mention(MentionKind.USER_ID, who)
+                )
+            if account is None:
+                return
+            await self.cohort.events.publish(
+                ReactionChanged(community, account, channel, message_id, emoji, added)
+            )
 
     async def member_joined(
         self,

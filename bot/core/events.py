@@ -40,6 +40,18 @@ class MessageDeleted:
 
 
 @dataclass(frozen=True, slots=True)
+class ReactionChanged:
+    """A member added or took back an emoji reaction on a message."""
+
+    community: Community
+    account: Account
+    channel: ChannelRef
+    message_id: str
+    emoji: str
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
 class MemberJoined:
     """A person joined a guild or chat of the community (through ``invite_link``, if known)."""
 

@@ -453,6 +453,18 @@ qa_messages = Table(
     Column("question_id", ForeignKey("qa_questions.id", ondelete="CASCADE"), nullable=False),
 )
 
+# Votes on answers: one row per member and emoji (reactions from ``qa.vote_emoji``); an answer's
+# votes are its distinct voters. The author's own reactions are not stored.
+qa_votes = Table(
+    "qa_votes",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("answer_id", ForeignKey("qa_answers.id", ondelete="CASCADE"), primary_key=True),
+    Column("voter_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("emoji", String(64), primary_key=True),
+    Column("voted_at", UTCDateTime(), nullable=False),
+)
+
 # Full-text indexes the metadata cannot describe (SQLite FTS5 virtual tables, created by the
 # migrations); schema comparisons skip them and their shadow tables.
 SEARCH_INDEXES = ("qa_search", "qa_words")

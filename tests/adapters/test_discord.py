@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,8 @@ TIER_ROLE = 400000000000000001
 TELEGRAM_TOKEN = "123456:TEST-token"
 
 
-@pytest.fixture
-async def dc() -> AsyncIterator[DiscordServer]:
+@asynccontextmanager
+async def demo_guild() -> AsyncIterator[DiscordServer]:
     """Start the stand-in with the demo guild, a text channel, a forum and three people."""
     async with DiscordServer() as server:
         server.add_user(OLGA, "Olga")
@@ -60,6 +61,13 @@ async def dc() -> AsyncIterator[DiscordServer]:
         server.add_role(GUILD, TIER_ROLE, "Pro", 0)
         for user_id in (OLGA, BOB, SAM):
             server.add_member(GUILD, user_id)
+        yield server
+
+
+@pytest.fixture
+async def dc() -> AsyncIterator[DiscordServer]:
+    """Return the stand-in with the demo guild."""
+    async with demo_guild() as server:
         yield server
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from bot.adapters.telegram import TelegramAdapter
 from bot.cogs import points, qa
 from bot.cogs.qa import _service as qa_service
 from bot.cogs.qa._search import terms_of
+from bot.cogs.qa._votes import votes_of
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.errors import UserError
@@ -26,16 +27,28 @@ from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
 from bot.runtime import build
 from bot.store.tables import points_ledger, qa_answers, qa_questions, qa_transitions
+from tests.adapters.test_discord import BOB as DC_BOB
+from tests.adapters.test_discord import GENERAL as DC_GENERAL
+from tests.adapters.test_discord import GUILD as DC_GUILD
+from tests.adapters.test_discord import OLGA as DC_OLGA
+from tests.adapters.test_discord import QUESTIONS as DC_QUESTIONS
+from tests.adapters.test_discord import SAM as DC_SAM
+from tests.adapters.test_discord import adapter_of as discord_adapter_of
+from tests.adapters.test_discord import content as discord_content
+from tests.adapters.test_discord import demo_guild
+from tests.adapters.test_discord import start as start_discord
 from tests.adapters.test_telegram import BOB as TG_BOB
 from tests.adapters.test_telegram import GROUP, TOKEN, said
 from tests.adapters.test_telegram import OLGA as TG_OLGA
 from tests.conftest import make_config, output
+from tests.discord_api import DEFAULT_TOKEN, DiscordServer
 from tests.telegram_api import TelegramServer
 
 ALICE = Caller(PlatformName.CONSOLE, "alice", "Alice", username="alice")
 BOB = Caller(PlatformName.CONSOLE, "bob", "Bob", username="bob")
 CAROL = Caller(PlatformName.CONSOLE, "carol", "Carol", username="carol")
 OLGA = Caller(PlatformName.CONSOLE, "olga", "Olga", username="olga")  # an organizer
+BOT = Caller(PlatformName.CONSOLE, "helper", "Helper", is_bot=True)
 THREAD = ChannelRef(PlatformName.CONSOLE, "general", "thread-1")
 S, OP, A, D, C = (
     qa.State.SOLVED,
@@ -366,6 +379,38 @@ async def test_an_unclaimed_bounty_is_split_after_the_deadline(
         assert "(+50 points)" in printed  # the accepted-answer points, no second bounty
 
 
+async def react(
+    cohort: Cohort, who: Caller | str, message_id: str, emoji: str, *, added: bool = True
+) -> None:
+    demo = cohort.communities["demo"]
+    await cohort.dispatcher.reaction_changed(demo, who, THREAD, message_id, emoji, added=added)
+
+
+async def test_votes_send_an_unclaimed_bounty_to_the_most_voted_answer(
+    cohort: Cohort, console: ConsoleAdapter, clock: ManualClock
+) -> None:
+    await give(cohort, ALICE, 100)
+    await say(console, "alice", "general", ASK, "/channel general/thread-1", "/bounty 100")
+    await post(cohort, BOB, "101", "Use the wheel")
+    await post(cohort, CAROL, "102", "Use conda")
+    await react(cohort, ALICE, "102", "👍")
+    await react(cohort, BOB, "102", "⬆️")
+    await react(cohort, BOB, "102", "⬆️")  # the same reaction twice is one vote
+    await react(cohort, CAROL, "102", "👍")  # her own answer: not counted
+    await react(cohort, CAROL, "101", "🎉")  # not a vote emoji
+    await react(cohort, BOT, "101", "👍")  # bots do not vote
+    await react(cohort, "999", "101", "👍")  # nobody Cohort knows: ignored
+    await react(cohort, ALICE, "102", "⬆️")
+    await react(cohort, ALICE, "102", "👍", added=False)  # her ⬆️ still counts
+    assert await votes_of(cohort.db, 1) == {2: 2}
+    printed = await say(console, "alice", "general/thread-1", "/accept")
+    assert "(▲2)" in printed  # the answer buttons show the votes
+    clock.advance(timedelta(days=7))
+    await cohort_sweep(cohort)
+    assert await earned(cohort, CAROL, points.Reason.BOUNTY) == 50
+    assert await earned(cohort, BOB, points.Reason.BOUNTY) == 0
+
+
 async def test_closing_refunds_the_bounty(cohort: Cohort, console: ConsoleAdapter) -> None:
     await give(cohort, ALICE, 100)
     await say(console, "alice", "general", ASK, "/channel general/thread-1", "/bounty 60")
@@ -572,6 +617,15 @@ async def test_statistics(cohort: Cohort, console: ConsoleAdapter, clock: Manual
     assert [(t.accepted, t.answers) for t in top[1:]] == [(0, 1)]
     empty = await qa.summary(cohort.db, demo, end, end + timedelta(days=1))
     assert empty.answered_ratio == 0.0 and empty.median_first_answer is None
+    printed = await say(console, "carol", "general", "/questions stats 7")
+    assert "Q&A over the last 7 days" in printed
+    assert "3 asked · 2 answered (67%) · 1 solved · 0 closed" in printed
+    assert "first answer: 3h · to solved: 8h" in printed
+    assert printed.index("1. Bob · 1 of 2 accepted") < printed.index("2. Carol · 0 of 1")
+    clock.advance(timedelta(days=8))
+    printed = await say(console, "carol", "general", "/questions stats 7")
+    assert "0 asked" in printed and "first answer: — · to solved: —" in printed
+    assert "Top answerers" not in printed
 
 
 async def test_an_unknown_question_number(console: ConsoleAdapter) -> None:
@@ -616,6 +670,11 @@ async def test_telegram_topics_and_reply_chains(tmp_path: Path) -> None:
             answer = tg.user_says(GROUP, TG_OLGA, "Use a lock file", thread_id=topic_id)
             await tg.wait_for(lambda: len(tg.sent(GROUP)) >= 1)
             await _until(lambda: state_of(cohort, 1), A)
+            # A reaction is a vote; changing it to a non-vote emoji takes the vote back.
+            tg.user_reacts(GROUP, TG_BOB, answer["message_id"], ("👍",))
+            await _until(lambda: votes_of(cohort.db, 1), {1: 1})
+            tg.user_reacts(GROUP, TG_BOB, answer["message_id"], ("🔥",))
+            await _until(lambda: votes_of(cohort.db, 1), {})
             tg.user_says(
                 GROUP,
                 TG_BOB,
@@ -667,3 +726,70 @@ async def _until(read: Callable[[], Awaitable[object]], expected: object) -> Non
             return
         await asyncio.sleep(0.02)
     assert await read() == expected
+
+
+# --- through Discord: a forum post with tags, votes, accepting from buttons -----------------------
+
+
+@pytest.fixture
+async def dc() -> AsyncIterator[DiscordServer]:
+    """Return the Discord stand-in with the demo guild and its forum."""
+    async with demo_guild() as server:
+        yield server
+
+
+@pytest.fixture
+async def discord_qa(tmp_path: Path, dc: DiscordServer) -> AsyncIterator[Cohort]:
+    """Return a bot on the Discord stand-in whose questions open in the forum channel."""
+    config = make_config(
+        tmp_path,
+        discord={"token": DEFAULT_TOKEN, "api_base": dc.api_base, "defer_after": 0.3},
+        community={"qa": {"channels": [f"discord:{DC_QUESTIONS}"]}},
+    )
+    cohort = await build(config)
+    await start_discord(cohort)
+    try:
+        yield cohort
+    finally:
+        await discord_adapter_of(cohort).stop()
+        await cohort.dispatcher.drain()
+        await cohort.db.close()
+
+
+async def test_a_question_through_discord(discord_qa: Cohort, dc: DiscordServer) -> None:
+    cohort = discord_qa
+    asked = dc.run_command(
+        DC_GUILD,
+        DC_GENERAL,
+        DC_BOB,
+        "ask",
+        {"question": "How do joins work? | inner vs outer #sql"},
+    )
+    assert "has its own thread now" in discord_content(await dc.answered(asked))
+    channels = dc.guilds[DC_GUILD].channels.values()
+    (post,) = [c for c in channels if c.get("parent_id") == str(DC_QUESTIONS)]
+    thread = int(post["id"])
+    assert post["name"] == "How do joins work?"
+    assert post["applied_tags"] == [dc.tag_id(DC_QUESTIONS, "sql")]
+    assert "inner vs outer" in discord_content(dc.sent(thread))
+
+    answer = dc.user_says(thread, DC_OLGA, "Use an index on the join column")
+    await _until(lambda: state_of(cohort, 1), A)
+    dc.user_reacts(thread, DC_SAM, int(answer["id"]), "👍")
+    await _until(lambda: votes_of(cohort.db, 1), {1: 1})
+
+    accept = dc.run_command(DC_GUILD, thread, DC_BOB, "accept")
+    (listing,) = await dc.answered(accept)
+    assert listing["ephemeral"] is True
+    (button,) = dc.buttons(int(listing["channel_id"]), int(listing["id"]))
+    assert button["label"].startswith("Olga: Use an index") and button["label"].endswith("(▲1)")
+    await dc.answered(
+        dc.press(int(listing["channel_id"]), int(listing["id"]), DC_BOB, button["custom_id"])
+    )
+    await _until(lambda: state_of(cohort, 1), S)
+    await dc.wait_for(lambda: dc.channel(thread)["thread_metadata"]["archived"])
+    assert dc.channel(thread)["name"] == "[Solved] How do joins work?"
+    assert "the answer by **Olga** was accepted" in discord_content(dc.sent(thread))
+
+    found = dc.run_command(DC_GUILD, DC_GENERAL, DC_SAM, "questions search", {"words": "joins"})
+    assert "How do joins work?" in discord_content(await dc.answered(found))

@@ -618,6 +618,28 @@ class DiscordServer(World):
             body["message_reference"] = {"message_id": str(reply_to)}
         return self.post(channel_id, user_id, body, [])
 
+    def user_reacts(
+        self, channel_id: int, user_id: int, message_id: int, emoji: str, *, added: bool = True
+    ) -> None:
+        """Add (or take back) a person's unicode emoji reaction; dispatch the gateway event."""
+        self.find_message(channel_id, message_id)
+        guild = self.guild_of_channel(channel_id)
+        if guild is None or user_id not in guild.members:
+            raise ValueError(f"user {user_id} can't react in channel {channel_id}")
+        data: dict[str, Any] = {
+            "user_id": str(user_id),
+            "channel_id": str(channel_id),
+            "message_id": str(message_id),
+            "guild_id": str(guild.id),
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
+        }
+        if added:  # Discord sends the member with an add, not with a removal
+            data["member"] = self.member_json(guild, user_id)
+        event = "MESSAGE_REACTION_ADD" if added else "MESSAGE_REACTION_REMOVE"
+        self.gateway.dispatch(event, data)
+
     def user_posts(
         self, forum_id: int, user_id: int, title: str, content: str, *, tags: tuple[str, ...] = ()
     ) -> int:

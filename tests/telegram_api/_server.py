@@ -463,6 +463,34 @@ class TelegramServer(World):
             left = {"left_chat_member": self.user_json(user_id)}
             self.queue("message", self.message_json(self.service_message(chat_id, user_id, left)))
 
+    def user_reacts(
+        self, chat_id: int, user_id: int, message_id: int, emojis: tuple[str, ...]
+    ) -> None:
+        """Set a person's reactions on a message; queue ``message_reaction`` (old and new).
+
+        Like Telegram, the update goes to the bot only where it is an administrator.
+        """
+        chat = self.chat(chat_id)
+        self.user(user_id)
+        if self.find_message(chat_id, message_id) is None:
+            raise ValueError(f"no message {message_id} in chat {chat_id}")
+        key = (chat_id, message_id, user_id)
+        old = self.reactions.get(key, ())
+        self.reactions[key] = emojis
+        if chat.type == "private" or not self.is_admin(chat_id):
+            return
+        self.queue(
+            "message_reaction",
+            {
+                "chat": self.chat_json(chat_id),
+                "message_id": message_id,
+                "user": self.user_json(user_id),
+                "date": self.now(),
+                "old_reaction": [{"type": "emoji", "emoji": e} for e in old],
+                "new_reaction": [{"type": "emoji", "emoji": e} for e in emojis],
+            },
+        )
+
     def request_join(
         self, chat_id: int, user_id: int, invite_link: str | None = None
     ) -> dict[str, Any]:

@@ -182,6 +182,8 @@ class World:
         self.files: dict[str, dict[str, Any]] = {}
         self.updates: list[dict[str, Any]] = []
         self.allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
+        # (chat, message, user) -> that person's current emoji reactions on the message
+        self.reactions: dict[tuple[int, int, int], tuple[str, ...]] = {}
         self.webhook: dict[str, Any] | None = None
         self.closing = False
         self._next_message_id: dict[int, int] = {}

@@ -53,12 +53,13 @@ MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
 
 
 def intents() -> discord.Intents:
-    """Return the intents Cohort needs: guilds, members, guild and DM messages, their text."""
+    """Return the intents Cohort needs: guilds, members, messages, their text, reactions."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.members = True  # privileged: joins, leaves, role changes
     wanted.guild_messages = True
     wanted.dm_messages = True
+    wanted.guild_reactions = True  # Q&A votes
     wanted.message_content = True  # privileged: points and Q&A read what people write
     return wanted
 
@@ -117,6 +118,14 @@ class CohortClient(discord.Client):
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         """Tell the core a message was deleted (cached or not)."""
         await self.adapter.on_message_delete(payload)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """Tell the core a reaction was added (cached message or not)."""
+        await self.adapter.on_reaction(payload, added=True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        """Tell the core a reaction was taken back (cached message or not)."""
+        await self.adapter.on_reaction(payload, added=False)
 
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         """Tell the core a person left a guild (cached or not)."""
@@ -598,6 +607,28 @@ class DiscordAdapter:
                 )
                 await self.cohort.dispatcher.message_deleted(
                     community, await self._channel_ref(channel), str(payload.message_id)
+                )
+
+    async def on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        """Tell the core about a reaction in a guild, in its channel's order."""
+        if self.stopping or payload.guild_id is None:
+            return
+        with self._tracked():
+            async with self._order.turn(payload.channel_id):
+                community = self._community(payload.guild_id)
+                if community is None:
+                    return
+                channel = self.client.get_channel(payload.channel_id) or discord.Object(
+                    payload.channel_id
+                )
+                who = caller_of(payload.member) if payload.member is not None else None
+                await self.cohort.dispatcher.reaction_changed(
+                    community,
+                    who or str(payload.user_id),
+                    await self._channel_ref(channel),
+                    str(payload.message_id),
+                    str(payload.emoji),
+                    added=added,
                 )
 
     async def on_member_join(self, member: discord.Member) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -22,6 +22,9 @@ from telegram import (
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
+    MessageReactionUpdated,
+    ReactionType,
+    ReactionTypeEmoji,
     ReplyParameters,
     Update,
     User,
@@ -63,6 +66,7 @@ ALLOWED_UPDATES = [
     "chat_member",
     "my_chat_member",
     "chat_join_request",
+    "message_reaction",  # Q&A votes; Telegram sends these to administrator bots only
 ]
 NETWORK_RETRIES = 4
 BUTTONS_PER_ROW = 3
@@ -241,6 +245,8 @@ class TelegramAdapter:
             log.debug("telegram: edited message %s ignored", update.edited_message.message_id)
         elif update.chat_member is not None:
             await self._on_membership(update)
+        elif update.message_reaction is not None:
+            await self._on_reaction(update.message_reaction)
         elif update.chat_join_request is not None:
             request = update.chat_join_request
             community = self.community_for(request.chat)
@@ -259,6 +265,26 @@ class TelegramAdapter:
                 await self.cohort.events.publish(
                     BotStatusChanged(community, str(change.chat.id), str(status))
                 )
+
+    async def _on_reaction(self, change: MessageReactionUpdated) -> None:
+        """Tell the core which emoji a person added to or took off a message."""
+        if change.user is None:
+            return  # an anonymous administrator or a channel reacted
+        community = self.community_for(change.chat)
+        if community is None:
+            return
+        old, new = _emoji(change.old_reaction), _emoji(change.new_reaction)
+        # A message id is unique in its chat, topics included: no thread needed to find it.
+        channel = ChannelRef(PlatformName.TELEGRAM, str(change.chat.id))
+        for emoji, added in [(e, False) for e in old - new] + [(e, True) for e in new - old]:
+            await self.cohort.dispatcher.reaction_changed(
+                community,
+                caller_of(change.user),
+                channel,
+                str(change.message_id),
+                emoji,
+                added=added,
+            )
 
     def community_for(self, chat: Chat) -> Community | None:
         """Return the community of a chat; a private chat belongs to the first with Telegram."""
@@ -721,6 +747,11 @@ class TelegramAdapter:
     async def create_scheduled_event(self, space_id: str, event: ScheduledEvent) -> str:
         """Refuse: Telegram has no native scheduled events (lectures are announced instead)."""
         raise PlatformError(PlatformErrorReason.UNSUPPORTED, "Telegram has no scheduled events")
+
+
+def _emoji(reactions: Sequence[ReactionType]) -> set[str]:
+    """Return the plain emoji among reactions (custom and paid ones are left out)."""
+    return {r.emoji for r in reactions if isinstance(r, ReactionTypeEmoji)}
 
 
 def _real_reply(message: Message) -> Message | None:

@@ -14,8 +14,9 @@ from bot.cogs.qa._cog import QaCog
 from bot.cogs.qa._search import Hit, search
 from bot.cogs.qa._states import NotAllowed, State, Why, next_state
 from bot.cogs.qa._stats import Summary, summary, top_answerers
+from bot.cogs.qa._votes import merge_votes
 from bot.core.cohort import Cohort
-from bot.core.events import MemberLeft, MessageDeleted, MessagePosted
+from bot.core.events import MemberLeft, MessageDeleted, MessagePosted, ReactionChanged
 
 SWEEP_EVERY = timedelta(minutes=5)
 
@@ -47,4 +48,6 @@ def setup(cohort: Cohort) -> None:
     cohort.events.subscribe(MessagePosted, cog.on_message)
     cohort.events.subscribe(MessageDeleted, cog.on_deleted)
     cohort.events.subscribe(MemberLeft, cog.on_left)
+    cohort.events.subscribe(ReactionChanged, cog.on_reaction)
+    cohort.identity.merge_hooks.append(merge_votes)
     cohort.every("qa.sweep", SWEEP_EVERY, cog.sweep)

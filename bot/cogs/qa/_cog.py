@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from bot.cogs.qa import _search as search
 from bot.cogs.qa import _service as service
+from bot.cogs.qa import _votes as votes
 from bot.cogs.qa._ask import parse_question
 from bot.cogs.qa._service import Paid, Question
 from bot.cogs.qa._states import State, Why
+from bot.cogs.qa._stats import summary, top_answerers
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Role
 from bot.core.community import Community
 from bot.core.context import Context
 from bot.core.errors import UserError
-from bot.core.events import MemberLeft, MessageDeleted, MessagePosted
+from bot.core.events import MemberLeft, MessageDeleted, MessagePosted, ReactionChanged
 from bot.core.identity import Account
+from bot.core.parsing import format_duration
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, MessageRef, Platform, PlatformError, PlatformErrorReason
 from bot.core.replies import Button, ButtonStyle, Reply
@@ -25,6 +29,15 @@ log = logging.getLogger(__name__)
 NO_THREADS = frozenset({PlatformErrorReason.INVALID, PlatformErrorReason.UNSUPPORTED})
 SNIPPET = 40
 CLOSE_REASONS = (Why.DUPLICATE, Why.OFF_TOPIC, Why.OTHER)
+VOTE_MARK = "▲"
+STATS_TOP = 5
+
+
+def _span(value: timedelta | None) -> str | None:
+    """Write a median time to the minute (``2h15m``), or None when there is none."""
+    if value is None:
+        return None
+    return format_duration(timedelta(minutes=max(1, round(value.total_seconds() / 60))))
 
 
 def _snippet(text: str) -> str:
@@ -169,11 +182,14 @@ class QaCog:
         self, question: Question, answers: list[service.Answer], platform: str
     ) -> tuple[Button, ...]:
         buttons = []
+        tally = await votes.votes_of(self.cohort.db, question.id)
         for answer in answers[-service.MAX_LISTED :]:
             name = await self._name(answer.author_id, platform)
+            count = tally.get(answer.id, 0)
+            label = f"{name}: {_snippet(answer.text)}"
             buttons.append(
                 Button(
-                    f"{name}: {_snippet(answer.text)}",
+                    f"{label} ({VOTE_MARK}{count})" if count else label,
                     "qa.accept",
                     f"{question.id}:{answer.id}",
                     style=ButtonStyle.SUCCESS,
@@ -336,6 +352,43 @@ class QaCog:
         text = "\n".join(self._lines(ctx, found)) or ctx.t("qa.list.none_mine")
         return Reply(title=ctx.plain("qa.list.mine_title"), text=text, ephemeral=True)
 
+    async def stats(self, ctx: Context, days: int = 30) -> Reply:
+        """Show how questions fared lately: answers, solving times, top answerers."""
+        until = ctx.now()
+        since = until - timedelta(days=days)
+        fared = await summary(self.cohort.db, ctx.community.id, since, until)
+        top = await top_answerers(self.cohort.db, ctx.community.id, since, until, limit=STATS_TOP)
+        none = ctx.plain("qa.stats.no_time")
+        lines = [
+            ctx.t(
+                "qa.stats.counts",
+                asked=fared.asked,
+                answered=fared.answered,
+                percent=round(fared.answered_ratio * 100),
+                solved=fared.solved,
+                closed=fared.closed,
+            ),
+            ctx.t(
+                "qa.stats.times",
+                first=_span(fared.median_first_answer) or none,
+                solve=_span(fared.median_solve) or none,
+            ),
+        ]
+        if top:
+            lines.append(ctx.t("qa.stats.top"))
+            platform = ctx.account.platform.value
+            for rank, answerer in enumerate(top, start=1):
+                lines.append(
+                    ctx.t(
+                        "qa.stats.answerer",
+                        rank=rank,
+                        name=await self._name(answerer.member_id, platform),
+                        accepted=answerer.accepted,
+                        answers=answerer.answers,
+                    )
+                )
+        return Reply(title=ctx.plain("qa.stats.title", days=days), text="\n".join(lines))
+
     # --- events ----------------------------------------------------------------------------------
 
     async def on_message(self, event: MessagePosted) -> None:
@@ -364,6 +417,19 @@ class QaCog:
             log.info(
                 "qa: question %s after a deletion: %s", outcome.question.id, outcome.question.state
             )
+
+    async def on_reaction(self, event: ReactionChanged) -> None:
+        """Count a vote emoji on an answer (or take it back)."""
+        await votes.vote(
+            self.cohort.db,
+            event.community,
+            event.account.member_id,
+            event.channel,
+            event.message_id,
+            event.emoji,
+            added=event.added,
+            at=self.cohort.clock.now(),
+        )
 
     async def on_left(self, event: MemberLeft) -> None:
         """Stop chasing an asker who left; moderators can still accept for them."""
@@ -514,4 +580,19 @@ class QaCog:
                 "questions open", "qa.list.open_description", self.open_questions, default=True
             ),
             CommandSpec("questions mine", "qa.list.mine_description", self.mine),
+            CommandSpec(
+                "questions stats",
+                "qa.stats.description",
+                self.stats,
+                options=(
+                    Option(
+                        "days",
+                        OptionKind.INTEGER,
+                        "qa.option.days",
+                        required=False,
+                        min_value=1,
+                        max_value=365,
+                    ),
+                ),
+            ),
         )

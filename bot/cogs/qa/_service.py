@@ -18,6 +18,7 @@ from bot.cogs.points import Reason, award_in
 from bot.cogs.qa import _search as search
 from bot.cogs.qa._ask import Draft
 from bot.cogs.qa._states import LIVE, NotAllowed, State, Why, next_state
+from bot.cogs.qa._votes import tally
 from bot.core.community import Community
 from bot.core.errors import UserError
 from bot.core.platforms import PlatformName
@@ -935,7 +936,10 @@ async def go_dormant(db: Database, community: Community, now: datetime) -> list[
 
 
 async def settle_bounties(db: Database, community: Community, now: datetime) -> list[Paid]:
-    """Settle the bounties nothing was accepted for in time: a share to the first answer."""
+    """Settle the bounties nothing was accepted for in time: a share to the most-voted answer.
+
+    On a tie (no votes at all included) the earliest of the tied answers gets it.
+    """
     config = community.config.qa
     due = now - config.bounty_after
     settled: list[Paid] = []
@@ -956,10 +960,12 @@ async def settle_bounties(db: Database, community: Community, now: datetime) -> 
         for row in rows:
             question = Question.of(row)
             answers = await _answers(conn, question.id)
-            first = answers[0] if answers else None
-            share = question.bounty * config.bounty_split_percent // 100 if first else 0
+            votes = await tally(conn, question.id)
+            # max() keeps the first of equals, and answers come oldest first.
+            chosen = max(answers, key=lambda a: votes.get(a.id, 0)) if answers else None
+            share = question.bounty * config.bounty_split_percent // 100 if chosen else 0
             paid = (
-                await _pay(conn, community, question, first.author_id, share, now) if first else 0
+                await _pay(conn, community, question, chosen.author_id, share, now) if chosen else 0
             )
             refunded = await _refund(conn, community, question, question.bounty - share, now)
             await conn.execute(
@@ -967,5 +973,5 @@ async def settle_bounties(db: Database, community: Community, now: datetime) -> 
                 .where(qa_questions.c.id == question.id)
                 .values(bounty_settled_at=now)
             )
-            settled.append(Paid(question, first, 0, paid, refunded))
+            settled.append(Paid(question, chosen, 0, paid, refunded))
     return settled
