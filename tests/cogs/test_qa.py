@@ -411,6 +411,24 @@ async def test_votes_send_an_unclaimed_bounty_to_the_most_voted_answer(
     assert await earned(cohort, BOB, points.Reason.BOUNTY) == 0
 
 
+async def test_two_accounts_that_both_voted_merge_into_one_vote(
+    cohort: Cohort, console: ConsoleAdapter
+) -> None:
+    await say(console, "alice", "general", ASK)
+    await post(cohort, BOB, "101", "Use the wheel")
+    carol_tg = Caller(PlatformName.TELEGRAM, "700", "Carol T")
+    for voter in (CAROL, carol_tg):
+        await react(cohort, voter, "101", "👍")
+    assert await votes_of(cohort.db, 1) == {1: 2}
+    demo = cohort.communities["demo"]
+    carol = await cohort.identity.resolve(demo.id, CAROL)
+    code = await cohort.identity.create_link_code(carol)
+    await cohort.identity.redeem_link_code(
+        await cohort.identity.resolve(demo.id, carol_tg), code.code
+    )
+    assert await votes_of(cohort.db, 1) == {1: 1}
+
+
 async def test_closing_refunds_the_bounty(cohort: Cohort, console: ConsoleAdapter) -> None:
     await give(cohort, ALICE, 100)
     await say(console, "alice", "general", ASK, "/channel general/thread-1", "/bounty 60")
