@@ -492,6 +492,36 @@ async def test_events_invites_kicks_and_what_discord_lacks(bot: Cohort, dc: Disc
     )
     event = dc.guilds[GUILD].events[int(event_id)]
     assert (event["name"], event["entity_metadata"]) == ("Office hours", {"location": "Zoom"})
+    moved = ScheduledEvent(
+        "Office hours",
+        "Bring questions",
+        start_at + timedelta(hours=2),
+        start_at + timedelta(hours=3),
+        "Meet",
+    )
+    await adapter.edit_scheduled_event(str(GUILD), event_id, moved)
+    event = dc.guilds[GUILD].events[int(event_id)]
+    assert datetime.fromisoformat(event["scheduled_start_time"]) == moved.start
+    assert datetime.fromisoformat(event["scheduled_end_time"]) == moved.end
+    assert event["entity_metadata"] == {"location": "Meet"}
+    edits = len(dc.called("edit_event"))
+    await adapter.edit_scheduled_event(str(GUILD), event_id, moved)  # nothing differs
+    assert len(dc.called("edit_event")) == edits
+    await adapter.delete_scheduled_event(str(GUILD), event_id)
+    assert int(event_id) not in dc.guilds[GUILD].events
+    for gone in (
+        lambda: adapter.delete_scheduled_event(str(GUILD), event_id),
+        lambda: adapter.edit_scheduled_event(str(GUILD), event_id, moved),
+    ):
+        with pytest.raises(PlatformError) as caught:
+            await gone()
+        assert caught.value.reason is PlatformErrorReason.NOT_FOUND
+    # An event a moderator ended or cancelled in Discord counts as gone too.
+    ended_id = await adapter.create_scheduled_event(str(GUILD), moved)
+    dc.guilds[GUILD].events[int(ended_id)]["status"] = 4
+    with pytest.raises(PlatformError) as caught:
+        await adapter.edit_scheduled_event(str(GUILD), ended_id, moved)
+    assert caught.value.reason is PlatformErrorReason.NOT_FOUND
     target = AccessTarget(PlatformName.DISCORD, str(GUILD), str(TIER_ROLE))
     url = await adapter.create_invite(target, member_limit=1)
     code = url.rsplit("/", 1)[-1]
