@@ -333,6 +333,7 @@ class Rest:
         old = {c["name"]: c for c in self.server.commands.get(guild.id, [])}
         names = set()
         result = []
+        _check_localised_names(body, "_")
         for index, command in enumerate(body):
             _check_command(command, f"{index}")
             if command["name"] in names:
@@ -851,6 +852,22 @@ def _check_message(
             seen.add(custom_id)
 
 
+def _check_localised_names(siblings: list[dict[str, Any]], where: str) -> None:
+    """Refuse siblings that share a name in some locale, as Discord does."""
+    locales = {loc for item in siblings for loc in item.get("name_localizations") or {}}
+    for locale in locales:
+        seen: set[str] = set()
+        for index, item in enumerate(siblings):
+            name = (item.get("name_localizations") or {}).get(locale, item.get("name"))
+            if name in seen:
+                raise invalid_form(
+                    f"{where}.{index}.name_localizations.{locale}",
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    f"{name!r} is used twice",
+                )
+            seen.add(name)
+
+
 def _check_command(command: dict[str, Any], where: str) -> None:
     """Refuse a command payload Discord would refuse."""
     name = command.get("name", "")
@@ -866,7 +883,14 @@ def _check_command(command: dict[str, Any], where: str) -> None:
             limit = 32 if key == "name_localizations" else 100
             if not 1 <= len(text) <= limit:
                 raise invalid_form(f"{where}.{key}.{locale}", "BASE_TYPE_BAD_LENGTH", text)
+            if key == "name_localizations" and (
+                not COMMAND_NAME.match(text) or text != text.lower()
+            ):
+                raise invalid_form(
+                    f"{where}.{key}.{locale}", "APPLICATION_COMMAND_INVALID_NAME", repr(text)
+                )
     options = command.get("options") or []
+    _check_localised_names(options, f"{where}.options")
     if len(options) > 25:
         raise invalid_form(f"{where}.options", "BASE_TYPE_MAX_LENGTH", "> 25")
     optional_seen = False
