@@ -147,3 +147,13 @@ class Platform(Protocol):
     async def create_scheduled_event(self, space_id: str, event: ScheduledEvent) -> str:
         """Create a native scheduled event and return its id."""
         ...
+
+    async def edit_scheduled_event(
+        self, space_id: str, event_id: str, event: ScheduledEvent
+    ) -> None:
+        """Bring a native scheduled event in line with ``event``; NOT_FOUND when it is gone."""
+        ...
+
+    async def delete_scheduled_event(self, space_id: str, event_id: str) -> None:
+        """Delete a native scheduled event; NOT_FOUND when it is already gone."""
+        ...

@@ -335,6 +335,32 @@ lecture_posts = Table(
     UniqueConstraint("occurrence_id", "platform", "channel_id", "message_id"),
 )
 
+# The native calendar events (Discord guild scheduled events) made for occurrences, one per
+# occurrence and guild, kept in step with the occurrence. ``event_id`` is set only while the
+# event exists; ``next_attempt_at`` marks a row whose event must be created, edited or deleted.
+lecture_native_events = Table(
+    "lecture_native_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "occurrence_id", ForeignKey("lecture_occurrences.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("platform", String(16), nullable=False),
+    Column("space_id", String(64), nullable=False),
+    Column("event_id", String(64), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("fingerprint", String(64), nullable=True),  # what the event was last made to say
+    Column("version", Integer(), nullable=False),  # bumped by every change of the occurrence
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("occurrence_id", "platform", "space_id"),
+    Index("ix_lecture_native_events_next_attempt", "next_attempt_at"),
+)
+
 lecture_rsvps = Table(
     "lecture_rsvps",
     metadata,

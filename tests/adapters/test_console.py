@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.console._adapter import iterate
 from bot.core.platforms import PlatformName
-from bot.core.ports import AccessTarget, ChannelRef, MessageRef, ScheduledEvent
+from bot.core.ports import (
+    AccessTarget,
+    ChannelRef,
+    MessageRef,
+    PlatformError,
+    PlatformErrorReason,
+    ScheduledEvent,
+)
 from bot.core.replies import Button, Image, Reply
 from bot.store.tables import message_log
 from tests.conftest import output
@@ -112,3 +120,21 @@ async def test_platform_port_is_fully_served(console: ConsoleAdapter) -> None:
     assert "(thread thread-1 closed)" in text
     assert link.startswith("console://invite/vip/")
     assert event_id.startswith("event-")
+    later = start + timedelta(days=1)
+    await console.edit_scheduled_event(
+        "demo", event_id, ScheduledEvent("Talk 2", "", later, later + timedelta(hours=1), "x")
+    )
+    assert f"(scheduled event {event_id} is now “Talk 2” at 2026-12-04T18:30:00+00:00)" in output(
+        console
+    )
+    await console.delete_scheduled_event("demo", event_id)
+    assert f"(scheduled event {event_id} deleted)" in output(console)
+    for gone in (
+        lambda: console.delete_scheduled_event("demo", event_id),
+        lambda: console.edit_scheduled_event(
+            "demo", event_id, ScheduledEvent("T", "", start, later, "x")
+        ),
+    ):
+        with pytest.raises(PlatformError) as caught:
+            await gone()
+        assert caught.value.reason is PlatformErrorReason.NOT_FOUND

@@ -11,8 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.adapters.discord import DiscordAdapter
+from bot.adapters.discord._commands import (
+    command_name_key,
+    group_name_key,
+    option_name_key,
+    valid_name,
+)
 from bot.cogs import points
 from bot.core.cohort import Cohort
 from bot.core.commands import CommandSpec
@@ -178,6 +186,108 @@ async def test_a_restart_does_not_sync_again_but_a_change_does(
 
 async def _pong(ctx: Context) -> str:
     return "pong"
+
+
+def zh(item: dict[str, Any]) -> str | None:
+    """Return the Chinese name of a synced command, subcommand or option, if it has one."""
+    return (item.get("name_localizations") or {}).get("zh-CN")
+
+
+async def test_command_and_option_names_are_synced_in_chinese(
+    bot: Cohort, dc: DiscordServer
+) -> None:
+    commands = {c["name"]: c for c in dc.commands[GUILD]}
+    assert zh(commands["help"]) == "帮助"
+    assert zh(commands["lectures"]) == "讲座列表"
+    lecture = commands["lecture"]
+    assert zh(lecture) == "讲座"
+    subs = {o["name"]: o for o in lecture["options"]}
+    assert (zh(subs["schedule"]), zh(subs["move"])) == ("安排", "改期")
+    options = {o["name"]: o for o in subs["schedule"]["options"]}
+    assert (zh(options["title"]), zh(options["when"]), zh(options["speaker"])) == (
+        "标题",
+        "时间",
+        "主讲人",
+    )
+    # Every command, subcommand and option of every cog has its Chinese name.
+    unnamed = [
+        item["name"]
+        for command in commands.values()
+        for item in (command, *command.get("options", []))
+        for item in (item, *(item.get("options", []) if item.get("type") == 1 else []))
+        if item.get("type", 1) in (1, 3, 4, 6) and zh(item) is None
+    ]
+    assert unnamed == []
+
+
+def test_english_catalog_names_are_the_command_names(cohort: Cohort) -> None:
+    english = cohort.i18n.catalogs["en"]
+    for spec in cohort.registry:
+        assert english[command_name_key(spec.description_key)] == spec.path[-1], spec.name
+        if len(spec.path) == 2:
+            subs = sorted(
+                (s for s in cohort.registry if s.path[0] == spec.path[0]), key=lambda s: s.name
+            )
+            assert english[group_name_key(subs[0].description_key, spec.path[0])] == spec.path[0]
+        for option in spec.options:
+            assert english[option_name_key(option.description_key)] == option.name, spec.name
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("schedule", True),
+        ("a-b_c9", True),
+        ("安排", True),
+        ("ü", True),
+        ("नमस्ते", True),  # Devanagari, with its vowel signs
+        ("สวัสดี", True),  # Thai, with its marks
+        ("Schedule", False),  # Discord wants lower case where the script has it
+        ("Ü", False),
+        ("安 排", False),
+        ("问题?", False),
+        ("emoji😀", False),
+        ("", False),
+        ("讲" * 33, False),
+    ],
+)
+def test_valid_discord_names(name: str, valid: bool) -> None:
+    assert valid_name(name) is valid
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_a_valid_name_is_short_lower_case_and_has_no_spaces_or_symbols(name: str) -> None:
+    if valid_name(name):
+        assert 1 <= len(name) <= 32 and name == name.lower()
+        assert not any(ch.isspace() or ch in "/?!@#.,:;*" for ch in name)
+
+
+async def test_a_bad_chinese_name_is_logged_and_left_out_and_never_breaks_sync(
+    bot: Cohort, dc: DiscordServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    chinese = bot.i18n.catalogs["zh_CN"]
+    chinese["lectures.schedule.name"] = "安排 讲座"  # a space
+    chinese["lectures.option.title_name"] = "Title"  # upper case
+    chinese["lectures.option.speaker_name"] = "时间"  # the same as the "when" option
+    puts = dc.command_puts[GUILD]
+    adapter = await restart(bot, adapter_of(bot))
+    # The names changed, so the hash did: synced again, and Discord took it.
+    assert dc.command_puts[GUILD] == puts + 1
+    assert adapter.synced == {str(GUILD): True}
+    lecture = next(c for c in dc.commands[GUILD] if c["name"] == "lecture")
+    schedule = next(o for o in lecture["options"] if o["name"] == "schedule")
+    options = {o["name"]: o for o in schedule["options"]}
+    assert zh(schedule) is None and zh(options["title"]) is None
+    assert (zh(options["when"]), zh(options["speaker"])) == ("时间", None)
+    assert zh(options["link"]) == "链接"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("'安排 讲座'" in w and "/lecture schedule" in w for w in warnings)
+    assert any("'Title'" in w for w in warnings)
+    assert any("'时间'" in w and "repeats" in w for w in warnings)
+    # The same names again: no second sync.
+    await restart(bot, adapter)
+    assert dc.command_puts[GUILD] == puts + 1
 
 
 @pytest.mark.parametrize(
@@ -500,6 +610,36 @@ async def test_events_invites_kicks_and_what_discord_lacks(bot: Cohort, dc: Disc
     )
     event = dc.guilds[GUILD].events[int(event_id)]
     assert (event["name"], event["entity_metadata"]) == ("Office hours", {"location": "Zoom"})
+    moved = ScheduledEvent(
+        "Office hours",
+        "Bring questions",
+        start_at + timedelta(hours=2),
+        start_at + timedelta(hours=3),
+        "Meet",
+    )
+    await adapter.edit_scheduled_event(str(GUILD), event_id, moved)
+    event = dc.guilds[GUILD].events[int(event_id)]
+    assert datetime.fromisoformat(event["scheduled_start_time"]) == moved.start
+    assert datetime.fromisoformat(event["scheduled_end_time"]) == moved.end
+    assert event["entity_metadata"] == {"location": "Meet"}
+    edits = len(dc.called("edit_event"))
+    await adapter.edit_scheduled_event(str(GUILD), event_id, moved)  # nothing differs
+    assert len(dc.called("edit_event")) == edits
+    await adapter.delete_scheduled_event(str(GUILD), event_id)
+    assert int(event_id) not in dc.guilds[GUILD].events
+    for gone in (
+        lambda: adapter.delete_scheduled_event(str(GUILD), event_id),
+        lambda: adapter.edit_scheduled_event(str(GUILD), event_id, moved),
+    ):
+        with pytest.raises(PlatformError) as caught:
+            await gone()
+        assert caught.value.reason is PlatformErrorReason.NOT_FOUND
+    # An event a moderator ended or cancelled in Discord counts as gone too.
+    ended_id = await adapter.create_scheduled_event(str(GUILD), moved)
+    dc.guilds[GUILD].events[int(ended_id)]["status"] = 4
+    with pytest.raises(PlatformError) as caught:
+        await adapter.edit_scheduled_event(str(GUILD), ended_id, moved)
+    assert caught.value.reason is PlatformErrorReason.NOT_FOUND
     target = AccessTarget(PlatformName.DISCORD, str(GUILD), str(TIER_ROLE))
     url = await adapter.create_invite(target, member_limit=1)
     code = url.rsplit("/", 1)[-1]

@@ -24,7 +24,13 @@ from bot.core.context import Context
 from bot.core.events import BotStatusChanged, JoinRequested, MemberJoined, MemberLeft, MessagePosted
 from bot.core.identity import Account, Caller
 from bot.core.platforms import PlatformName
-from bot.core.ports import AccessTarget, ChannelRef, PlatformError, PlatformErrorReason
+from bot.core.ports import (
+    AccessTarget,
+    ChannelRef,
+    PlatformError,
+    PlatformErrorReason,
+    ScheduledEvent,
+)
 from bot.core.replies import Button, Image, Reply
 from bot.runtime import build, serve
 from tests.conftest import make_config
@@ -323,6 +329,24 @@ async def test_invites_and_removal_use_the_bot_api(bot: Cohort, tg: TelegramServ
     await telegram.remove_member(str(GROUP), str(BOB))
     methods = [method for method, _ in tg.calls]
     assert methods[-2:] == ["banChatMember", "unbanChatMember"]
+
+
+async def test_scheduled_events_are_unsupported_without_calling_telegram(
+    bot: Cohort, tg: TelegramServer
+) -> None:
+    telegram = bot.platforms[PlatformName.TELEGRAM]
+    start = datetime(2026, 12, 3, 18, 30, tzinfo=UTC)
+    event = ScheduledEvent("Talk", "", start, start + timedelta(hours=1), "online")
+    calls = len(tg.calls)
+    for attempt in (
+        lambda: telegram.create_scheduled_event(str(GROUP), event),
+        lambda: telegram.edit_scheduled_event(str(GROUP), "1", event),
+        lambda: telegram.delete_scheduled_event(str(GROUP), "1"),
+    ):
+        with pytest.raises(PlatformError) as caught:
+            await attempt()
+        assert caught.value.reason is PlatformErrorReason.UNSUPPORTED
+    assert len(tg.calls) == calls
 
 
 def test_html_rendering_escapes_everything() -> None:

@@ -30,6 +30,7 @@ from tests.discord_api._world import (
     SEND_MESSAGES,
     THREAD_TYPES,
     UNKNOWN_CHANNEL,
+    UNKNOWN_EVENT,
     UNKNOWN_GUILD,
     UNKNOWN_INTERACTION,
     UNKNOWN_MEMBER,
@@ -54,6 +55,15 @@ LOCALES = frozenset(
     | {"th", "zh-CN", "ja", "zh-TW", "ko"}
 )
 OPTION_TYPES = frozenset(range(1, 12))
+# Guild scheduled event statuses, and the changes Discord allows between them.
+EVENT_SCHEDULED, EVENT_ACTIVE, EVENT_COMPLETED, EVENT_CANCELED = 1, 2, 3, 4
+EVENT_TRANSITIONS = frozenset(
+    {
+        (EVENT_SCHEDULED, EVENT_ACTIVE),
+        (EVENT_SCHEDULED, EVENT_CANCELED),
+        (EVENT_ACTIVE, EVENT_COMPLETED),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -244,6 +254,28 @@ class Rest:
                 ),
                 s.create_event,
             ),
+            (
+                RouteSpec("get_event", "GET", "/guilds/{guild_id}/scheduled-events/{event_id}"),
+                s.get_event,
+            ),
+            (
+                RouteSpec(
+                    "edit_event",
+                    "PATCH",
+                    "/guilds/{guild_id}/scheduled-events/{event_id}",
+                    major="guild_id",
+                ),
+                s.edit_event,
+            ),
+            (
+                RouteSpec(
+                    "delete_event",
+                    "DELETE",
+                    "/guilds/{guild_id}/scheduled-events/{event_id}",
+                    major="guild_id",
+                ),
+                s.delete_event,
+            ),
         ]
 
     # --- helpers ----------------------------------------------------------------------------
@@ -320,6 +352,7 @@ class Rest:
         old = {c["name"]: c for c in self.server.commands.get(guild.id, [])}
         names = set()
         result = []
+        _check_localised_names(body, "_")
         for index, command in enumerate(body):
             _check_command(command, f"{index}")
             if command["name"] in names:
@@ -702,6 +735,73 @@ class Rest:
         guild.events[event_id] = event
         return event
 
+    def _event(self, params: dict[str, Any], *, change: bool) -> tuple[Guild, dict[str, Any]]:
+        """Return a guild's event; with ``change``, check the bot may edit or delete it."""
+        guild = self._guild(params)
+        event = guild.events.get(int(params["event_id"]))
+        if event is None:
+            raise error(UNKNOWN_EVENT)
+        if change:
+            # Manage Events allows any event; Create Events only the bot's own.
+            allowed = self.server.permissions(guild, BOT_ID)
+            own = event["creator_id"] == str(BOT_ID)
+            if not allowed & MANAGE_EVENTS and not (own and allowed & CREATE_EVENTS):
+                raise error(MISSING_PERMISSIONS)
+        return guild, event
+
+    async def get_event(self, request: web.Request, params: dict[str, Any]) -> Any:
+        """Return one guild scheduled event."""
+        _, event = self._event(params, change=False)
+        return dict(event)
+
+    async def edit_event(self, request: web.Request, params: dict[str, Any]) -> Any:
+        """Change a scheduled event, with Discord's rules on status and times."""
+        _, event = self._event(params, change=True)
+        status = int(event["status"])
+        if status in (EVENT_COMPLETED, EVENT_CANCELED):
+            raise invalid_form("status", "GUILD_SCHEDULED_EVENT_ENDED", "The event has ended.")
+        body = await _json(request)
+        changed = dict(event)
+        for key in ("name", "description", "scheduled_start_time", "scheduled_end_time"):
+            if key in body:
+                changed[key] = body[key]
+        if "entity_metadata" in body:
+            changed["entity_metadata"] = body["entity_metadata"]
+        if not 1 <= len(changed["name"] or "") <= 100:
+            raise invalid_form("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100.")
+        if len(changed["description"] or "") > 1000:
+            raise invalid_form("description", "BASE_TYPE_BAD_LENGTH", "Must be 1000 or fewer.")
+        start = datetime.fromisoformat(changed["scheduled_start_time"])
+        if changed["scheduled_start_time"] != event["scheduled_start_time"]:
+            if status == EVENT_ACTIVE:
+                raise invalid_form(
+                    "scheduled_start_time", "GUILD_SCHEDULED_EVENT_ACTIVE", "it has started"
+                )
+            if start.timestamp() < self.server.clock():
+                raise invalid_form(
+                    "scheduled_start_time", "GUILD_SCHEDULED_EVENT_SCHEDULE_PAST", "in the past"
+                )
+        end_text = changed["scheduled_end_time"]
+        if int(changed["entity_type"]) == 3 and (
+            not end_text or not (changed["entity_metadata"] or {}).get("location")
+        ):
+            raise invalid_form("entity_metadata", "BASE_TYPE_REQUIRED", "location and end needed")
+        if end_text and datetime.fromisoformat(end_text) <= start:
+            raise invalid_form("scheduled_end_time", "BASE_TYPE_BAD_VALUE", "ends before start")
+        if "status" in body:
+            wanted = int(body["status"])
+            if (status, wanted) not in EVENT_TRANSITIONS:
+                raise invalid_form("status", "BASE_TYPE_CHOICES", f"{status} -> {wanted}")
+            changed["status"] = wanted
+        event.update(changed)
+        return dict(event)
+
+    async def delete_event(self, request: web.Request, params: dict[str, Any]) -> Any:
+        """Delete a scheduled event."""
+        guild, event = self._event(params, change=True)
+        del guild.events[int(event["id"])]
+        return None
+
 
 # --- reading and checking bodies -------------------------------------------------------------
 
@@ -787,6 +887,22 @@ def _check_message(
             seen.add(custom_id)
 
 
+def _check_localised_names(siblings: list[dict[str, Any]], where: str) -> None:
+    """Refuse siblings that share a name in some locale, as Discord does."""
+    locales = {loc for item in siblings for loc in item.get("name_localizations") or {}}
+    for locale in locales:
+        seen: set[str] = set()
+        for index, item in enumerate(siblings):
+            name = (item.get("name_localizations") or {}).get(locale, item.get("name"))
+            if name in seen:
+                raise invalid_form(
+                    f"{where}.{index}.name_localizations.{locale}",
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    f"{name!r} is used twice",
+                )
+            seen.add(name)
+
+
 def _check_command(command: dict[str, Any], where: str) -> None:
     """Refuse a command payload Discord would refuse."""
     name = command.get("name", "")
@@ -802,7 +918,14 @@ def _check_command(command: dict[str, Any], where: str) -> None:
             limit = 32 if key == "name_localizations" else 100
             if not 1 <= len(text) <= limit:
                 raise invalid_form(f"{where}.{key}.{locale}", "BASE_TYPE_BAD_LENGTH", text)
+            if key == "name_localizations" and (
+                not COMMAND_NAME.match(text) or text != text.lower()
+            ):
+                raise invalid_form(
+                    f"{where}.{key}.{locale}", "APPLICATION_COMMAND_INVALID_NAME", repr(text)
+                )
     options = command.get("options") or []
+    _check_localised_names(options, f"{where}.options")
     if len(options) > 25:
         raise invalid_form(f"{where}.options", "BASE_TYPE_MAX_LENGTH", "> 25")
     optional_seen = False

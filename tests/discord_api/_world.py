@@ -110,6 +110,7 @@ UNKNOWN_USER = (404, 10013, "Unknown User")
 UNKNOWN_GUILD = (404, 10004, "Unknown Guild")
 UNKNOWN_WEBHOOK = (404, 10015, "Unknown Webhook")
 UNKNOWN_INTERACTION = (404, 10062, "Unknown interaction")
+UNKNOWN_EVENT = (404, 10070, "Unknown Guild Scheduled Event")
 ALREADY_ACKNOWLEDGED = (400, 40060, "Interaction has already been acknowledged.")
 EMPTY_MESSAGE = (400, 50006, "Cannot send an empty message")
 

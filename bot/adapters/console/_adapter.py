@@ -64,6 +64,7 @@ class ConsoleAdapter:
         self.buttons: dict[int, tuple[Button, ChannelRef]] = {}
         self.access: set[tuple[str, AccessTarget]] = set()
         self.pinned: set[MessageRef] = set()
+        self.events: dict[str, ScheduledEvent] = {}  # the scheduled events that exist, by id
         self._button_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._thread_ids = itertools.count(1)
@@ -306,8 +307,33 @@ class ConsoleAdapter:
         if event.end <= event.start:
             raise PlatformError(PlatformErrorReason.INVALID, "event ends before it starts")
         event_id = f"event-{next(self._message_ids)}"
+        self.events[event_id] = event
         self._print(self.t("console.event", title=event.title, start=event.start.isoformat()))
         return event_id
+
+    async def edit_scheduled_event(
+        self, space_id: str, event_id: str, event: ScheduledEvent
+    ) -> None:
+        """Print a scheduled event's new title and time."""
+        if event_id not in self.events:
+            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"no event {event_id}")
+        if event.end <= event.start:
+            raise PlatformError(PlatformErrorReason.INVALID, "event ends before it starts")
+        self.events[event_id] = event
+        self._print(
+            self.t(
+                "console.event_edited",
+                id=event_id,
+                title=event.title,
+                start=event.start.isoformat(),
+            )
+        )
+
+    async def delete_scheduled_event(self, space_id: str, event_id: str) -> None:
+        """Print that a scheduled event was deleted."""
+        if self.events.pop(event_id, None) is None:
+            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"no event {event_id}")
+        self._print(self.t("console.event_deleted", id=event_id))
 
 
 def _target(target: AccessTarget) -> str:

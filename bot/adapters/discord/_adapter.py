@@ -934,21 +934,60 @@ class DiscordAdapter:
 
     async def create_scheduled_event(self, space_id: str, event: ScheduledEvent) -> str:
         """Create an external guild scheduled event and return its id."""
-        guild = self.client.get_guild(int(space_id))
-        if guild is None:
-            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"not in guild {space_id}")
+        guild = self._event_guild(space_id)
+        fields = _event_fields(event)
         created = await self.call(
             lambda: guild.create_scheduled_event(
-                name=event.title[:100],
-                description=event.description[:1000],
-                start_time=event.start,
-                end_time=event.end,
+                **fields,
                 entity_type=discord.EntityType.external,
                 privacy_level=discord.PrivacyLevel.guild_only,
-                location=event.location[:100] or "-",
             )
         )
         return str(created.id)
+
+    async def edit_scheduled_event(
+        self, space_id: str, event_id: str, event: ScheduledEvent
+    ) -> None:
+        """Change what differs in a guild scheduled event; NOT_FOUND when it is gone or over.
+
+        A moderator may have deleted, cancelled or ended the event in Discord meanwhile: any of
+        those is NOT_FOUND, so the caller stops keeping it in step.
+        """
+        current = await self._fetch_event(space_id, event_id)
+        wanted = _event_fields(event)
+        have = {
+            "name": current.name,
+            "description": current.description or "",
+            "start_time": current.start_time,
+            "end_time": current.end_time,
+            "location": current.location,
+        }
+        changes = {key: value for key, value in wanted.items() if have[key] != value}
+        if changes:
+            await self.call(lambda: current.edit(**changes))
+
+    async def delete_scheduled_event(self, space_id: str, event_id: str) -> None:
+        """Delete a guild scheduled event; NOT_FOUND when it is already gone."""
+        current = await self._fetch_event(space_id, event_id)
+        await self.call(current.delete)
+
+    def _event_guild(self, space_id: str) -> discord.Guild:
+        guild = self.client.get_guild(int(space_id))
+        if guild is None:
+            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"not in guild {space_id}")
+        return guild
+
+    async def _fetch_event(self, space_id: str, event_id: str) -> discord.ScheduledEvent:
+        """Read an event as it is now (the gateway does not tell us about moderators' edits)."""
+        guild = self._event_guild(space_id)
+        current = await self.call(
+            lambda: guild.fetch_scheduled_event(int(event_id), with_counts=False)
+        )
+        if current.status in (discord.EventStatus.completed, discord.EventStatus.cancelled):
+            raise PlatformError(
+                PlatformErrorReason.NOT_FOUND, f"event {event_id} is {current.status.name}"
+            )
+        return current
 
     # --- role hierarchy and reports to admins ------------------------------------------------
 
@@ -1026,3 +1065,14 @@ class DiscordAdapter:
                     return
         except PlatformError as exc:
             log.error("discord: could not tell the admins of %s: %s", community.slug, exc)
+
+
+def _event_fields(event: ScheduledEvent) -> dict[str, Any]:
+    """Return a scheduled event as discord.py's keyword arguments, within Discord's limits."""
+    return {
+        "name": event.title[:100],
+        "description": event.description[:1000],
+        "start_time": event.start,
+        "end_time": event.end,
+        "location": event.location[:100] or "-",
+    }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,11 +13,17 @@ from typing import Any
 from bot.core.commands import CommandRegistry, CommandSpec, Option, OptionKind, Permission
 from bot.core.i18n import Translator
 
+log = logging.getLogger(__name__)
+
 # Discord's application command option types.
 SUB_COMMAND, STRING, INTEGER, USER = 1, 3, 4, 6
 # Discord's locale for our zh_CN.
 ZH = "zh-CN"
+CATALOG_ZH = "zh_CN"
 DESCRIPTION_LIMIT = 100
+NAME_LIMIT = 32
+NAME_MARKS = "-_"
+INDIC_SCRIPTS = ("DEVANAGARI", "THAI")
 CHOICE_LIMIT = 100
 # Admin commands are shown by default to people who may manage the server; a server admin can
 # widen that under Server Settings → Integrations. Cohort checks its own roles either way.
@@ -29,6 +37,45 @@ OPTION_TYPES = {
     OptionKind.DURATION: STRING,
     OptionKind.CHOICE: STRING,
 }
+
+
+def valid_name(name: str) -> bool:
+    """Say whether Discord takes ``name`` as a command or option name, localised ones too.
+
+    Discord's rule: ``^[-_\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$``, in lower case where
+    the script has cases (so Chinese names are fine).
+    """
+    if not 1 <= len(name) <= NAME_LIMIT or name != name.lower():
+        return False
+    return all(
+        ch in NAME_MARKS
+        or unicodedata.category(ch)[0] in "LN"
+        or unicodedata.name(ch, "").startswith(INDIC_SCRIPTS)
+        for ch in name
+    )
+
+
+def command_name_key(description_key: str) -> str:
+    """Return the catalog key of a command's localised name: beside its description.
+
+    ``lectures.schedule.description`` -> ``lectures.schedule.name``,
+    ``points.manual.give_description`` -> ``points.manual.give_name``.
+    """
+    head, found, tail = description_key.rpartition("description")
+    return f"{head}name{tail}" if found else f"{description_key}_name"
+
+
+def option_name_key(description_key: str) -> str:
+    """Return the catalog key of an option's localised name: ``lectures.option.id_name``."""
+    return f"{description_key}_name"
+
+
+def group_name_key(description_key: str, group: str) -> str:
+    """Return the catalog key of a group's localised name, in its first subcommand's cog.
+
+    ``lecture`` with ``lectures.schedule.description`` -> ``lectures.groups.lecture``.
+    """
+    return f"{description_key.split('.', 1)[0]}.groups.{group}"
 
 
 def _short(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
@@ -48,10 +95,35 @@ class CommandRenderer:
         chinese = _short(self.i18n.plain("zh_CN", key, **params)) or english
         return {"description": english, "description_localizations": {ZH: chinese}}
 
-    def _option(self, option: Option) -> dict[str, Any]:
+    def _named(self, name: str, key: str, where: str) -> dict[str, Any]:
+        """Return ``name`` with its Chinese name from the catalogs, when it is one Discord takes.
+
+        A name the catalog lacks, or that equals the English one, is left out; one Discord
+        would refuse is logged and left out, so that a bad translation never stops a sync.
+        """
+        data: dict[str, Any] = {"name": name}
+        chinese = self.i18n.catalogs.get(CATALOG_ZH, {}).get(key)
+        if chinese is None or chinese == name:
+            return data
+        if not valid_name(chinese):
+            log.warning(
+                "discord: the Chinese name %r of %s (%s) is not a valid Discord name; left out",
+                chinese,
+                where,
+                key,
+            )
+            return data
+        data["name_localizations"] = {ZH: chinese}
+        return data
+
+    def _option(self, option: Option, where: str) -> dict[str, Any]:
         data: dict[str, Any] = {
             "type": OPTION_TYPES[option.kind],
-            "name": option.name,
+            **self._named(
+                option.name,
+                option_name_key(option.description_key),
+                f"option {option.name} of /{where}",
+            ),
             **self._described(option.description_key),
             "required": option.required,
         }
@@ -77,9 +149,9 @@ class CommandRenderer:
 
     def _command(self, spec: CommandSpec) -> dict[str, Any]:
         return {
-            "name": spec.path[-1],
+            **self._named(spec.path[-1], command_name_key(spec.description_key), f"/{spec.name}"),
             **self._described(spec.description_key),
-            "options": [self._option(o) for o in spec.options],
+            "options": _distinct([self._option(o, spec.name) for o in spec.options], spec.name),
         }
 
     def payload(self) -> list[dict[str, Any]]:
@@ -97,17 +169,39 @@ class CommandRenderer:
                 subs = sorted(specs, key=lambda s: s.name)
                 command = {
                     "type": 1,
-                    "name": name,
+                    **self._named(name, group_name_key(subs[0].description_key, name), f"/{name}"),
                     **self._described(
                         "discord.group", name=name, subcommands=", ".join(s.path[1] for s in subs)
                     ),
-                    "options": [{"type": SUB_COMMAND, **self._command(s)} for s in subs],
+                    "options": _distinct(
+                        [{"type": SUB_COMMAND, **self._command(s)} for s in subs], name
+                    ),
                 }
                 # A group is shown to whoever may run its most open subcommand.
                 permission = min((s.permission for s in subs), key=_openness)
             command["default_member_permissions"] = DEFAULT_PERMISSIONS.get(permission)
             commands.append(command)
-        return commands
+        return _distinct(commands, "the guild")
+
+
+def _distinct(items: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
+    """Drop Chinese names that would repeat a sibling's name (Discord refuses the payload)."""
+    taken = {item["name"] for item in items}
+    for item in items:
+        chinese = item.get("name_localizations", {}).get(ZH)
+        if chinese is None:
+            continue
+        if chinese in taken:
+            log.warning(
+                "discord: the Chinese name %r of %s in %s repeats another name; left out",
+                chinese,
+                item["name"],
+                where,
+            )
+            del item["name_localizations"]
+            continue
+        taken.add(chinese)
+    return items
 
 
 def _openness(permission: Permission) -> int:

@@ -748,6 +748,16 @@ class TelegramAdapter:
         """Refuse: Telegram has no native scheduled events (lectures are announced instead)."""
         raise PlatformError(PlatformErrorReason.UNSUPPORTED, "Telegram has no scheduled events")
 
+    async def edit_scheduled_event(
+        self, space_id: str, event_id: str, event: ScheduledEvent
+    ) -> None:
+        """Refuse: Telegram has no native scheduled events (lectures are announced instead)."""
+        raise PlatformError(PlatformErrorReason.UNSUPPORTED, "Telegram has no scheduled events")
+
+    async def delete_scheduled_event(self, space_id: str, event_id: str) -> None:
+        """Refuse: Telegram has no native scheduled events (lectures are announced instead)."""
+        raise PlatformError(PlatformErrorReason.UNSUPPORTED, "Telegram has no scheduled events")
+
 
 def _emoji(reactions: Sequence[ReactionType]) -> set[str]:
     """Return the plain emoji among reactions (custom and paid ones are left out)."""

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs import points
+from bot.cogs.lectures import _native as native
 from bot.cogs.lectures import _render as render
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._render import Voice
@@ -39,7 +40,7 @@ from bot.core.errors import UserError
 from bot.core.i18n import normalize_locale
 from bot.core.parsing import format_duration
 from bot.core.platforms import PlatformName
-from bot.core.ports import ChannelRef, MessageRef, PlatformError, ScheduledEvent
+from bot.core.ports import ChannelRef, MessageRef, PlatformError
 from bot.core.replies import Reply
 from bot.store.dialect import insert_ignore_returning
 from bot.store.tables import lecture_deliveries, lecture_occurrences, lectures
@@ -99,6 +100,7 @@ class LectureService:
 
     def __init__(self, cohort: Cohort) -> None:
         self.cohort = cohort
+        self.native = native.NativeEvents(cohort, self.community)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -148,6 +150,12 @@ class LectureService:
     # --- the sweep ------------------------------------------------------------------------------
 
     async def sweep(self) -> SweepResult:
+        """Send what is due, then bring native events in line with changed occurrences."""
+        result = await self._deliver_due()
+        await self.native.sync()
+        return result
+
+    async def _deliver_due(self) -> SweepResult:
         """Claim and send every announcement, reminder and "starting now" that is due."""
         result = SweepResult()
         while True:
@@ -290,7 +298,7 @@ class LectureService:
             refs = await self.post(
                 community, occ, lambda v: render.announcement(v, occ, Counts(), now=now)
             )
-            await self._native_event(community, occ)
+            await self.native.create(community, occ)
             return refs
         if claim.kind is Kind.REMINDER:
             await self.post(
@@ -359,25 +367,6 @@ class LectureService:
             except PlatformError as exc:
                 log.info("lectures: no DM to member %s: %s", who.member_id, exc)
         return count
-
-    async def _native_event(self, community: Community, occ: Occurrence) -> None:
-        if not community.config.lectures.native_events:
-            return
-        platform = self.cohort.platforms.get(PlatformName.DISCORD)
-        if platform is None:
-            return
-        event = ScheduledEvent(
-            title=occ.title,
-            description=occ.speaker or "",
-            start=occ.start,
-            end=occ.end,
-            location=(occ.link if not occ.tier else None) or community.config.name,
-        )
-        for guild in community.config.discord_guilds:
-            try:
-                await platform.create_scheduled_event(guild, event)
-            except PlatformError as exc:
-                log.warning("lectures: no scheduled event in guild %s: %s", guild, exc)
 
     async def refresh(self, occ: Occurrence) -> None:
         """Edit an occurrence's announcements in place (RSVP counts, changes, cancellation)."""
@@ -515,7 +504,9 @@ class LectureService:
                 .where(lecture_occurrences.c.id.in_(ids))
                 .values(status=Status.CANCELLED.value, next_due_at=None)
             )
+            await native.mark(conn, ids, self.cohort.clock.now())
             await self._touch(conn, affected[0].lecture_id)
+        await self.native.sync()
         done = [await self._reload(community, o.id) for o in affected]
         for occ in done:
             await self.refresh(occ)
@@ -556,7 +547,9 @@ class LectureService:
                         next_due_at=min(d.at for d in plan(slot, reminders)),
                     )
                 )
+            await native.mark(conn, [o.id for o in affected], now)
             await self._touch(conn, first.lecture_id)
+        await self.native.sync()
         done = []
         for occ in affected:
             moved = await self._reload(community, occ.id)
@@ -601,6 +594,8 @@ class LectureService:
                     promoted[occ.id] = await store.promote(
                         conn, occ.id, changes.capacity or None, now
                     )
+            await native.mark(conn, [o.id for o in affected], now)
+        await self.native.sync()
         done = []
         for occ in affected:
             fresh = await self._reload(community, occ.id)
