@@ -16,6 +16,7 @@ from bot.recommend._text import TextModel
 
 TIE_BREAK = 1e-3  # popularity's share among equal scores
 SHORTLIST = 200  # candidates fully sorted before the tag cap; more only when it needs them
+BOOSTS = 64  # languages whose "same language first" boost a model keeps
 
 
 class Algorithm(StrEnum):
@@ -93,6 +94,12 @@ class Model:
         self._pop_z = zscore(self.popularity[None, :])[0]
         self._tags = [c.tags for c in self.courses]
         self._languages = np.array([c.language for c in self.courses], dtype=object)
+        self._boosts: dict[str, np.ndarray] = {}
+        # kNN weights by column, to find which owned course explains a suggestion.
+        self._by_column: sparse.csc_matrix | None = None
+        if weights is not None and not isinstance(weights, np.ndarray):
+            self._by_column = sparse.csc_matrix(weights)
+            self._by_column.sort_indices()
 
     # --- batch scoring (training and evaluation) -----------------------------------------------
 
@@ -139,55 +146,86 @@ class Model:
         on. At most ``max_per_tag`` suggestions share a tag.
         """
         n = len(self.courses)
-        owned_idx = sorted({self.index[c] for c in owned if c in self.index})
-        row = sparse.csr_matrix(
-            (np.ones(len(owned_idx), np.float32), (np.zeros(len(owned_idx), int), owned_idx)),
-            shape=(1, n),
+        owned_idx = np.array(
+            sorted({self.index[c] for c in owned if c in self.index}), dtype=np.intp
         )
         text = text if text and text.strip() and self.text is not None else None
-        warm = bool(owned_idx) and self.weights is not None
-        collab_z = np.zeros(n, np.float32)
-        if warm:
-            assert self.weights is not None
-            collab_z = zscore(item_scores(self.weights, row))[0]
-        text_z = np.zeros(n, np.float32)
+        warm = bool(len(owned_idx)) and self.weights is not None
+        zeros = np.zeros(n, np.float32)
+        collab_z = zscore(self._collab_one(owned_idx)) if warm else zeros
+        text_z = zeros
         if text is not None:
             assert self.text is not None
-            text_z = zscore(self.text.scores([text]))[0]
-        final = blend(
-            collab_z[None, :],
-            text_z[None, :],
-            self._pop_z,
-            warm=np.array([warm]),
-            has_text=np.array([text is not None]),
-            text_weight=self.text_weight,
-            cold_popularity=self.cold_popularity,
-        )[0]
-        if language and not warm and text is None:
-            same = (self._languages == "") | (self._languages == language)
-            final = final + np.where(same, 1000.0, 0.0).astype(np.float32)
+            text_z = zscore(self.text.score_one(text))
+        if warm:  # the same sums as blend(), for one member without 2-D temporaries
+            final = collab_z + TIE_BREAK * self._pop_z
+            if text is not None:
+                final += self.text_weight * text_z
+        elif text is not None:
+            final = (1 - self.cold_popularity) * text_z
+            final += (self.cold_popularity + TIE_BREAK) * self._pop_z
+        else:
+            final = self._pop_z.copy()
+            if language:
+                final += self._language_boost(language)
         candidate = np.ones(n, dtype=bool)
-        candidate[owned_idx] = False
         if isinstance(allowed, np.ndarray):
             candidate &= allowed
         elif allowed is not None:
             candidate &= self.mask(allowed)
-        order = np.flatnonzero(candidate)
-        head = min(len(order), max(SHORTLIST, 4 * k))
-        picked: list[int] = []
-        if head < len(order):  # sort a shortlist; the rest only if the tag cap needs it
-            top = np.argpartition(-final[order], head - 1)[:head]
-            shortlist = order[top[np.argsort(-final[order][top], kind="stable")]]
-            picked = diversify(shortlist, self._tags, k, max_per_tag)
-        if head == len(order) or len(picked) < k:
-            order = order[np.argsort(-final[order], kind="stable")]
-            picked = diversify(order, self._tags, k, max_per_tag)
+        candidate[owned_idx] = False
+        picked = self._pick(np.where(candidate, final, -np.inf), k, max_per_tag)
         return [
             self._explain(
                 int(i), float(final[i]), owned_idx, text, collab_z[i], text_z[i], warm=warm
             )
             for i in picked
         ]
+
+    def _collab_one(self, owned: np.ndarray) -> np.ndarray:
+        """Return one member's item-item scores: the sum of their courses' weight rows."""
+        weights = self.weights
+        if isinstance(weights, np.ndarray):
+            return np.add.reduce(weights[owned], axis=0, dtype=np.float32)
+        assert weights is not None
+        starts = weights.indptr[owned]
+        lengths = weights.indptr[owned + 1] - starts
+        at = np.arange(int(lengths.sum())) + np.repeat(
+            starts - (np.cumsum(lengths) - lengths), lengths
+        )
+        sums = np.bincount(
+            weights.indices[at], weights=weights.data[at], minlength=len(self.courses)
+        )
+        return sums.astype(np.float32)
+
+    def _language_boost(self, language: str) -> np.ndarray:
+        boost = self._boosts.get(language)
+        if boost is None:
+            same = (self._languages == "") | (self._languages == language)
+            boost = np.where(same, 1000.0, 0.0).astype(np.float32)
+            if len(self._boosts) < BOOSTS:
+                self._boosts[language] = boost
+        return boost
+
+    def _pick(self, scores: np.ndarray, k: int, max_per_tag: int) -> list[int]:
+        """Take the best ``k`` of the finite scores (ties: lower index first) under the tag cap.
+
+        Only a shortlist is sorted; the rest only when the tag cap needs it.
+        """
+        count = int(np.count_nonzero(np.isfinite(scores)))
+        head = min(count, max(SHORTLIST, 4 * k))
+        if not head:
+            return []
+        if head < len(scores):
+            top = np.argpartition(-scores, head - 1)[:head]
+        else:
+            top = np.arange(len(scores))
+        top = top[np.isfinite(scores[top])]
+        picked = diversify(top[np.lexsort((top, -scores[top]))], self._tags, k, max_per_tag)
+        if len(picked) < k and head < count:
+            rest = np.flatnonzero(np.isfinite(scores))
+            picked = diversify(rest[np.lexsort((rest, -scores[rest]))], self._tags, k, max_per_tag)
+        return picked
 
     def mask(self, allowed: Collection[str]) -> np.ndarray:
         """Return which of the model's courses are among ``allowed`` (ids), as booleans."""
@@ -198,7 +236,7 @@ class Model:
         self,
         item: int,
         score: float,
-        owned: list[int],
+        owned: np.ndarray,
         text: str | None,
         collab: float,
         text_z: float,
@@ -218,7 +256,16 @@ class Model:
             if isinstance(self.weights, np.ndarray):
                 parts = self.weights[owned, item]
             else:
-                parts = np.asarray(self.weights[owned][:, item].toarray()).ravel()
+                column = self._by_column
+                assert column is not None
+                start, end = column.indptr[item], column.indptr[item + 1]
+                parts = np.zeros(len(owned), np.float32)
+                where = np.searchsorted(owned, column.indices[start:end])
+                inside = where < len(owned)
+                hit = inside & (
+                    owned[np.minimum(where, len(owned) - 1)] == column.indices[start:end]
+                )
+                parts[where[hit]] = column.data[start:end][hit]
             best = int(np.argmax(parts))
             if parts[best] > 0:
                 return Suggestion(course_id, score, Reason.ALSO_TOOK, self.courses[owned[best]].id)

@@ -4,11 +4,17 @@ Character n-grams need no word segmentation, so Chinese ("机器学习") matches
 Features are hashed (no vocabulary to keep), and a course's vector is its own text plus what
 the members who took it wrote. A member's vector is computed on request from their recent
 messages; there is never a members x vocabulary matrix.
+
+Serving one member is on the bot's event loop, so it avoids scikit-learn's per-character Python
+loop: ``char_wb`` n-grams never cross a space, so a text's counts are the sum of its words'
+counts, and each word's hashed n-grams are computed once and kept (``WORD_CACHE`` words per
+model). Features that most courses share are scored from a dense block, the rest sparsely.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -23,6 +29,8 @@ N_FEATURES = 2**18
 NGRAMS = (2, 3)
 MAX_TERMS = 600  # features kept per course vector
 CHUNK = 4096
+WORD_CACHE = 50_000  # words whose hashed n-grams a model keeps for serving
+DENSE_SHARE = 0.25  # a feature in at least this share of courses is scored from a dense row
 _URL_RE = re.compile(r"https?://\S+")
 
 
@@ -74,8 +82,19 @@ class TextModel:
         self.idf = idf.astype(np.float32)
         self.courses = courses.tocsr().astype(np.float32)
         self.keywords = [tuple(k) for k in keywords]
-        self._courses_t = self.courses.T.tocsr()
         self._vectorizer = _vectorizer()
+        self._words: dict[str, bytes] = {}
+        # Features x courses, split: rows of common features dense, the others sparse.
+        by_feature = self.courses.T.tocsr()
+        n_items = self.courses.shape[0]
+        heavy = np.diff(by_feature.indptr) >= max(1.0, DENSE_SHARE * n_items)
+        self._slot = np.full(by_feature.shape[0], -1, dtype=np.int32)
+        self._slot[heavy] = np.arange(int(heavy.sum()), dtype=np.int32)
+        self._dense = np.ascontiguousarray(by_feature[heavy].toarray(), dtype=np.float32)
+        light = sparse.diags((~heavy).astype(np.float32)) @ by_feature
+        light.eliminate_zeros()
+        self._light = light.tocsr()
+        self._light.sort_indices()
 
     @classmethod
     def fit(
@@ -125,15 +144,69 @@ class TextModel:
         vectors.data = (data / norms[rows]).astype(np.float32)
         return vectors
 
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return one text's feature ids (ascending) and L2-normalised TF-IDF weights.
+
+        The same vector as ``profile([text])``, built from cached per-word n-grams.
+        """
+        words = Counter(clean(text).lower().split())
+        cache = self._words
+        fresh: dict[str, bytes] = {}
+        missing = [w for w in words if w not in cache]
+        if missing:
+            hashed = self._vectorizer.transform(missing)
+            counts = hashed.data.astype(np.int64)
+            ids = np.repeat(hashed.indices.astype(np.int32), counts)
+            bounds = np.concatenate(([0], np.cumsum(counts)))[hashed.indptr].tolist()
+            fresh = {w: ids[bounds[i] : bounds[i + 1]].tobytes() for i, w in enumerate(missing)}
+            room = WORD_CACHE - len(cache)  # full: the next training brings an empty one
+            if room > 0:
+                cache.update(zip(missing[:room], [fresh[w] for w in missing[:room]], strict=True))
+        joined = b"".join([(fresh[w] if w in fresh else cache[w]) * c for w, c in words.items()])
+        every = np.frombuffer(joined, dtype=np.int32)
+        ids_u, counts = np.unique(every, return_counts=True)
+        weights = np.log1p(counts.astype(np.float32)) * self.idf[ids_u]
+        norm = float(np.sqrt(np.dot(weights, weights)))
+        return ids_u, weights / norm if norm else weights
+
+    def score_one(self, text: str) -> np.ndarray:
+        """Return the cosine of one text with each course."""
+        ids, weights = self.features(text)
+        slots = self._slot[ids]
+        common = slots >= 0
+        out = np.zeros(self.courses.shape[0], dtype=np.float32)
+        if common.any():
+            out += np.einsum("i,ij->j", weights[common], self._dense[slots[common]])
+        rare, rare_w = ids[~common], weights[~common]
+        indptr = self._light.indptr
+        starts = indptr[rare]
+        lengths = indptr[rare + 1] - starts
+        total = int(lengths.sum())
+        if total:
+            skip = starts - (np.cumsum(lengths) - lengths)
+            at = np.arange(total) + np.repeat(skip, lengths)
+            contributions = self._light.data[at] * np.repeat(rare_w, lengths)
+            out += np.bincount(
+                self._light.indices[at], weights=contributions, minlength=len(out)
+            ).astype(np.float32)
+        return out
+
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Return the cosine of each text with each course (texts x courses)."""
         if not texts:
             return np.zeros((0, self.courses.shape[0]), dtype=np.float32)
+        if len(texts) == 1:
+            return self.score_one(texts[0])[None, :]
         profiles = self.profile(texts)
-        if len(texts) == 1:  # one member: only the course rows of their features
-            rows = self._courses_t[profiles.indices]
-            return np.asarray(rows.T @ profiles.data, dtype=np.float32)[None, :]
-        return np.asarray((profiles @ self._courses_t).toarray(), dtype=np.float32)
+        out = np.asarray((profiles @ self._light).toarray(), dtype=np.float32)
+        slots = self._slot[profiles.indices]
+        common = sparse.csr_matrix(
+            (np.where(slots >= 0, profiles.data, 0), np.maximum(slots, 0), profiles.indptr),
+            shape=(profiles.shape[0], max(len(self._dense), 1)),
+        )
+        if len(self._dense):
+            out += np.asarray(common @ self._dense, dtype=np.float32)
+        return out
 
     def keyword(self, course: int, text: str) -> str | None:
         """Return a tag or title of the course that the text mentions, if any."""
@@ -146,5 +219,7 @@ class TextModel:
     @property
     def nbytes(self) -> int:
         """Return the memory the arrays take."""
-        c = self.courses
-        return int(self.idf.nbytes + 2 * (c.data.nbytes + c.indices.nbytes + c.indptr.nbytes))
+        sizes = [self.idf, self._slot, self._dense]
+        for m in (self.courses, self._light):
+            sizes += [m.data, m.indices, m.indptr]
+        return int(sum(a.nbytes for a in sizes))

@@ -25,9 +25,11 @@ from bot.recommend import (
     train,
 )
 from bot.recommend._algos import ease, item_knn, popularity
+from bot.recommend._metrics import top_k
 from bot.recommend._model import diversify
 from bot.recommend._sources import SyntheticSpec, synthetic
 from bot.recommend._text import TextModel
+from bot.recommend._train import fit_collab
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TINY = TrainParams(validation_members=300, text_members=300, ease_lambdas=(5.0, 50.0))
@@ -250,3 +252,40 @@ def test_a_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
         np.savez(fh, header=header)
     with pytest.raises(ModelFileError, match="format 99"):
         load(path)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "param"), [(Algorithm.EASE, 50.0), (Algorithm.ITEM_KNN, 5.0)]
+)
+def test_one_member_is_ranked_and_explained_as_the_batch_path_does(
+    algorithm: Algorithm, param: float
+) -> None:
+    data = synthetic(SyntheticSpec(members=200, courses=40, purchases=1500, topics=6, seed=5))
+    x = data.matrix()
+    texts = data.texts_by_row(limit=20)
+    weights = fit_collab(algorithm, x, param)
+    model = Model(
+        data.courses,
+        info=ModelInfo(NOW, "v1", catalog_digest(data.courses), algorithm),
+        weights=weights,
+        popularity=popularity(x),
+        text=TextModel.fit(data.courses, texts, x),
+        text_weight=0.5,
+        cold_popularity=0.5,
+    )
+    dense = weights if isinstance(weights, np.ndarray) else weights.toarray()
+    kinds = set()
+    for row in range(60):
+        owned = x[row].indices
+        text = texts.get(row) if row % 3 else None  # warm, cold with text, and neither
+        got = model.recommend([data.courses[i].id for i in owned], text, k=10, max_per_tag=99)
+        batch = model.score_rows(x[[row]], [text])
+        expected = top_k(batch, x[[row]], 10)[0]
+        np.testing.assert_allclose([s.score for s in got], batch[0, expected], atol=1e-5)
+        assert not {s.course_id for s in got} & {data.courses[i].id for i in owned}
+        for s in got:
+            kinds.add(s.reason)
+            if s.reason is Reason.ALSO_TOOK:
+                item = model.index[s.course_id]
+                assert data.courses[owned[np.argmax(dense[owned, item])]].id == s.because
+    assert {Reason.ALSO_TOOK, Reason.WROTE_ABOUT} <= kinds
