@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -306,3 +307,31 @@ async def test_a_change_while_the_platform_answers_is_applied_after_it(
     assert events(dc)[event_id]["scheduled_start_time"] == iso(at("2026-11-22 21:00"))
     row = (await rows(bot))[1]
     assert (row.state, row.next_attempt_at) == (EventState.ACTIVE.value, None)
+
+
+async def test_two_bots_on_one_database_never_both_change_an_event(
+    bot: Cohort, dc: DiscordServer, clock: ManualClock
+) -> None:
+    two = await build(bot.config, clock=clock)
+    try:
+        # The second bot acts on Discord through the same connection (one adapter per process).
+        two.platforms[PlatformName.DISCORD] = bot.platforms[PlatformName.DISCORD]
+        await say(bot, '/lecture schedule Rust "2026-11-22 19:30"')
+        dc.fail_next("edit_event", status=403, code=50013, message="Missing Permissions")
+        await say(bot, '/lecture move 1 "2026-11-22 20:00"')
+        row = (await rows(bot))[1]
+        assert row.attempts == 1
+        clock.advance(row.next_attempt_at - clock.now())
+        calls = len(dc.called("get_event")), len(dc.called("edit_event"))
+        sweeps = (service_of(b).sweep() for b in (bot, two, bot, two))
+        await asyncio.gather(*sweeps)
+        # One bot looked the event up and changed it; the others passed the leased row by.
+        assert (len(dc.called("get_event")), len(dc.called("edit_event"))) == (
+            calls[0] + 1,
+            calls[1] + 1,
+        )
+        assert events(dc)[row.event_id]["scheduled_start_time"] == iso(at("2026-11-22 20:00"))
+        row = (await rows(bot))[1]
+        assert (row.state, row.attempts, row.next_attempt_at) == ("active", 0, None)
+    finally:
+        await two.db.close()

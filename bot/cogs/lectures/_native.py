@@ -33,6 +33,8 @@ from bot.store.tables import lecture_native_events, lecture_occurrences
 log = logging.getLogger(__name__)
 
 KEY = ("occurrence_id", "platform", "space_id")
+# The platforms with native events (Telegram has none; the console only pretends).
+PLATFORMS = (PlatformName.DISCORD,)
 BATCH = 100
 LEASE = timedelta(minutes=2)  # how long one process holds a row it is working on
 RETRY_FIRST = timedelta(seconds=30)
@@ -152,6 +154,8 @@ class NativeEvents:
     async def sync(self) -> int:
         """Create, edit or delete every event whose occurrence changed; return how many rows."""
         done = 0
+        if not any(name in self.cohort.platforms for name in PLATFORMS):
+            return done  # nothing could be done now; the rows wait for the adapter
         while True:
             now = self.cohort.clock.now()
             # Most sweeps find nothing: look first, so that they never take the write lock.
