@@ -27,15 +27,8 @@ MAX_TERMS = 8
 RANK_WINDOW = 1000  # matches ranked by relevance, newest first
 
 
-def _same(value: str) -> str:
-    return value
-
-
-# Each index and how text is put in it.
-_INDEXES: tuple[tuple[str, Callable[[str], str]], ...] = (
-    ("qa_search", _same),
-    ("qa_words", spaced),
-)
+# Each index and how text is put in it (the trigram index takes it as it is).
+_INDEXES: tuple[tuple[str, Callable[[str], str]], ...] = (("qa_search", str), ("qa_words", spaced))
 
 
 @dataclass(frozen=True, slots=True)
