@@ -2,7 +2,8 @@
 
 ``quality``: the offline evaluation (``cohort recommend evaluate``) on the Stack Exchange
 Mathematics Educators dump shipped in ``../shared/data`` (install ``implicit`` for the ALS
-baseline), and on a synthetic community whose messages carry topic words.
+baseline), per member and with one global cut-off (no model sees the future), and on a
+synthetic community whose messages carry topic words.
 ``scale``: a synthetic community of ``--members`` x ``--courses`` x ``--purchases`` (with three
 messages a member) bulk-loaded into SQLite, then through the real code: a full retrain
 including the SQLite load (``Recommender.retrain``), one member's recommendation in process
@@ -33,7 +34,7 @@ from bot.cogs.recommend import Recommender
 from bot.core.clock import ManualClock
 from bot.core.community import Community
 from bot.core.config import parse_config
-from bot.recommend._data import Dataset
+from bot.recommend._data import Dataset, SplitBy
 from bot.recommend._eval import evaluate
 from bot.recommend._sources import SyntheticSpec, load_stack_exchange, synthetic
 from bot.recommend._store import owned_courses, recent_text
@@ -56,8 +57,14 @@ def progress(name: str, done: int, total: int) -> None:
 
 def quality(posts: Path, members: int) -> None:
     if posts.is_file():
-        report = evaluate(load_stack_exchange(posts), name=str(posts.name), progress=progress)
-        print(report.table(), "\n")
+        for split_by in SplitBy:
+            report = evaluate(
+                load_stack_exchange(posts),
+                name=str(posts.name),
+                split_by=split_by,
+                progress=progress,
+            )
+            print(report.table(), "\n")
     else:
         print(f"no Stack Exchange data at {posts}\n")
     spec = SyntheticSpec(members=members, courses=500, purchases=members * 10)
@@ -167,7 +174,8 @@ async def scale(members: int, courses: int, purchases: int, samples: int, rounds
         took = time.perf_counter() - started
         print(
             f"full retrain incl. SQLite load: {took:.1f} s  ({model.info.algorithm.value}, "
-            f"text weight {model.text_weight:g}, cold popularity share "
+            f"text weight {model.text_weight:g}, popularity weight {model.popularity_weight:g}, "
+            f"cold popularity share "
             f"{model.cold_popularity:g}; validation NDCG@10 "
             f"{model.info.validation.get('blend_ndcg', 0):.3f})"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 from scipy import sparse
@@ -118,6 +119,13 @@ def interaction_matrix(
     return matrix
 
 
+class SplitBy(StrEnum):
+    """How an evaluation holds data out: each member's last courses, or everything after a time."""
+
+    MEMBER = "member"
+    GLOBAL = "global"
+
+
 @dataclass(slots=True)
 class Split:
     """A per-member temporal hold-out of a dataset.
@@ -169,3 +177,32 @@ def temporal_split(data: Dataset, fraction: float = 0.2, min_events: int = 2) ->
         test[row] = np.unique(held)
     train_mask = data.event_times < cutoff[data.event_rows]
     return Split(train_mask, cutoff, test)
+
+
+def global_split(data: Dataset, fraction: float = 0.2) -> Split:
+    """Hold out everything from one moment on: the time before the last ``fraction`` of events.
+
+    Every member's cut-off is that moment, so no model learns from anything that happened
+    after it (a per-member split lets a model see other members' later courses). A member's
+    test courses are those first taken at or after it.
+    """
+    n = data.n_members
+    if not len(data.event_rows):
+        return Split(np.ones(0, dtype=bool), np.full(n, np.inf), {})
+    cut = float(np.quantile(data.event_times, 1 - fraction))
+    train_mask = data.event_times < cut
+    before = interaction_matrix(
+        data.event_rows[train_mask],
+        data.event_items[train_mask],
+        data.event_weights[train_mask],
+        n,
+        data.n_items,
+    )
+    after = ~train_mask
+    test: dict[int, np.ndarray] = {}
+    for row in np.unique(data.event_rows[after]):
+        items = np.unique(data.event_items[after & (data.event_rows == row)])
+        items = np.setdiff1d(items, before[int(row)].indices)
+        if len(items):
+            test[int(row)] = items
+    return Split(train_mask, np.full(n, cut), test)

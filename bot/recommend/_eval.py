@@ -5,8 +5,10 @@ courses before their cut-off are known, later ones are to be found, and only mes
 before the cut-off are read. A share of the members with messages become *cold*: their
 courses and messages are removed from training, and they are ranked from their earlier
 messages alone. Hyper-parameters are tuned on a validation split carved the same way out of
-the training part. Metrics at K per member, with bootstrap 95% intervals over members and
-paired intervals between our model and each baseline on the same members.
+the training part. ``SplitBy.GLOBAL`` holds out everything after one moment instead, so no
+model sees what other members did after a test member's cut-off (tuning stays per member).
+Metrics at K per member, with bootstrap 95% intervals over members and paired intervals
+between our model and each baseline on the same members.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from bot.recommend._algos import item_scores, popularity
-from bot.recommend._data import Dataset, temporal_split
+from bot.recommend._data import Dataset, SplitBy, global_split, temporal_split
 from bot.recommend._metrics import METRICS, Interval, bootstrap, coverage, paired, per_member, top_k
 from bot.recommend._model import Algorithm
 from bot.recommend._train import TrainParams, fit_collab, train, tune_collab
@@ -215,6 +217,7 @@ def evaluate(
     name: str = "dataset",
     k: int = 10,
     fraction: float = 0.2,
+    split_by: SplitBy = SplitBy.MEMBER,
     cold_share: float = 0.2,
     models: Sequence[str] = MODELS,
     params: TrainParams | None = None,
@@ -222,11 +225,17 @@ def evaluate(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> Report:
-    """Run the protocol on ``data`` for each model in ``models``; ALS only if installed."""
+    """Run the protocol on ``data`` for each model in ``models``; ALS only if installed.
+
+    The report's name says which split was used when it is not the per-member one.
+    """
     params = params or TrainParams(seed=seed)
     say = progress or (lambda _name, _done, _total: None)
     rng = np.random.default_rng(seed)
-    split = temporal_split(data, fraction)
+    if split_by is SplitBy.GLOBAL:
+        split = global_split(data, fraction)
+    else:
+        split = temporal_split(data, fraction)
     test_rows = np.array(sorted(split.test), dtype=np.int64)
     cutoff = split.cutoff
     before = np.isfinite(cutoff)
@@ -252,7 +261,7 @@ def evaluate(
     warm_truth = [split.test[int(r)] for r in warm_rows]
     cold_truth = [split.test[int(r)] for r in cold_rows]
     report = Report(
-        dataset=name,
+        dataset=name if split_by is SplitBy.MEMBER else f"{name} ({split_by.value} split)",
         k=k,
         members=data.n_members,
         courses=data.n_items,
@@ -307,7 +316,8 @@ def evaluate(
             info = model.info
             chosen_text = (
                 f"{info.algorithm.value} {info.params['param']:g}, text weight "
-                f"{model.text_weight:g}, cold popularity share {model.cold_popularity:g}"
+                f"{model.text_weight:g}, popularity weight {model.popularity_weight:g}, "
+                f"cold popularity share {model.cold_popularity:g}"
             )
 
             def warm_score(rows: np.ndarray, m: Any = model) -> np.ndarray:

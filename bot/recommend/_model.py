@@ -82,6 +82,7 @@ class Model:
         text: TextModel | None,
         text_weight: float = 0.0,
         cold_popularity: float = 1.0,
+        popularity_weight: float = 0.0,
     ) -> None:
         self.courses = list(courses)
         self.info = info
@@ -90,6 +91,7 @@ class Model:
         self.text = text
         self.text_weight = float(text_weight)
         self.cold_popularity = float(cold_popularity)
+        self.popularity_weight = float(popularity_weight)
         self.index = {c.id: i for i, c in enumerate(self.courses)}
         self._pop_z = zscore(self.popularity[None, :])[0]
         self._tags = [c.tags for c in self.courses]
@@ -124,6 +126,7 @@ class Model:
             has_text=has_text,
             text_weight=self.text_weight,
             cold_popularity=self.cold_popularity,
+            popularity_weight=self.popularity_weight,
         )
 
     # --- one member (serving) ------------------------------------------------------------------
@@ -158,7 +161,7 @@ class Model:
             assert self.text is not None
             text_z = zscore(self.text.score_one(text))
         if warm:  # the same sums as blend(), for one member without 2-D temporaries
-            final = collab_z + TIE_BREAK * self._pop_z
+            final = collab_z + (self.popularity_weight + TIE_BREAK) * self._pop_z
             if text is not None:
                 final += self.text_weight * text_z
         elif text is not None:
@@ -292,17 +295,22 @@ def blend(
     has_text: np.ndarray,
     text_weight: float,
     cold_popularity: float,
+    popularity_weight: float = 0.0,
 ) -> np.ndarray:
     """Combine z-scored parts per member: warm rows collab + w * text; cold rows text and pop.
 
-    A member with courses gets ``collab + text_weight * text``; one with only text gets
-    ``(1 - cold_popularity) * text + cold_popularity * popularity``; one with neither gets
-    popularity. Popularity breaks ties everywhere.
+    A member with courses gets ``collab + text_weight * text + popularity_weight * popularity``;
+    one with only text gets ``(1 - cold_popularity) * text + cold_popularity * popularity``; one
+    with neither gets popularity. Popularity breaks ties everywhere.
     """
     out = np.broadcast_to(pop_z, collab_z.shape).astype(np.float32)
     warm_rows = warm[:, None]
     text_rows = has_text[:, None]
-    warm_score = collab_z + np.where(text_rows, text_weight * text_z, 0) + TIE_BREAK * pop_z
+    warm_score = (
+        collab_z
+        + np.where(text_rows, text_weight * text_z, 0)
+        + (popularity_weight + TIE_BREAK) * pop_z
+    )
     cold_score = (1 - cold_popularity) * text_z + (cold_popularity + TIE_BREAK) * pop_z
     out = np.where(warm_rows, warm_score, np.where(text_rows, cold_score, out))
     return np.asarray(out, dtype=np.float32)

@@ -56,6 +56,7 @@ def save(model: Model, path: Path) -> None:
         "validation": info.validation,
         "text_weight": model.text_weight,
         "cold_popularity": model.cold_popularity,
+        "popularity_weight": model.popularity_weight,
         "courses": [
             {
                 "id": c.id,
@@ -143,6 +144,7 @@ def load(path: Path) -> Model:
                 text=text,
                 text_weight=header["text_weight"],
                 cold_popularity=header["cold_popularity"],
+                popularity_weight=header.get("popularity_weight", 0.0),  # absent before 2026-11
             )
     except ModelFileError:
         raise

@@ -32,6 +32,7 @@ class TrainParams:
     ease_lambdas: tuple[float, ...] = (5.0, 50.0, 500.0, 5000.0)
     knn_ks: tuple[int, ...] = (20, 100)
     text_weights: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
+    popularity_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
     cold_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     validation_members: int = 5000
     text_members: int = 10_000
@@ -127,20 +128,27 @@ def train(
     say("fitting the text part on the validation split")
     cutoff = np.where(is_val, split.cutoff, np.inf)
     texts = data.texts_by_row(before=cutoff, limit=params.messages_per_member)
-    text_weight, cold_popularity = 0.0, DEFAULT_COLD_POPULARITY
-    if texts and n_items and len(val_rows) >= MIN_VALIDATION:
-        learn = np.array([r for r in texts if not is_val[r]], dtype=np.int64)
-        learn = _sample(learn, params.text_members, rng)
-        text_model = TextModel.fit(data.courses, {int(r): texts[r] for r in learn}, train_matrix)
+    text_weight, cold_popularity, popularity_weight = 0.0, DEFAULT_COLD_POPULARITY, 0.0
+    if n_items and len(val_rows) >= MIN_VALIDATION:
+        text_model: TextModel | None = None
+        if texts:
+            learn = np.array([r for r in texts if not is_val[r]], dtype=np.int64)
+            learn = _sample(learn, params.text_members, rng)
+            text_model = TextModel.fit(
+                data.courses, {int(r): texts[r] for r in learn}, train_matrix
+            )
         pop_z = zscore(popularity(train_matrix)[None, :])[0]
-        weights = fit_collab(algorithm, train_matrix, param)
-        text_weight, warm_ndcg = _choose_text_weight(
-            text_model, weights, train_matrix, warm_val, warm_truth, texts, pop_z, params
-        )
-        cold_popularity, cold_ndcg = _choose_cold_weight(
-            text_model, val_rows, split.test, texts, pop_z, params
-        )
-        validation |= {"blend_ndcg": warm_ndcg, "cold_ndcg": cold_ndcg}
+        if train_matrix.nnz:
+            weights = fit_collab(algorithm, train_matrix, param)
+            text_weight, popularity_weight, warm_ndcg = _choose_warm_weights(
+                text_model, weights, train_matrix, warm_val, warm_truth, texts, pop_z, params
+            )
+            validation["blend_ndcg"] = warm_ndcg
+        if text_model is not None:
+            cold_popularity, cold_ndcg = _choose_cold_weight(
+                text_model, val_rows, split.test, texts, pop_z, params
+            )
+            validation["cold_ndcg"] = cold_ndcg
 
     say("fitting the final model on all the data")
     matrix = data.matrix()
@@ -167,6 +175,7 @@ def train(
         text=text_model_final,
         text_weight=text_weight,
         cold_popularity=cold_popularity,
+        popularity_weight=popularity_weight,
     )
     validation["coverage"] = _coverage(model, matrix, all_texts, params, rng)
     model.info = ModelInfo(
@@ -174,7 +183,12 @@ def train(
         data_version=data.version,
         catalog=catalog_digest(data.courses),
         algorithm=algorithm,
-        params={"param": param, "text_weight": text_weight, "cold_popularity": cold_popularity},
+        params={
+            "param": param,
+            "text_weight": text_weight,
+            "cold_popularity": cold_popularity,
+            "popularity_weight": popularity_weight,
+        },
         members=int(np.count_nonzero(matrix.getnnz(axis=1))),
         purchases=int(matrix.nnz),
         validation=validation,
@@ -199,8 +213,8 @@ def _coverage(
     return coverage(top_k(scores, seen, params.k), len(model.courses))
 
 
-def _choose_text_weight(
-    text: TextModel,
+def _choose_warm_weights(
+    text: TextModel | None,
     weights: np.ndarray | sparse.csr_matrix | None,
     matrix: sparse.csr_matrix,
     rows: np.ndarray,
@@ -208,32 +222,46 @@ def _choose_text_weight(
     texts: dict[int, str],
     pop_z: np.ndarray,
     params: TrainParams,
-) -> tuple[float, float]:
-    """Pick the text weight for warm members; 0 (text off) wins unless text does better."""
+) -> tuple[float, float, float]:
+    """Pick popularity's weight, then the text weight, for warm members, and their NDCG.
+
+    Each weight 0 (the collaborative part alone) wins unless a weight does better.
+    """
     if weights is None or not len(rows):
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     seen = matrix[rows]
     collab_z = zscore(item_scores(weights, seen))
-    has_text = np.array([int(r) in texts for r in rows])
+    has_text = np.array([text is not None and int(r) in texts for r in rows], dtype=bool)
     text_z = np.zeros_like(collab_z)
-    if has_text.any():
+    if text is not None and has_text.any():
         with_text = rows[has_text]
         text_z[has_text] = zscore(text.scores([texts[int(r)] for r in with_text]))
-    best = (0.0, -1.0)
-    for w in params.text_weights:
+
+    def ndcg(text_weight: float, popularity_weight: float) -> float:
         scores = blend(
             collab_z,
             text_z,
             pop_z,
             warm=np.ones(len(rows), dtype=bool),
             has_text=has_text,
-            text_weight=w,
+            text_weight=text_weight,
             cold_popularity=1.0,
+            popularity_weight=popularity_weight,
         )
-        ndcg = mean_ndcg(scores, seen, truth, params.k)
-        if ndcg > best[1] + 1e-9:
-            best = (w, ndcg)
-    return best
+        return mean_ndcg(scores, seen, truth, params.k)
+
+    best_pop, best = 0.0, ndcg(0.0, 0.0)
+    for beta in sorted(params.popularity_weights):
+        found = ndcg(0.0, beta)
+        if found > best + 1e-9:
+            best_pop, best = beta, found
+    best_text = 0.0
+    if has_text.any():
+        for w in sorted(params.text_weights):
+            found = ndcg(w, best_pop)
+            if found > best + 1e-9:
+                best_text, best = w, found
+    return best_text, best_pop, best
 
 
 def _choose_cold_weight(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,10 +27,10 @@ from bot.recommend import (
 )
 from bot.recommend._algos import ease, item_knn, popularity
 from bot.recommend._metrics import top_k
-from bot.recommend._model import diversify
+from bot.recommend._model import diversify, zscore
 from bot.recommend._sources import SyntheticSpec, synthetic
 from bot.recommend._text import TextModel
-from bot.recommend._train import fit_collab
+from bot.recommend._train import _choose_warm_weights, fit_collab
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TINY = TrainParams(validation_members=300, text_members=300, ease_lambdas=(5.0, 50.0))
@@ -289,3 +290,49 @@ def test_one_member_is_ranked_and_explained_as_the_batch_path_does(
                 item = model.index[s.course_id]
                 assert data.courses[owned[np.argmax(dense[owned, item])]].id == s.because
     assert {Reason.ALSO_TOOK, Reason.WROTE_ABOUT} <= kinds
+
+
+@pytest.mark.parametrize("collab", ["noise", "right"])
+def test_popularity_gets_weight_for_warm_members_only_when_validation_says_so(
+    collab: str,
+) -> None:
+    rng = np.random.default_rng(1)
+    n_items, n_members = 30, 200
+    x = sparse.csr_matrix((rng.random((n_members, n_items)) < 0.1).astype(np.float32))
+    popular = np.arange(n_items, dtype=np.float32)[::-1].copy()  # course 0 is the most popular
+    pop_z = zscore(popular[None, :])[0]
+    rows = np.arange(n_members)
+    wanted = rng.integers(n_items // 2, n_items, size=n_members)  # one unpopular course each
+    if collab == "noise":
+        weights = rng.normal(size=(n_items, n_items)).astype(np.float32)
+        truth = [np.array([i]) for i in rng.integers(0, 3, size=n_members)]  # popular ones
+    else:  # every owned course points at the member's wanted course
+        weights = np.zeros((n_items, n_items), np.float32)
+        for member, item in enumerate(wanted):
+            weights[x[member].indices, item] += 1.0
+        truth = [np.array([i]) for i in wanted]
+    x = x.tolil()
+    x[:, :3] = 0  # nobody owns what the noise case wants
+    x = x.tocsr()
+    params = TrainParams(popularity_weights=(0.0, 1.0, 4.0))
+    text_weight, popularity_weight, ndcg = _choose_warm_weights(
+        None, weights, x, rows, truth, {}, pop_z, params
+    )
+    assert text_weight == 0.0
+    assert (popularity_weight > 0) is (collab == "noise")
+    assert ndcg > 0.3
+
+
+def test_a_model_file_from_before_the_popularity_weight_serves_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    model = small_model()
+    model.popularity_weight = 2.0
+    save(model, path)
+    assert load(path).popularity_weight == 2.0
+    with np.load(path) as arrays:
+        parts = dict(arrays)
+    header = json.loads(bytes(parts["header"]).decode())
+    del header["popularity_weight"]
+    parts["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(path, **parts)
+    assert load(path).popularity_weight == 0.0

@@ -75,6 +75,21 @@ def test_a_full_word_cache_still_scores_new_words(monkeypatch: pytest.MonkeyPatc
     assert len(model._words) == 2
 
 
+@pytest.mark.parametrize("size", ["one word", "every course's text"])
+def test_few_or_most_common_features_score_the_same(size: str) -> None:
+    model = fitted()
+    catalog = synthetic(
+        SyntheticSpec(members=300, courses=40, purchases=2000, topics=6, chinese_share=0.4, seed=2)
+    ).courses
+    text = (
+        catalog[0].title.split()[0] if size == "one word" else " ".join(c.text() for c in catalog)
+    )
+    ids, _ = model.features(text)
+    most = bool(np.count_nonzero(model._slot[ids] >= 0) * 3 > len(model._dense))
+    assert most is (size != "one word")
+    np.testing.assert_allclose(model.score_one(text), reference(model, [text])[0], atol=1e-6)
+
+
 def test_many_texts_score_as_one_at_a_time() -> None:
     model = fitted()
     texts = ["pandas and sql", "机器学习 数据", "", "kalomi nerut"]
