@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from benchmarks.foundation import percentile
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs.gating import Gating
+from bot.cogs.gating._access import AccessState
 from bot.core.clock import SystemClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config, parse_config
@@ -142,10 +143,23 @@ async def end_state(cohort: Cohort) -> tuple[set[tuple[Any, ...]], ...]:
                 select(purchases.c.source_ref, purchases.c.refunded_at.is_(None))
             )
         }
+        # What each account is owed, and anything it holds without being owed it. A row that
+        # neither wants nor holds access is no state: whether one is left behind depends on
+        # which events shared a batch (access is recomputed once per batch).
         access = {
             tuple(r)
             for r in await conn.execute(
-                select(gating_access.c.user_id, gating_access.c.space_id, gating_access.c.desired)
+                select(
+                    gating_access.c.user_id,
+                    gating_access.c.space_id,
+                    gating_access.c.desired,
+                    gating_access.c.state,
+                ).where(
+                    or_(
+                        gating_access.c.desired.is_(True),
+                        gating_access.c.state != AccessState.NONE.value,
+                    )
+                )
             )
         }
     return sources, bought, access

@@ -21,7 +21,15 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.adapters.console import ConsoleAdapter
-from bot.cogs.gating import BadSignature, SourceKind, SourceState, Standing, entitled, standing
+from bot.cogs.gating import (
+    BadSignature,
+    Gating,
+    SourceKind,
+    SourceState,
+    Standing,
+    entitled,
+    standing,
+)
 from bot.cogs.gating._access import AccessState
 from bot.cogs.gating._stripe import verify
 from bot.core.clock import ManualClock
@@ -34,6 +42,7 @@ from bot.store.tables import (
     gating_audit,
     points_ledger,
     purchases,
+    stripe_events,
 )
 from tests.cogs.gating_world import GUILD, PRO_ROLE, World, world
 from tests.stripe_api import DEFAULT_SECRET, sign
@@ -207,6 +216,105 @@ async def _until_applied(w: World) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the worker never drained the inbox")
+
+
+# --- the worker applies the inbox in batches: a crash or an error mid-batch loses nothing ------
+
+
+async def _post_purchases(w: World) -> list[str]:
+    """Post the paid Checkouts of two courses and one tier, unapplied; return the sessions."""
+    sessions = []
+    for user, offer in (("bob", "python"), ("carol", "python"), ("dave", "pro")):
+        await w.say(f"/join {offer}", user)  # (the worker runs after a command)
+        sessions.append(list(w.stripe.sessions)[-1])
+    for session in sessions:
+        for event in w.stripe.pay(session):
+            assert await w.post(event) == 200
+    w.read()
+    return sessions
+
+
+async def _each_once(w: World, sessions: list[str]) -> None:
+    assert await w.count("stripe_events", status="pending") == 0
+    for session in sessions[:2]:
+        assert await w.count("purchases", source_ref=session) == 1
+    assert await w.count("purchases") == 3  # two courses and the tier's first invoice
+    assert await w.count("gating_audit", action="purchase") == 3
+    assert await w.count("points_ledger", reason="purchase") == 3
+    assert await w.holds("bob") == await w.holds("carol") == {"python"}
+    assert await w.holds("dave") == {"pro"}
+
+
+async def test_a_crash_in_the_middle_of_a_batch_applies_none_of_it_and_a_restart_all_once(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = await _post_purchases(w)
+    assert await w.count("stripe_events", status="pending") == 5
+    real = w.gating._apply
+    calls = 0
+
+    async def dies_on_the_fourth(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise asyncio.CancelledError  # the process is stopped mid-transaction
+        return await real(*args)
+
+    monkeypatch.setattr(w.gating, "_apply", dies_on_the_fourth)
+    with pytest.raises(asyncio.CancelledError):
+        await w.gating.run_due()
+    # Three events were applied inside the batch's transaction: none of it was committed.
+    assert await w.count("stripe_events", status="pending") == 5
+    for table in ("purchases", "gating_audit", "points_ledger", "access_sources", "gating_access"):
+        assert await w.count(table) == 0, table
+    assert "granted" not in w.read()
+    restarted = Gating(w.cohort, w.gating.gateway)  # a new process on the same database
+    await restarted.run_due()
+    await restarted.run_due()
+    await _each_once(w, sessions)
+    assert w.read().count("granted to") == 3  # bob, carol: python; dave: pro
+
+
+async def test_an_error_in_one_event_of_a_batch_costs_only_that_event(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = await _post_purchases(w)
+    real = w.gating._apply
+
+    async def breaks_on_carol(conn: Any, event: dict[str, Any], *args: Any) -> Any:
+        if event["data"]["object"].get("id") == sessions[1]:
+            raise RuntimeError("a bug")
+        return await real(conn, event, *args)
+
+    monkeypatch.setattr(w.gating, "_apply", breaks_on_carol)
+    await w.gating.run_due()
+    assert await w.holds("bob") == {"python"}
+    assert await w.holds("dave") == {"pro"}
+    assert await w.holds("carol") == set()
+    async with w.cohort.db.read() as conn:
+        broken = (
+            await conn.execute(select(stripe_events).where(stripe_events.c.status == "pending"))
+        ).one()
+    assert broken.attempts == 1 and "RuntimeError: a bug" in broken.last_error
+    monkeypatch.undo()
+    w.clock.advance(timedelta(seconds=5))  # past its backoff
+    await w.gating.run_due()
+    await _each_once(w, sessions)
+
+
+async def test_a_refund_waiting_for_its_payment_is_applied_as_soon_as_the_payment_is(
+    w: World,
+) -> None:
+    await w.say("/join python", "bob")
+    session = list(w.stripe.sessions)[-1]
+    (completed,) = w.stripe.pay(session)
+    (refunded,) = w.stripe.refund(w.stripe.intent_of(session))
+    await w.deliver([refunded])
+    assert await w.count("stripe_events", status="pending") == 1  # deferred
+    await w.deliver([completed])  # no time passes: the refund does not wait for its backoff
+    assert await w.count("stripe_events", status="pending") == 0
+    assert await w.holds("bob") == set()
+    assert await w.count("points_ledger") == 2  # the purchase's points, and their reversal
 
 
 # --- rule 1: idempotent ------------------------------------------------------------------------

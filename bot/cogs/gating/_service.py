@@ -12,13 +12,15 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
@@ -30,6 +32,7 @@ from bot.cogs.gating._access import (
     grace_of,
     held_offers,
     recompute,
+    recompute_many,
     state_of,
     targets_of,
 )
@@ -76,6 +79,10 @@ log = logging.getLogger(__name__)
 
 POLL = 5.0  # seconds between passes when nothing kicks the worker
 BATCH = 200
+# A batch of events holds the write lock at most about this long (the webhook waits for it).
+BATCH_SECONDS = 0.2
+ACCESS_BATCH = 50  # access rows read at a time; their results are written together
+FETCH_CONCURRENCY = 8  # subscriptions read from Stripe at once after a batch
 EVENT_ATTEMPTS = 16  # an event that still cannot be applied after this many tries is failed
 # An event that came before what it refers to usually waits milliseconds for it.
 EVENT_RETRY_FIRST = 0.25
@@ -87,6 +94,51 @@ REPLAY_WINDOW = timedelta(days=30)
 RECONCILE_SKEW = 60
 PERMANENT = frozenset(
     {PlatformErrorReason.FORBIDDEN, PlatformErrorReason.INVALID, PlatformErrorReason.UNSUPPORTED}
+)
+
+
+# Within a second, the events that make what others refer to come first.
+_FIRST = {
+    **dict.fromkeys(ev.SUBSCRIPTION_EVENTS, 0),
+    ev.EventType.CHECKOUT_COMPLETED: 1,
+    ev.EventType.CHECKOUT_ASYNC_SUCCEEDED: 2,
+    ev.EventType.CHECKOUT_ASYNC_FAILED: 2,
+    ev.EventType.INVOICE_PAID: 2,
+}
+_IN_SCOPE = bindparam("b_communities", expanding=True)
+_SOURCE = select(access_sources).where(
+    access_sources.c.community_id.in_(_IN_SCOPE),
+    access_sources.c.kind == bindparam("b_kind"),
+    access_sources.c.ref == bindparam("b_ref"),
+)
+_PAYMENT = select(stripe_payments).where(
+    stripe_payments.c.community_id.in_(_IN_SCOPE),
+    stripe_payments.c.payment_intent == bindparam("b_intent"),
+)
+_CUSTOMER = select(stripe_customers).where(
+    stripe_customers.c.community_id.in_(_IN_SCOPE),
+    stripe_customers.c.customer_id == bindparam("b_customer"),
+)
+_MARK_DONE = (
+    update(stripe_events)
+    .where(stripe_events.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        community_id=bindparam("b_community"),
+        last_error=bindparam("b_error"),
+        attempts=bindparam("b_attempts"),
+        processed_at=bindparam("b_at"),
+    )
+)
+_MARK_RETRY = (
+    update(stripe_events)
+    .where(stripe_events.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=bindparam("b_next"),
+        last_error=bindparam("b_error"),
+    )
 )
 
 
@@ -126,6 +178,10 @@ class NoticeKind(StrEnum):
 
 class Defer(Exception):
     """The event refers to something not known yet (it came early): try it again later."""
+
+    def __init__(self, message: str, waits_for: tuple[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.waits_for = waits_for  # what it needs, when the worker can tell it comes
 
 
 class _NeedFetch(Exception):
@@ -184,6 +240,11 @@ class Gating:
         self._pass = asyncio.Lock()
         self._inbox = GroupCommit(cohort.db, stripe_events, ("event_id",))
         self.applied_hooks: list[Callable[[str], Awaitable[None]]] = []
+        # Deferred events by what they wait for, and what the transactions made since the
+        # last batch settled: hints that wake a waiting event at once instead of after its
+        # backoff (a restart forgets them, and the backoff still holds).
+        self._waiting: dict[tuple[str, str], set[int]] = {}
+        self._made: set[tuple[str, str]] = set()
 
     # --- entitlements (what other cogs ask) -------------------------------------------------
 
@@ -375,10 +436,157 @@ class Gating:
                 ).all()
             if not due:
                 return count
-            for row in due:
-                await self._apply_row(row)
-                count += 1
+            count += await self._apply_batch(due)
         return count
+
+    async def _apply_batch(
+        self, due: Sequence[Row[Any]], fetched: dict[str, dict[str, Any]] | None = None
+    ) -> int:
+        """Apply due events in one write transaction; return how many were taken.
+
+        ``Defer`` and ``_NeedFetch`` are raised before an event writes anything, so the batch
+        goes on past them: a deferred event is tried once more at the end of the batch (what
+        it waits for may have come in it) and otherwise marked for a retry in the same
+        transaction. The subscriptions that events need from Stripe are read after the commit,
+        so that no HTTP call is made while the write lock is held, and those events follow in
+        a batch of their own. Any other error rolls the whole batch back and its events are
+        applied again one transaction each, where an error costs only its own event. Notices,
+        hooks and platform calls follow the commit.
+        """
+        applied: list[tuple[Row[Any], _Outcome]] = []
+        fetch: list[tuple[Row[Any], str]] = []
+        known = fetched or {}
+        taken = 0
+        # In the order Stripe made them (the outcome does not depend on it, rule 2), so that
+        # what an event refers to usually comes first: fewer deferrals and Stripe reads.
+        due = sorted(due, key=lambda r: (r.created, _FIRST.get(r.type, 9), r.id))
+        try:
+            async with self.cohort.db.write() as conn:
+                started = time.monotonic()
+                deferred: list[tuple[Row[Any], dict[str, Any], Defer]] = []
+                for row in due:
+                    if applied and time.monotonic() - started > BATCH_SECONDS:
+                        break
+                    taken += 1
+                    event = json.loads(row.payload)
+                    try:
+                        applied.append((row, await self._apply(conn, event, self._now(), known)))
+                    except _NeedFetch as need:
+                        if fetched is not None:  # read already: the event asks for another one
+                            deferred.append((row, event, Defer(f"needs {need.subscription_id}")))
+                        else:
+                            fetch.append((row, need.subscription_id))
+                    except Defer as exc:
+                        deferred.append((row, event, exc))
+                retry: list[tuple[Row[Any], Defer]] = []
+                for row, event, exc in deferred:
+                    if exc.waits_for is None or exc.waits_for not in self._made:
+                        retry.append((row, exc))
+                        continue
+                    try:  # what it waits for came later in this batch
+                        applied.append((row, await self._apply(conn, event, self._now(), known)))
+                    except (Defer, _NeedFetch):
+                        retry.append((row, exc))
+                await self._settle_events(conn, applied, retry)
+        except Exception:
+            log.exception("gating: a batch of %s events failed; applying them one by one", taken)
+            for row in due[:taken]:
+                await self._apply_row(row)
+            return taken
+        for row, outcome in applied:
+            await self._after(row, outcome)
+        if fetch:
+            await self._apply_fetched(fetch)
+        return taken
+
+    async def _apply_fetched(self, fetch: list[tuple[Row[Any], str]]) -> None:
+        """Read from Stripe the subscriptions events asked for, then apply those events."""
+        found: dict[str, dict[str, Any]] = {}
+        failed: dict[str, str] = {}
+        gateway = self.gateway
+        if gateway is None:
+            failed = dict.fromkeys(
+                (s for _, s in fetch), "needs Stripe to settle the subscription, and no key is set"
+            )
+        else:
+            limit = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+            async def read(subscription_id: str) -> None:
+                async with limit:
+                    try:
+                        found[subscription_id] = await gateway.subscription(subscription_id)
+                    except StripeUnavailable as exc:
+                        failed[subscription_id] = str(exc)
+
+            await asyncio.gather(*(read(s) for s in dict.fromkeys(s for _, s in fetch)))
+        ready = [row for row, s in fetch if s in found]
+        if ready:
+            await self._apply_batch(ready, found)
+        if failed:
+            now = self._now()
+            async with self.cohort.db.write() as conn:
+                await conn.execute(
+                    _MARK_RETRY,
+                    [self._retry_values(row, failed[s], now) for row, s in fetch if s in failed],
+                )
+
+    def _now(self) -> datetime:
+        return self.cohort.clock.now()
+
+    async def _settle_events(
+        self,
+        conn: AsyncConnection,
+        applied: list[tuple[Row[Any], _Outcome]],
+        retry: list[tuple[Row[Any], Defer]],
+    ) -> None:
+        """Record what came of a batch's events, recompute the members they touched, and wake
+        the events of earlier batches that wait for what this one made."""
+        now = self._now()
+        woken: set[int] = set()
+        for key in self._made:
+            woken |= self._waiting.pop(key, set())
+        self._made.clear()
+        for row, exc in retry:
+            if exc.waits_for is not None:
+                self._waiting.setdefault(exc.waits_for, set()).add(row.id)
+        if woken:
+            await conn.execute(
+                update(stripe_events)
+                .where(
+                    stripe_events.c.id.in_(sorted(woken)),
+                    stripe_events.c.status == EventStatus.PENDING.value,
+                )
+                .values(next_attempt_at=now)
+            )
+        touched: dict[int, set[int]] = {}
+        done = []
+        for row, outcome in applied:
+            done.append(
+                {
+                    "b_id": row.id,
+                    "b_status": outcome.status.value,
+                    "b_community": outcome.community_id,
+                    "b_error": outcome.note,
+                    "b_attempts": row.attempts + 1,
+                    "b_at": now,
+                }
+            )
+            if outcome.community_id is not None:
+                touched.setdefault(outcome.community_id, set()).update(outcome.members)
+        if done:
+            await conn.execute(_MARK_DONE, done)
+        if retry:
+            await conn.execute(
+                _MARK_RETRY, [self._retry_values(r, f"deferred: {e}", now) for r, e in retry]
+            )
+        for community_id, member_ids in touched.items():
+            await recompute_many(conn, self.community(community_id), member_ids, now)
+
+    async def _after(self, row: Row[Any], outcome: _Outcome) -> None:
+        """Send what an applied event asked for, once it is committed."""
+        await self._notify(outcome)
+        for hook in self.applied_hooks:
+            await hook(row.event_id)
 
     async def _apply_row(self, row: Row[Any]) -> None:
         now = self.cohort.clock.now()
@@ -390,21 +598,7 @@ class Gating:
             try:
                 async with self.cohort.db.write() as conn:
                     outcome = await self._apply(conn, event, now, fetched)
-                    await conn.execute(
-                        update(stripe_events)
-                        .where(stripe_events.c.id == row.id)
-                        .values(
-                            status=outcome.status.value,
-                            community_id=outcome.community_id,
-                            last_error=outcome.note,
-                            attempts=row.attempts + 1,
-                            processed_at=now,
-                        )
-                    )
-                    if outcome.community_id is not None:
-                        community = self.community(outcome.community_id)
-                        for member_id in outcome.members:
-                            await recompute(conn, community, member_id, now)
+                    await self._settle_events(conn, [(row, outcome)], [])
                 break
             except _NeedFetch as need:
                 if self.gateway is None:
@@ -419,34 +613,33 @@ class Gating:
                     break
             except Defer as exc:
                 error = f"deferred: {exc}"
+                if exc.waits_for is not None:
+                    self._waiting.setdefault(exc.waits_for, set()).add(row.id)
                 break
             except Exception as exc:
                 log.exception("gating: event %s (%s) failed", row.event_id, row.type)
                 error = f"{type(exc).__name__}: {exc}"[:500]
                 break
         if outcome is None:
-            await self._retry_event(row, error or "not applied", now)
+            retry = self._retry_values(row, error or "not applied", now)
+            async with self.cohort.db.write() as conn:
+                await conn.execute(_MARK_RETRY, retry)
             return
-        await self._notify(outcome)
-        for hook in self.applied_hooks:
-            await hook(row.event_id)
+        await self._after(row, outcome)
 
-    async def _retry_event(self, row: Row[Any], error: str, now: datetime) -> None:
+    def _retry_values(self, row: Row[Any], error: str, now: datetime) -> dict[str, Any]:
+        """Return the parameters of ``_MARK_RETRY`` for an event that could not be applied."""
         attempts = row.attempts + 1
         give_up = attempts >= EVENT_ATTEMPTS
         if give_up:
             log.error("gating: event %s (%s) given up: %s", row.event_id, row.type, error)
-        async with self.cohort.db.write() as conn:
-            await conn.execute(
-                update(stripe_events)
-                .where(stripe_events.c.id == row.id)
-                .values(
-                    status=(EventStatus.FAILED if give_up else EventStatus.PENDING).value,
-                    attempts=attempts,
-                    next_attempt_at=now + _backoff(attempts, first=EVENT_RETRY_FIRST),
-                    last_error=error[:500],
-                )
-            )
+        return {
+            "b_id": row.id,
+            "b_status": (EventStatus.FAILED if give_up else EventStatus.PENDING).value,
+            "b_attempts": attempts,
+            "b_next": now + _backoff(attempts, first=EVENT_RETRY_FIRST),
+            "b_error": error[:500],
+        }
 
     # --- applying one event -----------------------------------------------------------------
 
@@ -494,11 +687,10 @@ class Gating:
             if row is not None:
                 return row.community_id, row.member_id, row.offer_id, row.account_id
         if customer_id:
-            row = (
-                await conn.execute(
-                    select(stripe_customers).where(stripe_customers.c.customer_id == customer_id)
-                )
-            ).first()
+            found = await conn.execute(
+                _CUSTOMER, {"b_communities": self._scope(), "b_customer": customer_id}
+            )
+            row = found.first()
             if row is not None:
                 return row.community_id, row.member_id, None, None
         return None
@@ -528,14 +720,15 @@ class Gating:
             keys=("community_id", "customer_id"),
         )
 
+    def _scope(self) -> list[int]:
+        """Return the loaded communities' ids (the lead column of the natural-key indexes)."""
+        return [community.id for community in self.cohort.communities.values()]
+
     async def _source(self, conn: AsyncConnection, kind: SourceKind, ref: str) -> Row[Any] | None:
-        return (
-            await conn.execute(
-                select(access_sources).where(
-                    access_sources.c.kind == kind.value, access_sources.c.ref == ref
-                )
-            )
-        ).first()
+        found = await conn.execute(
+            _SOURCE, {"b_communities": self._scope(), "b_kind": kind.value, "b_ref": ref}
+        )
+        return found.first()
 
     async def _put_source(
         self,
@@ -546,10 +739,10 @@ class Gating:
         kind: SourceKind,
         ref: str,
         now: datetime,
+        existing: Row[Any] | None,
         **values: Any,
     ) -> int:
-        """Create or update the source ``(kind, ref)``; return its id."""
-        existing = await self._source(conn, kind, ref)
+        """Create or update the source ``(kind, ref)`` (``existing``, as read); return its id."""
         if existing is None:
             row = {
                 "community_id": community_id,
@@ -567,6 +760,8 @@ class Gating:
                 **values,
             }
             result = await conn.execute(access_sources.insert().values(**row))
+            if kind is SourceKind.SUBSCRIPTION:
+                self._made.add(_subscription_key(ref))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
         await conn.execute(
             update(access_sources)
@@ -623,14 +818,18 @@ class Gating:
             period_start=snap.period_start,
             period_end=snap.period_end,
             version=version,
+            existing=existing,
         )
-        await self._remember_customer(conn, community_id, member_id, snap.customer_id, now)
+        if existing is None or existing.customer_id != snap.customer_id:
+            # (A source's customer was remembered in the transaction that stored it.)
+            await self._remember_customer(conn, community_id, member_id, snap.customer_id, now)
         return _Outcome(community_id=community_id, members={member_id})
 
     async def _on_trial_ending(self, conn: AsyncConnection, obj: dict[str, Any]) -> _Outcome:
-        existing = await self._source(conn, SourceKind.SUBSCRIPTION, str(obj.get("id")))
+        existing_id = str(obj.get("id"))
+        existing = await self._source(conn, SourceKind.SUBSCRIPTION, existing_id)
         if existing is None:
-            raise Defer("trial ending of an unknown subscription")
+            raise Defer("trial ending of an unknown subscription", _subscription_key(existing_id))
         return _Outcome(
             community_id=existing.community_id,
             notices=[(NoticeKind.TRIAL_ENDING, existing.member_id, existing.offer_id)],
@@ -652,23 +851,27 @@ class Gating:
         if asked is None:
             return _Outcome(EventStatus.IGNORED, "not ours")
         community_id, member_id = asked.community_id, asked.member_id
+        subscription_id = ev._id(obj.get("subscription"))
+        unknown = (
+            obj.get("mode") == "subscription"
+            and subscription_id is not None
+            and await self._source(conn, SourceKind.SUBSCRIPTION, subscription_id) is None
+        )
+        if unknown and subscription_id not in fetched:
+            raise _NeedFetch(str(subscription_id))  # grant now, not when its event comes
         customer_id = ev.customer_of(obj)
         await self._remember_customer(conn, community_id, member_id, customer_id, now)
-        await conn.execute(
-            update(checkout_refs)
-            .where(checkout_refs.c.id == asked.id)
-            .values(session_id=str(obj.get("id")))
-        )
+        if asked.session_id != str(obj.get("id")):  # /join stored it, unless Stripe was slow
+            await conn.execute(
+                update(checkout_refs)
+                .where(checkout_refs.c.id == asked.id)
+                .values(session_id=str(obj.get("id")))
+            )
         outcome = _Outcome(community_id=community_id, members={member_id})
         if obj.get("mode") == "subscription":
-            subscription_id = ev._id(obj.get("subscription"))
-            if subscription_id and (
-                await self._source(conn, SourceKind.SUBSCRIPTION, subscription_id) is None
-            ):
-                if subscription_id not in fetched:
-                    raise _NeedFetch(subscription_id)  # grant now, not when its event comes
+            if unknown:
                 await self._on_subscription(
-                    conn, fetched[subscription_id], created, now, fetched, reconciling=True
+                    conn, fetched[str(subscription_id)], created, now, fetched, reconciling=True
                 )
             return outcome
         if kind is ev.EventType.CHECKOUT_ASYNC_FAILED:
@@ -695,6 +898,7 @@ class Gating:
             customer_id=customer_id,
             status=status.value,
             version=max(created, existing.version if existing is not None else 0),
+            existing=existing,
         )
         if status is PaymentStatus.PAID:
             await self._record_purchase(
@@ -708,6 +912,7 @@ class Gating:
                 paid=created,
                 source_id=source_id,
                 intents=[p for p in [ev.payment_intent_of(obj)] if p],
+                refunded=bool(existing is not None and existing.refunded),
                 now=now,
             )
         return outcome
@@ -725,9 +930,15 @@ class Gating:
         paid: int,
         source_id: int,
         intents: list[str],
+        refunded: bool,
         now: datetime,
     ) -> None:
-        """Write the purchase, its payments, its audit row and its points, each exactly once."""
+        """Write the purchase, its payments, its audit row and its points, each exactly once.
+
+        ``refunded`` is the source's refund flag as read. A new payment is neither refunded
+        nor disputed, so it can change the source's flags only by clearing a refund that an
+        older payment carried: only then are the flags read again.
+        """
         community = self.community(community_id)
         purchased_at = ev.when(paid) or now
         added = await insert_ignore_returning(
@@ -748,6 +959,7 @@ class Gating:
             keys=("community_id", "source", "source_ref"),
         )
         for intent in intents:
+            self._made.add(_payment_key(intent))
             await insert_ignore_returning(
                 conn,
                 stripe_payments,
@@ -780,7 +992,8 @@ class Gating:
                 at=now,
                 note=offer_id,
             )
-        await self._refresh_flags(conn, source_id)
+        if refunded:
+            await self._refresh_flags(conn, source_id)
 
     async def _audit(
         self,
@@ -849,6 +1062,7 @@ class Gating:
                 paid=created,
                 source_id=source.id,
                 intents=ev.invoice_payment_intents(obj),
+                refunded=bool(source.refunded),
                 now=now,
             )
         return _Outcome(community_id=source.community_id, members={source.member_id})
@@ -863,7 +1077,10 @@ class Gating:
             else None
         )
         if source is None:
-            raise Defer("failed invoice of an unknown subscription")
+            raise Defer(
+                "failed invoice of an unknown subscription",
+                _subscription_key(subscription_id) if subscription_id else None,
+            )
         await self._audit(
             conn,
             source.community_id,
@@ -882,13 +1099,14 @@ class Gating:
     async def _payment(self, conn: AsyncConnection, intent: str | None) -> Row[Any]:
         row = None
         if intent:
-            row = (
-                await conn.execute(
-                    select(stripe_payments).where(stripe_payments.c.payment_intent == intent)
-                )
-            ).first()
+            found = await conn.execute(
+                _PAYMENT, {"b_communities": self._scope(), "b_intent": intent}
+            )
+            row = found.first()
         if row is None:
-            raise Defer(f"payment {intent} is not known yet")
+            raise Defer(
+                f"payment {intent} is not known yet", _payment_key(intent) if intent else None
+            )
         return row
 
     async def _on_refund(
@@ -1154,6 +1372,7 @@ class Gating:
                 actor_id=actor_id,
                 note=note,
                 version=int(now.timestamp()),
+                existing=None,  # a fresh reference
             )
             await insert_ignore_returning(
                 conn,
@@ -1274,31 +1493,52 @@ class Gating:
                             gating_access.c.next_attempt_at <= now,
                         )
                         .order_by(gating_access.c.next_attempt_at, gating_access.c.id)
-                        .limit(BATCH)
+                        .limit(ACCESS_BATCH)
                     )
                 ).all()
             if not due:
                 return count
-            for row in due:
-                await self._act(row, now)
-                count += 1
+            count += await self._act_batch(due, now)
 
-    async def _act(self, row: Row[Any], now: datetime) -> None:
-        """Make the platform call one access row asks for, and record what came of it."""
+    async def _act_batch(self, due: Sequence[Row[Any]], now: datetime) -> int:
+        """Make the platform calls of due access rows, then record them in one transaction.
+
+        The calls are made one after the other (the adapters pace them); what each came to is
+        written together after them, and the admin channel hears of failures after that write.
+        A crash in between only means the calls are made again, which the platforms take as
+        no change (a role given twice, a fresh invite link).
+        """
+        results = _AccessResults()
+        started = time.monotonic()
+        taken = 0
+        for row in due:
+            if taken and time.monotonic() - started > BATCH_SECONDS:
+                break
+            taken += 1
+            await self._act(row, now, results)
+        async with self.cohort.db.write() as conn:
+            for (keys, settle), params in results.writes.items():
+                await conn.execute(_access_update(keys, settle), params)
+        for community, key, params in results.alerts:
+            await self.alert(community, key, **params)
+        return taken
+
+    async def _act(self, row: Row[Any], now: datetime, results: _AccessResults) -> None:
+        """Make the platform call one access row asks for, and note what came of it."""
         community = self.community(row.community_id)
         target = Target(PlatformName(row.platform), row.space_id, row.role_id)
         state = AccessState(row.state)
         values: dict[str, Any] = {"next_attempt_at": None, "attempts": 0, "last_error": None}
         if row.desired and state in HOLDING:
-            await self._settle(row, values, now)
+            results.settle(row, values, now)
             return
         if not row.desired and state not in HOLDING:
             values["state"] = AccessState.NONE.value
-            await self._settle(row, values, now)
+            results.settle(row, values, now)
             return
         platform = self.cohort.platforms.get(target.platform)
         if platform is None:
-            await self._failed(row, community, target, "platform not running", now, transient=True)
+            self._failed(row, community, target, "platform not running", now, results, True)
             return
         try:
             if row.desired:
@@ -1313,21 +1553,20 @@ class Gating:
             if exc.reason is PlatformErrorReason.NOT_FOUND:
                 if row.desired and target.role_id:
                     values["state"] = AccessState.WAITING.value  # not in the guild yet
-                    await self._settle(row, values, now)
+                    results.settle(row, values, now)
                     return
                 if not row.desired:
                     values["state"] = AccessState.NONE.value  # nothing left to take away
-                    await self._settle(row, values, now)
+                    results.settle(row, values, now)
                     return
             permanent = exc.reason in PERMANENT or exc.reason is PlatformErrorReason.NOT_FOUND
-            await self._failed(row, community, target, str(exc), now, transient=not permanent)
+            self._failed(row, community, target, str(exc), now, results, not permanent)
             return
         except Exception as exc:  # a timeout, a dropped connection: try again later
-            await self._failed(
-                row, community, target, f"{type(exc).__name__}: {exc}", now, transient=True
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            self._failed(row, community, target, error, now, results, True)
             return
-        await self._settle(row, values, now)
+        results.settle(row, values, now)
 
     async def _give(
         self, community: Community, platform: Any, row: Row[Any], target: Target, now: datetime
@@ -1370,23 +1609,14 @@ class Gating:
         names = [o.name for o in community.config.offers if target in targets_of(o)]
         return names[0] if names else community.config.name
 
-    async def _settle(self, row: Row[Any], values: dict[str, Any], now: datetime) -> None:
-        async with self.cohort.db.write() as conn:
-            # Only if nobody changed the row meanwhile (a new desire re-arms it).
-            await conn.execute(
-                update(gating_access)
-                .where(gating_access.c.id == row.id, gating_access.c.desired == row.desired)
-                .values(updated_at=now, **values)
-            )
-
-    async def _failed(
+    def _failed(
         self,
         row: Row[Any],
         community: Community,
         target: Target,
         error: str,
         now: datetime,
-        *,
+        results: _AccessResults,
         transient: bool,
     ) -> None:
         attempts = row.attempts + 1
@@ -1396,12 +1626,7 @@ class Gating:
         else:
             values["next_attempt_at"] = None
             values["state"] = AccessState.FAILED.value
-        async with self.cohort.db.write() as conn:
-            await conn.execute(
-                update(gating_access)
-                .where(gating_access.c.id == row.id)
-                .values(updated_at=now, **values)
-            )
+        results.write(row, values, now, settle=False)
         log.warning(
             "gating: %s of %s:%s on %s failed (%s, attempt %s)",
             "grant" if row.desired else "revoke",
@@ -1412,18 +1637,18 @@ class Gating:
             attempts,
         )
         if not transient or attempts == ALERT_AFTER:
-            await self.alert(
-                community,
-                "gating.alert.failed" if not transient else "gating.alert.retrying",
-                action=self.cohort.i18n.plain(
-                    community.config.locale,
-                    "gating.alert.grant" if row.desired else "gating.alert.revoke",
-                ),
-                user=f"{row.platform}:{row.user_id}",
-                target=f"{target.space_id}/{target.role_id}" if target.role_id else target.space_id,
-                error=error[:200],
-                attempts=attempts,
-            )
+            key = "gating.alert.failed" if not transient else "gating.alert.retrying"
+            verb = "gating.alert.grant" if row.desired else "gating.alert.revoke"
+            action = self.cohort.i18n.plain(community.config.locale, verb)
+            where = f"{target.space_id}/{target.role_id}" if target.role_id else target.space_id
+            params = {
+                "action": action,
+                "user": f"{row.platform}:{row.user_id}",
+                "target": where,
+                "error": error[:200],
+                "attempts": attempts,
+            }
+            results.alerts.append((community, key, params))
 
     async def alert(self, community: Community, key: str, **params: Any) -> None:
         """Tell the community's admin channel about a problem (and always the log)."""
@@ -1687,6 +1912,47 @@ class Gating:
                 where = f"{target.space_id}/{target.role_id}" if target.role_id else target.space_id
                 problems += [(target.platform.value, where, code) for code in codes]
         return problems
+
+
+@dataclass(slots=True)
+class _AccessResults:
+    """What a run of platform calls came to: row updates grouped by shape, and alerts."""
+
+    writes: dict[tuple[tuple[str, ...], bool], list[dict[str, Any]]] = field(default_factory=dict)
+    alerts: list[tuple[Community, str, dict[str, Any]]] = field(default_factory=list)
+
+    def settle(self, row: Row[Any], values: dict[str, Any], now: datetime) -> None:
+        """Record a call's outcome, only if nobody changed the row's desire meanwhile."""
+        self.write(row, values, now, settle=True)
+
+    def write(self, row: Row[Any], values: dict[str, Any], now: datetime, *, settle: bool) -> None:
+        """Queue an update of one access row."""
+        keys = tuple(sorted(values))
+        params = {f"b_{k}": v for k, v in values.items()}
+        params.update(b_id=row.id, b_desired=row.desired, b_updated_at=now)
+        self.writes.setdefault((keys, settle), []).append(params)
+
+
+@lru_cache(maxsize=32)
+def _access_update(keys: tuple[str, ...], settle: bool) -> Any:
+    """Return the UPDATE of an access row setting ``keys`` (and ``updated_at``).
+
+    A settling update applies only if the row's desire is still the one the call was made
+    for: a new desire re-arms the row, and must not be overwritten by an older call's result.
+    """
+    where = [gating_access.c.id == bindparam("b_id")]
+    if settle:
+        where.append(gating_access.c.desired == bindparam("b_desired"))
+    values = {k: bindparam(f"b_{k}") for k in (*keys, "updated_at")}
+    return update(gating_access).where(*where).values(**values)
+
+
+def _subscription_key(subscription_id: str) -> tuple[str, str]:
+    return ("subscription", subscription_id)
+
+
+def _payment_key(intent: str) -> tuple[str, str]:
+    return ("payment", intent)
 
 
 def _differs(row: Row[Any], snap: ev.SubscriptionSnapshot) -> bool:
