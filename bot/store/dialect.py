@@ -64,6 +64,12 @@ async def upsert_add_all(
     await conn.execute(statement, [dict(r) for r in rows])
 
 
+def _keyed_by_shape(insert: type[Any]) -> list[tuple[str, Any]]:
+    """Return ``insert``'s cache-key traversal with the ON CONFLICT clause named by ``_shape``."""
+    kept = [(n, kind) for n, kind in insert._traverse_internals if n != "_post_values_clause"]
+    return [*kept, ("_shape", InternalTraversal.dp_string)]
+
+
 class _SqliteInsert(sqlite.Insert):
     """SQLite's INSERT whose ON CONFLICT clause is named by a token in its cache key.
 
@@ -73,11 +79,7 @@ class _SqliteInsert(sqlite.Insert):
     """
 
     inherit_cache = True
-    _cache_key_traversal = [
-        (name, kind)
-        for name, kind in sqlite.Insert._traverse_internals
-        if name != "_post_values_clause"
-    ] + [("_shape", InternalTraversal.dp_string)]
+    _cache_key_traversal = _keyed_by_shape(sqlite.Insert)
     _shape = ""
 
 
@@ -85,11 +87,7 @@ class _PostgresInsert(postgresql.Insert):
     """PostgreSQL's INSERT, cacheable the same way (see ``_SqliteInsert``)."""
 
     inherit_cache = True
-    _cache_key_traversal = [
-        (name, kind)
-        for name, kind in postgresql.Insert._traverse_internals
-        if name != "_post_values_clause"
-    ] + [("_shape", InternalTraversal.dp_string)]
+    _cache_key_traversal = _keyed_by_shape(postgresql.Insert)
     _shape = ""
 
 

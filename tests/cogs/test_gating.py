@@ -250,7 +250,7 @@ async def test_a_crash_in_the_middle_of_a_batch_applies_none_of_it_and_a_restart
 ) -> None:
     sessions = await _post_purchases(w)
     assert await w.count("stripe_events", status="pending") == 5
-    real = w.gating._apply
+    real = w.gating.applier.apply
     calls = 0
 
     async def dies_on_the_fourth(*args: Any) -> Any:
@@ -260,7 +260,7 @@ async def test_a_crash_in_the_middle_of_a_batch_applies_none_of_it_and_a_restart
             raise asyncio.CancelledError  # the process is stopped mid-transaction
         return await real(*args)
 
-    monkeypatch.setattr(w.gating, "_apply", dies_on_the_fourth)
+    monkeypatch.setattr(w.gating.applier, "apply", dies_on_the_fourth)
     with pytest.raises(asyncio.CancelledError):
         await w.gating.run_due()
     # Three events were applied inside the batch's transaction: none of it was committed.
@@ -279,14 +279,14 @@ async def test_an_error_in_one_event_of_a_batch_costs_only_that_event(
     w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sessions = await _post_purchases(w)
-    real = w.gating._apply
+    real = w.gating.applier.apply
 
     async def breaks_on_carol(conn: Any, event: dict[str, Any], *args: Any) -> Any:
         if event["data"]["object"].get("id") == sessions[1]:
             raise RuntimeError("a bug")
         return await real(conn, event, *args)
 
-    monkeypatch.setattr(w.gating, "_apply", breaks_on_carol)
+    monkeypatch.setattr(w.gating.applier, "apply", breaks_on_carol)
     await w.gating.run_due()
     assert await w.holds("bob") == {"python"}
     assert await w.holds("dave") == {"pro"}

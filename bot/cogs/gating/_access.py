@@ -18,6 +18,7 @@ from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating._rules import SourceKind, SourceState, access_until, entitled
+from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.config import OfferConfig
 from bot.core.platforms import PlatformName
@@ -58,6 +59,19 @@ def targets_of(offer: OfferConfig) -> frozenset[Target]:
     found |= {Target(PlatformName.TELEGRAM, chat) for chat in offer.telegram_chats}
     found |= {Target(PlatformName.CONSOLE, channel) for channel in offer.console_channels}
     return frozenset(found)
+
+
+def community_by_id(cohort: Cohort, community_id: int) -> Community:
+    """Return a loaded community by its row id."""
+    for community in cohort.communities.values():
+        if community.id == community_id:
+            return community
+    raise LookupError(f"community {community_id} is not loaded")
+
+
+def loaded_ids(cohort: Cohort) -> list[int]:
+    """Return the loaded communities' ids (the lead column of the natural-key indexes)."""
+    return [community.id for community in cohort.communities.values()]
 
 
 def gated_targets(community: Community) -> frozenset[Target]:
@@ -114,6 +128,21 @@ async def recompute(
 ) -> int:
     """Bring a member's access rows in line with their sources; return how many changed."""
     return await recompute_many(conn, community, [member_id], now)
+
+
+async def recompute_pairs(
+    conn: AsyncConnection, cohort: Cohort, pairs: Iterable[tuple[int, int]], now: datetime
+) -> int:
+    """Recompute ``(community id, member id)`` pairs, a community at a time; return the changes."""
+    by_community: dict[int, set[int]] = {}
+    for community_id, member_id in pairs:
+        by_community.setdefault(community_id, set()).add(member_id)
+    changed = 0
+    for community_id, member_ids in by_community.items():
+        changed += await recompute_many(
+            conn, community_by_id(cohort, community_id), member_ids, now
+        )
+    return changed
 
 
 async def recompute_many(
