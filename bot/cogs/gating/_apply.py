@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
 from bot.cogs.gating._access import community_by_id, loaded_ids
+from bot.cogs.gating._lookups import Lookups
 from bot.cogs.gating._outcomes import (
     Audit,
     Defer,
@@ -61,7 +62,9 @@ class Applier:
         # What the transactions made (a subscription, a payment) since the inbox last looked:
         # hints that wake the events waiting for them (see ``Inbox``).
         self.made: set[tuple[str, str]] = set()
-        self.payments = Payments(cohort, self.made)
+        # The rows a batch looks up, read before it (see ``Inbox``); inactive outside one.
+        self.lookups = Lookups()
+        self.payments = Payments(cohort, self.made, self.lookups)
 
     def community(self, community_id: int) -> Community:
         """Return a loaded community by its row id."""
@@ -105,19 +108,26 @@ class Applier:
     ) -> tuple[int, int, str | None, int | None] | None:
         """Return (community, member, offer asked for, account) from our ref or the customer."""
         if ref:
-            row = (
-                await conn.execute(select(checkout_refs).where(checkout_refs.c.ref == ref))
-            ).first()
+            row = await self._checkout_ref(conn, ref)
             if row is not None:
                 return row.community_id, row.member_id, row.offer_id, row.account_id
         if customer_id:
-            found = await conn.execute(
-                _CUSTOMER, {"b_communities": loaded_ids(self.cohort), "b_customer": customer_id}
-            )
-            row = found.first()
+            held, row = self.lookups.get(("customer", customer_id))
+            if not held:
+                found = await conn.execute(
+                    _CUSTOMER,
+                    {"b_communities": loaded_ids(self.cohort), "b_customer": customer_id},
+                )
+                row = found.first()
             if row is not None:
                 return row.community_id, row.member_id, None, None
         return None
+
+    async def _checkout_ref(self, conn: AsyncConnection, ref: str) -> Row[Any] | None:
+        held, row = self.lookups.get(("ref", ref))
+        if held:
+            return row
+        return (await conn.execute(select(checkout_refs).where(checkout_refs.c.ref == ref))).first()
 
     async def _remember_customer(
         self,
@@ -129,6 +139,7 @@ class Applier:
     ) -> None:
         if not customer_id:
             return
+        self.lookups.forget(("customer", customer_id))
         await insert_ignore_returning(
             conn,
             stripe_customers,
@@ -145,6 +156,10 @@ class Applier:
         )
 
     async def source(self, conn: AsyncConnection, kind: SourceKind, ref: str) -> Row[Any] | None:
+        """Return the source ``(kind, ref)`` of any loaded community, or None."""
+        held, row = self.lookups.get(("source", (kind.value, ref)))
+        if held:
+            return row
         found = await conn.execute(
             _SOURCE, {"b_communities": loaded_ids(self.cohort), "b_kind": kind.value, "b_ref": ref}
         )
@@ -163,6 +178,9 @@ class Applier:
         **values: Any,
     ) -> int:
         """Create or update the source ``(kind, ref)`` (``existing``, as read); return its id."""
+        self.lookups.forget(("source", (kind.value, ref)))
+        if existing is not None:
+            self.lookups.forget_source(existing.id)
         if existing is None:
             row = {
                 "community_id": community_id,
@@ -265,9 +283,7 @@ class Applier:
         fetched: dict[str, dict[str, Any]],
     ) -> Outcome:
         ref = obj.get("client_reference_id") or ev.metadata(obj).get(ev.REF_KEY)
-        asked = (
-            await conn.execute(select(checkout_refs).where(checkout_refs.c.ref == str(ref)))
-        ).first()
+        asked = await self._checkout_ref(conn, str(ref))
         if asked is None:
             return Outcome(EventStatus.IGNORED, "not ours")
         community_id, member_id = asked.community_id, asked.member_id
@@ -282,6 +298,7 @@ class Applier:
         customer_id = ev.customer_of(obj)
         await self._remember_customer(conn, community_id, member_id, customer_id, now)
         if asked.session_id != str(obj.get("id")):  # /join stored it, unless Stripe was slow
+            self.lookups.forget(("ref", asked.ref))
             await conn.execute(
                 update(checkout_refs)
                 .where(checkout_refs.c.id == asked.id)

@@ -20,7 +20,7 @@ from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._access import recompute_pairs
+from bot.cogs.gating._access import loaded_ids, recompute_pairs
 from bot.cogs.gating._apply import Applier
 from bot.cogs.gating._notices import Notices
 from bot.cogs.gating._outcomes import Defer, EventStatus, NeedFetch, Outcome
@@ -148,15 +148,17 @@ class Inbox:
         # In the order Stripe made them (the outcome does not depend on it, rule 2), so that
         # what an event refers to usually comes first: fewer deferrals and Stripe reads.
         due = sorted(due, key=lambda r: (r.created, _FIRST.get(r.type, 9), r.id))
+        events = [json.loads(row.payload) for row in due]
         try:
             async with self.cohort.db.write() as conn:
                 started = time.monotonic()
+                # What the events will look up by Stripe id: a few reads instead of some each.
+                await self.applier.lookups.load(conn, loaded_ids(self.cohort), events)
                 deferred: list[tuple[Row[Any], dict[str, Any], Defer]] = []
-                for row in due:
+                for row, event in zip(due, events, strict=True):
                     if applied and time.monotonic() - started > BATCH_SECONDS:
                         break
                     taken += 1
-                    event = json.loads(row.payload)
                     try:
                         applied.append(
                             (row, await self.applier.apply(conn, event, self._now(), known))
@@ -185,6 +187,8 @@ class Inbox:
             for row in due[:taken]:
                 await self._apply_row(row)
             return taken
+        finally:
+            self.applier.lookups.clear()
         for row, outcome in applied:
             await self._after(row, outcome)
         if fetch:

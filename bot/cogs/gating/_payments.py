@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
 from bot.cogs.gating._access import community_by_id, loaded_ids
+from bot.cogs.gating._lookups import Lookups
 from bot.cogs.gating._outcomes import Audit, Defer, Outcome, payment_key
 from bot.cogs.points import Reason, award_in
 from bot.core.cohort import Cohort
@@ -40,9 +41,10 @@ _PAYMENT = select(stripe_payments).where(
 class Payments:
     """Records purchases and what happens to their payments, in the caller's transaction."""
 
-    def __init__(self, cohort: Cohort, made: set[tuple[str, str]]) -> None:
+    def __init__(self, cohort: Cohort, made: set[tuple[str, str]], lookups: Lookups) -> None:
         self.cohort = cohort
         self.made = made  # shared with the Applier: what was made since the inbox looked
+        self.lookups = lookups  # shared with the Applier: what a batch read up front
 
     def community(self, community_id: int) -> Community:
         """Return a loaded community by its row id."""
@@ -91,6 +93,7 @@ class Payments:
         )
         for intent in intents:
             self.made.add(payment_key(intent))
+            self.lookups.forget(("payment", intent))
             await insert_ignore_returning(
                 conn,
                 stripe_payments,
@@ -130,18 +133,23 @@ class Payments:
         """Return a PaymentIntent's payment row and its source; Defer if it is not known."""
         row = None
         if intent:
-            found = await conn.execute(
-                _PAYMENT, {"b_communities": loaded_ids(self.cohort), "b_intent": intent}
-            )
-            row = found.first()
+            held, row = self.lookups.get(("payment", intent))
+            if not held:
+                found = await conn.execute(
+                    _PAYMENT, {"b_communities": loaded_ids(self.cohort), "b_intent": intent}
+                )
+                row = found.first()
         if row is None:
             raise Defer(
                 f"payment {intent} is not known yet", payment_key(intent) if intent else None
             )
-        source = await conn.execute(
-            select(access_sources).where(access_sources.c.id == row.source_id)
-        )
-        return row, source.one()
+        held, source = self.lookups.get(("source_id", row.source_id))
+        if not held or source is None:
+            found = await conn.execute(
+                select(access_sources).where(access_sources.c.id == row.source_id)
+            )
+            source = found.one()
+        return row, source
 
     async def on_refund(
         self, conn: AsyncConnection, obj: dict[str, Any], created: int, now: datetime
@@ -153,6 +161,7 @@ class Payments:
         await conn.execute(
             update(stripe_payments).where(stripe_payments.c.id == payment.id).values(refunded=True)
         )
+        self.lookups.forget(("payment", payment.payment_intent))
         refunded_at = ev.when(created) or now
         await conn.execute(
             update(purchases)
@@ -208,6 +217,7 @@ class Payments:
                     dispute_id=str(obj.get("id")), dispute_status=status, dispute_version=created
                 )
             )
+            self.lookups.forget(("payment", payment.payment_intent))
             await audit(
                 conn,
                 source.community_id,
@@ -222,6 +232,7 @@ class Payments:
 
     async def _refresh_flags(self, conn: AsyncConnection, source_id: int) -> None:
         """Set a source's refund and dispute flags from its payments."""
+        self.lookups.forget_source(source_id)
         rows = (
             await conn.execute(
                 select(stripe_payments)
