@@ -8,8 +8,11 @@ the console adapter (and, in ``tests/adapters/test_telegram_gating.py``, from Te
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,12 +30,16 @@ from bot.cogs.gating import (
     SourceKind,
     SourceState,
     Standing,
+    _inbox,
     entitled,
     standing,
 )
 from bot.cogs.gating._access import AccessState
+from bot.cogs.gating._simulate import SimulateError, simulate
+from bot.cogs.gating._stripe import sign as gating_sign
 from bot.cogs.gating._stripe import verify
 from bot.core.clock import ManualClock
+from bot.core.config import StripeMode
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, PlatformError, PlatformErrorReason
@@ -248,6 +255,7 @@ async def _each_once(w: World, sessions: list[str]) -> None:
 async def test_a_crash_in_the_middle_of_a_batch_applies_none_of_it_and_a_restart_all_once(
     w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_inbox, "LOOKUP_AHEAD", 1)  # and the rows it read ahead
     sessions = await _post_purchases(w)
     assert await w.count("stripe_events", status="pending") == 5
     real = w.gating.applier.apply
@@ -278,6 +286,7 @@ async def test_a_crash_in_the_middle_of_a_batch_applies_none_of_it_and_a_restart
 async def test_an_error_in_one_event_of_a_batch_costs_only_that_event(
     w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_inbox, "LOOKUP_AHEAD", 1)  # and the rows it read ahead
     sessions = await _post_purchases(w)
     real = w.gating.applier.apply
 
@@ -317,8 +326,12 @@ async def test_a_refund_waiting_for_its_payment_is_applied_as_soon_as_the_paymen
     assert await w.count("points_ledger") == 2  # the purchase's points, and their reversal
 
 
-async def test_one_batch_that_buys_disputes_and_refunds_a_payment_sees_each_step(w: World) -> None:
-    """The batch reads what its events look up before it starts; each write must show."""
+@pytest.mark.parametrize("ahead", [1, 1000], ids=["read-ahead", "one-by-one"])
+async def test_one_batch_that_buys_disputes_and_refunds_a_payment_sees_each_step(
+    w: World, monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    """A batch may read what its events look up before it starts; each write must show."""
+    monkeypatch.setattr(_inbox, "LOOKUP_AHEAD", ahead)
     await w.say("/join python", "bob")
     session = list(w.stripe.sessions)[-1]
     events = w.stripe.pay(session)
@@ -825,3 +838,122 @@ async def test_a_recommended_course_button_gives_its_checkout_link(
         assert "Pay with Stripe" in pressed
         _method, _path, params = w.stripe.requests[-1]
         assert params["line_items"] == [{"price": "price_py", "quantity": "1"}]
+
+
+# --- cohort stripe simulate: signed synthetic events posted to the live web app ----------------
+
+
+def test_the_simulators_signature_passes_the_stripe_librarys_check() -> None:
+    event = {"id": "evt_1", "object": "event", "type": "x", "created": 1, "data": {}}
+    payload = json.dumps(event).encode()
+    header = gating_sign(payload, DEFAULT_SECRET, int(NOW.timestamp()))
+    assert verify(payload, header, DEFAULT_SECRET, now=NOW, tolerance=DAY) == event
+    with pytest.raises(BadSignature):
+        verify(payload, header, "whsec_other", now=NOW, tolerance=DAY)
+
+
+async def test_simulated_events_take_a_member_in_and_back_out(w: World) -> None:
+    await w.say("/help", "bob")  # the bot has seen bob
+    url = str(w.web.make_url("/stripe/webhook"))
+
+    async def simulated(kind: str, offer: str) -> list[tuple[str, int]]:
+        sent = await simulate(
+            w.cohort.config, kind, member="console:bob", offer_id=offer, now=w.clock.now(), url=url
+        )
+        await w.gating.run_due()
+        return sent
+
+    assert await simulated("checkout.session.completed", "python") == [
+        ("checkout.session.completed", 200)
+    ]
+    assert await w.holds("bob") == {"python"}
+    assert "(access to python granted to bob)" in w.read()
+    assert await simulated("charge.refunded", "python") == [("charge.refunded", 200)]
+    assert await w.holds("bob") == set()
+    assert await simulated("checkout.session.completed", "pro") == [
+        ("customer.subscription.created", 200),
+        ("checkout.session.completed", 200),
+    ]
+    assert await w.holds("bob") == {"pro"}
+    assert await w.count("stripe_events", status="pending") == 0  # nothing asked Stripe
+    await simulated("invoice.payment_failed", "pro")
+    assert "did not go through" in w.read()
+    await simulated("customer.subscription.deleted", "pro")
+    assert await w.holds("bob") == set()
+    assert "(access to lounge taken from bob)" in w.read()
+
+
+@pytest.mark.parametrize(
+    ("kind", "member", "offer", "overrides", "message"),
+    [
+        ("checkout.session.completed", "console:bob", "python", {"mode": "live"}, "test mode"),
+        ("checkout.session.completed", "console:bob", "nope", {}, "no offer 'nope'"),
+        ("checkout.session.completed", "console:zed", "python", {}, "no account console:zed"),
+        ("checkout.session.completed", "bob", "python", {}, "platform:user_id"),
+        ("customer.subscription.deleted", "console:bob", "pro", {}, "no subscription to pro"),
+        ("charge.refunded", "console:bob", "python", {}, "no unrefunded payment"),
+        ("invoice.paid", "console:bob", "pro", {}, "unknown event type"),
+    ],
+)
+async def test_a_simulation_that_cannot_be_made_says_why_and_posts_nothing(
+    w: World, kind: str, member: str, offer: str, overrides: dict[str, Any], message: str
+) -> None:
+    await w.say("/help", "bob")
+    config = w.cohort.config
+    if overrides:
+        config = dataclasses.replace(
+            config, stripe=dataclasses.replace(config.stripe, mode=StripeMode.LIVE)
+        )
+    url = str(w.web.make_url("/stripe/webhook"))
+    with pytest.raises(SimulateError, match=message):
+        await simulate(config, kind, member=member, offer_id=offer, now=w.clock.now(), url=url)
+    assert await w.count("stripe_events") == 0
+
+
+async def test_cohort_stripe_simulate_posts_to_the_running_bot(w: World, tmp_path: Path) -> None:
+    await w.say("/help", "bob")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[database]
+url = "sqlite+aiosqlite:///cohort.db"
+
+[stripe]
+webhook_secret = "{DEFAULT_SECRET}"
+
+[[communities]]
+id = "demo"
+name = "Demo Community"
+
+[[communities.offers]]
+id = "python"
+kind = "course"
+name = "Python 101"
+price_once = "price_py"
+""",
+        encoding="utf-8",
+    )
+    url = str(w.web.make_url("/stripe/webhook"))
+    w.clock.advance(datetime.now(UTC) - w.clock.now())  # the CLI signs with the wall clock
+    args = ["checkout.session.completed", "--member", "console:bob", "--offer", "python"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "stripe",
+        "simulate",
+        *args,
+        "--url",
+        url,
+        "--config",
+        str(config),
+        cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("COHORT_")}},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().strip() == "checkout.session.completed: 200"
+    await w.gating.run_due()
+    assert await w.holds("bob") == {"python"}

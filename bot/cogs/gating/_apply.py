@@ -139,6 +139,9 @@ class Applier:
     ) -> None:
         if not customer_id:
             return
+        held, known = self.lookups.get(("customer", customer_id))
+        if held and known is not None and known.community_id == community_id:
+            return  # remembered already (the insert would be ignored)
         self.lookups.forget(("customer", customer_id))
         await insert_ignore_returning(
             conn,

@@ -33,6 +33,9 @@ from bot.store.tables import stripe_events
 log = logging.getLogger(__name__)
 
 BATCH = 200  # due events read at a time (a batch takes fewer when it runs out of time)
+# From this many due events on, a batch reads what they will look up in advance (below it,
+# at ordinary rates, the up-to-five reads would cost more than the lookups they save).
+LOOKUP_AHEAD = 8
 FETCH_CONCURRENCY = 8  # subscriptions read from Stripe at once after a batch
 EVENT_ATTEMPTS = 16  # an event that still cannot be applied after this many tries is failed
 # An event that came before what it refers to usually waits milliseconds for it.
@@ -152,8 +155,9 @@ class Inbox:
         try:
             async with self.cohort.db.write() as conn:
                 started = time.monotonic()
-                # What the events will look up by Stripe id: a few reads instead of some each.
-                await self.applier.lookups.load(conn, loaded_ids(self.cohort), events)
+                if len(events) >= LOOKUP_AHEAD:
+                    # What the events will look up by Stripe id: a few reads, not some each.
+                    await self.applier.lookups.load(conn, loaded_ids(self.cohort), events)
                 deferred: list[tuple[Row[Any], dict[str, Any], Defer]] = []
                 for row, event in zip(due, events, strict=True):
                     if applied and time.monotonic() - started > BATCH_SECONDS:
@@ -184,6 +188,7 @@ class Inbox:
                 await self._settle(conn, applied, retry)
         except Exception:
             log.exception("gating: a batch of %s events failed; applying them one by one", taken)
+            self.applier.lookups.clear()  # what it read belongs to the rolled-back transaction
             for row in due[:taken]:
                 await self._apply_row(row)
             return taken
