@@ -52,6 +52,7 @@ from bot.store.tables import (
     stripe_events,
 )
 from tests.cogs.gating_world import GUILD, PRO_ROLE, World, world
+from tests.conftest import make_config
 from tests.stripe_api import DEFAULT_SECRET, sign
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -908,6 +909,17 @@ async def test_a_simulation_that_cannot_be_made_says_why_and_posts_nothing(
     with pytest.raises(SimulateError, match=message):
         await simulate(config, kind, member=member, offer_id=offer, now=w.clock.now(), url=url)
     assert await w.count("stripe_events") == 0
+
+
+async def test_a_simulation_against_a_database_never_set_up_says_so(tmp_path: Path) -> None:
+    python = {"id": "python", "kind": "course", "name": "Python 101", "price_once": "price_py"}
+    config = make_config(
+        tmp_path, stripe={"webhook_secret": DEFAULT_SECRET}, community={"offers": [python]}
+    )
+    with pytest.raises(SimulateError, match="has the bot run"):
+        await simulate(
+            config, "checkout.session.completed", member="console:bob", offer_id="python", now=NOW
+        )
 
 
 async def test_cohort_stripe_simulate_posts_to_the_running_bot(w: World, tmp_path: Path) -> None:
