@@ -14,6 +14,8 @@ from pathlib import Path
 from bot import __version__
 from bot.adapters.console._adapter import iterate
 from bot.cogs import points
+from bot.cogs.gating import _simulate as gating_simulate
+from bot.core.clock import SystemClock
 from bot.core.config import Config, load_config
 from bot.core.errors import ConfigError
 from bot.runtime import build, serve
@@ -88,6 +90,25 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    stripe = sub.add_parser("stripe", help="Stripe commands")
+    stripe_sub = stripe.add_subparsers(dest="stripe_command", required=True)
+    simulate = stripe_sub.add_parser(
+        "simulate",
+        help="post a signed, synthetic Stripe event to the running bot's webhook (test mode)",
+    )
+    simulate.add_argument("event", choices=gating_simulate.KINDS, help="the event type")
+    simulate.add_argument(
+        "--member",
+        required=True,
+        help="platform:user_id of an account the bot has seen, like console:alice",
+    )
+    simulate.add_argument("--offer", required=True, help="the offer id from the config")
+    simulate.add_argument("--community", help="the community id (when there are several)")
+    simulate.add_argument(
+        "--url", help="the webhook URL (default: http://<web.host>:<web.port>/stripe/webhook)"
+    )
+    simulate.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
+
     config = sub.add_parser("config", help="config commands")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate the config and summarise it")
@@ -113,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_upgrade(config))
         if args.command == "recommend":
             return asyncio.run(_train(config))
+        if args.command == "stripe":
+            return asyncio.run(_simulate(config, args))
         if args.command == "points":
             return asyncio.run(_rebuild(config, fix=not args.dry_run))
         return asyncio.run(_run(config, args.script))
@@ -121,6 +144,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+
+
+async def _simulate(config: Config, args: argparse.Namespace) -> int:
+    try:
+        sent = await gating_simulate.simulate(
+            config,
+            args.event,
+            member=args.member,
+            offer_id=args.offer,
+            now=SystemClock().now(),
+            community=args.community,
+            url=args.url,
+        )
+    except gating_simulate.SimulateError as exc:
+        print(f"cohort: {exc}", file=sys.stderr)
+        return 1
+    for event_type, status in sent:
+        print(f"{event_type}: {status}{'' if status == 200 else ' (refused)'}")
+    return 0 if all(status == 200 for _, status in sent) else 1
 
 
 def _check(config: Config) -> int:

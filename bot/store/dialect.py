@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 async def insert_ignore_returning(
@@ -63,11 +64,44 @@ async def upsert_add_all(
     await conn.execute(statement, [dict(r) for r in rows])
 
 
+def _keyed_by_shape(insert: type[Any]) -> list[tuple[str, Any]]:
+    """Return ``insert``'s cache-key traversal with the ON CONFLICT clause named by ``_shape``."""
+    kept = [(n, kind) for n, kind in insert._traverse_internals if n != "_post_values_clause"]
+    return [*kept, ("_shape", InternalTraversal.dp_string)]
+
+
+class _SqliteInsert(sqlite.Insert):
+    """SQLite's INSERT whose ON CONFLICT clause is named by a token in its cache key.
+
+    SQLAlchemy does not cache dialect INSERTs with ON CONFLICT (the clause has no cache key),
+    so each execution compiled them again. Ours are built once per shape (the ``lru_cache``
+    below) and carry a token that names that shape, which makes them cacheable.
+    """
+
+    inherit_cache = True
+    _cache_key_traversal = _keyed_by_shape(sqlite.Insert)
+    _shape = ""
+
+
+class _PostgresInsert(postgresql.Insert):
+    """PostgreSQL's INSERT, cacheable the same way (see ``_SqliteInsert``)."""
+
+    inherit_cache = True
+    _cache_key_traversal = _keyed_by_shape(postgresql.Insert)
+    _shape = ""
+
+
+def _insert(dialect: str, table: Table) -> Any:
+    return _PostgresInsert(table) if dialect == "postgresql" else _SqliteInsert(table)
+
+
 @lru_cache(maxsize=256)
 def _insert_ignore(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     columns = [table.c[k] for k in keys]
-    return insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*columns)
+    statement = _insert(dialect, table).on_conflict_do_nothing(index_elements=list(keys))
+    statement = statement.returning(*columns)
+    statement._shape = repr(("ignore", table.name, keys))
+    return statement
 
 
 @lru_cache(maxsize=256)
@@ -79,8 +113,7 @@ def _upsert_add(
     extras: tuple[str, ...],
     returning: tuple[str, ...],
 ) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
+    statement = _insert(dialect, table)
     upsert = statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={
@@ -88,4 +121,6 @@ def _upsert_add(
             **{name: statement.excluded[name] for name in extras},
         },
     )
-    return upsert.returning(*(table.c[name] for name in returning)) if returning else upsert
+    upsert = upsert.returning(*(table.c[name] for name in returning)) if returning else upsert
+    upsert._shape = repr(("add", table.name, keys, column, extras, returning))
+    return upsert

@@ -8,8 +8,11 @@ the console adapter (and, in ``tests/adapters/test_telegram_gating.py``, from Te
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,10 +24,22 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.adapters.console import ConsoleAdapter
-from bot.cogs.gating import BadSignature, SourceKind, SourceState, Standing, entitled, standing
+from bot.cogs.gating import (
+    BadSignature,
+    Gating,
+    SourceKind,
+    SourceState,
+    Standing,
+    _inbox,
+    entitled,
+    standing,
+)
 from bot.cogs.gating._access import AccessState
+from bot.cogs.gating._simulate import SimulateError, simulate
+from bot.cogs.gating._stripe import sign as gating_sign
 from bot.cogs.gating._stripe import verify
 from bot.core.clock import ManualClock
+from bot.core.config import StripeMode
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, PlatformError, PlatformErrorReason
@@ -34,8 +49,10 @@ from bot.store.tables import (
     gating_audit,
     points_ledger,
     purchases,
+    stripe_events,
 )
 from tests.cogs.gating_world import GUILD, PRO_ROLE, World, world
+from tests.conftest import make_config
 from tests.stripe_api import DEFAULT_SECRET, sign
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -209,6 +226,135 @@ async def _until_applied(w: World) -> None:
     raise AssertionError("the worker never drained the inbox")
 
 
+# --- the worker applies the inbox in batches: a crash or an error mid-batch loses nothing ------
+
+
+async def _post_purchases(w: World) -> list[str]:
+    """Post the paid Checkouts of two courses and one tier, unapplied; return the sessions."""
+    sessions = []
+    for user, offer in (("bob", "python"), ("carol", "python"), ("dave", "pro")):
+        await w.say(f"/join {offer}", user)  # (the worker runs after a command)
+        sessions.append(list(w.stripe.sessions)[-1])
+    for session in sessions:
+        for event in w.stripe.pay(session):
+            assert await w.post(event) == 200
+    w.read()
+    return sessions
+
+
+async def _each_once(w: World, sessions: list[str]) -> None:
+    assert await w.count("stripe_events", status="pending") == 0
+    for session in sessions[:2]:
+        assert await w.count("purchases", source_ref=session) == 1
+    assert await w.count("purchases") == 3  # two courses and the tier's first invoice
+    assert await w.count("gating_audit", action="purchase") == 3
+    assert await w.count("points_ledger", reason="purchase") == 3
+    assert await w.holds("bob") == await w.holds("carol") == {"python"}
+    assert await w.holds("dave") == {"pro"}
+
+
+async def test_a_crash_in_the_middle_of_a_batch_applies_none_of_it_and_a_restart_all_once(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_inbox, "LOOKUP_AHEAD", 1)  # and the rows it read ahead
+    sessions = await _post_purchases(w)
+    assert await w.count("stripe_events", status="pending") == 5
+    real = w.gating.applier.apply
+    calls = 0
+
+    async def dies_on_the_fourth(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise asyncio.CancelledError  # the process is stopped mid-transaction
+        return await real(*args)
+
+    monkeypatch.setattr(w.gating.applier, "apply", dies_on_the_fourth)
+    with pytest.raises(asyncio.CancelledError):
+        await w.gating.run_due()
+    # Three events were applied inside the batch's transaction: none of it was committed.
+    assert await w.count("stripe_events", status="pending") == 5
+    for table in ("purchases", "gating_audit", "points_ledger", "access_sources", "gating_access"):
+        assert await w.count(table) == 0, table
+    assert "granted" not in w.read()
+    restarted = Gating(w.cohort, w.gating.gateway)  # a new process on the same database
+    await restarted.run_due()
+    await restarted.run_due()
+    await _each_once(w, sessions)
+    assert w.read().count("granted to") == 3  # bob, carol: python; dave: pro
+
+
+async def test_an_error_in_one_event_of_a_batch_costs_only_that_event(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_inbox, "LOOKUP_AHEAD", 1)  # and the rows it read ahead
+    sessions = await _post_purchases(w)
+    real = w.gating.applier.apply
+
+    async def breaks_on_carol(conn: Any, event: dict[str, Any], *args: Any) -> Any:
+        if event["data"]["object"].get("id") == sessions[1]:
+            raise RuntimeError("a bug")
+        return await real(conn, event, *args)
+
+    monkeypatch.setattr(w.gating.applier, "apply", breaks_on_carol)
+    await w.gating.run_due()
+    assert await w.holds("bob") == {"python"}
+    assert await w.holds("dave") == {"pro"}
+    assert await w.holds("carol") == set()
+    async with w.cohort.db.read() as conn:
+        broken = (
+            await conn.execute(select(stripe_events).where(stripe_events.c.status == "pending"))
+        ).one()
+    assert broken.attempts == 1 and "RuntimeError: a bug" in broken.last_error
+    monkeypatch.undo()
+    w.clock.advance(timedelta(seconds=5))  # past its backoff
+    await w.gating.run_due()
+    await _each_once(w, sessions)
+
+
+async def test_a_refund_waiting_for_its_payment_is_applied_as_soon_as_the_payment_is(
+    w: World,
+) -> None:
+    await w.say("/join python", "bob")
+    session = list(w.stripe.sessions)[-1]
+    (completed,) = w.stripe.pay(session)
+    (refunded,) = w.stripe.refund(w.stripe.intent_of(session))
+    await w.deliver([refunded])
+    assert await w.count("stripe_events", status="pending") == 1  # deferred
+    await w.deliver([completed])  # no time passes: the refund does not wait for its backoff
+    assert await w.count("stripe_events", status="pending") == 0
+    assert await w.holds("bob") == set()
+    assert await w.count("points_ledger") == 2  # the purchase's points, and their reversal
+
+
+@pytest.mark.parametrize("ahead", [1, 1000], ids=["read-ahead", "one-by-one"])
+async def test_one_batch_that_buys_disputes_and_refunds_a_payment_sees_each_step(
+    w: World, monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    """A batch may read what its events look up before it starts; each write must show."""
+    monkeypatch.setattr(_inbox, "LOOKUP_AHEAD", ahead)
+    await w.say("/join python", "bob")
+    session = list(w.stripe.sessions)[-1]
+    events = w.stripe.pay(session)
+    intent = w.stripe.intent_of(session)
+    w.clock.advance(timedelta(seconds=2))
+    _dispute, opened = w.stripe.dispute(intent)
+    w.clock.advance(timedelta(seconds=2))
+    events += opened + w.stripe.refund(intent)
+    await w.deliver(events)  # one batch
+    assert await w.count("stripe_events", status="applied") == 3
+    assert await w.holds("bob") == set()
+    async with w.cohort.db.read() as conn:
+        source = (
+            await conn.execute(select(access_sources).where(access_sources.c.ref == session))
+        ).one()
+        deltas = (await conn.execute(select(points_ledger.c.delta))).scalars().all()
+        actions = (await conn.execute(select(gating_audit.c.action))).scalars().all()
+    assert (source.refunded, source.disputed, source.entitled) == (True, True, False)
+    assert sorted(deltas) == [-100, 100]
+    assert sorted(actions) == ["dispute", "purchase", "refund"]
+
+
 # --- rule 1: idempotent ------------------------------------------------------------------------
 
 
@@ -266,7 +412,8 @@ async def test_any_order_of_a_subscriptions_events_ends_in_the_same_state(w: Wor
     assert expected == ("active", False, True, 2)
     for index, (session, order) in enumerate(zip(sessions[1:], orders, strict=True), start=1):
         events = story(session)
-        await w.deliver([events[i] for i in order])
+        for i in order:  # one at a time: a batch would put them back in Stripe's order
+            await w.deliver([events[i]])
         assert await _source_state(w, w.subscription_of(session)) == expected, order
         assert await w.holds(f"buyer{index}") == {"pro"}
 
@@ -692,3 +839,133 @@ async def test_a_recommended_course_button_gives_its_checkout_link(
         assert "Pay with Stripe" in pressed
         _method, _path, params = w.stripe.requests[-1]
         assert params["line_items"] == [{"price": "price_py", "quantity": "1"}]
+
+
+# --- cohort stripe simulate: signed synthetic events posted to the live web app ----------------
+
+
+def test_the_simulators_signature_passes_the_stripe_librarys_check() -> None:
+    event = {"id": "evt_1", "object": "event", "type": "x", "created": 1, "data": {}}
+    payload = json.dumps(event).encode()
+    header = gating_sign(payload, DEFAULT_SECRET, int(NOW.timestamp()))
+    assert verify(payload, header, DEFAULT_SECRET, now=NOW, tolerance=DAY) == event
+    with pytest.raises(BadSignature):
+        verify(payload, header, "whsec_other", now=NOW, tolerance=DAY)
+
+
+async def test_simulated_events_take_a_member_in_and_back_out(w: World) -> None:
+    await w.say("/help", "bob")  # the bot has seen bob
+    url = str(w.web.make_url("/stripe/webhook"))
+
+    async def simulated(kind: str, offer: str) -> list[tuple[str, int]]:
+        sent = await simulate(
+            w.cohort.config, kind, member="console:bob", offer_id=offer, now=w.clock.now(), url=url
+        )
+        await w.gating.run_due()
+        return sent
+
+    assert await simulated("checkout.session.completed", "python") == [
+        ("checkout.session.completed", 200)
+    ]
+    assert await w.holds("bob") == {"python"}
+    assert "(access to python granted to bob)" in w.read()
+    assert await simulated("charge.refunded", "python") == [("charge.refunded", 200)]
+    assert await w.holds("bob") == set()
+    assert await simulated("checkout.session.completed", "pro") == [
+        ("customer.subscription.created", 200),
+        ("checkout.session.completed", 200),
+    ]
+    assert await w.holds("bob") == {"pro"}
+    assert await w.count("stripe_events", status="pending") == 0  # nothing asked Stripe
+    await simulated("invoice.payment_failed", "pro")
+    assert "did not go through" in w.read()
+    await simulated("customer.subscription.deleted", "pro")
+    assert await w.holds("bob") == set()
+    assert "(access to lounge taken from bob)" in w.read()
+
+
+@pytest.mark.parametrize(
+    ("kind", "member", "offer", "overrides", "message"),
+    [
+        ("checkout.session.completed", "console:bob", "python", {"mode": "live"}, "test mode"),
+        ("checkout.session.completed", "console:bob", "nope", {}, "no offer 'nope'"),
+        ("checkout.session.completed", "console:zed", "python", {}, "no account console:zed"),
+        ("checkout.session.completed", "bob", "python", {}, "platform:user_id"),
+        ("customer.subscription.deleted", "console:bob", "pro", {}, "no subscription to pro"),
+        ("charge.refunded", "console:bob", "python", {}, "no unrefunded payment"),
+        ("invoice.paid", "console:bob", "pro", {}, "unknown event type"),
+    ],
+)
+async def test_a_simulation_that_cannot_be_made_says_why_and_posts_nothing(
+    w: World, kind: str, member: str, offer: str, overrides: dict[str, Any], message: str
+) -> None:
+    await w.say("/help", "bob")
+    config = w.cohort.config
+    if overrides:
+        config = dataclasses.replace(
+            config, stripe=dataclasses.replace(config.stripe, mode=StripeMode.LIVE)
+        )
+    url = str(w.web.make_url("/stripe/webhook"))
+    with pytest.raises(SimulateError, match=message):
+        await simulate(config, kind, member=member, offer_id=offer, now=w.clock.now(), url=url)
+    assert await w.count("stripe_events") == 0
+
+
+async def test_a_simulation_against_a_database_never_set_up_says_so(tmp_path: Path) -> None:
+    python = {"id": "python", "kind": "course", "name": "Python 101", "price_once": "price_py"}
+    config = make_config(
+        tmp_path, stripe={"webhook_secret": DEFAULT_SECRET}, community={"offers": [python]}
+    )
+    with pytest.raises(SimulateError, match="has the bot run"):
+        await simulate(
+            config, "checkout.session.completed", member="console:bob", offer_id="python", now=NOW
+        )
+
+
+async def test_cohort_stripe_simulate_posts_to_the_running_bot(w: World, tmp_path: Path) -> None:
+    await w.say("/help", "bob")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[database]
+url = "sqlite+aiosqlite:///cohort.db"
+
+[stripe]
+webhook_secret = "{DEFAULT_SECRET}"
+
+[[communities]]
+id = "demo"
+name = "Demo Community"
+
+[[communities.offers]]
+id = "python"
+kind = "course"
+name = "Python 101"
+price_once = "price_py"
+""",
+        encoding="utf-8",
+    )
+    url = str(w.web.make_url("/stripe/webhook"))
+    w.clock.advance(datetime.now(UTC) - w.clock.now())  # the CLI signs with the wall clock
+    args = ["checkout.session.completed", "--member", "console:bob", "--offer", "python"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "stripe",
+        "simulate",
+        *args,
+        "--url",
+        url,
+        "--config",
+        str(config),
+        cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("COHORT_")}},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().strip() == "checkout.session.completed: 200"
+    await w.gating.run_due()
+    assert await w.holds("bob") == {"python"}

@@ -9,14 +9,16 @@ platform calls later and records what the platform confirmed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating._rules import SourceKind, SourceState, access_until, entitled
+from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.config import OfferConfig
 from bot.core.platforms import PlatformName
@@ -57,6 +59,19 @@ def targets_of(offer: OfferConfig) -> frozenset[Target]:
     found |= {Target(PlatformName.TELEGRAM, chat) for chat in offer.telegram_chats}
     found |= {Target(PlatformName.CONSOLE, channel) for channel in offer.console_channels}
     return frozenset(found)
+
+
+def community_by_id(cohort: Cohort, community_id: int) -> Community:
+    """Return a loaded community by its row id."""
+    for community in cohort.communities.values():
+        if community.id == community_id:
+            return community
+    raise LookupError(f"community {community_id} is not loaded")
+
+
+def loaded_ids(cohort: Cohort) -> list[int]:
+    """Return the loaded communities' ids (the lead column of the natural-key indexes)."""
+    return [community.id for community in cohort.communities.values()]
 
 
 def gated_targets(community: Community) -> frozenset[Target]:
@@ -112,15 +127,52 @@ async def recompute(
     conn: AsyncConnection, community: Community, member_id: int, now: datetime
 ) -> int:
     """Bring a member's access rows in line with their sources; return how many changed."""
+    return await recompute_many(conn, community, [member_id], now)
+
+
+async def recompute_pairs(
+    conn: AsyncConnection, cohort: Cohort, pairs: Iterable[tuple[int, int]], now: datetime
+) -> int:
+    """Recompute ``(community id, member id)`` pairs, a community at a time; return the changes."""
+    by_community: dict[int, set[int]] = {}
+    for community_id, member_id in pairs:
+        by_community.setdefault(community_id, set()).add(member_id)
+    changed = 0
+    for community_id, member_ids in by_community.items():
+        changed += await recompute_many(
+            conn, community_by_id(cohort, community_id), member_ids, now
+        )
+    return changed
+
+
+async def recompute_many(
+    conn: AsyncConnection, community: Community, member_ids: Iterable[int], now: datetime
+) -> int:
+    """Bring several members' access rows in line with their sources; return how many changed.
+
+    Reads each table once per chunk of members (``IN``) and writes each kind of change as one
+    ``executemany``, so a batch of events costs a few statements, not a few per member.
+    """
+    wanted_ids = sorted(set(member_ids))
+    changed = 0
+    for start in range(0, len(wanted_ids), CHUNK):
+        changed += await _recompute_chunk(conn, community, wanted_ids[start : start + CHUNK], now)
+    return changed
+
+
+async def _recompute_chunk(
+    conn: AsyncConnection, community: Community, member_ids: list[int], now: datetime
+) -> int:
     rows = (
         await conn.execute(
             select(access_sources).where(
                 access_sources.c.community_id == community.id,
-                access_sources.c.member_id == member_id,
+                access_sources.c.member_id.in_(member_ids),
             )
         )
     ).all()
-    held: set[str] = set()
+    held: dict[int, set[str]] = {m: set() for m in member_ids}
+    flags: list[dict[str, object]] = []
     for row in rows:
         offer = community.config.offer(row.offer_id)
         grace = grace_of(community, row.offer_id)
@@ -128,66 +180,94 @@ async def recompute(
         now_entitled = offer is not None and entitled(state, grace, now)
         until = access_until(state, grace, now) if now_entitled else None
         if now_entitled:
-            held.add(row.offer_id)
+            held[row.member_id].add(row.offer_id)
         if bool(row.entitled) != now_entitled or row.access_until != until:
-            await conn.execute(
-                update(access_sources)
-                .where(access_sources.c.id == row.id)
-                .values(entitled=now_entitled, access_until=until)
-            )
-    wanted: set[Target] = set()
-    for offer_id in held:
-        offer = community.config.offer(offer_id)
-        if offer is not None:
-            wanted |= targets_of(offer)
+            flags.append({"b_id": row.id, "b_entitled": now_entitled, "b_until": until})
+    if flags:
+        await conn.execute(_SET_FLAGS, flags)
     gated = gated_targets(community)
     if not gated:
         return 0
     member_accounts = (
         await conn.execute(
-            select(accounts.c.id, accounts.c.platform, accounts.c.platform_user_id).where(
-                accounts.c.member_id == member_id
-            )
+            select(
+                accounts.c.id,
+                accounts.c.member_id,
+                accounts.c.platform,
+                accounts.c.platform_user_id,
+            ).where(accounts.c.member_id.in_(member_ids))
         )
     ).all()
     existing = {
         (r.account_id, r.space_id, r.role_id): r
         for r in (
-            await conn.execute(select(gating_access).where(gating_access.c.member_id == member_id))
+            await conn.execute(
+                select(
+                    gating_access.c.id,
+                    gating_access.c.account_id,
+                    gating_access.c.space_id,
+                    gating_access.c.role_id,
+                    gating_access.c.desired,
+                ).where(gating_access.c.member_id.in_(member_ids))
+            )
         ).all()
     }
-    changed = 0
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
     for account in member_accounts:
+        wanted: set[Target] = set()
+        for offer_id in held[account.member_id]:
+            offer = community.config.offer(offer_id)
+            if offer is not None:
+                wanted |= targets_of(offer)
         for target in gated:
             if target.platform.value != account.platform:
                 continue
             desired = target in wanted
             row = existing.get((account.id, target.space_id, target.role_id))
             if row is None:
-                if not desired:
-                    continue
-                await conn.execute(
-                    gating_access.insert().values(
-                        community_id=community.id,
-                        member_id=member_id,
-                        account_id=account.id,
-                        platform=target.platform.value,
-                        user_id=account.platform_user_id,
-                        space_id=target.space_id,
-                        role_id=target.role_id,
-                        desired=True,
-                        state=AccessState.NONE.value,
-                        attempts=0,
-                        next_attempt_at=now,
-                        updated_at=now,
+                if desired:
+                    inserts.append(
+                        {
+                            "community_id": community.id,
+                            "member_id": account.member_id,
+                            "account_id": account.id,
+                            "platform": target.platform.value,
+                            "user_id": account.platform_user_id,
+                            "space_id": target.space_id,
+                            "role_id": target.role_id,
+                            "desired": True,
+                            "state": AccessState.NONE.value,
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "updated_at": now,
+                        }
                     )
-                )
-                changed += 1
             elif bool(row.desired) != desired:
-                await conn.execute(
-                    update(gating_access)
-                    .where(gating_access.c.id == row.id)
-                    .values(desired=desired, attempts=0, next_attempt_at=now, updated_at=now)
+                updates.append(
+                    {"b_id": row.id, "b_desired": desired, "b_next": now, "b_updated": now}
                 )
-                changed += 1
-    return changed
+    if inserts:
+        await conn.execute(gating_access.insert(), inserts)
+    if updates:
+        await conn.execute(_SET_DESIRED, updates)
+    return len(inserts) + len(updates)
+
+
+# Members per statement: far below SQLite's limit on bound parameters.
+CHUNK = 500
+_SET_FLAGS = (
+    update(access_sources)
+    .where(access_sources.c.id == bindparam("b_id"))
+    .values(entitled=bindparam("b_entitled"), access_until=bindparam("b_until"))
+)
+_SET_DESIRED = (
+    update(gating_access)
+    .where(gating_access.c.id == bindparam("b_id"))
+    .values(
+        desired=bindparam("b_desired"),
+        attempts=0,
+        next_attempt_at=bindparam("b_next"),
+        updated_at=bindparam("b_updated"),
+    )
+)

@@ -102,7 +102,7 @@ class GatingCog:
         if chosen.id in await self.service.offers_of(ctx.member.id, ctx.now()):
             raise UserError("gating.join.already", offer=chosen.name)
         plan_name, price = _price(ctx, chosen, plan)
-        link = await self.service.checkout(
+        link = await self.service.billing.checkout(
             ctx.community, ctx.member.id, ctx.account.id, chosen, price, ctx.locale
         )
         return Reply(
@@ -119,12 +119,12 @@ class GatingCog:
 
     async def membership(self, ctx: Context) -> Reply:
         """Show what the member holds, until when, and in which state."""
-        holdings = await self.service.holdings(ctx.community, ctx.member.id)
+        holdings = await self.service.grants.holdings(ctx.community, ctx.member.id)
         if not holdings:
             return Reply(text=ctx.t("gating.membership.none"), ephemeral=True)
         lines = [self._line(ctx, h) for h in holdings]
         buttons: list[Button] = []
-        pending = await self.service.pending_access(ctx.community, ctx.member.id)
+        pending = await self.service.members.pending_access(ctx.community, ctx.member.id)
         reinvite = False
         for row in pending:
             if row.state == AccessState.INVITED.value and row.invite_link:
@@ -133,7 +133,7 @@ class GatingCog:
             elif not row.role_id and row.state in (AccessState.LEFT.value, AccessState.NONE.value):
                 reinvite = True
         text = "\n".join(lines)
-        if reinvite and await self.service.reinvite(ctx.community, ctx.member.id):
+        if reinvite and await self.service.members.reinvite(ctx.community, ctx.member.id):
             text += "\n\n" + ctx.t("gating.membership.reinvited")
         if any(row.state == AccessState.FAILED.value for row in pending):
             text += "\n\n" + ctx.t("gating.membership.stuck")
@@ -162,7 +162,7 @@ class GatingCog:
 
     async def billing(self, ctx: Context) -> Reply:
         """Give a link to the Stripe customer portal (cancel, change card, switch plan)."""
-        url = await self.service.portal(ctx.community, ctx.member.id)
+        url = await self.service.billing.portal(ctx.community, ctx.member.id)
         return Reply(
             text=ctx.t("gating.billing.link"),
             buttons=(Button(ctx.plain("gating.button.billing"), url=url),),
@@ -174,7 +174,7 @@ class GatingCog:
     async def members(self, ctx: Context, offer: str, page: int = 1) -> Reply:
         """List who holds an offer now, a page at a time."""
         chosen = self._offer(ctx, offer)
-        rows, more = await self.service.holders(
+        rows, more = await self.service.grants.holders(
             ctx.community, chosen.id, page=page - 1, size=PAGE_SIZE
         )
         if not rows and page > 1:
@@ -213,7 +213,7 @@ class GatingCog:
     ) -> Reply:
         """Give a member an offer by hand, for some days or for good, recorded with who did it."""
         chosen = self._offer(ctx, offer)
-        ends = await self.service.grant(
+        ends = await self.service.grants.grant(
             ctx.community, member.member_id, chosen, days, ctx.member.id
         )
         if ends is None:
@@ -232,7 +232,9 @@ class GatingCog:
     async def revoke(self, ctx: Context, member: Account, offer: str) -> Reply:
         """End a member's manual grants of an offer (Stripe purchases stay with Stripe)."""
         chosen = self._offer(ctx, offer)
-        count = await self.service.revoke(ctx.community, member.member_id, chosen, ctx.member.id)
+        count = await self.service.grants.revoke(
+            ctx.community, member.member_id, chosen, ctx.member.id
+        )
         if not count:
             raise UserError("gating.revoke.none", name=member.display_name, offer=chosen.name)
         still = chosen.id in await self.service.offers_of(member.member_id, ctx.now())
@@ -250,13 +252,13 @@ class GatingCog:
         """Give access on joining (Discord roles), or remove someone who should not be in."""
         account = event.account
         role = event.community.role_of(account.platform, account.platform_user_id)
-        await self.service.joined(
+        await self.service.members.joined(
             event.community, account.id, account.member_id, event.space_id, account.platform, role
         )
 
     async def on_left(self, event: MemberLeft) -> None:
         """Record that a person left a gated space."""
-        await self.service.left(event.community, event.account.id, event.space_id)
+        await self.service.members.left(event.community, event.account.id, event.space_id)
 
     async def on_join_request(self, event: JoinRequested) -> None:
         """Approve an entitled person's request to join a gated chat; decline anyone else's."""
@@ -265,7 +267,7 @@ class GatingCog:
             return
         account = event.account
         role = event.community.role_of(account.platform, account.platform_user_id)
-        allowed = role.value != "member" or await self.service.may_enter(
+        allowed = role.value != "member" or await self.service.members.may_enter(
             event.community, account.id, account.member_id, event.space_id
         )
         try:
@@ -274,7 +276,7 @@ class GatingCog:
             else:
                 await platform.decline_join_request(event.space_id, account.platform_user_id)
         except PlatformError as exc:
-            await self.service.alert(
+            await self.service.notices.alert(
                 event.community,
                 "gating.alert.join_request",
                 user=f"{account.platform}:{account.platform_user_id}",

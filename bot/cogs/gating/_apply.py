@@ -1,0 +1,436 @@
+"""How one Stripe event changes the sources of access (rules 1, 2 and 5).
+
+``Applier.apply`` runs inside the caller's write transaction and returns an ``Outcome``: what
+became of the event, whose access to recompute and which direct messages to send once it is
+committed. An event that refers to something not known yet raises ``Defer``; one that cannot
+settle a subscription's state alone raises ``NeedFetch``. Both are raised before the event
+writes anything, so a batch of events can go on past them (see ``_inbox``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.gating import _events as ev
+from bot.cogs.gating._access import community_by_id, loaded_ids
+from bot.cogs.gating._lookups import Lookups
+from bot.cogs.gating._outcomes import (
+    Audit,
+    Defer,
+    EventStatus,
+    NeedFetch,
+    NoticeKind,
+    Outcome,
+    subscription_key,
+)
+from bot.cogs.gating._payments import Payments, audit
+from bot.cogs.gating._rules import PaymentStatus, SourceKind
+from bot.core.cohort import Cohort
+from bot.core.community import Community
+from bot.store.dialect import insert_ignore_returning
+from bot.store.tables import (
+    access_sources,
+    checkout_refs,
+    stripe_customers,
+)
+
+log = logging.getLogger(__name__)
+
+_IN_SCOPE = bindparam("b_communities", expanding=True)
+_SOURCE = select(access_sources).where(
+    access_sources.c.community_id.in_(_IN_SCOPE),
+    access_sources.c.kind == bindparam("b_kind"),
+    access_sources.c.ref == bindparam("b_ref"),
+)
+_CUSTOMER = select(stripe_customers).where(
+    stripe_customers.c.community_id.in_(_IN_SCOPE),
+    stripe_customers.c.customer_id == bindparam("b_customer"),
+)
+
+
+class Applier:
+    """Applies Stripe events to ``access_sources`` and what hangs off them, in a transaction."""
+
+    def __init__(self, cohort: Cohort, live: bool) -> None:
+        self.cohort = cohort
+        self.live = live
+        # What the transactions made (a subscription, a payment) since the inbox last looked:
+        # hints that wake the events waiting for them (see ``Inbox``).
+        self.made: set[tuple[str, str]] = set()
+        # The rows a batch looks up, read before it (see ``Inbox``); inactive outside one.
+        self.lookups = Lookups()
+        self.payments = Payments(cohort, self.made, self.lookups)
+
+    def community(self, community_id: int) -> Community:
+        """Return a loaded community by its row id."""
+        return community_by_id(self.cohort, community_id)
+
+    async def apply(
+        self,
+        conn: AsyncConnection,
+        event: dict[str, Any],
+        now: datetime,
+        fetched: dict[str, dict[str, Any]],
+    ) -> Outcome:
+        if bool(event.get("livemode")) != self.live:
+            return Outcome(EventStatus.IGNORED, "other mode")
+        try:
+            kind = ev.EventType(event["type"])
+        except ValueError:
+            return Outcome(EventStatus.IGNORED, "unhandled type")
+        obj = event["data"]["object"]
+        created = int(event["created"])
+        if kind in ev.SUBSCRIPTION_EVENTS:
+            return await self.on_subscription(conn, obj, created, now, fetched)
+        if kind is ev.EventType.SUBSCRIPTION_TRIAL_WILL_END:
+            return await self._on_trial_ending(conn, obj)
+        if kind in (
+            ev.EventType.CHECKOUT_COMPLETED,
+            ev.EventType.CHECKOUT_ASYNC_SUCCEEDED,
+            ev.EventType.CHECKOUT_ASYNC_FAILED,
+        ):
+            return await self._on_checkout(conn, kind, obj, created, now, fetched)
+        if kind is ev.EventType.INVOICE_PAID:
+            return await self._on_invoice_paid(conn, obj, created, now, fetched)
+        if kind is ev.EventType.INVOICE_PAYMENT_FAILED:
+            return await self._on_invoice_failed(conn, obj, now)
+        if kind is ev.EventType.CHARGE_REFUNDED:
+            return await self.payments.on_refund(conn, obj, created, now)
+        return await self.payments.on_dispute(conn, obj, created, now)
+
+    async def _owner(
+        self, conn: AsyncConnection, ref: str | None, customer_id: str | None
+    ) -> tuple[int, int, str | None, int | None] | None:
+        """Return (community, member, offer asked for, account) from our ref or the customer."""
+        if ref:
+            row = await self._checkout_ref(conn, ref)
+            if row is not None:
+                return row.community_id, row.member_id, row.offer_id, row.account_id
+        if customer_id:
+            held, row = self.lookups.get(("customer", customer_id))
+            if not held:
+                found = await conn.execute(
+                    _CUSTOMER,
+                    {"b_communities": loaded_ids(self.cohort), "b_customer": customer_id},
+                )
+                row = found.first()
+            if row is not None:
+                return row.community_id, row.member_id, None, None
+        return None
+
+    async def _checkout_ref(self, conn: AsyncConnection, ref: str) -> Row[Any] | None:
+        held, row = self.lookups.get(("ref", ref))
+        if held:
+            return row
+        return (await conn.execute(select(checkout_refs).where(checkout_refs.c.ref == ref))).first()
+
+    async def _remember_customer(
+        self,
+        conn: AsyncConnection,
+        community_id: int,
+        member_id: int,
+        customer_id: str | None,
+        now: datetime,
+    ) -> None:
+        if not customer_id:
+            return
+        held, known = self.lookups.get(("customer", customer_id))
+        if held and known is not None and known.community_id == community_id:
+            return  # remembered already (the insert would be ignored)
+        self.lookups.forget(("customer", customer_id))
+        await insert_ignore_returning(
+            conn,
+            stripe_customers,
+            [
+                {
+                    "community_id": community_id,
+                    "member_id": member_id,
+                    "customer_id": customer_id,
+                    "livemode": self.live,
+                    "created_at": now,
+                }
+            ],
+            keys=("community_id", "customer_id"),
+        )
+
+    async def source(self, conn: AsyncConnection, kind: SourceKind, ref: str) -> Row[Any] | None:
+        """Return the source ``(kind, ref)`` of any loaded community, or None."""
+        held, row = self.lookups.get(("source", (kind.value, ref)))
+        if held:
+            return row
+        found = await conn.execute(
+            _SOURCE, {"b_communities": loaded_ids(self.cohort), "b_kind": kind.value, "b_ref": ref}
+        )
+        return found.first()
+
+    async def put_source(
+        self,
+        conn: AsyncConnection,
+        *,
+        community_id: int,
+        member_id: int,
+        kind: SourceKind,
+        ref: str,
+        now: datetime,
+        existing: Row[Any] | None,
+        **values: Any,
+    ) -> int:
+        """Create or update the source ``(kind, ref)`` (``existing``, as read); return its id."""
+        self.lookups.forget(("source", (kind.value, ref)))
+        if existing is not None:
+            self.lookups.forget_source(existing.id)
+        if existing is None:
+            row = {
+                "community_id": community_id,
+                "member_id": member_id,
+                "kind": kind.value,
+                "ref": ref,
+                "livemode": None if kind is SourceKind.MANUAL else self.live,
+                "cancel_at_period_end": False,
+                "refunded": False,
+                "disputed": False,
+                "version": 0,
+                "entitled": False,
+                "created_at": now,
+                "updated_at": now,
+                **values,
+            }
+            result = await conn.execute(access_sources.insert().values(**row))
+            if kind is SourceKind.SUBSCRIPTION:
+                self.made.add(subscription_key(ref))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+        await conn.execute(
+            update(access_sources)
+            .where(access_sources.c.id == existing.id)
+            .values(updated_at=now, **values)
+        )
+        return int(existing.id)
+
+    async def on_subscription(
+        self,
+        conn: AsyncConnection,
+        obj: dict[str, Any],
+        created: int,
+        now: datetime,
+        fetched: dict[str, dict[str, Any]],
+        *,
+        reconciling: bool = False,
+    ) -> Outcome:
+        snap = ev.subscription(obj)
+        if snap.id in fetched:
+            snap = ev.subscription(fetched[snap.id])
+            reconciling = True  # Stripe's state now: newer than any event so far
+        existing = await self.source(conn, SourceKind.SUBSCRIPTION, snap.id)
+        if existing is not None:
+            community_id, member_id = existing.community_id, existing.member_id
+            if not reconciling:
+                if created < existing.version:
+                    return Outcome(EventStatus.IGNORED, "stale", community_id)
+                if created == existing.version and differs(existing, snap):
+                    raise NeedFetch(snap.id)  # two states stamped the same second
+        else:
+            owner = await self._owner(conn, snap.ref, snap.customer_id)
+            if owner is None:
+                return Outcome(EventStatus.IGNORED, "not ours")
+            community_id, member_id = owner[0], owner[1]
+        community = self.community(community_id)
+        offer = community.config.offer_for_price(snap.price_id or "")
+        if offer is None and existing is not None:
+            offer = community.config.offer(existing.offer_id)
+        if offer is None:
+            return Outcome(EventStatus.IGNORED, "price of no offer", community_id)
+        version = max(created, existing.version if existing is not None else 0)
+        await self.put_source(
+            conn,
+            community_id=community_id,
+            member_id=member_id,
+            kind=SourceKind.SUBSCRIPTION,
+            ref=snap.id,
+            now=now,
+            offer_id=offer.id,
+            customer_id=snap.customer_id,
+            status=snap.status,
+            cancel_at_period_end=snap.cancel_at_period_end,
+            period_start=snap.period_start,
+            period_end=snap.period_end,
+            version=version,
+            existing=existing,
+        )
+        if existing is None or existing.customer_id != snap.customer_id:
+            # (A source's customer was remembered in the transaction that stored it.)
+            await self._remember_customer(conn, community_id, member_id, snap.customer_id, now)
+        return Outcome(community_id=community_id, members={member_id})
+
+    async def _on_trial_ending(self, conn: AsyncConnection, obj: dict[str, Any]) -> Outcome:
+        existing_id = str(obj.get("id"))
+        existing = await self.source(conn, SourceKind.SUBSCRIPTION, existing_id)
+        if existing is None:
+            raise Defer("trial ending of an unknown subscription", subscription_key(existing_id))
+        return Outcome(
+            community_id=existing.community_id,
+            notices=[(NoticeKind.TRIAL_ENDING, existing.member_id, existing.offer_id)],
+        )
+
+    async def _on_checkout(
+        self,
+        conn: AsyncConnection,
+        kind: ev.EventType,
+        obj: dict[str, Any],
+        created: int,
+        now: datetime,
+        fetched: dict[str, dict[str, Any]],
+    ) -> Outcome:
+        ref = obj.get("client_reference_id") or ev.metadata(obj).get(ev.REF_KEY)
+        asked = await self._checkout_ref(conn, str(ref))
+        if asked is None:
+            return Outcome(EventStatus.IGNORED, "not ours")
+        community_id, member_id = asked.community_id, asked.member_id
+        subscription_id = ev._id(obj.get("subscription"))
+        unknown = (
+            obj.get("mode") == "subscription"
+            and subscription_id is not None
+            and await self.source(conn, SourceKind.SUBSCRIPTION, subscription_id) is None
+        )
+        if unknown and subscription_id not in fetched:
+            raise NeedFetch(str(subscription_id))  # grant now, not when its event comes
+        customer_id = ev.customer_of(obj)
+        await self._remember_customer(conn, community_id, member_id, customer_id, now)
+        if asked.session_id != str(obj.get("id")):  # /join stored it, unless Stripe was slow
+            self.lookups.forget(("ref", asked.ref))
+            await conn.execute(
+                update(checkout_refs)
+                .where(checkout_refs.c.id == asked.id)
+                .values(session_id=str(obj.get("id")))
+            )
+        outcome = Outcome(community_id=community_id, members={member_id})
+        if obj.get("mode") == "subscription":
+            if unknown:
+                await self.on_subscription(
+                    conn, fetched[str(subscription_id)], created, now, fetched, reconciling=True
+                )
+            return outcome
+        if kind is ev.EventType.CHECKOUT_ASYNC_FAILED:
+            status = PaymentStatus.FAILED
+        elif kind is ev.EventType.CHECKOUT_ASYNC_SUCCEEDED or obj.get("payment_status") in (
+            "paid",
+            "no_payment_required",
+        ):
+            status = PaymentStatus.PAID
+        else:
+            status = PaymentStatus.PROCESSING
+        session_id = str(obj["id"])
+        existing = await self.source(conn, SourceKind.PAYMENT, session_id)
+        if existing is not None and existing.status != PaymentStatus.PROCESSING:
+            status = PaymentStatus(existing.status)  # settled states never go back
+        source_id = await self.put_source(
+            conn,
+            community_id=community_id,
+            member_id=member_id,
+            kind=SourceKind.PAYMENT,
+            ref=session_id,
+            now=now,
+            offer_id=asked.offer_id,
+            customer_id=customer_id,
+            status=status.value,
+            version=max(created, existing.version if existing is not None else 0),
+            existing=existing,
+        )
+        if status is PaymentStatus.PAID:
+            await self.payments.record_purchase(
+                conn,
+                community_id=community_id,
+                member_id=member_id,
+                offer_id=asked.offer_id,
+                purchase_ref=session_id,
+                amount=obj.get("amount_total"),
+                currency=obj.get("currency"),
+                paid=created,
+                source_id=source_id,
+                intents=[p for p in [ev.payment_intent_of(obj)] if p],
+                refunded=bool(existing is not None and existing.refunded),
+                now=now,
+            )
+        return outcome
+
+    async def _on_invoice_paid(
+        self,
+        conn: AsyncConnection,
+        obj: dict[str, Any],
+        created: int,
+        now: datetime,
+        fetched: dict[str, dict[str, Any]],
+    ) -> Outcome:
+        subscription_id = ev.invoice_subscription(obj)
+        if not subscription_id:
+            return Outcome(EventStatus.IGNORED, "not a subscription invoice")
+        source = await self.source(conn, SourceKind.SUBSCRIPTION, subscription_id)
+        if source is None:
+            if subscription_id not in fetched:
+                raise NeedFetch(subscription_id)
+            outcome = await self.on_subscription(
+                conn, fetched[subscription_id], created, now, fetched, reconciling=True
+            )
+            if outcome.status is not EventStatus.APPLIED:
+                return outcome
+            source = await self.source(conn, SourceKind.SUBSCRIPTION, subscription_id)
+            assert source is not None
+        amount = obj.get("amount_paid")
+        if isinstance(amount, int) and amount > 0:
+            await self.payments.record_purchase(
+                conn,
+                community_id=source.community_id,
+                member_id=source.member_id,
+                offer_id=source.offer_id,
+                purchase_ref=str(obj["id"]),
+                amount=amount,
+                currency=obj.get("currency"),
+                paid=created,
+                source_id=source.id,
+                intents=ev.invoice_payment_intents(obj),
+                refunded=bool(source.refunded),
+                now=now,
+            )
+        return Outcome(community_id=source.community_id, members={source.member_id})
+
+    async def _on_invoice_failed(
+        self, conn: AsyncConnection, obj: dict[str, Any], now: datetime
+    ) -> Outcome:
+        subscription_id = ev.invoice_subscription(obj)
+        source = (
+            await self.source(conn, SourceKind.SUBSCRIPTION, subscription_id)
+            if subscription_id
+            else None
+        )
+        if source is None:
+            raise Defer(
+                "failed invoice of an unknown subscription",
+                subscription_key(subscription_id) if subscription_id else None,
+            )
+        await audit(
+            conn,
+            source.community_id,
+            source.member_id,
+            Audit.PAYMENT_FAILED,
+            source.offer_id,
+            str(obj.get("id")),
+            now,
+        )
+        return Outcome(
+            community_id=source.community_id,
+            members={source.member_id},
+            notices=[(NoticeKind.PAYMENT_FAILED, source.member_id, source.offer_id)],
+        )
+
+
+def differs(row: Row[Any], snap: ev.SubscriptionSnapshot) -> bool:
+    return (
+        row.status != snap.status
+        or bool(row.cancel_at_period_end) != snap.cancel_at_period_end
+        or row.period_start != snap.period_start
+        or row.period_end != snap.period_end
+    )

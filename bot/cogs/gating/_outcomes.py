@@ -1,0 +1,68 @@
+"""What applying an event comes to, and the two ways it can be put off."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class EventStatus(StrEnum):
+    """Where an inbox event stands."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class Audit(StrEnum):
+    """What an audit row records."""
+
+    PURCHASE = "purchase"
+    REFUND = "refund"
+    DISPUTE = "dispute"
+    GRANT = "grant"
+    REVOKE = "revoke"
+    PAYMENT_FAILED = "payment_failed"
+
+
+class NoticeKind(StrEnum):
+    """Direct messages the worker sends after an event is committed."""
+
+    PAYMENT_FAILED = "payment_failed"
+    TRIAL_ENDING = "trial_ending"
+
+
+class Defer(Exception):
+    """The event refers to something not known yet (it came early): try it again later."""
+
+    def __init__(self, message: str, waits_for: tuple[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.waits_for = waits_for  # what it needs, when the worker can tell it comes
+
+
+class NeedFetch(Exception):
+    """The event alone cannot settle a subscription's state: read it from Stripe first."""
+
+    def __init__(self, subscription_id: str) -> None:
+        super().__init__(subscription_id)
+        self.subscription_id = subscription_id
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What applying one event came to."""
+
+    status: EventStatus = EventStatus.APPLIED
+    note: str | None = None
+    community_id: int | None = None
+    members: set[int] = field(default_factory=set)
+    notices: list[tuple[NoticeKind, int, str]] = field(default_factory=list)  # kind, member, offer
+
+
+def subscription_key(subscription_id: str) -> tuple[str, str]:
+    return ("subscription", subscription_id)
+
+
+def payment_key(intent: str) -> tuple[str, str]:
+    return ("payment", intent)
