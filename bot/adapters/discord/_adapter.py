@@ -740,9 +740,17 @@ class DiscordAdapter:
 
     # --- the Platform port -------------------------------------------------------------------
 
+    def _messageable(self, channel: ChannelRef) -> discord.PartialMessageable:
+        """Return a channel, thread or forum post to send in, without fetching it."""
+        return self.client.get_partial_messageable(int(channel.thread_id or channel.channel_id))
+
+    def _partial(self, message: MessageRef) -> discord.PartialMessage:
+        """Return a message to act on, without fetching it."""
+        return self._messageable(message.channel).get_partial_message(int(message.message_id))
+
     async def send(self, channel: ChannelRef, reply: Reply) -> MessageRef:
         """Post ``reply`` in a channel, thread or forum post."""
-        target = self.client.get_partial_messageable(int(channel.thread_id or channel.channel_id))
+        target = self._messageable(channel)
         rendered = render(reply)
         view = await self.view(self._community_of(channel), reply.buttons)
         extra: dict[str, Any] = {"view": view} if view is not None else {}
@@ -751,30 +759,22 @@ class DiscordAdapter:
 
     async def edit(self, message: MessageRef, reply: Reply) -> None:
         """Replace a bot message's text, embed and buttons."""
-        channel = message.channel
-        target = self.client.get_partial_messageable(int(channel.thread_id or channel.channel_id))
-        partial = target.get_partial_message(int(message.message_id))
+        partial = self._partial(message)
         rendered = render(reply)
-        view = await self.view(self._community_of(channel), reply.buttons)
+        view = await self.view(self._community_of(message.channel), reply.buttons)
         await self.call(lambda: partial.edit(**rendered.edit_kwargs(), view=view))
 
     async def delete(self, message: MessageRef) -> None:
         """Delete a message."""
-        channel = message.channel
-        target = self.client.get_partial_messageable(int(channel.thread_id or channel.channel_id))
-        await self.call(target.get_partial_message(int(message.message_id)).delete)
+        await self.call(self._partial(message).delete)
 
     async def pin(self, message: MessageRef) -> None:
         """Pin a message (the bot needs Manage Messages in the channel)."""
-        channel = message.channel
-        target = self.client.get_partial_messageable(int(channel.thread_id or channel.channel_id))
-        await self.call(target.get_partial_message(int(message.message_id)).pin)
+        await self.call(self._partial(message).pin)
 
     async def unpin(self, message: MessageRef) -> None:
         """Unpin a message."""
-        channel = message.channel
-        target = self.client.get_partial_messageable(int(channel.thread_id or channel.channel_id))
-        await self.call(target.get_partial_message(int(message.message_id)).unpin)
+        await self.call(self._partial(message).unpin)
 
     async def direct_message(self, user_id: str, reply: Reply) -> MessageRef:
         """Message a person privately; DM_CLOSED (50007) when they do not take DMs from us."""

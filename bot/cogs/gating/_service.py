@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.cogs.gating._access import community_by_id, held_offers, recompute, recompute_pairs
+from bot.cogs.gating._access import community_by_id, held_offers, recompute_pairs
 from bot.cogs.gating._apply import Applier
 from bot.cogs.gating._billing import Billing
 from bot.cogs.gating._grants import Grants, Holding
@@ -188,11 +188,6 @@ class Gating:
             async with self.cohort.db.write() as conn:
                 await recompute_pairs(conn, self.cohort, due, now)
         return len(due)
-
-    async def recompute_member(self, community: Community, member_id: int) -> int:
-        """Bring one member's access rows up to date now."""
-        async with self.cohort.db.write() as conn:
-            return await recompute(conn, community, member_id, self.cohort.clock.now())
 
     # --- reconciliation ----------------------------------------------------------------------
 
