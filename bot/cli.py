@@ -270,7 +270,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 async def _store_data(config: Config, community_id: str | None) -> tuple[object, str]:
-    from bot.recommend._store import load_dataset  # noqa: PLC0415 (see _train)
+    from bot.recommend._load import load_dataset  # noqa: PLC0415 (see _train)
 
     slug = community_id or config.communities[0].id
     try:

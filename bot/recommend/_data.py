@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 from scipy import sparse
 
-
-@dataclass(frozen=True, slots=True)
-class Course:
-    """One course of the catalog, as the recommender sees it."""
-
-    id: str
-    title: str
-    description: str = ""
-    tags: tuple[str, ...] = ()
-    language: str = ""
-    tiers: tuple[str, ...] = ()
-
-    def text(self) -> str:
-        """Return the words that describe the course, tags twice (they are the densest)."""
-        tags = " ".join(self.tags)
-        return f"{self.title}\n{self.description}\n{tags}\n{tags}"
-
-
-def catalog_digest(courses: list[Course] | tuple[Course, ...]) -> str:
-    """Return a short digest of the catalog, so a model knows which catalog it was trained on."""
-    h = hashlib.sha256()
-    for course in courses:
-        for part in (course.id, course.title, course.description, *course.tags, course.language):
-            h.update(part.encode())
-            h.update(b"\x00")
-        h.update(b"\x01")
-    return h.hexdigest()[:16]
+from bot.recommend._types import Course
 
 
 @dataclass(slots=True)

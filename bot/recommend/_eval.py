@@ -28,8 +28,8 @@ from threadpoolctl import threadpool_limits
 from bot.recommend._algos import item_scores, popularity
 from bot.recommend._data import Dataset, SplitBy, global_split, temporal_split
 from bot.recommend._metrics import METRICS, Interval, bootstrap, coverage, paired, per_member, top_k
-from bot.recommend._model import Algorithm
 from bot.recommend._train import TrainParams, fit_collab, train, tune_collab
+from bot.recommend._types import Algorithm
 
 Progress = Callable[[str, int, int], None]
 MODELS = ("popularity", "item_knn", "ease", "als", "ours")

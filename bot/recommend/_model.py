@@ -3,61 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
 
 import numpy as np
 from scipy import sparse
 
 from bot.recommend._algos import item_scores
-from bot.recommend._data import Course
 from bot.recommend._text import TextModel
+from bot.recommend._types import Course, ModelInfo, Reason, Suggestion
 
 TIE_BREAK = 1e-3  # popularity's share among equal scores
 SHORTLIST = 200  # candidates fully sorted before the tag cap; more only when it needs them
 BOOSTS = 64  # languages whose "same language first" boost a model keeps
-
-
-class Algorithm(StrEnum):
-    """Which collaborative model a recommender uses."""
-
-    EASE = "ease"
-    ITEM_KNN = "item_knn"
-    POPULARITY = "popularity"
-
-
-class Reason(StrEnum):
-    """Why a course is suggested."""
-
-    ALSO_TOOK = "also_took"  # members who took X also took this
-    WROTE_ABOUT = "wrote_about"  # you wrote about <keyword>
-    MATCHES_TEXT = "matches_text"  # close to what you wrote, no single word to quote
-    POPULAR = "popular"
-
-
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    """One suggested course and why: ``because`` is a course id (ALSO_TOOK) or a keyword."""
-
-    course_id: str
-    score: float
-    reason: Reason
-    because: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    """What a model was trained on and how it was chosen."""
-
-    trained_at: datetime
-    data_version: str
-    catalog: str
-    algorithm: Algorithm
-    params: dict[str, float] = field(default_factory=dict)
-    members: int = 0
-    purchases: int = 0
-    validation: dict[str, float] = field(default_factory=dict)
 
 
 def zscore(scores: np.ndarray) -> np.ndarray:

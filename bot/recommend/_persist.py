@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from bot.recommend._data import Course
-from bot.recommend._model import Algorithm, Model, ModelInfo
+from bot.recommend._model import Model
 from bot.recommend._text import TextModel
+from bot.recommend._types import Algorithm, Course, ModelInfo
 
 FORMAT = 1
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.recommend._data import Course, Dataset
+from bot.recommend._data import Dataset
+from bot.recommend._types import Course
 
 _TAG_RE = re.compile(r"<([^<>]+)>")
 _HTML_RE = re.compile(r"<[^>]+>")

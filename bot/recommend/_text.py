@@ -23,7 +23,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 
 from bot.recommend._algos import top_k_per_row
-from bot.recommend._data import Course
+from bot.recommend._types import Course
 
 N_FEATURES = 2**18
 NGRAMS = (2, 3)

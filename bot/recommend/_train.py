@@ -14,10 +14,11 @@ import numpy as np
 from scipy import sparse
 
 from bot.recommend._algos import ease, item_knn, item_scores, popularity
-from bot.recommend._data import Dataset, catalog_digest, temporal_split
+from bot.recommend._data import Dataset, temporal_split
 from bot.recommend._metrics import coverage, per_member, top_k
-from bot.recommend._model import Algorithm, Model, ModelInfo, blend, zscore
+from bot.recommend._model import Model, blend, zscore
 from bot.recommend._text import TextModel
+from bot.recommend._types import Algorithm, ModelInfo, catalog_digest
 
 Progress = Callable[[str], None]
 MIN_VALIDATION = 30  # fewer validation members than this: keep the default blend weights

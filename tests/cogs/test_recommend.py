@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from bot import recommend as bot_recommend
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs import recommend
-from bot.cogs.recommend import _service
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
@@ -295,14 +295,14 @@ async def test_the_previous_model_serves_while_a_new_one_trains(
     old = await service(bot).retrain(FAST)
     release = threading.Event()
     started = threading.Event()
-    real_train = _service.train
+    real_train = bot_recommend.train
 
     def slow_train(*args: Any, **kwargs: Any) -> Any:
         started.set()
         assert release.wait(10)
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(_service, "train", slow_train)
+    monkeypatch.setattr(bot_recommend, "train", slow_train)
     clock.advance(timedelta(hours=1))
     task = asyncio.create_task(service(bot).retrain(FAST))
     assert await asyncio.to_thread(started.wait, 10)

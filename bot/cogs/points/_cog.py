@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from bot.cogs.points import _ledger as ledger
 from bot.cogs.points import _referrals as referrals
-from bot.cogs.points._card import render_card
 from bot.cogs.points._export import board_csv
 from bot.cogs.points._levels import progress
 from bot.cogs.points._rewards import crossed, roles_for
@@ -337,6 +336,8 @@ class PointsCog:
         config = ctx.community.config.points
         card = None
         if rows and config.leaderboard_card and ctx.platform.name in SHOWS_IMAGES:
+            from bot.cogs.points._card import render_card  # noqa: PLC0415 (Pillow: first card)
+
             data = await asyncio.to_thread(
                 render_card,
                 f"{title} · {page}",

@@ -7,33 +7,19 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bot.cogs.recommend._store import as_course, get_prefs, sync_catalog
 from bot.core.clock import Clock
 from bot.core.community import Community
-from bot.recommend import (
-    Algorithm,
-    Model,
-    ModelFileError,
-    ModelInfo,
-    Reason,
-    Suggestion,
-    TrainParams,
-    catalog_digest,
-    load,
-    save,
-    train,
-)
-from bot.recommend._store import (
-    data_version,
-    load_dataset,
-    owned_courses,
-    popularity_counts,
-    recent_text,
-)
+from bot.recommend import Algorithm, ModelInfo, Reason, Suggestion, catalog_digest
+from bot.recommend._store import data_version, owned_courses, popularity_counts, recent_text
 from bot.store.db import Database
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bot.recommend import Model, TrainParams
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +49,8 @@ def model_path(database_url: str, model_dir: str, slug: str) -> Path:
 
 def _load_data(url: str, community_id: int, now: datetime, community: Community) -> object:
     """Read the training data through a database handle of this thread's own event loop."""
+    from bot.recommend._load import load_dataset  # noqa: PLC0415 (numpy: only when training)
+
     config = community.config.recommend
 
     async def run() -> object:
@@ -108,6 +96,8 @@ class Recommender:
         async with self._open_lock:
             if self._opened:
                 return
+            from bot.recommend import ModelFileError, load  # noqa: PLC0415 (numpy: first use)
+
             await sync_catalog(
                 self.db, self.community.id, self.community.config.courses, self.clock.now()
             )
@@ -125,6 +115,10 @@ class Recommender:
 
     async def refresh_fallback(self) -> None:
         """Rebuild the popularity model served while there is no trained one."""
+        import numpy as np  # noqa: PLC0415 (loaded with the first model, not at start)
+
+        from bot.recommend import Model  # noqa: PLC0415
+
         async with self.db.read() as conn:
             counts = await popularity_counts(conn, self.community.id)
         self.fallback = Model(
@@ -162,6 +156,8 @@ class Recommender:
 
     async def retrain(self, params: TrainParams | None = None) -> Model:
         """Train on the store's data in a worker thread, save it, then serve it."""
+        from bot.recommend import TrainParams, save, train  # noqa: PLC0415 (scikit-learn)
+
         await self.open()
         config = self.community.config.recommend
         params = params or TrainParams(
