@@ -7,6 +7,7 @@ import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -205,6 +206,55 @@ async def give(cohort: Cohort, caller: Caller, amount: int) -> None:
 
 
 ASK = "/ask How do I install numpy? | pip fails on Python 3.13 #python"
+
+
+# --- the message path -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "reply_to"),
+    [
+        (ChannelRef(PlatformName.CONSOLE, "general"), None),  # an ordinary message
+        (ChannelRef(PlatformName.CONSOLE, "general", "thread-9"), None),  # another thread
+        (ChannelRef(PlatformName.CONSOLE, "general"), "m-elsewhere"),  # a reply to no question
+    ],
+)
+async def test_a_message_no_question_wants_takes_no_write_lock(
+    cohort: Cohort,
+    console: ConsoleAdapter,
+    monkeypatch: pytest.MonkeyPatch,
+    where: ChannelRef,
+    reply_to: str | None,
+) -> None:
+    await say(console, "bob", "general", ASK)
+    assert await state_of(cohort) is OP
+    demo, now = cohort.communities["demo"], cohort.clock.now()
+    carol = await cohort.identity.resolve(demo.id, CAROL)
+    writes: list[str] = []
+    real_write = cohort.db.write
+
+    def counted_write() -> Any:
+        writes.append("write")
+        return real_write()
+
+    monkeypatch.setattr(cohort.db, "write", counted_write)
+
+    async def posted(where: ChannelRef, reply_to: str | None) -> qa_service.Posted | None:
+        return await qa_service.posted(
+            cohort.db,
+            demo,
+            author_id=carol.member_id,
+            where=where,
+            message_id=f"m-{len(writes)}",
+            reply_to=reply_to,
+            text="an answer, perhaps",
+            at=now,
+        )
+
+    assert await posted(where, reply_to) is None
+    assert writes == []
+    assert await posted(THREAD, None) is not None  # the question's own thread still writes
+    assert writes == ["write"]
 
 
 # --- asking, answering, accepting ---------------------------------------------------------------

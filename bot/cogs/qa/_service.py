@@ -188,6 +188,17 @@ async def _by_message(
     return await _get(conn, community_id, question_id) if question_id is not None else None
 
 
+async def _question_at(
+    conn: AsyncConnection, community_id: int, where: ChannelRef, reply_to: str | None
+) -> Question | None:
+    """Return the question whose thread ``where`` is, else whose chain ``reply_to`` is in."""
+    if where.thread_id is not None:
+        return await _by_thread(conn, community_id, where)
+    if reply_to is not None:
+        return await _by_message(conn, community_id, where, reply_to)
+    return None
+
+
 async def find(
     db: Database,
     community_id: int,
@@ -428,15 +439,16 @@ async def posted(
     at: datetime,
 ) -> Posted | None:
     """Take in a message: in a question's thread or reply chain, it may be an answer."""
-    async with db.write() as conn:
-        if where.thread_id is not None:
-            question = await _by_thread(conn, community.id, where)
-        elif reply_to is not None:
-            question = await _by_message(conn, community.id, where, reply_to)
-            if question is not None:
-                await _track(conn, community.id, where, message_id, question.id)
-        else:
-            return None
+    if where.thread_id is None and reply_to is None:
+        return None  # most messages: no question to look for, and no write lock to take
+    async with db.read() as conn:
+        candidate = await _question_at(conn, community.id, where, reply_to)
+    if candidate is None or candidate.state not in LIVE:
+        return None
+    async with db.write() as conn:  # look again under the lock: it may have moved meanwhile
+        question = await _question_at(conn, community.id, where, reply_to)
+        if question is not None and where.thread_id is None:
+            await _track(conn, community.id, where, message_id, question.id)
         if question is None or question.state not in LIVE:
             return None
         revived = question.state is State.DORMANT
