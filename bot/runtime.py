@@ -22,6 +22,7 @@ from bot.adapters.console._adapter import stdin_lines
 from bot.adapters.discord import DiscordAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.cogs import DEFAULT_COGS
+from bot.core import logs
 from bot.core.clock import Clock, SystemClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
@@ -112,6 +113,8 @@ async def serve(
 ) -> int:
     """Run until the console input ends, /quit, SIGINT or SIGTERM; then shut down cleanly."""
     _require_adapters(config)
+    secrets = logs.secret_values(config)
+    logs.protect(secrets)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -142,6 +145,7 @@ async def serve(
         if discord is not None:
             await discord.start()
         await cohort.start()
+        logs.protect(secrets)  # again: a library may have added a handler while starting
         if not config.has_platform_credentials():
             interactive = lines is None and sys.stdin.isatty()
             console = ConsoleAdapter(
