@@ -30,6 +30,7 @@ from bot.core.errors import ConfigError
 from bot.core.platforms import PlatformName
 from bot.store.db import Database
 from bot.web.app import build_app
+from bot.web.limits import server_options
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,12 @@ async def start_web(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.
     """Serve the web app when enabled; return its runner to clean up."""
     if not cohort.config.web.enabled:
         return None
-    runner = web.AppRunner(build_app(cohort, routes), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        build_app(cohort, routes),
+        handle_signals=False,
+        access_log=None,
+        **server_options(cohort.config.web),
+    )
     await runner.setup()
     host, port = cohort.config.web.host, cohort.config.web.port
     try:
