@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 import time
@@ -15,6 +14,7 @@ from bot import __version__
 from bot.adapters.console._adapter import iterate
 from bot.cogs import points
 from bot.cogs.gating import _simulate as gating_simulate
+from bot.core import logs
 from bot.core.clock import SystemClock
 from bot.core.config import Config, load_config
 from bot.core.errors import ConfigError
@@ -119,15 +119,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the process exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    with logs.configured(args.log_level):
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "recommend" and args.recommend_command == "evaluate":
             return _evaluate(args)
         config = load_config(args.config)
+        logs.protect(logs.secret_values(config))
         if args.command == "config":
             return _check(config)
         if args.command == "db":
@@ -272,6 +273,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 async def _store_data(config: Config, community_id: str | None) -> tuple[object, str]:
     from bot.recommend._load import load_dataset  # noqa: PLC0415 (see _train)
 
+    logs.protect(logs.secret_values(config))
     slug = community_id or config.communities[0].id
     try:
         community = config.community(slug)

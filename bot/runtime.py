@@ -22,6 +22,7 @@ from bot.adapters.console._adapter import stdin_lines
 from bot.adapters.discord import DiscordAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.cogs import DEFAULT_COGS
+from bot.core import logs
 from bot.core.clock import Clock, SystemClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
@@ -29,6 +30,7 @@ from bot.core.errors import ConfigError
 from bot.core.platforms import PlatformName
 from bot.store.db import Database
 from bot.web.app import build_app
+from bot.web.limits import server_options
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,12 @@ async def start_web(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.
     """Serve the web app when enabled; return its runner to clean up."""
     if not cohort.config.web.enabled:
         return None
-    runner = web.AppRunner(build_app(cohort, routes), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        build_app(cohort, routes),
+        handle_signals=False,
+        access_log=None,
+        **server_options(cohort.config.web),
+    )
     await runner.setup()
     host, port = cohort.config.web.host, cohort.config.web.port
     try:
@@ -112,6 +119,8 @@ async def serve(
 ) -> int:
     """Run until the console input ends, /quit, SIGINT or SIGTERM; then shut down cleanly."""
     _require_adapters(config)
+    secrets = logs.secret_values(config)
+    logs.protect(secrets)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -142,6 +151,7 @@ async def serve(
         if discord is not None:
             await discord.start()
         await cohort.start()
+        logs.protect(secrets)  # again: a library may have added a handler while starting
         if not config.has_platform_credentials():
             interactive = lines is None and sys.stdin.isatty()
             console = ConsoleAdapter(

@@ -333,26 +333,6 @@ class DatabaseConfig:
         return f"DatabaseConfig(url={mask_url_password(self.url)!r})"
 
 
-@dataclass(frozen=True, kw_only=True)
-class WebConfig:
-    """Configure the aiohttp app: webhook, health, metrics, calendar, dashboard."""
-
-    enabled: bool = True
-    host: str = field(
-        default="127.0.0.1",
-        metadata=_meta(_nonempty, "a host name or address like '127.0.0.1'"),
-    )
-    port: int = field(default=8080, metadata=_meta(_port, "a port number from 1 to 65535"))
-
-
-def _ws_url(raw: object) -> str:
-    """Accept a ws or wss URL."""
-    text = _nonempty(raw)
-    if not re.match(r"^wss?://[^\s/]+", text):
-        raise ValueError("not a ws(s) URL")
-    return text
-
-
 def _seconds_between(low: float, high: float) -> Converter:
     """Make a converter for a number of seconds within ``low`` and ``high``."""
 
@@ -364,6 +344,34 @@ def _seconds_between(low: float, high: float) -> Converter:
         return float(raw)
 
     return convert
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebConfig:
+    """Configure the aiohttp app: webhook, health, metrics, calendar, dashboard."""
+
+    enabled: bool = True
+    host: str = field(
+        default="127.0.0.1",
+        metadata=_meta(_nonempty, "a host name or address like '127.0.0.1'"),
+    )
+    port: int = field(default=8080, metadata=_meta(_port, "a port number from 1 to 65535"))
+    header_timeout: float = field(
+        default=10.0,
+        metadata=_meta(_seconds_between(0.1, 300), "a number of seconds from 0.1 to 300"),
+    )
+    body_timeout: float = field(
+        default=10.0,
+        metadata=_meta(_seconds_between(0.1, 300), "a number of seconds from 0.1 to 300"),
+    )
+
+
+def _ws_url(raw: object) -> str:
+    """Accept a ws or wss URL."""
+    text = _nonempty(raw)
+    if not re.match(r"^wss?://[^\s/]+", text):
+        raise ValueError("not a ws(s) URL")
+    return text
 
 
 DISCORD_API_BASE = "https://discord.com/api/v10"

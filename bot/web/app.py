@@ -12,6 +12,7 @@ from bot import __version__
 from bot.core.cohort import Cohort
 from bot.web._keys import COHORT_KEY
 from bot.web.calendar import calendar_routes
+from bot.web.limits import MAX_BODY, body_deadline
 from bot.web.stripe_webhook import PATH as STRIPE_PATH
 from bot.web.stripe_webhook import stripe_webhook
 
@@ -37,7 +38,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 def build_app(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.Application:
     """Return the web application for ``cohort``, with the adapters' ``routes`` (webhooks)."""
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[body_deadline(cohort.config.web.body_timeout)]
+    )
     app[COHORT_KEY] = cohort
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(calendar_routes(cohort))

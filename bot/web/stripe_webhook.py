@@ -23,8 +23,11 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     if not isinstance(service, Gating):
         return web.Response(status=404, text="gating is not loaded")
     body = await request.read()
+    signature = request.headers.get(SIGNATURE_HEADER)
     try:
-        received = await service.receive(body, request.headers.get(SIGNATURE_HEADER))
+        if signature is not None and not signature.isascii():
+            raise BadSignature("the signature header is not ASCII")
+        received = await service.receive(body, signature)
     except BadSignature as exc:
         log.warning("stripe: webhook refused from %s: %s", request.remote, exc)
         return web.json_response({"error": "bad signature"}, status=400)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -88,6 +89,24 @@ def caller_of(user: User) -> Caller:
     )
 
 
+def parse_update(body: bytes, bot: Bot) -> Update | None:
+    """Read a webhook body as an update; None (logged) when it is not one."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        log.warning("telegram: webhook body is not JSON: %s", type(exc).__name__)
+        return None
+    update_id = data.get("update_id") if isinstance(data, dict) else None
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        log.warning("telegram: webhook body is not an update (no integer update_id)")
+        return None
+    try:
+        return Update.de_json(data, bot)
+    except Exception as exc:  # a malformed field raises whatever it provokes
+        log.warning("telegram: webhook body is not an update: %s: %s", type(exc).__name__, exc)
+        return None
+
+
 class TelegramAdapter:
     """Implements the Platform port on Telegram and feeds the core Telegram's updates."""
 
@@ -159,17 +178,13 @@ class TelegramAdapter:
     async def _on_webhook(self, request: web.Request) -> web.Response:
         """Take one update from Telegram: check the secret, queue it, answer at once."""
         secret = self.config.webhook_secret.reveal() if self.config.webhook_secret else ""
-        given = request.headers.get(SECRET_HEADER, "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        # aiohttp decodes header bytes as UTF-8 with surrogateescape: this gives the bytes back.
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        if not secret or not hmac.compare_digest(given, secret.encode()):
             log.warning("telegram: webhook call with a wrong secret from %s", request.remote)
             return web.Response(status=403, text="forbidden")
-        try:
-            data = await request.json()
-            update = Update.de_json(data, self.bot) if isinstance(data, dict) else None
-        except (ValueError, TypeError, KeyError, AttributeError):
-            update = None
+        update = parse_update(await request.read(), self.bot)
         if update is None:
-            log.warning("telegram: webhook body is not an update")
             return web.Response(status=400, text="not an update")
         await self.app.update_queue.put(update)
         return web.Response(text="ok")
