@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.console._render import render
+from bot.core.buttons import read_int
 from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.errors import UserError
@@ -168,8 +169,8 @@ class ConsoleAdapter:
             action, payload = decoded
             await self._run_action(self.here, action, payload)
             return
-        is_number = number.isascii() and number.isdigit() and len(number) <= 9
-        entry = self.buttons.get(int(number)) if is_number else None
+        button_number = read_int(number)
+        entry = self.buttons.get(button_number) if button_number is not None else None
         if entry is None:
             self._print(self.t("console.no_button", number=number or "?"))
             return
