@@ -33,6 +33,7 @@ from bot.core.parsing import (
     check_readable,
     parse_arguments,
     parse_value,
+    scrub,
     unreadable,
 )
 from bot.core.ports import ChannelRef, Platform
@@ -310,6 +311,7 @@ class Dispatcher:
         """Log a member's message once and tell the cogs; return False for a repeat or a bot."""
         if caller.is_bot:
             return False
+        text = scrub(text)  # a chat message cannot be refused like a command: it is cleaned
         async with self._track():
             account = await self.cohort.identity.resolve(community.id, caller)
             added = await self._messages.insert(

@@ -145,10 +145,10 @@ def _zone(text: str) -> ZoneInfo | timezone_offset | None:
         if hours > 14 or minutes > 59:
             return None
         return timezone_offset(sign * timedelta(hours=hours, minutes=minutes))
-    if "/" in text and ".." not in text:
+    if "/" in text and ".." not in text and len(text) <= 64:  # the longest zone name has 32
         try:
             return ZoneInfo(text)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OSError):  # OSError: a name too long for a file name
             return None
     return None
 
@@ -292,6 +292,11 @@ _UNREADABLE_RE = re.compile("[\x00\ud800-\udfff]")
 def unreadable(text: str) -> bool:
     """Say whether ``text`` holds a NUL or a lone surrogate: input Cohort refuses, never stores."""
     return _UNREADABLE_RE.search(text) is not None
+
+
+def scrub(text: str) -> str:
+    """Replace NULs and lone surrogates with U+FFFD, for text nobody can be asked to type again."""
+    return _UNREADABLE_RE.sub("\ufffd", text)
 
 
 def check_readable(line: str) -> None:

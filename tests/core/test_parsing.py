@@ -25,6 +25,7 @@ from bot.core.parsing import (
     parse_mention,
     parse_value,
     quote,
+    scrub,
     tokenize,
 )
 
@@ -375,6 +376,8 @@ def test_parse_datetime_reads_today_in_the_callers_zone() -> None:
         ("0001-01-01 00:00 +05:00", "parse.datetime_invalid"),
         ("9999-12-31 23:59 -05:00", "parse.datetime_invalid"),
         ("٢٠٢٦-١٢-٠٣ 19:30", "parse.datetime"),
+        ("2026-12-03 19:30 Europe/" + "x" * 300, "parse.datetime"),  # too long for a file name
+        ("2026-12-03 19:30 Europe/" + "x" * 250, "parse.datetime"),
         ("2026-12-03 １９:３０", "parse.datetime"),
         ("2026-12-03 19:30 +٠٨:٠٠", "parse.datetime"),
     ],
@@ -595,6 +598,18 @@ def test_check_readable_refuses_a_line(line: str) -> None:
 @pytest.mark.parametrize("line", ["/ask 😀 中文 עברית \u202e \t", "/ask \x01\x7f\ufffd"])
 def test_check_readable_keeps_other_text(line: str) -> None:
     check_readable(line)
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("a\x00b", "a\ufffdb"),
+        ("\ud83d\ude00", "\ufffd\ufffd"),  # two halves, not a pair: Python keeps them apart
+        ("😀 中文 \t\x01", "😀 中文 \t\x01"),
+    ],
+)
+def test_scrub_replaces_only_nul_and_lone_surrogates(text: str, clean: str) -> None:
+    assert scrub(text) == clean
 
 
 # --- whole argument lines ----------------------------------------------------------------------
