@@ -103,6 +103,7 @@ async def world(console: ConsoleAdapter) -> AsyncIterator[ConsoleAdapter]:
         ("bob", "/press a|qa.accept|\ud800:1", BAD_BUTTON),
         # the other actions with a number in their payload
         ("olga", "/press a|gating.members|pro:²", BAD_BUTTON),
+        ("olga", f"/press a|gating.members|pro:{HUGE}", BAD_BUTTON),
         # a stored payload's id, as Telegram and Discord send it back
         ("bob", "/press s|²", "There is no button [s|²]."),
         ("bob", f"/press s|{HUGE}", f"There is no button [s|{HUGE}]."),
