@@ -1,19 +1,56 @@
-"""Fit a button's action and payload into a platform's callback data, storing long ones."""
+"""Fit a button's action and payload into a platform's callback data, and read them back.
+
+Callback data comes back from the platform and can be forged: whatever a handler reads from a
+payload goes through ``payload_fields`` and ``payload_int``, which refuse anything Cohort did
+not write with the translated ``action.unknown``.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from sqlalchemy import select
 
 from bot.core.clock import Clock
+from bot.core.errors import UserError
 from bot.core.replies import Button
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning
 from bot.store.tables import button_payloads
 
+log = logging.getLogger(__name__)
+
 INLINE = "a"
 STORED = "s"
+MAX_ID = 2**63 - 1  # the largest integer SQLite (and PostgreSQL's bigint) stores
+
+
+def read_int(text: str, *, low: int = 1, high: int = MAX_ID) -> int | None:
+    """Return ``text`` as an integer if it is ASCII digits between ``low`` and ``high``."""
+    # ``isdigit`` alone takes "²" and "٣", which int() refuses or reads as 3.
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def payload_fields(payload: str, count: int) -> list[str]:
+    """Split a payload Cohort wrote as ``count`` fields joined by ``:``."""
+    fields = payload.split(":")
+    if len(fields) != count:
+        log.info("button payload %r does not have %d fields", payload, count)
+        raise UserError("action.unknown")
+    return fields
+
+
+def payload_int(text: str, *, low: int = 1, high: int = MAX_ID) -> int:
+    """Read a number a payload carries (an id, a page), within ``low`` and ``high``."""
+    number = read_int(text, low=low, high=high)
+    if number is None:
+        log.info("button payload field %r is not a number from %d to %d", text, low, high)
+        raise UserError("action.unknown")
+    return number
 
 
 class ButtonCodec:
@@ -58,12 +95,13 @@ class ButtonCodec:
         if kind == INLINE:
             action, sep, payload = rest.partition("|")
             return (action, payload) if sep and action else None
-        if kind == STORED and rest.isdigit():
+        row_id = read_int(rest) if kind == STORED else None
+        if row_id is not None:
             async with self.db.read() as conn:
                 row = (
                     await conn.execute(
                         select(button_payloads.c.action, button_payloads.c.payload).where(
-                            button_payloads.c.id == int(rest),
+                            button_payloads.c.id == row_id,
                             button_payloads.c.community_id == community_id,
                         )
                     )

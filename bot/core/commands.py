@@ -180,6 +180,10 @@ class CommandRegistry:
         """Return the button action with this id."""
         return self._actions.get(action_id)
 
+    def actions(self) -> list[ActionSpec]:
+        """Return every button action, by id."""
+        return sorted(self._actions.values(), key=lambda a: a.id)
+
     def default_of(self, group: str) -> CommandSpec | None:
         """Return the subcommand that runs when only ``group`` is typed."""
         return next((s for s in self.subcommands(group) if s.default), None)

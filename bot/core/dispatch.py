@@ -27,7 +27,15 @@ from bot.core.events import (
 )
 from bot.core.i18n import DEFAULT_LOCALE, normalize_locale
 from bot.core.identity import Account, Caller
-from bot.core.parsing import Mention, MentionKind, parse_arguments, parse_value
+from bot.core.parsing import (
+    Mention,
+    MentionKind,
+    check_readable,
+    parse_arguments,
+    parse_value,
+    scrub,
+    unreadable,
+)
 from bot.core.ports import ChannelRef, Platform
 from bot.core.replies import Reply
 from bot.store.batch import GroupCommit
@@ -91,6 +99,7 @@ class Dispatcher:
             ctx = await self._context(platform, community, caller, channel, respond)
             ctx.replied_message_id = replied_message_id
             async with self._guarded(ctx, f"/{line.strip()[:100]}"):
+                check_readable(line)
                 spec, rest = self._resolve_line(line)
                 await self._check_permission(ctx, spec)
                 replied: Mention | None = None
@@ -163,7 +172,8 @@ class Dispatcher:
             ctx = await self._context(platform, community, caller, channel, respond)
             async with self._guarded(ctx, f"button {action_id}"):
                 action = self.cohort.registry.action(action_id)
-                if action is None:
+                if action is None or unreadable(payload):
+                    log.info("button %r with payload %r is not ours", action_id, payload)
                     raise UserError("action.unknown")
                 if not ctx.role.may(action.permission):
                     who = ctx.plain(f"permission.{action.permission.value}")
@@ -301,6 +311,7 @@ class Dispatcher:
         """Log a member's message once and tell the cogs; return False for a repeat or a bot."""
         if caller.is_bot:
             return False
+        text = scrub(text)  # a chat message cannot be refused like a command: it is cleaned
         async with self._track():
             account = await self.cohort.identity.resolve(community.id, caller)
             added = await self._messages.insert(

@@ -19,7 +19,7 @@ from bot.core.commands import Option, OptionKind
 from bot.core.errors import UserError
 
 _DURATION_UNITS: dict[str, int] = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
-_DURATION_RE = re.compile(r"(\d{1,6})([wdhms])")
+_DURATION_RE = re.compile(r"(\d{1,6})([wdhms])", re.ASCII)
 MAX_DURATION = timedelta(days=3660)
 
 
@@ -126,9 +126,11 @@ def quote(value: str) -> str:
 
 # --- dates and times ---------------------------------------------------------------------------
 
-_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
-_OFFSET_RE = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$", re.ASCII)
+_OFFSET_RE = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE | re.ASCII)
+_GLUED_RE = re.compile(r"^(\d{1,2}:\d{2}(?::\d{2})?)(Z|[+-]\d{1,2}(?::?\d{2})?)$", re.ASCII)
+_ISO_RE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}T\d", re.ASCII)
 _RELATIVE_DAYS = {"today": 0, "tomorrow": 1, "今天": 0, "明天": 1, "后天": 2}
 
 
@@ -143,10 +145,10 @@ def _zone(text: str) -> ZoneInfo | timezone_offset | None:
         if hours > 14 or minutes > 59:
             return None
         return timezone_offset(sign * timedelta(hours=hours, minutes=minutes))
-    if "/" in text and ".." not in text:
+    if "/" in text and ".." not in text and len(text) <= 64:  # the longest zone name has 32
         try:
             return ZoneInfo(text)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OSError):  # OSError: a name too long for a file name
             return None
     return None
 
@@ -187,7 +189,7 @@ def parse_datetime(text: str, *, tz: ZoneInfo, now: datetime, option: str = "whe
             zone = found
             words = words[:-1]
     # An offset glued to the time: 19:30+01:00 or 19:30Z.
-    glued = re.match(r"^(\d{1,2}:\d{2}(?::\d{2})?)(Z|[+-]\d{1,2}(?::?\d{2})?)$", words[-1])
+    glued = _GLUED_RE.match(words[-1])
     if glued:
         found = _zone(glued.group(2))
         if found is None:
@@ -237,7 +239,7 @@ def parse_datetime(text: str, *, tz: ZoneInfo, now: datetime, option: str = "whe
 
 
 def _looks_iso(text: str) -> bool:
-    return bool(re.match(r"^\d{4}-\d{1,2}-\d{1,2}T\d", text.strip()))
+    return bool(_ISO_RE.match(text.strip()))
 
 
 # --- members -----------------------------------------------------------------------------------
@@ -282,10 +284,32 @@ def parse_mention(text: str, *, option: str = "member") -> Mention:
 
 OptionValue = str | int | datetime | timedelta | Mention
 
+# A NUL ends text early in SQLite's functions and FTS5; a lone surrogate (half of a UTF-16 pair)
+# cannot be written as UTF-8 at all, so neither the database nor any platform takes it.
+_UNREADABLE_RE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unreadable(text: str) -> bool:
+    """Say whether ``text`` holds a NUL or a lone surrogate: input Cohort refuses, never stores."""
+    return _UNREADABLE_RE.search(text) is not None
+
+
+def scrub(text: str) -> str:
+    """Replace NULs and lone surrogates with U+FFFD, for text nobody can be asked to type again."""
+    return _UNREADABLE_RE.sub("\ufffd", text)
+
+
+def check_readable(line: str) -> None:
+    """Refuse a whole typed command line that holds a character no platform or database takes."""
+    if unreadable(line):
+        raise UserError("parse.unreadable")
+
 
 def parse_value(option: Option, raw: str, *, tz: ZoneInfo, now: datetime) -> OptionValue:
     """Convert one option's text into its typed value, or raise a UserError naming it."""
     name = option.name
+    if unreadable(raw):
+        raise UserError("parse.unreadable_option", option=name)
     match option.kind:
         case OptionKind.TEXT:
             value = raw.strip()
@@ -296,7 +320,7 @@ def parse_value(option: Option, raw: str, *, tz: ZoneInfo, now: datetime) -> Opt
             return value
         case OptionKind.INTEGER:
             text = raw.strip().replace("_", "").replace(",", "")
-            if not re.fullmatch(r"[+-]?\d{1,18}", text):
+            if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):  # fits 64 bits, ASCII digits only
                 raise UserError("parse.integer", option=name, value=raw)
             number = int(text)
             low, high = option.min_value, option.max_value

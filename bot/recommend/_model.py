@@ -19,6 +19,8 @@ BOOSTS = 64  # languages whose "same language first" boost a model keeps
 def zscore(scores: np.ndarray) -> np.ndarray:
     """Standardise each row (mean 0, deviation 1); a constant row becomes zeros."""
     scores = np.asarray(scores, dtype=np.float32)
+    if scores.shape[-1] == 0:  # no courses: nothing to standardise (and no mean to take)
+        return scores
     mean = scores.mean(axis=-1, keepdims=True)
     std = scores.std(axis=-1, keepdims=True)
     std[std == 0] = 1.0

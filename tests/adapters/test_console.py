@@ -82,6 +82,22 @@ async def test_bad_meta_commands_explain_themselves(console: ConsoleAdapter) -> 
     assert "Usage: /channel <name>" in text
 
 
+@pytest.mark.parametrize("number", ["²", "٣", "9" * 5000, "-1", "1.0"])
+async def test_a_button_number_that_is_not_one_is_refused(
+    console: ConsoleAdapter, number: str
+) -> None:
+    text = await run(console, "/help", f"/press {number}", "/whoami")
+    assert f"There is no button [{number}]." in text
+    assert "Role: admin" in text  # the console is still reading
+
+
+async def test_press_sends_callback_data_as_a_platform_would(console: ConsoleAdapter) -> None:
+    text = await run(console, "/press a|general.lang|zh", "/press a|general.lang", "/press z|x|y")
+    assert "从现在起我会用中文和你交流" in text
+    assert "There is no button [a|general.lang]." in text  # the console speaks the community's
+    assert "There is no button [z|x|y]." in text
+
+
 async def test_unbalanced_quote_is_a_clear_error(console: ConsoleAdapter) -> None:
     text = await run(console, '/help "who')
     assert 'A quote (") is not closed.' in text

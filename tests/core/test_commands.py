@@ -98,6 +98,8 @@ def test_actions_collide_and_need_valid_ids() -> None:
         registry.add_action(ActionSpec("general.lang", _press))
     with pytest.raises(ValueError):
         ActionSpec("Bad Id", _press)
+    registry.add_action(ActionSpec("general.a", _press))
+    assert [a.id for a in registry.actions()] == ["general.a", "general.lang"]
 
 
 async def test_all_cogs_load_together_without_collisions(config: Config) -> None:

@@ -17,6 +17,7 @@ from bot.core.parsing import (
     MentionKind,
     OptionValue,
     Token,
+    check_readable,
     format_duration,
     parse_arguments,
     parse_datetime,
@@ -24,6 +25,7 @@ from bot.core.parsing import (
     parse_mention,
     parse_value,
     quote,
+    scrub,
     tokenize,
 )
 
@@ -237,6 +239,8 @@ def test_parse_duration(text: str, seconds: int) -> None:
         ("1234567s", "parse.duration"),
         ("3661d", "parse.duration_range"),
         ("999999w", "parse.duration_range"),
+        ("٣h", "parse.duration"),  # digits are ASCII digits: not Arabic-Indic,
+        ("１h", "parse.duration"),  # nor full-width
     ],
 )
 def test_parse_duration_refuses(text: str, key: str) -> None:
@@ -371,6 +375,11 @@ def test_parse_datetime_reads_today_in_the_callers_zone() -> None:
         ("0001-01-01 00:30", "parse.datetime_invalid"),
         ("0001-01-01 00:00 +05:00", "parse.datetime_invalid"),
         ("9999-12-31 23:59 -05:00", "parse.datetime_invalid"),
+        ("٢٠٢٦-١٢-٠٣ 19:30", "parse.datetime"),
+        ("2026-12-03 19:30 Europe/" + "x" * 300, "parse.datetime"),  # too long for a file name
+        ("2026-12-03 19:30 Europe/" + "x" * 250, "parse.datetime"),
+        ("2026-12-03 １９:３０", "parse.datetime"),
+        ("2026-12-03 19:30 +٠٨:٠٠", "parse.datetime"),
     ],
 )
 def test_parse_datetime_refuses(text: str, key: str) -> None:
@@ -534,6 +543,10 @@ def test_parse_value_integer(raw: str, value: int) -> None:
         ("1.5", "parse.integer"),
         ("1e3", "parse.integer"),
         ("1" * 19, "parse.integer"),
+        ("²", "parse.integer"),  # str.isdigit() says yes; int() refuses it
+        ("٣", "parse.integer"),  # int() reads it as 3
+        ("１２", "parse.integer"),
+        (str(10**30), "parse.integer"),
         ("5001", "parse.integer_range"),
         ("-6", "parse.integer_range"),
     ],
@@ -560,6 +573,43 @@ def test_parse_value_text_is_trimmed_and_limited() -> None:
         "parse.too_long",
         {"option": "name", "limit": 5},
     )
+
+
+@pytest.mark.parametrize("kind", list(OptionKind))
+@pytest.mark.parametrize("raw", ["a\x00b", "\x00", "ab\ud800", "\udfff", "\ud83d"])
+def test_every_kind_of_value_refuses_nul_and_lone_surrogates(kind: OptionKind, raw: str) -> None:
+    choices = (Choice("a", "k"),) if kind is OptionKind.CHOICE else ()
+    option = Option("field", kind, "d", choices=choices)
+    with pytest.raises(UserError) as caught:
+        parse_value(option, raw, tz=BERLIN, now=NOW)
+    assert (caught.value.key, caught.value.params) == (
+        "parse.unreadable_option",
+        {"option": "field"},
+    )
+
+
+@pytest.mark.parametrize("line", ["/ask a\x00", "/\ud800", "/ask 😀 \udc00"])
+def test_check_readable_refuses_a_line(line: str) -> None:
+    with pytest.raises(UserError) as caught:
+        check_readable(line)
+    assert caught.value.key == "parse.unreadable"
+
+
+@pytest.mark.parametrize("line", ["/ask 😀 中文 עברית \u202e \t", "/ask \x01\x7f\ufffd"])
+def test_check_readable_keeps_other_text(line: str) -> None:
+    check_readable(line)
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("a\x00b", "a\ufffdb"),
+        ("\ud83d\ude00", "\ufffd\ufffd"),  # two halves, not a pair: Python keeps them apart
+        ("😀 中文 \t\x01", "😀 中文 \t\x01"),
+    ],
+)
+def test_scrub_replaces_only_nul_and_lone_surrogates(text: str, clean: str) -> None:
+    assert scrub(text) == clean
 
 
 # --- whole argument lines ----------------------------------------------------------------------

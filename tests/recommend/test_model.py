@@ -336,3 +336,8 @@ def test_a_model_file_from_before_the_popularity_weight_serves_without_it(tmp_pa
     parts["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     np.savez(path, **parts)
     assert load(path).popularity_weight == 0.0
+
+
+def test_zscore_of_no_courses_is_empty() -> None:
+    # A community with no courses yet: /recommend stats builds its fallback from no columns.
+    assert zscore(np.zeros((1, 0), dtype=np.float32)).shape == (1, 0)

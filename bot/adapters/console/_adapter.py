@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.console._render import render
+from bot.core.buttons import read_int
 from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.errors import UserError
@@ -158,8 +159,18 @@ class ConsoleAdapter:
         self._print(self.t("console.channel", channel=name))
 
     async def _press(self, rest: str) -> None:
+        """Press button ``[n]`` of an earlier reply, or send callback data as a platform would."""
         number = rest.strip().lstrip("[").rstrip("]")
-        entry = self.buttons.get(int(number)) if number.isdigit() else None
+        if "|" in number:  # ``a|action|payload`` or ``s|id``: what Telegram or Discord sends back
+            decoded = await self.cohort.buttons.decode(self.community.id, number)
+            if decoded is None:
+                self._print(self.t("console.no_button", number=number))
+                return
+            action, payload = decoded
+            await self._run_action(self.here, action, payload)
+            return
+        button_number = read_int(number)
+        entry = self.buttons.get(button_number) if button_number is not None else None
         if entry is None:
             self._print(self.t("console.no_button", number=number or "?"))
             return
@@ -167,14 +178,11 @@ class ConsoleAdapter:
         if button.url:
             self._print(self.t("console.opens", url=button.url))
             return
+        await self._run_action(channel, button.action, button.payload)
+
+    async def _run_action(self, channel: ChannelRef, action: str, payload: str) -> None:
         await self.cohort.dispatcher.press(
-            self,
-            self.community,
-            self.caller(),
-            channel,
-            button.action,
-            button.payload,
-            self._respond,
+            self, self.community, self.caller(), channel, action, payload, self._respond
         )
 
     async def _post(self, text: str) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from bot.cogs.gating._access import AccessState
 from bot.cogs.gating._rules import SourceKind, standing
 from bot.cogs.gating._service import Gating, Holding, Report
+from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.config import OfferConfig, OfferKind
@@ -18,6 +19,7 @@ from bot.core.ports import PlatformError
 from bot.core.replies import Button, ButtonStyle, Field, Reply
 
 PAGE_SIZE = 10
+MAX_PAGE = 10_000
 MAX_DAYS = 3650
 PLANS = ("monthly", "yearly", "once")
 
@@ -203,10 +205,8 @@ class GatingCog:
 
     async def members_page(self, ctx: Context, payload: str) -> Reply:
         """Show the page a /members "next page" button points at."""
-        offer, _, page = payload.rpartition(":")
-        if not offer or not page.isdigit():
-            raise UserError("action.unknown")
-        return await self.members(ctx, offer, int(page))
+        offer, page = payload_fields(payload, 2)
+        return await self.members(ctx, offer, payload_int(page, high=MAX_PAGE))
 
     async def grant(
         self, ctx: Context, member: Account, offer: str, days: int | None = None
@@ -333,7 +333,7 @@ class GatingCog:
                         "gating.option.page",
                         required=False,
                         min_value=1,
-                        max_value=10_000,
+                        max_value=MAX_PAGE,
                     ),
                 ),
                 permission=Permission.ORGANIZER,

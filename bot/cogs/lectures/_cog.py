@@ -16,6 +16,7 @@ from bot.cogs.lectures._rules import (
 )
 from bot.cogs.lectures._service import Changes, LectureService
 from bot.cogs.lectures._store import NewLecture, Occurrence
+from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.context import Context
@@ -260,9 +261,10 @@ class LecturesCog:
 
     async def press_rsvp(self, ctx: Context, payload: str) -> Reply:
         """Record the answer behind a going / maybe / not going button."""
-        occurrence_text, _, status_text = payload.partition(":")
+        occurrence_text, status_text = payload_fields(payload, 2)
+        occurrence_id = payload_int(occurrence_text)
         try:
-            occurrence_id, wanted = int(occurrence_text), Rsvp(status_text)
+            wanted = Rsvp(status_text)
         except ValueError:
             raise UserError("action.unknown") from None
         if wanted is Rsvp.WAITLIST:

@@ -25,6 +25,7 @@ from bot.cogs.points._rules import (
     says_thanks,
 )
 from bot.core import markup
+from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.community import Community
@@ -46,6 +47,8 @@ PAGE_SIZE = 10
 ACTIVITY_RESOLUTION = timedelta(hours=1)
 SEEN_LIMIT = 100_000
 MAX_AMOUNT = 1_000_000
+MAX_PAGE = 100_000
+MAX_SEASON = 100_000
 BAR = 10
 MAX_THANKED = 3  # people one message can thank by mention
 SHOWS_IMAGES = frozenset({PlatformName.DISCORD, PlatformName.TELEGRAM})
@@ -364,10 +367,10 @@ class PointsCog:
 
     async def next_page(self, ctx: Context, payload: str) -> Reply:
         """Show the page a leaderboard's "next page" button points at."""
-        period, _, page = payload.partition(":")
-        if period not in {p.value for p in ledger.Period} or not page.isdigit():
+        period, page = payload_fields(payload, 2)
+        if period not in {p.value for p in ledger.Period}:
             raise UserError("action.unknown")
-        return await self.leaderboard(ctx, period, int(page))
+        return await self.leaderboard(ctx, period, payload_int(page, high=MAX_PAGE))
 
     async def _kudos(
         self,
@@ -633,9 +636,7 @@ class PointsCog:
 
     async def confirm_reset(self, ctx: Context, payload: str) -> Reply:
         """End the season the confirmation named and start the next, once."""
-        if not payload.isdigit():
-            raise UserError("action.unknown")
-        season, now = int(payload), ctx.now()
+        season, now = payload_int(payload, high=MAX_SEASON), ctx.now()
         if not await ledger.start_season(
             self.cohort.db, ctx.community, ending=season, by=ctx.member.id, at=now
         ):
@@ -750,7 +751,7 @@ class PointsCog:
                         "points.option.season",
                         required=False,
                         min_value=1,
-                        max_value=100_000,
+                        max_value=MAX_SEASON,
                     ),
                 ),
                 permission=Permission.ORGANIZER,
@@ -773,7 +774,7 @@ class PointsCog:
                         "points.option.page",
                         required=False,
                         min_value=1,
-                        max_value=100_000,
+                        max_value=MAX_PAGE,
                     ),
                 ),
             ),

@@ -12,6 +12,7 @@ from bot.cogs.qa._ask import parse_question
 from bot.cogs.qa._service import Paid, Question
 from bot.cogs.qa._states import State, Why
 from bot.cogs.qa._stats import summary, top_answerers
+from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Role
 from bot.core.community import Community
@@ -199,13 +200,11 @@ class QaCog:
 
     async def pick(self, ctx: Context, payload: str) -> Reply:
         """Accept the answer a button names."""
-        question_id, _, answer_id = payload.partition(":")
-        if not question_id.isdigit() or not answer_id.isdigit():
-            raise UserError("action.unknown")
-        found = await service.get(self.cohort.db, ctx.community.id, int(question_id))
+        question_id, answer_id = (payload_int(f) for f in payload_fields(payload, 2))
+        found = await service.get(self.cohort.db, ctx.community.id, question_id)
         if found is None:
             raise UserError("qa.unknown", id=question_id)
-        return await self._accept(ctx, found, int(answer_id))
+        return await self._accept(ctx, found, answer_id)
 
     async def _accept(self, ctx: Context, question: Question, answer_id: int) -> Reply:
         paid = await service.accept(
