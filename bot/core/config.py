@@ -504,6 +504,32 @@ class IdentityConfig:
     )
 
 
+def _failures(raw: object) -> int:
+    """Accept a number of failures in a row from 1 to 1000."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 1 <= raw <= 1000:
+        raise ValueError("out of range")
+    return raw
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuperviseConfig:
+    """Say how long-running tasks are restarted after a failure, and when to give up."""
+
+    backoff_initial: float = field(
+        default=1.0,
+        metadata=_meta(_seconds_between(0.01, 60.0), "a number of seconds from 0.01 to 60"),
+    )
+    backoff_max: float = field(
+        default=60.0,
+        metadata=_meta(_seconds_between(0.01, 3600.0), "a number of seconds from 0.01 to 3600"),
+    )
+    max_failures: int = field(
+        default=10, metadata=_meta(_failures, "a whole number of failures from 1 to 1000")
+    )
+
+
 class LevelCurve(StrEnum):
     """How many points each level needs."""
 
@@ -1043,6 +1069,7 @@ class Config:
     stripe: StripeConfig = field(default_factory=StripeConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    supervise: SuperviseConfig = field(default_factory=SuperviseConfig)
     communities: tuple[CommunityConfig, ...]
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import discord
@@ -13,7 +13,13 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.adapters.discord._client import CohortClient, caller_from_json, caller_of, intents
+from bot.adapters.discord._client import (
+    CohortClient,
+    caller_from_json,
+    caller_of,
+    classify,
+    intents,
+)
 from bot.adapters.discord._commands import CommandRenderer, payload_hash, read_invocation
 from bot.adapters.discord._interaction import InteractionAnswer
 from bot.adapters.discord._order import KeyedOrder, Pacer
@@ -33,6 +39,7 @@ from bot.core.ports import (
     PlatformErrorReason,
 )
 from bot.core.replies import Reply
+from bot.core.supervise import Watch
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +83,7 @@ class DiscordAdapter(DiscordPlatform):
         self._expected: dict[tuple[int, int, int, bool], int] = {}
         self._parents: dict[int, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._connect: asyncio.Task[None] | None = None
+        self.gateway: Watch | None = None  # the supervised gateway connection, once READY
         self._started = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -107,20 +114,26 @@ class DiscordAdapter(DiscordPlatform):
         if gateway is None:
             _shards, gateway, _limits = await self.call(self.client.http.get_bot_gateway)
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
-        self._connect = asyncio.create_task(self.client.connect(reconnect=True))
+        first = asyncio.create_task(self.client.connect(reconnect=True))
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait(
-            {ready, self._connect}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            {ready, first}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
         )
         if ready not in done:
             ready.cancel()
-            error = self._connect.exception() if self._connect in done else None
             await self.client.close()
+            await asyncio.wait({ready, first})
+            error = None if first.cancelled() else first.exception()
             if isinstance(error, discord.PrivilegedIntentsRequired):
                 raise self._intents_error(["Server Members Intent", "Message Content Intent"])
             if error is not None:
                 raise error
             raise PlatformError(PlatformErrorReason.UNAVAILABLE, "no READY from the gateway")
+        # From here on the connection is supervised: when it ends it is logged and reopened.
+        self.gateway = self.cohort.supervisor.run(
+            "discord.gateway", self._reconnect, classify=classify, first=first
+        )
+        self.gateway.ok()
         log.info("discord: connected as %s to %d guild(s)", self.client.user, len(self.guilds()))
         await self.sync_commands()
         await self.check_roles()
@@ -145,23 +158,53 @@ class DiscordAdapter(DiscordPlatform):
             "them switched off" if len(missing) > 1 else "it switched off",
         )
 
+    async def _reconnect(self) -> None:
+        """Open a new gateway session after the last connection ended unexpectedly."""
+        ws = self.client.ws
+        if ws is not None and ws.open:
+            await ws.close(code=4000)  # what is left of it, and its heartbeat thread
+        await self.client.connect(reconnect=True)
+
     async def stop(self) -> None:
         """Take no new events, let the ones in hand answer, then close the gateway cleanly."""
         self.stopping = True
         pending = [t for t in self._tasks if not t.done()]
         if pending:
-            await asyncio.wait(pending, timeout=STOP_TIMEOUT)
-        await self.client.close()
-        if self._connect is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self._connect
+            _, late = await asyncio.wait(pending, timeout=STOP_TIMEOUT)
+            for task in late:
+                log.warning("discord: %s still running at shutdown; cancelled", task.get_name())
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        if self.gateway is not None:
+            await self.gateway.stop(end=self.client.close)
+        else:
+            await self.client.close()
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run ``coroutine`` in the background, tracked so that ``stop`` waits for it."""
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def received(self) -> None:
+        """Note that the gateway delivered an event (``/healthz``'s last event)."""
+        self.cohort.supervisor.seen(self.name)
+
+    def unreadable(self, event: str, exc: Exception) -> None:
+        """Log a gateway event discord.py could not read (it is skipped) and count it."""
+        log.error(
+            "discord: a %s event could not be read (%s); skipped it",
+            event,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        if self.gateway is not None:
+            self.gateway.skip(f"unreadable_{event.lower()}")
+
+    def on_resumed(self) -> None:
+        """Note that the session is back after discord.py reconnected by itself."""
+        if self.gateway is not None:
+            self.gateway.ok()
+
+    def on_disconnect(self) -> None:
+        """Note that the connection dropped; discord.py reconnects (and resumes) by itself."""
+        if self.gateway is not None and not self.stopping:
+            self.gateway.lost("disconnected")
 
     @contextlib.contextmanager
     def _tracked(self) -> Iterator[None]:
@@ -176,6 +219,8 @@ class DiscordAdapter(DiscordPlatform):
 
     async def on_ready(self) -> None:
         """After a new session (not the first, which ``start`` handles): sync what changed."""
+        if self.gateway is not None:
+            self.gateway.ok()
         if self._started and not self.stopping:
             with self._tracked():
                 await self.sync_commands()
@@ -213,11 +258,14 @@ class DiscordAdapter(DiscordPlatform):
         """Run a slash command through the core and answer it, whatever happens."""
         if self.stopping:
             return
+        received = asyncio.get_running_loop().time()  # Discord's 3 seconds are running
         with self._tracked():
             locale = self._locale(interaction)
             community = self._community(interaction.guild_id)
             channel = await self._channel_ref(interaction.channel) if interaction.channel else None
-            answer = InteractionAnswer(self, interaction, community, channel, locale)
+            answer = InteractionAnswer(
+                self, interaction, community, channel, locale, received=received
+            )
             await answer.run(lambda: self._run_command(interaction, community, channel, answer))
 
     async def _run_command(
@@ -264,11 +312,14 @@ class DiscordAdapter(DiscordPlatform):
         """Run the action behind a pressed button and answer the press, whatever happens."""
         if self.stopping:
             return
+        received = asyncio.get_running_loop().time()  # Discord's 3 seconds are running
         with self._tracked():
             locale = self._locale(interaction)
             community = self._community(interaction.guild_id)
             channel = await self._channel_ref(interaction.channel) if interaction.channel else None
-            answer = InteractionAnswer(self, interaction, community, channel, locale)
+            answer = InteractionAnswer(
+                self, interaction, community, channel, locale, received=received
+            )
 
             async def work() -> None:
                 if community is None:

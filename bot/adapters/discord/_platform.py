@@ -132,6 +132,12 @@ class DiscordPlatform:
                 raise PlatformError(
                     PlatformErrorReason.INVALID, f"{exc.status} {exc.code} {exc.text}"
                 ) from exc
+            except RuntimeError as exc:  # aiohttp: "Session is closed"
+                if not self.client.is_closed():
+                    raise
+                raise PlatformError(
+                    PlatformErrorReason.UNAVAILABLE, "the client is closed"
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def text(self, locale: str, key: str, /, **params: Any) -> str:

@@ -1,0 +1,139 @@
+"""The Discord gateway under supervision: unreadable events, a dying connection, a revoked token."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.adapters.discord._client import classify
+from bot.cogs import points
+from bot.core.cohort import Cohort
+from bot.core.identity import Caller
+from bot.core.platforms import PlatformName
+from bot.core.supervise import Failure, FailureKind, TaskState
+from bot.runtime import build
+from tests.adapters.test_discord import BOB, GENERAL, GUILD, adapter_of, demo_guild, start
+from tests.conftest import make_config
+from tests.discord_api import DEFAULT_TOKEN, DiscordServer
+
+FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_failures": 3}
+
+
+@pytest.fixture
+async def dc() -> AsyncIterator[DiscordServer]:
+    """Return the stand-in with the demo guild."""
+    async with demo_guild() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, dc: DiscordServer) -> AsyncIterator[Cohort]:
+    """Return a bot connected to the stand-in, restarting a failed gateway within milliseconds."""
+    config = make_config(
+        tmp_path,
+        discord={"token": DEFAULT_TOKEN, "api_base": dc.api_base, "defer_after": 0.3},
+        supervise=FAST,
+    )
+    cohort = await build(config)
+    try:
+        await start(cohort)
+    except BaseException:
+        await cohort.db.close()
+        raise
+    try:
+        yield cohort
+    finally:
+        await adapter_of(cohort).stop()
+        await cohort.dispatcher.drain()
+        await cohort.supervisor.close()
+        await cohort.db.close()
+
+
+async def balance(cohort: Cohort, user_id: int) -> int:
+    """Return a Discord user's points in the demo community."""
+    demo = cohort.communities["demo"]
+    account = await cohort.identity.resolve(
+        demo.id, Caller(PlatformName.DISCORD, str(user_id), "Bob")
+    )
+    return await points.balance_of(cohort.db, demo.id, account.member_id)
+
+
+async def test_an_unreadable_event_is_logged_skipped_and_the_next_message_earns_points(
+    bot: Cohort, dc: DiscordServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    dc.absent_as_null = {"interaction_metadata"}  # discord.py reads a null there as a dict
+    dc.user_says(GENERAL, BOB, "this message arrives with a null discord.py cannot read")
+    dc.absent_as_null = set()
+    dc.user_says(GENERAL, BOB, "and this one should still earn points")
+    await dc.wait_for(lambda: balance(bot, BOB))
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert logged == ["discord: a MESSAGE_CREATE event could not be read (TypeError); skipped it"]
+    gateway = bot.supervisor.report()["discord.gateway"]
+    assert (gateway["state"], gateway["skipped"], gateway["restarts"]) == ("running", 1, 0)
+    assert gateway["last_error"]["reason"] == "unreadable_message_create"  # type: ignore[index]
+    assert dc.gateway.identifies == 1  # skipped in place: no new session, nothing lost
+    assert "discord" in bot.supervisor.last_event
+
+
+async def test_a_gateway_connection_that_dies_is_logged_and_reopened(
+    bot: Cohort, dc: DiscordServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    await dc.gateway.corrupt()  # discord.py's connect() raises zlib.error and returns
+    await dc.wait_for(lambda: dc.gateway.identifies == 2)
+    await dc.wait_for(lambda: bot.supervisor.watches["discord.gateway"].up)
+    dc.user_says(GENERAL, BOB, "a message after the new session began")
+    await dc.wait_for(lambda: balance(bot, BOB))
+    watch = bot.supervisor.watches["discord.gateway"]
+    assert (watch.restarts, watch.failures) == (1, 0)
+    assert watch.last_error == Failure(FailureKind.ERROR, "error")  # zlib.error
+    assert "discord.gateway ended (error:error)" in [
+        r.getMessage() for r in caplog.records if r.levelname == "ERROR"
+    ]
+    assert len(dc.gateway.connections) == 1  # the broken one was closed, not left beating
+    # The new session still takes commands.
+    assert await dc.answered(dc.run_command(GUILD, GENERAL, BOB, "whoami"))
+
+
+async def test_a_token_revoked_while_connected_gives_up_with_the_config_exit_code(
+    bot: Cohort, dc: DiscordServer
+) -> None:
+    stop = asyncio.Event()
+    bot.supervisor.stop_with(stop)
+    dc.token = "revoked-" + DEFAULT_TOKEN  # reset in the Developer Portal
+    await dc.disconnect()  # the RESUME fails, the new IDENTIFY is closed with 4004
+    await asyncio.wait_for(stop.wait(), 10)
+    watch = bot.supervisor.watches["discord.gateway"]
+    assert watch.state is TaskState.FAILED
+    assert watch.last_error == Failure(FailureKind.FATAL, "invalid_token")
+    assert bot.supervisor.exit_code == 2
+
+
+class _Socket:
+    """Just enough of an aiohttp websocket for ``ConnectionClosed``."""
+
+    close_code = None
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (discord.ConnectionClosed(_Socket(), shard_id=None, code=4004), ("fatal", "invalid_token")),  # type: ignore[arg-type]
+        (
+            discord.ConnectionClosed(_Socket(), shard_id=None, code=4000),
+            ("transient", "closed_4000"),
+        ),  # type: ignore[arg-type]
+        (discord.PrivilegedIntentsRequired(None), ("fatal", "disallowed_intents")),
+        (discord.GatewayNotFound(), ("transient", "gateway_not_found")),
+        (OSError(104, "reset"), ("transient", "network")),
+        (TimeoutError(), ("transient", "timeout")),
+        (zlib.error("bad"), ("error", "error")),
+    ],
+)
+def test_gateway_failures_are_classified(error: BaseException, expected: tuple[str, str]) -> None:
+    failure = classify(error)
+    assert (failure.kind.value, failure.reason) == expected
