@@ -14,6 +14,7 @@ import pytest
 from bot.core.config import Config
 from bot.core.supervise import ExitCode, TaskState
 from bot.runtime import build, serve, start_scheduler
+from tests.adapters.conftest import FAST_RESTARTS
 from tests.adapters.test_discord import BOB, GENERAL, GUILD, content, demo_guild
 from tests.conftest import make_config
 from tests.discord_api import DEFAULT_TOKEN, DiscordServer
@@ -23,7 +24,6 @@ from tests.web.test_app import free_port
 TELEGRAM_TOKEN = "123456:TEST-token"
 GROUP = -1001234567890
 TG_BOB = 600
-FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_failures": 3}
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def both(tmp_path: Path, dc: DiscordServer, tg: TelegramServer, port: int = 8080
         discord={"token": DEFAULT_TOKEN, "api_base": dc.api_base},
         telegram={"token": TELEGRAM_TOKEN, "base_url": tg.base_url},
         web={"enabled": True, "host": "127.0.0.1", "port": port},
-        supervise=FAST,
+        supervise=FAST_RESTARTS,
     )
 
 
@@ -142,7 +142,7 @@ async def test_a_platform_that_keeps_failing_exits_3(
 
 
 async def test_a_job_that_keeps_failing_gives_up(tmp_path: Path) -> None:
-    config = make_config(tmp_path, supervise={**FAST, "max_failures": 2})
+    config = make_config(tmp_path, supervise={**FAST_RESTARTS, "max_failures": 2})
     cohort = await build(config)
     runs: list[int] = []
 

@@ -504,15 +504,6 @@ class IdentityConfig:
     )
 
 
-def _failures(raw: object) -> int:
-    """Accept a number of failures in a row from 1 to 1000."""
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise TypeError("not an integer")
-    if not 1 <= raw <= 1000:
-        raise ValueError("out of range")
-    return raw
-
-
 @dataclass(frozen=True, kw_only=True)
 class SuperviseConfig:
     """Say how long-running tasks are restarted after a failure, and when to give up."""
@@ -526,7 +517,7 @@ class SuperviseConfig:
         metadata=_meta(_seconds_between(0.01, 3600.0), "a number of seconds from 0.01 to 3600"),
     )
     max_failures: int = field(
-        default=10, metadata=_meta(_failures, "a whole number of failures from 1 to 1000")
+        default=10, metadata=_meta(_rate, "a whole number of failures from 1 to 1000")
     )
 
 

@@ -115,28 +115,32 @@ class Watch:
 
     def lost(self, reason: str) -> None:
         """Record a dropped connection that the library restores by itself."""
-        self._note(Failure(FailureKind.TRANSIENT, reason))
+        self.note(Failure(FailureKind.TRANSIENT, reason))
         if self.state is TaskState.RUNNING:
             self.state = TaskState.RETRYING
 
     def skip(self, reason: str) -> None:
         """Record an input the task could not read and let go of (it keeps running)."""
         self.skipped += 1
-        self._note(Failure(FailureKind.ERROR, reason))
+        self.note(Failure(FailureKind.ERROR, reason))
 
     def failed(self, exc: BaseException, classify: Classifier = unexpected) -> float | None:
         """Record a failure; return the pause before the next try, or None after giving up."""
         return self.supervisor.failed(self, classify(exc))
 
-    def _note(self, failure: Failure) -> None:
+    def note(self, failure: Failure) -> None:
+        """Record ``failure`` as the last error, now."""
         self.last_error = failure
         self.last_error_at = self.supervisor.clock.now()
 
     async def stop(
         self, *, cancel: bool = False, end: Callable[[], Awaitable[object]] | None = None
     ) -> None:
-        """Stop restarting the task and wait for it to end: ``end()`` makes it return (closes
-        its connection), else its owner already did, else ``cancel`` it."""
+        """Stop restarting the task and wait for it to end.
+
+        ``end()`` makes it return (closes its connection); without it the owner already did,
+        or ``cancel`` cancels it.
+        """
         self.stopping = True
         if end is not None:
             await end()
@@ -250,7 +254,7 @@ class Supervisor:
     def failed(self, watch: Watch, failure: Failure) -> float | None:
         """Count a failure of ``watch``; return the pause before it runs again, or give up."""
         watch.failures += 1
-        watch._note(failure)
+        watch.note(failure)
         if failure.kind is FailureKind.FATAL or watch.failures >= self.config.max_failures:
             self._give_up(watch, failure)
             return None

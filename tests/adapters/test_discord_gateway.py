@@ -4,91 +4,57 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import discord
 import pytest
 
 from bot.adapters.discord._client import classify
-from bot.cogs import points
 from bot.core.cohort import Cohort
-from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.supervise import Failure, FailureKind, TaskState
-from bot.runtime import build
-from tests.adapters.test_discord import BOB, GENERAL, GUILD, adapter_of, demo_guild, start
-from tests.conftest import make_config
+from tests.adapters.conftest import points_of
+from tests.adapters.test_discord import BOB, GENERAL, GUILD
 from tests.discord_api import DEFAULT_TOKEN, DiscordServer
-
-FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_failures": 3}
-
-
-@pytest.fixture
-async def dc() -> AsyncIterator[DiscordServer]:
-    """Return the stand-in with the demo guild."""
-    async with demo_guild() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, dc: DiscordServer) -> AsyncIterator[Cohort]:
-    """Return a bot connected to the stand-in, restarting a failed gateway within milliseconds."""
-    config = make_config(
-        tmp_path,
-        discord={"token": DEFAULT_TOKEN, "api_base": dc.api_base, "defer_after": 0.3},
-        supervise=FAST,
-    )
-    cohort = await build(config)
-    try:
-        await start(cohort)
-    except BaseException:
-        await cohort.db.close()
-        raise
-    try:
-        yield cohort
-    finally:
-        await adapter_of(cohort).stop()
-        await cohort.dispatcher.drain()
-        await cohort.supervisor.close()
-        await cohort.db.close()
-
-
-async def balance(cohort: Cohort, user_id: int) -> int:
-    """Return a Discord user's points in the demo community."""
-    demo = cohort.communities["demo"]
-    account = await cohort.identity.resolve(
-        demo.id, Caller(PlatformName.DISCORD, str(user_id), "Bob")
-    )
-    return await points.balance_of(cohort.db, demo.id, account.member_id)
 
 
 async def test_an_unreadable_event_is_logged_skipped_and_the_next_message_earns_points(
-    bot: Cohort, dc: DiscordServer, caplog: pytest.LogCaptureFixture
+    fast_bot: Cohort, dc: DiscordServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     dc.absent_as_null = {"interaction_metadata"}  # discord.py reads a null there as a dict
     dc.user_says(GENERAL, BOB, "this message arrives with a null discord.py cannot read")
     dc.absent_as_null = set()
     dc.user_says(GENERAL, BOB, "and this one should still earn points")
-    await dc.wait_for(lambda: balance(bot, BOB))
+    await dc.wait_for(lambda: points_of(fast_bot, PlatformName.DISCORD, BOB))
     logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert logged == ["discord: a MESSAGE_CREATE event could not be read (TypeError); skipped it"]
-    gateway = bot.supervisor.report()["discord.gateway"]
+    gateway = fast_bot.supervisor.report()["discord.gateway"]
     assert (gateway["state"], gateway["skipped"], gateway["restarts"]) == ("running", 1, 0)
     assert gateway["last_error"]["reason"] == "unreadable_message_create"  # type: ignore[index]
     assert dc.gateway.identifies == 1  # skipped in place: no new session, nothing lost
-    assert "discord" in bot.supervisor.last_event
+    assert "discord" in fast_bot.supervisor.last_event
+
+
+async def test_a_dropped_connection_shows_as_retrying_until_the_session_resumes(
+    fast_bot: Cohort, dc: DiscordServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    watch = fast_bot.supervisor.watches["discord.gateway"]
+    await dc.disconnect()
+    await dc.wait_for(lambda: watch.last_error is not None)
+    assert watch.last_error == Failure(FailureKind.TRANSIENT, "disconnected")
+    await dc.wait_for(lambda: dc.gateway.resumes == 1 and watch.up)
+    assert "discord: gateway connection lost; reconnecting" in caplog.messages
+    assert (watch.restarts, dc.gateway.identifies) == (0, 1)  # discord.py resumed it
 
 
 async def test_a_gateway_connection_that_dies_is_logged_and_reopened(
-    bot: Cohort, dc: DiscordServer, caplog: pytest.LogCaptureFixture
+    fast_bot: Cohort, dc: DiscordServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     await dc.gateway.corrupt()  # discord.py's connect() raises zlib.error and returns
     await dc.wait_for(lambda: dc.gateway.identifies == 2)
-    await dc.wait_for(lambda: bot.supervisor.watches["discord.gateway"].up)
+    await dc.wait_for(lambda: fast_bot.supervisor.watches["discord.gateway"].up)
     dc.user_says(GENERAL, BOB, "a message after the new session began")
-    await dc.wait_for(lambda: balance(bot, BOB))
-    watch = bot.supervisor.watches["discord.gateway"]
+    await dc.wait_for(lambda: points_of(fast_bot, PlatformName.DISCORD, BOB))
+    watch = fast_bot.supervisor.watches["discord.gateway"]
     assert (watch.restarts, watch.failures) == (1, 0)
     assert watch.last_error == Failure(FailureKind.ERROR, "error")  # zlib.error
     assert "discord.gateway ended (error:error)" in [
@@ -100,17 +66,17 @@ async def test_a_gateway_connection_that_dies_is_logged_and_reopened(
 
 
 async def test_a_token_revoked_while_connected_gives_up_with_the_config_exit_code(
-    bot: Cohort, dc: DiscordServer
+    fast_bot: Cohort, dc: DiscordServer
 ) -> None:
     stop = asyncio.Event()
-    bot.supervisor.stop_with(stop)
+    fast_bot.supervisor.stop_with(stop)
     dc.token = "revoked-" + DEFAULT_TOKEN  # reset in the Developer Portal
     await dc.disconnect()  # the RESUME fails, the new IDENTIFY is closed with 4004
     await asyncio.wait_for(stop.wait(), 10)
-    watch = bot.supervisor.watches["discord.gateway"]
+    watch = fast_bot.supervisor.watches["discord.gateway"]
     assert watch.state is TaskState.FAILED
     assert watch.last_error == Failure(FailureKind.FATAL, "invalid_token")
-    assert bot.supervisor.exit_code == 2
+    assert fast_bot.supervisor.exit_code == 2
 
 
 class _Socket:

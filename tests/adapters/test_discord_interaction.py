@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +11,7 @@ from bot.core.cohort import Cohort
 from bot.core.commands import CommandSpec
 from bot.core.context import Context
 from bot.core.replies import Reply
-from bot.runtime import build
-from tests.adapters.test_discord import (
-    BOB,
-    GENERAL,
-    GUILD,
-    adapter_of,
-    content,
-    demo_guild,
-    discord_config,
-    start,
-)
+from tests.adapters.test_discord import BOB, GENERAL, GUILD, adapter_of, content
 from tests.conftest import settle_unhandled
 from tests.discord_api import DiscordServer
 
@@ -44,31 +32,12 @@ async def _slow(ctx: Context) -> Reply:
 
 
 @pytest.fixture
-async def dc() -> AsyncIterator[DiscordServer]:
-    """Return the stand-in with the demo guild."""
-    async with demo_guild() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, dc: DiscordServer) -> AsyncIterator[Cohort]:
+async def bot(fast_bot: Cohort) -> Cohort:
     """Return a bot on the stand-in with three test commands synced."""
-    cohort = await build(discord_config(tmp_path, dc))
-    try:
-        adapter = await start(cohort)
-        for name, handler in (("pub", _public), ("priv", _private), ("slow", _slow)):
-            cohort.registry.add(CommandSpec(name, "general.help.description", handler))
-        await adapter.sync_commands()
-    except BaseException:
-        await cohort.db.close()
-        raise
-    try:
-        yield cohort
-    finally:
-        await adapter_of(cohort).stop()
-        await cohort.dispatcher.drain()
-        await cohort.supervisor.close()
-        await cohort.db.close()
+    for name, handler in (("pub", _public), ("priv", _private), ("slow", _slow)):
+        fast_bot.registry.add(CommandSpec(name, "general.help.description", handler))
+    await adapter_of(fast_bot).sync_commands()
+    return fast_bot
 
 
 def attempts(dc: DiscordServer, interaction: int) -> list[float]:
@@ -138,7 +107,7 @@ async def test_a_stop_while_first_responses_fail_answers_and_leaves_nothing_unha
     await dc.wait_for(lambda: attempts(dc, first) and attempts(dc, second))
     await adapter_of(bot).stop()  # while both first responses are failing
     await settle_unhandled()
-    assert not unhandled
+    assert not unhandled  # (the fixture checks again once everything is torn down)
     texts = content(dc.sent(GENERAL))
     assert "the public answer" in texts and "the slow answer" in texts
     assert not dc.late_answers

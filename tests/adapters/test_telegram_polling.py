@@ -12,19 +12,17 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 
 from bot.adapters.telegram import TelegramAdapter
 from bot.adapters.telegram._polling import classify
-from bot.cogs import points
 from bot.core.cohort import Cohort
-from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.supervise import Failure, FailureKind, TaskState
 from bot.runtime import build
+from tests.adapters.conftest import FAST_RESTARTS, points_of
 from tests.conftest import make_config
 from tests.telegram_api import TelegramServer
 
 TOKEN = "123456:TEST-token"
 GROUP = -1001234567890
 BOB = 600
-FAST = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_failures": 3}
 
 
 @pytest.fixture
@@ -41,7 +39,7 @@ async def tg() -> AsyncIterator[TelegramServer]:
 async def bot(tmp_path: Path, tg: TelegramServer) -> AsyncIterator[Cohort]:
     """Return a bot polling the stand-in, restarting failed polls within milliseconds."""
     config = make_config(
-        tmp_path, telegram={"token": TOKEN, "base_url": tg.base_url}, supervise=FAST
+        tmp_path, telegram={"token": TOKEN, "base_url": tg.base_url}, supervise=FAST_RESTARTS
     )
     cohort = await build(config)
     adapter = TelegramAdapter(cohort, config.telegram, poll_timeout=1)
@@ -56,22 +54,13 @@ async def bot(tmp_path: Path, tg: TelegramServer) -> AsyncIterator[Cohort]:
         await cohort.db.close()
 
 
-async def balance(cohort: Cohort, user_id: int) -> int:
-    """Return a Telegram user's points in the demo community."""
-    demo = cohort.communities["demo"]
-    account = await cohort.identity.resolve(
-        demo.id, Caller(PlatformName.TELEGRAM, str(user_id), "Bob")
-    )
-    return await points.balance_of(cohort.db, demo.id, account.member_id)
-
-
 async def test_an_unreadable_update_is_logged_skipped_and_the_next_message_earns_points(
     bot: Cohort, tg: TelegramServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     bad = tg.send_unreadable(GROUP, BOB, "this one breaks the parser")
     tg.user_says(GROUP, BOB, "and this one should still earn points")
-    await tg.wait_for(lambda: balance(bot, BOB))
-    assert await balance(bot, BOB) > 0
+    await tg.wait_for(lambda: points_of(bot, PlatformName.TELEGRAM, BOB))
+    assert await points_of(bot, PlatformName.TELEGRAM, BOB) > 0
     await tg.wait_for(lambda: not tg.pending_updates)  # confirmed past the bad one too
     logged = [r for r in caplog.records if r.levelname == "ERROR" and "could not be read" in r.msg]
     assert [r.getMessage() for r in logged] == [
@@ -92,7 +81,7 @@ async def test_failed_polls_are_logged_and_restarted_and_updates_keep_coming(
 ) -> None:
     tg.fail_next("getUpdates", error_code=502, description="Bad Gateway", times=2)
     tg.user_says(GROUP, BOB, "a message after the hiccup")
-    await tg.wait_for(lambda: balance(bot, BOB))
+    await tg.wait_for(lambda: points_of(bot, PlatformName.TELEGRAM, BOB))
     watch = bot.supervisor.watches["telegram.polling"]
     assert (watch.restarts, watch.failures, watch.state) == (2, 0, TaskState.RUNNING)
     assert watch.last_error == Failure(FailureKind.TRANSIENT, "network")

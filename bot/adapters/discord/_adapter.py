@@ -203,8 +203,13 @@ class DiscordAdapter(DiscordPlatform):
 
     def on_disconnect(self) -> None:
         """Note that the connection dropped; discord.py reconnects (and resumes) by itself."""
-        if self.gateway is not None and not self.stopping:
-            self.gateway.lost("disconnected")
+        if self.gateway is None or self.stopping:
+            return
+        if self.gateway.up:
+            log.warning("discord: gateway connection lost; reconnecting")
+        else:
+            log.error("discord: gateway still unreachable; reconnecting again")
+        self.gateway.lost("disconnected")
 
     @contextlib.contextmanager
     def _tracked(self) -> Iterator[None]:
