@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -28,6 +34,7 @@ from bot.core.cohort import Cohort
 from bot.core.config import Config
 from bot.core.errors import ConfigError
 from bot.core.platforms import PlatformName
+from bot.core.supervise import ExitCode
 from bot.store.db import Database
 from bot.web.app import build_app
 from bot.web.limits import server_options
@@ -71,8 +78,27 @@ async def build(config: Config, *, clock: Clock | None = None) -> Cohort:
 
 
 def start_scheduler(cohort: Cohort) -> AsyncIOScheduler:
-    """Start APScheduler with every recurring job the cogs asked for."""
+    """Start APScheduler with every recurring job the cogs asked for, each one watched.
+
+    A job's failure (APScheduler logs it at ERROR) and a missed run are recorded in the
+    supervisor as ``job.<id>``; ``max_failures`` failures in a row give up on the process.
+    """
     scheduler = AsyncIOScheduler(timezone=UTC)
+    watches = {job.id: cohort.supervisor.watch(f"job.{job.id}") for job in cohort.jobs}
+
+    def record(event: JobExecutionEvent) -> None:
+        watch = watches.get(event.job_id)
+        if watch is None or isinstance(event.exception, asyncio.CancelledError):
+            return  # a run cut short by the shutdown
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
+            watch.skip("missed")
+        elif event.exception is not None:
+            watch.failed(event.exception)
+        else:
+            watch.ok()
+
+    scheduler.add_listener(record, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     for job in cohort.jobs:
         scheduler.add_job(
             job.run,
@@ -117,7 +143,11 @@ async def serve(
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
 ) -> int:
-    """Run until the console input ends, /quit, SIGINT or SIGTERM; then shut down cleanly."""
+    """Run until the console input ends, /quit, SIGINT or SIGTERM; then shut down cleanly.
+
+    Return the exit code: 0, or ``ExitCode`` when a supervised task gave up (2 for a token or
+    setting refused while running, 3 after ``supervise.max_failures`` failures in a row).
+    """
     _require_adapters(config)
     secrets = logs.secret_values(config)
     logs.protect(secrets)
@@ -130,6 +160,7 @@ async def serve(
             installed.append(sig)
 
     cohort = await build(config, clock=clock)
+    cohort.supervisor.stop_with(stop)  # a task that cannot recover stops the process
     scheduler = start_scheduler(cohort)
     runner: web.AppRunner | None = None
     console: ConsoleAdapter | None = None
@@ -186,10 +217,11 @@ async def serve(
         scheduler.shutdown(wait=False)
         if runner is not None:
             await runner.cleanup()
+        await cohort.supervisor.close()
         await cohort.db.close()
         for sig in installed:
             loop.remove_signal_handler(sig)
     if console_task is not None and not console_task.cancelled() and console_task.exception():
         log.error("the console stopped on an error", exc_info=console_task.exception())
-        return 1
-    return 0
+        return ExitCode.ERROR
+    return cohort.supervisor.exit_code

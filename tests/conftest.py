@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -81,3 +83,29 @@ def output(console: ConsoleAdapter) -> str:
     console.out.seek(0)
     console.out.truncate()
     return text
+
+
+@pytest.fixture
+async def unhandled() -> AsyncIterator[list[dict[str, Any]]]:
+    """Collect what reaches the event loop's exception handler; fail if anything did.
+
+    Ask for it before the fixtures that start things, so that it is torn down after them:
+    "Task exception was never retrieved" is reported only when such a task is collected.
+    """
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    try:
+        yield seen
+        await settle_unhandled()
+    finally:
+        loop.set_exception_handler(previous)
+    assert not seen, f"unhandled in the event loop: {seen}"
+
+
+async def settle_unhandled() -> None:
+    """Let finished tasks be collected, so that an unretrieved exception gets reported."""
+    for _ in range(3):
+        gc.collect()
+        await asyncio.sleep(0)

@@ -20,6 +20,7 @@ from bot.core.i18n import Translator
 from bot.core.identity import Identity
 from bot.core.platforms import PlatformName
 from bot.core.ports import Platform
+from bot.core.supervise import Supervisor
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Cohort:
         self.entitlements: Entitlements = NoEntitlements()
         self.dispatcher = Dispatcher(self)
         self.platforms: dict[PlatformName, Platform] = {}
+        self.supervisor = Supervisor(config.supervise, clock)
         self.communities: dict[str, Community] = {}
         self.jobs: list[RecurringJob] = []
         self.startup: list[Callable[[], Awaitable[object]]] = []

@@ -512,6 +512,23 @@ class IdentityConfig:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class SuperviseConfig:
+    """Say how long-running tasks are restarted after a failure, and when to give up."""
+
+    backoff_initial: float = field(
+        default=1.0,
+        metadata=_meta(_seconds_between(0.01, 60.0), "a number of seconds from 0.01 to 60"),
+    )
+    backoff_max: float = field(
+        default=60.0,
+        metadata=_meta(_seconds_between(0.01, 3600.0), "a number of seconds from 0.01 to 3600"),
+    )
+    max_failures: int = field(
+        default=10, metadata=_meta(_rate, "a whole number of failures from 1 to 1000")
+    )
+
+
 class LevelCurve(StrEnum):
     """How many points each level needs."""
 
@@ -1051,6 +1068,7 @@ class Config:
     stripe: StripeConfig = field(default_factory=StripeConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    supervise: SuperviseConfig = field(default_factory=SuperviseConfig)
     communities: tuple[CommunityConfig, ...]
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 

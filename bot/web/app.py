@@ -18,21 +18,36 @@ from bot.web.stripe_webhook import stripe_webhook
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Answer 200 when the database answers, 503 when it does not."""
+    """Report the database, every supervised task and each platform's last event.
+
+    200 with ``"status": "ok"`` when the database answers and every task runs; 503 with
+    ``"status": "unavailable"`` when the database is down or a task is retrying or given up.
+    """
     cohort = request.app[COHORT_KEY]
+    supervisor = cohort.supervisor
     try:
         async with cohort.db.read() as conn:
             await conn.execute(text("SELECT 1"))
+        database = "ok"
     except (SQLAlchemyError, OSError):
-        return web.json_response({"status": "unavailable", "database": "down"}, status=503)
+        database = "down"
+    healthy = database == "ok" and supervisor.healthy
+    seen = supervisor.last_event
     return web.json_response(
         {
-            "status": "ok",
+            "status": "ok" if healthy else "unavailable",
             "version": __version__,
-            "database": "ok",
-            "platforms": sorted(p.value for p in cohort.platforms),
+            "database": database,
+            "platforms": {
+                p.value: {
+                    "last_event": moment.isoformat() if (moment := seen.get(p.value)) else None
+                }
+                for p in sorted(cohort.platforms)
+            },
+            "tasks": supervisor.report(),
             "communities": sorted(cohort.communities),
-        }
+        },
+        status=200 if healthy else 503,
     )
 
 

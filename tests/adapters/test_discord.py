@@ -72,13 +72,6 @@ async def demo_guild() -> AsyncIterator[DiscordServer]:
         yield server
 
 
-@pytest.fixture
-async def dc() -> AsyncIterator[DiscordServer]:
-    """Return the stand-in with the demo guild."""
-    async with demo_guild() as server:
-        yield server
-
-
 def discord_config(tmp_path: Path, dc: DiscordServer, **discord: Any) -> Any:
     """Return the test config with a Discord token pointed at the stand-in."""
     return make_config(

@@ -327,7 +327,7 @@ async def test_invites_and_removal_use_the_bot_api(bot: Cohort, tg: TelegramServ
     link = await telegram.create_invite(target)
     assert link in {entry["invite_link"] for entry in tg.invite_links.values()}
     await telegram.remove_member(str(GROUP), str(BOB))
-    methods = [method for method, _ in tg.calls]
+    methods = [method for method, _ in tg.calls if method != "getUpdates"]  # polling goes on
     assert methods[-2:] == ["banChatMember", "unbanChatMember"]
 
 

@@ -248,6 +248,15 @@ class Gateway:
             },
         )
 
+    async def corrupt(self) -> None:
+        """Send every connection a frame it cannot read (a zlib stream broken in transit)."""
+        for connection in list(self.connections):
+            async with connection.lock:
+                if connection.zlib is not None:
+                    await connection.ws.send_bytes(b"not zlib\x00\x00\xff\xff")
+                else:
+                    await connection.ws.send_str("{not json")
+
     async def disconnect(self, code: int) -> None:
         """Drop every connection as Discord does on a network hiccup; sessions stay resumable."""
         for connection in list(self.connections):

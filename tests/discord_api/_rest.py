@@ -390,8 +390,7 @@ class Rest:
         elapsed = server.loop_time() - interaction.created
         if interaction.answered:
             raise error(ALREADY_ACKNOWLEDGED)
-        if elapsed > server.interaction_timeout:
-            server.late_answers.append(interaction.id)
+        if elapsed > server.interaction_timeout:  # noted late by the server's callback timer
             raise error(UNKNOWN_INTERACTION)
         body, files = await _message_body(request)
         kind = int(body.get("type", 0))

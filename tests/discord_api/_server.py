@@ -65,8 +65,8 @@ class DiscordServer(World):
     ``add_guild``, ``add_role``, ``add_channel``, ``add_member``; act as people with
     ``user_says``, ``user_posts``, ``run_command``, ``press``, ``member_joins``,
     ``member_leaves``, ``set_roles``; steer with ``fail_next``, ``limit``, ``disconnect``,
-    ``close_dms``; inspect with ``sent()``, ``interactions``, ``commands``, ``calls`` and
-    ``wait_for``.
+    ``close_dms``, ``absent_as_null``, ``gateway.corrupt``; inspect with ``sent()``,
+    ``interactions``, ``commands``, ``calls``, ``callback_times`` and ``wait_for``.
     """
 
     def __init__(
@@ -85,13 +85,17 @@ class DiscordServer(World):
         self.gateway = Gateway(self, heartbeat_interval=heartbeat_interval)
         self.rest = Rest(self)
         self.server_errors: list[BaseException] = []
-        self.late_answers: list[int] = []
+        self.late_answers: list[int] = []  # interactions with a first response past the window
+        self.callback_times: list[
+            tuple[int, float]
+        ] = []  # every first-response attempt, failed too
+        self.absent_as_null: set[str] = set()  # MESSAGE_CREATE fields sent as null, not left out
         self.rate_limited: list[str] = []
         self.read_only: set[int] = set()
         self.files: dict[int, list[dict[str, Any]]] = {}
         self.closing = False
         self.port = 0
-        self._failures: dict[str, deque[ApiError]] = {}
+        self._failures: dict[str, deque[tuple[ApiError, bool]]] = {}
         self._limits: dict[str, tuple[int, float]] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._runner: web.AppRunner | None = None
@@ -188,12 +192,14 @@ class DiscordServer(World):
                 return _json_response({"message": "401: Unauthorized", "code": 0}, status=401)
             bucket_key = f"{spec.name}:{params.get(spec.major or '', '')}"
             headers, exceeded = self._rate_headers(spec.name, bucket_key)
+            if spec.name == "interaction_callback":
+                self._time_callback(int(params["interaction_id"]))
             queued = self._failures.get(spec.name)
-            failure: ApiError | None = queued.popleft() if queued else None
+            failure, after = queued.popleft() if queued else (None, False)
             if failure is None and exceeded:
                 self.rate_limited.append(spec.name)
                 failure = ApiError(429, 0, "rate limited", retry_after=self._retry_in(bucket_key))
-            if failure is not None:
+            if failure is not None and not after:
                 return self._error(failure, headers)
             try:
                 result = handler(request, params)
@@ -205,11 +211,23 @@ class DiscordServer(World):
                 log.exception("discord stand-in: %s failed", spec.name)
                 self.server_errors.append(exc)
                 return self._error(ApiError(500, 0, f"500: Internal Server Error {exc!r}"), headers)
+            if failure is not None:  # done, but the answer is lost on the way back
+                return self._error(failure, headers)
             if result is None:
                 return web.Response(status=204, headers=headers)
             return _json_response(result, headers=headers)
 
         return serve
+
+    def _time_callback(self, interaction_id: int) -> None:
+        """Note when a first response arrived, failing or not; past the window it is late."""
+        interaction = self.interactions.get(interaction_id)
+        if interaction is None:
+            return
+        elapsed = self.loop_time() - interaction.created
+        self.callback_times.append((interaction_id, elapsed))
+        if elapsed > self.interaction_timeout and interaction_id not in self.late_answers:
+            self.late_answers.append(interaction_id)
 
     def _rate_headers(self, name: str, key: str) -> tuple[dict[str, str], bool]:
         """Count a request against its bucket; return Discord's headers and if it is over."""
@@ -489,6 +507,8 @@ class DiscordServer(World):
             channel["message_count"] = channel.get("message_count", 0) + 1
         if not int(message["flags"]) & EPHEMERAL:
             event = dict(message)
+            for key in self.absent_as_null:  # a Discord-compatible server's nulls
+                event.setdefault(key, None)
             if guild is not None and author_id in guild.members:
                 member = dict(guild.members[author_id])
                 event["member"] = member
@@ -867,8 +887,13 @@ class DiscordServer(World):
         retry_after: float | None = None,
         is_global: bool = False,
         times: int = 1,
+        after: bool = False,
     ) -> None:
-        """Make the next ``times`` calls of a route (by its name, e.g. ``add_role``) fail."""
+        """Make the next ``times`` calls of a route (by its name, e.g. ``add_role``) fail.
+
+        With ``after`` the call is carried out first and only its answer fails, as when a
+        proxy in front of Discord times out on a request Discord did handle.
+        """
         if route not in {spec.name for spec, _ in self.rest.routes}:
             raise ValueError(f"unknown route {route!r}")
         failure = ApiError(
@@ -878,7 +903,7 @@ class DiscordServer(World):
             retry_after=retry_after if status == 429 else None,
             is_global=is_global,
         )
-        self._failures.setdefault(route, deque()).extend([failure] * times)
+        self._failures.setdefault(route, deque()).extend([(failure, after)] * times)
 
     def limit(self, route: str, count: int, per: float) -> None:
         """Allow ``count`` calls of a route per ``per`` seconds per guild or channel, then 429."""

@@ -575,6 +575,17 @@ class TelegramServer(World):
 
     # --- steering the server ----------------------------------------------------------------
 
+    def send_unreadable(self, chat_id: int, user_id: int, text: str = "hello there") -> int:
+        """Queue a message update in a shape python-telegram-bot cannot read; return its id.
+
+        Its text entity lacks ``offset`` and ``length``, as an update from a broken proxy or a
+        Bot API version ahead of the library's might: PTB raises while parsing it.
+        """
+        self.user_says(chat_id, user_id, text)
+        update = self.updates[-1]
+        update["message"]["entities"] = [{"type": "bold"}]
+        return int(update["update_id"])
+
     def fail_next(
         self,
         method: str,

@@ -14,10 +14,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.exc import OperationalError
 
+from bot.adapters.console import ConsoleAdapter
 from bot.core.cohort import Cohort
+from bot.core.platforms import PlatformName
 from bot.runtime import serve
 from bot.web.app import build_app
-from tests.conftest import make_config
+from tests.conftest import START, make_config
 
 
 async def test_healthz_reports_the_database_and_communities(cohort: Cohort) -> None:
@@ -27,6 +29,33 @@ async def test_healthz_reports_the_database_and_communities(cohort: Cohort) -> N
         body = await response.json()
     assert body["status"] == "ok"
     assert body["communities"] == ["demo"]
+    assert body["platforms"] == {} and body["tasks"] == {}  # nothing started here
+
+
+async def test_healthz_is_unavailable_while_a_task_is_down_and_says_which(
+    cohort: Cohort, console: ConsoleAdapter
+) -> None:
+    cohort.supervisor.seen(PlatformName.CONSOLE)
+    gateway = cohort.supervisor.watch("discord.gateway")
+    gateway.lost("disconnected")  # discord.py is reconnecting
+    async with TestClient(TestServer(build_app(cohort))) as client:
+        response = await client.get("/healthz")
+        assert response.status == 503
+        body = await response.json()
+        assert body["status"] == "unavailable" and body["database"] == "ok"
+        assert body["tasks"]["discord.gateway"] == {
+            "state": "retrying",
+            "restarts": 0,
+            "failures": 0,
+            "skipped": 0,
+            "last_ok": None,
+            "last_error": {"kind": "transient", "reason": "disconnected", "at": START.isoformat()},
+        }
+        assert body["platforms"] == {"console": {"last_event": START.isoformat()}}
+        gateway.ok()  # the session resumed
+        response = await client.get("/healthz")
+        assert response.status == 200
+        assert (await response.json())["tasks"]["discord.gateway"]["last_ok"] == START.isoformat()
 
 
 async def test_healthz_says_unavailable_when_the_database_fails(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 if TYPE_CHECKING:
-    from bot.adapters.discord._adapter import CohortClient
+    from bot.adapters.discord._client import CohortClient
 
 # Discord's limit on a component's custom id.
 CUSTOM_ID_LIMIT = 100

@@ -35,6 +35,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.adapters.telegram._order import PerChatOrder
+from bot.adapters.telegram._polling import Poller, ScreenedRequest, classify
 from bot.adapters.telegram._render import CAPTION_LIMIT, render_texts
 from bot.core import markup
 from bot.core.cohort import Cohort
@@ -55,6 +56,7 @@ from bot.core.ports import (
     ScheduledEvent,
 )
 from bot.core.replies import Button, Reply
+from bot.core.supervise import Watch
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,8 @@ class TelegramAdapter:
                 )
             )
             .concurrent_updates(PerChatOrder(64))
+            .get_updates_request(ScreenedRequest(self._unreadable))
+            .updater(None)  # Cohort polls by itself, supervised (``_polling``)
         )
         if config.base_url:
             base = config.base_url.rstrip("/")
@@ -137,6 +141,13 @@ class TelegramAdapter:
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self.app.add_error_handler(self._on_error)
         self.username = ""
+        self.poller = Poller(
+            self.app.bot,
+            self.app.update_queue,
+            timeout=poll_timeout,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        self.polling: Watch | None = None
 
     @property
     def bot(self) -> Bot:
@@ -146,7 +157,7 @@ class TelegramAdapter:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect, publish the command menus, and start long polling."""
+        """Connect, publish the command menus, and start long polling (supervised)."""
         await self.app.initialize()
         self.username = self.bot.username or ""
         await self.publish_commands()
@@ -162,12 +173,23 @@ class TelegramAdapter:
             )
             log.info("telegram: webhook set for @%s", self.username)
             return
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES,
-            timeout=timedelta(seconds=self.poll_timeout),
+        await self._call(self.bot.delete_webhook)  # polling and a webhook exclude each other
+        self.polling = self.cohort.supervisor.run(
+            "telegram.polling", self.poller.run, classify=classify
         )
+        self.poller.watch = self.polling
         log.info("telegram: polling as @%s", self.username)
+
+    def _unreadable(self, update_id: object, exc: Exception) -> None:
+        """Log an update PTB cannot read (it is skipped, polling goes on) and count it."""
+        log.error(
+            "telegram: update %s could not be read (%s); skipped it",
+            update_id,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        if self.polling is not None:
+            self.polling.skip("unreadable_update")
 
     def web_routes(self) -> list[web.RouteDef]:
         """Return the webhook route for the web app (none when polling)."""
@@ -191,8 +213,10 @@ class TelegramAdapter:
 
     async def stop(self) -> None:
         """Stop polling, finish the updates in hand, and close the connection pool."""
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        if self.polling is not None:
+            await self.polling.stop(cancel=True)
+            self.polling = None
+            await self.poller.confirm()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
@@ -252,6 +276,7 @@ class TelegramAdapter:
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Route one update to the core."""
+        self.cohort.supervisor.seen(self.name)
         if update.callback_query is not None:
             await self._on_press(update)
         elif update.message is not None:

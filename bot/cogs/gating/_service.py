@@ -33,6 +33,7 @@ from bot.cogs.gating._stripe import BadSignature, StripeGateway, verify
 from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.config import OfferKind, StripeMode
+from bot.core.supervise import Watch
 from bot.store.tables import access_sources, members
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class Gating:
         self.reconciler = Reconciler(cohort, gateway, self.applier, self.inbox)
         self.applied_hooks: list[Callable[[str], Awaitable[None]]] = self.inbox.hooks
         self._kick = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._worker: Watch | None = None
         self._stopping = False
         self._pass = asyncio.Lock()
 
@@ -128,29 +129,34 @@ class Gating:
         self._kick.set()
 
     async def start(self) -> None:
-        """Start the worker; its first pass drains what an earlier run left in the inbox."""
-        if self._task is None:
+        """Start the worker, supervised; its first pass drains what an earlier run left."""
+        if self._worker is None:
             self._stopping = False
-            self._task = asyncio.create_task(self._loop(), name="gating-worker")
+            self._worker = self.cohort.supervisor.run("gating.worker", self._loop)
 
     async def stop(self) -> None:
         """Let the worker finish its pass, stop it and close the Stripe session."""
         self._stopping = True
         self._kick.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._worker is not None:
+            await self._worker.stop()
+            self._worker = None
         if self.gateway is not None:
             await self.gateway.close()
 
     async def _loop(self) -> None:
+        worker = self._worker
         while not self._stopping:
             self._kick.clear()
             try:
                 await self.run_due()
-            except Exception:
+            except Exception as exc:
                 log.exception("gating: worker pass failed")
+                if worker is not None:
+                    worker.failed(exc)  # counted: max_failures failed passes in a row give up
+            else:
+                if worker is not None:
+                    worker.ok()
             if self._stopping:
                 break
             with contextlib.suppress(TimeoutError):

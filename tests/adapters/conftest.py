@@ -1,0 +1,57 @@
+"""Fixtures shared by the adapter tests: the Discord demo guild, a bot that restarts fast."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.cogs import points
+from bot.core.cohort import Cohort
+from bot.core.identity import Caller
+from bot.core.platforms import PlatformName
+from bot.runtime import build
+from tests.adapters.test_discord import adapter_of, demo_guild, start
+from tests.conftest import make_config
+from tests.discord_api import DEFAULT_TOKEN, DiscordServer
+
+# Restarts within milliseconds, and giving up after three failures in a row.
+FAST_RESTARTS = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_failures": 3}
+
+
+@pytest.fixture
+async def dc() -> AsyncIterator[DiscordServer]:
+    """Return the Discord stand-in with the demo guild."""
+    async with demo_guild() as server:
+        yield server
+
+
+@pytest.fixture
+async def fast_bot(tmp_path: Path, dc: DiscordServer) -> AsyncIterator[Cohort]:
+    """Return a bot connected to the Discord stand-in whose supervisor restarts fast."""
+    config = make_config(
+        tmp_path,
+        discord={"token": DEFAULT_TOKEN, "api_base": dc.api_base, "defer_after": 0.3},
+        supervise=FAST_RESTARTS,
+    )
+    cohort = await build(config)
+    try:
+        await start(cohort)
+    except BaseException:
+        await cohort.db.close()
+        raise
+    try:
+        yield cohort
+    finally:
+        await adapter_of(cohort).stop()
+        await cohort.dispatcher.drain()
+        await cohort.supervisor.close()
+        await cohort.db.close()
+
+
+async def points_of(cohort: Cohort, platform: PlatformName, user_id: int) -> int:
+    """Return a person's points in the demo community."""
+    demo = cohort.communities["demo"]
+    account = await cohort.identity.resolve(demo.id, Caller(platform, str(user_id), "Bob"))
+    return await points.balance_of(cohort.db, demo.id, account.member_id)

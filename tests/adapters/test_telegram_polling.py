@@ -1,0 +1,118 @@
+"""Telegram long polling under supervision: unreadable updates, failures, a refused token."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+
+from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram._polling import classify
+from bot.core.cohort import Cohort
+from bot.core.platforms import PlatformName
+from bot.core.supervise import Failure, FailureKind, TaskState
+from bot.runtime import build
+from tests.adapters.conftest import FAST_RESTARTS, points_of
+from tests.conftest import make_config
+from tests.telegram_api import TelegramServer
+
+TOKEN = "123456:TEST-token"
+GROUP = -1001234567890
+BOB = 600
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[TelegramServer]:
+    """Start the Bot API stand-in with the demo group and Bob in it."""
+    async with TelegramServer(token=TOKEN) as server:
+        server.add_chat(GROUP, "supergroup", title="Demo")
+        server.add_user(BOB, "Bob", username="bob", language_code="en")
+        server.add_member(GROUP, BOB)
+        yield server
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, tg: TelegramServer) -> AsyncIterator[Cohort]:
+    """Return a bot polling the stand-in, restarting failed polls within milliseconds."""
+    config = make_config(
+        tmp_path, telegram={"token": TOKEN, "base_url": tg.base_url}, supervise=FAST_RESTARTS
+    )
+    cohort = await build(config)
+    adapter = TelegramAdapter(cohort, config.telegram, poll_timeout=1)
+    cohort.platforms[PlatformName.TELEGRAM] = adapter
+    await adapter.start()
+    try:
+        yield cohort
+    finally:
+        await adapter.stop()
+        await cohort.dispatcher.drain()
+        await cohort.supervisor.close()
+        await cohort.db.close()
+
+
+async def test_an_unreadable_update_is_logged_skipped_and_the_next_message_earns_points(
+    bot: Cohort, tg: TelegramServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = tg.send_unreadable(GROUP, BOB, "this one breaks the parser")
+    tg.user_says(GROUP, BOB, "and this one should still earn points")
+    await tg.wait_for(lambda: points_of(bot, PlatformName.TELEGRAM, BOB))
+    assert await points_of(bot, PlatformName.TELEGRAM, BOB) > 0
+    await tg.wait_for(lambda: not tg.pending_updates)  # confirmed past the bad one too
+    logged = [r for r in caplog.records if r.levelname == "ERROR" and "could not be read" in r.msg]
+    assert [r.getMessage() for r in logged] == [
+        f"telegram: update {bad} could not be read (TypeError); skipped it"
+    ]
+    polling = bot.supervisor.report()["telegram.polling"]
+    assert (polling["state"], polling["skipped"], polling["restarts"]) == ("running", 1, 0)
+    assert polling["last_error"] == {
+        "kind": "error",
+        "reason": "unreadable_update",
+        "at": polling["last_error"]["at"],  # type: ignore[index]
+    }
+    assert "telegram" in bot.supervisor.last_event
+
+
+async def test_failed_polls_are_logged_and_restarted_and_updates_keep_coming(
+    bot: Cohort, tg: TelegramServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    tg.fail_next("getUpdates", error_code=502, description="Bad Gateway", times=2)
+    tg.user_says(GROUP, BOB, "a message after the hiccup")
+    await tg.wait_for(lambda: points_of(bot, PlatformName.TELEGRAM, BOB))
+    watch = bot.supervisor.watches["telegram.polling"]
+    assert (watch.restarts, watch.failures, watch.state) == (2, 0, TaskState.RUNNING)
+    assert watch.last_error == Failure(FailureKind.TRANSIENT, "network")
+    ended = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert ended == ["telegram.polling ended (transient:network)"] * 2
+
+
+async def test_a_token_refused_while_polling_gives_up_with_the_config_exit_code(
+    bot: Cohort, tg: TelegramServer
+) -> None:
+    stop = asyncio.Event()
+    bot.supervisor.stop_with(stop)
+    tg.fail_next("getUpdates", error_code=401)
+    await asyncio.wait_for(stop.wait(), 10)
+    watch = bot.supervisor.watches["telegram.polling"]
+    assert watch.state is TaskState.FAILED and watch.restarts == 0
+    assert bot.supervisor.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (InvalidToken(), Failure(FailureKind.FATAL, "invalid_token")),
+        (RetryAfter(timedelta(seconds=7)), Failure(FailureKind.RETRY_AFTER, "retry_after", 7.5)),
+        (TimedOut(), Failure(FailureKind.TRANSIENT, "timed_out", 0.0)),
+        (Conflict("terminated by other getUpdates"), Failure(FailureKind.TRANSIENT, "conflict")),
+        (NetworkError("Bad Gateway"), Failure(FailureKind.TRANSIENT, "network")),
+        (KeyError("update_id"), Failure(FailureKind.ERROR, "KeyError")),
+    ],
+)
+def test_polling_failures_are_classified_like_ptbs_network_loop(
+    error: BaseException, expected: Failure
+) -> None:
+    assert classify(error) == expected
