@@ -142,7 +142,7 @@ def _wanted(events: Iterable[dict[str, Any]]) -> set[Key]:
         if kind.startswith("customer.subscription."):
             source(SourceKind.SUBSCRIPTION, obj.get("id"))
         elif kind.startswith("checkout.session."):
-            source(SourceKind.SUBSCRIPTION, ev._id(obj.get("subscription")))
+            source(SourceKind.SUBSCRIPTION, ev.id_of(obj, "subscription"))
             source(SourceKind.PAYMENT, obj.get("id"))
         elif kind.startswith("invoice."):
             source(SourceKind.SUBSCRIPTION, ev.invoice_subscription(obj))
