@@ -25,6 +25,7 @@ from bot.cogs.gating import _inbox
 from bot.core.clock import ManualClock
 from bot.store.tables import points_ledger, purchases, stripe_events
 from tests.cogs.gating_world import World, world
+from tests.stripe_api import API_VERSION
 
 
 @pytest.fixture
@@ -207,6 +208,19 @@ async def test_a_subscription_read_from_stripe_is_newer_than_the_events_sent_bef
     assert await w.holds("bob") == set()
 
 
+async def test_a_purchase_in_stripes_order_reads_only_its_invoices_payments(w: World) -> None:
+    await w.say("/join pro", "bob")
+    events = w.stripe.pay(list(w.stripe.sessions)[-1])
+    w.stripe.requests.clear()
+    for event in events:  # created (incomplete), invoice.paid, updated (active), checkout
+        await w.deliver([event])
+    assert await w.holds("bob") == {"pro"}
+    invoice = events[1]["data"]["object"]["id"]
+    # The same second's update follows the state held (its previous_attributes say so): no
+    # read of the subscription; the invoice is read for the payments events never carry.
+    assert [(m, p) for m, p, _params in w.stripe.requests] == [("GET", f"/v1/invoices/{invoice}")]
+
+
 async def test_an_event_no_checkout_ever_places_expires_with_a_log(
     w: World, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -221,6 +235,22 @@ async def test_an_event_no_checkout_ever_places_expires_with_a_log(
     assert row.status == "expired"
     assert "no known member" in row.last_error
     assert [r.levelno for r in caplog.records if "expired" in r.getMessage()] == [logging.WARNING]
+
+
+async def test_events_of_another_api_version_are_applied_and_the_version_logged_once(
+    w: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    await w.say("/join python", "bob")
+    (completed,) = w.stripe.pay(list(w.stripe.sessions)[-1])
+    other = {
+        **w.stripe.event("customer.tax_id.created", {"id": "txi_1"}),
+        "api_version": "2024-06-20",
+    }
+    await w.deliver([{**completed, "api_version": "2024-06-20"}, other])
+    assert await w.holds("bob") == {"python"}
+    warned = [r.getMessage() for r in caplog.records if "API version" in r.getMessage()]
+    assert len(warned) == 1
+    assert "2024-06-20" in warned[0] and API_VERSION in warned[0]
 
 
 # --- 4. signed events whose object is malformed ------------------------------------------------

@@ -16,6 +16,7 @@ changes nothing, whichever order they come in.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from bot.cogs.gating._outcomes import (
 )
 from bot.cogs.gating._payments import Payments, audit
 from bot.cogs.gating._rules import PaymentStatus, SourceKind
+from bot.cogs.gating._stripe import API_VERSION
 from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.store.dialect import insert_ignore_returning
@@ -73,6 +75,7 @@ class Applier:
         # The rows a batch looks up, read before it (see ``Inbox``); inactive outside one.
         self.lookups = Lookups()
         self.payments = Payments(cohort, self.made, self.lookups)
+        self._versions_seen = {API_VERSION}
 
     def community(self, community_id: int) -> Community:
         """Return a loaded community by its row id."""
@@ -88,6 +91,14 @@ class Applier:
         """Apply one verified event; ``fetched`` holds what was read from Stripe for it."""
         if bool(event.get("livemode")) != self.live:
             return Outcome(EventStatus.IGNORED, "other mode")
+        version = event.get("api_version")
+        if isinstance(version, str) and version not in self._versions_seen:
+            self._versions_seen.add(version)
+            log.warning(
+                "gating: Stripe sends events in API version %s; set the webhook endpoint to %s",
+                version[:40],
+                API_VERSION,
+            )
         try:
             kind = ev.EventType(event["type"])
         except ValueError:
@@ -98,7 +109,9 @@ class Applier:
             return Outcome(EventStatus.REJECTED, wrong)
         created = int(event["created"])
         if kind in ev.SUBSCRIPTION_EVENTS:
-            return await self.on_subscription(conn, obj, created, now, fetched)
+            return await self.on_subscription(
+                conn, obj, created, now, fetched, tie=_tie_rule(kind, event["data"])
+            )
         if kind is ev.EventType.SUBSCRIPTION_TRIAL_WILL_END:
             return await self._on_trial_ending(conn, obj)
         if kind in ev.CHECKOUT_EVENTS:
@@ -229,13 +242,16 @@ class Applier:
         *,
         read_at: int | None = None,
         owner: tuple[int, int] | None = None,
+        tie: TieRule | None = None,
     ) -> Outcome:
         """Apply a subscription's state as an event shows it (or as read from Stripe).
 
         ``read_at`` marks ``obj`` as read from Stripe then (Stripe's clock). A subscription
         read for this event replaces what the event shows. A read is at least as new as every
-        event sent before it, so it is versioned by its time and wins a tie; two events of
-        the same second that disagree are settled by reading the subscription. One that no
+        event sent before it, so it is versioned by its time and wins a tie. Of two events of
+        the same second that disagree, a creation comes first, a deletion last, and an update
+        whose ``previous_attributes`` are the state held comes after it (``tie``); other ties
+        are settled by reading the subscription. One that no
         member can be found for yet (its checkout has not come) waits for it; a checkout
         gives the ``owner`` (community, member) it names.
         """
@@ -251,7 +267,10 @@ class Applier:
             if version < existing.version:
                 return Outcome(EventStatus.IGNORED, "stale", community_id)
             if version == existing.version and read_at is None and differs(existing, snap):
-                raise NeedFetch((FetchKind.SUBSCRIPTION, snap.id))  # two states, one second
+                if tie is not None and tie.first:
+                    return Outcome(EventStatus.IGNORED, "stale", community_id)
+                if tie is None or not tie.after(existing):
+                    raise NeedFetch((FetchKind.SUBSCRIPTION, snap.id))  # two states, one second
         else:
             if owner is None:
                 found = await self._owner(conn, snap.ref, snap.customer_id)
@@ -401,21 +420,22 @@ class Applier:
         if not subscription_id:
             return Outcome(EventStatus.IGNORED, "not a subscription invoice")
         source = await self.source(conn, SourceKind.SUBSCRIPTION, subscription_id)
+        if source is None:
+            read = fetched.get((FetchKind.SUBSCRIPTION, subscription_id))
+            if read is None:
+                raise NeedFetch((FetchKind.SUBSCRIPTION, subscription_id))
+            if read.obj is None or not self._sold(ev.subscription(read.obj).price_id):
+                return Outcome(EventStatus.IGNORED, "not ours")
         paid = ev.amount(obj, "amount_paid")
-        needs = []
-        if source is None and (FetchKind.SUBSCRIPTION, subscription_id) not in fetched:
-            needs.append((FetchKind.SUBSCRIPTION, subscription_id))
         # Its payments are includable, so an event never has them: read them (what a refund
         # or a dispute of this payment will name) with the invoice.
         full = obj
         if paid and not ev.payments_included(obj):
-            read = fetched.get((FetchKind.INVOICE, str(obj["id"])))
-            if read is None:
-                needs.append((FetchKind.INVOICE, str(obj["id"])))
-            elif read.obj is not None:
-                full = read.obj
-        if needs:
-            raise NeedFetch(*needs)
+            invoice = fetched.get((FetchKind.INVOICE, str(obj["id"])))
+            if invoice is None:
+                raise NeedFetch((FetchKind.INVOICE, str(obj["id"])))
+            if invoice.obj is not None:
+                full = invoice.obj
         if source is None:
             outcome = await self.on_subscription(
                 conn, {"id": subscription_id}, created, now, fetched
@@ -469,6 +489,44 @@ class Applier:
             members={source.member_id},
             notices=[(NoticeKind.PAYMENT_FAILED, source.member_id, source.offer_id)],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TieRule:
+    """Where a subscription event stands among others of the same second."""
+
+    first: bool = False  # a creation: before anything else of its second
+    last: bool = False  # a deletion: nothing follows it
+    previous: dict[str, Any] | None = None  # an update's ``previous_attributes``
+
+    def after(self, held: Row[Any]) -> bool:
+        """Say whether the event comes after the state ``held`` (it changed that state)."""
+        if self.last:
+            return True
+        if self.previous is None:
+            return False
+        checked = False
+        for name in ("status", "cancel_at_period_end"):
+            if name in self.previous:
+                if self.previous[name] != getattr(held, name):
+                    return False
+                checked = True
+        item = ev.first_item(self.previous)
+        for name in ("current_period_start", "current_period_end"):
+            if item is not None and name in item:
+                if ev.when(item[name]) != getattr(held, name.removeprefix("current_")):
+                    return False
+                checked = True
+        return checked
+
+
+def _tie_rule(kind: ev.EventType, data: dict[str, Any]) -> TieRule:
+    previous = data.get("previous_attributes")
+    return TieRule(
+        first=kind is ev.EventType.SUBSCRIPTION_CREATED,
+        last=kind is ev.EventType.SUBSCRIPTION_DELETED,
+        previous=previous if isinstance(previous, dict) else None,
+    )
 
 
 def differs(row: Row[Any], snap: ev.SubscriptionSnapshot) -> bool:

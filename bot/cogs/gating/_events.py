@@ -109,7 +109,7 @@ def problem(kind: EventType, obj: object) -> str | None:
         if value is not None and (not isinstance(value, str) or len(value) > MAX_STATUS):
             return f"data.object.{name} is not a status"
     if family == "subscription":
-        found = _first_item(obj)
+        found = first_item(obj)
         if found is not None and _good_id(found.get("price")) is None:
             return "data.object.items has no price"
     if family == "invoice":
@@ -184,7 +184,8 @@ class SubscriptionSnapshot:
     livemode: bool
 
 
-def _first_item(obj: dict[str, Any]) -> dict[str, Any] | None:
+def first_item(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """Return a subscription's first item (where its period and price are), if any."""
     data = _dict(obj.get("items")).get("data")
     if isinstance(data, list) and data:
         return _dict(data[0])
@@ -193,7 +194,7 @@ def _first_item(obj: dict[str, Any]) -> dict[str, Any] | None:
 
 def subscription(obj: dict[str, Any]) -> SubscriptionSnapshot:
     """Read a subscription object."""
-    first = _first_item(obj) or {}
+    first = first_item(obj) or {}
     start = first.get("current_period_start", obj.get("current_period_start"))
     end = first.get("current_period_end", obj.get("current_period_end"))
     status = obj.get("status")
