@@ -127,6 +127,24 @@ async def test_the_check_finds_refunds_and_disputes_whose_events_were_given_up(
     assert "fixed: 0" in again and "refunded" not in again and "dispute" not in again
 
 
+async def test_the_check_asks_stripe_nothing_about_refunds_to_strangers(w: World) -> None:
+    """Another product of the same Stripe account, refunded: no member of ours bought it."""
+    session = w.stripe.create_session(
+        {
+            "mode": "payment",
+            "line_items": [{"price": "price_py", "quantity": "1"}],
+            "success_url": "https://example.com/ok",
+        },
+        w.stripe.base_url,
+    )
+    w.stripe.pay(session["id"])
+    w.stripe.refund(w.stripe.intent_of(session["id"]))
+    w.stripe.requests.clear()
+    printed = await w.say("/gating check", "olga")
+    assert "fixed: 0" in printed
+    assert not [p for _m, p, _params in w.stripe.requests if p.startswith("/v1/invoice_payments")]
+
+
 # --- 3. events that come before what places them; reads dated by Stripe ---------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,21 @@ async def stripe_api() -> AsyncIterator[StripeServer]:
         yield server
 
 
-def client(server: StripeServer, version: str = API_VERSION) -> stripe.StripeClient:
+@asynccontextmanager
+async def client(
+    server: StripeServer, version: str = API_VERSION
+) -> AsyncIterator[stripe.StripeClient]:
     http = stripe.AIOHTTPClient()
-    return stripe.StripeClient(
-        DEFAULT_KEY,
-        base_addresses={"api": server.base_url},
-        http_client=http,
-        stripe_version=version,
-        max_network_retries=0,
-    )
+    try:
+        yield stripe.StripeClient(
+            DEFAULT_KEY,
+            base_addresses={"api": server.base_url},
+            http_client=http,
+            stripe_version=version,
+            max_network_retries=0,
+        )
+    finally:
+        await http.close_async()  # type: ignore[no-untyped-call]
 
 
 def a_renewed_subscription(server: StripeServer) -> tuple[str, list[dict[str, Any]]]:
@@ -58,8 +65,7 @@ async def test_includable_fields_come_only_when_expanded_and_never_in_events(
     subscription, events = a_renewed_subscription(stripe_api)
     invoice_id = stripe_api.subscriptions[subscription]["latest_invoice"]
     intent = stripe_api.intent_of(subscription)
-    api = client(stripe_api)
-    try:
+    async with client(stripe_api) as api:
         plain = (await api.v1.invoices.retrieve_async(invoice_id)).to_dict()
         full = (
             await api.v1.invoices.retrieve_async(invoice_id, {"expand": ["payments"]})
@@ -76,8 +82,6 @@ async def test_includable_fields_come_only_when_expanded_and_never_in_events(
         charge = (await api.v1.charges.retrieve_async(charge_id)).to_dict()
         with pytest.raises(stripe.InvalidRequestError, match="cannot be expanded"):
             await api.v1.invoices.retrieve_async(invoice_id, {"expand": ["nothing"]})
-    finally:
-        await api._requestor._client.close_async()  # type: ignore[attr-defined]
     assert "payments" not in plain
     assert "subscription" not in plain and "payment_intent" not in plain  # gone since basil
     assert plain["parent"]["subscription_details"]["subscription"] == subscription
@@ -109,12 +113,9 @@ async def test_a_subscription_from_checkout_starts_incomplete_then_turns_active(
 async def test_the_stand_in_answers_only_the_version_it_serialises_for(
     stripe_api: StripeServer,
 ) -> None:
-    api = client(stripe_api, version="2024-06-20")
-    try:
+    async with client(stripe_api, version="2024-06-20") as api:
         with pytest.raises(stripe.InvalidRequestError, match="Invalid Stripe API version"):
             await api.v1.subscriptions.list_async()
-    finally:
-        await api._requestor._client.close_async()  # type: ignore[attr-defined]
 
 
 async def test_the_gateway_pins_the_api_version_and_dates_what_it_reads(

@@ -57,10 +57,6 @@ _SOURCE = select(access_sources).where(
     access_sources.c.kind == bindparam("b_kind"),
     access_sources.c.ref == bindparam("b_ref"),
 )
-_CUSTOMER = select(stripe_customers).where(
-    stripe_customers.c.community_id.in_(_IN_SCOPE),
-    stripe_customers.c.customer_id == bindparam("b_customer"),
-)
 
 
 class Applier:
@@ -133,13 +129,7 @@ class Applier:
             if row is not None:
                 return row.community_id, row.member_id, row.offer_id, row.account_id
         if customer_id:
-            held, row = self.lookups.get(("customer", customer_id))
-            if not held:
-                found = await conn.execute(
-                    _CUSTOMER,
-                    {"b_communities": loaded_ids(self.cohort), "b_customer": customer_id},
-                )
-                row = found.first()
+            row = await self.lookups.customer(conn, loaded_ids(self.cohort), customer_id)
             if row is not None:
                 return row.community_id, row.member_id, None, None
         return None
@@ -251,9 +241,9 @@ class Applier:
         event sent before it, so it is versioned by its time and wins a tie. Of two events of
         the same second that disagree, a creation comes first, a deletion last, and an update
         whose ``previous_attributes`` are the state held comes after it (``tie``); other ties
-        are settled by reading the subscription. One that no
-        member can be found for yet (its checkout has not come) waits for it; a checkout
-        gives the ``owner`` (community, member) it names.
+        are settled by reading the subscription. One that no member can be found for yet (its
+        checkout has not come) waits for it; a checkout gives the ``owner`` (community,
+        member) it names.
         """
         snap = ev.subscription(obj)
         read = fetched.get((FetchKind.SUBSCRIPTION, snap.id))
@@ -345,7 +335,7 @@ class Applier:
             and subscription_id is not None
             and await self.source(conn, SourceKind.SUBSCRIPTION, subscription_id) is None
         )
-        read = fetched.get((FetchKind.SUBSCRIPTION, subscription_id or ""))
+        read = fetched.get((FetchKind.SUBSCRIPTION, subscription_id)) if subscription_id else None
         if unknown and read is None:
             # Grant now, not when its events come (which may have come and be waiting).
             raise NeedFetch((FetchKind.SUBSCRIPTION, str(subscription_id)))

@@ -148,7 +148,8 @@ class Payments:
         if refunded:
             await self._refresh_flags(conn, source_id)
 
-    async def _find(self, conn: AsyncConnection, intent: str) -> Row[Any] | None:
+    async def find(self, conn: AsyncConnection, intent: str) -> Row[Any] | None:
+        """Return the payment row of a PaymentIntent, if Cohort knows it."""
         held, row = self.lookups.get(("payment", intent))
         if held:
             return row
@@ -176,10 +177,17 @@ class Payments:
             intent = ev.payment_intent_of(charge.obj) if charge.obj is not None else None
             if intent is None:
                 return None  # Checkout always pays through a PaymentIntent
-        row = await self._find(conn, intent)
+        row = await self.find(conn, intent)
         if row is None:
+            customer = ev.customer_of(obj)
+            if obj.get("object") == "charge" and (
+                customer is None
+                or await self.lookups.customer(conn, loaded_ids(self.cohort), customer) is None
+            ):
+                # Not a buyer Cohort knows (yet): its Checkout, or its subscription, to come.
+                raise Defer(f"payment {intent} of no known customer", payment_key(intent))
             await self._record_invoice_payment(conn, intent, fetched, now)
-            row = await self._find(conn, intent)
+            row = await self.find(conn, intent)
             assert row is not None
         held, source = self.lookups.get(("source_id", row.source_id))
         if not held or source is None:

@@ -135,7 +135,7 @@ class Reconciler:
         listing = await self.gateway.subscriptions()
         report.subscriptions = len(listing.items)
         for obj in listing.items:
-            if bool(obj.get("livemode")) == self.live:
+            if self._ours(ev.EventType.SUBSCRIPTION_UPDATED, obj):
                 report.fixed += await self._subscription(obj, listing.as_of, now)
         refunds = await self.gateway.refunds(now - REPLAY_WINDOW)
         charges: dict[str, dict[str, Any]] = {}
@@ -144,20 +144,22 @@ class Reconciler:
             if refund.get("status") == "succeeded" and isinstance(charge, dict):
                 charges.setdefault(str(charge.get("id")), charge)
         for charge in charges.values():
-            if bool(charge.get("livemode")) == self.live and ev.fully_refunded(charge):
+            if self._ours(ev.EventType.CHARGE_REFUNDED, charge) and ev.fully_refunded(charge):
                 report.fixed += await self._settle(self._refund(charge, refunds.as_of, now))
         disputes = await self.gateway.disputes()
         for dispute in disputes.items:
-            if bool(dispute.get("livemode")) == self.live:
+            if self._ours(ev.EventType.DISPUTE_CLOSED, dispute):
                 report.fixed += await self._settle(self._dispute(dispute, disputes.as_of, now))
         for event in await self.gateway.undelivered_events(now - REPLAY_WINDOW):
             if await self.inbox.store(event, json.dumps(event), now):
                 report.replayed += 1
 
+    def _ours(self, kind: ev.EventType, obj: dict[str, Any]) -> bool:
+        """Say whether a listed object is of this mode and readable as ``kind`` shows it."""
+        return bool(obj.get("livemode")) == self.live and ev.problem(kind, obj) is None
+
     async def _subscription(self, obj: dict[str, Any], as_of: int, now: datetime) -> list[Fix]:
         """Hold a subscription as Stripe listed it; return what that changed."""
-        if ev.problem(ev.EventType.SUBSCRIPTION_UPDATED, obj) is not None:
-            return []
         snap = ev.subscription(obj)
         async with self.cohort.db.write() as conn:
             before = await self.applier.source(conn, SourceKind.SUBSCRIPTION, snap.id)
@@ -191,8 +193,6 @@ class Reconciler:
     ) -> Callable[[AsyncConnection, Reads], Awaitable[list[Fix]]]:
         async def run(conn: AsyncConnection, fetched: Reads) -> list[Fix]:
             payments = self.applier.payments
-            if ev.problem(ev.EventType.DISPUTE_CLOSED, dispute) is not None:
-                return []
             found = await payments.payment(conn, dispute, fetched, now)
             status = str(dispute.get("status"))
             if found is None or _same_dispute(found[0], dispute):
