@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -131,9 +132,7 @@ class World:
         )
         await response.read()
         if response.status == 200:
-            for delivery in self.stripe.events:
-                if delivery.event["id"] == event["id"]:
-                    delivery.delivered = True
+            self.stripe.mark_delivered(event["id"])
         return response.status
 
     async def deliver(self, events: list[dict[str, Any]]) -> None:
@@ -200,9 +199,13 @@ class World:
 
 
 @asynccontextmanager
-async def world(tmp_path: Path, clock: ManualClock, **overrides: Any) -> AsyncIterator[World]:
-    """Run a bot with gating against the Stripe stand-in; stop everything after."""
-    async with stand_in(clock) as stripe:
+async def world(
+    tmp_path: Path, clock: ManualClock, *, stripe: StripeServer | None = None, **overrides: Any
+) -> AsyncIterator[World]:
+    """Run a bot with gating against the Stripe stand-in (a new one, or ``stripe`` running)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if stripe is None:
+            stripe = await stack.enter_async_context(stand_in(clock))
         cohort = await build(gating_config(tmp_path, stripe, **overrides), clock=clock)
         console = ConsoleAdapter(
             cohort, cohort.communities["demo"], user="alice", out=io.StringIO(), echo=True

@@ -38,7 +38,7 @@ def setup(cohort: Cohort) -> None:
     """Install the gating service as the entitlements, its commands, listeners and jobs."""
     cohort.i18n.load_dir(Path(__file__).with_name("locales"))
     config = cohort.config.stripe
-    gateway = StripeGateway(config) if config.secret_key else None
+    gateway = StripeGateway(config, cohort.clock) if config.secret_key else None
     service = Gating(cohort, gateway)
     cohort.entitlements = service
     cog = GatingCog(cohort, service)

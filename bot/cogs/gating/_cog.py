@@ -379,13 +379,16 @@ def render_report(ctx: Context, report: Report) -> str:
         ctx.t(
             "gating.check.summary",
             subscriptions=report.subscriptions,
-            fixed=len(report.fixed),
+            fixed=report.fixed_refs,
             replayed=report.replayed,
             changes=report.access_changes,
             retried=report.retried,
         )
     ]
-    lines += [f"• `{line}`" for line in report.fixed[:20]]
+    lines += [
+        ctx.t(f"gating.check.fix.{fix.kind.value}", ref=fix.ref, before=fix.before, after=fix.after)
+        for fix in report.fixed[:20]
+    ]
     if report.stripe_error:
         lines.append(ctx.t("gating.check.stripe_down", error=report.stripe_error))
     for platform, where, code in report.problems:

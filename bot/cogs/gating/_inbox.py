@@ -2,13 +2,13 @@
 
 A batch of due events is applied in one write transaction, each event's status written in
 it too, so a crash mid-batch leaves all of them pending and none half-applied. Deferred
-events wait for what they refer to; subscriptions an event needs from Stripe are read after
-the commit, never while the write lock is held.
+events wait for what they refer to, woken when it comes, and expire after ``EVENT_ATTEMPTS``
+tries; what an event needs from Stripe is read after the commit, never while the write lock
+is held. An event whose object is not what Stripe sends is rejected at once, in one log line.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.gating import _events as ev
 from bot.cogs.gating._access import loaded_ids, recompute_pairs
 from bot.cogs.gating._apply import Applier
+from bot.cogs.gating._fetch import FETCH_ROUNDS, Reads, read_all
 from bot.cogs.gating._notices import Notices
-from bot.cogs.gating._outcomes import Defer, EventStatus, NeedFetch, Outcome
+from bot.cogs.gating._outcomes import Defer, EventStatus, FetchKey, NeedFetch, Outcome
 from bot.cogs.gating._queue import BATCH_SECONDS, backoff
-from bot.cogs.gating._stripe import StripeGateway, StripeUnavailable
+from bot.cogs.gating._stripe import StripeGateway
 from bot.core.cohort import Cohort
 from bot.store.batch import GroupCommit
 from bot.store.tables import stripe_events
@@ -36,8 +37,9 @@ BATCH = 200  # due events read at a time (a batch takes fewer when it runs out o
 # From this many due events on, a batch reads what they will look up in advance (below it,
 # at ordinary rates, the up-to-five reads would cost more than the lookups they save).
 LOOKUP_AHEAD = 8
-FETCH_CONCURRENCY = 8  # subscriptions read from Stripe at once after a batch
-EVENT_ATTEMPTS = 16  # an event that still cannot be applied after this many tries is failed
+# An event that still cannot be applied after this many tries is given up: failed, or, if it
+# was waiting for what it refers to (hours, with the backoff), expired.
+EVENT_ATTEMPTS = 16
 # An event that came before what it refers to usually waits milliseconds for it.
 EVENT_RETRY_FIRST = 0.25
 # Within a second, the events that make what others refer to come first.
@@ -131,21 +133,21 @@ class Inbox:
         return count
 
     async def _apply_batch(
-        self, due: Sequence[Row[Any]], fetched: dict[str, dict[str, Any]] | None = None
+        self, due: Sequence[Row[Any]], fetched: Reads | None = None, rounds: int = 0
     ) -> int:
         """Apply due events in one write transaction; return how many were taken.
 
         ``Defer`` and ``NeedFetch`` are raised before an event writes anything, so the batch
         goes on past them: a deferred event is tried once more at the end of the batch (what
         it waits for may have come in it) and otherwise marked for a retry in the same
-        transaction. The subscriptions that events need from Stripe are read after the commit,
-        so that no HTTP call is made while the write lock is held, and those events follow in
-        a batch of their own. Any other error rolls the whole batch back and its events are
-        applied again one transaction each, where an error costs only its own event. Notices,
-        hooks and platform calls follow the commit.
+        transaction. What events need from Stripe is read after the commit, so that no HTTP
+        call is made while the write lock is held, and those events follow in a batch of their
+        own, with the reads (``rounds`` times at most). Any other error rolls the whole batch
+        back and its events are applied again one transaction each, where an error costs only
+        its own event. Notices, hooks and platform calls follow the commit.
         """
         applied: list[tuple[Row[Any], Outcome]] = []
-        fetch: list[tuple[Row[Any], str]] = []
+        fetch: list[tuple[Row[Any], tuple[FetchKey, ...]]] = []
         known = fetched or {}
         taken = 0
         # In the order Stripe made them (the outcome does not depend on it, rule 2), so that
@@ -168,23 +170,23 @@ class Inbox:
                             (row, await self.applier.apply(conn, event, self._now(), known))
                         )
                     except NeedFetch as need:
-                        if fetched is not None:  # read already: the event asks for another one
-                            deferred.append((row, event, Defer(f"needs {need.subscription_id}")))
+                        if rounds >= FETCH_ROUNDS:  # it keeps asking: try again later
+                            deferred.append((row, event, Defer(f"needs {need}")))
                         else:
-                            fetch.append((row, need.subscription_id))
+                            fetch.append((row, need.keys))
                     except Defer as exc:
                         deferred.append((row, event, exc))
                 retry: list[tuple[Row[Any], Defer]] = []
-                for row, event, exc in deferred:
-                    if exc.waits_for is None or exc.waits_for not in self.applier.made:
-                        retry.append((row, exc))
+                for row, event, wait in deferred:
+                    if wait.waits_for is None or wait.waits_for not in self.applier.made:
+                        retry.append((row, wait))
                         continue
                     try:  # what it waits for came later in this batch
                         applied.append(
                             (row, await self.applier.apply(conn, event, self._now(), known))
                         )
                     except (Defer, NeedFetch):
-                        retry.append((row, exc))
+                        retry.append((row, wait))
                 await self._settle(conn, applied, retry)
         except Exception:
             log.exception("gating: a batch of %s events failed; applying them one by one", taken)
@@ -197,38 +199,30 @@ class Inbox:
         for row, outcome in applied:
             await self._after(row, outcome)
         if fetch:
-            await self._apply_fetched(fetch)
+            await self._apply_fetched(fetch, known, rounds)
         return taken
 
-    async def _apply_fetched(self, fetch: list[tuple[Row[Any], str]]) -> None:
-        """Read from Stripe the subscriptions events asked for, then apply those events."""
-        found: dict[str, dict[str, Any]] = {}
-        failed: dict[str, str] = {}
-        gateway = self.gateway
-        if gateway is None:
-            failed = dict.fromkeys(
-                (s for _, s in fetch), "needs Stripe to settle the subscription, and no key is set"
-            )
-        else:
-            limit = asyncio.Semaphore(FETCH_CONCURRENCY)
-
-            async def read(subscription_id: str) -> None:
-                async with limit:
-                    try:
-                        found[subscription_id] = await gateway.subscription(subscription_id)
-                    except StripeUnavailable as exc:
-                        failed[subscription_id] = str(exc)
-
-            await asyncio.gather(*(read(s) for s in dict.fromkeys(s for _, s in fetch)))
-        ready = [row for row, s in fetch if s in found]
+    async def _apply_fetched(
+        self, fetch: list[tuple[Row[Any], tuple[FetchKey, ...]]], known: Reads, rounds: int
+    ) -> None:
+        """Read from Stripe what events asked for, then apply those events with it."""
+        found, failed = await read_all(
+            self.gateway, (key for _, keys in fetch for key in keys if key not in known)
+        )
+        reads = {**known, **found}
+        ready = [row for row, keys in fetch if all(key in reads for key in keys)]
         if ready:
-            await self._apply_batch(ready, found)
-        if failed:
+            await self._apply_batch(ready, reads, rounds + 1)
+        unread = [
+            (row, next(failed[k] for k in keys if k in failed))
+            for row, keys in fetch
+            if any(k in failed for k in keys)
+        ]
+        if unread:
             now = self._now()
             async with self.cohort.db.write() as conn:
                 await conn.execute(
-                    _MARK_RETRY,
-                    [self._retry_values(row, failed[s], now) for row, s in fetch if s in failed],
+                    _MARK_RETRY, [self._retry_values(row, error, now) for row, error in unread]
                 )
 
     def _now(self) -> datetime:
@@ -274,13 +268,16 @@ class Inbox:
             await conn.execute(_MARK_DONE, done)
         if retry:
             await conn.execute(
-                _MARK_RETRY, [self._retry_values(r, f"deferred: {e}", now) for r, e in retry]
+                _MARK_RETRY,
+                [self._retry_values(r, f"deferred: {e}", now, waiting=True) for r, e in retry],
             )
         touched = [(o.community_id, m) for _, o in applied if o.community_id for m in o.members]
         await recompute_pairs(conn, self.cohort, touched, now)
 
     async def _after(self, row: Row[Any], outcome: Outcome) -> None:
         """Send what an applied event asked for, once it is committed."""
+        if outcome.status is EventStatus.REJECTED:
+            log.warning("gating: event %s (%s) rejected: %s", row.event_id, row.type, outcome.note)
         await self.notices.notify(outcome)
         for hook in self.hooks:
             await hook(row.event_id)
@@ -288,28 +285,25 @@ class Inbox:
     async def _apply_row(self, row: Row[Any]) -> None:
         now = self.cohort.clock.now()
         event = json.loads(row.payload)
-        fetched: dict[str, dict[str, Any]] = {}
+        fetched: Reads = {}
         outcome: Outcome | None = None
         error: str | None = None
-        for _attempt in range(2):
+        waiting = False
+        for _attempt in range(FETCH_ROUNDS + 1):
             try:
                 async with self.cohort.db.write() as conn:
                     outcome = await self.applier.apply(conn, event, now, fetched)
                     await self._settle(conn, [(row, outcome)], [])
                 break
             except NeedFetch as need:
-                if self.gateway is None:
-                    error = "needs Stripe to settle the subscription, and no key is set"
+                found, failed = await read_all(self.gateway, need.keys)
+                fetched.update(found)
+                if failed:
+                    error = next(iter(failed.values()))
                     break
-                try:
-                    fetched[need.subscription_id] = await self.gateway.subscription(
-                        need.subscription_id
-                    )
-                except StripeUnavailable as exc:
-                    error = str(exc)
-                    break
+                error = f"deferred: needs {need}"
             except Defer as exc:
-                error = f"deferred: {exc}"
+                error, waiting = f"deferred: {exc}", True
                 if exc.waits_for is not None:
                     self._waiting.setdefault(exc.waits_for, set()).add(row.id)
                 break
@@ -318,21 +312,28 @@ class Inbox:
                 error = f"{type(exc).__name__}: {exc}"[:500]
                 break
         if outcome is None:
-            retry = self._retry_values(row, error or "not applied", now)
+            retry = self._retry_values(row, error or "not applied", now, waiting=waiting)
             async with self.cohort.db.write() as conn:
                 await conn.execute(_MARK_RETRY, retry)
             return
         await self._after(row, outcome)
 
-    def _retry_values(self, row: Row[Any], error: str, now: datetime) -> dict[str, Any]:
-        """Return the parameters of ``_MARK_RETRY`` for an event that could not be applied."""
+    def _retry_values(
+        self, row: Row[Any], error: str, now: datetime, *, waiting: bool = False
+    ) -> dict[str, Any]:
+        """Return the parameters of ``_MARK_RETRY`` for an event that could not be applied.
+
+        ``waiting``: it was deferred until what it refers to comes; given up, it expires.
+        """
         attempts = row.attempts + 1
-        give_up = attempts >= EVENT_ATTEMPTS
-        if give_up:
-            log.error("gating: event %s (%s) given up: %s", row.event_id, row.type, error)
+        status = EventStatus.PENDING
+        if attempts >= EVENT_ATTEMPTS:
+            status = EventStatus.EXPIRED if waiting else EventStatus.FAILED
+            level = logging.WARNING if waiting else logging.ERROR
+            log.log(level, "gating: event %s (%s) %s: %s", row.event_id, row.type, status, error)
         return {
             "b_id": row.id,
-            "b_status": (EventStatus.FAILED if give_up else EventStatus.PENDING).value,
+            "b_status": status.value,
             "b_attempts": attempts,
             "b_next_attempt_at": now + backoff(attempts, first=EVENT_RETRY_FIRST),
             "b_last_error": error[:500],

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select
+from sqlalchemy import Row, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
 from bot.cogs.gating._rules import SourceKind
 from bot.store.tables import access_sources, checkout_refs, stripe_customers, stripe_payments
+
+_CUSTOMER = (
+    select(stripe_customers)
+    .where(
+        stripe_customers.c.community_id.in_(bindparam("b_communities", expanding=True)),
+        stripe_customers.c.customer_id == bindparam("b_customer"),
+    )
+    .order_by(stripe_customers.c.id)
+)
 
 Key = tuple[str, Any]  # (what, its id): ("source", (kind, ref)), ("ref", ref), ...
 
@@ -44,6 +53,18 @@ class Lookups:
         key = self._source_keys.pop(source_id, None)
         if key is not None:
             self._rows.pop(key, None)
+
+    async def customer(
+        self, conn: AsyncConnection, communities: list[int], customer_id: str
+    ) -> Row[Any] | None:
+        """Return the ``stripe_customers`` row of a Stripe customer, held or read."""
+        held, row = self.get(("customer", customer_id))
+        if held:
+            return row
+        found = await conn.execute(
+            _CUSTOMER, {"b_communities": communities, "b_customer": customer_id}
+        )
+        return found.first()
 
     def clear(self) -> None:
         """Forget everything and stop answering (the batch is over)."""
@@ -142,7 +163,7 @@ def _wanted(events: Iterable[dict[str, Any]]) -> set[Key]:
         if kind.startswith("customer.subscription."):
             source(SourceKind.SUBSCRIPTION, obj.get("id"))
         elif kind.startswith("checkout.session."):
-            source(SourceKind.SUBSCRIPTION, ev._id(obj.get("subscription")))
+            source(SourceKind.SUBSCRIPTION, ev.id_of(obj, "subscription"))
             source(SourceKind.PAYMENT, obj.get("id"))
         elif kind.startswith("invoice."):
             source(SourceKind.SUBSCRIPTION, ev.invoice_subscription(obj))

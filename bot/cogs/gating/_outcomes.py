@@ -11,8 +11,22 @@ class EventStatus(StrEnum):
 
     PENDING = "pending"
     APPLIED = "applied"
-    IGNORED = "ignored"
-    FAILED = "failed"
+    IGNORED = "ignored"  # genuine, and nothing for Cohort (another mode, type or product)
+    REJECTED = "rejected"  # signed, but its object is not what Stripe sends: never retried
+    EXPIRED = "expired"  # waited for what it refers to, which never came
+    FAILED = "failed"  # could not be applied, try after try
+
+
+class FetchKind(StrEnum):
+    """What an event may need read from Stripe before it can be applied."""
+
+    SUBSCRIPTION = "subscription"  # a subscription, by id
+    INVOICE = "invoice"  # an invoice with its payments, by id
+    PAYMENT = "payment"  # the InvoicePayment of a PaymentIntent, by the PaymentIntent
+    CHARGE = "charge"  # a charge, by id
+
+
+FetchKey = tuple[FetchKind, str]
 
 
 class Audit(StrEnum):
@@ -42,11 +56,11 @@ class Defer(Exception):
 
 
 class NeedFetch(Exception):
-    """The event alone cannot settle a subscription's state: read it from Stripe first."""
+    """The event cannot be applied on what Cohort knows: read these from Stripe first."""
 
-    def __init__(self, subscription_id: str) -> None:
-        super().__init__(subscription_id)
-        self.subscription_id = subscription_id
+    def __init__(self, *keys: FetchKey) -> None:
+        super().__init__(", ".join(f"{kind.value} {ref}" for kind, ref in keys))
+        self.keys = keys
 
 
 @dataclass(slots=True)

@@ -3,6 +3,11 @@
 A purchase, its payments, its audit row and its points are written exactly once, by natural
 keys. Refunds and disputes live on ``stripe_payments`` (per PaymentIntent) and set the source's
 ``refunded`` and ``disputed`` flags, which ``_rules.entitled`` reads.
+
+A refund or a dispute names a PaymentIntent (a dispute may name only its charge). One Cohort
+has not seen is looked up in Stripe: the InvoicePayment of that PaymentIntent says which
+invoice, and so which subscription, it paid; that payment is then recorded as ``invoice.paid``
+would have. A PaymentIntent that paid no invoice waits for its Checkout.
 """
 
 from __future__ import annotations
@@ -16,8 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
 from bot.cogs.gating._access import community_by_id, loaded_ids
+from bot.cogs.gating._fetch import Reads
 from bot.cogs.gating._lookups import Lookups
-from bot.cogs.gating._outcomes import Audit, Defer, Outcome, payment_key
+from bot.cogs.gating._outcomes import (
+    Audit,
+    Defer,
+    EventStatus,
+    FetchKind,
+    NeedFetch,
+    Outcome,
+    payment_key,
+    subscription_key,
+)
+from bot.cogs.gating._rules import SourceKind
 from bot.cogs.points import Reason, award_in
 from bot.core.cohort import Cohort
 from bot.core.community import Community
@@ -35,6 +51,11 @@ _IN_SCOPE = bindparam("b_communities", expanding=True)
 _PAYMENT = select(stripe_payments).where(
     stripe_payments.c.community_id.in_(_IN_SCOPE),
     stripe_payments.c.payment_intent == bindparam("b_intent"),
+)
+_SUBSCRIPTION = select(access_sources).where(
+    access_sources.c.community_id.in_(_IN_SCOPE),
+    access_sources.c.kind == SourceKind.SUBSCRIPTION.value,
+    access_sources.c.ref == bindparam("b_ref"),
 )
 
 
@@ -127,22 +148,47 @@ class Payments:
         if refunded:
             await self._refresh_flags(conn, source_id)
 
-    async def _payment(
-        self, conn: AsyncConnection, intent: str | None
-    ) -> tuple[Row[Any], Row[Any]]:
-        """Return a PaymentIntent's payment row and its source; Defer if it is not known."""
-        row = None
-        if intent:
-            held, row = self.lookups.get(("payment", intent))
-            if not held:
-                found = await conn.execute(
-                    _PAYMENT, {"b_communities": loaded_ids(self.cohort), "b_intent": intent}
-                )
-                row = found.first()
+    async def find(self, conn: AsyncConnection, intent: str) -> Row[Any] | None:
+        """Return the payment row of a PaymentIntent, if Cohort knows it."""
+        held, row = self.lookups.get(("payment", intent))
+        if held:
+            return row
+        found = await conn.execute(
+            _PAYMENT, {"b_communities": loaded_ids(self.cohort), "b_intent": intent}
+        )
+        return found.first()
+
+    async def payment(
+        self, conn: AsyncConnection, obj: dict[str, Any], fetched: Reads, now: datetime
+    ) -> tuple[Row[Any], Row[Any]] | None:
+        """Return the payment row a charge or dispute is about, and its source.
+
+        None if it is no payment Cohort took. Raise NeedFetch for what Stripe must say first,
+        and Defer while the payment's Checkout or subscription is not known yet.
+        """
+        intent = ev.payment_intent_of(obj)
+        if intent is None:  # a dispute's PaymentIntent is nullable; its charge is not
+            charge_id = ev.id_of(obj, "charge") if obj.get("object") == "dispute" else None
+            if charge_id is None:
+                return None
+            charge = fetched.get((FetchKind.CHARGE, charge_id))
+            if charge is None:
+                raise NeedFetch((FetchKind.CHARGE, charge_id))
+            intent = ev.payment_intent_of(charge.obj) if charge.obj is not None else None
+            if intent is None:
+                return None  # Checkout always pays through a PaymentIntent
+        row = await self.find(conn, intent)
         if row is None:
-            raise Defer(
-                f"payment {intent} is not known yet", payment_key(intent) if intent else None
-            )
+            customer = ev.customer_of(obj)
+            if obj.get("object") == "charge" and (
+                customer is None
+                or await self.lookups.customer(conn, loaded_ids(self.cohort), customer) is None
+            ):
+                # Not a buyer Cohort knows (yet): its Checkout, or its subscription, to come.
+                raise Defer(f"payment {intent} of no known customer", payment_key(intent))
+            await self._record_invoice_payment(conn, intent, fetched, now)
+            row = await self.find(conn, intent)
+            assert row is not None
         held, source = self.lookups.get(("source_id", row.source_id))
         if not held or source is None:
             found = await conn.execute(
@@ -151,10 +197,57 @@ class Payments:
             source = found.one()
         return row, source
 
+    async def _record_invoice_payment(
+        self, conn: AsyncConnection, intent: str, fetched: Reads, now: datetime
+    ) -> None:
+        """Record the invoice payment ``intent`` made, as Stripe reports it (see the module)."""
+        read = fetched.get((FetchKind.PAYMENT, intent))
+        if read is None:
+            raise NeedFetch((FetchKind.PAYMENT, intent))
+        payment = read.obj
+        invoice = payment.get("invoice") if payment is not None else None
+        if payment is None or not isinstance(invoice, dict):
+            raise Defer(f"payment {intent} is not known yet", payment_key(intent))
+        subscription_id = ev.invoice_subscription(invoice)
+        source = None
+        if subscription_id:
+            found = await conn.execute(
+                _SUBSCRIPTION,
+                {"b_communities": loaded_ids(self.cohort), "b_ref": subscription_id},
+            )
+            source = found.first()
+        if source is None or not isinstance(invoice.get("id"), str):
+            raise Defer(
+                f"the subscription {subscription_id} that payment {intent} paid is not known yet",
+                subscription_key(subscription_id) if subscription_id else None,
+            )
+        await self.record_purchase(
+            conn,
+            community_id=source.community_id,
+            member_id=source.member_id,
+            offer_id=source.offer_id,
+            purchase_ref=str(invoice["id"]),
+            amount=ev.amount(invoice, "amount_paid"),
+            currency=invoice.get("currency"),
+            paid=ev.paid_at(invoice) or read.as_of,
+            source_id=source.id,
+            intents=[intent],
+            refunded=bool(source.refunded),
+            now=now,
+        )
+
     async def on_refund(
-        self, conn: AsyncConnection, obj: dict[str, Any], created: int, now: datetime
+        self,
+        conn: AsyncConnection,
+        obj: dict[str, Any],
+        created: int,
+        now: datetime,
+        fetched: Reads,
     ) -> Outcome:
-        payment, source = await self._payment(conn, ev.payment_intent_of(obj))
+        found = await self.payment(conn, obj, fetched, now)
+        if found is None:
+            return Outcome(EventStatus.IGNORED, "not a payment of ours")
+        payment, source = found
         outcome = Outcome(community_id=source.community_id, members={source.member_id})
         if not ev.fully_refunded(obj) or payment.refunded:
             return outcome
@@ -200,9 +293,17 @@ class Payments:
         return outcome
 
     async def on_dispute(
-        self, conn: AsyncConnection, obj: dict[str, Any], created: int, now: datetime
+        self,
+        conn: AsyncConnection,
+        obj: dict[str, Any],
+        created: int,
+        now: datetime,
+        fetched: Reads,
     ) -> Outcome:
-        payment, source = await self._payment(conn, ev.payment_intent_of(obj))
+        found = await self.payment(conn, obj, fetched, now)
+        if found is None:
+            return Outcome(EventStatus.IGNORED, "not a payment of ours")
+        payment, source = found
         status = str(obj.get("status", ""))
         known = payment.dispute_version
         newer = known is None or created > known

@@ -51,6 +51,7 @@ class AccessQueue:
     def __init__(self, cohort: Cohort, notices: Notices) -> None:
         self.cohort = cohort
         self.notices = notices
+        self.changed = 0  # access given or taken away on a platform, since the start
 
     async def run(self) -> int:
         """Make every due call; return how many rows were handled."""
@@ -122,6 +123,7 @@ class AccessQueue:
                 )
                 values["state"] = AccessState.NONE.value
                 values["invite_link"] = None
+            self.changed += 1
         except PlatformError as exc:
             if exc.reason is PlatformErrorReason.NOT_FOUND:
                 if row.desired and target.role_id:

@@ -1,26 +1,32 @@
-"""Reconciliation (rule 11): Stripe, the database and the platforms compared and healed."""
+"""Reconciliation (rule 11): Stripe, the database and the platforms compared and healed.
+
+Stripe's subscriptions, its refunds of the last ``REPLAY_WINDOW`` and every dispute are read
+and compared with what Cohort holds; what differs is applied as Stripe has it now, dated by
+Stripe's clock at the read (so an older event that comes later changes nothing). Events Stripe
+could not deliver are stored again. The report names each change, and nothing else.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._access import (
-    AccessState,
-    gated_targets,
-    recompute,
-    recompute_pairs,
-)
+from bot.cogs.gating._access import AccessState, gated_targets, recompute_pairs
 from bot.cogs.gating._apply import Applier, differs
+from bot.cogs.gating._fetch import FETCH_ROUNDS, Reads, read_all
 from bot.cogs.gating._inbox import Inbox
 from bot.cogs.gating._notices import PLATFORM_TIMEOUT
-from bot.cogs.gating._outcomes import EventStatus
+from bot.cogs.gating._outcomes import Defer, EventStatus, NeedFetch
 from bot.cogs.gating._rules import SourceKind
 from bot.cogs.gating._stripe import StripeGateway, StripeUnavailable
 from bot.core.cohort import Cohort
@@ -29,9 +35,29 @@ from bot.store.tables import access_sources, gating_access
 
 log = logging.getLogger(__name__)
 
-REPLAY_WINDOW = timedelta(days=30)
-# A reconciliation snapshot is taken to be at least this fresh, to allow for clock skew.
-RECONCILE_SKEW = 60
+REPLAY_WINDOW = timedelta(days=30)  # Stripe keeps events this long; refunds are read as far
+
+
+class FixKind(StrEnum):
+    """What a reconciliation pass changed about one subscription or payment."""
+
+    FOUND = "found"  # a subscription Cohort did not hold
+    STATUS = "status"
+    CANCELING = "canceling"  # now cancels at the end of its period
+    RESUMED = "resumed"  # no longer cancels at the end of its period
+    PERIOD = "period"  # its period moved
+    REFUNDED = "refunded"
+    DISPUTE = "dispute"
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One change a pass made, to the subscription or payment ``ref``."""
+
+    ref: str
+    kind: FixKind
+    before: str = ""
+    after: str = ""
 
 
 @dataclass(slots=True)
@@ -39,12 +65,17 @@ class Report:
     """What a reconciliation pass found and changed."""
 
     subscriptions: int = 0
-    fixed: list[str] = field(default_factory=list)
+    fixed: list[Fix] = field(default_factory=list)
     replayed: int = 0
-    access_changes: int = 0
+    access_changes: int = 0  # access granted or taken away on the platforms by the pass
     retried: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # platform, space, code
     stripe_error: str | None = None
+
+    @property
+    def fixed_refs(self) -> int:
+        """Return how many subscriptions and payments were changed."""
+        return len({fix.ref for fix in self.fixed})
 
 
 class Reconciler:
@@ -60,7 +91,7 @@ class Reconciler:
         self.live = applier.live
 
     async def reconcile(self) -> Report:
-        """Compare Stripe, the database and the platforms; fix drift and report it."""
+        """Compare Stripe and the database, fix drift; mark platform calls to make again."""
         report = Report()
         now = self.cohort.clock.now()
         if self.gateway is not None:
@@ -96,36 +127,99 @@ class Reconciler:
                     select(access_sources.c.community_id, access_sources.c.member_id).distinct()
                 )
             ).all()
-            report.access_changes += await recompute_pairs(conn, self.cohort, who, now)
+            await recompute_pairs(conn, self.cohort, [(c, m) for c, m in who], now)
         return report
 
     async def _reconcile_stripe(self, report: Report, now: datetime) -> None:
         assert self.gateway is not None
-        found = await self.gateway.subscriptions()
-        report.subscriptions = len(found)
-        version = int(now.timestamp()) - RECONCILE_SKEW
-        for obj in found:
-            if bool(obj.get("livemode")) != self.live:
-                continue
-            snap = ev.subscription(obj)
-            async with self.cohort.db.write() as conn:
-                before = await self.applier.source(conn, SourceKind.SUBSCRIPTION, snap.id)
-                if before is not None and not differs(before, snap):
-                    continue
-                outcome = await self.applier.on_subscription(
-                    conn, obj, version, now, {}, reconciling=True
-                )
-                if outcome.status is not EventStatus.APPLIED or outcome.community_id is None:
-                    continue
-                for member_id in outcome.members:
-                    await recompute(
-                        conn, self.applier.community(outcome.community_id), member_id, now
-                    )
-            was = before.status if before is not None else "-"
-            report.fixed.append(f"{snap.id}: {was} -> {snap.status}")
+        listing = await self.gateway.subscriptions()
+        report.subscriptions = len(listing.items)
+        for obj in listing.items:
+            if self._ours(ev.EventType.SUBSCRIPTION_UPDATED, obj):
+                report.fixed += await self._subscription(obj, listing.as_of, now)
+        refunds = await self.gateway.refunds(now - REPLAY_WINDOW)
+        charges: dict[str, dict[str, Any]] = {}
+        for refund in refunds.items:
+            charge = refund.get("charge")
+            if refund.get("status") == "succeeded" and isinstance(charge, dict):
+                charges.setdefault(str(charge.get("id")), charge)
+        for charge in charges.values():
+            if self._ours(ev.EventType.CHARGE_REFUNDED, charge) and ev.fully_refunded(charge):
+                report.fixed += await self._settle(self._refund(charge, refunds.as_of, now))
+        disputes = await self.gateway.disputes()
+        for dispute in disputes.items:
+            if self._ours(ev.EventType.DISPUTE_CLOSED, dispute):
+                report.fixed += await self._settle(self._dispute(dispute, disputes.as_of, now))
         for event in await self.gateway.undelivered_events(now - REPLAY_WINDOW):
             if await self.inbox.store(event, json.dumps(event), now):
                 report.replayed += 1
+
+    def _ours(self, kind: ev.EventType, obj: dict[str, Any]) -> bool:
+        """Say whether a listed object is of this mode and readable as ``kind`` shows it."""
+        return bool(obj.get("livemode")) == self.live and ev.problem(kind, obj) is None
+
+    async def _subscription(self, obj: dict[str, Any], as_of: int, now: datetime) -> list[Fix]:
+        """Hold a subscription as Stripe listed it; return what that changed."""
+        snap = ev.subscription(obj)
+        async with self.cohort.db.write() as conn:
+            before = await self.applier.source(conn, SourceKind.SUBSCRIPTION, snap.id)
+            if before is not None and not differs(before, snap):
+                return []
+            try:
+                outcome = await self.applier.on_subscription(
+                    conn, obj, as_of, now, {}, read_at=as_of
+                )
+            except Defer:
+                return []  # no member to place it with: its checkout will
+            if outcome.status is not EventStatus.APPLIED:
+                return []
+        return describe(snap, before)
+
+    def _refund(
+        self, charge: dict[str, Any], as_of: int, now: datetime
+    ) -> Callable[[AsyncConnection, Reads], Awaitable[list[Fix]]]:
+        async def run(conn: AsyncConnection, fetched: Reads) -> list[Fix]:
+            payments = self.applier.payments
+            found = await payments.payment(conn, charge, fetched, now)
+            if found is None or found[0].refunded:
+                return []
+            await payments.on_refund(conn, charge, as_of, now, fetched)
+            return [Fix(found[0].payment_intent, FixKind.REFUNDED)]
+
+        return run
+
+    def _dispute(
+        self, dispute: dict[str, Any], as_of: int, now: datetime
+    ) -> Callable[[AsyncConnection, Reads], Awaitable[list[Fix]]]:
+        async def run(conn: AsyncConnection, fetched: Reads) -> list[Fix]:
+            payments = self.applier.payments
+            found = await payments.payment(conn, dispute, fetched, now)
+            status = str(dispute.get("status"))
+            if found is None or _same_dispute(found[0], dispute):
+                return []
+            before = found[0].dispute_status or "-"
+            await payments.on_dispute(conn, dispute, as_of, now, fetched)
+            return [Fix(str(dispute["id"]), FixKind.DISPUTE, before, status)]
+
+        return run
+
+    async def _settle(
+        self, run: Callable[[AsyncConnection, Reads], Awaitable[list[Fix]]]
+    ) -> list[Fix]:
+        """Run ``run`` in a write transaction, reading from Stripe what it asks for first."""
+        fetched: Reads = {}
+        for _round in range(FETCH_ROUNDS + 1):
+            try:
+                async with self.cohort.db.write() as conn:
+                    return await run(conn, fetched)
+            except NeedFetch as need:
+                found, failed = await read_all(self.gateway, need.keys)
+                if failed:
+                    raise StripeUnavailable(next(iter(failed.values()))) from None
+                fetched.update(found)
+            except Defer:
+                return []  # a payment of no subscription or Checkout Cohort knows
+        return []
 
     async def preflight(self) -> list[tuple[str, str, str]]:
         """Ask each platform whether the bot may manage every gated target."""
@@ -143,3 +237,28 @@ class Reconciler:
                 where = f"{target.space_id}/{target.role_id}" if target.role_id else target.space_id
                 problems += [(target.platform.value, where, code) for code in codes]
         return problems
+
+
+def describe(snap: ev.SubscriptionSnapshot, before: Row[Any] | None) -> list[Fix]:
+    """Name what holding ``snap`` changed about a subscription held as ``before``."""
+    if before is None:
+        return [Fix(snap.id, FixKind.FOUND, after=snap.status)]
+    fixes = []
+    if before.status != snap.status:
+        fixes.append(Fix(snap.id, FixKind.STATUS, before.status, snap.status))
+    if bool(before.cancel_at_period_end) != snap.cancel_at_period_end:
+        kind = FixKind.CANCELING if snap.cancel_at_period_end else FixKind.RESUMED
+        fixes.append(Fix(snap.id, kind))
+    if before.period_start != snap.period_start or before.period_end != snap.period_end:
+        fixes.append(Fix(snap.id, FixKind.PERIOD, _day(before.period_end), _day(snap.period_end)))
+    return fixes
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment is not None else "-"
+
+
+def _same_dispute(payment: Row[Any], dispute: dict[str, Any]) -> bool:
+    return bool(
+        payment.dispute_id == dispute.get("id") and payment.dispute_status == dispute.get("status")
+    )

@@ -165,15 +165,18 @@ class Gating:
     async def run_due(self) -> int:
         """Apply due inbox events, make due platform calls, let lapsed sources go."""
         async with self._pass:
-            done = await self._lapse_due()
-            while True:
-                # A batch of events, then the platform calls they asked for: under a backlog,
-                # the first buyers get in while later events are still being applied.
-                applied = await self.inbox.drain(max_batches=1)
-                acted = await self.queue.run()
-                done += applied + acted
-                if not applied and not acted:
-                    return done
+            return await self._run_due()
+
+    async def _run_due(self) -> int:
+        done = await self._lapse_due()
+        while True:
+            # A batch of events, then the platform calls they asked for: under a backlog,
+            # the first buyers get in while later events are still being applied.
+            applied = await self.inbox.drain(max_batches=1)
+            acted = await self.queue.run()
+            done += applied + acted
+            if not applied and not acted:
+                return done
 
     async def _lapse_due(self) -> int:
         """Recompute members whose access lapses by itself now (period end, grace, grant end)."""
@@ -198,10 +201,17 @@ class Gating:
     # --- reconciliation ----------------------------------------------------------------------
 
     async def reconcile(self) -> Report:
-        """Compare Stripe, the database and the platforms; fix drift and report it."""
+        """Compare Stripe, the database and the platforms; fix drift and report it.
+
+        The platform calls the fixes ask for are made before it returns, in a pass of the
+        worker's own; the report counts the access that pass gave or took away.
+        """
         report = await self.reconciler.reconcile()
         report.problems = await self.reconciler.preflight()
-        await self.run_due()
+        async with self._pass:
+            before = self.queue.changed
+            await self._run_due()
+            report.access_changes = self.queue.changed - before
         return report
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
 from bot.cogs.gating._rules import SourceKind
-from bot.cogs.gating._stripe import sign
+from bot.cogs.gating._stripe import API_VERSION, sign
 from bot.core.config import CommunityConfig, Config, OfferConfig, OfferKind, StripeMode
 from bot.store.db import Database
 from bot.store.tables import (
@@ -93,6 +93,7 @@ async def simulate(
             event = {
                 "id": "evt_sim_" + secrets.token_hex(12),
                 "object": "event",
+                "api_version": API_VERSION,
                 "type": event_type,
                 "created": created,
                 "livemode": False,

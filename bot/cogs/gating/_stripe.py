@@ -1,8 +1,12 @@
 """The Stripe gateway: the only module of Cohort that imports ``stripe``.
 
 Everything it returns is plain data (dicts, strings), so the rest of the gating cog never
-sees a Stripe object. Webhook signatures are checked by the library on the raw body; the
-timestamp window (too old *and* too far ahead) is checked here against the injected clock.
+sees a Stripe object. Every request asks for ``API_VERSION``, the version whose shapes
+``_events`` reads (and the one the webhook endpoint must be set to), whatever version a newer
+``stripe`` library would pick. What it reads is dated by Stripe's own clock (the ``Date`` of
+the answer), so that a read can be ordered against events. Webhook signatures are checked by
+the library on the raw body; the timestamp window (too old *and* too far ahead) is checked
+here against the injected clock.
 """
 
 from __future__ import annotations
@@ -14,15 +18,22 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import stripe
 
+from bot.core.clock import Clock
 from bot.core.config import StripeConfig
 
 log = logging.getLogger(__name__)
 
+# The Stripe API version Cohort speaks, in its requests and (set on the endpoint) its webhooks.
+API_VERSION = "2026-10-28.endive"
 MAX_LIST_PAGES = 200  # 100 objects a page: a reconciliation pass reads at most 20,000
+# When Stripe's answer has no usable Date, a read is taken to be this much older than our
+# clock says, to allow for the two clocks' skew.
+CLOCK_SKEW = 60
 
 
 class BadSignature(Exception):
@@ -31,6 +42,22 @@ class BadSignature(Exception):
 
 class StripeUnavailable(Exception):
     """Stripe could not be asked (network, an error status, a bad key): not an answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One object read from Stripe (None: Stripe has none), with when Stripe answered."""
+
+    obj: dict[str, Any] | None
+    as_of: int  # Stripe's clock at the answer, epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Every object of a list, and when Stripe answered its first page."""
+
+    items: list[dict[str, Any]]
+    as_of: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +128,11 @@ def _timestamp(header: str) -> int:
 class StripeGateway:
     """Ask Stripe for Checkout and portal sessions, and read objects back for reconciliation."""
 
-    def __init__(self, config: StripeConfig) -> None:
+    def __init__(self, config: StripeConfig, clock: Clock) -> None:
         if not config.secret_key:
             raise ValueError("the Stripe gateway needs a secret key")
         self.config = config
+        self.clock = clock
         self._http = stripe.AIOHTTPClient(timeout=20)
         addresses: dict[str, str] = {}
         if config.api_base:
@@ -114,6 +142,7 @@ class StripeGateway:
             base_addresses=addresses,  # type: ignore[arg-type]
             http_client=self._http,
             max_network_retries=2,
+            stripe_version=API_VERSION,
         )
         self._used = False
 
@@ -178,15 +207,51 @@ class StripeGateway:
         )
         return str(session.url)
 
-    async def subscription(self, subscription_id: str) -> dict[str, Any]:
+    async def subscription(self, subscription_id: str) -> Read:
         """Return a subscription as Stripe has it now."""
         found = await self._call(
             "subscriptions.retrieve",
             self._client.v1.subscriptions.retrieve_async(subscription_id),
         )
-        return dict(found.to_dict())
+        return Read(dict(found.to_dict()), self._as_of(found))
 
-    async def subscriptions(self) -> list[dict[str, Any]]:
+    async def invoice(self, invoice_id: str) -> Read:
+        """Return an invoice with its payments (an includable field, left out of events)."""
+        found = await self._call(
+            "invoices.retrieve",
+            self._client.v1.invoices.retrieve_async(invoice_id, {"expand": ["payments"]}),
+        )
+        return Read(dict(found.to_dict()), self._as_of(found))
+
+    async def invoice_payment(self, intent: str) -> Read:
+        """Return the paid InvoicePayment of a PaymentIntent, its invoice expanded, if any.
+
+        None when the PaymentIntent paid no invoice (a one-time Checkout, or not a payment of
+        a subscription at all).
+        """
+        page = await self._call(
+            "invoice_payments.list",
+            self._client.v1.invoice_payments.list_async(
+                {
+                    "payment": {"type": "payment_intent", "payment_intent": intent},
+                    "expand": ["data.invoice"],
+                    "limit": 10,
+                }
+            ),
+        )
+        paid = [
+            p for p in (dict(item.to_dict()) for item in page.data) if p.get("status") == "paid"
+        ]
+        return Read(paid[0] if paid else None, self._as_of(page))
+
+    async def charge(self, charge_id: str) -> Read:
+        """Return a charge (what leads from a dispute without a PaymentIntent to the payment)."""
+        found = await self._call(
+            "charges.retrieve", self._client.v1.charges.retrieve_async(charge_id)
+        )
+        return Read(dict(found.to_dict()), self._as_of(found))
+
+    async def subscriptions(self) -> Listing:
         """Return every subscription, whatever its status, newest first."""
         return await self._list(
             "subscriptions.list",
@@ -195,9 +260,27 @@ class StripeGateway:
             ),
         )
 
+    async def refunds(self, since: datetime) -> Listing:
+        """Return the refunds made since ``since``, each with its charge, newest first."""
+        return await self._list(
+            "refunds.list",
+            lambda after: self._client.v1.refunds.list_async(
+                _page(  # type: ignore[arg-type]
+                    {"created": {"gte": int(since.timestamp())}, "expand": ["data.charge"]}, after
+                )
+            ),
+        )
+
+    async def disputes(self) -> Listing:
+        """Return every dispute, newest first (one stays open for months)."""
+        return await self._list(
+            "disputes.list",
+            lambda after: self._client.v1.disputes.list_async(_page({}, after)),  # type: ignore[arg-type]
+        )
+
     async def undelivered_events(self, since: datetime) -> list[dict[str, Any]]:
         """Return the events since ``since`` that Stripe could not deliver to us."""
-        return await self._list(
+        listing = await self._list(
             "events.list",
             lambda after: self._client.v1.events.list_async(
                 _page(  # type: ignore[arg-type]
@@ -206,19 +289,34 @@ class StripeGateway:
                 )
             ),
         )
+        return listing.items
 
-    async def _list(self, what: str, fetch: Any) -> list[dict[str, Any]]:
+    async def _list(self, what: str, fetch: Any) -> Listing:
         found: list[dict[str, Any]] = []
         after: str | None = None
+        as_of: int | None = None
         for _page_number in range(MAX_LIST_PAGES):
             page = await self._call(what, fetch(after))
+            if as_of is None:
+                as_of = self._as_of(page)
             items = [dict(item.to_dict()) for item in page.data]
             found += items
             if not page.has_more or not items:
-                return found
+                return Listing(found, as_of)
             after = items[-1]["id"]
         log.warning("stripe: %s stopped after %s pages", what, MAX_LIST_PAGES)
-        return found
+        return Listing(found, as_of if as_of is not None else self._as_of(None))
+
+    def _as_of(self, answer: Any) -> int:
+        """Return Stripe's clock at ``answer`` (its Date header), or ours less the skew."""
+        response = getattr(answer, "last_response", None)
+        date = response.headers.get("Date") if response is not None else None
+        if date:
+            try:
+                return int(parsedate_to_datetime(date).timestamp())
+            except (TypeError, ValueError):
+                log.warning("stripe: an answer with an unreadable Date header: %r", date[:64])
+        return int(self.clock.now().timestamp()) - CLOCK_SKEW
 
 
 def _page(params: dict[str, Any], after: str | None) -> dict[str, Any]:
