@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.adapters.console._adapter import iterate
@@ -20,6 +21,9 @@ from bot.core.config import Config, load_config
 from bot.core.errors import ConfigError
 from bot.runtime import build, serve
 from bot.store.db import Database, head_revision
+
+if TYPE_CHECKING:
+    from bot.recommend import Dataset
 
 EXIT_CONFIG = 2
 
@@ -270,7 +274,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _store_data(config: Config, community_id: str | None) -> tuple[object, str]:
+async def _store_data(config: Config, community_id: str | None) -> tuple[Dataset, str]:
     from bot.recommend._load import load_dataset  # noqa: PLC0415 (see _train)
 
     logs.protect(logs.secret_values(config))

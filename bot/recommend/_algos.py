@@ -23,7 +23,8 @@ def ease(matrix: sparse.csr_matrix, lam: float) -> np.ndarray:
     inverse = np.linalg.inv(gram)
     weights = inverse / (-np.diag(inverse))
     weights[np.diag_indices_from(weights)] = 0.0
-    return weights.astype(np.float32)
+    result: np.ndarray = weights.astype(np.float32)
+    return result
 
 
 def item_knn(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:

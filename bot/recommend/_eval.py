@@ -32,6 +32,8 @@ from bot.recommend._train import TrainParams, fit_collab, train, tune_collab
 from bot.recommend._types import Algorithm
 
 Progress = Callable[[str, int, int], None]
+# Validation data for tuning: the training matrix, validation rows, and each row's held-out items.
+Tuning = tuple[sparse.csr_matrix, np.ndarray, list[np.ndarray]]
 MODELS = ("popularity", "item_knn", "ease", "als", "ours")
 ALS_GRID = ((32, 0.05), (64, 0.5), (16, 5.0), (64, 20.0))
 BATCH = 4096
@@ -183,7 +185,7 @@ def _subset(data: Dataset, events: np.ndarray, messages: np.ndarray) -> Dataset:
     )
 
 
-def _tune_split(data: Dataset, params: TrainParams) -> tuple[sparse.csr_matrix, np.ndarray, list]:
+def _tune_split(data: Dataset, params: TrainParams) -> Tuning:
     """Carve a validation split out of training data, as training does."""
     inner = temporal_split(data)
     rng = np.random.default_rng(params.seed)
@@ -247,7 +249,7 @@ def evaluate(
     natural_cold = writers[train_counts[writers] == 0]
     warm_writers = writers[train_counts[writers] > 0]
     n_cold = round(len(warm_writers) * cold_share)
-    chosen = rng.choice(warm_writers, size=n_cold, replace=False) if n_cold else []
+    chosen = rng.choice(warm_writers, size=n_cold, replace=False) if n_cold else np.zeros(0)
     cold_rows = np.sort(np.concatenate((natural_cold, np.asarray(chosen, dtype=np.int64))))
     is_cold = np.zeros(data.n_members, dtype=bool)
     is_cold[cold_rows] = True
@@ -277,7 +279,7 @@ def evaluate(
         return np.broadcast_to(pop, (len(rows), len(pop)))
 
     wanted = [m for m in models if m != "als" or importlib.util.find_spec("implicit")]
-    tuning: tuple[sparse.csr_matrix, np.ndarray, list] | None = None
+    tuning: Tuning | None = None
     for done, model_name in enumerate(wanted):
         say(model_name, done, len(wanted))
         started = time.perf_counter()
@@ -288,7 +290,7 @@ def evaluate(
             if tuning is None:
                 tuning = _tune_split(training, params)
             algorithm = Algorithm.EASE if model_name == "ease" else Algorithm.ITEM_KNN
-            grid = (
+            grid: list[tuple[Algorithm, float]] = (
                 [(algorithm, lam) for lam in params.ease_lambdas]
                 if algorithm is Algorithm.EASE
                 else [(algorithm, float(x)) for x in params.knn_ks]
@@ -321,11 +323,13 @@ def evaluate(
             )
 
             def warm_score(rows: np.ndarray, m: Any = model) -> np.ndarray:
-                return m.score_rows(matrix[rows], [texts.get(int(r)) for r in rows])
+                scores: np.ndarray = m.score_rows(matrix[rows], [texts.get(int(r)) for r in rows])
+                return scores
 
             def cold_score(rows: np.ndarray, m: Any = model) -> np.ndarray:
                 nothing = sparse.csr_matrix((len(rows), data.n_items), dtype=np.float32)
-                return m.score_rows(nothing, [texts.get(int(r)) for r in rows])
+                scores: np.ndarray = m.score_rows(nothing, [texts.get(int(r)) for r in rows])
+                return scores
 
         warm_top = _scores_in_batches(warm_score, warm_rows, matrix, k)
         cold_top = _scores_in_batches(cold_score, cold_rows, None, k)
@@ -344,7 +348,7 @@ def evaluate(
 
 
 def _als(
-    tuning: tuple[sparse.csr_matrix, np.ndarray, list],
+    tuning: Tuning,
     matrix: sparse.csr_matrix,
     params: TrainParams,
     seed: int,

@@ -24,7 +24,8 @@ def zscore(scores: np.ndarray) -> np.ndarray:
     mean = scores.mean(axis=-1, keepdims=True)
     std = scores.std(axis=-1, keepdims=True)
     std[std == 0] = 1.0
-    return (scores - mean) / std
+    standard: np.ndarray = (scores - mean) / std
+    return standard
 
 
 class Model:
@@ -71,7 +72,7 @@ class Model:
         text_z = np.zeros((n, len(self.courses)), dtype=np.float32)
         if self.text is not None and has_text.any():
             chosen = np.flatnonzero(has_text)
-            text_z[chosen] = zscore(self.text.scores([texts[i] or "" for i in chosen]))
+            text_z[chosen] = zscore(self.text.scores([texts[int(i)] or "" for i in chosen]))
         collab_z = np.zeros_like(text_z)
         if self.weights is not None and warm.any():
             chosen = np.flatnonzero(warm)
@@ -147,7 +148,8 @@ class Model:
         """Return one member's item-item scores: the sum of their courses' weight rows."""
         weights = self.weights
         if isinstance(weights, np.ndarray):
-            return np.add.reduce(weights[owned], axis=0, dtype=np.float32)
+            summed: np.ndarray = np.add.reduce(weights[owned], axis=0, dtype=np.float32)
+            return summed
         assert weights is not None
         starts = weights.indptr[owned]
         lengths = weights.indptr[owned + 1] - starts

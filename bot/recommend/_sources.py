@@ -58,9 +58,9 @@ def load_stack_exchange(path: Path) -> Dataset:
     owners = sorted({p[0] for p in posts})
     row_of = {o: i for i, o in enumerate(owners)}
     ev_rows, ev_items, ev_times = [], [], []
-    for owner, time, _text, tags in posts:
+    for poster, time, _text, tags in posts:
         for tag in tags:
-            ev_rows.append(row_of[owner])
+            ev_rows.append(row_of[poster])
             ev_items.append(index[tag])
             ev_times.append(time)
     return Dataset(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.recommend._types import Course, catalog_digest
@@ -64,7 +64,7 @@ async def data_version(conn: AsyncConnection, community_id: int) -> str:
     return f"p{bought[0]}.{bought[1] or 0}.r{bought[2]}.m{said or 0}.c{catalog}"
 
 
-def opted_out(community_id: int) -> object:
+def opted_out(community_id: int) -> Select[tuple[int]]:
     """Return a subquery of the members who keep their messages out of recommendations."""
     return select(recommend_prefs.c.member_id).where(
         recommend_prefs.c.community_id == community_id,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import discord
@@ -112,7 +113,8 @@ class DiscordAdapter(DiscordPlatform):
             raise self._intents_error(missing)
         gateway = self.config.gateway_url
         if gateway is None:
-            _shards, gateway, _limits = await self.call(self.client.http.get_bot_gateway)
+            _shards, found, _limits = await self.call(self.client.http.get_bot_gateway)
+            gateway = str(found)
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
         first = asyncio.create_task(self.client.connect(reconnect=True))
         ready = asyncio.create_task(self.client.wait_until_ready())
@@ -246,8 +248,11 @@ class DiscordAdapter(DiscordPlatform):
                 continue
             try:
                 await self.call(
-                    lambda g=guild: self.client.http.bulk_upsert_guild_commands(
-                        application_id, g.id, payload
+                    partial(
+                        self.client.http.bulk_upsert_guild_commands,
+                        application_id,
+                        guild.id,
+                        payload,
                     )
                 )
             except PlatformError as exc:

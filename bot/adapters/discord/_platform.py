@@ -63,7 +63,8 @@ class DiscordPlatform:
             return found
         communities = list(self.cohort.communities.values())
         with_discord = [c for c in communities if c.config.discord_guilds]
-        return (with_discord or communities or [None])[0]
+        candidates = with_discord or communities
+        return candidates[0] if candidates else None
 
     async def view(
         self, community: Community | None, buttons: tuple[Button, ...]
@@ -418,7 +419,7 @@ class DiscordPlatform:
         self, guild: discord.Guild, role_ids: tuple[str, ...]
     ) -> dict[str, list[str]]:
         """Return what stops the bot managing ``role_ids``: by kind, the role names."""
-        me = guild.me
+        me: discord.Member | None = guild.me  # None while the guild is not fully loaded
         problems: dict[str, list[str]] = {"unknown": [], "above": [], "managed": []}
         if me is None:
             return problems

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -152,7 +153,8 @@ class TelegramAdapter:
     @property
     def bot(self) -> Bot:
         """Return PTB's bot."""
-        return self.app.bot
+        bot: Bot = self.app.bot
+        return bot
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -243,8 +245,8 @@ class TelegramAdapter:
                 commands = self._menu(locale, role)
                 try:
                     await self._call(
-                        lambda c=commands, s=scope, lang=language: self.bot.set_my_commands(
-                            c, scope=s, language_code=lang
+                        partial(
+                            self.bot.set_my_commands, commands, scope=scope, language_code=language
                         )
                     )
                 except PlatformError as exc:
@@ -335,7 +337,8 @@ class TelegramAdapter:
             return found
         communities = list(self.cohort.communities.values())
         with_telegram = [c for c in communities if c.config.telegram_chats]
-        return (with_telegram or communities or [None])[0]
+        candidates = with_telegram or communities
+        return candidates[0] if candidates else None
 
     async def _on_message(self, message: Message) -> None:
         user = message.from_user
@@ -543,6 +546,10 @@ class TelegramAdapter:
         if reply.image is not None:
             caption = texts.pop(0) if texts and len(texts[0]) <= CAPTION_LIMIT else None
             photo = reply.image.data if reply.image.data is not None else reply.image.url
+            if photo is None:
+                raise PlatformError(
+                    PlatformErrorReason.INVALID, "an image with neither data nor url"
+                )
             sent = await self._call(
                 lambda: self.bot.send_photo(
                     chat_id,
@@ -575,16 +582,15 @@ class TelegramAdapter:
         for index, text in enumerate(texts):
             last = index == len(texts) - 1
             sent = await self._call(
-                lambda text=text, last=last, reply_parameters=replying if first is None else None: (
-                    self.bot.send_message(
-                        chat_id,
-                        text,
-                        parse_mode=ParseMode.HTML,
-                        message_thread_id=thread,
-                        reply_parameters=reply_parameters,
-                        reply_markup=keyboard if last else None,
-                        link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    )
+                partial(
+                    self.bot.send_message,
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    message_thread_id=thread,
+                    reply_parameters=replying if first is None else None,
+                    reply_markup=keyboard if last else None,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             )
             first = first or sent

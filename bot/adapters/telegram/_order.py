@@ -21,7 +21,9 @@ class PerChatOrder(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    # PTB marks this final and suggests do_process_update, but that runs inside the semaphore:
+    # the chat's lock must be taken before a slot (see the class docstring).
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:  # type: ignore[misc]
         """Wait for the chat's earlier updates, then for a free slot, then handle this one."""
         key = _chat_key(update)
         lock = self._locks.setdefault(key, asyncio.Lock())

@@ -224,8 +224,8 @@ async def _recompute_chunk(
             if target.platform.value != account.platform:
                 continue
             desired = target in wanted
-            row = existing.get((account.id, target.space_id, target.role_id))
-            if row is None:
+            held_row = existing.get((account.id, target.space_id, target.role_id))
+            if held_row is None:
                 if desired:
                     inserts.append(
                         {
@@ -243,9 +243,9 @@ async def _recompute_chunk(
                             "updated_at": now,
                         }
                     )
-            elif bool(row.desired) != desired:
+            elif bool(held_row.desired) != desired:
                 updates.append(
-                    {"b_id": row.id, "b_desired": desired, "b_next": now, "b_updated": now}
+                    {"b_id": held_row.id, "b_desired": desired, "b_next": now, "b_updated": now}
                 )
     if inserts:
         await conn.execute(gating_access.insert(), inserts)

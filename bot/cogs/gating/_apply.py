@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import BindParameter, Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
@@ -51,7 +51,7 @@ from bot.store.tables import (
 
 log = logging.getLogger(__name__)
 
-_IN_SCOPE = bindparam("b_communities", expanding=True)
+_IN_SCOPE: BindParameter[int] = bindparam("b_communities", expanding=True)
 _SOURCE = select(access_sources).where(
     access_sources.c.community_id.in_(_IN_SCOPE),
     access_sources.c.kind == bindparam("b_kind"),

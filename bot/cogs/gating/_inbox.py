@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import BindParameter, Row, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
@@ -54,7 +54,7 @@ _FIRST = {
 
 def _mark(*columns: str) -> Any:
     """Return the UPDATE of one inbox row setting ``columns`` from ``b_<column>`` parameters."""
-    values = {column: bindparam(f"b_{column}") for column in columns}
+    values: dict[str, BindParameter[Any]] = {column: bindparam(f"b_{column}") for column in columns}
     return update(stripe_events).where(stripe_events.c.id == bindparam("b_id")).values(**values)
 
 

@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import BindParameter, Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
@@ -47,7 +47,7 @@ from bot.store.tables import (
 
 log = logging.getLogger(__name__)
 
-_IN_SCOPE = bindparam("b_communities", expanding=True)
+_IN_SCOPE: BindParameter[int] = bindparam("b_communities", expanding=True)
 _PAYMENT = select(stripe_payments).where(
     stripe_payments.c.community_id.in_(_IN_SCOPE),
     stripe_payments.c.payment_intent == bindparam("b_intent"),

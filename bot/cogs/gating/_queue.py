@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import BindParameter, Row, bindparam, select, update
 
 from bot.cogs.gating._access import (
     HOLDING,
@@ -91,8 +91,8 @@ class AccessQueue:
             taken += 1
             await self._act(row, now, results)
         async with self.cohort.db.write() as conn:
-            for (keys, settle), params in results.writes.items():
-                await conn.execute(_access_update(keys, settle), params)
+            for (keys, settle), batch in results.writes.items():
+                await conn.execute(_access_update(keys, settle), batch)
         for community, key, params in results.alerts:
             await self.notices.alert(community, key, **params)
         return taken
@@ -234,7 +234,7 @@ def _access_update(keys: tuple[str, ...], settle: bool) -> Any:
     where = [gating_access.c.id == bindparam("b_id")]
     if settle:
         where.append(gating_access.c.desired == bindparam("b_desired"))
-    values = {k: bindparam(f"b_{k}") for k in (*keys, "updated_at")}
+    values: dict[str, BindParameter[Any]] = {k: bindparam(f"b_{k}") for k in (*keys, "updated_at")}
     return update(gating_access).where(*where).values(**values)
 
 

@@ -144,6 +144,11 @@ class Gating:
         if self.gateway is not None:
             await self.gateway.close()
 
+    @property
+    def stopping(self) -> bool:
+        """Tell whether the worker was asked to stop."""
+        return self._stopping
+
     async def _loop(self) -> None:
         worker = self._worker
         while not self._stopping:
@@ -157,7 +162,7 @@ class Gating:
             else:
                 if worker is not None:
                     worker.ok()
-            if self._stopping:
+            if self.stopping:  # asked while the pass ran
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), POLL)
@@ -195,7 +200,9 @@ class Gating:
             ).all()
         if due:
             async with self.cohort.db.write() as conn:
-                await recompute_pairs(conn, self.cohort, due, now)
+                await recompute_pairs(
+                    conn, self.cohort, [(r.community_id, r.member_id) for r in due], now
+                )
         return len(due)
 
     # --- reconciliation ----------------------------------------------------------------------

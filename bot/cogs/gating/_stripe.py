@@ -149,7 +149,7 @@ class StripeGateway:
     async def close(self) -> None:
         """Close the HTTP session, if one was opened."""
         if self._used:
-            await self._http.close_async()
+            await self._http.close_async()  # type: ignore[no-untyped-call]  # untyped in the SDK
 
     async def _call(self, what: str, run: Any) -> Any:
         self._used = True

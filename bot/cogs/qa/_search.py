@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Integer, Row, String, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 from bot.cogs.qa._states import State
 from bot.store.db import Database
@@ -121,7 +122,12 @@ async def search(db: Database, community_id: int, query: str, *, limit: int = 10
     return [Hit(row.id, row.title, State(row.state), row.created_at) for row in rows]
 
 
-_TYPED = {"id": Integer(), "title": String(), "state": String(), "created_at": UTCDateTime()}
+_TYPED: dict[str, TypeEngine[Any]] = {
+    "id": Integer(),
+    "title": String(),
+    "state": String(),
+    "created_at": UTCDateTime(),
+}
 
 
 async def _fts_search(
