@@ -504,6 +504,20 @@ class IdentityConfig:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class WorkConfig:
+    """Say how long a process holds the due work it claimed (lecture deliveries, events)."""
+
+    lease: timedelta = field(
+        default=timedelta(minutes=1),
+        metadata=_meta(
+            _duration_between(timedelta(seconds=1), timedelta(hours=1)),
+            "a duration from '1s' to '1h', like '1m'",
+            show=format_duration,
+        ),
+    )
+
+
 class LevelCurve(StrEnum):
     """How many points each level needs."""
 
@@ -1043,6 +1057,7 @@ class Config:
     stripe: StripeConfig = field(default_factory=StripeConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    work: WorkConfig = field(default_factory=WorkConfig)
     communities: tuple[CommunityConfig, ...]
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 

@@ -43,6 +43,8 @@ class Skip(StrEnum):
     LATE = "late"  # a reminder whose time passed longer ago than the grace
     STARTED = "started"  # a reminder for a lecture that already began
     OVER = "over"  # an announcement or "starting now" for a lecture that ended
+    CANCELLED = "cancelled"  # taken over after its claimant died, for a cancelled lecture
+    MOVED = "moved"  # taken over after its claimant died, for a time the lecture left
 
 
 class Rsvp(StrEnum):
@@ -139,6 +141,21 @@ def decide(due: Due, slot: Slot, now: datetime, grace: timedelta) -> Skip | None
     if now >= slot.end:
         return Skip.OVER
     return None
+
+
+def recheck(
+    due: Due, keyed_start: datetime, status: Status, slot: Slot, now: datetime, grace: timedelta
+) -> Skip | None:
+    """Return why a claimed delivery must be skipped at ``now``, or None to send it.
+
+    A delivery is claimed when it comes due, and claimed again when the process that claimed
+    it died before confirming it: by then its lecture may be cancelled, moved or over.
+    """
+    if status is Status.CANCELLED:
+        return Skip.CANCELLED
+    if due.kind is not Kind.ANNOUNCE and keyed_start != slot.start:
+        return Skip.MOVED  # a moved lecture has reminders of its own, keyed by its new time
+    return decide(due, slot, now, grace)
 
 
 def next_due(dues: list[Due], now: datetime) -> datetime | None:

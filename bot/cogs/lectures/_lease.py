@@ -1,0 +1,67 @@
+"""Leases: due work a process claimed is its own until the lease runs out, renewed while it lives.
+
+A row of work names its claimant and when the claim ends (``claimed_by``, ``lease_until``).
+Claiming is one conditional UPDATE (the row is free, or its lease has run out), so of several
+processes exactly one wins; confirming is conditional on still being the claimant. While a
+process works through what it claimed, ``Lease.kept`` renews its claims every third of the
+lease, so a long batch keeps them; a process that dies stops renewing, and another process
+(or the same one after a restart) takes the work over once the lease has run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+
+log = logging.getLogger(__name__)
+
+CLAIMANT_LENGTH = 100
+
+
+def claimant_id() -> str:
+    """Return a name for one process's claims: host, pid and a random part (pids come back)."""
+    host = socket.gethostname()[:60] or "host"
+    return f"{host}:{os.getpid()}:{secrets.token_hex(4)}"[:CLAIMANT_LENGTH]
+
+
+class LeaseLost(Exception):
+    """Another process took over work this one had claimed: its lease had run out."""
+
+
+class Lease:
+    """One process's claims: its name on them, and how long each claim lasts."""
+
+    def __init__(self, claimant: str, duration: timedelta) -> None:
+        self.claimant = claimant
+        self.duration = duration
+
+    def until(self, now: datetime) -> datetime:
+        """Return when a claim made or renewed at ``now`` runs out."""
+        return now + self.duration
+
+    @contextlib.asynccontextmanager
+    async def kept(self, renew: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:
+        """Call ``renew`` every third of the lease while the block runs; stop when it ends."""
+        task = asyncio.create_task(self._renewing(renew), name="lectures-lease")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _renewing(self, renew: Callable[[], Awaitable[object]]) -> None:
+        every = self.duration.total_seconds() / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await renew()
+            except Exception:
+                # The next tick tries again; a lease that runs out meanwhile is taken over.
+                log.exception("lectures: could not renew the claims of %s", self.claimant)
