@@ -61,9 +61,10 @@ class SweepResult:
 
 @dataclass(frozen=True, slots=True)
 class _Claim:
-    """A delivery this process holds the lease of."""
+    """A delivery this process holds the lease of, under the name ``token``."""
 
     id: int
+    token: str
     occ: Occurrence
     kind: Kind
     offset: timedelta
@@ -103,16 +104,17 @@ class Deliveries:
         """Claim and send every announcement, reminder and "starting now" that is due."""
         result = SweepResult()
         while not self.stopping:
-            claims, more = await self._claim(self.cohort.clock.now(), result)
+            token = self.lease.token()
+            claims, more = await self._claim(self.cohort.clock.now(), token, result)
             if claims:
                 ids = [c.id for c in claims]
-                async with self.lease.kept(partial(self._renew, ids)):
-                    await self._send_all(claims, result)
+                async with self.lease.kept(partial(self._renew, token, ids)):
+                    await self._send_all(token, claims, result)
             if not more:
                 break
         return result
 
-    async def _send_all(self, claims: list[_Claim], result: SweepResult) -> None:
+    async def _send_all(self, token: str, claims: list[_Claim], result: SweepResult) -> None:
         left = {c.id for c in claims}
         try:
             for claim in claims:
@@ -124,7 +126,7 @@ class Deliveries:
                     result.sent.append((claim.kind, late))
         finally:
             if left:
-                await self._release(left)
+                await self._release(token, left)
 
     async def _send(self, claim: _Claim) -> timedelta | None:
         """Send one claimed delivery; return how late it went out, or None when it did not."""
@@ -149,7 +151,9 @@ class Deliveries:
 
     # --- claiming -----------------------------------------------------------------------------
 
-    async def _claim(self, now: datetime, result: SweepResult) -> tuple[list[_Claim], bool]:
+    async def _claim(
+        self, now: datetime, token: str, result: SweepResult
+    ) -> tuple[list[_Claim], bool]:
         """Make rows of what came due, and claim those free or left by a dead claimant.
 
         Return the claims to send, and whether more may be waiting.
@@ -177,11 +181,7 @@ class Deliveries:
                         ),
                         _claimable(now),  # checked again by the UPDATE itself: one claimant wins
                     )
-                    .values(
-                        claimed_by=self.lease.claimant,
-                        lease_until=self.lease.until(now),
-                        claimed_at=now,
-                    )
+                    .values(claimed_by=token, lease_until=self.lease.until(now), claimed_at=now)
                     .returning(
                         lecture_deliveries.c.id,
                         lecture_deliveries.c.occurrence_id,
@@ -192,7 +192,9 @@ class Deliveries:
                     )
                 )
             ).all()
-            claims = await self._keep_sendable(conn, rows, now, result)
+            # RETURNING comes in no set order: send the soonest due first.
+            rows = sorted(rows, key=lambda r: (r.due_at, r.id))
+            claims = await self._keep_sendable(conn, rows, now, token, result)
         return claims, planned == SWEEP_BATCH or len(rows) == SWEEP_BATCH
 
     async def _plan_due(self, conn: AsyncConnection, now: datetime) -> int:
@@ -237,7 +239,12 @@ class Deliveries:
         return len(found)
 
     async def _keep_sendable(
-        self, conn: AsyncConnection, rows: Sequence[Any], now: datetime, result: SweepResult
+        self,
+        conn: AsyncConnection,
+        rows: Sequence[Any],
+        now: datetime,
+        token: str,
+        result: SweepResult,
     ) -> list[_Claim]:
         """Return the claimed deliveries to send; mark those too late (or moot) as skipped."""
         ids = sorted({r.occurrence_id for r in rows})
@@ -259,7 +266,7 @@ class Deliveries:
             grace = self.service.community(occ.community_id).config.lectures.late_grace
             skip = recheck(due, row.occurrence_start, occ.status, occ.slot, now, grace)
             if skip is None:
-                claims.append(_Claim(row.id, occ, due.kind, due.offset, due.at))
+                claims.append(_Claim(row.id, token, occ, due.kind, due.offset, due.at))
                 continue
             await conn.execute(
                 update(lecture_deliveries)
@@ -279,19 +286,20 @@ class Deliveries:
 
     # --- holding the claims -------------------------------------------------------------------
 
-    def _held(self, *ids: int) -> Any:
+    @staticmethod
+    def _held(token: str, *ids: int) -> Any:
         return (
             lecture_deliveries.c.id.in_(ids),
-            lecture_deliveries.c.claimed_by == self.lease.claimant,
+            lecture_deliveries.c.claimed_by == token,
             lecture_deliveries.c.status == _SENDING,
         )
 
-    async def _renew(self, ids: list[int]) -> None:
+    async def _renew(self, token: str, ids: list[int]) -> None:
         """Extend the claims of a batch that is still being sent."""
         async with self.cohort.db.write() as conn:
             await conn.execute(
                 update(lecture_deliveries)
-                .where(*self._held(*ids))
+                .where(*self._held(token, *ids))
                 .values(lease_until=self.lease.until(self.cohort.clock.now()))
             )
 
@@ -312,7 +320,7 @@ class Deliveries:
     async def _extend(self, conn: AsyncConnection, claim: _Claim) -> None:
         held = await conn.execute(
             update(lecture_deliveries)
-            .where(*self._held(claim.id))
+            .where(*self._held(claim.token, claim.id))
             .values(lease_until=self.lease.until(self.cohort.clock.now()))
         )
         if held.rowcount != 1:
@@ -338,20 +346,22 @@ class Deliveries:
         """Record how a delivery went; return False when another process had taken it over."""
         async with self.cohort.db.write() as conn:
             done = await conn.execute(
-                update(lecture_deliveries).where(*self._held(claim.id)).values(status=state.value)
+                update(lecture_deliveries)
+                .where(*self._held(claim.token, claim.id))
+                .values(status=state.value)
             )
         if done.rowcount != 1:
             log.warning("lectures: lost the claim on delivery %s before confirming it", claim.id)
             return False
         return True
 
-    async def _release(self, ids: set[int]) -> None:
+    async def _release(self, token: str, ids: set[int]) -> None:
         """Let other sweeps take at once the claims this one will not send (it is stopping)."""
         try:
             async with self.cohort.db.write() as conn:
                 await conn.execute(
                     update(lecture_deliveries)
-                    .where(*self._held(*sorted(ids)))
+                    .where(*self._held(token, *sorted(ids)))
                     .values(lease_until=self.cohort.clock.now())
                 )
         except Exception:

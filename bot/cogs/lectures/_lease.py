@@ -1,6 +1,8 @@
 """Leases: due work a process claimed is its own until the lease runs out, renewed while it lives.
 
-A row of work names its claimant and when the claim ends (``claimed_by``, ``lease_until``).
+A row of work names its claim and when the claim ends (``claimed_by``, ``lease_until``); a
+claim is the process's name and the number of the batch (``host:pid:random/7``), so that even
+a sweep of the same process cannot act on rows a stalled earlier sweep of it had claimed.
 Claiming is one conditional UPDATE (the row is free, or its lease has run out), so of several
 processes exactly one wins; confirming is conditional on still being the claimant. While a
 process works through what it claimed, ``Lease.kept`` renews its claims every third of the
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import secrets
@@ -21,7 +24,7 @@ from datetime import datetime, timedelta
 
 log = logging.getLogger(__name__)
 
-CLAIMANT_LENGTH = 100
+CLAIMANT_LENGTH = 80  # and the batch number, within the 100 characters of ``claimed_by``
 
 
 def claimant_id() -> str:
@@ -35,11 +38,16 @@ class LeaseLost(Exception):
 
 
 class Lease:
-    """One process's claims: its name on them, and how long each claim lasts."""
+    """One process's claims: its name, each claim's name, and how long a claim lasts."""
 
     def __init__(self, claimant: str, duration: timedelta) -> None:
         self.claimant = claimant
         self.duration = duration
+        self._batches = itertools.count(1)
+
+    def token(self) -> str:
+        """Return the name of a new claim (one batch of rows) of this process."""
+        return f"{self.claimant}/{next(self._batches)}"
 
     def until(self, now: datetime) -> datetime:
         """Return when a claim made or renewed at ``now`` runs out."""

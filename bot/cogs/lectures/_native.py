@@ -183,6 +183,7 @@ class NativeEvents:
                 anything = await conn.scalar(select(table.c.id).where(_claimable(now)).limit(1))
             if anything is None:
                 return done
+            token = self.lease.token()
             async with self.cohort.db.write() as conn:
                 rows = (
                     await conn.execute(
@@ -196,26 +197,26 @@ class NativeEvents:
                             ),
                             _claimable(now),  # checked again by the UPDATE: one claimant wins
                         )
-                        .values(claimed_by=self.lease.claimant, lease_until=self.lease.until(now))
+                        .values(claimed_by=token, lease_until=self.lease.until(now))
                         .returning(*table.c)
                     )
                 ).all()
             if not rows:
                 return done  # another process claimed them first
-            async with self.lease.kept(partial(self._renew, [r.id for r in rows])):
+            async with self.lease.kept(partial(self._renew, token, [r.id for r in rows])):
                 outcomes = [(row, await self._attempt(row, now)) for row in rows]
-            changed_meanwhile = await self._finish(outcomes)
+            changed_meanwhile = await self._finish(token, outcomes)
             done += len(rows)
             if len(rows) < BATCH and not changed_meanwhile:
                 return done
 
-    async def _renew(self, ids: list[int]) -> None:
-        """Extend this process's claims on rows it is still working on."""
+    async def _renew(self, token: str, ids: list[int]) -> None:
+        """Extend the claim on rows this process is still working on."""
         table = lecture_native_events
         async with self.cohort.db.write() as conn:
             await conn.execute(
                 update(table)
-                .where(table.c.id.in_(ids), table.c.claimed_by == self.lease.claimant)
+                .where(table.c.id.in_(ids), table.c.claimed_by == token)
                 .values(lease_until=self.lease.until(self.cohort.clock.now()))
             )
 
@@ -272,7 +273,7 @@ class NativeEvents:
             log.exception("lectures: updating %s failed", where)
             return _Outcome(state, event_id, row.fingerprint, repr(exc))
 
-    async def _finish(self, outcomes: Sequence[tuple[Any, _Outcome]]) -> int:
+    async def _finish(self, token: str, outcomes: Sequence[tuple[Any, _Outcome]]) -> int:
         """Record what each attempt did; return how many rows changed meanwhile (due again)."""
         now = self.cohort.clock.now()
         table = lecture_native_events
@@ -302,7 +303,7 @@ class NativeEvents:
                         "next_attempt_at": retry,
                         "last_error": outcome.error[:ERROR_LENGTH],
                     }
-                mine = (table.c.id == row.id, table.c.claimed_by == self.lease.claimant)
+                mine = (table.c.id == row.id, table.c.claimed_by == token)
                 free = {"claimed_by": None, "lease_until": None}
                 result = await conn.execute(
                     update(table)
