@@ -94,6 +94,28 @@ def test_late_deliveries(due: Due, late_by: timedelta, expected: Skip | None) ->
     assert rules.decide(due, SLOT, due.at + late_by, timedelta(minutes=15)) == expected
 
 
+ANNOUNCING = Due(Kind.ANNOUNCE, timedelta(0), NOW)
+
+
+@pytest.mark.parametrize(
+    ("due", "keyed_start", "status", "expected"),
+    [
+        (HOUR_BEFORE, START_AT, rules.Status.SCHEDULED, None),
+        (HOUR_BEFORE, START_AT, rules.Status.CANCELLED, Skip.CANCELLED),
+        # Keyed by the time the lecture had when it came due; it has moved since.
+        (HOUR_BEFORE, START_AT - timedelta(days=1), rules.Status.SCHEDULED, Skip.MOVED),
+        # An announcement is keyed by the original start, and still announces a moved lecture.
+        (ANNOUNCING, START_AT - timedelta(days=1), rules.Status.SCHEDULED, None),
+        (ANNOUNCING, START_AT, rules.Status.CANCELLED, Skip.CANCELLED),
+    ],
+)
+def test_a_delivery_taken_over_is_checked_again(
+    due: Due, keyed_start: datetime, status: rules.Status, expected: Skip | None
+) -> None:
+    grace = timedelta(minutes=15)
+    assert rules.recheck(due, keyed_start, status, SLOT, due.at, grace) == expected
+
+
 @pytest.mark.parametrize(
     ("wanted", "current", "going", "capacity", "expected"),
     [

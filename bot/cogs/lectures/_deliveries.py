@@ -169,29 +169,25 @@ class Deliveries:
             return [], False
         async with self.cohort.db.write() as conn:
             planned = await self._plan_due(conn, now)
-            rows = (
-                await conn.execute(
-                    update(lecture_deliveries)
-                    .where(
-                        lecture_deliveries.c.id.in_(
-                            select(lecture_deliveries.c.id)
-                            .where(_claimable(now))
-                            .order_by(lecture_deliveries.c.due_at, lecture_deliveries.c.id)
-                            .limit(SWEEP_BATCH)
-                        ),
-                        _claimable(now),  # checked again by the UPDATE itself: one claimant wins
-                    )
-                    .values(claimed_by=token, lease_until=self.lease.until(now), claimed_at=now)
-                    .returning(
-                        lecture_deliveries.c.id,
-                        lecture_deliveries.c.occurrence_id,
-                        lecture_deliveries.c.occurrence_start,
-                        lecture_deliveries.c.kind,
-                        lecture_deliveries.c.offset_s,
-                        lecture_deliveries.c.due_at,
-                    )
-                )
-            ).all()
+            table = lecture_deliveries
+            rows = await self.lease.claim(
+                conn,
+                table,
+                _claimable(now),
+                token=token,
+                now=now,
+                order_by=(table.c.due_at, table.c.id),
+                limit=SWEEP_BATCH,
+                returning=(
+                    table.c.id,
+                    table.c.occurrence_id,
+                    table.c.occurrence_start,
+                    table.c.kind,
+                    table.c.offset_s,
+                    table.c.due_at,
+                ),
+                claimed_at=now,
+            )
             # RETURNING comes in no set order: send the soonest due first.
             rows = sorted(rows, key=lambda r: (r.due_at, r.id))
             claims = await self._keep_sendable(conn, rows, now, token, result)

@@ -19,8 +19,12 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,33 @@ class Lease:
     def until(self, now: datetime) -> datetime:
         """Return when a claim made or renewed at ``now`` runs out."""
         return now + self.duration
+
+    async def claim(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        free: ColumnElement[bool],
+        *,
+        token: str,
+        now: datetime,
+        order_by: Sequence[ColumnElement[Any]],
+        limit: int,
+        returning: Sequence[ColumnElement[Any]],
+        **values: object,
+    ) -> list[Row[Any]]:
+        """Claim as ``token`` up to ``limit`` rows of ``table`` that are ``free``, by ``order_by``.
+
+        One UPDATE, whose condition is checked again on each row it changes: of several
+        processes claiming at once, each row goes to one. Return the rows it claimed.
+        """
+        first = select(table.c.id).where(free).order_by(*order_by).limit(limit)
+        result = await conn.execute(
+            update(table)
+            .where(table.c.id.in_(first), free)
+            .values(claimed_by=token, lease_until=self.until(now), **values)
+            .returning(*returning)
+        )
+        return list(result.all())
 
     @contextlib.asynccontextmanager
     async def kept(self, renew: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:

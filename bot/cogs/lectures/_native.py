@@ -185,22 +185,16 @@ class NativeEvents:
                 return done
             token = self.lease.token()
             async with self.cohort.db.write() as conn:
-                rows = (
-                    await conn.execute(
-                        update(table)
-                        .where(
-                            table.c.id.in_(
-                                select(table.c.id)
-                                .where(_claimable(now))
-                                .order_by(table.c.next_attempt_at)
-                                .limit(BATCH)
-                            ),
-                            _claimable(now),  # checked again by the UPDATE: one claimant wins
-                        )
-                        .values(claimed_by=token, lease_until=self.lease.until(now))
-                        .returning(*table.c)
-                    )
-                ).all()
+                rows = await self.lease.claim(
+                    conn,
+                    table,
+                    _claimable(now),
+                    token=token,
+                    now=now,
+                    order_by=(table.c.next_attempt_at,),
+                    limit=BATCH,
+                    returning=tuple(table.c),
+                )
             if not rows:
                 return done  # another process claimed them first
             async with self.lease.kept(partial(self._renew, token, [r.id for r in rows])):
