@@ -529,6 +529,20 @@ class SuperviseConfig:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class WorkConfig:
+    """Say how long a process holds the due work it claimed (lecture deliveries, events)."""
+
+    lease: timedelta = field(
+        default=timedelta(minutes=1),
+        metadata=_meta(
+            _duration_between(timedelta(seconds=1), timedelta(hours=1)),
+            "a duration from '1s' to '1h', like '1m'",
+            show=format_duration,
+        ),
+    )
+
+
 class LevelCurve(StrEnum):
     """How many points each level needs."""
 
@@ -1069,6 +1083,7 @@ class Config:
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     supervise: SuperviseConfig = field(default_factory=SuperviseConfig)
+    work: WorkConfig = field(default_factory=WorkConfig)
     communities: tuple[CommunityConfig, ...]
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 

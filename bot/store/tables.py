@@ -297,7 +297,9 @@ lecture_occurrences = Table(
     Index("ix_lecture_occurrences_community_start", "community_id", "start_at"),
 )
 
-# Exactly once: a delivery row is claimed (inserted) before anything is sent.
+# Exactly once: a delivery row exists (one per natural key) before anything is sent, and a
+# process sends it only while it holds the row's lease: ``claimed_by`` until ``lease_until``.
+# A ``sending`` row whose lease ran out is taken over by the next sweep of any process.
 lecture_deliveries = Table(
     "lecture_deliveries",
     metadata,
@@ -313,9 +315,25 @@ lecture_deliveries = Table(
     Column("claimed_at", UTCDateTime(), nullable=False),
     Column("status", String(16), nullable=False),
     Column("detail", String(200), nullable=True),
+    Column("claimed_by", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
     UniqueConstraint(
         "occurrence_id", "occurrence_start", "kind", "offset_s", name="uq_lecture_deliveries_key"
     ),
+    Index("ix_lecture_deliveries_lease", "status", "lease_until"),
+)
+
+# Each message a delivery sent (a channel post, a private message), recorded as it goes out:
+# a delivery taken over after a crash sends only what is not recorded here.
+lecture_delivery_messages = Table(
+    "lecture_delivery_messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("delivery_id", ForeignKey("lecture_deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("target", String(120), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("delivery_id", "target"),
 )
 
 # The announcement messages whose RSVP counts are edited in place.
@@ -357,6 +375,9 @@ lecture_native_events = Table(
     Column("last_error", String(500), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # The process working on the row, until when (see lecture_deliveries).
+    Column("claimed_by", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
     UniqueConstraint("occurrence_id", "platform", "space_id"),
     Index("ix_lecture_native_events_next_attempt", "next_attempt_at"),
 )

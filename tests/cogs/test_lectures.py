@@ -13,8 +13,6 @@ import icalendar
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from dateutil.rrule import rrulestr
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from bot.adapters.console import ConsoleAdapter
@@ -26,7 +24,6 @@ from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.commands import Role
 from bot.core.config import Config
-from bot.core.errors import UserError
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.runtime import build
@@ -48,83 +45,6 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 def at(text: str, tz: ZoneInfo = BERLIN) -> datetime:
     """Return a Berlin wall-clock time as UTC."""
     return datetime.fromisoformat(text).replace(tzinfo=tz).astimezone(UTC)
-
-
-# --- recurrence --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("repeat", "count", "last", "rrule"),
-    [
-        ("", 1, "2026-12-01 19:30", None),
-        ("weekly for 4", 4, "2026-12-22 19:30", "FREQ=WEEKLY;COUNT=4"),
-        ("weekly x3", 3, "2026-12-15 19:30", "FREQ=WEEKLY;COUNT=3"),
-        ("biweekly until 2027-01-12", 4, "2027-01-12 19:30", "FREQ=WEEKLY;INTERVAL=2;COUNT=4"),
-        ("monthly 3 times", 3, "2027-02-01 19:30", "FREQ=MONTHLY;COUNT=3"),
-        ("每周 x2", 2, "2026-12-08 19:30", "FREQ=WEEKLY;COUNT=2"),
-        ("RRULE:FREQ=WEEKLY;BYDAY=TU,TH;COUNT=5", 5, "2026-12-15 19:30", None),
-        # UNTIL in UTC, as calendar programs write it for a zoned start: 18:30Z is 19:30 CET.
-        ("FREQ=WEEKLY;UNTIL=20261215T183000Z", 3, "2026-12-15 19:30", "FREQ=WEEKLY;COUNT=3"),
-    ],
-)
-def test_repeat_forms(repeat: str, count: int, last: str, rrule: str | None) -> None:
-    got = rules.parse_repeat(repeat, first=at("2026-12-01 19:30"), tz=BERLIN, now=NOW)
-    assert len(got.starts) == count
-    assert got.starts[-1] == at(last)
-    if rrule is not None:
-        assert got.rrule == rrule
-    if count > 1:
-        assert got.rrule is not None and got.rrule.endswith(f"COUNT={count}")
-
-
-@pytest.mark.parametrize(
-    ("repeat", "key"),
-    [
-        ("weekly", "lectures.repeat.unbounded"),
-        ("FREQ=WEEKLY", "lectures.repeat.unbounded"),
-        ("fortnightly for 3", "lectures.repeat.invalid"),
-        ("FREQ=HOURLY;COUNT=3", "lectures.repeat.too_often"),
-        ("FREQ=WEEKLY;BYDAY=XX;COUNT=3", "lectures.repeat.invalid"),
-        ("weekly for 101", "lectures.repeat.too_many"),
-        ("FREQ=DAILY;COUNT=500", "lectures.repeat.too_many"),
-        ("weekly until 2026-11-01", "lectures.repeat.empty"),
-        ("weekly until 2027-02-30", "lectures.repeat.invalid"),
-    ],
-)
-def test_repeat_refusals(repeat: str, key: str) -> None:
-    with pytest.raises(UserError) as caught:
-        rules.parse_repeat(repeat, first=at("2026-12-01 19:30"), tz=BERLIN, now=NOW)
-    assert caught.value.key == key
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.text(max_size=60))
-def test_any_repeat_text_is_read_or_refused_with_a_user_error(text: str) -> None:
-    try:
-        got = rules.parse_repeat(text, first=at("2026-12-01 19:30"), tz=BERLIN, now=NOW)
-    except UserError:
-        return
-    assert 1 <= len(got.starts) <= rules.MAX_OCCURRENCES
-
-
-def test_a_weekly_series_keeps_its_wall_clock_across_dst() -> None:
-    got = rules.parse_repeat("weekly for 3", first=at("2027-03-21 19:30"), tz=BERLIN, now=NOW)
-    # 19:30 CET is 18:30 UTC; after the change on 2027-03-28, 19:30 CEST is 17:30 UTC.
-    assert [s.strftime("%m-%d %H:%M") for s in got.starts] == [
-        "03-21 18:30",
-        "03-28 17:30",
-        "04-04 17:30",
-    ]
-
-
-def test_an_occurrence_in_a_dst_gap_takes_the_offset_before_it() -> None:
-    got = rules.parse_repeat("daily for 3", first=at("2027-03-27 02:30"), tz=BERLIN, now=NOW)
-    # 02:30 does not exist on 2027-03-28; like calendar programs (RFC 5545) it is 03:30 CEST.
-    assert [s.astimezone(BERLIN).strftime("%d %H:%M") for s in got.starts] == [
-        "27 02:30",
-        "28 03:30",
-        "29 02:30",
-    ]
 
 
 # --- what is due when --------------------------------------------------------------------------
@@ -172,6 +92,28 @@ STARTING = Due(Kind.START, timedelta(0), START_AT)
 )
 def test_late_deliveries(due: Due, late_by: timedelta, expected: Skip | None) -> None:
     assert rules.decide(due, SLOT, due.at + late_by, timedelta(minutes=15)) == expected
+
+
+ANNOUNCING = Due(Kind.ANNOUNCE, timedelta(0), NOW)
+
+
+@pytest.mark.parametrize(
+    ("due", "keyed_start", "status", "expected"),
+    [
+        (HOUR_BEFORE, START_AT, rules.Status.SCHEDULED, None),
+        (HOUR_BEFORE, START_AT, rules.Status.CANCELLED, Skip.CANCELLED),
+        # Keyed by the time the lecture had when it came due; it has moved since.
+        (HOUR_BEFORE, START_AT - timedelta(days=1), rules.Status.SCHEDULED, Skip.MOVED),
+        # An announcement is keyed by the original start, and still announces a moved lecture.
+        (ANNOUNCING, START_AT - timedelta(days=1), rules.Status.SCHEDULED, None),
+        (ANNOUNCING, START_AT, rules.Status.CANCELLED, Skip.CANCELLED),
+    ],
+)
+def test_a_delivery_taken_over_is_checked_again(
+    due: Due, keyed_start: datetime, status: rules.Status, expected: Skip | None
+) -> None:
+    grace = timedelta(minutes=15)
+    assert rules.recheck(due, keyed_start, status, SLOT, due.at, grace) == expected
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.discord import DiscordAdapter
-from bot.cogs.lectures import LectureService, Scope
+from bot.cogs.lectures import Changes, LectureService, Scope
 from bot.cogs.lectures._native import EventState, retry_after
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
@@ -335,3 +335,34 @@ async def test_two_bots_on_one_database_never_both_change_an_event(
         assert (row.state, row.attempts, row.next_attempt_at) == ("active", 0, None)
     finally:
         await two.db.close()
+
+
+async def test_a_change_while_the_event_is_being_made_never_makes_a_second_one(
+    bot: Cohort, dc: DiscordServer, clock: ManualClock
+) -> None:
+    dc.fail_next("create_event", status=403, code=50013, message="Missing Permissions")
+    await say(bot, '/lecture schedule Rust "2026-11-22 19:30"')
+    row = (await rows(bot))[1]
+    assert (row.state, row.event_id) == ("pending", None)
+    adapter = bot.platforms[PlatformName.DISCORD]
+    assert isinstance(adapter, DiscordAdapter)
+    service = service_of(bot)
+    create = adapter.create_scheduled_event
+    renamed_meanwhile = False
+
+    async def slow_create(space_id: str, wanted: ScheduledEvent) -> str:
+        """Let an edit (and its own sync) land while the retried create is on its way."""
+        nonlocal renamed_meanwhile
+        made = await create(space_id, wanted)
+        if not renamed_meanwhile:
+            renamed_meanwhile = True
+            await service.edit(bot.communities["demo"], 1, Changes(title="Renamed"), Scope.THIS)
+        return made
+
+    adapter.create_scheduled_event = slow_create  # type: ignore[method-assign]
+    await advance_to(bot, clock, row.next_attempt_at)
+    # The edit's sync passed the row by (the sweep held it); the sweep then renamed the event.
+    assert [e["name"] for e in events(dc).values()] == ["Renamed"]
+    assert len(dc.called("create_event")) == 2  # the refused one, and the one that made it
+    row = (await rows(bot))[1]
+    assert (row.state, row.next_attempt_at, row.claimed_by) == ("active", None, None)

@@ -80,6 +80,7 @@ class TelegramServer(World):
         self.server_errors: list[BaseException] = []
         self.port = 0
         self._failures: dict[str, deque[ApiError]] = {}
+        self._slow: dict[str, float] = {}
         self._runner: web.AppRunner | None = None
         self._socket: socket.socket | None = None
 
@@ -179,6 +180,9 @@ class TelegramServer(World):
             log.exception("telegram stand-in: %s failed", method)
             self.server_errors.append(exc)
             return self._error(ApiError(500, f"Internal Server Error: {exc!r}"))
+        delay = self._slow.get(method.lower())
+        if delay:
+            await asyncio.sleep(delay)  # done already: a caller that dies now never learns it
         return web.json_response({"ok": True, "result": result})
 
     def _serve_file(self, token: str, path: str) -> web.Response:
@@ -607,6 +611,13 @@ class TelegramServer(World):
             default = _DEFAULT_DESCRIPTIONS.get(error_code, f"Error {error_code}")
         error = ApiError(error_code, description or default, retry_after=retry_after)
         self._failures.setdefault(method.lower(), deque()).extend([error] * times)
+
+    def answer_slowly(self, method: str, seconds: float) -> None:
+        """Do each call of ``method`` at once but answer it only ``seconds`` later (0: at once).
+
+        As with a slow network, the message exists before the bot hears back about it.
+        """
+        self._slow[method.lower()] = seconds
 
     # --- inspecting -------------------------------------------------------------------------
 

@@ -225,6 +225,17 @@ async def test_flood_control_surfaces_as_retry_after(
     assert len(tg.called("sendMessage")) == 2
 
 
+async def test_a_slow_answer_comes_after_the_message_exists(tg: TelegramServer, bot: Bot) -> None:
+    tg.answer_slowly("sendMessage", 5)
+    sending = asyncio.create_task(bot.send_message(ALICE, "on its way"))
+    await tg.wait_for(lambda: tg.sent(ALICE))
+    assert not sending.done()  # sent, but the caller has not heard back: it could die now
+    sending.cancel()
+    tg.answer_slowly("sendMessage", 0)
+    assert (await bot.send_message(ALICE, "quick")).text == "quick"
+    assert [r["text"] for r in tg.sent(ALICE)] == ["on its way", "quick"]
+
+
 async def test_blocked_and_unstarted_users_are_forbidden(tg: TelegramServer, bot: Bot) -> None:
     tg.block_bot(ALICE)
     with pytest.raises(Forbidden) as blocked:

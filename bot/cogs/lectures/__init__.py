@@ -14,8 +14,9 @@ from pathlib import Path
 from bot.cogs.lectures import _ical as ical
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._cog import LecturesCog
+from bot.cogs.lectures._deliveries import SweepResult
 from bot.cogs.lectures._rules import Kind, Rsvp, Scope, Skip, Status
-from bot.cogs.lectures._service import Changes, LectureService, SweepResult
+from bot.cogs.lectures._service import Changes, LectureService
 from bot.cogs.lectures._store import NewLecture, Occurrence
 from bot.core.cohort import Cohort
 from bot.core.commands import Role
@@ -100,3 +101,5 @@ def setup(cohort: Cohort) -> None:
         cohort.action(action)
     cohort.identity.merge_hooks.append(store.merge_members)
     cohort.every("lectures.due", SWEEP_EVERY, service.sweep)
+    cohort.on_start(service.start)
+    cohort.on_stop(service.stop)

@@ -7,13 +7,8 @@ from datetime import datetime, timedelta
 
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._render import RSVP_ACTION, Voice, listing_line
-from bot.cogs.lectures._rules import (
-    MAX_AHEAD,
-    Rsvp,
-    Scope,
-    normalize_code,
-    parse_repeat,
-)
+from bot.cogs.lectures._repeat import parse_repeat
+from bot.cogs.lectures._rules import MAX_AHEAD, Rsvp, Scope, normalize_code
 from bot.cogs.lectures._service import Changes, LectureService
 from bot.cogs.lectures._store import NewLecture, Occurrence
 from bot.core.buttons import payload_fields, payload_int

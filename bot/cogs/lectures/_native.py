@@ -3,7 +3,8 @@
 One row of ``lecture_native_events`` per occurrence and guild. The announcement creates the
 event; a cancel, move or edit bumps the row's ``version`` and makes it due, in the same write
 transaction as the change; ``sync`` then deletes or edits the event and is run again by the
-lectures sweep until the platform has taken the change (or the session is over).
+lectures sweep until the platform has taken the change (or the session is over). A process
+works on a row only while it holds the row's lease (``_lease``), so no two act on one event.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.lectures import _store as store
+from bot.cogs.lectures._lease import Lease
 from bot.cogs.lectures._rules import Status
 from bot.cogs.lectures._store import Occurrence
 from bot.core.cohort import Cohort
@@ -36,7 +39,6 @@ KEY = ("occurrence_id", "platform", "space_id")
 # The platforms with native events (Telegram has none; the console only pretends).
 PLATFORMS = (PlatformName.DISCORD,)
 BATCH = 100
-LEASE = timedelta(minutes=2)  # how long one process holds a row it is working on
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
 MAX_ATTEMPTS = 10
@@ -87,9 +89,12 @@ class _Outcome:
 class NativeEvents:
     """Create native events with announcements and keep them in step with their occurrence."""
 
-    def __init__(self, cohort: Cohort, community_of: Callable[[int], Community]) -> None:
+    def __init__(
+        self, cohort: Cohort, community_of: Callable[[int], Community], lease: Lease
+    ) -> None:
         self.cohort = cohort
         self.community_of = community_of
+        self.lease = lease
 
     async def create(self, community: Community, occ: Occurrence) -> None:
         """Create an occurrence's event in each of the community's guilds and remember it."""
@@ -100,14 +105,27 @@ class NativeEvents:
             return
         event = wanted(community, occ)
         sent = fingerprint(event)
-        rows: list[dict[str, Any]] = []
+        table = lecture_native_events
+        async with self.cohort.db.read() as conn:
+            # An announcement taken over after a crash: the guilds done before are not redone.
+            made = set(
+                (
+                    await conn.execute(
+                        select(table.c.space_id).where(table.c.occurrence_id == occ.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         for guild in community.config.discord_guilds:
+            if str(guild) in made:
+                continue
             now = self.cohort.clock.now()
             row: dict[str, Any] = {
                 "community_id": community.id,
                 "occurrence_id": occ.id,
                 "platform": PlatformName.DISCORD.value,
-                "space_id": guild,
+                "space_id": str(guild),
                 "version": 0,
                 "created_at": now,
                 "updated_at": now,
@@ -133,9 +151,10 @@ class NativeEvents:
                     "next_attempt_at": None,
                     "last_error": None,
                 }
-            rows.append(row)
+            # Written at once, so that a crash after the next guild cannot make this one twice.
+            async with self.cohort.db.write() as conn:
+                await insert_ignore_returning(conn, table, [row], keys=KEY)
         async with self.cohort.db.write() as conn:
-            await insert_ignore_returning(conn, lecture_native_events, rows, keys=KEY)
             # A cancel, move or edit while the platform answered found no row to mark: look
             # at the occurrence again, so that the sweep brings the event in line.
             found = (
@@ -156,37 +175,44 @@ class NativeEvents:
         done = 0
         if not any(name in self.cohort.platforms for name in PLATFORMS):
             return done  # nothing could be done now; the rows wait for the adapter
+        table = lecture_native_events
         while True:
             now = self.cohort.clock.now()
             # Most sweeps find nothing: look first, so that they never take the write lock.
             async with self.cohort.db.read() as conn:
-                anything = await conn.scalar(
-                    select(lecture_native_events.c.id)
-                    .where(lecture_native_events.c.next_attempt_at <= now)
-                    .limit(1)
-                )
+                anything = await conn.scalar(select(table.c.id).where(_claimable(now)).limit(1))
             if anything is None:
                 return done
+            token = self.lease.token()
             async with self.cohort.db.write() as conn:
-                rows = (
-                    await conn.execute(
-                        select(lecture_native_events)
-                        .where(lecture_native_events.c.next_attempt_at <= now)
-                        .order_by(lecture_native_events.c.next_attempt_at)
-                        .limit(BATCH)
-                    )
-                ).all()
-                # The lease: another process (or sweep) passes these rows by until it ends.
-                await conn.execute(
-                    update(lecture_native_events)
-                    .where(lecture_native_events.c.id.in_([r.id for r in rows]))
-                    .values(next_attempt_at=now + LEASE)
+                rows = await self.lease.claim(
+                    conn,
+                    table,
+                    _claimable(now),
+                    token=token,
+                    now=now,
+                    order_by=(table.c.next_attempt_at,),
+                    limit=BATCH,
+                    returning=tuple(table.c),
                 )
-            outcomes = [(row, await self._attempt(row, now)) for row in rows]
-            changed_meanwhile = await self._finish(outcomes)
+            if not rows:
+                return done  # another process claimed them first
+            async with self.lease.kept(partial(self._renew, token, [r.id for r in rows])):
+                outcomes = [(row, await self._attempt(row, now)) for row in rows]
+            changed_meanwhile = await self._finish(token, outcomes)
             done += len(rows)
             if len(rows) < BATCH and not changed_meanwhile:
                 return done
+
+    async def _renew(self, token: str, ids: list[int]) -> None:
+        """Extend the claim on rows this process is still working on."""
+        table = lecture_native_events
+        async with self.cohort.db.write() as conn:
+            await conn.execute(
+                update(table)
+                .where(table.c.id.in_(ids), table.c.claimed_by == token)
+                .values(lease_until=self.lease.until(self.cohort.clock.now()))
+            )
 
     async def _attempt(self, row: Any, now: datetime) -> _Outcome:
         """Bring one event in line with its occurrence."""
@@ -241,7 +267,7 @@ class NativeEvents:
             log.exception("lectures: updating %s failed", where)
             return _Outcome(state, event_id, row.fingerprint, repr(exc))
 
-    async def _finish(self, outcomes: Sequence[tuple[Any, _Outcome]]) -> int:
+    async def _finish(self, token: str, outcomes: Sequence[tuple[Any, _Outcome]]) -> int:
         """Record what each attempt did; return how many rows changed meanwhile (due again)."""
         now = self.cohort.clock.now()
         table = lecture_native_events
@@ -271,23 +297,38 @@ class NativeEvents:
                         "next_attempt_at": retry,
                         "last_error": outcome.error[:ERROR_LENGTH],
                     }
+                mine = (table.c.id == row.id, table.c.claimed_by == token)
+                free = {"claimed_by": None, "lease_until": None}
                 result = await conn.execute(
                     update(table)
-                    .where(table.c.id == row.id, table.c.version == row.version)
-                    .values(**values)
+                    .where(*mine, table.c.version == row.version)
+                    .values(**values, **free)
                 )
-                if result.rowcount == 0:
+                if result.rowcount == 1:
+                    continue
+                # Changed while the platform answered: keep what exists, and do it again.
+                result = await conn.execute(
+                    update(table)
+                    .where(*mine)
+                    .values(
+                        state=outcome.state.value,
+                        event_id=outcome.event_id,
+                        fingerprint=None,
+                        next_attempt_at=now,
+                        updated_at=now,
+                        **free,
+                    )
+                )
+                if result.rowcount == 1:
                     again += 1
-                    await conn.execute(
-                        update(table)
-                        .where(table.c.id == row.id)
-                        .values(
-                            state=outcome.state.value,
-                            event_id=outcome.event_id,
-                            fingerprint=None,
-                            next_attempt_at=now,
-                            updated_at=now,
-                        )
+                else:
+                    log.warning(
+                        "lectures: another process took over the %s event of occurrence %s "
+                        "(this one left it %s, event %s)",
+                        row.platform,
+                        row.occurrence_id,
+                        outcome.state,
+                        outcome.event_id,
                     )
         return again
 
@@ -309,4 +350,12 @@ async def mark(conn: AsyncConnection, occurrence_ids: Sequence[int], now: dateti
             next_attempt_at=now,
             updated_at=now,
         )
+    )
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Return the condition of a row due for work that no live process holds."""
+    table = lecture_native_events
+    return (table.c.next_attempt_at <= now) & or_(
+        table.c.lease_until.is_(None), table.c.lease_until <= now
     )

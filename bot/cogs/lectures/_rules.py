@@ -1,21 +1,13 @@
-"""Lecture rules with no I/O: recurrence, what is due when, RSVP capacity, check-in windows."""
+"""Lecture rules with no I/O: wall-clock times, what is due when, RSVP capacity, check-in."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from itertools import islice
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
-
-from bot.core.errors import UserError
-from bot.core.parsing import parse_datetime
-
-MAX_OCCURRENCES = 100
 MAX_AHEAD = timedelta(days=3 * 366)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
@@ -51,6 +43,8 @@ class Skip(StrEnum):
     LATE = "late"  # a reminder whose time passed longer ago than the grace
     STARTED = "started"  # a reminder for a lecture that already began
     OVER = "over"  # an announcement or "starting now" for a lecture that ended
+    CANCELLED = "cancelled"  # taken over after its claimant died, for a cancelled lecture
+    MOVED = "moved"  # taken over after its claimant died, for a time the lecture left
 
 
 class Rsvp(StrEnum):
@@ -76,31 +70,7 @@ class Method(StrEnum):
     MANUAL = "manual"
 
 
-# --- recurrence --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Recurrence:
-    """A series: its RRULE as stored for the calendar (always with COUNT) and its starts (UTC)."""
-
-    rrule: str | None
-    starts: tuple[datetime, ...]
-
-
-_NAMED = {
-    "daily": "FREQ=DAILY",
-    "weekly": "FREQ=WEEKLY",
-    "biweekly": "FREQ=WEEKLY;INTERVAL=2",
-    "monthly": "FREQ=MONTHLY",
-    "每天": "FREQ=DAILY",
-    "每周": "FREQ=WEEKLY",
-    "双周": "FREQ=WEEKLY;INTERVAL=2",
-    "每两周": "FREQ=WEEKLY;INTERVAL=2",
-    "每月": "FREQ=MONTHLY",
-}
-_FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
-_COUNT_FORMS = (re.compile(r"^(?:x|×|for\s+)?(\d{1,4})(?:\s*(?:times|x|×|次))?$", re.IGNORECASE),)
-_UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
+# --- wall-clock times -------------------------------------------------------------------------
 
 
 def local_naive(at: datetime, tz: ZoneInfo) -> datetime:
@@ -115,99 +85,6 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime:
     calendar programs read the same recurrence.
     """
     return naive.replace(tzinfo=tz).astimezone(UTC)
-
-
-def parse_repeat(text: str, *, first: datetime, tz: ZoneInfo, now: datetime) -> Recurrence:
-    """Read ``weekly for 10``, ``biweekly until 2027-03-01``, ``monthly x6`` or an RRULE."""
-    raw = text.strip()
-    if not raw:
-        return Recurrence(None, (first,))
-    words = raw.split(None, 1)
-    named = _NAMED.get(words[0].lower())
-    if named is not None:
-        rest = words[1].strip() if len(words) > 1 else ""
-        rule, until = named, None
-        count = _count(rest)
-        if count is None:
-            until = _until(rest, tz=tz, now=now, raw=raw)
-            if until is None:
-                raise UserError("lectures.repeat.unbounded", value=raw)
-        text_rule = rule + (f";COUNT={count}" if count is not None else "")
-    else:
-        text_rule = raw.removeprefix("RRULE:").removeprefix("rrule:").strip()
-        upper = text_rule.upper()
-        if "FREQ=" not in upper:
-            raise UserError("lectures.repeat.invalid", value=raw)
-        if "COUNT=" not in upper and "UNTIL=" not in upper:
-            raise UserError("lectures.repeat.unbounded", value=raw)
-        freq = re.search(r"FREQ=([A-Z]+)", upper)
-        if freq is None or freq.group(1) not in _FREQS:
-            raise UserError("lectures.repeat.too_often", value=raw)
-        # With a zoned DTSTART, RRULE's UNTIL is UTC; dateutil wants it in the same (local) terms.
-        text_rule = _UNTIL_UTC.sub(
-            lambda m: (
-                "UNTIL="
-                + local_naive(
-                    datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC), tz
-                ).strftime("%Y%m%dT%H%M%S")
-            ),
-            text_rule,
-        )
-        until = None
-    start_local = local_naive(first, tz)
-    try:
-        rule_obj = rrulestr(text_rule, dtstart=start_local, forceset=False)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise UserError("lectures.repeat.invalid", value=raw) from None
-    try:
-        naive_starts = list(islice(iter(rule_obj), MAX_OCCURRENCES + 1))
-    except (ValueError, OverflowError):
-        raise UserError("lectures.repeat.invalid", value=raw) from None
-    if until is not None:
-        naive_starts = [s for s in naive_starts if s.date() <= until]
-    if len(naive_starts) > MAX_OCCURRENCES:
-        raise UserError("lectures.repeat.too_many", limit=MAX_OCCURRENCES)
-    if not naive_starts:
-        raise UserError("lectures.repeat.empty", value=raw)
-    starts = tuple(localize(s, tz) for s in naive_starts)
-    if starts[-1] - now > MAX_AHEAD:
-        raise UserError("lectures.too_far", years=MAX_AHEAD.days // 366)
-    if len(starts) == 1:
-        return Recurrence(None, starts)
-    return Recurrence(_with_count(text_rule, len(starts)), starts)
-
-
-def _count(text: str) -> int | None:
-    for form in _COUNT_FORMS:
-        match = form.match(text.strip())
-        if match:
-            count = int(match.group(1))
-            if count < 1:
-                return None
-            if count > MAX_OCCURRENCES:
-                raise UserError("lectures.repeat.too_many", limit=MAX_OCCURRENCES)
-            return count
-    return None
-
-
-def _until(text: str, *, tz: ZoneInfo, now: datetime, raw: str) -> date | None:
-    words = text.split(None, 1)
-    if len(words) != 2 or words[0].lower() not in ("until", "till", "to", "到"):
-        return None
-    try:
-        return parse_datetime(words[1], tz=tz, now=now, option="repeat").astimezone(tz).date()
-    except UserError:
-        raise UserError("lectures.repeat.invalid", value=raw) from None
-
-
-def _with_count(rule: str, count: int) -> str:
-    """Return the rule's parts without COUNT, UNTIL and DTSTART, ending with ``COUNT=count``."""
-    parts = [
-        p.strip().upper()
-        for p in rule.split(";")
-        if p.strip() and p.split("=", 1)[0].strip().upper() not in ("COUNT", "UNTIL", "DTSTART")
-    ]
-    return ";".join([*parts, f"COUNT={count}"])
 
 
 def shift_wall_clock(at: datetime, delta: timedelta, tz: ZoneInfo) -> datetime:
@@ -264,6 +141,21 @@ def decide(due: Due, slot: Slot, now: datetime, grace: timedelta) -> Skip | None
     if now >= slot.end:
         return Skip.OVER
     return None
+
+
+def recheck(
+    due: Due, keyed_start: datetime, status: Status, slot: Slot, now: datetime, grace: timedelta
+) -> Skip | None:
+    """Return why a claimed delivery must be skipped at ``now``, or None to send it.
+
+    A delivery is claimed when it comes due, and claimed again when the process that claimed
+    it died before confirming it: by then its lecture may be cancelled, moved or over.
+    """
+    if status is Status.CANCELLED:
+        return Skip.CANCELLED
+    if due.kind is not Kind.ANNOUNCE and keyed_start != slot.start:
+        return Skip.MOVED  # a moved lecture has reminders of its own, keyed by its new time
+    return decide(due, slot, now, grace)
 
 
 def next_due(dues: list[Due], now: datetime) -> datetime | None:

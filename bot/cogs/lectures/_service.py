@@ -2,71 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs import points
 from bot.cogs.lectures import _native as native
 from bot.cogs.lectures import _render as render
 from bot.cogs.lectures import _store as store
+from bot.cogs.lectures._deliveries import Deliveries, Progress, SweepResult
+from bot.cogs.lectures._lease import Lease, claimant_id
 from bot.cogs.lectures._render import Voice
 from bot.cogs.lectures._rules import (
-    DeliveryState,
-    Kind,
     Method,
     Rsvp,
     Scope,
-    Skip,
     Slot,
     Status,
     checkin_open,
-    decide,
-    key_start,
-    next_due,
     plan,
     shift_wall_clock,
 )
-from bot.cogs.lectures._store import Counts, NewLecture, Occurrence, Recipient
+from bot.cogs.lectures._store import NewLecture, Occurrence, Recipient
 from bot.core.cohort import Cohort
 from bot.core.commands import Role
 from bot.core.community import Community
 from bot.core.errors import UserError
 from bot.core.i18n import normalize_locale
-from bot.core.parsing import format_duration
 from bot.core.platforms import PlatformName
-from bot.core.ports import ChannelRef, MessageRef, PlatformError
+from bot.core.ports import ChannelRef, PlatformError
 from bot.core.replies import Reply
-from bot.store.dialect import insert_ignore_returning
-from bot.store.tables import lecture_deliveries, lecture_occurrences, lectures
+from bot.store.tables import lecture_occurrences, lectures
 
 log = logging.getLogger(__name__)
 
-SWEEP_BATCH = 500
-DELIVERY_KEY = ("occurrence_id", "occurrence_start", "kind", "offset_s")
 NOTIFY = (Rsvp.GOING, Rsvp.MAYBE, Rsvp.WAITLIST)
-
-
-@dataclass(slots=True)
-class SweepResult:
-    """What one sweep did: each delivery sent with how late it was, and how many it skipped."""
-
-    sent: list[tuple[Kind, timedelta]] = field(default_factory=list)
-    skipped: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    occ: Occurrence
-    kind: Kind
-    offset: timedelta
-    due_at: datetime
-    key: tuple[int, datetime, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +76,10 @@ class LectureService:
 
     def __init__(self, cohort: Cohort) -> None:
         self.cohort = cohort
-        self.native = native.NativeEvents(cohort, self.community)
+        self.lease = Lease(claimant_id(), cohort.config.work.lease)
+        self.native = native.NativeEvents(cohort, self.community, self.lease)
+        self.deliveries = Deliveries(self, self.lease)
+        self._catch_up: asyncio.Task[None] | None = None
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -151,197 +130,28 @@ class LectureService:
 
     async def sweep(self) -> SweepResult:
         """Send what is due, then bring native events in line with changed occurrences."""
-        result = await self._deliver_due()
+        result = await self.deliveries.run()
         await self.native.sync()
         return result
 
-    async def _deliver_due(self) -> SweepResult:
-        """Claim and send every announcement, reminder and "starting now" that is due."""
-        result = SweepResult()
-        while True:
-            now = self.cohort.clock.now()
-            claims, skipped, more = await self._claim(now)
-            result.skipped += skipped
-            states: list[tuple[tuple[int, datetime, str, int], DeliveryState]] = []
-            posts: list[tuple[Occurrence, list[MessageRef]]] = []
-            for claim in claims:
-                try:
-                    posted = await self._deliver(claim)
-                except Exception:
-                    # Claimed, so never retried: a delivery goes out at most once.
-                    log.exception("lectures: %s for occurrence %s failed", claim.kind, claim.occ.id)
-                    states.append((claim.key, DeliveryState.FAILED))
-                    continue
-                if posted:
-                    posts.append((claim.occ, posted))
-                states.append((claim.key, DeliveryState.SENT))
-                result.sent.append((claim.kind, self.cohort.clock.now() - claim.due_at))
-            await self._finish(states, posts)
-            if not more:
-                return result
+    async def start(self) -> None:
+        """Sweep once now: what came due while the bot was down need not wait for the timer."""
+        self.deliveries.stopping = False
+        if self._catch_up is None:
+            self._catch_up = asyncio.create_task(self._first_sweep(), name="lectures-catch-up")
 
-    async def _claim(self, now: datetime) -> tuple[list[_Claim], int, bool]:
-        """Claim what is due in one write transaction: the claim is the lock between processes.
+    async def _first_sweep(self) -> None:
+        try:
+            await self.sweep()
+        except Exception:
+            log.exception("lectures: the first sweep failed; the timer sweeps again")
 
-        Return the claims this process won and must send, how many it won only to skip, and
-        whether more occurrences may be due.
-        """
-        claims: list[_Claim] = []
-        rows_out: list[dict[str, object]] = []
-        skips: dict[tuple[int, datetime, str, int], Skip] = {}
-        next_values: list[tuple[int, datetime | None]] = []
-        # Most sweeps find nothing: look first, so that they never take the write lock.
-        async with self.cohort.db.read() as conn:
-            anything = await conn.scalar(
-                select(lecture_occurrences.c.id)
-                .where(lecture_occurrences.c.next_due_at <= now)
-                .limit(1)
-            )
-        if anything is None:
-            return [], 0, False
-        async with self.cohort.db.write() as conn:
-            rows = (
-                await conn.execute(
-                    store.occurrence_select()
-                    .where(lecture_occurrences.c.next_due_at <= now)
-                    .order_by(lecture_occurrences.c.next_due_at)
-                    .limit(SWEEP_BATCH)
-                )
-            ).all()
-            for row in rows:
-                occ = store.to_occurrence(row)
-                if occ.status is not Status.SCHEDULED:
-                    next_values.append((occ.id, None))
-                    continue
-                config = self.community(occ.community_id).config.lectures
-                dues = plan(occ.slot, config.reminders)
-                for due in dues:
-                    if due.at > now:
-                        continue
-                    skip = decide(due, occ.slot, now, config.late_grace)
-                    start = key_start(due, occ.original_start, occ.start)
-                    offset_s = int(due.offset.total_seconds())
-                    key = (occ.id, start, due.kind.value, offset_s)
-                    state = DeliveryState.SKIPPED if skip else DeliveryState.SENDING
-                    rows_out.append(
-                        {
-                            "community_id": occ.community_id,
-                            "occurrence_id": occ.id,
-                            "occurrence_start": start,
-                            "kind": due.kind.value,
-                            "offset_s": offset_s,
-                            "due_at": due.at,
-                            "claimed_at": now,
-                            "status": state.value,
-                            "detail": skip.value if skip else None,
-                        }
-                    )
-                    claims.append(_Claim(occ, due.kind, due.offset, due.at, key))
-                    if skip is not None:
-                        skips[key] = skip
-                next_values.append((occ.id, next_due(dues, now)))
-            won = await insert_ignore_returning(
-                conn, lecture_deliveries, rows_out, keys=DELIVERY_KEY
-            )
-            await store.set_next_due(conn, next_values)
-        sending: list[_Claim] = []
-        skipped = 0
-        for claim in claims:
-            if claim.key not in won:
-                continue  # claimed before, by this process or another
-            reason = skips.get(claim.key)
-            if reason is None:
-                sending.append(claim)
-                continue
-            skipped += 1
-            log.info(
-                "lectures: skipped the %s (%s before) of occurrence %s due %s: %s",
-                claim.kind,
-                format_duration(claim.offset),
-                claim.occ.id,
-                claim.due_at.isoformat(),
-                reason,
-            )
-        return sending, skipped, len(rows) == SWEEP_BATCH
-
-    async def _finish(
-        self,
-        states: list[tuple[tuple[int, datetime, str, int], DeliveryState]],
-        posts: list[tuple[Occurrence, list[MessageRef]]],
-    ) -> None:
-        """Record how the claimed deliveries went, and the announcements to edit later."""
-        if not states and not posts:
-            return
-        now = self.cohort.clock.now()
-        async with self.cohort.db.write() as conn:
-            for occ, refs in posts:
-                await store.add_posts_in(conn, occ.community_id, occ.id, refs, now)
-            for (occurrence_id, start, kind, offset_s), state in states:
-                await conn.execute(
-                    update(lecture_deliveries)
-                    .where(
-                        lecture_deliveries.c.occurrence_id == occurrence_id,
-                        lecture_deliveries.c.occurrence_start == start,
-                        lecture_deliveries.c.kind == kind,
-                        lecture_deliveries.c.offset_s == offset_s,
-                    )
-                    .values(status=state.value)
-                )
-
-    async def _deliver(self, claim: _Claim) -> list[MessageRef]:
-        """Send one claimed delivery; return the announcement messages it posted."""
-        occ = claim.occ
-        community = self.community(occ.community_id)
-        now = self.cohort.clock.now()
-        if claim.kind is Kind.ANNOUNCE:
-            # Nobody can have answered yet: the RSVP buttons come with this announcement.
-            refs = await self.post(
-                community, occ, lambda v: render.announcement(v, occ, Counts(), now=now)
-            )
-            await self.native.create(community, occ)
-            return refs
-        if claim.kind is Kind.REMINDER:
-            await self.post(
-                community, occ, lambda v: render.reminder(v, occ, claim.offset, private=False)
-            )
-            await self._dm_going(
-                community, occ, lambda v: render.reminder(v, occ, claim.offset, private=True)
-            )
-        else:
-            await self.post(community, occ, lambda v: render.starting(v, occ, private=False))
-            await self._dm_going(community, occ, lambda v: render.starting(v, occ, private=True))
-        return []
-
-    async def post(
-        self, community: Community, occ: Occurrence, build: Callable[[Voice], Reply]
-    ) -> list[MessageRef]:
-        """Post in every announcement channel whose platform is running; return the messages."""
-        refs: list[MessageRef] = []
-        for channel in self.targets(community, occ):
-            platform = self.cohort.platforms.get(channel.platform)
-            if platform is None:
-                log.debug("lectures: no %s adapter running for %s", channel.platform, channel)
-                continue
-            try:
-                refs.append(
-                    await platform.send(
-                        channel, build(self.channel_voice(community, channel.platform))
-                    )
-                )
-            except PlatformError as exc:
-                log.warning("lectures: could not post in %s: %s", channel, exc)
-        return refs
-
-    async def _dm_going(
-        self, community: Community, occ: Occurrence, build: Callable[[Voice], Reply]
-    ) -> None:
-        default = community.config.lectures.dm_reminders
-        going = await store.answered(self.cohort.db, occ.id, (Rsvp.GOING,))
-        settings = await store.dm_settings(
-            self.cohort.db, community.id, [r.member_id for r in going]
-        )
-        wanted = [r for r in going if settings.get(r.member_id, default)]
-        await self.dm(community, wanted, build, tier=occ.tier)
+    async def stop(self) -> None:
+        """Let the sweeps stop after the delivery in hand and free the claims they leave."""
+        self.deliveries.stopping = True
+        if self._catch_up is not None:
+            await self._catch_up
+            self._catch_up = None
 
     async def dm(
         self,
@@ -350,11 +160,19 @@ class LectureService:
         build: Callable[[Voice], Reply],
         *,
         tier: str | None,
+        progress: Progress | None = None,
     ) -> int:
-        """Message each recipient privately (those still holding ``tier``); return how many."""
+        """Message each recipient privately (those still holding ``tier``); return how many.
+
+        With the ``progress`` of a claimed delivery, each message is recorded as it goes out,
+        and those it recorded before are not sent again.
+        """
         now = self.cohort.clock.now()
         count = 0
         for who in recipients:
+            target = f"dm:{who.member_id}"
+            if progress is not None and progress.has(target):
+                continue
             role = community.role_of(who.platform, who.user_id)
             if not await self.may_see(who.member_id, role, tier, now):
                 continue
@@ -363,9 +181,12 @@ class LectureService:
                 continue
             try:
                 await platform.direct_message(who.user_id, build(self.dm_voice(community, who)))
-                count += 1
             except PlatformError as exc:
                 log.info("lectures: no DM to member %s: %s", who.member_id, exc)
+                continue
+            count += 1
+            if progress is not None:
+                await progress.sent(target)
         return count
 
     async def refresh(self, occ: Occurrence) -> None:
