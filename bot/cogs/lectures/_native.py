@@ -73,7 +73,8 @@ def fingerprint(event: ScheduledEvent) -> str:
 
 def retry_after(attempts: int) -> timedelta:
     """Return how long to wait after ``attempts`` failed tries: 30 s, doubling, at most 1 h."""
-    return min(RETRY_FIRST * 2 ** max(attempts - 1, 0), RETRY_MAX)
+    wait: timedelta = RETRY_FIRST * 2 ** max(attempts - 1, 0)
+    return min(wait, RETRY_MAX)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -332,7 +333,7 @@ class LectureService:
         for occ in done:
             await self.refresh(occ)
             who = await store.answered(self.cohort.db, occ.id, NOTIFY)
-            await self.dm(community, who, lambda v, o=occ: render.cancelled(v, o), tier=occ.tier)
+            await self.dm(community, who, partial(render.cancelled, occ=occ), tier=occ.tier)
         return done
 
     async def move(
@@ -377,9 +378,8 @@ class LectureService:
             done.append(moved)
             await self.refresh(moved)
             who = await store.answered(self.cohort.db, occ.id, NOTIFY)
-            await self.dm(
-                community, who, lambda v, o=moved, b=occ.start: render.moved(v, o, b), tier=occ.tier
-            )
+            moved_note = partial(render.moved, occ=moved, before=occ.start)
+            await self.dm(community, who, moved_note, tier=occ.tier)
         return done
 
     async def edit(
@@ -423,7 +423,7 @@ class LectureService:
             done.append(fresh)
             await self.refresh(fresh)
             who = await store.answered(self.cohort.db, occ.id, NOTIFY)
-            await self.dm(community, who, lambda v, o=fresh: render.edited(v, o), tier=fresh.tier)
+            await self.dm(community, who, partial(render.edited, occ=fresh), tier=fresh.tier)
             await self._tell_promoted(community, fresh, promoted.get(occ.id, []))
         return done
 
