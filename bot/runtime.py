@@ -204,12 +204,15 @@ async def serve(
         log.info("shutting down")
         if console is not None:
             console.stopping = True
+        scheduler.pause()  # no new sweeps or jobs; the ones running finish below
+        # The cogs stop first, while the adapters can still send: a lecture delivery in hand is
+        # posted, not dropped, and the gating worker's platform calls go through.
+        await cohort.stop()
         if telegram is not None:
             await telegram.stop()  # no new updates; PTB finishes the ones in hand
         if discord is not None:
             await discord.stop()  # no new events; the interactions in hand get answered
         await cohort.dispatcher.drain()
-        await cohort.stop()
         if console_task is not None and not console_task.done():
             console_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -225,3 +225,49 @@ async def test_a_bot_killed_mid_batch_loses_no_reminder_and_repeats_at_most_one(
     finally:
         await db.close()
     assert states == {"sent": 2 * LECTURES}  # the announcements, then the reminders
+
+
+async def test_a_bot_stopped_mid_batch_posts_what_it_holds_and_the_next_one_sends_the_rest(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while reminders go out: the one in hand is posted, the rest wait for the next run."""
+    path = tmp_path / "config.toml"
+    log = tmp_path / "cohort.log"
+    processes: list[asyncio.subprocess.Process] = []
+    async with TelegramServer(token=TOKEN) as tg:
+        tg.add_chat(GROUP, "supergroup", title="Demo")
+        for user_id, name in ((OLGA, "Olga"), (BOB, "Bob")):
+            tg.add_user(user_id, name, username=name.lower(), language_code="en")
+            tg.add_member(GROUP, user_id)
+        for user_id in (OLGA, BOB):
+            tg.add_chat(user_id, "private")
+        tg.answer_slowly("sendMessage", ANSWER_AFTER)
+        path.write_text(CONFIG.format(base_url=tg.base_url, olga=OLGA, group=GROUP))
+        await seed(path, datetime.now(UTC))
+        try:
+            processes.append(await start(path, log))
+            await tg.wait_for(lambda: sum(reminders(tg).values()) >= KILL_AFTER, BOUND)
+            processes[0].send_signal(signal.SIGTERM)  # a clean stop in the middle of the batch
+            assert await asyncio.wait_for(processes[0].wait(), BOUND) == 0
+            assert sum(reminders(tg).values()) < 2 * LECTURES  # it stopped mid-batch
+            processes.append(await start(path, log))
+            await tg.wait_for(lambda: len(reminders(tg)) == 2 * LECTURES, BOUND)
+            await tg.wait_for(lambda: all_confirmed(path), BOUND, interval=0.1)
+            processes[1].send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(processes[1].wait(), BOUND) == 0
+        finally:
+            for process in processes:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+        counts = reminders(tg)
+
+    detail = log.read_text()[-3000:]
+    missing = [
+        (chat, head)
+        for number in range(1, LECTURES + 1)
+        for chat in (GROUP, BOB)
+        if counts[(chat, head := f"⏰ {title(number)} starts in 1h.")] == 0
+    ]
+    assert missing == [], detail  # nothing dropped at the stop
+    assert sum(counts.values()) == 2 * LECTURES, (counts.most_common(3), detail)  # none twice
