@@ -170,6 +170,17 @@ async def all_confirmed(path: Path) -> bool:
     return (await unconfirmed(path))[0] == 0
 
 
+def prepare(tg: TelegramServer, path: Path) -> None:
+    """Set up the group and both people on the stand-in, and write the bot's config."""
+    tg.add_chat(GROUP, "supergroup", title="Demo")
+    for user_id, name in ((OLGA, "Olga"), (BOB, "Bob")):
+        tg.add_user(user_id, name, username=name.lower(), language_code="en")
+        tg.add_member(GROUP, user_id)
+        tg.add_chat(user_id, "private")  # both started the bot
+    tg.answer_slowly("sendMessage", ANSWER_AFTER)
+    path.write_text(CONFIG.format(base_url=tg.base_url, olga=OLGA, group=GROUP))
+
+
 async def test_a_bot_killed_mid_batch_loses_no_reminder_and_repeats_at_most_one(
     tmp_path: Path,
 ) -> None:
@@ -177,14 +188,7 @@ async def test_a_bot_killed_mid_batch_loses_no_reminder_and_repeats_at_most_one(
     log = tmp_path / "cohort.log"
     processes: list[asyncio.subprocess.Process] = []
     async with TelegramServer(token=TOKEN) as tg:
-        tg.add_chat(GROUP, "supergroup", title="Demo")
-        for user_id, name in ((OLGA, "Olga"), (BOB, "Bob")):
-            tg.add_user(user_id, name, username=name.lower(), language_code="en")
-            tg.add_member(GROUP, user_id)
-        for user_id in (OLGA, BOB):
-            tg.add_chat(user_id, "private")  # both started the bot
-        tg.answer_slowly("sendMessage", ANSWER_AFTER)
-        path.write_text(CONFIG.format(base_url=tg.base_url, olga=OLGA, group=GROUP))
+        prepare(tg, path)
         await seed(path, datetime.now(UTC))
         try:
             processes.append(await start(path, log))
@@ -235,14 +239,7 @@ async def test_a_bot_stopped_mid_batch_posts_what_it_holds_and_the_next_one_send
     log = tmp_path / "cohort.log"
     processes: list[asyncio.subprocess.Process] = []
     async with TelegramServer(token=TOKEN) as tg:
-        tg.add_chat(GROUP, "supergroup", title="Demo")
-        for user_id, name in ((OLGA, "Olga"), (BOB, "Bob")):
-            tg.add_user(user_id, name, username=name.lower(), language_code="en")
-            tg.add_member(GROUP, user_id)
-        for user_id in (OLGA, BOB):
-            tg.add_chat(user_id, "private")
-        tg.answer_slowly("sendMessage", ANSWER_AFTER)
-        path.write_text(CONFIG.format(base_url=tg.base_url, olga=OLGA, group=GROUP))
+        prepare(tg, path)
         await seed(path, datetime.now(UTC))
         try:
             processes.append(await start(path, log))
