@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from aiohttp import web
 from apscheduler.events import (
@@ -25,8 +25,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.console._adapter import stdin_lines
-from bot.adapters.discord import DiscordAdapter
-from bot.adapters.telegram import TelegramAdapter
 from bot.cogs import DEFAULT_COGS
 from bot.core import logs
 from bot.core.clock import Clock, SystemClock
@@ -38,6 +36,10 @@ from bot.core.supervise import ExitCode
 from bot.store.db import Database
 from bot.web.app import build_app
 from bot.web.limits import server_options
+
+if TYPE_CHECKING:
+    from bot.adapters.discord import DiscordAdapter
+    from bot.adapters.telegram import TelegramAdapter
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +172,14 @@ async def serve(
     try:
         routes: list[web.RouteDef] = []
         if config.telegram.token:
+            from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415 (only with a token)
+
             telegram = TelegramAdapter(cohort, config.telegram)
             cohort.platforms[PlatformName.TELEGRAM] = telegram
             routes += telegram.web_routes()
         if config.discord.token:
+            from bot.adapters.discord import DiscordAdapter  # noqa: PLC0415 (only with a token)
+
             discord = DiscordAdapter(cohort, config.discord)
             cohort.platforms[PlatformName.DISCORD] = discord
         runner = await start_web(cohort, routes)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from tests.test_cli import _env, write_config
 
-# Loaded when first needed: training and scoring (numpy, scipy, scikit-learn), image cards (Pillow).
-HEAVY = ("numpy", "scipy", "sklearn", "PIL")
+# Loaded when first needed: training and scoring (numpy, scipy, scikit-learn), image cards
+# (Pillow), and a platform's library only when its token is configured.
+HEAVY = ("numpy", "scipy", "sklearn", "PIL", "discord", "telegram")
 
 
 def test_a_console_session_imports_no_heavy_library(tmp_path: Path) -> None:
