@@ -78,6 +78,7 @@ class TelegramServer(World):
         super().__init__(token=token, clock=clock, strict_html=strict_html)
         self.api = BotApi(self, max_poll_wait=max_poll_wait)
         self.server_errors: list[BaseException] = []
+        self.cpu_seconds = 0.0  # CPU the stand-in spent building answers, for benchmarks
         self.port = 0
         self._failures: dict[str, deque[ApiError]] = {}
         self._slow: dict[str, float] = {}
@@ -171,7 +172,9 @@ class TelegramServer(World):
         if queued:
             return self._error(queued.popleft())
         try:
+            started = time.thread_time()  # the stand-in's own work (not what it awaits)
             result = entry[1](Params(params))
+            self.cpu_seconds += time.thread_time() - started
             if inspect.isawaitable(result):
                 result = await result
         except ApiError as error:
@@ -183,7 +186,10 @@ class TelegramServer(World):
         delay = self._slow.get(method.lower())
         if delay:
             await asyncio.sleep(delay)  # done already: a caller that dies now never learns it
-        return web.json_response({"ok": True, "result": result})
+        started = time.thread_time()
+        response = web.json_response({"ok": True, "result": result})
+        self.cpu_seconds += time.thread_time() - started
+        return response
 
     def _serve_file(self, token: str, path: str) -> web.Response:
         if token != self.token:
@@ -635,6 +641,14 @@ class TelegramServer(World):
             for message in self.bot_messages
             if chat_id is None or message.chat_id == chat_id
         ]
+
+    def sent_count(self, chat_id: int | None = None) -> int:
+        """Return how many messages the bot sent (all chats, or one), in constant time."""
+        return len(self.bot_messages) if chat_id is None else self.sent_per_chat.get(chat_id, 0)
+
+    def sent_since(self, count: int) -> list[dict[str, Any]]:
+        """Return the bot's messages after the first ``count`` (all chats), oldest first."""
+        return [message.record() for message in self.bot_messages[count:]]
 
     def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         """Return a message's current Message JSON, or None once deleted or if unknown."""

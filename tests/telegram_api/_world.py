@@ -170,6 +170,7 @@ class World:
         self.members: dict[int, dict[int, Member]] = {}
         self.messages: dict[int, dict[int, Message]] = {}
         self.bot_messages: list[Message] = []
+        self.sent_per_chat: dict[int, int] = {}  # bot messages per chat, counted as they come
         self.blocked: set[int] = set()
         self.topics: dict[tuple[int, int], dict[str, Any]] = {}
         self.invite_links: dict[str, dict[str, Any]] = {}
@@ -332,6 +333,7 @@ class World:
         self.messages.setdefault(message.chat_id, {})[message.message_id] = message
         if message.from_id == BOT_ID and message.kind != "service":
             self.bot_messages.append(message)
+            self.sent_per_chat[message.chat_id] = self.sent_per_chat.get(message.chat_id, 0) + 1
         return message
 
     def find_message(self, chat_id: int, message_id: int) -> Message | None:
