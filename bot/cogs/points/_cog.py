@@ -657,10 +657,14 @@ class PointsCog:
             ),
         )
 
-    async def export(self, ctx: Context, period: str = "all", season: int | None = None) -> Reply:
+    async def export(
+        self, ctx: Context, period: str | None = None, season: int | None = None
+    ) -> Reply:
         """Send a board as a CSV file: the week, month, season, all time, or a past season."""
-        board_period = ledger.Period(period)
+        board_period = ledger.Period(period or ledger.Period.ALL)
         now = ctx.now()
+        if season is not None and period not in (None, ledger.Period.SEASON):
+            raise UserError("points.export.season_needs_season", period=period, season=season)
         if season is not None:
             current = await ledger.current_season(self.cohort.db, ctx.community, now)
             if season > current:
