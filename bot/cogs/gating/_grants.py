@@ -88,9 +88,7 @@ class Grants:
                     .order_by(access_sources.c.updated_at.desc(), access_sources.c.id.desc())
                 )
             ).all()
-        return strongest(
-            (self._holding(community, row, now) for row in rows), lambda h: h.offer_id
-        )
+        return strongest((self._holding(community, row, now) for row in rows), lambda h: h.offer_id)
 
     def _holding(self, community: Community, row: Row[Any], now: datetime) -> Holding:
         state = state_of(row)
