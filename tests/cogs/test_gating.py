@@ -597,6 +597,22 @@ async def test_two_grants_of_an_offer_list_the_member_once_with_the_later_end(w:
     assert await w.holds("bob") == {"pro", "python"}
 
 
+async def test_grant_and_revoke_answer_the_organizer_privately_and_dm_the_member(
+    w: World,
+) -> None:
+    await w.say("/whoami", "bob")
+    printed = await w.say("/grant @bob pro", "olga")
+    assert "(only you can see this) [#general] cohort:\n  Bob now has Pro for good." in printed
+    assert "[#dm-bob] cohort:\n  Olga gave you Pro in Demo Community, for good." in printed
+    assert "could not tell" not in printed
+    # A shorter second grant changes nothing the member holds: the reply says so.
+    printed = await w.say("/grant @bob pro 30", "olga")
+    assert "Bob now has Pro for good." in printed and "until" not in printed
+    printed = await w.say("/revoke @bob pro", "olga")
+    assert "(only you can see this) [#general] cohort:\n  Bob no longer has Pro." in printed
+    assert "[#dm-bob] cohort:\n  Olga ended your Pro in Demo Community." in printed
+
+
 # --- rule 6 (Discord-like roles) and rule 10: the platform port, failing on purpose -------------
 
 
