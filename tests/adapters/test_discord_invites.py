@@ -20,9 +20,8 @@ from bot.core.cohort import Cohort
 from bot.core.events import MemberJoined
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget
-from bot.runtime import build
 from bot.store.tables import points_referrals
-from tests.adapters.conftest import points_of
+from tests.adapters.conftest import connected, points_of
 from tests.adapters.test_discord import (
     BOB,
     GENERAL,
@@ -33,7 +32,6 @@ from tests.adapters.test_discord import (
     content,
     discord_config,
     record,
-    start,
 )
 from tests.conftest import START
 from tests.discord_api import BOT_PERMISSIONS, MANAGE_GUILD, DiscordServer
@@ -67,18 +65,8 @@ async def referring_bot(
     may_read_invites(dc, allowed=manage_guild)
     for user_id, name in ((NINA, "Nina"), (OMAR, "Omar")):
         dc.add_user(user_id, name)
-    cohort = await build(discord_config(tmp_path, dc), clock=clock)
-    try:
-        await start(cohort)
-    except BaseException:
-        await cohort.db.close()
-        raise
-    try:
+    async with connected(discord_config(tmp_path, dc), clock) as cohort:
         yield cohort
-    finally:
-        await adapter_of(cohort).stop()
-        await cohort.dispatcher.drain()
-        await cohort.db.close()
 
 
 async def invite_link(dc: DiscordServer, user_id: int) -> str:

@@ -11,7 +11,7 @@ from bot.cogs import points
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
-from bot.runtime import build
+from tests.adapters.conftest import connected
 from tests.adapters.test_discord import (
     BOB,
     GENERAL,
@@ -20,9 +20,7 @@ from tests.adapters.test_discord import (
     SAM,
     STAFF,
     TIER_ROLE,
-    adapter_of,
     content,
-    start,
 )
 from tests.conftest import make_config
 from tests.discord_api import DEFAULT_TOKEN, EPHEMERAL, DiscordServer
@@ -49,20 +47,10 @@ async def bot(tmp_path: Path, dc: DiscordServer) -> AsyncIterator[Cohort]:
             ],
         },
     )
-    cohort = await build(config)
-    try:
-        await start(cohort)
-    except BaseException:
-        await cohort.db.close()
-        raise
-    try:
+    async with connected(config) as cohort:
         for seen in (OLGA, BOB, SAM):  # seen once, as on a real server
             await dc.answered(dc.run_command(GUILD, GENERAL, seen, "points show"))
         yield cohort
-    finally:
-        await adapter_of(cohort).stop()
-        await cohort.dispatcher.drain()
-        await cohort.db.close()
 
 
 def dms_to(dc: DiscordServer, user_id: int) -> str:

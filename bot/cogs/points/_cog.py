@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.cogs.points import _ledger as ledger
 from bot.cogs.points import _referrals as referrals
 from bot.cogs.points._levels import progress
-from bot.cogs.points._manage import ManagePoints
+from bot.cogs.points._manage import MAX_PAGE, PAGE_OPTION, PERIOD_OPTION, ManagePoints
 from bot.cogs.points._rewards import crossed, roles_for
 from bot.cogs.points._rules import (
     Reason,
@@ -27,7 +27,7 @@ from bot.cogs.points._rules import (
 from bot.core import markup
 from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
-from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind
+from bot.core.commands import ActionSpec, CommandSpec, Option, OptionKind
 from bot.core.community import Community
 from bot.core.config import AccountRef, ChannelAddress, CommunityConfig, LevelUpMessage
 from bot.core.context import Context
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 10
 ACTIVITY_RESOLUTION = timedelta(hours=1)
 SEEN_LIMIT = 100_000
-MAX_PAGE = 100_000
 BAR = 10
 MAX_THANKED = 3  # people one message can thank by mention
 SHOWS_IMAGES = frozenset({PlatformName.DISCORD, PlatformName.TELEGRAM})
@@ -588,9 +587,6 @@ class PointsCog:
     def commands(self) -> tuple[CommandSpec, ...]:
         """Return the specs of the points commands."""
         member_opt = Option("member", OptionKind.MEMBER, "points.option.member")
-        period_choices = tuple(
-            Choice(p.value, f"points.board.title_{p.value}") for p in ledger.Period
-        )
         return (
             CommandSpec(
                 "points show",
@@ -606,23 +602,7 @@ class PointsCog:
                 "leaderboard",
                 "points.board.description",
                 self.leaderboard,
-                options=(
-                    Option(
-                        "period",
-                        OptionKind.CHOICE,
-                        "points.option.period",
-                        required=False,
-                        choices=period_choices,
-                    ),
-                    Option(
-                        "page",
-                        OptionKind.INTEGER,
-                        "points.option.page",
-                        required=False,
-                        min_value=1,
-                        max_value=MAX_PAGE,
-                    ),
-                ),
+                options=(PERIOD_OPTION, PAGE_OPTION),
             ),
             CommandSpec(
                 "thanks",
@@ -639,5 +619,5 @@ class PointsCog:
                     ),
                 ),
             ),
-            *self.manage.commands(period_choices),
+            *self.manage.commands(),
         )

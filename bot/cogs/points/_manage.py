@@ -30,6 +30,21 @@ HISTORY_PAGE = 10
 MAX_AMOUNT = 1_000_000
 MAX_PAGE = 100_000
 MAX_SEASON = 100_000
+PAGE_OPTION = Option(
+    "page",
+    OptionKind.INTEGER,
+    "points.option.page",
+    required=False,
+    min_value=1,
+    max_value=MAX_PAGE,
+)
+PERIOD_OPTION = Option(
+    "period",
+    OptionKind.CHOICE,
+    "points.option.period",
+    required=False,
+    choices=tuple(Choice(p.value, f"points.board.title_{p.value}") for p in ledger.Period),
+)
 
 
 class ManagePoints:
@@ -271,7 +286,7 @@ class ManagePoints:
             ActionSpec("points.history", self.history_pressed, Permission.ORGANIZER),
         )
 
-    def commands(self, period_choices: tuple[Choice, ...]) -> tuple[CommandSpec, ...]:
+    def commands(self) -> tuple[CommandSpec, ...]:
         """Return the specs of the organizers' points commands."""
         member_opt = Option("member", OptionKind.MEMBER, "points.option.member")
         amount = Option(
@@ -299,14 +314,7 @@ class ManagePoints:
                 self.history,
                 options=(
                     Option("member", OptionKind.MEMBER, "points.option.history_member"),
-                    Option(
-                        "page",
-                        OptionKind.INTEGER,
-                        "points.option.page",
-                        required=False,
-                        min_value=1,
-                        max_value=MAX_PAGE,
-                    ),
+                    PAGE_OPTION,
                 ),
                 permission=Permission.ORGANIZER,
             ),
@@ -329,13 +337,7 @@ class ManagePoints:
                 "points.export.description",
                 self.export,
                 options=(
-                    Option(
-                        "period",
-                        OptionKind.CHOICE,
-                        "points.option.period",
-                        required=False,
-                        choices=period_choices,
-                    ),
+                    PERIOD_OPTION,
                     Option(
                         "season",
                         OptionKind.INTEGER,
