@@ -560,6 +560,15 @@ def _non_negative(raw: object) -> int:
     return raw
 
 
+def _floor(raw: object) -> int:
+    """Accept a points floor: a whole number from -1000000 to 0."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not -1_000_000 <= raw <= 0:
+        raise ValueError("out of range")
+    return raw
+
+
 def _percent(raw: object) -> int:
     """Accept a whole percentage from 0 to 100."""
     if isinstance(raw, bool) or not isinstance(raw, int):
@@ -645,6 +654,9 @@ class PointsConfig:
         ),
     )
     purchase: int = _count(100)
+    floor: int = field(
+        default=0, metadata=_meta(_floor, "a whole number from -1000000 to 0 (the default)")
+    )
     kudos: int = _count(10)
     kudos_daily_limit: int = _count(5)
     kudos_pair_cooldown: timedelta = field(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from bot.cogs import points
+from bot.core.clock import Clock
 from bot.core.cohort import Cohort
+from bot.core.config import Config
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.runtime import build
@@ -25,6 +28,23 @@ async def dc() -> AsyncIterator[DiscordServer]:
     """Return the Discord stand-in with the demo guild."""
     async with demo_guild() as server:
         yield server
+
+
+@asynccontextmanager
+async def connected(config: Config, clock: Clock | None = None) -> AsyncIterator[Cohort]:
+    """Build a bot from ``config``, connect its Discord adapter, and stop it all afterwards."""
+    cohort = await build(config, clock=clock)
+    try:
+        await start(cohort)
+    except BaseException:
+        await cohort.db.close()
+        raise
+    try:
+        yield cohort
+    finally:
+        await adapter_of(cohort).stop()
+        await cohort.dispatcher.drain()
+        await cohort.db.close()
 
 
 @pytest.fixture

@@ -153,7 +153,7 @@ async def test_commands_are_rendered_typed_and_in_chinese(bot: Cohort, dc: Disco
     assert commands["help"]["description"] == "List the commands you can use"
     assert commands["help"]["description_localizations"] == {"zh-CN": "列出你可以使用的命令"}
     subs = {o["name"]: o for o in commands["points"]["options"]}
-    assert set(subs) == {"show", "give", "take", "reset", "export"}
+    assert set(subs) == {"show", "give", "take", "history", "reset", "export"}
     assert all(sub["type"] == 1 for sub in subs.values())
     give = {o["name"]: o for o in subs["give"]["options"]}
     assert give["member"]["type"] == 6 and give["member"]["required"]
@@ -293,8 +293,8 @@ async def test_a_bad_chinese_name_is_logged_and_left_out_and_never_breaks_sync(
         (BOB, "lang", {}, "I speak English to you", True),
         (BOB, "lang", {"language": "zh"}, "中文", True),
         (BOB, "points show", {}, "Points of Bob", False),
-        (OLGA, "points give", {"member": BOB, "amount": 5, "reason": "nice"}, "5 points", False),
-        (OLGA, "points take", {"member": BOB, "amount": 2, "reason": "oops"}, "-2 points", False),
+        (OLGA, "points give", {"member": BOB, "amount": 5, "reason": "nice"}, "5 points", True),
+        (OLGA, "points take", {"member": BOB, "amount": 2, "reason": "oops"}, "the floor", True),
         (BOB, "points give", {"member": OLGA, "amount": 5, "reason": "x"}, "organizers", True),
         (BOB, "leaderboard", {"period": "all"}, "leaderboard", False),
         (BOB, "thanks", {"member": OLGA, "reason": "for the talk"}, "thanked", False),

@@ -580,6 +580,39 @@ async def test_grant_and_revoke_are_recorded_with_who_did_it(w: World) -> None:
     assert await w.count("purchases", source="manual") == 1
 
 
+async def test_two_grants_of_an_offer_list_the_member_once_with_the_later_end(w: World) -> None:
+    await w.say("/whoami", "bob")
+    await w.say("/grant @bob pro 30", "olga")
+    await w.say("/grant @bob pro", "olga")
+    listed = await w.say("/members pro", "olga")
+    assert listed.count("Bob —") == 1
+    assert "until" not in listed  # the grant for good outlasts the 30 days
+    held = await w.say("/membership", "bob")
+    assert held.count("Pro —") == 1 and "until" not in held
+    await w.say("/grant @bob python 10", "olga")
+    await w.say("/grant @bob python 40", "olga")
+    held = await w.say("/membership", "bob")
+    assert held.count("Python 101 —") == 1
+    assert "until 2026-12-31" in held  # 40 days from 2026-11-21, not 10
+    assert await w.holds("bob") == {"pro", "python"}
+
+
+async def test_grant_and_revoke_answer_the_organizer_privately_and_dm_the_member(
+    w: World,
+) -> None:
+    await w.say("/whoami", "bob")
+    printed = await w.say("/grant @bob pro", "olga")
+    assert "(only you can see this) [#general] cohort:\n  Bob now has Pro for good." in printed
+    assert "[#dm-bob] cohort:\n  Olga gave you Pro in Demo Community, for good." in printed
+    assert "could not tell" not in printed
+    # A shorter second grant changes nothing the member holds: the reply says so.
+    printed = await w.say("/grant @bob pro 30", "olga")
+    assert "Bob now has Pro for good." in printed and "until" not in printed
+    printed = await w.say("/revoke @bob pro", "olga")
+    assert "(only you can see this) [#general] cohort:\n  Bob no longer has Pro." in printed
+    assert "[#dm-bob] cohort:\n  Olga ended your Pro in Demo Community." in printed
+
+
 # --- rule 6 (Discord-like roles) and rule 10: the platform port, failing on purpose -------------
 
 

@@ -518,6 +518,20 @@ async def test_export_sends_a_board_as_csv(
     assert "There is no season 9 yet: this is season 1." in errors
 
 
+@pytest.mark.parametrize("period", ["week", "month", "all"])
+async def test_export_refuses_a_period_with_a_season_number(
+    cohort: Cohort, console: ConsoleAdapter, period: str
+) -> None:
+    await run(console, "/as olga")
+    said = await run(console, f"/points export {period} 1")
+    assert f"A season number goes only with the season board, not “{period}”" in said
+    assert "/points export season 1" in said
+    assert not console.files
+    assert "The leaderboard as CSV" in await run(console, "/points export season 1")
+    ((name, _data),) = console.files.items()
+    assert name == "points-demo-season-1-20261121.csv"
+
+
 # --- level changes: announcements and reward roles -----------------------------------------------
 
 GUILD = "111111111111111111"

@@ -261,6 +261,21 @@ async def test_stats_for_organizers(bot: Cohort, con: ConsoleAdapter, clock: Man
     assert "Recommender" not in denied
 
 
+async def test_stats_without_a_model_count_nobody_as_personalised(
+    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
+) -> None:
+    await community_of_buyers(bot, clock)
+    await say(con, "lin", "机器学习")
+    text = await run(con, "alice", "/recommend stats")
+    assert "none yet" in text
+    assert "members from their purchases" not in text
+    assert "nobody yet: the most popular courses for all 17 members" in text
+    con.user = "alice"
+    await con.handle_line("/lang zh")
+    output(con)
+    assert "暂无：全部 17 位成员都看到最热门的课程" in await run(con, "alice", "/recommend stats")
+
+
 async def test_a_corrupt_model_file_falls_back_to_popularity_and_is_logged(
     tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:

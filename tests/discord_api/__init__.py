@@ -4,10 +4,12 @@ from tests.discord_api._server import DEFAULT_TOKEN, DiscordServer
 from tests.discord_api._world import (
     APPLICATION_ID,
     BOT_ID,
+    BOT_PERMISSIONS,
     EPHEMERAL,
     FORUM,
     INTENT_MEMBERS,
     INTENT_MESSAGE_CONTENT,
+    MANAGE_GUILD,
     MANAGE_ROLES,
     TEXT,
 )
@@ -15,11 +17,13 @@ from tests.discord_api._world import (
 __all__ = [
     "APPLICATION_ID",
     "BOT_ID",
+    "BOT_PERMISSIONS",
     "DEFAULT_TOKEN",
     "EPHEMERAL",
     "FORUM",
     "INTENT_MEMBERS",
     "INTENT_MESSAGE_CONTENT",
+    "MANAGE_GUILD",
     "MANAGE_ROLES",
     "TEXT",
     "DiscordServer",

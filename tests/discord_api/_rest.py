@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from tests.discord_api._world import (
     KICK_MEMBERS,
     LOADING,
     MANAGE_EVENTS,
+    MANAGE_GUILD,
     MANAGE_MESSAGES,
     MANAGE_THREADS,
     MISSING_PERMISSIONS,
@@ -218,6 +218,10 @@ class Rest:
                     "create_invite", "POST", "/channels/{channel_id}/invites", major="channel_id"
                 ),
                 s.create_invite,
+            ),
+            (
+                RouteSpec("guild_invites", "GET", "/guilds/{guild_id}/invites", major="guild_id"),
+                s.guild_invites,
             ),
             (
                 RouteSpec(
@@ -621,21 +625,21 @@ class Rest:
         if not server.permissions(guild, BOT_ID) & (1 << 0):
             raise error(MISSING_PERMISSIONS)
         body = await _json(request)
-        code = secrets.token_urlsafe(6)
-        invite = {
-            "type": 0,
-            "code": code,
-            "guild": {"id": str(guild.id), "name": guild.name, "features": [], "icon": None},
-            "channel": {"id": channel["id"], "name": channel["name"], "type": channel["type"]},
-            "inviter": dict(server.bot_user),
-            "uses": 0,
-            "max_uses": int(body.get("max_uses", 0)),
-            "max_age": int(body.get("max_age", 86400)),
-            "temporary": bool(body.get("temporary", False)),
-            "created_at": server.iso_now(),
-        }
-        guild.invites[code] = invite
-        return invite
+        return server.open_invite(
+            guild,
+            channel,
+            BOT_ID,
+            max_uses=int(body.get("max_uses", 0)),
+            max_age=int(body.get("max_age", 86400)),
+            temporary=bool(body.get("temporary", False)),
+        )
+
+    async def guild_invites(self, request: web.Request, params: dict[str, Any]) -> Any:
+        """List a guild's invites with their metadata (uses); needs Manage Server."""
+        guild = self._guild(params)
+        if not self.server.permissions(guild, BOT_ID) & MANAGE_GUILD:
+            raise error(MISSING_PERMISSIONS)
+        return [dict(invite) for invite in guild.invites.values()]
 
     # --- members and roles ------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -844,11 +845,79 @@ class DiscordServer(World):
         self.gateway.dispatch("INTERACTION_CREATE", payload)
         return interaction.id
 
-    def member_joins(self, guild_id: int, user_id: int) -> None:
-        """Add a member and dispatch GUILD_MEMBER_ADD."""
+    def open_invite(
+        self,
+        guild: Guild,
+        channel: dict[str, Any],
+        inviter_id: int,
+        *,
+        max_uses: int = 0,
+        max_age: int = 86400,
+        temporary: bool = False,
+    ) -> dict[str, Any]:
+        """Create an invite (with its metadata) and dispatch INVITE_CREATE."""
+        code = secrets.token_urlsafe(6)
+        created = self.iso_now()
+        expires = (
+            datetime.fromtimestamp(self.clock() + max_age, UTC).isoformat() if max_age else None
+        )
+        invite = {
+            "type": 0,
+            "code": code,
+            "guild": {"id": str(guild.id), "name": guild.name, "features": [], "icon": None},
+            "channel": {"id": channel["id"], "name": channel["name"], "type": channel["type"]},
+            "inviter": dict(self.user(inviter_id)),
+            "uses": 0,
+            "max_uses": max_uses,
+            "max_age": max_age,
+            "temporary": temporary,
+            "created_at": created,
+            "expires_at": expires,
+        }
+        guild.invites[code] = invite
+        self.gateway.dispatch(
+            "INVITE_CREATE",
+            {
+                "channel_id": channel["id"],
+                "guild_id": str(guild.id),
+                "code": code,
+                "created_at": created,
+                "inviter": dict(self.user(inviter_id)),
+                "max_age": max_age,
+                "max_uses": max_uses,
+                "temporary": temporary,
+                "uses": 0,
+            },
+        )
+        return invite
+
+    def user_invites(self, channel_id: int, user_id: int, *, max_uses: int = 0) -> str:
+        """Let a member make an invite in Discord's own menu; return its code."""
+        guild = self.guild_of_channel(channel_id)
+        assert guild is not None
+        return str(
+            self.open_invite(guild, self.channel(channel_id), user_id, max_uses=max_uses)["code"]
+        )
+
+    def delete_invite(self, guild_id: int, code: str) -> None:
+        """Remove an invite (revoked, or used up) and dispatch INVITE_DELETE."""
+        invite = self.guild(guild_id).invites.pop(code)
+        self.gateway.dispatch(
+            "INVITE_DELETE",
+            {"channel_id": invite["channel"]["id"], "guild_id": str(guild_id), "code": code},
+        )
+
+    def member_joins(self, guild_id: int, user_id: int, invite: str | None = None) -> None:
+        """Add a member (through ``invite``: its uses go up, a used-up one is deleted) and
+        dispatch GUILD_MEMBER_ADD."""
         guild = self.guild(guild_id)
         if user_id in guild.members:
             raise ValueError(f"user {user_id} is already in guild {guild_id}")
+        if invite is not None:
+            used = guild.invites[invite]
+            used["uses"] += 1
+            if used["max_uses"] and used["uses"] >= used["max_uses"]:
+                self.delete_invite(guild_id, invite)
         self.add_member(guild_id, user_id)
         self.gateway.dispatch(
             "GUILD_MEMBER_ADD", {"guild_id": str(guild_id), **self.member_json(guild, user_id)}

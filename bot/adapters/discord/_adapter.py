@@ -23,6 +23,7 @@ from bot.adapters.discord._client import (
 )
 from bot.adapters.discord._commands import CommandRenderer, payload_hash, read_invocation
 from bot.adapters.discord._interaction import InteractionAnswer
+from bot.adapters.discord._invites import InviteTracker, Uses
 from bot.adapters.discord._order import KeyedOrder, Pacer
 from bot.adapters.discord._platform import DiscordPlatform
 from bot.adapters.discord._sync import store_hash, stored_hash
@@ -85,6 +86,7 @@ class DiscordAdapter(DiscordPlatform):
         self._parents: dict[int, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.gateway: Watch | None = None  # the supervised gateway connection, once READY
+        self.invites = InviteTracker(self._invite_uses)
         self._started = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -139,6 +141,7 @@ class DiscordAdapter(DiscordPlatform):
         log.info("discord: connected as %s to %d guild(s)", self.client.user, len(self.guilds()))
         await self.sync_commands()
         await self.check_roles()
+        await self.remember_invites()
         self._started = True
 
     @staticmethod
@@ -231,6 +234,7 @@ class DiscordAdapter(DiscordPlatform):
         if self._started and not self.stopping:
             with self._tracked():
                 await self.sync_commands()
+                await self.remember_invites()
 
     # --- slash commands ----------------------------------------------------------------------
 
@@ -449,16 +453,44 @@ class DiscordAdapter(DiscordPlatform):
                     added=added,
                 )
 
+    # --- invites: which one a joining member used ----------------------------------------------
+
+    async def _invite_uses(self, guild_id: int) -> dict[str, Uses]:
+        """Read a guild's invites and their uses (needs the Manage Server permission)."""
+        guild = self.client.get_guild(guild_id)
+        if guild is None:
+            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"not in guild {guild_id}")
+        found = await self.call(guild.invites)
+        return {i.code: Uses(i.uses or 0, i.max_uses or 0, str(i.url)) for i in found}
+
+    async def remember_invites(self) -> None:
+        """Read the invites of every guild of a community, for the joins to come."""
+        for guild in self.guilds():
+            await self.invites.remember(guild.id)
+
+    def on_invite(self, invite: discord.Invite, *, created: bool) -> None:
+        """Keep the invite uses up to date as invites are made and deleted."""
+        if invite.guild is None:
+            return
+        if created:
+            uses = Uses(invite.uses or 0, invite.max_uses or 0, str(invite.url))
+            self.invites.created(invite.guild.id, invite.code, uses)
+        else:
+            self.invites.deleted(invite.guild.id, invite.code)
+
     async def on_member_join(self, member: discord.Member) -> None:
-        """Tell the core a person joined a guild."""
+        """Tell the core a person joined a guild, and through which invite when that is sure."""
         if self.stopping:
             return
         with self._tracked():
             async with self._order.turn((member.guild.id, member.id)):
                 community = self._community(member.guild.id)
                 if community is not None:
+                    link = None
+                    if not member.bot:
+                        link = await self.invites.joined(member.guild.id, member.id)
                     await self.cohort.dispatcher.member_joined(
-                        community, caller_of(member), str(member.guild.id)
+                        community, caller_of(member), str(member.guild.id), invite_link=link
                     )
 
     async def on_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:

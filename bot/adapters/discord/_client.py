@@ -66,13 +66,15 @@ def classify(exc: BaseException) -> Failure:
 
 
 def intents() -> discord.Intents:
-    """Return the intents Cohort needs: guilds, members, messages, their text, reactions."""
+    """Return the intents Cohort needs: guilds, members, messages, their text, reactions,
+    invites."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.members = True  # privileged: joins, leaves, role changes
     wanted.guild_messages = True
     wanted.dm_messages = True
     wanted.guild_reactions = True  # Q&A votes
+    wanted.invites = True  # which invite a joining member used (referrals)
     wanted.message_content = True  # privileged: points and Q&A read what people write
     return wanted
 
@@ -154,6 +156,14 @@ class CohortClient(discord.Client):
     async def on_member_join(self, member: discord.Member) -> None:
         """Tell the core a person joined a guild."""
         await self.adapter.on_member_join(member)
+
+    async def on_invite_create(self, invite: discord.Invite) -> None:
+        """Note a new invite, for telling which one a joining member used."""
+        self.adapter.on_invite(invite, created=True)
+
+    async def on_invite_delete(self, invite: discord.Invite) -> None:
+        """Note a deleted invite."""
+        self.adapter.on_invite(invite, created=False)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         """Tell the core a message was deleted (cached or not)."""

@@ -211,23 +211,30 @@ class GatingCog:
     async def grant(
         self, ctx: Context, member: Account, offer: str, days: int | None = None
     ) -> Reply:
-        """Give a member an offer by hand, for some days or for good, recorded with who did it."""
+        """Give a member an offer by hand, for some days or for good, recorded with who did it.
+
+        Answered to the organizer alone; the member is told by direct message. A second grant
+        of an offer the member holds adds a source: the reply gives the end that now holds.
+        """
         chosen = self._offer(ctx, offer)
         ends = await self.service.grants.grant(
             ctx.community, member.member_id, chosen, days, ctx.member.id
         )
-        if ends is None:
-            return Reply(
-                text=ctx.t("gating.grant.forever", name=member.display_name, offer=chosen.name)
-            )
-        return Reply(
-            text=ctx.t(
-                "gating.grant.until",
-                name=member.display_name,
-                offer=chosen.name,
-                date=self._date(ctx, ends),
-            )
+        held = await self.service.grants.holdings(ctx.community, member.member_id)
+        until = next((h.until for h in held if h.offer_id == chosen.id and h.entitled), ends)
+        date = self._date(ctx, until)
+        key = "forever" if until is None else "until"
+        told = await self.service.notices.dm(
+            ctx.community,
+            member.member_id,
+            f"gating.grant.dm_{key}",
+            actor=ctx.account.display_name,
+            offer=chosen.name,
+            community_name=ctx.community.config.name,
+            date=date,
         )
+        text = ctx.t(f"gating.grant.{key}", name=member.display_name, offer=chosen.name, date=date)
+        return self._private(ctx, member, text, told)
 
     async def revoke(self, ctx: Context, member: Account, offer: str) -> Reply:
         """End a member's manual grants of an offer (Stripe purchases stay with Stripe)."""
@@ -238,8 +245,23 @@ class GatingCog:
         if not count:
             raise UserError("gating.revoke.none", name=member.display_name, offer=chosen.name)
         still = chosen.id in await self.service.offers_of(member.member_id, ctx.now())
-        key = "gating.revoke.done_still" if still else "gating.revoke.done"
-        return Reply(text=ctx.t(key, name=member.display_name, offer=chosen.name))
+        key = "done_still" if still else "done"
+        told = await self.service.notices.dm(
+            ctx.community,
+            member.member_id,
+            f"gating.revoke.dm_{key}",
+            actor=ctx.account.display_name,
+            offer=chosen.name,
+            community_name=ctx.community.config.name,
+        )
+        text = ctx.t(f"gating.revoke.{key}", name=member.display_name, offer=chosen.name)
+        return self._private(ctx, member, text, told)
+
+    def _private(self, ctx: Context, member: Account, text: str, told: bool) -> Reply:
+        """Answer an organizer privately, saying so when the member could not be told."""
+        if not told:
+            text += "\n" + ctx.t("gating.not_told", name=member.display_name)
+        return Reply(text=text, ephemeral=True)
 
     async def check(self, ctx: Context) -> Reply:
         """Reconcile Stripe, the database and the platforms now, and say what changed."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +43,25 @@ class Holding:
     actor_id: int | None
 
 
+def _lasts_longer(a: Holding, b: Holding) -> bool:
+    """Say whether ``a`` gives the offer for longer than ``b`` (no end outlasts any end)."""
+    if a.entitled != b.entitled:
+        return a.entitled
+    if a.until is None or b.until is None:
+        return a.until is None and b.until is not None
+    return a.until > b.until
+
+
+def strongest(holdings: Iterable[Holding], key: Callable[[Holding], object]) -> list[Holding]:
+    """Keep one holding per ``key``: the one that lasts longest, in the order first seen."""
+    best: dict[object, Holding] = {}
+    for holding in holdings:
+        found = best.get(key(holding))
+        if found is None or _lasts_longer(holding, found):
+            best[key(holding)] = holding
+    return list(best.values())
+
+
 class Grants:
     """Manual grants, recorded with who made them, and the holdings they are read back as."""
 
@@ -52,7 +71,11 @@ class Grants:
         self.kick = kick  # wakes the worker to make the platform calls
 
     async def holdings(self, community: Community, member_id: int) -> list[Holding]:
-        """Return every source of a member, newest first."""
+        """Return a member's offers, newest first: each once, by the source that lasts longest.
+
+        Two grants (or a grant and a purchase) of one offer are two sources; access lasts as
+        long as the longer, so that is the one shown.
+        """
         now = self.cohort.clock.now()
         async with self.cohort.db.read() as conn:
             rows = (
@@ -65,7 +88,7 @@ class Grants:
                     .order_by(access_sources.c.updated_at.desc(), access_sources.c.id.desc())
                 )
             ).all()
-        return [self._holding(community, row, now) for row in rows]
+        return strongest((self._holding(community, row, now) for row in rows), lambda h: h.offer_id)
 
     def _holding(self, community: Community, row: Row[Any], now: datetime) -> Holding:
         state = state_of(row)
@@ -77,7 +100,7 @@ class Grants:
     async def holders(
         self, community: Community, offer_id: str, *, page: int, size: int
     ) -> tuple[list[Holding], bool]:
-        """Return one page of the sources that give ``offer_id`` now, and whether more follow."""
+        """Return one page of the members who hold ``offer_id`` now, and whether more follow."""
         now = self.cohort.clock.now()
         async with self.cohort.db.read() as conn:
             rows = (
@@ -91,7 +114,10 @@ class Grants:
                     .order_by(access_sources.c.member_id, access_sources.c.id)
                 )
             ).all()
-        live = [h for row in rows if (h := self._holding(community, row, now)).entitled]
+        live = strongest(
+            (h for row in rows if (h := self._holding(community, row, now)).entitled),
+            lambda h: h.member_id,
+        )
         chunk = live[page * size : (page + 1) * size]
         return chunk, len(live) > (page + 1) * size
 

@@ -15,6 +15,7 @@ from bot.cogs.gating._stripe import StripeGateway, StripeUnavailable
 from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.i18n import normalize_locale
+from bot.core.notify import direct_message
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, PlatformError, PlatformErrorReason
 from bot.core.replies import Button, Reply
@@ -65,25 +66,13 @@ class Notices:
         **params: Any,
     ) -> bool:
         """Message a member privately on the first platform that reaches them."""
-        member, linked = await self.cohort.identity.profile(member_id)
-        for account in sorted(linked, key=lambda a: a.last_seen_at, reverse=True):
-            platform = self.cohort.platforms.get(account.platform)
-            if platform is None:
-                continue
-            locale = member.locale or normalize_locale(account.locale) or community.config.locale
-            i18n = self.cohort.i18n
+        i18n = self.cohort.i18n
+
+        def build(locale: str) -> Reply:
             buttons = (Button(i18n.plain(locale, "gating.button.billing"), url=url),) if url else ()
-            reply = Reply(text=i18n.text(locale, key, **params), buttons=buttons)
-            try:
-                await asyncio.wait_for(
-                    platform.direct_message(account.platform_user_id, reply), PLATFORM_TIMEOUT
-                )
-                return True
-            except (PlatformError, TimeoutError) as exc:
-                log.warning(
-                    "gating: could not DM member %s on %s: %s", member_id, platform.name, exc
-                )
-        return False
+            return Reply(text=i18n.text(locale, key, **params), buttons=buttons)
+
+        return await direct_message(self.cohort, community, member_id, build)
 
     async def dm_invite(self, community: Community, row: Row[Any], link: str, offer: str) -> None:
         """Send an access row's account its Telegram invite link (a closed DM is not an error)."""

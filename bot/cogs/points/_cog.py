@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from bot.cogs.points import _ledger as ledger
 from bot.cogs.points import _referrals as referrals
-from bot.cogs.points._export import board_csv
 from bot.cogs.points._levels import progress
+from bot.cogs.points._manage import MAX_PAGE, PAGE_OPTION, PERIOD_OPTION, ManagePoints
 from bot.cogs.points._rewards import crossed, roles_for
 from bot.cogs.points._rules import (
     Reason,
@@ -27,7 +27,7 @@ from bot.cogs.points._rules import (
 from bot.core import markup
 from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
-from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
+from bot.core.commands import ActionSpec, CommandSpec, Option, OptionKind
 from bot.core.community import Community
 from bot.core.config import AccountRef, ChannelAddress, CommunityConfig, LevelUpMessage
 from bot.core.context import Context
@@ -37,7 +37,7 @@ from bot.core.identity import Account
 from bot.core.parsing import Mention, MentionKind, format_duration, parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError
-from bot.core.replies import Attachment, Button, ButtonStyle, Field, Image, Reply
+from bot.core.replies import Button, Field, Image, Reply
 from bot.store.dialect import upsert_add
 from bot.store.tables import message_log, points_balances
 
@@ -46,9 +46,6 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 10
 ACTIVITY_RESOLUTION = timedelta(hours=1)
 SEEN_LIMIT = 100_000
-MAX_AMOUNT = 1_000_000
-MAX_PAGE = 100_000
-MAX_SEASON = 100_000
 BAR = 10
 MAX_THANKED = 3  # people one message can thank by mention
 SHOWS_IMAGES = frozenset({PlatformName.DISCORD, PlatformName.TELEGRAM})
@@ -92,6 +89,7 @@ class PointsCog:
         # (community, member) -> (last message award, last time marked active): a shortcut
         # only; the write transaction re-checks the stored cooldown, so a restart loses nothing.
         self._seen: dict[tuple[int, int], tuple[datetime, datetime]] = {}
+        self.manage = ManagePoints(cohort, self)
 
     def _remember(
         self, community_id: int, member_id: int, award: datetime, active: datetime
@@ -582,118 +580,13 @@ class PointsCog:
             paid += len(inviters)
         return paid
 
-    async def give(self, ctx: Context, member: Account, amount: int, reason: str) -> Reply:
-        """Add points to a member by hand, recorded with who did it and why."""
-        return await self._manual(ctx, member, amount, reason)
-
-    async def take(self, ctx: Context, member: Account, amount: int, reason: str) -> Reply:
-        """Take points from a member by hand, recorded with who did it and why."""
-        return await self._manual(ctx, member, -amount, reason)
-
-    async def _manual(self, ctx: Context, member: Account, delta: int, reason: str) -> Reply:
-        now = ctx.now()
-        ref = f"manual:{ctx.member.id}:{now.isoformat()}:{secrets.token_hex(4)}"
-        await ledger.award(
-            self.cohort.db,
-            ctx.community,
-            member.member_id,
-            delta,
-            Reason.MANUAL,
-            ref,
-            at=now,
-            actor_id=ctx.member.id,
-            note=reason,
-        )
-        await self.settle_levels(member_id=member.member_id)
-        balance = await ledger.balance_of(self.cohort.db, ctx.community.id, member.member_id)
-        return Reply(
-            text=ctx.t(
-                "points.manual.done",
-                delta=f"{delta:+,}",
-                name=member.display_name,
-                balance=f"{balance:,}",
-            )
-        )
-
-    async def reset(self, ctx: Context, what: str) -> Reply:
-        """Ask an organizer to confirm ending the season (``what`` is "season")."""
-        season = await ledger.current_season(self.cohort.db, ctx.community, ctx.now())
-        ranked = await ledger.board_size(
-            self.cohort.db, ctx.community, ledger.Period.SEASON, ctx.now()
-        )
-        return Reply(
-            text=ctx.t("points.season.confirm", season=season, next=season + 1, ranked=ranked),
-            buttons=(
-                Button(
-                    ctx.plain("points.season.confirm_button", season=season),
-                    "points.reset",
-                    str(season),
-                    style=ButtonStyle.DANGER,
-                ),
-            ),
-            ephemeral=True,
-        )
-
-    async def confirm_reset(self, ctx: Context, payload: str) -> Reply:
-        """End the season the confirmation named and start the next, once."""
-        season, now = payload_int(payload, high=MAX_SEASON), ctx.now()
-        if not await ledger.start_season(
-            self.cohort.db, ctx.community, ending=season, by=ctx.member.id, at=now
-        ):
-            raise UserError("points.season.already", season=season)
-        board = await ledger.standings(
-            self.cohort.db, ctx.community, ledger.Period.SEASON, now, season=season
-        )
-        winners = [
-            ctx.t("points.board.line", rank=r.rank, name=r.name, points=f"{r.total:,}")
-            for r, _ in board[:3]
-        ]
-        return Reply(
-            title=ctx.plain("points.season.ended_title", season=season),
-            text="\n".join(
-                [*winners, "", ctx.t("points.season.started", season=season + 1)]
-                if winners
-                else [ctx.t("points.season.started", season=season + 1)]
-            ),
-        )
-
-    async def export(self, ctx: Context, period: str = "all", season: int | None = None) -> Reply:
-        """Send a board as a CSV file: the week, month, season, all time, or a past season."""
-        board_period = ledger.Period(period)
-        now = ctx.now()
-        if season is not None:
-            current = await ledger.current_season(self.cohort.db, ctx.community, now)
-            if season > current:
-                raise UserError("points.season.unknown", season=season, current=current)
-            board_period = ledger.Period.SEASON
-        board = await ledger.standings(
-            self.cohort.db, ctx.community, board_period, now, season=season
-        )
-        label = f"season-{season}" if season is not None else board_period.value
-        filename = f"points-{ctx.community.config.id}-{label}-{now.astimezone(ctx.tz):%Y%m%d}.csv"
-        return Reply(
-            text=ctx.t("points.export.done", rows=len(board)),
-            attachment=Attachment(board_csv(board), filename, "text/csv"),
-            ephemeral=True,
-        )
-
     def actions(self) -> tuple[ActionSpec, ...]:
         """Return the button actions of the points commands."""
-        return (
-            ActionSpec("points.page", self.next_page),
-            ActionSpec("points.reset", self.confirm_reset, Permission.ORGANIZER),
-        )
+        return (ActionSpec("points.page", self.next_page), *self.manage.actions())
 
     def commands(self) -> tuple[CommandSpec, ...]:
         """Return the specs of the points commands."""
         member_opt = Option("member", OptionKind.MEMBER, "points.option.member")
-        amount = Option(
-            "amount", OptionKind.INTEGER, "points.option.amount", min_value=1, max_value=MAX_AMOUNT
-        )
-        why = Option("reason", OptionKind.TEXT, "points.option.reason", max_length=200)
-        period_choices = tuple(
-            Choice(p.value, f"points.board.title_{p.value}") for p in ledger.Period
-        )
         return (
             CommandSpec(
                 "points show",
@@ -704,79 +597,12 @@ class PointsCog:
                 ),
                 default=True,
             ),
-            CommandSpec(
-                "points give",
-                "points.manual.give_description",
-                self.give,
-                options=(member_opt, amount, why),
-                permission=Permission.ORGANIZER,
-            ),
-            CommandSpec(
-                "points take",
-                "points.manual.take_description",
-                self.take,
-                options=(member_opt, amount, why),
-                permission=Permission.ORGANIZER,
-            ),
             CommandSpec("invite", "points.invite.description", self.invite),
-            CommandSpec(
-                "points reset",
-                "points.season.description",
-                self.reset,
-                options=(
-                    Option(
-                        "what",
-                        OptionKind.CHOICE,
-                        "points.option.reset_what",
-                        choices=(Choice("season", "points.season.choice"),),
-                    ),
-                ),
-                permission=Permission.ORGANIZER,
-            ),
-            CommandSpec(
-                "points export",
-                "points.export.description",
-                self.export,
-                options=(
-                    Option(
-                        "period",
-                        OptionKind.CHOICE,
-                        "points.option.period",
-                        required=False,
-                        choices=period_choices,
-                    ),
-                    Option(
-                        "season",
-                        OptionKind.INTEGER,
-                        "points.option.season",
-                        required=False,
-                        min_value=1,
-                        max_value=MAX_SEASON,
-                    ),
-                ),
-                permission=Permission.ORGANIZER,
-            ),
             CommandSpec(
                 "leaderboard",
                 "points.board.description",
                 self.leaderboard,
-                options=(
-                    Option(
-                        "period",
-                        OptionKind.CHOICE,
-                        "points.option.period",
-                        required=False,
-                        choices=period_choices,
-                    ),
-                    Option(
-                        "page",
-                        OptionKind.INTEGER,
-                        "points.option.page",
-                        required=False,
-                        min_value=1,
-                        max_value=MAX_PAGE,
-                    ),
-                ),
+                options=(PERIOD_OPTION, PAGE_OPTION),
             ),
             CommandSpec(
                 "thanks",
@@ -793,4 +619,5 @@ class PointsCog:
                     ),
                 ),
             ),
+            *self.manage.commands(),
         )

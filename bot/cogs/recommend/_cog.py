@@ -18,7 +18,7 @@ from bot.core.i18n import DEFAULT_LOCALE
 from bot.core.platforms import PlatformName
 from bot.core.ports import PlatformError
 from bot.core.replies import Button, ButtonStyle, Field, Reply, as_reply
-from bot.recommend import Reason, Suggestion
+from bot.recommend import Algorithm, Reason, Suggestion
 from bot.recommend._store import member_counts
 from bot.store.tables import accounts, members, message_log, purchases, recommend_prefs
 
@@ -154,6 +154,8 @@ class RecommendCog:
                 when=model.info.trained_at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M"),
             )
         current = service.current()
+        # Only a trained model that is more than popularity tells one member from another.
+        personal = model is not None and model.info.algorithm is not Algorithm.POPULARITY
         coverage = current.info.validation.get("coverage")
         fields = [
             Field(ctx.plain("recommend.stats.age"), age),
@@ -181,7 +183,9 @@ class RecommendCog:
                     warm=counts["warm"],
                     text=counts["text_only"],
                     total=counts["members"],
-                ),
+                )
+                if personal
+                else ctx.t("recommend.stats.personalised_none", total=counts["members"]),
             ),
         ]
         if service.training:
