@@ -31,7 +31,10 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level",
         default=os.environ.get("COHORT_LOG_LEVEL", "WARNING"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="how much to log to standard error (default WARNING, or $COHORT_LOG_LEVEL)",
+        help=(
+            "how much to log to standard error, or to [console] log_file while the console "
+            "runs (default WARNING, or $COHORT_LOG_LEVEL)"
+        ),
     )
     config_help = "the config file (default ./config.toml, or $COHORT_CONFIG)"
     default_config = os.environ.get("COHORT_CONFIG", "config.toml")
