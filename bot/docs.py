@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.adapters.discord._commands import SUB_COMMAND, ZH, CommandRenderer
 from bot.cogs import DEFAULT_COGS
+from bot.cogs.general._help import usage
 from bot.core.clock import SystemClock
 from bot.core.cohort import Cohort
 from bot.core.commands import CommandRegistry, CommandSpec, Option, Permission
@@ -68,15 +69,6 @@ def discord_names(registry: CommandRegistry, i18n: Translator) -> dict[str, Disc
 def _zh(item: dict[str, Any]) -> str:
     name: str = item.get("name_localizations", {}).get(ZH, item["name"])
     return name
-
-
-def usage(spec: CommandSpec, names: dict[str, str] | None = None) -> str:
-    """Return ``/name <required> [optional]``, with option names as given in ``names``."""
-    parts = [f"/{spec.name}"]
-    for option in spec.options:
-        name = (names or {}).get(option.name, option.name)
-        parts.append(f"<{name}>" if option.required else f"[{name}]")
-    return " ".join(parts)
 
 
 def _cell(text: str) -> str:

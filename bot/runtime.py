@@ -158,10 +158,18 @@ async def serve(
 
 
 def console_log_file(config: Config) -> Path | None:
-    """Return where the console's logs go, or None when they stay on standard error."""
+    """Return where the console's logs go (a file it may write), or None for standard error."""
     if config.has_platform_credentials() or not config.console.log_file:
         return None
-    return Path(config.console.log_file)
+    path = Path(config.console.log_file)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("a", encoding="utf-8").close()
+    except OSError as exc:
+        raise ConfigError(
+            "console.log_file", "a file Cohort may write", f"{path} ({exc.strerror})"
+        ) from None
+    return path
 
 
 async def _serve(

@@ -221,3 +221,11 @@ def test_the_console_chat_holds_only_chat_and_the_log_goes_to_its_file(tmp_path:
     for stream in (result.stdout, result.stderr):
         assert "checkout.sessions.create" not in stream
         assert " INFO " not in stream and " WARNING " not in stream
+
+
+def test_a_log_file_cohort_cannot_write_is_a_clear_error(tmp_path: Path) -> None:
+    write_config(tmp_path, EXAMPLE.replace('log_file = "cohort.log"', 'log_file = "config.toml/x"'))
+    result = cohort("run", cwd=tmp_path, stdin="/help\n")
+    assert result.returncode == 2
+    assert "console.log_file: expected a file Cohort may write" in result.stderr
+    assert "Traceback" not in result.stderr

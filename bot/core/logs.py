@@ -197,7 +197,6 @@ def diverted(path: Path) -> Iterator[logging.Handler]:
     replies. The root's terminal handlers step aside; their redactors move to the file's
     handler, so that every secret they know stays redacted there.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT))
     root = logging.getLogger()

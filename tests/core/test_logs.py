@@ -214,7 +214,7 @@ def test_configured_puts_the_root_logger_back(quiet_root: None) -> None:
 def test_diverted_sends_records_and_warnings_to_the_file_and_not_the_terminal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "logs" / "cohort.log"
+    path = tmp_path / "cohort.log"
     with logs.configured("INFO") as redactor:
         redactor.add([TELEGRAM])
         with logs.diverted(path) as handler:
