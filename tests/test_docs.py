@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -80,3 +81,38 @@ def test_cohort_docs_check_fails_on_a_stale_table_and_docs_fixes_it(
     assert (tmp_path / "README.md").read_text(encoding="utf-8") == (REPO / "README.md").read_text(
         encoding="utf-8"
     )
+
+
+LINK_RE = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize(
+    "page", ["README.md", *(str(p.relative_to(REPO)) for p in sorted(REPO.glob("docs/*.md")))]
+)
+def test_every_relative_link_is_a_file_of_the_repository(page: str) -> None:
+    source = REPO / page
+    for target in LINK_RE.findall(source.read_text(encoding="utf-8")):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        path = (source.parent / target).resolve()
+        assert path.is_relative_to(REPO) and path.exists(), f"{page} links {target}"
+
+
+COMMAND_RE = re.compile(r"`/([a-z_]+)(?: ([a-z_]+))?")
+WEB_PATHS = {"healthz", "calendar", "stripe", "telegram"}
+
+
+def test_the_design_names_only_commands_that_exist_or_says_they_are_planned() -> None:
+    registry, _ = docs.load_registry()
+    text = (REPO / "docs" / "design.md").read_text(encoding="utf-8")
+    # A block is a bullet (with its continuation lines) or a paragraph.
+    blocks = re.split(r"\n(?=- )|\n\n", text)
+    unknown = []
+    for block in blocks:
+        for top, sub in COMMAND_RE.findall(block):
+            if top in WEB_PATHS:
+                continue
+            known = registry.get(f"{top} {sub}") is not None or registry.get(top) is not None
+            if not known and "**planned**" not in block:
+                unknown.append(f"/{top} {sub}".strip())
+    assert unknown == []
