@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot import __version__
+from bot import __version__, docs
 from bot.adapters.console._adapter import iterate
 from bot.cogs import points
 from bot.cogs.gating import _simulate as gating_simulate
@@ -35,7 +35,10 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level",
         default=os.environ.get("COHORT_LOG_LEVEL", "WARNING"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="how much to log to standard error (default WARNING, or $COHORT_LOG_LEVEL)",
+        help=(
+            "how much to log to standard error, or to [console] log_file while the console "
+            "runs (default WARNING, or $COHORT_LOG_LEVEL)"
+        ),
     )
     config_help = "the config file (default ./config.toml, or $COHORT_CONFIG)"
     default_config = os.environ.get("COHORT_CONFIG", "config.toml")
@@ -113,6 +116,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
 
+    docs = sub.add_parser(
+        "docs", help="rewrite the command tables (docs/commands*.md, README) from the registry"
+    )
+    docs.add_argument("--root", type=Path, default=Path(), help="the repository (default .)")
+    docs.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a table is out of date"
+    )
+
     config = sub.add_parser("config", help="config commands")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate the config and summarise it")
@@ -131,6 +142,8 @@ def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "recommend" and args.recommend_command == "evaluate":
             return _evaluate(args)
+        if args.command == "docs":
+            return _docs(args.root, check=args.check)
         config = load_config(args.config)
         logs.protect(logs.secret_values(config))
         if args.command == "config":
@@ -168,6 +181,15 @@ async def _simulate(config: Config, args: argparse.Namespace) -> int:
     for event_type, status in sent:
         print(f"{event_type}: {status}{'' if status == 200 else ' (refused)'}")
     return 0 if all(status == 200 for _, status in sent) else 1
+
+
+def _docs(root: Path, *, check: bool) -> int:
+    if not (root / docs.README).is_file():
+        raise ConfigError("--root", "the repository (with README.md)", str(root))
+    changed = docs.stale(root) if check else docs.write(root)
+    for path in changed:
+        print(f"{path}: {'out of date' if check else 'rewritten'}")
+    return 1 if check and changed else 0
 
 
 def _check(config: Config) -> int:

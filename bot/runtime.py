@@ -149,8 +149,40 @@ async def serve(
 
     Return the exit code: 0, or ``ExitCode`` when a supervised task gave up (2 for a token or
     setting refused while running, 3 after ``supervise.max_failures`` failures in a row).
+    When the console runs, logs and warnings go to ``[console] log_file``, not into its chat.
     """
     _require_adapters(config)
+    log_file = console_log_file(config)
+    if log_file is None:
+        return await _serve(config, lines=lines, out=out, clock=clock, stop=stop)
+    with logs.diverted(log_file):
+        return await _serve(config, lines=lines, out=out, clock=clock, stop=stop, log_file=log_file)
+
+
+def console_log_file(config: Config) -> Path | None:
+    """Return where the console's logs go (a file it may write), or None for standard error."""
+    if config.has_platform_credentials() or not config.console.log_file:
+        return None
+    path = Path(config.console.log_file)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("a", encoding="utf-8").close()
+    except OSError as exc:
+        raise ConfigError(
+            "console.log_file", "a file Cohort may write", f"{path} ({exc.strerror})"
+        ) from None
+    return path
+
+
+async def _serve(
+    config: Config,
+    *,
+    lines: AsyncIterator[str] | None,
+    out: TextIO | None,
+    clock: Clock | None,
+    stop: asyncio.Event | None,
+    log_file: Path | None = None,
+) -> int:
     secrets = logs.secret_values(config)
     logs.protect(secrets)
     stop = stop or asyncio.Event()
@@ -199,6 +231,7 @@ async def serve(
                 color=interactive,
                 echo=not interactive,
                 files_dir=Path.cwd() / "exports",
+                log_file=log_file,
             )
             cohort.platforms[PlatformName.CONSOLE] = console
             console_task = asyncio.create_task(

@@ -196,3 +196,36 @@ def test_recommend_train_saves_a_model_per_community_with_courses(tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert "demo: popularity on 0 purchases of 0 members" in done.stdout
     assert (tmp_path / "cohort.recommend-demo.npz").is_file()
+
+
+def test_the_console_chat_holds_only_chat_and_the_log_goes_to_its_file(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens there once the socket is closed
+    secret = "sk_test_consolelogsecret123"
+    config = EXAMPLE.replace(
+        '# secret_key = "..."', f'secret_key = "{secret}"\napi_base = "http://127.0.0.1:{port}"'
+    )
+    write_config(tmp_path, config)
+    (tmp_path / "lines.txt").write_text("/join pro monthly\n/whoami\n", encoding="utf-8")
+    result = cohort("--log-level", "INFO", "run", "--script", "lines.txt", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    log_file = tmp_path / "cohort.log"
+    assert f"(Logs and warnings go to {log_file}.)" in result.stdout
+    assert "Stripe did not answer just now" in result.stdout
+    assert "== Who you are here ==" in result.stdout
+    written = log_file.read_text(encoding="utf-8")
+    assert "WARNING bot.cogs.gating._stripe: stripe: checkout.sessions.create failed" in written
+    assert "INFO bot.runtime: shutting down" in written
+    assert secret not in written
+    for stream in (result.stdout, result.stderr):
+        assert "checkout.sessions.create" not in stream
+        assert " INFO " not in stream and " WARNING " not in stream
+
+
+def test_a_log_file_cohort_cannot_write_is_a_clear_error(tmp_path: Path) -> None:
+    write_config(tmp_path, EXAMPLE.replace('log_file = "cohort.log"', 'log_file = "config.toml/x"'))
+    result = cohort("run", cwd=tmp_path, stdin="/help\n")
+    assert result.returncode == 2
+    assert "console.log_file: expected a file Cohort may write" in result.stderr
+    assert "Traceback" not in result.stderr

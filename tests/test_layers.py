@@ -1,4 +1,4 @@
-"""The import rule of DESIGN.md: imports point down, and only adapters know a platform."""
+"""The import rule of docs/design.md: imports point down, and only adapters know a platform."""
 
 from __future__ import annotations
 

@@ -496,6 +496,9 @@ class ConsoleConfig:
         metadata=_meta(_console_user, "a user name of letters, digits, '_', '.' and '-'"),
     )
     community: str | None = None
+    # Where log records and warnings go while the console runs (its standard output is the
+    # chat); relative to the config file's folder. Empty: standard error, as without a console.
+    log_file: str = "cohort.log"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1507,7 +1510,10 @@ def parse_config(
     database = dataclasses.replace(
         config.database, url=_resolve_sqlite(config.database.url, base_dir)
     )
-    return dataclasses.replace(config, database=database, source=Path(source))
+    console = config.console
+    if console.log_file:
+        console = dataclasses.replace(console, log_file=str(base_dir / console.log_file))
+    return dataclasses.replace(config, database=database, console=console, source=Path(source))
 
 
 _TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")

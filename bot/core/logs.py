@@ -17,6 +17,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
@@ -177,3 +178,41 @@ def configured(level: str | int, stream: TextIO | None = None) -> Iterator[Redac
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
+
+
+def _on_terminal(handler: logging.Handler) -> bool:
+    """Say whether ``handler`` writes to this process's standard error or output."""
+    if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+        return False
+    terminal = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
+    return any(handler.stream is stream for stream in terminal)
+
+
+@contextlib.contextmanager
+def diverted(path: Path) -> Iterator[logging.Handler]:
+    """Send log records and warnings to the file ``path`` instead of the terminal, meanwhile.
+
+    The console's standard output is its chat: a log line or a library's warning (numpy's
+    RuntimeWarning, a Stripe network error) written to the terminal would land between its
+    replies. The root's terminal handlers step aside; their redactors move to the file's
+    handler, so that every secret they know stays redacted there.
+    """
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(FORMAT))
+    root = logging.getLogger()
+    terminal = [h for h in root.handlers if _on_terminal(h)]
+    redactors = {id(f): f for h in terminal for f in h.filters if isinstance(f, Redactor)}
+    for redactor in list(redactors.values()) or [Redactor()]:
+        handler.addFilter(redactor)
+    for old in terminal:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    logging.captureWarnings(True)
+    try:
+        yield handler
+    finally:
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+        handler.close()
+        for old in terminal:
+            root.addHandler(old)

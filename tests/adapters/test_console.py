@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -154,3 +155,42 @@ async def test_platform_port_is_fully_served(console: ConsoleAdapter) -> None:
         with pytest.raises(PlatformError) as caught:
             await gone()
         assert caught.value.reason is PlatformErrorReason.NOT_FOUND
+
+
+async def test_channel_goes_to_a_thread_by_the_name_the_bot_printed(
+    console: ConsoleAdapter,
+) -> None:
+    await run(console, "/channel questions")
+    thread = await console.create_thread(console.here, "Question", Reply(text="body"))
+    await run(console, "/channel general")
+    text = await run(console, "/channel thread-1", "inside")
+    assert "New thread" not in text
+    assert "You are now in #questions/thread-1." in text
+    assert console.here == thread
+    async with console.cohort.db.read() as conn:
+        row = (
+            await conn.execute(
+                select(message_log.c.channel_id, message_log.c.thread_id).where(
+                    message_log.c.text == "inside"
+                )
+            )
+        ).one()
+    assert tuple(row) == ("questions", "thread-1")
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "There is no thread thread-7 in this console session (threads: -)."),
+        ("zh_CN", "本次控制台会话中没有话题 thread-7（已有话题：-）。"),
+    ],
+)
+async def test_an_unknown_thread_name_is_an_error_not_a_new_channel(
+    console: ConsoleAdapter, locale: str, expected: str
+) -> None:
+    console.community = dataclasses.replace(
+        console.community, config=dataclasses.replace(console.community.config, locale=locale)
+    )
+    text = await run(console, "/channel thread-7")
+    assert expected in text
+    assert console.channel == "general"

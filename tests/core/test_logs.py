@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -208,3 +209,27 @@ def test_configured_puts_the_root_logger_back(quiet_root: None) -> None:
         assert len(root.handlers) == len(handlers) + 1
     assert root.level == level
     assert root.handlers == handlers
+
+
+def test_diverted_sends_records_and_warnings_to_the_file_and_not_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cohort.log"
+    with logs.configured("INFO") as redactor:
+        redactor.add([TELEGRAM])
+        with logs.diverted(path) as handler:
+            assert any(isinstance(f, Redactor) for f in handler.filters)
+            logging.getLogger("bot.test").warning("telegram said no to %s", TELEGRAM)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.warn("invalid value encountered in divide", RuntimeWarning, stacklevel=1)
+        logging.getLogger("bot.test").warning("back on the terminal")
+    terminal = capsys.readouterr()
+    written = path.read_text(encoding="utf-8")
+    assert f"telegram said no to {REDACTED}" in written
+    assert "RuntimeWarning: invalid value encountered in divide" in written
+    assert TELEGRAM not in written
+    assert "said no" not in terminal.err + terminal.out
+    assert "invalid value" not in terminal.err + terminal.out
+    assert "back on the terminal" in terminal.err
+    assert "back on the terminal" not in written

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import os
+import re
 import stat
 import sys
 from collections.abc import AsyncIterator, Iterable
@@ -34,6 +35,9 @@ from bot.core.replies import Button, Reply
 log = logging.getLogger(__name__)
 
 DEFAULT_CHANNEL = "general"
+THREAD_PREFIX = "thread-"
+# A name like the ones ``create_thread`` prints: it means a thread, never a new channel.
+THREAD_RE = re.compile(rf"^{THREAD_PREFIX}\d+$")
 
 
 class ConsoleAdapter:
@@ -51,6 +55,7 @@ class ConsoleAdapter:
         color: bool = False,
         echo: bool = False,
         files_dir: Path | None = None,
+        log_file: Path | None = None,
     ) -> None:
         self.cohort = cohort
         self.community = community
@@ -61,11 +66,13 @@ class ConsoleAdapter:
         self.echo = echo
         self.stopping = False
         self.files_dir = files_dir
+        self.log_file = log_file
         self.files: dict[str, bytes] = {}  # the latest file sent under each name
         self.buttons: dict[int, tuple[Button, ChannelRef]] = {}
         self.access: set[tuple[str, AccessTarget]] = set()
         self.pinned: set[MessageRef] = set()
         self.events: dict[str, ScheduledEvent] = {}  # the scheduled events that exist, by id
+        self.threads: dict[str, str] = {}  # the channel of each thread opened, by thread id
         self._button_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._thread_ids = itertools.count(1)
@@ -126,6 +133,8 @@ class ConsoleAdapter:
     async def run(self, lines: AsyncIterator[str], *, interactive: bool = False) -> None:
         """Read lines until they end or the person quits."""
         self._print(self.t("console.welcome", user=self.user, community=self.community.config.name))
+        if self.log_file is not None:
+            self._print(self.t("console.log_file", path=str(self.log_file)))
         iterator = aiter(lines)
         while True:
             if interactive:
@@ -151,10 +160,18 @@ class ConsoleAdapter:
         self._print(self.t("console.as", user=self.user))
 
     def _switch_channel(self, rest: str) -> None:
+        """Move to a channel, ``channel/thread-N``, or a thread by the name the bot printed."""
         name = rest.strip().lstrip("#")
         if not name or len(name) > 64 or " " in name:
             self._print(self.t("console.channel_usage"))
             return
+        if THREAD_RE.match(name):
+            parent = self.threads.get(name)
+            if parent is None:
+                known = ", ".join(f"{c}/{t}" for t, c in self.threads.items()) or "-"
+                self._print(self.t("console.no_thread", thread=name, threads=known))
+                return
+            name = f"{parent}/{name}"
         self.channel = name
         self._print(self.t("console.channel", channel=name))
 
@@ -253,7 +270,9 @@ class ConsoleAdapter:
         self, channel: ChannelRef, title: str, reply: Reply, *, tags: tuple[str, ...] = ()
     ) -> ChannelRef:
         """Open a numbered thread in ``channel`` and post ``reply`` in it."""
-        thread = ChannelRef(self.name, channel.channel_id, f"thread-{next(self._thread_ids)}")
+        thread_id = f"{THREAD_PREFIX}{next(self._thread_ids)}"
+        thread = ChannelRef(self.name, channel.channel_id, thread_id)
+        self.threads[thread_id] = channel.channel_id
         suffix = f" [{', '.join(tags)}]" if tags else ""
         self._print(self.t("console.thread", title=title + suffix, thread=thread.thread_id))
         self._show(thread, reply)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from bot.core.commands import CommandSpec, Permission, Role
 
@@ -21,9 +21,10 @@ def visible_commands(
     return sorted((s for s in specs if may_run(s, role, tiers)), key=lambda s: s.name)
 
 
-def usage(spec: CommandSpec) -> str:
-    """Return ``/name <required> [optional]`` for a command."""
+def usage(spec: CommandSpec, names: Mapping[str, str] | None = None) -> str:
+    """Return ``/name <required> [optional]`` for a command, options renamed by ``names``."""
     parts = [f"/{spec.name}"]
     for option in spec.options:
-        parts.append(f"<{option.name}>" if option.required else f"[{option.name}]")
+        name = (names or {}).get(option.name, option.name)
+        parts.append(f"<{name}>" if option.required else f"[{name}]")
     return " ".join(parts)
