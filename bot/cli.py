@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot import __version__, docs
+from bot import __version__
 from bot.adapters.console._adapter import iterate
 from bot.cogs import points
 from bot.cogs.gating import _simulate as gating_simulate
@@ -184,6 +184,8 @@ async def _simulate(config: Config, args: argparse.Namespace) -> int:
 
 
 def _docs(root: Path, *, check: bool) -> int:
+    from bot import docs  # noqa: PLC0415 (it loads the Discord library: only for this command)
+
     if not (root / docs.README).is_file():
         raise ConfigError("--root", "the repository (with README.md)", str(root))
     changed = docs.stale(root) if check else docs.write(root)
