@@ -195,6 +195,9 @@ async def serve(
                 files_dir=Path.cwd() / "exports",
             )
             cohort.platforms[PlatformName.CONSOLE] = console
+            if config.demo.enabled:  # /as discord:alice and telegram:alice; grants print here
+                console.simulate(PlatformName.DISCORD)
+                console.simulate(PlatformName.TELEGRAM)
             console_task = asyncio.create_task(
                 console.run(lines or stdin_lines(), interactive=interactive)
             )
