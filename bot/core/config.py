@@ -1379,8 +1379,8 @@ def _check(config: Config, source: str) -> None:
                     )
                 owners[(name, platform_id)] = community.id
         _check_rewards(community, f"communities[{index}].points.level_rewards", source)
+    _check_demo(config, source)  # first: a live key in a demo is named as such
     _check_offers(config, source)
-    _check_demo(config, source)
     if config.console.community is not None and config.console.community not in first_index:
         raise ConfigError(
             "console.community",

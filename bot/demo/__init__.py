@@ -62,6 +62,10 @@ async def run(
     """Prepare the demo and run its console until it ends; return the exit code."""
     config = await prepare(directory, fresh=fresh)
     printed = out or sys.stdout
-    printed.write(f"Cohort demo in {directory}/ - web app (demo checkout): {base_url(config)}\n")
+    printed.write(
+        f"Cohort demo in {directory}/ - web app (demo checkout): {base_url(config)}\n"
+        "Try /join pro, /lectures, /questions, /leaderboard, /recommend, /as bob, and\n"
+        "/as discord:alice then /link (and /as telegram:alice, /link CODE).\n"
+    )
     printed.flush()
     return await serve(config, lines=lines, out=out)

@@ -23,6 +23,7 @@ from bot.store.tables import accounts, purchases
 
 HISTORY = timedelta(hours=3)  # this week's leaderboard has them
 STEP = timedelta(minutes=10)
+SEED_IDS = 9001  # the seeding's console message and thread numbers, apart from a session's
 
 # (who, channel, what they type), in order.
 SCRIPT: tuple[tuple[str, str, str], ...] = (
@@ -35,8 +36,12 @@ SCRIPT: tuple[tuple[str, str, str], ...] = (
         "general",
         "/ask How do I group rows in pandas? | I want the mean per category #python",
     ),
-    ("carol", "general/thread-1", "Use df.groupby('category')['value'].mean() and you are done."),
-    ("bob", "general/thread-1", "/accept @carol"),
+    (
+        "carol",
+        "general/thread-9001",
+        "Use df.groupby('category')['value'].mean() and you are done.",
+    ),
+    ("bob", "general/thread-9001", "/accept @carol"),
     ("bob", "general", "/thanks @carol for the groupby tip"),
     ("dave", "general", "/ask Which model should I try first for classification? #ml"),
     ("erin", "general", "Machine learning looks great, and I love a good chart of the results."),
@@ -73,7 +78,9 @@ async def seed(config: Config, now: datetime) -> bool:
             )
         if seen:
             return False
-        console = ConsoleAdapter(cohort, community, user="alice", out=io.StringIO())
+        console = ConsoleAdapter(
+            cohort, community, user="alice", out=io.StringIO(), first_id=SEED_IDS
+        )
         for who, where, line in SCRIPT:
             clock.advance(STEP)
             for typed in (f"/as {who}", f"/channel {where}", line):

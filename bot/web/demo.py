@@ -17,8 +17,8 @@ from collections.abc import Callable
 from aiohttp import web
 
 from bot.cogs.gating import DemoError, DemoGateway, Gating
-from bot.cogs.gating._demo import BILLING_PATH, CHECKOUT_PATH, Event
-from bot.cogs.gating._simulate import SimulateError, post, webhook_url
+from bot.cogs.gating._demo import BILLING_PATH, CHECKOUT_PATH
+from bot.cogs.gating._simulate import Event, SimulateError, post, webhook_url
 from bot.core.cohort import Cohort
 from bot.web._keys import COHORT_KEY
 

@@ -54,6 +54,7 @@ class ConsoleAdapter:
         echo: bool = False,
         files_dir: Path | None = None,
         name: PlatformName = PlatformName.CONSOLE,
+        first_id: int = 1,
     ) -> None:
         self.name = name
         self.cohort = cohort
@@ -71,8 +72,10 @@ class ConsoleAdapter:
         self.pinned: set[MessageRef] = set()
         self.events: dict[str, ScheduledEvent] = {}  # the scheduled events that exist, by id
         self._button_ids = itertools.count(1)
-        self._message_ids = itertools.count(1)
-        self._thread_ids = itertools.count(1)
+        # Where message and thread numbers start: a session that shares a database with an
+        # earlier one (the demo's seeding) starts apart from it, so its ids stay its own.
+        self._message_ids = itertools.count(first_id)
+        self._thread_ids = itertools.count(first_id)
         self.simulated: dict[PlatformName, ConsoleAdapter] = {}
         self.acting: ConsoleAdapter = self  # the adapter whose account the person plays
 
@@ -184,9 +187,9 @@ class ConsoleAdapter:
         except UserError:
             words = []
         word = words[0].lstrip("@") if words else ""
-        where, _, name = word.rpartition(":")
+        where, colon, name = word.rpartition(":")
         platform = next((p for p in PlatformName if p.value == where.lower()), None)
-        if where and platform is None:
+        if colon and platform is None:
             name = ""
         if not name or not name.replace("_", "").isalnum() or len(name) > 32:
             self._print(self.t("console.as_usage"))

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._simulate import PERIOD, subscription_object
+from bot.cogs.gating._simulate import PERIOD, Event, subscription_object
 from bot.cogs.gating._stripe import CheckoutLink, Listing, Read
 from bot.core.clock import Clock
 
@@ -29,8 +29,6 @@ TIER_AMOUNT = 1900
 COURSE_AMOUNT = 4900
 CHECKOUT_PATH = "/demo/checkout/"
 BILLING_PATH = "/demo/billing/"
-
-Event = tuple[str, dict[str, Any], int]  # (type, object, created) as _simulate.post sends
 
 
 class DemoError(Exception):

@@ -41,6 +41,7 @@ KINDS = (
     "charge.refunded",
 )
 PERIOD = timedelta(days=30)
+Event = tuple[str, dict[str, Any], int]  # (type, object, created): one event to post
 
 
 class SimulateError(Exception):
@@ -90,7 +91,7 @@ async def simulate(
     return await post(target, secret.reveal(), objects, now)
 
 
-def envelope(event_type: str, obj: dict[str, Any], created: int) -> dict[str, Any]:
+def _envelope(event_type: str, obj: dict[str, Any], created: int) -> dict[str, Any]:
     """Return a test-mode event of ``event_type`` about ``obj``, as Stripe sends it."""
     return {
         "id": "evt_sim_" + secrets.token_hex(12),
@@ -103,9 +104,7 @@ def envelope(event_type: str, obj: dict[str, Any], created: int) -> dict[str, An
     }
 
 
-async def post(
-    url: str, secret: str, objects: list[tuple[str, dict[str, Any], int]], now: datetime
-) -> list[tuple[str, int]]:
+async def post(url: str, secret: str, objects: list[Event], now: datetime) -> list[tuple[str, int]]:
     """Sign each (type, object, created) as an event and post it to ``url``, in order.
 
     Return (event type, HTTP status) for each; raise SimulateError if ``url`` cannot be reached.
@@ -113,7 +112,7 @@ async def post(
     sent: list[tuple[str, int]] = []
     async with aiohttp.ClientSession() as http:
         for event_type, obj, created in objects:
-            body = json.dumps(envelope(event_type, obj, created)).encode()
+            body = json.dumps(_envelope(event_type, obj, created)).encode()
             header = sign(body, secret, int(now.timestamp()))
             try:
                 async with http.post(
@@ -173,7 +172,7 @@ async def _buyer(conn: AsyncConnection, slug: str, who: str) -> _Buyer:
 
 async def _events(
     conn: AsyncConnection, kind: str, buyer: _Buyer, offer: OfferConfig, now: datetime
-) -> list[tuple[str, dict[str, Any], int]]:
+) -> list[Event]:
     """Return the (type, object, created) of each event to send, storing what a purchase needs."""
     stamp = int(now.timestamp())
     price = next(iter(offer.prices), None)
@@ -239,7 +238,7 @@ async def _purchase(
     price: str,
     stamp: int,
     now: datetime,
-) -> list[tuple[str, dict[str, Any], int]]:
+) -> list[Event]:
     """Store a checkout reference as /join does; return a paid Checkout (and its subscription)."""
     ref = "co_sim_" + secrets.token_urlsafe(12)
     session_id = "cs_sim_" + secrets.token_hex(12)
