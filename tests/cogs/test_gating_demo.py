@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._demo import COURSE_AMOUNT, TIER_AMOUNT, DemoError, DemoGateway
+from bot.cogs.gating._demo import (
+    COURSE_AMOUNT,
+    TIER_AMOUNT,
+    DemoError,
+    DemoGateway,
+    state_path,
+)
 from bot.core.clock import ManualClock
 from tests.conftest import START
 
@@ -30,7 +37,7 @@ async def checkout(gateway: DemoGateway, *, tier: bool, customer: str | None = N
         locale="zh_CN",
         metadata={ev.REF_KEY: "co_ref1", ev.COMMUNITY_KEY: "demo"},
     )
-    assert link.url == f"http://127.0.0.1:9000/demo/checkout/{link.session_id}"
+    assert link.url == f"{gateway.base_url}/demo/checkout/{link.session_id}"
     assert link.livemode is False
     return link.session_id
 
@@ -38,6 +45,7 @@ async def checkout(gateway: DemoGateway, *, tier: bool, customer: str | None = N
 async def test_a_paid_tier_sends_what_stripe_sends_and_reads_back_its_payments(
     gateway: DemoGateway,
 ) -> None:
+    assert gateway.base_url == "http://127.0.0.1:9000"
     session_id = await checkout(gateway, tier=True)
     events = gateway.pay(session_id)
     kinds = [kind for kind, _obj, _created in events]
@@ -146,3 +154,34 @@ async def test_a_trial_sends_an_unpaid_invoice_and_no_charge(gateway: DemoGatewa
     assert events[0][1]["status"] == "trialing"
     assert events[2][1]["amount_paid"] == 0
     assert gateway.payments_of("cus_t") == []
+
+
+async def test_a_kept_account_outlives_a_restart(tmp_path: Path) -> None:
+    state = state_path(f"sqlite+aiosqlite:///{tmp_path}/cohort.db")
+    assert state == tmp_path / "cohort.demo-stripe.json"
+    first = DemoGateway(ManualClock(START), base_url="http://x", names=NAMES, state=state)
+    first.pay(await checkout(first, tier=True, customer="cus_1"))
+    open_one = await checkout(first, tier=False)
+
+    again = DemoGateway(ManualClock(START), base_url="http://x", names=NAMES, state=state)
+    [payment] = again.payments_of("cus_1")
+    assert payment.offer_name == "Pro"
+    assert again.sessions[open_one]["status"] == "open"
+    assert (await again.subscriptions()).items == (await first.subscriptions()).items
+    again.refund(payment.charge_id)
+    assert (
+        DemoGateway(ManualClock(START), base_url="http://x", names=NAMES, state=state)
+        .payments_of("cus_1")[0]
+        .refunded
+    )
+    assert state_path("postgresql+asyncpg://u@h/db") is None
+
+
+async def test_an_unreadable_account_file_is_logged_and_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = tmp_path / "cohort.demo-stripe.json"
+    state.write_text("{not json", encoding="utf-8")
+    gateway = DemoGateway(ManualClock(START), base_url="http://x", names=NAMES, state=state)
+    assert "could not read" in caplog.text
+    assert gateway.payments_of("cus_1") == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.cogs.gating._cog import GatingCog
-from bot.cogs.gating._demo import DemoError, DemoGateway
+from bot.cogs.gating._demo import DemoError, DemoGateway, state_path
 from bot.cogs.gating._rules import SourceKind, SourceState, Standing, entitled, standing
 from bot.cogs.gating._service import Gating, Received, Report
 from bot.cogs.gating._simulate import base_url
@@ -50,7 +50,12 @@ def setup(cohort: Cohort) -> None:
             for offer in community.offers
             for price in offer.prices
         }
-        gateway = DemoGateway(cohort.clock, base_url=base_url(cohort.config), names=names)
+        gateway = DemoGateway(
+            cohort.clock,
+            base_url=base_url(cohort.config),
+            names=names,
+            state=state_path(cohort.config.database.url),
+        )
     elif config.secret_key:
         gateway = StripeGateway(config, cohort.clock)
     service = Gating(cohort, gateway)

@@ -5,17 +5,21 @@ payments, charges, refunds) in memory, shaped as the pinned API version shows th
 answers the reads the gating worker makes, so the real inbox and rules run unchanged. Its
 Checkout and billing "portal" are pages of the web app (``bot/web/demo.py``): paying or
 refunding there returns the events to post, which the web app signs and sends to its own
-webhook. Objects live as long as the process; what they granted stays in the database.
+webhook. With a ``state`` file (``cohort demo`` keeps one beside its database) the objects
+outlive a restart, so a payment made yesterday can be refunded today.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.cogs.gating import _events as ev
@@ -29,6 +33,17 @@ TIER_AMOUNT = 1900
 COURSE_AMOUNT = 4900
 CHECKOUT_PATH = "/demo/checkout/"
 BILLING_PATH = "/demo/billing/"
+SQLITE = "sqlite+aiosqlite:///"
+
+log = logging.getLogger(__name__)
+
+
+def state_path(database_url: str) -> Path | None:
+    """Return where the demo account is kept: beside the SQLite database (else nowhere)."""
+    if not database_url.startswith(SQLITE):
+        return None
+    database = Path(database_url[len(SQLITE) :].partition("?")[0])
+    return database.with_name(f"{database.stem}.demo-stripe.json")
 
 
 class DemoError(Exception):
@@ -50,7 +65,14 @@ class DemoPayment:
 class DemoGateway:
     """A pretend Stripe account in memory, behind the gating service's Gateway seam."""
 
-    def __init__(self, clock: Clock, *, base_url: str, names: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        base_url: str,
+        names: Mapping[str, str],
+        state: Path | None = None,
+    ) -> None:
         self.clock = clock
         self.base_url = base_url.rstrip("/")
         self.names = dict(names)  # price id -> the offer name people see
@@ -61,6 +83,8 @@ class DemoGateway:
         self._charges: dict[str, dict[str, Any]] = {}
         self._refunds: list[dict[str, Any]] = []
         self._locales: dict[str, str] = {}  # customer -> the language of their last checkout
+        self.state = state
+        self._load()
 
     # --- the pages' tokens -----------------------------------------------------------------
 
@@ -106,6 +130,7 @@ class DemoGateway:
             "price": price_id,
             "trial_days": trial_days,
         }
+        self._save()
         return CheckoutLink(session_id, self.base_url + CHECKOUT_PATH + session_id, False)
 
     async def create_portal(self, customer_id: str) -> str:
@@ -170,6 +195,7 @@ class DemoGateway:
             intent = "pi_demo_" + secrets.token_hex(12)
             self._charge(customer, intent, session["amount_total"], session["price"], stamp)
             completed["payment_intent"] = intent
+            self._save()
             return [("checkout.session.completed", completed, stamp)]
         subscription_id = "sub_demo_" + secrets.token_hex(12)
         trial = int(session["trial_days"])
@@ -211,6 +237,7 @@ class DemoGateway:
         # An event never carries an invoice's payments (an includable field): the worker reads
         # them back from this gateway, as it does from Stripe.
         in_event = {k: v for k, v in invoice.items() if k != "payments"}
+        self._save()
         return [
             ("customer.subscription.created", dict(subscription), stamp),
             ("checkout.session.completed", completed, stamp),
@@ -220,6 +247,7 @@ class DemoGateway:
     def cancel(self, session_id: str) -> None:
         """Give up an open Checkout Session (the buyer pressed Cancel)."""
         self._open(session_id)["status"] = "expired"
+        self._save()
 
     def locale_of(self, customer_id: str) -> str:
         """Return the language of the customer's last checkout ("en" if none)."""
@@ -261,6 +289,7 @@ class DemoGateway:
                 "created": stamp,
             },
         )
+        self._save()
         return [("charge.refunded", dict(charge), stamp)]
 
     # --- helpers ---------------------------------------------------------------------------
@@ -288,6 +317,40 @@ class DemoGateway:
             "metadata": {"price": price},
             "livemode": False,
         }
+
+    def _tables(self) -> dict[str, Any]:
+        return {
+            "sessions": self.sessions,
+            "subscriptions": self._subscriptions,
+            "invoices": self._invoices,
+            "charges": self._charges,
+            "refunds": self._refunds,
+            "locales": self._locales,
+        }
+
+    def _load(self) -> None:
+        """Read the objects an earlier run kept, if any (an unreadable file is logged, left)."""
+        if self.state is None or not self.state.exists():
+            return
+        try:
+            kept = json.loads(self.state.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("demo: could not read %s (%s); starting with no payments", self.state, exc)
+            return
+        for name, table in self._tables().items():
+            found = kept.get(name) if isinstance(kept, dict) else None
+            if isinstance(table, list) and isinstance(found, list):
+                table.extend(found)
+            elif isinstance(table, dict) and isinstance(found, dict):
+                table.update(found)
+
+    def _save(self) -> None:
+        """Keep the objects for the next run (written whole, then moved into place)."""
+        if self.state is None:
+            return
+        partial = self.state.with_name(self.state.name + ".partial")
+        partial.write_text(json.dumps(self._tables()), encoding="utf-8")
+        partial.replace(self.state)
 
     def _read(self, obj: dict[str, Any] | None) -> Read:
         return Read(dict(obj) if obj is not None else None, int(self.clock.now().timestamp()))
