@@ -19,11 +19,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
-config.toml:
-	cp config.example.toml config.toml
-
-run: $(RUN_STAMP) config.toml
-	$(BIN)/cohort run --config config.toml
+# With a config.toml: run it. Without one: the demo community (./demo/, pretend payments).
+run: $(RUN_STAMP)
+	@if [ -f config.toml ]; then $(BIN)/cohort run --config config.toml; \
+	else $(BIN)/cohort demo; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot import __version__
+from bot import __version__, demo
 from bot.adapters.console._adapter import iterate
 from bot.cogs import points
 from bot.cogs.gating import _simulate as gating_simulate
@@ -47,6 +47,22 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the bot (the local console when no token is set)")
     run.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
     run.add_argument(
+        "--script",
+        type=Path,
+        help="feed the console the lines of this file instead of the keyboard ('-' for stdin)",
+    )
+
+    demo = sub.add_parser(
+        "demo", help="try Cohort in the console: a demo community with pretend payments"
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("demo"),
+        help="the folder for the demo's config and database (default ./demo)",
+    )
+    demo.add_argument("--fresh", action="store_true", help="forget the demo and seed it anew")
+    demo.add_argument(
         "--script",
         type=Path,
         help="feed the console the lines of this file instead of the keyboard ('-' for stdin)",
@@ -144,6 +160,8 @@ def _command(args: argparse.Namespace) -> int:
             return _evaluate(args)
         if args.command == "docs":
             return _docs(args.root, check=args.check)
+        if args.command == "demo":
+            return asyncio.run(_demo(args.dir, args.fresh, args.script))
         config = load_config(args.config)
         logs.protect(logs.secret_values(config))
         if args.command == "config":
@@ -327,5 +345,15 @@ async def _run(config: Config, script: Path | None) -> int:
     try:
         with script.open(encoding="utf-8") as fh:
             return await serve(config, lines=iterate(fh))
+    except OSError as exc:
+        raise ConfigError("--script", "a readable file", f"{script} ({exc.strerror})") from None
+
+
+async def _demo(directory: Path, fresh: bool, script: Path | None) -> int:
+    if script is None or str(script) == "-":
+        return await demo.run(directory, fresh=fresh)
+    try:
+        with script.open(encoding="utf-8") as fh:
+            return await demo.run(directory, fresh=fresh, lines=iterate(fh))
     except OSError as exc:
         raise ConfigError("--script", "a readable file", f"{script} ({exc.strerror})") from None

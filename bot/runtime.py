@@ -234,6 +234,9 @@ async def _serve(
                 log_file=log_file,
             )
             cohort.platforms[PlatformName.CONSOLE] = console
+            if config.demo.enabled:  # /as discord:alice and telegram:alice; grants print here
+                console.simulate(PlatformName.DISCORD)
+                console.simulate(PlatformName.TELEGRAM)
             console_task = asyncio.create_task(
                 console.run(lines or stdin_lines(), interactive=interactive)
             )

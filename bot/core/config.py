@@ -502,6 +502,13 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DemoConfig:
+    """Say whether this is a demo: pretend payments through the web app, no Stripe at all."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class IdentityConfig:
     """Configure account linking."""
 
@@ -1099,6 +1106,7 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     supervise: SuperviseConfig = field(default_factory=SuperviseConfig)
     work: WorkConfig = field(default_factory=WorkConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
     communities: tuple[CommunityConfig, ...]
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
@@ -1401,6 +1409,7 @@ def _check(config: Config, source: str) -> None:
                     )
                 owners[(name, platform_id)] = community.id
         _check_rewards(community, f"communities[{index}].points.level_rewards", source)
+    _check_demo(config, source)  # first: a live key in a demo is named as such
     _check_offers(config, source)
     if config.console.community is not None and config.console.community not in first_index:
         raise ConfigError(
@@ -1481,6 +1490,40 @@ def _check_offers(config: Config, source: str) -> None:
             "stripe.secret_key",
             f"a {config.stripe.mode.value}-mode key (stripe.mode is {config.stripe.mode.value!r})",
             f"a {other.value}-mode key",
+            source=source,
+        )
+
+
+def _check_demo(config: Config, source: str) -> None:
+    """Refuse demo mode beside anything live: a live Stripe key or mode, or a platform token."""
+    if not config.demo.enabled:
+        return
+    key = config.stripe.secret_key.reveal() if config.stripe.secret_key else ""
+    live = [
+        name
+        for name, present in (
+            ("stripe.secret_key (a live key)", re.match(r"^[sr]k_live_", key) is not None),
+            ("stripe.mode = 'live'", config.stripe.mode is StripeMode.LIVE),
+            ("discord.token", bool(config.discord.token)),
+            ("telegram.token", bool(config.telegram.token)),
+        )
+        if present
+    ]
+    if live:
+        raise ConfigError(
+            "demo.enabled",
+            "false when live keys or platform tokens are set (demo mode never takes real money)",
+            ", ".join(live),
+            source=source,
+        )
+    if not config.web.enabled:
+        raise ConfigError(
+            "web.enabled", "true in demo mode (it serves the checkout)", "false", source=source
+        )
+    if not config.stripe.webhook_secret:
+        raise ConfigError(
+            "stripe.webhook_secret",
+            "a secret in demo mode (the demo checkout signs its events with it)",
             source=source,
         )
 

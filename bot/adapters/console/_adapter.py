@@ -41,9 +41,11 @@ THREAD_RE = re.compile(rf"^{THREAD_PREFIX}\d+$")
 
 
 class ConsoleAdapter:
-    """Implements the Platform port by printing, and reads what a person types as chat."""
+    """Implements the Platform port by printing, and reads what a person types as chat.
 
-    name = PlatformName.CONSOLE
+    ``/as discord:alice`` plays an account on a simulated Discord (or Telegram): a sibling
+    adapter named for that platform, registered as it, whose output prints here too.
+    """
 
     def __init__(
         self,
@@ -56,7 +58,10 @@ class ConsoleAdapter:
         echo: bool = False,
         files_dir: Path | None = None,
         log_file: Path | None = None,
+        name: PlatformName = PlatformName.CONSOLE,
+        first_id: int = 1,
     ) -> None:
+        self.name = name
         self.cohort = cohort
         self.community = community
         self.user = user
@@ -74,8 +79,12 @@ class ConsoleAdapter:
         self.events: dict[str, ScheduledEvent] = {}  # the scheduled events that exist, by id
         self.threads: dict[str, str] = {}  # the channel of each thread opened, by thread id
         self._button_ids = itertools.count(1)
-        self._message_ids = itertools.count(1)
-        self._thread_ids = itertools.count(1)
+        # Where message and thread numbers start: a session that shares a database with an
+        # earlier one (the demo's seeding) starts apart from it, so its ids stay its own.
+        self._message_ids = itertools.count(first_id)
+        self._thread_ids = itertools.count(first_id)
+        self.simulated: dict[PlatformName, ConsoleAdapter] = {}
+        self.acting: ConsoleAdapter = self  # the adapter whose account the person plays
 
     # --- what the person types -------------------------------------------------------------
 
@@ -87,7 +96,7 @@ class ConsoleAdapter:
         """Return the console member called ``name`` (default: the one being played)."""
         user = name or self.user
         return Caller(
-            platform=PlatformName.CONSOLE,
+            platform=self.name,
             user_id=user,
             display_name=user[:1].upper() + user[1:],
             username=user,
@@ -97,11 +106,41 @@ class ConsoleAdapter:
     def here(self) -> ChannelRef:
         """Return the channel the person is in (``general/thread-1`` is a thread of general)."""
         channel, _, thread = self.channel.partition("/")
-        return ChannelRef(PlatformName.CONSOLE, channel, thread or None)
+        return ChannelRef(self.name, channel, thread or None)
 
     def prompt(self) -> str:
         """Return the prompt shown before each line."""
-        return f"{self.user}@#{self.channel}> "
+        platform = "" if self.acting is self else f"{self.acting.name}:"
+        return f"{platform}{self.user}@#{self.channel}> "
+
+    def simulate(self, platform: PlatformName) -> ConsoleAdapter:
+        """Return the simulated ``platform`` this console plays accounts on, made on first use.
+
+        It is the cohort's adapter for that platform (where no real one runs), so what Cohort
+        sends there, like access grants and private messages, prints in this console.
+        """
+        if platform is self.name:
+            return self
+        sibling = self.simulated.get(platform)
+        if sibling is None:
+            sibling = ConsoleAdapter(
+                self.cohort,
+                self.community,
+                user=self.user,
+                out=self.out,
+                color=self.color,
+                files_dir=self.files_dir,
+                name=platform,
+            )
+            # One numbering of buttons, messages and threads across the console's platforms.
+            sibling.buttons = self.buttons
+            sibling._button_ids = self._button_ids
+            sibling._message_ids = self._message_ids
+            sibling._thread_ids = self._thread_ids
+            sibling.threads = self.threads
+            self.simulated[platform] = sibling
+            self.cohort.platforms.setdefault(platform, sibling)
+        return sibling
 
     async def handle_line(self, line: str) -> bool:
         """Act on one typed line; return False when the person wants to quit."""
@@ -112,7 +151,8 @@ class ConsoleAdapter:
             self._print(self.prompt() + text)
         stripped = text.strip()
         if not stripped.startswith("/"):
-            await self._post(text)
+            self.acting.user, self.acting.channel = self.user, self.channel
+            await self.acting._post(text)
             return True
         word, _, rest = stripped[1:].partition(" ")
         match word.lower():
@@ -120,14 +160,18 @@ class ConsoleAdapter:
                 return False
             case "as":
                 self._switch_user(rest)
+                return True
             case "channel":
                 self._switch_channel(rest)
-            case "press":
-                await self._press(rest)
-            case _:
-                await self.cohort.dispatcher.run_line(
-                    self, self.community, self.caller(), self.here, stripped, self._respond
-                )
+                return True
+        actor = self.acting
+        actor.user, actor.channel = self.user, self.channel
+        if word.lower() == "press":
+            await actor._press(rest)
+        else:
+            await self.cohort.dispatcher.run_line(
+                actor, self.community, actor.caller(), actor.here, stripped, actor._respond
+            )
         return True
 
     async def run(self, lines: AsyncIterator[str], *, interactive: bool = False) -> None:
@@ -152,12 +196,20 @@ class ConsoleAdapter:
             words = [t.value for t in tokenize(rest)]
         except UserError:
             words = []
-        name = words[0].lstrip("@") if words else ""
+        word = words[0].lstrip("@") if words else ""
+        where, colon, name = word.rpartition(":")
+        platform = next((p for p in PlatformName if p.value == where.lower()), None)
+        if colon and platform is None:
+            name = ""
         if not name or not name.replace("_", "").isalnum() or len(name) > 32:
             self._print(self.t("console.as_usage"))
             return
+        self.acting = self.simulate(platform or self.name)
         self.user = name.lower()
-        self._print(self.t("console.as", user=self.user))
+        if self.acting is self:
+            self._print(self.t("console.as", user=self.user))
+        else:
+            self._print(self.t("console.as_platform", user=self.user, platform=self.acting.name))
 
     def _switch_channel(self, rest: str) -> None:
         """Move to a channel, ``channel/thread-N``, or a thread by the name the bot printed."""
@@ -220,6 +272,8 @@ class ConsoleAdapter:
     # --- output ----------------------------------------------------------------------------
 
     def _print(self, text: str) -> None:
+        if self.name is not PlatformName.CONSOLE and not text.startswith(" "):
+            text = f"[{self.name}] {text}"
         self.out.write(text + "\n")
         self.out.flush()
 

@@ -13,14 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.cogs.gating._cog import GatingCog
+from bot.cogs.gating._demo import DemoError, DemoGateway, state_path
 from bot.cogs.gating._rules import SourceKind, SourceState, Standing, entitled, standing
 from bot.cogs.gating._service import Gating, Received, Report
-from bot.cogs.gating._stripe import BadSignature, StripeGateway
+from bot.cogs.gating._simulate import base_url
+from bot.cogs.gating._stripe import BadSignature, Gateway, StripeGateway
 from bot.core.cohort import Cohort
 from bot.core.events import JoinRequested, MemberJoined, MemberLeft
 
 __all__ = [
     "BadSignature",
+    "DemoError",
+    "DemoGateway",
     "Gating",
     "GatingCog",
     "Received",
@@ -38,7 +42,22 @@ def setup(cohort: Cohort) -> None:
     """Install the gating service as the entitlements, its commands, listeners and jobs."""
     cohort.i18n.load_dir(Path(__file__).with_name("locales"))
     config = cohort.config.stripe
-    gateway = StripeGateway(config, cohort.clock) if config.secret_key else None
+    gateway: Gateway | None = None
+    if cohort.config.demo.enabled:  # never beside a live key: the config refuses it
+        names = {
+            price: offer.name
+            for community in cohort.config.communities
+            for offer in community.offers
+            for price in offer.prices
+        }
+        gateway = DemoGateway(
+            cohort.clock,
+            base_url=base_url(cohort.config),
+            names=names,
+            state=state_path(cohort.config.database.url),
+        )
+    elif config.secret_key:
+        gateway = StripeGateway(config, cohort.clock)
     service = Gating(cohort, gateway)
     cohort.entitlements = service
     cog = GatingCog(cohort, service)

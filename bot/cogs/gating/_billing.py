@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import select, update
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._stripe import CheckoutLink, StripeGateway, StripeUnavailable
+from bot.cogs.gating._stripe import CheckoutLink, Gateway, StripeUnavailable
 from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.config import OfferConfig, OfferKind
@@ -38,7 +38,7 @@ async def customer_of(
 class Billing:
     """Creates Checkout Sessions tied to a member, and portal sessions for their customer."""
 
-    def __init__(self, cohort: Cohort, gateway: StripeGateway | None, live: bool) -> None:
+    def __init__(self, cohort: Cohort, gateway: Gateway | None, live: bool) -> None:
         self.cohort = cohort
         self.gateway = gateway
         self.live = live

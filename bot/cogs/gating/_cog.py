@@ -107,11 +107,12 @@ class GatingCog:
         link = await self.service.billing.checkout(
             ctx.community, ctx.member.id, ctx.account.id, chosen, price, ctx.locale
         )
+        pay = "pay_demo" if self.cohort.config.demo.enabled else "pay"
         return Reply(
             text=ctx.t(
                 "gating.join.link", offer=chosen.name, plan=ctx.plain(f"gating.plan.{plan_name}")
             ),
-            buttons=(Button(ctx.plain("gating.button.pay"), url=link.url),),
+            buttons=(Button(ctx.plain(f"gating.button.{pay}"), url=link.url),),
             ephemeral=True,
         )
 

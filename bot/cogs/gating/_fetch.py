@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable
 
 from bot.cogs.gating._outcomes import FetchKey, FetchKind
-from bot.cogs.gating._stripe import Read, StripeGateway, StripeUnavailable
+from bot.cogs.gating._stripe import Gateway, Read, StripeUnavailable
 
 FETCH_CONCURRENCY = 8  # reads in flight at once
 # How many rounds of reads one event may ask for (a dispute without a PaymentIntent: its
@@ -17,7 +17,7 @@ NO_KEY = "needs Stripe to settle it, and no secret key is set"
 Reads = dict[FetchKey, Read]
 
 
-async def read(gateway: StripeGateway, key: FetchKey) -> Read:
+async def read(gateway: Gateway, key: FetchKey) -> Read:
     """Read one thing an event needs from Stripe; raise StripeUnavailable if it cannot."""
     kind, ref = key
     if kind is FetchKind.SUBSCRIPTION:
@@ -30,7 +30,7 @@ async def read(gateway: StripeGateway, key: FetchKey) -> Read:
 
 
 async def read_all(
-    gateway: StripeGateway | None, keys: Iterable[FetchKey]
+    gateway: Gateway | None, keys: Iterable[FetchKey]
 ) -> tuple[Reads, dict[FetchKey, str]]:
     """Read ``keys``, a few at once; return what was read and why the others were not."""
     wanted = list(dict.fromkeys(keys))

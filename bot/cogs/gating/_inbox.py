@@ -26,7 +26,7 @@ from bot.cogs.gating._fetch import FETCH_ROUNDS, Reads, read_all
 from bot.cogs.gating._notices import Notices
 from bot.cogs.gating._outcomes import Defer, EventStatus, FetchKey, NeedFetch, Outcome
 from bot.cogs.gating._queue import BATCH_SECONDS, backoff
-from bot.cogs.gating._stripe import StripeGateway
+from bot.cogs.gating._stripe import Gateway
 from bot.core.cohort import Cohort
 from bot.store.batch import GroupCommit
 from bot.store.tables import stripe_events
@@ -68,7 +68,7 @@ class Inbox:
     def __init__(
         self,
         cohort: Cohort,
-        gateway: StripeGateway | None,
+        gateway: Gateway | None,
         applier: Applier,
         notices: Notices,
     ) -> None:

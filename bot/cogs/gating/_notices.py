@@ -11,7 +11,7 @@ from sqlalchemy import Row
 from bot.cogs.gating._access import community_by_id
 from bot.cogs.gating._billing import customer_of
 from bot.cogs.gating._outcomes import NoticeKind, Outcome
-from bot.cogs.gating._stripe import StripeGateway, StripeUnavailable
+from bot.cogs.gating._stripe import Gateway, StripeUnavailable
 from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.i18n import normalize_locale
@@ -28,7 +28,7 @@ PLATFORM_TIMEOUT = 30.0
 class Notices:
     """Direct messages to members and alerts to the admin channel; never raises on a refusal."""
 
-    def __init__(self, cohort: Cohort, gateway: StripeGateway | None, live: bool) -> None:
+    def __init__(self, cohort: Cohort, gateway: Gateway | None, live: bool) -> None:
         self.cohort = cohort
         self.gateway = gateway
         self.live = live

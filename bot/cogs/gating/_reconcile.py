@@ -28,7 +28,7 @@ from bot.cogs.gating._inbox import Inbox
 from bot.cogs.gating._notices import PLATFORM_TIMEOUT
 from bot.cogs.gating._outcomes import Defer, EventStatus, NeedFetch
 from bot.cogs.gating._rules import SourceKind
-from bot.cogs.gating._stripe import StripeGateway, StripeUnavailable
+from bot.cogs.gating._stripe import Gateway, StripeUnavailable
 from bot.core.cohort import Cohort
 from bot.core.ports import PlatformError
 from bot.store.tables import access_sources, gating_access
@@ -82,7 +82,7 @@ class Reconciler:
     """Runs reconciliation passes and the permissions preflight."""
 
     def __init__(
-        self, cohort: Cohort, gateway: StripeGateway | None, applier: Applier, inbox: Inbox
+        self, cohort: Cohort, gateway: Gateway | None, applier: Applier, inbox: Inbox
     ) -> None:
         self.cohort = cohort
         self.gateway = gateway

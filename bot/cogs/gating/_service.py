@@ -29,7 +29,7 @@ from bot.cogs.gating._members import Members
 from bot.cogs.gating._notices import Notices
 from bot.cogs.gating._queue import AccessQueue
 from bot.cogs.gating._reconcile import Reconciler, Report
-from bot.cogs.gating._stripe import BadSignature, StripeGateway, verify
+from bot.cogs.gating._stripe import BadSignature, Gateway, verify
 from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.config import OfferKind, StripeMode
@@ -51,7 +51,7 @@ class Received(StrEnum):
 class Gating:
     """Paid access: the real ``cohort.entitlements``, the webhook's inbox and its worker."""
 
-    def __init__(self, cohort: Cohort, gateway: StripeGateway | None) -> None:
+    def __init__(self, cohort: Cohort, gateway: Gateway | None) -> None:
         self.cohort = cohort
         self.gateway = gateway
         self.live = cohort.config.stripe.mode is StripeMode.LIVE

@@ -41,6 +41,7 @@ KINDS = (
     "charge.refunded",
 )
 PERIOD = timedelta(days=30)
+Event = tuple[str, dict[str, Any], int]  # (type, object, created): one event to post
 
 
 class SimulateError(Exception):
@@ -77,7 +78,7 @@ async def simulate(
     if offer is None:
         known = ", ".join(o.id for o in settings.offers) or "none"
         raise SimulateError(f"{settings.id} sells no offer {offer_id!r} (offers: {known})")
-    target = url or _webhook_url(config)
+    target = url or webhook_url(config)
     db = Database(config.database.url)
     try:
         async with db.write() as conn:
@@ -87,28 +88,40 @@ async def simulate(
         raise SimulateError(f"the database is not ready ({exc.orig}): has the bot run?") from None
     finally:
         await db.close()
+    return await post(target, secret.reveal(), objects, now)
+
+
+def _envelope(event_type: str, obj: dict[str, Any], created: int) -> dict[str, Any]:
+    """Return a test-mode event of ``event_type`` about ``obj``, as Stripe sends it."""
+    return {
+        "id": "evt_sim_" + secrets.token_hex(12),
+        "object": "event",
+        "api_version": API_VERSION,
+        "type": event_type,
+        "created": created,
+        "livemode": False,
+        "data": {"object": obj},
+    }
+
+
+async def post(url: str, secret: str, objects: list[Event], now: datetime) -> list[tuple[str, int]]:
+    """Sign each (type, object, created) as an event and post it to ``url``, in order.
+
+    Return (event type, HTTP status) for each; raise SimulateError if ``url`` cannot be reached.
+    """
     sent: list[tuple[str, int]] = []
     async with aiohttp.ClientSession() as http:
         for event_type, obj, created in objects:
-            event = {
-                "id": "evt_sim_" + secrets.token_hex(12),
-                "object": "event",
-                "api_version": API_VERSION,
-                "type": event_type,
-                "created": created,
-                "livemode": False,
-                "data": {"object": obj},
-            }
-            body = json.dumps(event).encode()
-            header = sign(body, secret.reveal(), int(now.timestamp()))
+            body = json.dumps(_envelope(event_type, obj, created)).encode()
+            header = sign(body, secret, int(now.timestamp()))
             try:
                 async with http.post(
-                    target, data=body, headers={"Stripe-Signature": header}
+                    url, data=body, headers={"Stripe-Signature": header}
                 ) as response:
                     await response.read()
                     sent.append((event_type, response.status))
             except aiohttp.ClientError as exc:
-                raise SimulateError(f"could not post to {target}: {exc}") from None
+                raise SimulateError(f"could not post to {url}: {exc}") from None
     return sent
 
 
@@ -122,11 +135,17 @@ def _community(config: Config, wanted: str | None) -> CommunityConfig:
     raise SimulateError(f"say which community with --community (one of: {known})")
 
 
-def _webhook_url(config: Config) -> str:
+def base_url(config: Config) -> str:
+    """Return the address of this bot's own web app, as reached from this machine."""
     host = config.web.host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
-    return f"http://{host}:{config.web.port}/stripe/webhook"
+    return f"http://{host}:{config.web.port}"
+
+
+def webhook_url(config: Config) -> str:
+    """Return the address of this bot's own Stripe webhook."""
+    return base_url(config) + "/stripe/webhook"
 
 
 async def _buyer(conn: AsyncConnection, slug: str, who: str) -> _Buyer:
@@ -153,7 +172,7 @@ async def _buyer(conn: AsyncConnection, slug: str, who: str) -> _Buyer:
 
 async def _events(
     conn: AsyncConnection, kind: str, buyer: _Buyer, offer: OfferConfig, now: datetime
-) -> list[tuple[str, dict[str, Any], int]]:
+) -> list[Event]:
     """Return the (type, object, created) of each event to send, storing what a purchase needs."""
     stamp = int(now.timestamp())
     price = next(iter(offer.prices), None)
@@ -206,7 +225,7 @@ async def _events(
             "livemode": False,
         }
         return [(kind, invoice, stamp)]
-    ended = _subscription(
+    ended = subscription_object(
         source.ref, source.customer_id, price, "canceled", source.period_start, source.period_end
     )
     return [(kind, ended, max(stamp, int(source.version) + 1))]  # newer than the state held
@@ -219,7 +238,7 @@ async def _purchase(
     price: str,
     stamp: int,
     now: datetime,
-) -> list[tuple[str, dict[str, Any], int]]:
+) -> list[Event]:
     """Store a checkout reference as /join does; return a paid Checkout (and its subscription)."""
     ref = "co_sim_" + secrets.token_urlsafe(12)
     session_id = "cs_sim_" + secrets.token_hex(12)
@@ -260,7 +279,7 @@ async def _purchase(
     subscription_id = "sub_sim_" + secrets.token_hex(12)
     status = "trialing" if offer.trial_days else "active"
     end = now + (timedelta(days=offer.trial_days) if offer.trial_days else PERIOD)
-    subscription = _subscription(subscription_id, customer, price, status, now, end)
+    subscription = subscription_object(subscription_id, customer, price, status, now, end)
     subscription["metadata"] = {ev.REF_KEY: ref}
     session |= {"mode": "subscription", "subscription": subscription_id}
     return [
@@ -269,7 +288,7 @@ async def _purchase(
     ]
 
 
-def _subscription(
+def subscription_object(
     subscription_id: str,
     customer: str | None,
     price: str,
@@ -277,6 +296,7 @@ def _subscription(
     start: datetime | None,
     end: datetime | None,
 ) -> dict[str, Any]:
+    """Return a test-mode subscription of one price, as Stripe's API version shows it."""
     period = {
         "current_period_start": int(start.timestamp()) if start else None,
         "current_period_end": int(end.timestamp()) if end else None,

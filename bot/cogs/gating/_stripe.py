@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import stripe
 
@@ -123,6 +123,53 @@ def _timestamp(header: str) -> int:
         if key == "t" and value.isdigit():
             return int(value)
     raise BadSignature("no timestamp in the header")  # pragma: no cover - the library checks it
+
+
+class Gateway(Protocol):
+    """What the gating service asks of Stripe: the real gateway below, or demo mode's."""
+
+    async def close(self) -> None:
+        """Release what the gateway holds open."""
+
+    async def create_checkout(
+        self,
+        *,
+        price_id: str,
+        subscription: bool,
+        ref: str,
+        customer_id: str | None,
+        trial_days: int,
+        locale: str,
+        metadata: Mapping[str, str],
+    ) -> CheckoutLink:
+        """Create a Checkout Session for one price, tied to ``ref``."""
+
+    async def create_portal(self, customer_id: str) -> str:
+        """Return a billing-portal link for ``customer_id``."""
+
+    async def subscription(self, subscription_id: str) -> Read:
+        """Return a subscription as it is now."""
+
+    async def invoice(self, invoice_id: str) -> Read:
+        """Return an invoice with its payments."""
+
+    async def invoice_payment(self, intent: str) -> Read:
+        """Return the paid InvoicePayment of a PaymentIntent, its invoice expanded, if any."""
+
+    async def charge(self, charge_id: str) -> Read:
+        """Return a charge."""
+
+    async def subscriptions(self) -> Listing:
+        """Return every subscription, newest first."""
+
+    async def refunds(self, since: datetime) -> Listing:
+        """Return the refunds made since ``since``, each with its charge, newest first."""
+
+    async def disputes(self) -> Listing:
+        """Return every dispute, newest first."""
+
+    async def undelivered_events(self, since: datetime) -> list[dict[str, Any]]:
+        """Return the events since ``since`` that could not be delivered."""
 
 
 class StripeGateway:
