@@ -40,6 +40,13 @@ from tests.telegram_api import TelegramServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+GOLD = {"id": "gold", "kind": "tier", "name": "Gold", "price_monthly": "price_gold"}
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """Return the test config, selling a gold tier that lectures may be kept for."""
+    return make_config(tmp_path, community={"offers": [GOLD]})
 
 
 def at(text: str, tz: ZoneInfo = BERLIN) -> datetime:
@@ -584,7 +591,7 @@ async def test_a_private_feed_holds_the_paid_lectures_its_member_may_attend(
     private = next(w for w in text.split() if "/calendar/demo/" in w)
     path = private[private.index("/calendar/") :]
     assert "Paid" not in await say(console, "/lectures", user="bob")
-    assert "There is no lecture #1 here." in await say(console, "/press 1", user="bob")
+    assert "Lecture #1 is for members of Gold." in await say(console, "/press 1", user="bob")
     async with TestClient(TestServer(build_app(cohort))) as client:
         without = await (await client.get(path)).text()
         cohort.entitlements = Gold()

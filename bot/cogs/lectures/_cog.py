@@ -14,6 +14,7 @@ from bot.cogs.lectures._store import NewLecture, Occurrence
 from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
+from bot.core.config import OfferKind
 from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.identity import Account
@@ -38,12 +39,18 @@ def _link(value: str | None) -> str | None:
     return value
 
 
-def _tier(value: str | None) -> str | None:
+def _tier(ctx: Context, value: str | None) -> str | None:
+    """Return a tier the community sells (lower-cased), or refuse naming those it does."""
     if value is None or value == CLEAR:
         return value
     tier = value.strip().lower()
     if not _TIER_RE.match(tier):
         raise UserError("lectures.bad_tier", value=value)
+    sold = [o.id for o in ctx.community.config.offers if o.kind is OfferKind.TIER]
+    if not sold:
+        raise UserError("lectures.no_tiers", value=value)
+    if tier not in sold:
+        raise UserError("lectures.unknown_tier", value=value, tiers=", ".join(sold))
     return tier
 
 
@@ -84,7 +91,7 @@ class LecturesCog:
         if when - now > MAX_AHEAD:
             raise UserError("lectures.too_far", years=MAX_AHEAD.days // 366)
         config = ctx.community.config.lectures
-        link, tier = _link(link), _tier(tier)
+        link, tier = _link(link), _tier(ctx, tier)
         length = _duration(duration) or config.default_duration
         recurrence = parse_repeat(repeat or "", first=when, tz=ctx.tz, now=now)
         places = capacity if capacity is not None else config.capacity
@@ -183,7 +190,7 @@ class LecturesCog:
             link=_cleared(_link(link)),
             duration=_duration(duration),
             capacity=capacity,
-            tier=_cleared(_tier(tier)),
+            tier=_cleared(_tier(ctx, tier)),
         )
         if changes == Changes():
             raise UserError("lectures.edit.nothing")
