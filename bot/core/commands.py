@@ -56,7 +56,7 @@ class OptionKind(StrEnum):
     TEXT = "text"
     INTEGER = "integer"
     MEMBER = "member"
-    DATETIME = "datetime"
+    DATETIME = "datetime"  # aware: in the zone the text names, else UTC
     DURATION = "duration"
     CHOICE = "choice"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._render import RSVP_ACTION, Voice, listing_line
@@ -93,7 +94,10 @@ class LecturesCog:
         config = ctx.community.config.lectures
         link, tier = _link(link), _tier(ctx, tier)
         length = _duration(duration) or config.default_duration
-        recurrence = parse_repeat(repeat or "", first=when, tz=ctx.tz, now=now)
+        # The zone written with the time ("... America/New_York") is the series' own: it recurs
+        # on that wall clock. Otherwise it is the organizer's (or the community's).
+        zone = when.tzinfo if isinstance(when.tzinfo, ZoneInfo) else ctx.tz
+        recurrence = parse_repeat(repeat or "", first=when, tz=zone, now=now)
         places = capacity if capacity is not None else config.capacity
         occurrences = await self.service.schedule(
             NewLecture(
@@ -101,7 +105,7 @@ class LecturesCog:
                 title=title,
                 starts=recurrence.starts,
                 rrule=recurrence.rrule,
-                timezone=ctx.tz.key,
+                timezone=zone.key,
                 duration=length,
                 speaker=speaker if speaker != CLEAR else None,
                 link=link if link != CLEAR else None,
