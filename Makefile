@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed
+# The leaderboard card draws Chinese names with Noto Sans CJK (Debian's fonts-noto-cjk).
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench clean fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +24,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 config.toml:
 	cp config.example.toml config.toml
 
-run: $(RUN_STAMP) config.toml
+# Installed once (as root, with apt); a no-op once the file is there.
+$(CJK_FONT):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null; \
+	else \
+		echo "No Chinese font: install fonts-noto-cjk (sudo apt-get install fonts-noto-cjk)," \
+			"or set points.card_font; the leaderboard card draws Chinese as boxes" >&2; \
+	fi
+
+fonts: $(CJK_FONT)
+
+run: $(RUN_STAMP) config.toml $(CJK_FONT)
 	$(BIN)/cohort run --config config.toml
 
 lint: $(STAMP)
@@ -32,7 +46,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(CJK_FONT)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
