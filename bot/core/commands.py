@@ -88,6 +88,11 @@ class Option:
         if (self.kind is OptionKind.CHOICE) != bool(self.choices):
             raise ValueError(f"option {self.name!r}: choices go with kind CHOICE, and only there")
 
+    @property
+    def name_key(self) -> str:
+        """Return the catalog key of the name people see (Discord's ``name_localizations``)."""
+        return f"{self.description_key}_name"
+
 
 @dataclass(frozen=True, slots=True)
 class CommandSpec:

@@ -34,7 +34,7 @@ from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.events import MemberJoined, MemberLeft, MessageDeleted, MessagePosted
 from bot.core.identity import Account
-from bot.core.parsing import Mention, MentionKind, format_duration, parse_mention
+from bot.core.parsing import Mention, MentionKind, parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError
 from bot.core.replies import Attachment, Button, ButtonStyle, Field, Image, Reply
@@ -546,7 +546,7 @@ class PointsCog:
                 "points.invite.link",
                 link=link,
                 points=config.points.referral,
-                stay=format_duration(config.points.referral_stay),
+                stay=ctx.duration(config.points.referral_stay),
                 joined=joined,
                 rewarded=rewarded,
             ),

@@ -151,14 +151,16 @@ class RecommendCog:
             age = ctx.t(
                 "recommend.stats.age_value",
                 hours=hours,
-                when=model.info.trained_at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M"),
+                when=f"{model.info.trained_at.astimezone(ctx.tz):%Y-%m-%d %H:%M} ({ctx.tz.key})",
             )
         current = service.current()
         coverage = current.info.validation.get("coverage")
         fields = [
             Field(ctx.plain("recommend.stats.age"), age),
             Field(
-                ctx.plain("recommend.stats.algorithm"), current.info.algorithm.value, inline=True
+                ctx.plain("recommend.stats.algorithm"),
+                ctx.plain(f"recommend.algorithm.{current.info.algorithm.value}"),
+                inline=True,
             ),
             Field(
                 ctx.plain("recommend.stats.trained_on"),
