@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 
 from bot.adapters.console import ConsoleAdapter
-from tests.cogs.test_lectures import say
+from bot.core.clock import ManualClock
+from bot.core.cohort import Cohort
+from bot.core.config import Config
+from tests.cogs.test_lectures import _code, say
+from tests.conftest import make_config
+
+
+@pytest.fixture
+def config(tmp_path: Path, request: pytest.FixtureRequest) -> Config:
+    """Return the test config, with the attendance points asked for (if any)."""
+    attendance = getattr(request, "param", None)
+    points = {} if attendance is None else {"points": {"attendance": attendance}}
+    return make_config(tmp_path, community=points)
+
 
 SERIES = '/lecture schedule Weekly "2026-11-25 19:30" repeat:"weekly for 3"'
 
@@ -52,3 +69,22 @@ async def test_a_missing_option_is_named_as_the_readers_language_shows_it(
     text = await say(console, f"/lang {lang}", "/points give @bob", user="olga")
     assert expected in text
     assert english is None or english not in text
+
+
+async def test_a_time_shown_in_an_answer_names_its_zone(console: ConsoleAdapter) -> None:
+    await say(console, "hello", user="bob")
+    await say(console, "/thanks @bob for the notes", user="alice")
+    again = await say(console, "/thanks @bob", user="alice")
+    assert re.search(r"you can again after \d{4}-\d\d-\d\d \d\d:\d\d \(Europe/Berlin\)\.", again)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"), [(1, "+1 point."), (10, "+10 points.")], indirect=["config"]
+)
+async def test_check_in_points_take_the_plural(
+    cohort: Cohort, console: ConsoleAdapter, clock: ManualClock, expected: str
+) -> None:
+    await say(console, '/lecture schedule Talk "2026-11-21 14:00"')
+    code = await _code(cohort)
+    clock.advance(timedelta(hours=2, minutes=5))
+    assert expected in await say(console, f"/checkin {code}", user="bob")

@@ -262,7 +262,7 @@ class LecturesCog:
         )
         amount = ctx.community.config.points.attendance
         return Reply(
-            text=ctx.t("lectures.checkin.done", title=occ.title, points=amount), ephemeral=True
+            text=ctx.t("lectures.checkin.done", title=occ.title, count=amount), ephemeral=True
         )
 
     async def press_rsvp(self, ctx: Context, payload: str) -> Reply:

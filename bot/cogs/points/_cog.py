@@ -26,6 +26,7 @@ from bot.cogs.points._rules import (
 )
 from bot.core import markup
 from bot.core.buttons import payload_fields, payload_int
+from bot.core.clock import local_time
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.community import Community
@@ -398,7 +399,7 @@ class PointsCog:
                 raise UserError(
                     "points.kudos.cooldown",
                     name=receiver.display_name,
-                    when=wait.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                    when=local_time(wait, tz),
                 )
             added = await ledger.award_in(
                 conn,

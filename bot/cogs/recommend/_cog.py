@@ -9,6 +9,7 @@ from sqlalchemy import and_, desc, or_, select
 
 from bot.cogs.recommend._service import Recommender, Suggestions
 from bot.cogs.recommend._store import get_prefs, set_prefs
+from bot.core.clock import local_time
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.community import Community
@@ -151,7 +152,7 @@ class RecommendCog:
             age = ctx.t(
                 "recommend.stats.age_value",
                 hours=hours,
-                when=f"{model.info.trained_at.astimezone(ctx.tz):%Y-%m-%d %H:%M} ({ctx.tz.key})",
+                when=local_time(model.info.trained_at, ctx.tz),
             )
         current = service.current()
         coverage = current.info.validation.get("coverage")
