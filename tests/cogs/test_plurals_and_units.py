@@ -88,3 +88,12 @@ async def test_check_in_points_take_the_plural(
     code = await _code(cohort)
     clock.advance(timedelta(hours=2, minutes=5))
     assert expected in await say(console, f"/checkin {code}", user="bob")
+
+
+@pytest.mark.parametrize(
+    ("days", "title"), [(1, "Q&A over the last day"), (7, "Q&A over the last 7 days")]
+)
+async def test_question_stats_count_their_days(
+    console: ConsoleAdapter, days: int, title: str
+) -> None:
+    assert title in await say(console, f"/questions stats {days}", user="alice")

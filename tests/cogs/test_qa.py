@@ -396,6 +396,7 @@ async def test_a_bounty_is_escrowed_and_paid_to_the_accepted_answer(
     await say(console, "alice", "general", ASK)
     printed = await say(console, "alice", "general/thread-1", "/bounty 100")
     assert "A bounty of **100** points" in printed or "A bounty of 100 points" in printed
+    assert "If none is accepted within 1 week," in printed
     assert await points.balance_of(cohort.db, 1, 1) == 200
     printed = await say(console, "alice", "general/thread-1", "/bounty 50")
     assert "already carries a bounty of 100 points" in printed

@@ -299,11 +299,11 @@ class QaCog:
         staked = await service.stake(
             self.cohort.db, ctx.community, found.id, amount, actor_id=ctx.member.id, at=ctx.now()
         )
-        config = ctx.community.config.qa
-        days = max(1, config.bounty_after.days)
+        locale = ctx.community.config.locale
+        within = self.cohort.i18n.duration(locale, ctx.community.config.qa.bounty_after)
         await self._post(
             staked.thread,
-            self._say(ctx.community, "qa.bounty.posted", amount=amount, days=days),
+            self._say(ctx.community, "qa.bounty.posted", amount=amount, within=within),
         )
         return Reply(text=ctx.t("qa.bounty.done", amount=amount, id=found.id), ephemeral=True)
 
@@ -385,7 +385,7 @@ class QaCog:
                         answers=answerer.answers,
                     )
                 )
-        return Reply(title=ctx.plain("qa.stats.title", days=days), text="\n".join(lines))
+        return Reply(title=ctx.plain("qa.stats.title", count=days), text="\n".join(lines))
 
     # --- events ----------------------------------------------------------------------------------
 
