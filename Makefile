@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed
+# The leaderboard card draws Chinese names with Noto Sans CJK (Debian's fonts-noto-cjk).
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench clean fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +21,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
+# Installed once (as root, with apt); a no-op once the file is there.
+$(CJK_FONT):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null; \
+	else \
+		echo "No Chinese font: install fonts-noto-cjk (sudo apt-get install fonts-noto-cjk)," \
+			"or set points.card_font; the leaderboard card draws Chinese as boxes" >&2; \
+	fi
+
+fonts: $(CJK_FONT)
+
 # With a config.toml: run it. Without one: the demo community (./demo/, pretend payments).
-run: $(RUN_STAMP)
+run: $(RUN_STAMP) $(CJK_FONT)
 	@if [ -f config.toml ]; then $(BIN)/cohort run --config config.toml; \
 	else $(BIN)/cohort demo; fi
 
@@ -31,7 +45,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(CJK_FONT)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -38,3 +39,8 @@ class ManualClock:
         """Move the clock forward by ``delta`` and return the new time."""
         self._now += delta
         return self._now
+
+
+def local_time(at: datetime, tz: ZoneInfo) -> str:
+    """Write a moment as people read it: its wall clock in ``tz`` and the zone's name."""
+    return f"{at.astimezone(tz):%Y-%m-%d %H:%M} ({tz.key})"

@@ -56,7 +56,7 @@ class OptionKind(StrEnum):
     TEXT = "text"
     INTEGER = "integer"
     MEMBER = "member"
-    DATETIME = "datetime"
+    DATETIME = "datetime"  # aware: in the zone the text names, else UTC
     DURATION = "duration"
     CHOICE = "choice"
 
@@ -87,6 +87,11 @@ class Option:
             raise ValueError(f"option name {self.name!r} is not a valid command option name")
         if (self.kind is OptionKind.CHOICE) != bool(self.choices):
             raise ValueError(f"option {self.name!r}: choices go with kind CHOICE, and only there")
+
+    @property
+    def name_key(self) -> str:
+        """Return the catalog key of the name people see (Discord's ``name_localizations``)."""
+        return f"{self.description_key}_name"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -46,6 +46,10 @@ class Context:
     def plain(self, key: str, /, **params: Any) -> str:
         """Translate ``key`` into the caller's language as plain text (labels)."""
         return self.cohort.i18n.plain(self.locale, key, **params)
+
+    def duration(self, value: timedelta) -> str:
+        """Write a duration in words in the caller's language (``1 week``, ``1 周``)."""
+        return self.cohort.i18n.duration(self.locale, value)
 
     @property
     def tz(self) -> ZoneInfo:

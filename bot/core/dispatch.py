@@ -6,8 +6,8 @@ import asyncio
 import difflib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -107,9 +107,12 @@ class Dispatcher:
                     # Make sure the replied-to person is known, so the mention resolves.
                     await self.cohort.identity.resolve(community.id, reply_to)
                     replied = Mention(MentionKind.USER_ID, reply_to.user_id)
-                values: dict[str, Any] = dict(
-                    parse_arguments(spec.options, rest, tz=ctx.tz, now=ctx.now(), reply_to=replied)
-                )
+                with self._naming_options(ctx, spec):
+                    values: dict[str, Any] = dict(
+                        parse_arguments(
+                            spec.options, rest, tz=ctx.tz, now=ctx.now(), reply_to=replied
+                        )
+                    )
                 await self._invoke(ctx, spec, values)
 
     async def run(
@@ -139,10 +142,11 @@ class Dispatcher:
                 await self._check_permission(ctx, spec)
                 typed = dict(values)
                 if text_values is not None:
-                    typed.update(self._parse_text_values(ctx, spec, text_values))
-                    for option in spec.options:
-                        if option.required and option.name not in typed:
-                            raise UserError("parse.missing", option=option.name)
+                    with self._naming_options(ctx, spec):
+                        typed.update(self._parse_text_values(ctx, spec, text_values))
+                        for option in spec.options:
+                            if option.required and option.name not in typed:
+                                raise UserError("parse.missing", option=option.name)
                 await self._invoke(ctx, spec, typed)
 
     def _parse_text_values(
@@ -184,6 +188,19 @@ class Dispatcher:
                 await self.cohort.events.publish(
                     ButtonPressed(community, ctx.account, action_id, payload)
                 )
+
+    @contextmanager
+    def _naming_options(self, ctx: Context, spec: CommandSpec) -> Iterator[None]:
+        """Name the option a parse error is about as the caller's language shows it."""
+        try:
+            yield
+        except UserError as exc:
+            name = exc.params.get("option")
+            option = next((o for o in spec.options if o.name == name), None)
+            if option is None or not self.cohort.i18n.has(option.name_key):
+                raise
+            shown = ctx.plain(option.name_key)
+            raise UserError(exc.key, **{**exc.params, "option": shown}) from None
 
     @asynccontextmanager
     async def _guarded(self, ctx: Context, what: str) -> AsyncIterator[None]:

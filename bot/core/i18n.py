@@ -3,6 +3,9 @@
 Catalogs are TOML files named by locale (``en.toml``, ``zh_CN.toml``); nested tables become
 dotted keys. The core ships its own catalog and each cog may add one from its package.
 Parameters are escaped for the reply markup unless the plain form is asked for.
+
+A string that depends on a number is a table of plural forms (``one`` and ``other`` in
+English; Chinese has one form, so a plain string there): the ``count`` parameter picks one.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import string
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,17 @@ from bot.core import markup
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en"
+OTHER = "other"
+# The CLDR plural categories a catalog's plural table may hold.
+PLURAL_FORMS = frozenset({"zero", "one", "two", "few", "many", OTHER})
+# The units a duration is written in, largest first, with their length in seconds.
+DURATION_UNITS = (
+    ("week", 604_800),
+    ("day", 86_400),
+    ("hour", 3_600),
+    ("minute", 60),
+    ("second", 1),
+)
 SUPPORTED_LOCALES: tuple[str, ...] = ("en", "zh_CN")
 CORE_CATALOGS = Path(__file__).with_name("locales")
 
@@ -47,11 +62,33 @@ def normalize_locale(text: str | None) -> str | None:
     return None
 
 
-def _flatten(prefix: str, table: Mapping[str, Any], out: dict[str, str], source: Path) -> None:
+def plural_form(locale: str, count: int) -> str:
+    """Return the CLDR plural category of ``count`` in ``locale`` (Chinese has only "other")."""
+    if locale == DEFAULT_LOCALE and count == 1:
+        return "one"
+    return OTHER
+
+
+def _is_plural(table: Mapping[str, Any]) -> bool:
+    return OTHER in table and set(table) <= PLURAL_FORMS
+
+
+def _flatten(
+    prefix: str,
+    table: Mapping[str, Any],
+    out: dict[str, str],
+    source: Path,
+    plurals: dict[str, dict[str, str]],
+) -> None:
     for key, value in table.items():
         full = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, Mapping):
-            _flatten(full, value, out, source)
+        if isinstance(value, Mapping) and _is_plural(value):
+            if not all(isinstance(v, str) for v in value.values()):
+                raise ValueError(f"{source}: the plural forms of {full} must be strings")
+            out[full] = value[OTHER]
+            plurals[full] = dict(value)
+        elif isinstance(value, Mapping):
+            _flatten(full, value, out, source, plurals)
         elif isinstance(value, str):
             out[full] = value
         else:
@@ -68,6 +105,8 @@ class Translator:
 
     def __init__(self, *, strict: bool = False) -> None:
         self.catalogs: dict[str, dict[str, str]] = {loc: {} for loc in SUPPORTED_LOCALES}
+        # The keys whose string has plural forms, by locale: key -> form -> template.
+        self.plurals: dict[str, dict[str, dict[str, str]]] = {loc: {} for loc in SUPPORTED_LOCALES}
         self.strict = strict
         self.load_dir(CORE_CATALOGS)
 
@@ -80,7 +119,7 @@ class Translator:
             with path.open("rb") as fh:
                 data = tomllib.load(fh)
             entries: dict[str, str] = {}
-            _flatten("", data, entries, path)
+            _flatten("", data, entries, path, self.plurals[locale])
             clash = set(entries) & set(self.catalogs[locale])
             if clash:
                 raise ValueError(f"{path}: keys defined twice: {', '.join(sorted(clash))}")
@@ -90,10 +129,13 @@ class Translator:
         """Say whether the English catalog defines ``key``."""
         return key in self.catalogs[DEFAULT_LOCALE]
 
-    def _template(self, locale: str, key: str) -> str:
-        template = self.catalogs.get(locale, {}).get(key)
-        if template is None:
-            template = self.catalogs[DEFAULT_LOCALE].get(key)
+    def _template(self, locale: str, key: str, count: object = None) -> str:
+        if key not in self.catalogs.get(locale, {}):
+            locale = DEFAULT_LOCALE
+        template = self.catalogs[locale].get(key)
+        forms = self.plurals[locale].get(key)
+        if forms is not None and isinstance(count, int):
+            template = forms.get(plural_form(locale, count), template)
         if template is None:
             if self.strict:
                 raise KeyError(f"no translation for {key!r}")
@@ -110,8 +152,18 @@ class Translator:
         """Return the translated plain text for ``key`` (labels, descriptions)."""
         return markup.plain(self.text(locale, key, **params))
 
+    def duration(self, locale: str, value: timedelta) -> str:
+        """Write a duration in words, as plain text: ``1 hour 30 minutes``, ``1 小时 30 分钟``."""
+        seconds = max(0, int(value.total_seconds()))
+        parts: list[str] = []
+        for unit, size in DURATION_UNITS:
+            amount, seconds = divmod(seconds, size)
+            if amount:
+                parts.append(self.plain(locale, f"duration.{unit}", count=amount))
+        return " ".join(parts) or self.plain(locale, "duration.second", count=0)
+
     def _format(self, locale: str, key: str, params: Mapping[str, Any]) -> str:
-        template = self._template(locale, key)
+        template = self._template(locale, key, params.get("count"))
         try:
             return template.format_map(params)
         except (KeyError, IndexError, ValueError):

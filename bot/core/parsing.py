@@ -168,7 +168,31 @@ def _localize(
 
 
 def parse_datetime(text: str, *, tz: ZoneInfo, now: datetime, option: str = "when") -> datetime:
-    """Parse a date and time in the caller's zone (or the one written) into aware UTC.
+    """Parse a date and time in the caller's zone (or the one written) into aware UTC."""
+    return _read_datetime(text, tz=tz, now=now, option=option)[0]
+
+
+def parse_zoned_datetime(
+    text: str, *, tz: ZoneInfo, now: datetime, option: str = "when"
+) -> datetime:
+    """Parse a date and time like ``parse_datetime``, kept in the zone the text names if any.
+
+    ``2027-03-06 09:00 America/New_York`` gives 09:00 with ``ZoneInfo("America/New_York")``
+    (what a series recurs in); text naming no zone, or only an offset, gives aware UTC.
+    """
+    instant, named = _read_datetime(text, tz=tz, now=now, option=option)
+    if named is None:
+        return instant
+    try:
+        return instant.astimezone(named)
+    except OverflowError:  # the zone's wall clock leaves the years 1 to 9999: keep UTC
+        return instant
+
+
+def _read_datetime(
+    text: str, *, tz: ZoneInfo, now: datetime, option: str
+) -> tuple[datetime, ZoneInfo | None]:
+    """Return the instant (aware UTC) a date and time names, and the zone name written, if any.
 
     Accepted: ISO 8601 with or without offset (``2026-12-03T19:30+01:00``), ``2026-12-03 19:30``,
     ``2026-12-03``, a trailing zone (``2026-12-03 19:30 Asia/Shanghai``, ``+08:00``),
@@ -180,7 +204,7 @@ def parse_datetime(text: str, *, tz: ZoneInfo, now: datetime, option: str = "whe
         raise UserError("parse.datetime", option=option, value=raw)
     lowered = [w.lower() for w in words]
     if lowered[0] in ("in", "+") and len(words) >= 2:
-        return now.astimezone(UTC) + parse_duration("".join(words[1:]), option=option)
+        return now.astimezone(UTC) + parse_duration("".join(words[1:]), option=option), None
 
     zone: ZoneInfo | timezone_offset = tz
     if len(words) >= 2:
@@ -231,9 +255,9 @@ def parse_datetime(text: str, *, tz: ZoneInfo, now: datetime, option: str = "whe
         raise UserError("parse.datetime", option=option, value=raw)
     naive = datetime.combine(day or local_today, clock or time(0, 0))
     if isinstance(zone, ZoneInfo):
-        return _localize(naive, zone, option=option, raw=raw)
+        return _localize(naive, zone, option=option, raw=raw), (None if zone is tz else zone)
     try:
-        return naive.replace(tzinfo=zone).astimezone(UTC)
+        return naive.replace(tzinfo=zone).astimezone(UTC), None
     except OverflowError:
         raise UserError("parse.datetime_invalid", option=option, value=raw) from None
 
@@ -335,7 +359,7 @@ def parse_value(option: Option, raw: str, *, tz: ZoneInfo, now: datetime) -> Opt
         case OptionKind.DURATION:
             return parse_duration(raw, option=name)
         case OptionKind.DATETIME:
-            return parse_datetime(raw, tz=tz, now=now, option=name)
+            return parse_zoned_datetime(raw, tz=tz, now=now, option=name)
         case OptionKind.MEMBER:
             return parse_mention(raw, option=name)
         case OptionKind.CHOICE:
@@ -447,7 +471,7 @@ def _take_datetime(
             continue
         words = " ".join(t.value for t in tokens[index : index + width])
         try:
-            value = parse_datetime(words, tz=tz, now=now, option=option.name)
+            value = parse_zoned_datetime(words, tz=tz, now=now, option=option.name)
         except UserError as exc:
             if exc.key in ("parse.datetime_gap", "parse.datetime_invalid"):
                 not_real = not_real or exc

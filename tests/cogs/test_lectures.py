@@ -40,6 +40,13 @@ from tests.telegram_api import TelegramServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+GOLD = {"id": "gold", "kind": "tier", "name": "Gold", "price_monthly": "price_gold"}
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """Return the test config, selling a gold tier that lectures may be kept for."""
+    return make_config(tmp_path, community={"offers": [GOLD]})
 
 
 def at(text: str, tz: ZoneInfo = BERLIN) -> datetime:
@@ -226,9 +233,9 @@ async def test_reminders_go_out_once_each_with_dms_to_those_going(
     await say(console, "/press 1", user="bob")  # going
     await say(console, "/lecture reminders off", "/press 1", user="carol")  # going, no DMs
     for moment, expected in (
-        (at("2026-11-21 19:30"), "starts in 1d"),
-        (at("2026-11-22 18:30"), "starts in 1h"),
-        (at("2026-11-22 19:20"), "starts in 10m"),
+        (at("2026-11-21 19:30"), "starts in 1 day"),
+        (at("2026-11-22 18:30"), "starts in 1 hour"),
+        (at("2026-11-22 19:20"), "starts in 10 minutes"),
         (at("2026-11-22 19:30"), "is starting now"),
     ):
         clock.advance(moment - clock.now())
@@ -261,7 +268,7 @@ async def test_a_restart_sends_a_missed_reminder_within_grace_and_skips_the_rest
             (Kind.REMINDER, timedelta(minutes=10))
         ]
         assert result.skipped == 1
-        assert "starts in 1h" in output(console)
+        assert "starts in 1 hour" in output(console)
         assert any("skipped the reminder (1d before)" in r.getMessage() for r in caplog.records)
         clock.advance(timedelta(minutes=40))
         assert [kind for kind, _ in (await sweeper(second)()).sent] == [Kind.REMINDER]
@@ -420,7 +427,7 @@ async def test_a_series_with_one_cancelled_and_one_moved_session(
     assert text.count("== 📅 Weekly ==") == 1
     await say(console, "/lectures", user="bob")
     text = await say(console, "/lecture cancel 2")
-    assert "Cancelled Weekly (1 sessions)" in text
+    assert "Cancelled Weekly (1 session)" in text
     text = await say(console, '/lecture move 3 "2026-12-09 18:00"')
     assert "Moved Weekly to Wed 2026-12-09 18:00" in text
     sent: list[tuple[datetime, Kind]] = []
@@ -584,7 +591,7 @@ async def test_a_private_feed_holds_the_paid_lectures_its_member_may_attend(
     private = next(w for w in text.split() if "/calendar/demo/" in w)
     path = private[private.index("/calendar/") :]
     assert "Paid" not in await say(console, "/lectures", user="bob")
-    assert "There is no lecture #1 here." in await say(console, "/press 1", user="bob")
+    assert "Lecture #1 is for members of Gold." in await say(console, "/press 1", user="bob")
     async with TestClient(TestServer(build_app(cohort))) as client:
         without = await (await client.get(path)).text()
         cohort.entitlements = Gold()
@@ -678,6 +685,6 @@ async def test_on_telegram_counts_are_edited_in_place_and_reminders_reach_dms(
     result = await sweeper(tg_bot)()
     assert [kind for kind, _ in result.sent] == [Kind.REMINDER]
     dm = [m["text"] for m in tg.sent(BOB)]
-    assert any("starts in 1h" in text for text in dm), dm
-    assert any("starts in 1h" in m["text"] for m in tg.sent(GROUP))
+    assert any("starts in 1 hour" in text for text in dm), dm
+    assert any("starts in 1 hour" in m["text"] for m in tg.sent(GROUP))
     assert all("starts in" not in m["text"] for m in tg.sent(OLGA))  # Olga did not answer

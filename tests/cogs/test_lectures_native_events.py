@@ -23,6 +23,7 @@ from bot.core.platforms import PlatformName
 from bot.core.ports import ScheduledEvent
 from bot.runtime import build
 from bot.store.tables import lecture_native_events
+from tests.cogs.test_lectures import GOLD
 from tests.conftest import make_config, output
 from tests.discord_api import DEFAULT_TOKEN, DiscordServer
 
@@ -65,6 +66,7 @@ async def bot(tmp_path: Path, dc: DiscordServer, clock: ManualClock) -> AsyncIte
         community={
             "organizers": ["console:olga", f"discord:{OLGA}"],
             "lectures": {"announce_channels": [f"discord:{GENERAL}"]},
+            "offers": [GOLD],
         },
     )
     cohort = await build(config, clock=clock)

@@ -761,7 +761,7 @@ async def test_referrals_pay_once_for_new_members_who_stay_or_buy(
 ) -> None:
     demo = cohort.communities["demo"]
     said = await run(console, "/invite")
-    assert "Your invite link:" in said and "stays 1w" in said and "So far: 0 joined" in said
+    assert "Your invite link:" in said and "stays 1 week" in said and "So far: 0 joined" in said
     link = next(word for word in said.split() if word.startswith("console://invite/"))
     old_timer = Caller(PlatformName.CONSOLE, "ollie", "Ollie")
     await cohort.identity.resolve(demo.id, old_timer)  # known long before joining

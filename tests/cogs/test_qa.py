@@ -396,6 +396,7 @@ async def test_a_bounty_is_escrowed_and_paid_to_the_accepted_answer(
     await say(console, "alice", "general", ASK)
     printed = await say(console, "alice", "general/thread-1", "/bounty 100")
     assert "A bounty of **100** points" in printed or "A bounty of 100 points" in printed
+    assert "If none is accepted within 1 week," in printed
     assert await points.balance_of(cohort.db, 1, 1) == 200
     printed = await say(console, "alice", "general/thread-1", "/bounty 50")
     assert "already carries a bounty of 100 points" in printed
@@ -688,7 +689,7 @@ async def test_statistics(cohort: Cohort, console: ConsoleAdapter, clock: Manual
     printed = await say(console, "carol", "general", "/questions stats 7")
     assert "Q&A over the last 7 days" in printed
     assert "3 asked · 2 answered (67%) · 1 solved · 0 closed" in printed
-    assert "first answer: 3h · to solved: 8h" in printed
+    assert "first answer: 3 hours · to solved: 8 hours" in printed
     assert printed.index("1. Bob · 1 of 2 accepted") < printed.index("2. Carol · 0 of 1")
     clock.advance(timedelta(days=8))
     printed = await say(console, "carol", "general", "/questions stats 7")

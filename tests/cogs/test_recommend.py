@@ -276,6 +276,19 @@ async def test_stats_without_a_model_count_nobody_as_personalised(
     assert "暂无：全部 17 位成员都看到最热门的课程" in await run(con, "alice", "/recommend stats")
 
 
+async def test_stats_name_the_algorithm_and_zone_in_the_readers_language(
+    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
+) -> None:
+    await community_of_buyers(bot, clock)
+    await service(bot).retrain(FAST)
+    english = await run(con, "alice", "/recommend stats")
+    assert "(Europe/Berlin)" in english
+    await run(con, "alice", "/lang zh")
+    chinese = await run(con, "alice", "/recommend stats")
+    algorithm = next(line for line in chinese.splitlines() if "算法" in line)
+    assert not any(c.isascii() and c.isalpha() for c in algorithm.replace("EASE", "")), algorithm
+
+
 async def test_a_corrupt_model_file_falls_back_to_popularity_and_is_logged(
     tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -24,6 +24,7 @@ from bot.core.parsing import (
     parse_duration,
     parse_mention,
     parse_value,
+    parse_zoned_datetime,
     quote,
     scrub,
     tokenize,
@@ -967,3 +968,20 @@ def test_parse_arguments_never_fails_but_with_a_user_error(
     assert isinstance(values["when"], datetime)
     assert isinstance(values["every"], timedelta)
     assert values["period"] in ("week", "all")
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("2027-03-06 09:00 America/New_York", "America/New_York"),
+        ("2027-03-06T09:00 Asia/Shanghai", "Asia/Shanghai"),
+        ("2027-03-06 09:00 UTC", "UTC"),
+        ("2027-03-06 09:00", None),
+        ("2027-03-06 09:00 +08:00", None),
+        ("in 2h", None),
+    ],
+)
+def test_a_zoned_datetime_keeps_the_zone_it_names(text: str, zone: str | None) -> None:
+    value = parse_zoned_datetime(text, tz=BERLIN, now=NOW)
+    assert value == parse_datetime(text, tz=BERLIN, now=NOW)
+    assert (value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None) == zone

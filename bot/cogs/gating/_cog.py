@@ -8,6 +8,7 @@ from bot.cogs.gating._access import AccessState
 from bot.cogs.gating._rules import SourceKind, standing
 from bot.cogs.gating._service import Gating, Holding, Report
 from bot.core.buttons import payload_fields, payload_int
+from bot.core.clock import local_time
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.config import OfferConfig, OfferKind
@@ -60,7 +61,7 @@ class GatingCog:
         return found
 
     def _date(self, ctx: Context, when: datetime | None) -> str:
-        return when.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M") if when else ""
+        return local_time(when, ctx.tz) if when else ""
 
     # --- members ------------------------------------------------------------------------------
 

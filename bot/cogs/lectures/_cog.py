@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._render import RSVP_ACTION, Voice, listing_line
@@ -14,6 +15,7 @@ from bot.cogs.lectures._store import NewLecture, Occurrence
 from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
+from bot.core.config import OfferKind
 from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.identity import Account
@@ -38,12 +40,18 @@ def _link(value: str | None) -> str | None:
     return value
 
 
-def _tier(value: str | None) -> str | None:
+def _tier(ctx: Context, value: str | None) -> str | None:
+    """Return a tier the community sells (lower-cased), or refuse naming those it does."""
     if value is None or value == CLEAR:
         return value
     tier = value.strip().lower()
     if not _TIER_RE.match(tier):
         raise UserError("lectures.bad_tier", value=value)
+    sold = [o.id for o in ctx.community.config.offers if o.kind is OfferKind.TIER]
+    if not sold:
+        raise UserError("lectures.no_tiers", value=value)
+    if tier not in sold:
+        raise UserError("lectures.unknown_tier", value=value, tiers=", ".join(sold))
     return tier
 
 
@@ -84,9 +92,12 @@ class LecturesCog:
         if when - now > MAX_AHEAD:
             raise UserError("lectures.too_far", years=MAX_AHEAD.days // 366)
         config = ctx.community.config.lectures
-        link, tier = _link(link), _tier(tier)
+        link, tier = _link(link), _tier(ctx, tier)
         length = _duration(duration) or config.default_duration
-        recurrence = parse_repeat(repeat or "", first=when, tz=ctx.tz, now=now)
+        # The zone written with the time ("... America/New_York") is the series' own: it recurs
+        # on that wall clock. Otherwise it is the organizer's (or the community's).
+        zone = when.tzinfo if isinstance(when.tzinfo, ZoneInfo) else ctx.tz
+        recurrence = parse_repeat(repeat or "", first=when, tz=zone, now=now)
         places = capacity if capacity is not None else config.capacity
         occurrences = await self.service.schedule(
             NewLecture(
@@ -94,7 +105,7 @@ class LecturesCog:
                 title=title,
                 starts=recurrence.starts,
                 rrule=recurrence.rrule,
-                timezone=ctx.tz.key,
+                timezone=zone.key,
                 duration=length,
                 speaker=speaker if speaker != CLEAR else None,
                 link=link if link != CLEAR else None,
@@ -183,7 +194,7 @@ class LecturesCog:
             link=_cleared(_link(link)),
             duration=_duration(duration),
             capacity=capacity,
-            tier=_cleared(_tier(tier)),
+            tier=_cleared(_tier(ctx, tier)),
         )
         if changes == Changes():
             raise UserError("lectures.edit.nothing")
@@ -251,7 +262,7 @@ class LecturesCog:
         )
         amount = ctx.community.config.points.attendance
         return Reply(
-            text=ctx.t("lectures.checkin.done", title=occ.title, points=amount), ephemeral=True
+            text=ctx.t("lectures.checkin.done", title=occ.title, count=amount), ephemeral=True
         )
 
     async def press_rsvp(self, ctx: Context, payload: str) -> Reply:

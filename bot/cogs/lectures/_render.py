@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from bot.cogs.lectures._rules import Rsvp, Status
 from bot.cogs.lectures._store import Counts, Occurrence
 from bot.core.i18n import Translator
-from bot.core.parsing import format_duration
 from bot.core.platforms import PlatformName
 from bot.core.replies import Button, ButtonStyle, Reply
 
@@ -34,6 +33,10 @@ class Voice:
     def plain(self, key: str, /, **params: Any) -> str:
         """Translate ``key`` as plain text."""
         return self.i18n.plain(self.locale, key, **params)
+
+    def duration(self, value: timedelta) -> str:
+        """Write a duration in words (``1 hour 30 minutes``, ``1 小时 30 分钟``)."""
+        return self.i18n.duration(self.locale, value)
 
     def when(self, at: datetime) -> str:
         """Show a moment so that every reader understands it, as plain text.
@@ -78,7 +81,7 @@ def rsvp_buttons(voice: Voice, occ: Occurrence) -> tuple[Button, ...]:
 
 def _details(voice: Voice, occ: Occurrence, *, with_link: bool) -> list[str]:
     lines = [voice.t("lectures.post.when", when=voice.when(occ.start))]
-    lines.append(voice.t("lectures.post.duration", duration=format_duration(occ.duration)))
+    lines.append(voice.t("lectures.post.duration", duration=voice.duration(occ.duration)))
     if occ.speaker:
         lines.append(voice.t("lectures.post.speaker", speaker=occ.speaker))
     if occ.tier:
@@ -118,7 +121,7 @@ def announcement(voice: Voice, occ: Occurrence, counts: Counts, *, now: datetime
 
 def reminder(voice: Voice, occ: Occurrence, offset: timedelta, *, private: bool) -> Reply:
     """Return the reminder sent ``offset`` before an occurrence."""
-    head = voice.t("lectures.reminder.text", title=occ.title, within=format_duration(offset))
+    head = voice.t("lectures.reminder.text", title=occ.title, within=voice.duration(offset))
     lines = [head, *_details(voice, occ, with_link=private)]
     return Reply(text="\n".join(lines))
 

@@ -219,8 +219,16 @@ class LectureService:
         """Record an answer, move people up from the waitlist, and update the announcements."""
         now = self.cohort.clock.now()
         occ = await store.occurrence(self.cohort.db, community.id, occurrence_id)
-        if occ is None or not await self.may_see(member_id, role, occ.tier, now):
+        if occ is None:
             raise UserError("lectures.not_found", id=occurrence_id)
+        if not await self.may_see(member_id, role, occ.tier, now):
+            offer = community.config.offer(occ.tier or "")
+            raise UserError(
+                "lectures.tier_only",
+                id=occurrence_id,
+                tier=offer.name if offer is not None else occ.tier,
+                offer=occ.tier,
+            )
         if occ.status is Status.CANCELLED:
             raise UserError("lectures.rsvp.cancelled")
         if now >= occ.end:

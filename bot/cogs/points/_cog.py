@@ -26,6 +26,7 @@ from bot.cogs.points._rules import (
 )
 from bot.core import markup
 from bot.core.buttons import payload_fields, payload_int
+from bot.core.clock import local_time
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, CommandSpec, Option, OptionKind
 from bot.core.community import Community
@@ -34,7 +35,7 @@ from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.events import MemberJoined, MemberLeft, MessageDeleted, MessagePosted
 from bot.core.identity import Account
-from bot.core.parsing import Mention, MentionKind, format_duration, parse_mention
+from bot.core.parsing import Mention, MentionKind, parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError
 from bot.core.replies import Button, Field, Image, Reply
@@ -396,7 +397,7 @@ class PointsCog:
                 raise UserError(
                     "points.kudos.cooldown",
                     name=receiver.display_name,
-                    when=wait.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                    when=local_time(wait, tz),
                 )
             added = await ledger.award_in(
                 conn,
@@ -544,7 +545,7 @@ class PointsCog:
                 "points.invite.link",
                 link=link,
                 points=config.points.referral,
-                stay=format_duration(config.points.referral_stay),
+                stay=ctx.duration(config.points.referral_stay),
                 joined=joined,
                 rewarded=rewarded,
             ),

@@ -20,7 +20,6 @@ from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.events import MemberLeft, MessageDeleted, MessagePosted, ReactionChanged
 from bot.core.identity import Account
-from bot.core.parsing import format_duration
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, MessageRef, Platform, PlatformError, PlatformErrorReason
 from bot.core.replies import Button, ButtonStyle, Reply
@@ -34,11 +33,11 @@ VOTE_MARK = "▲"
 STATS_TOP = 5
 
 
-def _span(value: timedelta | None) -> str | None:
-    """Write a median time to the minute (``2h15m``), or None when there is none."""
+def _span(ctx: Context, value: timedelta | None) -> str | None:
+    """Write a median time to the minute (``2 hours 15 minutes``), or None when there is none."""
     if value is None:
         return None
-    return format_duration(timedelta(minutes=max(1, round(value.total_seconds() / 60))))
+    return ctx.duration(timedelta(minutes=max(1, round(value.total_seconds() / 60))))
 
 
 def _snippet(text: str) -> str:
@@ -300,11 +299,11 @@ class QaCog:
         staked = await service.stake(
             self.cohort.db, ctx.community, found.id, amount, actor_id=ctx.member.id, at=ctx.now()
         )
-        config = ctx.community.config.qa
-        days = max(1, config.bounty_after.days)
+        locale = ctx.community.config.locale
+        within = self.cohort.i18n.duration(locale, ctx.community.config.qa.bounty_after)
         await self._post(
             staked.thread,
-            self._say(ctx.community, "qa.bounty.posted", amount=amount, days=days),
+            self._say(ctx.community, "qa.bounty.posted", amount=amount, within=within),
         )
         return Reply(text=ctx.t("qa.bounty.done", amount=amount, id=found.id), ephemeral=True)
 
@@ -369,8 +368,8 @@ class QaCog:
             ),
             ctx.t(
                 "qa.stats.times",
-                first=_span(fared.median_first_answer) or none,
-                solve=_span(fared.median_solve) or none,
+                first=_span(ctx, fared.median_first_answer) or none,
+                solve=_span(ctx, fared.median_solve) or none,
             ),
         ]
         if top:
@@ -386,7 +385,7 @@ class QaCog:
                         answers=answerer.answers,
                     )
                 )
-        return Reply(title=ctx.plain("qa.stats.title", days=days), text="\n".join(lines))
+        return Reply(title=ctx.plain("qa.stats.title", count=days), text="\n".join(lines))
 
     # --- events ----------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from sqlalchemy import and_, desc, or_, select
 
 from bot.cogs.recommend._service import Recommender, Suggestions
 from bot.cogs.recommend._store import get_prefs, set_prefs
+from bot.core.clock import local_time
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Permission
 from bot.core.community import Community
@@ -151,7 +152,7 @@ class RecommendCog:
             age = ctx.t(
                 "recommend.stats.age_value",
                 hours=hours,
-                when=model.info.trained_at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M"),
+                when=local_time(model.info.trained_at, ctx.tz),
             )
         current = service.current()
         # Only a trained model that is more than popularity tells one member from another.
@@ -160,7 +161,9 @@ class RecommendCog:
         fields = [
             Field(ctx.plain("recommend.stats.age"), age),
             Field(
-                ctx.plain("recommend.stats.algorithm"), current.info.algorithm.value, inline=True
+                ctx.plain("recommend.stats.algorithm"),
+                ctx.plain(f"recommend.algorithm.{current.info.algorithm.value}"),
+                inline=True,
             ),
             Field(
                 ctx.plain("recommend.stats.trained_on"),

@@ -237,8 +237,8 @@ async def test_a_live_claimant_renews_its_claims_while_a_batch_runs_long(
         result = await asyncio.wait_for(first, BOUND)
         assert [kind for kind, _ in result.sent] == [Kind.REMINDER] * 2
         assert [p.text for p in posted] == [
-            "⏰ **Talk A** starts in 1h.",
-            "⏰ **Talk B** starts in 1h.",
+            "⏰ **Talk A** starts in 1 hour.",
+            "⏰ **Talk B** starts in 1 hour.",
         ]
     finally:
         await one.db.close()

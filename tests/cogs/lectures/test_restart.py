@@ -118,7 +118,7 @@ def reminders(tg: TelegramServer) -> Counter[tuple[int, str]]:
     counts: Counter[tuple[int, str]] = Counter()
     for message in tg.sent():
         head = message["plain"].splitlines()[0]
-        if head.endswith(" starts in 1h."):
+        if head.endswith(" starts in 1 hour."):
             counts[(message["chat_id"], head)] += 1
     return counts
 
@@ -214,7 +214,7 @@ async def test_a_bot_killed_mid_batch_loses_no_reminder_and_repeats_at_most_one(
 
     detail = log.read_text()[-3000:]
     for number in range(1, LECTURES + 1):
-        head = f"⏰ {title(number)} starts in 1h."
+        head = f"⏰ {title(number)} starts in 1 hour."
         assert counts[(GROUP, head)] >= 1, detail  # nothing lost: the post...
         assert counts[(BOB, head)] >= 1, detail  # ...and Bob's private message
     assert len(counts) == 2 * LECTURES
