@@ -264,7 +264,7 @@ async def test_a_bot_stopped_mid_batch_posts_what_it_holds_and_the_next_one_send
         (chat, head)
         for number in range(1, LECTURES + 1)
         for chat in (GROUP, BOB)
-        if counts[(chat, head := f"⏰ {title(number)} starts in 1h.")] == 0
+        if counts[(chat, head := f"⏰ {title(number)} starts in 1 hour.")] == 0
     ]
     assert missing == [], detail  # nothing dropped at the stop
     assert sum(counts.values()) == 2 * LECTURES, (counts.most_common(3), detail)  # none twice
