@@ -289,6 +289,18 @@ async def test_stats_name_the_algorithm_and_zone_in_the_readers_language(
     assert not any(c.isascii() and c.isalpha() for c in algorithm.replace("EASE", "")), algorithm
 
 
+async def test_a_community_never_trained_serves_popularity_without_a_warning(
+    bot: Cohort, con: ConsoleAdapter, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await community_of_buyers(bot, clock)
+    assert not service(bot).path.exists()
+    with caplog.at_level(logging.INFO):
+        text = await run(con, "ann", "/recommend")
+    assert "Popular in the community" in text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "no model yet, serving popularity" in caplog.text
+
+
 async def test_a_corrupt_model_file_falls_back_to_popularity_and_is_logged(
     tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:

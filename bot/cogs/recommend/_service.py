@@ -101,15 +101,19 @@ class Recommender:
             await sync_catalog(
                 self.db, self.community.id, self.community.config.courses, self.clock.now()
             )
-            try:
-                self.model = await asyncio.to_thread(load, self.path)
-            except ModelFileError as exc:
-                log.warning(
-                    "recommend %s: no usable model, serving popularity (%s)",
-                    self.community.slug,
-                    exc,
-                )
+            if not self.path.exists():  # never trained yet: nothing is wrong
+                log.info("recommend %s: no model yet, serving popularity", self.community.slug)
                 self.model = None
+            else:
+                try:
+                    self.model = await asyncio.to_thread(load, self.path)
+                except ModelFileError as exc:
+                    log.warning(
+                        "recommend %s: no usable model, serving popularity (%s)",
+                        self.community.slug,
+                        exc,
+                    )
+                    self.model = None
             await self.refresh_fallback()
             self._opened = True
 
