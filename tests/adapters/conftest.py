@@ -44,6 +44,7 @@ async def connected(config: Config, clock: Clock | None = None) -> AsyncIterator
     finally:
         await adapter_of(cohort).stop()
         await cohort.dispatcher.drain()
+        await cohort.supervisor.close()
         await cohort.db.close()
 
 
@@ -55,19 +56,8 @@ async def fast_bot(tmp_path: Path, dc: DiscordServer) -> AsyncIterator[Cohort]:
         discord={"token": DEFAULT_TOKEN, "api_base": dc.api_base, "defer_after": 0.3},
         supervise=FAST_RESTARTS,
     )
-    cohort = await build(config)
-    try:
-        await start(cohort)
-    except BaseException:
-        await cohort.db.close()
-        raise
-    try:
+    async with connected(config) as cohort:
         yield cohort
-    finally:
-        await adapter_of(cohort).stop()
-        await cohort.dispatcher.drain()
-        await cohort.supervisor.close()
-        await cohort.db.close()
 
 
 async def points_of(cohort: Cohort, platform: PlatformName, user_id: int) -> int:
