@@ -21,6 +21,7 @@ from bot.core.identity import Identity
 from bot.core.platforms import PlatformName
 from bot.core.ports import Platform
 from bot.core.supervise import Supervisor
+from bot.core.versions import Versions
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,12 @@ class Cohort:
         self.i18n = Translator()
         self.registry = CommandRegistry()
         self.events = EventBus()
-        self.identity = Identity(db, clock, link_code_ttl=config.identity.link_code_ttl)
+        self.versions = Versions(
+            db, clock, staleness=timedelta(seconds=config.work.cache_staleness)
+        )
+        self.identity = Identity(
+            db, clock, self.versions, link_code_ttl=config.identity.link_code_ttl
+        )
         self.buttons = ButtonCodec(db, clock)
         self.entitlements: Entitlements = NoEntitlements()
         self.dispatcher = Dispatcher(self)

@@ -551,6 +551,10 @@ class WorkConfig:
             show=format_duration,
         ),
     )
+    cache_staleness: float = field(
+        default=1.0,
+        metadata=_meta(_seconds_between(0.0, 60.0), "a number of seconds from 0 to 60"),
+    )
 
 
 class LevelCurve(StrEnum):

@@ -15,6 +15,7 @@ from bot.core.clock import Clock
 from bot.core.errors import UserError
 from bot.core.parsing import Mention, MentionKind
 from bot.core.platforms import PlatformName
+from bot.core.versions import CacheName, VersionedCache, Versions
 from bot.store.db import Database
 from bot.store.tables import accounts, communities, link_codes, members, metadata
 
@@ -22,6 +23,9 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 # A member's last-seen time is written at most this often, to keep message ingestion cheap.
 SEEN_RESOLUTION = timedelta(minutes=5)
+
+# Profiles kept in memory (each a member and its few accounts), least recently used dropped.
+PROFILES_CACHED = 10_000
 
 MergeHook = Callable[[AsyncConnection, int, int], Awaitable[None]]
 
@@ -94,12 +98,17 @@ def normalize_code(text: str) -> str:
 class Identity:
     """Resolve callers to members, and link and merge members."""
 
-    def __init__(self, db: Database, clock: Clock, *, link_code_ttl: timedelta) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, versions: Versions, *, link_code_ttl: timedelta
+    ) -> None:
         self.db = db
         self.clock = clock
         self.link_code_ttl = link_code_ttl
         self.merge_hooks: list[MergeHook] = []
         self._cache: dict[tuple[int, PlatformName, str], Account] = {}
+        self._profiles: VersionedCache[int, tuple[Member, tuple[Account, ...]]] = VersionedCache(
+            versions, (CacheName.PROFILE,), size=PROFILES_CACHED
+        )
 
     async def ensure_community(self, slug: str, name: str) -> int:
         """Return the id of community ``slug``, creating or renaming its row."""
@@ -226,13 +235,21 @@ class Identity:
         return _account(rows[0]) if rows else None
 
     async def profile(self, member_id: int) -> tuple[Member, list[Account]]:
-        """Return a member and its accounts, by platform, in one read."""
+        """Return a member and its accounts, by platform; cached while neither changes.
+
+        Accounts' ``last_seen_at`` may be older than the database's (it does not invalidate).
+        """
+        member, linked = await self._profiles.get(member_id, lambda: self._read_profile(member_id))
+        return member, list(linked)
+
+    async def _read_profile(self, member_id: int) -> tuple[Member, tuple[Account, ...]]:
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
                     select(
                         members.c.locale.label("member_locale"),
                         members.c.timezone.label("member_timezone"),
+                        members.c.community_id.label("member_community_id"),
                         accounts,
                     )
                     .select_from(members.outerjoin(accounts, accounts.c.member_id == members.c.id))
@@ -244,21 +261,19 @@ class Identity:
             raise LookupError(f"no member {member_id}")
         first = rows[0]._mapping
         member = Member(
-            member_id, first["community_id"], first["member_locale"], first["member_timezone"]
+            member_id,
+            first["member_community_id"],
+            first["member_locale"],
+            first["member_timezone"],
         )
-        return member, [_account(r) for r in rows if r._mapping["id"] is not None]
+        return member, tuple(_account(r) for r in rows if r._mapping["id"] is not None)
 
     async def accounts_of(self, member_id: int) -> list[Account]:
-        """Return a member's accounts, by platform."""
-        async with self.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(accounts)
-                    .where(accounts.c.member_id == member_id)
-                    .order_by(accounts.c.platform, accounts.c.id)
-                )
-            ).all()
-        return [_account(r) for r in rows]
+        """Return a member's accounts, by platform (none for an unknown member)."""
+        try:
+            return (await self.profile(member_id))[1]
+        except LookupError:
+            return []
 
     async def set_locale(self, member_id: int, locale: str | None) -> None:
         """Set (or with None, clear) a member's own choice of language."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import UpdateBase
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10_000
 _WRITE = "cohort_write"
+_TOUCHED = "cohort_touched"
+
+WriteHook = Callable[[frozenset[str]], None]
 
 
 def alembic_config() -> AlembicConfig:
@@ -50,6 +54,16 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _note_tables(conn: Connection, clause: object, *_args: object) -> None:
+    """Remember which tables a write transaction inserts into, updates or deletes from."""
+    touched = conn.info.get(_TOUCHED)
+    if touched is not None and isinstance(clause, UpdateBase):
+        table = getattr(clause, "table", None)
+        name = getattr(table, "name", None)
+        if isinstance(name, str):
+            touched.add(name)
+
+
 class Database:
     """An async engine plus the two ways in: a read transaction and a write transaction."""
 
@@ -65,6 +79,10 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             _tune_sqlite(self.engine)
             self._write_lock = asyncio.Lock()
+        # Called with the tables a write transaction changed, just before it commits and again
+        # just after: caches drop what the write may have changed (see bot/core/versions.py).
+        self.on_write: list[WriteHook] = []
+        event.listen(self.engine.sync_engine, "before_execute", _note_tables)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -77,8 +95,21 @@ class Database:
         """Open a write transaction; it commits on success and rolls back on any error."""
         async with self._writer(), self.engine.connect() as plain:
             conn = await plain.execution_options(**{_WRITE: True})
-            async with conn.begin():
-                yield conn
+            touched: set[str] = set()
+            conn.info[_TOUCHED] = touched
+            try:
+                async with conn.begin():
+                    yield conn
+                    self._wrote(touched)
+            finally:
+                conn.info.pop(_TOUCHED, None)
+            self._wrote(touched)
+
+    def _wrote(self, touched: set[str]) -> None:
+        if touched:
+            tables = frozenset(touched)
+            for hook in self.on_write:
+                hook(tables)
 
     def _writer(self) -> AbstractAsyncContextManager[object]:
         return self._write_lock if self._write_lock is not None else nullcontext()

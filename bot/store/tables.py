@@ -698,3 +698,14 @@ recommend_prefs = Table(
     Column("last_digest", Text(), nullable=False),  # comma-separated course ids last sent
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# --- perf: cache versions ---------------------------------------------------------------------
+# A version per community and cached kind of data (bot/core/versions.py), bumped by triggers
+# (migration 0015_cache_versions) in the transaction of every write that changes that data.
+cache_versions = Table(
+    "cache_versions",
+    metadata,
+    Column("community_id", Id, primary_key=True),
+    Column("name", String(32), primary_key=True),
+    Column("version", BigInteger(), nullable=False),
+)

@@ -115,6 +115,13 @@ async def held_offers(
             )
         )
     ).all()
+    return offers_held(community, rows, now)
+
+
+def offers_held(
+    community: Community, rows: Iterable[Row[tuple[object, ...]]], now: datetime
+) -> set[str]:
+    """Return the offers a member's access-source rows entitle them to at ``now``."""
     return {
         row.offer_id
         for row in rows

@@ -18,9 +18,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
-from bot.cogs.gating._access import community_by_id, held_offers, recompute_pairs
+from bot.cogs.gating._access import community_by_id, offers_held, recompute_pairs
 from bot.cogs.gating._apply import Applier
 from bot.cogs.gating._billing import Billing
 from bot.cogs.gating._grants import Grants, Holding
@@ -34,11 +34,16 @@ from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.config import OfferKind, StripeMode
 from bot.core.supervise import Watch
+from bot.core.versions import CacheName, VersionedCache
 from bot.store.tables import access_sources, members
 
 log = logging.getLogger(__name__)
 
 POLL = 5.0  # seconds between passes when nothing kicks the worker
+SOURCES_CACHED = 10_000  # members whose access sources are kept in memory
+
+# A member's community (None: no such member) and access-source rows.
+Sources = tuple[int | None, tuple[Row[tuple[object, ...]], ...]]
 
 
 class Received(StrEnum):
@@ -68,6 +73,10 @@ class Gating:
         self._worker: Watch | None = None
         self._stopping = False
         self._pass = asyncio.Lock()
+        # A member's access sources, evaluated at each call's time (lapses need no invalidation).
+        self._sources: VersionedCache[int, Sources] = VersionedCache(
+            cohort.versions, (CacheName.PROFILE, CacheName.ACCESS), size=SOURCES_CACHED
+        )
 
     # --- entitlements (what other cogs ask) -------------------------------------------------
 
@@ -77,27 +86,44 @@ class Gating:
 
     async def offers_of(self, member_id: int, now: datetime) -> frozenset[str]:
         """Return the offers (tiers and courses) ``member_id`` holds at ``now``."""
+        community_id, rows = await self._sources.get(
+            member_id, lambda: self._read_sources(member_id)
+        )
+        if community_id is None:
+            return frozenset()
+        return frozenset(offers_held(self.community(community_id), rows, now))
+
+    async def tiers_of(self, member_id: int, now: datetime) -> frozenset[str]:
+        """Return the tiers ``member_id`` holds at ``now`` (what Permission.TIER checks)."""
+        community_id, rows = await self._sources.get(
+            member_id, lambda: self._read_sources(member_id)
+        )
+        if community_id is None:
+            return frozenset()
+        community = self.community(community_id)
+        return frozenset(
+            o
+            for o in offers_held(community, rows, now)
+            if (offer := community.config.offer(o)) and offer.kind is OfferKind.TIER
+        )
+
+    async def _read_sources(self, member_id: int) -> Sources:
+        """Read a member's community and access-source rows (what ``offers_of`` evaluates)."""
         async with self.cohort.db.read() as conn:
             community_id = await conn.scalar(
                 select(members.c.community_id).where(members.c.id == member_id)
             )
             if community_id is None:
-                return frozenset()
-            return frozenset(await held_offers(conn, self.community(community_id), member_id, now))
-
-    async def tiers_of(self, member_id: int, now: datetime) -> frozenset[str]:
-        """Return the tiers ``member_id`` holds at ``now`` (what Permission.TIER checks)."""
-        held = await self.offers_of(member_id, now)
-        async with self.cohort.db.read() as conn:
-            community_id = await conn.scalar(
-                select(members.c.community_id).where(members.c.id == member_id)
-            )
-        if community_id is None:
-            return frozenset()
-        community = self.community(community_id)
-        return frozenset(
-            o for o in held if (offer := community.config.offer(o)) and offer.kind is OfferKind.TIER
-        )
+                return None, ()
+            rows = (
+                await conn.execute(
+                    select(access_sources).where(
+                        access_sources.c.community_id == community_id,
+                        access_sources.c.member_id == member_id,
+                    )
+                )
+            ).all()
+        return int(community_id), tuple(rows)
 
     # --- the webhook ------------------------------------------------------------------------
 

@@ -1,0 +1,61 @@
+"""Held tiers and courses come from a cache that every change to access sources invalidates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cogs.gating import Gating
+from bot.core.clock import ManualClock
+from bot.runtime import build
+from tests.cogs.gating_world import World, gating_config, world
+from tests.conftest import START
+from tests.core.test_versions import queries, statements
+
+STALE = timedelta(seconds=1)
+
+
+@pytest.fixture
+async def w(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
+    """Return the gating world."""
+    async with world(tmp_path, clock) as it:
+        yield it
+
+
+async def test_tiers_are_served_without_a_read_until_a_grant_changes_them(w: World) -> None:
+    await w.say("/whoami", "bob")
+    bob = await w.member("bob")
+    assert await w.cohort.entitlements.tiers_of(bob, w.clock.now()) == frozenset()
+    with statements(w.cohort.db) as seen:
+        assert await w.cohort.entitlements.tiers_of(bob, w.clock.now()) == frozenset()
+    assert queries(seen) == []
+    await w.say("/grant @bob pro 30", "olga")
+    assert await w.cohort.entitlements.tiers_of(bob, w.clock.now()) == {"pro"}  # at once
+    w.clock.advance(timedelta(days=31))  # the grant lapses by time alone: no write needed
+    assert await w.cohort.entitlements.tiers_of(bob, w.clock.now()) == frozenset()
+
+
+async def test_a_revoke_in_another_process_is_seen_after_the_staleness_window(
+    tmp_path: Path, w: World
+) -> None:
+    await w.say("/whoami", "bob")
+    bob = await w.member("bob")
+    await w.say("/grant @bob pro", "olga")
+    clock = ManualClock(START)
+    second = await build(gating_config(tmp_path, w.stripe), clock=clock)
+    try:
+        gating = second.entitlements
+        assert isinstance(gating, Gating)
+        assert await gating.offers_of(bob, clock.now()) == {"pro"}
+        await w.say("/revoke @bob pro", "olga")
+        assert await w.holds("bob") == frozenset()
+        clock.advance(STALE / 2)
+        assert await gating.offers_of(bob, clock.now()) == {"pro"}  # within the window
+        clock.advance(STALE / 2)
+        assert await gating.offers_of(bob, clock.now()) == frozenset()
+    finally:
+        await second.stop()
+        await second.db.close()

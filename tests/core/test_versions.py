@@ -1,0 +1,192 @@
+"""Cached profiles and tiers: no read when nothing changed, changes seen locally and elsewhere."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, update
+
+from bot.adapters.console import ConsoleAdapter
+from bot.core.clock import ManualClock
+from bot.core.cohort import Cohort
+from bot.core.config import Config
+from bot.core.identity import Caller
+from bot.core.platforms import PlatformName
+from bot.core.ports import ChannelRef
+from bot.runtime import build
+from bot.store.db import Database
+from bot.store.tables import accounts, cache_versions, members
+from tests.conftest import START, make_config, output
+
+STALE = timedelta(seconds=1)  # the default [work] cache_staleness
+BOB = Caller(PlatformName.CONSOLE, "bob", "Bob")
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """Collect every SQL statement ``db`` sends while the block runs."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        seen.append(sql)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+
+
+def queries(seen: list[str]) -> list[str]:
+    """Drop transaction control (BEGIN, COMMIT) from ``seen``."""
+    return [sql for sql in seen if sql.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}]
+
+
+async def versions(db: Database) -> dict[tuple[int, str], int]:
+    """Return every cache version row."""
+    async with db.read() as conn:
+        rows = (await conn.execute(select(cache_versions))).all()
+    return {(r.community_id, r.name): r.version for r in rows}
+
+
+@pytest.fixture
+async def other(config: Config) -> AsyncIterator[tuple[Cohort, ManualClock]]:
+    """Return a second bot on the same database file, with its own clock."""
+    clock = ManualClock(START)
+    bot = await build(config, clock=clock)
+    try:
+        yield bot, clock
+    finally:
+        await bot.db.close()
+
+
+def test_the_default_staleness_is_one_second(config: Config) -> None:
+    assert config.work.cache_staleness == STALE.total_seconds()
+
+
+async def test_a_command_reads_nothing_from_the_database_when_nothing_changed(
+    console: ConsoleAdapter, cohort: Cohort
+) -> None:
+    for line in ("/help", "/whoami", "/help link"):  # warm: the profile and tiers are read once
+        await console.handle_line(line)
+    output(console)
+    for line in ("/help", "/whoami", "/help link"):
+        with statements(cohort.db) as seen:
+            await console.handle_line(line)
+        assert queries(seen) == [], line
+    assert "/whoami" in output(console)
+
+
+async def test_after_the_staleness_window_a_command_reads_only_the_versions(
+    console: ConsoleAdapter, cohort: Cohort, clock: ManualClock
+) -> None:
+    await console.handle_line("/help")
+    clock.advance(STALE)
+    before = cohort.versions.reads
+    with statements(cohort.db) as seen:
+        await console.handle_line("/help")
+    assert len(queries(seen)) == 1 and "cache_versions" in queries(seen)[0]
+    assert cohort.versions.reads == before + 1
+
+
+async def test_a_local_write_is_seen_at_once(console: ConsoleAdapter, cohort: Cohort) -> None:
+    await console.handle_line("/help")
+    await console.handle_line("/lang zh")
+    output(console)
+    await console.handle_line("/help")  # no clock movement: the write itself invalidated
+    assert "命令" in output(console)
+    account = await cohort.identity.resolve(cohort.communities["demo"].id, BOB)
+    await cohort.identity.set_locale(account.member_id, "zh")
+    member, _ = await cohort.identity.profile(account.member_id)
+    assert member.locale == "zh"
+
+
+async def test_a_write_in_another_process_is_seen_after_the_staleness_window(
+    cohort: Cohort, clock: ManualClock, other: tuple[Cohort, ManualClock]
+) -> None:
+    second, _ = other
+    community = cohort.communities["demo"].id
+    account = await cohort.identity.resolve(community, BOB)
+    member, _ = await cohort.identity.profile(account.member_id)
+    assert member.locale is None
+    await second.identity.set_locale(account.member_id, "zh")
+    clock.advance(STALE - timedelta(milliseconds=1))
+    member, _ = await cohort.identity.profile(account.member_id)
+    assert member.locale is None  # within the window: served from the cache
+    clock.advance(timedelta(milliseconds=1))
+    member, _ = await cohort.identity.profile(account.member_id)
+    assert member.locale == "zh"
+
+
+async def test_a_link_in_another_process_is_seen_after_the_window(
+    cohort: Cohort, clock: ManualClock, other: tuple[Cohort, ManualClock]
+) -> None:
+    second, _ = other
+    community = cohort.communities["demo"].id
+    bob = await cohort.identity.resolve(community, BOB)
+    tg = await cohort.identity.resolve(community, Caller(PlatformName.TELEGRAM, "77", "Bob T"))
+    assert [a.platform for a in await cohort.identity.accounts_of(bob.member_id)] == ["console"]
+    code = await second.identity.create_link_code(bob)
+    survivor = await second.identity.redeem_link_code(tg, code.code)
+    assert survivor == bob.member_id
+    clock.advance(STALE)
+    linked = await cohort.identity.accounts_of(bob.member_id)
+    assert [a.platform for a in linked] == ["console", "telegram"]
+    assert await cohort.identity.accounts_of(tg.member_id) == []  # merged away
+
+
+@pytest.mark.parametrize(
+    ("table", "values", "bumps"),
+    [
+        ("members", {"locale": "zh"}, True),
+        ("members", {"timezone": "America/Los_Angeles"}, True),
+        ("members", {"locale": None}, False),  # unchanged: no bump
+        ("accounts", {"display_name": "Robert"}, True),
+        ("accounts", {"username": "bobby"}, True),
+        ("accounts", {"locale": "en"}, True),
+        ("accounts", {"last_seen_at": START + timedelta(hours=1)}, False),
+        ("accounts", {"display_name": "Bob"}, False),
+    ],
+)
+async def test_the_triggers_bump_the_profile_version_only_for_what_a_profile_shows(
+    cohort: Cohort, table: str, values: dict[str, Any], bumps: bool
+) -> None:
+    community = cohort.communities["demo"].id
+    account = await cohort.identity.resolve(community, BOB)
+    before = (await versions(cohort.db)).get((community, "profile"), 0)
+    target = members if table == "members" else accounts
+    key = account.member_id if table == "members" else account.id
+    async with cohort.db.write() as conn:
+        await conn.execute(update(target).where(target.c.id == key).values(**values))
+    after = (await versions(cohort.db)).get((community, "profile"), 0)
+    assert after == before + (1 if bumps else 0)
+
+
+async def test_new_members_and_their_messages_do_not_bump(cohort: Cohort) -> None:
+    community = cohort.communities["demo"]
+    before = await versions(cohort.db)
+    for n in range(3):
+        caller = Caller(PlatformName.CONSOLE, f"m{n}", f"M {n}")
+        channel = ChannelRef(PlatformName.CONSOLE, "general")
+        await cohort.dispatcher.message_posted(community, caller, channel, f"x{n}", "hi", START)
+    assert await versions(cohort.db) == before
+
+
+async def test_zero_staleness_reads_the_versions_on_every_use(tmp_path: Path) -> None:
+    config = make_config(tmp_path, work={"cache_staleness": 0})
+    bot = await build(config, clock=ManualClock(START))
+    try:
+        console = ConsoleAdapter(bot, bot.communities["demo"], user="alice", out=io.StringIO())
+        bot.platforms[PlatformName.CONSOLE] = console
+        await console.handle_line("/whoami")
+        before = bot.versions.reads
+        await console.handle_line("/whoami")
+        assert bot.versions.reads > before
+    finally:
+        await bot.db.close()
