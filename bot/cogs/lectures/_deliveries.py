@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.lectures import _render as render
@@ -99,6 +99,18 @@ class Deliveries:
         self.stopping = False
 
     # --- the sweep ----------------------------------------------------------------------------
+
+    async def next_due(self) -> datetime | None:
+        """Return when something next comes due: a planned delivery, or a claim running out."""
+        async with self.cohort.db.read() as conn:
+            planned = await conn.scalar(select(func.min(lecture_occurrences.c.next_due_at)))
+            held = await conn.scalar(
+                select(func.min(lecture_deliveries.c.lease_until)).where(
+                    lecture_deliveries.c.status == _SENDING
+                )
+            )
+        times = [t for t in (planned, held) if t is not None]
+        return min(times) if times else None
 
     async def run(self) -> SweepResult:
         """Claim and send every announcement, reminder and "starting now" that is due."""

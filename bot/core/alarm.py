@@ -1,0 +1,98 @@
+"""An alarm: sleep until the next due time, run what is due, re-arm when the schedule changes.
+
+A periodic sweep fires up to one period late; an alarm fires on time. Its owner says how to
+find the next due time (usually one indexed read) and what to run when it comes; ``rearm()``
+(called when this process changes the schedule, for instance from ``Database.on_write``) makes
+it look again at once. It never sleeps longer than ``longest``, so a change made by another
+process is noticed within that bound; the owner's sweep stays as the safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from bot.core.clock import Clock
+
+log = logging.getLogger(__name__)
+
+NextDue = Callable[[], Awaitable[datetime | None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Alarm:
+    """Run ``fire`` when ``next_due()`` comes, looking again whenever ``rearm`` is called.
+
+    ``fire`` should not raise (log and count its failures): an exception ends ``run``, which
+    its supervisor then restarts after a backoff.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        next_due: NextDue,
+        fire: Callable[[], Awaitable[object]],
+        *,
+        longest: timedelta,
+        retry: timedelta = timedelta(seconds=1),
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.clock = clock
+        self.next_due = next_due
+        self.fire = fire
+        self.longest = longest
+        self.retry = retry  # the pause when a firing left the same time due (another holds it)
+        self.sleep = sleep
+        self.fired = 0  # how many times ``fire`` ran (tests and benchmarks read it)
+        self.armed_for: datetime | None = None  # the due time it sleeps towards, if any
+        self._changed = asyncio.Event()
+        self._stopping = False
+
+    def rearm(self) -> None:
+        """Look for the next due time again now (the schedule changed)."""
+        self._changed.set()
+
+    def stop(self) -> None:
+        """Make ``run`` return at its next wake-up (``rearm`` wakes it at once)."""
+        self._stopping = True
+        self._changed.set()
+
+    async def run(self) -> None:
+        """Wait for each due time and fire; run until ``stop`` (as a supervised task)."""
+        self._stopping = False
+        fired_for: datetime | None = None
+        while not self._stopping:
+            self._changed.clear()
+            due = await self.next_due()
+            now = self.clock.now()
+            if due is not None and due <= now:
+                if due == fired_for:
+                    # Firing did not move it (a failure, or work another process holds).
+                    fired_for = None
+                    await self._wait(self.retry.total_seconds())
+                    continue
+                self.armed_for = None
+                fired_for = due
+                self.fired += 1
+                await self.fire()
+                continue
+            fired_for = None
+            self.armed_for = due
+            wait = self.longest if due is None else min(due - now, self.longest)
+            await self._wait(wait.total_seconds())
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds`` unless ``rearm`` comes first."""
+        if self._changed.is_set():
+            return
+        sleeper = asyncio.ensure_future(self.sleep(seconds))
+        waker = asyncio.ensure_future(self._changed.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, waker):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(sleeper, waker, return_exceptions=True)
