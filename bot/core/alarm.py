@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.core.clock import Clock
+from bot.core.supervise import Supervisor, Watch
+from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +98,59 @@ class Alarm:
                 if not task.done():
                     task.cancel()
             await asyncio.gather(sleeper, waker, return_exceptions=True)
+
+
+class Timer:
+    """An alarm run as a supervised task, re-armed by this process's writes to some tables.
+
+    Its failures are logged and counted on its watch (``/healthz``), and it goes on.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        supervisor: Supervisor,
+        db: Database,
+        next_due: NextDue,
+        fire: Callable[[], Awaitable[object]],
+        *,
+        tables: frozenset[str],
+        longest: timedelta,
+    ) -> None:
+        self.name = name
+        self.supervisor = supervisor
+        self.tables = tables
+        self._fire_due = fire
+        self.alarm = Alarm(supervisor.clock, next_due, self._fire, longest=longest)
+        self._watch: Watch | None = None
+        db.on_write.append(self._written)
+
+    def _written(self, tables: frozenset[str]) -> None:
+        if not tables.isdisjoint(self.tables):
+            self.alarm.rearm()
+
+    async def _fire(self) -> None:
+        watch = self._watch
+        try:
+            await self._fire_due()
+        except Exception as exc:
+            log.exception("%s: firing failed", self.name)
+            if watch is not None:
+                watch.failed(exc)
+        else:
+            if watch is not None:
+                watch.ok()
+
+    async def start(self) -> None:
+        """Run the alarm, supervised as ``name``."""
+        if self._watch is None:
+            self._watch = self.supervisor.run(self.name, self.alarm.run)
+
+    async def stop(self) -> None:
+        """Stop the alarm after the firing in hand."""
+        if self._watch is not None:
+            await self._watch.stop(end=self._end)
+            self._watch = None
+
+    async def _end(self) -> None:
+        self.alarm.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cogs.gating import Gating
+from bot.cogs.gating._service import POLL
 from bot.core.clock import ManualClock
 from bot.runtime import build
 from tests.cogs.gating_world import World, gating_config, world
@@ -59,3 +60,23 @@ async def test_a_revoke_in_another_process_is_seen_after_the_staleness_window(
     finally:
         await second.stop()
         await second.db.close()
+
+
+async def test_the_worker_waits_until_the_next_lapse_when_it_is_sooner_than_its_poll(
+    w: World,
+) -> None:
+    service = w.cohort.entitlements
+    assert isinstance(service, Gating)
+    assert await service.next_wait() == POLL  # nothing lapses
+    await w.say("/whoami", "bob")
+    await w.say("/grant @bob pro 1", "olga")
+    lapse = w.clock.now() + timedelta(days=1)
+    assert await service.next_wait() == POLL  # a day away
+    w.clock.advance(lapse - w.clock.now() - timedelta(seconds=2))
+    assert await service.next_wait() == pytest.approx(2.0)
+    w.clock.advance(timedelta(seconds=2) - timedelta(milliseconds=1))
+    assert await service.next_wait() == pytest.approx(0.001)
+    w.clock.advance(timedelta(milliseconds=1))  # due: the pass lets it go, then the full poll
+    assert await w.holds("bob") == frozenset()
+    await service.run_due()
+    assert await service.next_wait() == POLL

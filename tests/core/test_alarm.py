@@ -36,8 +36,10 @@ class Sleeps:
         self.asked.clear()
         return self.requests[-1]
 
-    def wake(self) -> None:
-        """End the sleep in progress."""
+    async def wake(self) -> None:
+        """End the sleep in progress (or, if a re-arm ended it, the next one)."""
+        if self._go is None or self._go.done():
+            await self.next_request()
         assert self._go is not None
         self._go.set_result(None)
 
@@ -104,7 +106,7 @@ async def test_it_sleeps_until_the_due_time_and_fires_then(
         assert await sleeps.next_request() == pytest.approx(slept)
         assert alarm.armed_for == START + ahead
         clock.advance(ahead)
-        sleeps.wake()
+        await sleeps.wake()
         await asyncio.wait_for(schedule.took.wait(), BOUND)
         assert schedule.fired == [START + ahead] and alarm.fired == 1
         assert await sleeps.next_request() == LONGEST.total_seconds()  # nothing left
@@ -138,6 +140,6 @@ async def test_a_due_time_firing_did_not_move_waits_the_retry_pause(
     assert await sleeps.next_request() == alarm.retry.total_seconds()  # not a busy loop
     assert schedule.fired == [START]
     schedule.took.clear()
-    sleeps.wake()
+    await sleeps.wake()
     await asyncio.wait_for(schedule.took.wait(), BOUND)
     assert len(schedule.fired) == 2  # and after the pause it tries again

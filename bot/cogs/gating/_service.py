@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, select
 
 from bot.cogs.gating._access import community_by_id, offers_held, recompute_pairs
 from bot.cogs.gating._apply import Applier
@@ -190,8 +190,29 @@ class Gating:
                     worker.ok()
             if self.stopping:  # asked while the pass ran
                 break
+            try:
+                wait = await self.next_wait()
+            except Exception:
+                log.exception("gating: could not read the next lapse")
+                wait = POLL
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), POLL)
+                await asyncio.wait_for(self._kick.wait(), wait)
+
+    async def next_wait(self) -> float:
+        """Return the seconds until the next lapse of access, or ``POLL`` if that is sooner.
+
+        A lapse still due after a pass (its recompute changed nothing) waits the full ``POLL``.
+        """
+        async with self.cohort.db.read() as conn:
+            lapse = await conn.scalar(
+                select(func.min(access_sources.c.access_until)).where(
+                    access_sources.c.entitled.is_(True)
+                )
+            )
+        now = self.cohort.clock.now()
+        if not isinstance(lapse, datetime) or lapse <= now:
+            return POLL
+        return min(POLL, (lapse - now).total_seconds())
 
     async def run_due(self) -> int:
         """Apply due inbox events, make due platform calls, let lapsed sources go."""

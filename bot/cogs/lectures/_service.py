@@ -31,7 +31,7 @@ from bot.cogs.lectures._rules import (
     shift_wall_clock,
 )
 from bot.cogs.lectures._store import NewLecture, Occurrence, Recipient
-from bot.core.alarm import Alarm
+from bot.core.alarm import Timer
 from bot.core.cohort import Cohort
 from bot.core.commands import Role
 from bot.core.community import Community
@@ -40,7 +40,6 @@ from bot.core.i18n import normalize_locale
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, PlatformError
 from bot.core.replies import Reply
-from bot.core.supervise import Watch
 from bot.store.tables import lecture_occurrences, lectures
 
 log = logging.getLogger(__name__)
@@ -88,11 +87,16 @@ class LectureService:
         self.deliveries = Deliveries(self, self.lease)
         self._catch_up: asyncio.Task[None] | None = None
         # Fires each delivery on its second; the runtime's sweep stays as the safety net.
-        self.alarm = Alarm(
-            cohort.clock, self.deliveries.next_due, self._alarm_sweep, longest=ALARM_LONGEST
+        self.timer = Timer(
+            "lectures.alarm",
+            cohort.supervisor,
+            cohort.db,
+            self.deliveries.next_due,
+            self.sweep,
+            tables=SCHEDULE_TABLES,
+            longest=ALARM_LONGEST,
         )
-        self._alarm_watch: Watch | None = None
-        cohort.db.on_write.append(self._schedule_written)
+        self.alarm = self.timer.alarm
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -152,26 +156,7 @@ class LectureService:
         self.deliveries.stopping = False
         if self._catch_up is None:
             self._catch_up = asyncio.create_task(self._first_sweep(), name="lectures-catch-up")
-        if self._alarm_watch is None:
-            self._alarm_watch = self.cohort.supervisor.run("lectures.alarm", self.alarm.run)
-
-    def _schedule_written(self, tables: frozenset[str]) -> None:
-        """Re-arm the alarm when this process changed what is due."""
-        if not tables.isdisjoint(SCHEDULE_TABLES):
-            self.alarm.rearm()
-
-    async def _alarm_sweep(self) -> None:
-        """Sweep for the alarm; a failure is logged and counted, and the alarm goes on."""
-        watch = self._alarm_watch
-        try:
-            await self.sweep()
-        except Exception as exc:
-            log.exception("lectures: a sweep on the alarm failed")
-            if watch is not None:
-                watch.failed(exc)
-        else:
-            if watch is not None:
-                watch.ok()
+        await self.timer.start()
 
     async def _first_sweep(self) -> None:
         try:
@@ -182,15 +167,10 @@ class LectureService:
     async def stop(self) -> None:
         """Let the sweeps stop after the delivery in hand and free the claims they leave."""
         self.deliveries.stopping = True
-        if self._alarm_watch is not None:
-            await self._alarm_watch.stop(end=self._end_alarm)
-            self._alarm_watch = None
+        await self.timer.stop()
         if self._catch_up is not None:
             await self._catch_up
             self._catch_up = None
-
-    async def _end_alarm(self) -> None:
-        self.alarm.stop()
 
     async def dm(
         self,

@@ -15,6 +15,7 @@ from bot.cogs.qa._search import Hit, search
 from bot.cogs.qa._states import NotAllowed, State, Why, next_state
 from bot.cogs.qa._stats import Summary, summary, top_answerers
 from bot.cogs.qa._votes import merge_votes
+from bot.core.alarm import Timer
 from bot.core.cohort import Cohort
 from bot.core.events import MemberLeft, MessageDeleted, MessagePosted, ReactionChanged
 
@@ -51,3 +52,15 @@ def setup(cohort: Cohort) -> None:
     cohort.events.subscribe(ReactionChanged, cog.on_reaction)
     cohort.identity.merge_hooks.append(merge_votes)
     cohort.every("qa.sweep", SWEEP_EVERY, cog.sweep)
+    # Reminders, pings, dormancy and bounties on their second; the sweep is the safety net.
+    timer = Timer(
+        "qa.alarm",
+        cohort.supervisor,
+        cohort.db,
+        cog.next_due,
+        cog.sweep,
+        tables=frozenset({"qa_questions"}),
+        longest=SWEEP_EVERY,
+    )
+    cohort.on_start(timer.start)
+    cohort.on_stop(timer.stop)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.cogs.qa import _search as search
 from bot.cogs.qa import _service as service
@@ -436,6 +436,10 @@ class QaCog:
         )
 
     # --- the sweep --------------------------------------------------------------------------------
+
+    async def next_due(self) -> datetime | None:
+        """Return when the sweep next has something to do, in any community."""
+        return await service.next_due(self.cohort.db, self.cohort.communities.values())
 
     async def sweep(self) -> int:
         """Remind, ping, put to sleep and settle what is due, from the database; return how many."""

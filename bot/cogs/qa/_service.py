@@ -7,8 +7,9 @@ and awards nothing twice (points are also unique by their source).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -865,6 +866,47 @@ async def asker_left(db: Database, community_id: int, member_id: int, at: dateti
 
 
 # --- what the sweep does: everything read from the database, so a restart loses nothing -------
+
+
+LIVE_STATES = (State.OPEN.value, State.ANSWERED.value)  # the states that go dormant
+
+
+async def next_due(db: Database, communities: Iterable[Community]) -> datetime | None:
+    """Return when the sweep next has something to do (a reminder, ping, dormancy, bounty)."""
+    q = qa_questions.c
+    found: list[datetime] = []
+    async with db.read() as conn:
+        for community in communities:
+            config = community.config.qa
+            checks: list[tuple[Any, timedelta, list[Any]]] = [
+                (
+                    q.created_at,
+                    config.unanswered_reminder,
+                    [q.state == State.OPEN.value, q.reminded_at.is_(None)],
+                ),
+                (
+                    q.first_answer_at,
+                    config.accept_ping,
+                    [
+                        q.state == State.ANSWERED.value,
+                        q.accept_pinged_at.is_(None),
+                        q.asker_left_at.is_(None),
+                    ],
+                ),
+                (
+                    q.active_at,
+                    config.dormant_after,
+                    [q.state.in_([State.OPEN.value, State.ANSWERED.value])],
+                ),
+                (q.bounty_at, config.bounty_after, [q.bounty > 0, q.bounty_settled_at.is_(None)]),
+            ]
+            for column, delay, where in checks:
+                first = await conn.scalar(
+                    select(func.min(column)).where(q.community_id == community.id, *where)
+                )
+                if first is not None:
+                    found.append(first + delay)
+    return min(found, default=None)
 
 
 async def claim_unanswered(db: Database, community: Community, now: datetime) -> list[Question]:

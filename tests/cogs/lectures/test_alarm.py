@@ -60,7 +60,7 @@ async def test_the_alarm_sleeps_until_the_next_reminder_and_sends_it_then(
     assert await sleeps.next_request() == ALARM_LONGEST.total_seconds()  # capped
     assert service.alarm.armed_for == day_before
     clock.advance(day_before - clock.now())  # exactly the due second
-    sleeps.wake()
+    await sleeps.wake()
     for _ in range(100):  # bounded: the alarm's sweep runs in its own task
         if len(await sent(cohort)) == 2:
             break
