@@ -8,12 +8,19 @@ would (ticks that find nothing are skipped, since they do nothing), recording ho
 reminder and "starting now" fired by the clock, and how long each sweep took.
 Posts go to a counting stand-in platform, so the figures are Cohort's, not a chat API's.
 Run: ``.venv/bin/python -m benchmarks.lectures [--lectures 10000]``.
+
+``--real-time`` measures lateness on the wall clock instead: ``--lectures`` (default 200)
+lectures starting within ``--window`` seconds (after the time it takes to schedule them), their
+"starting now" posts fired first by the old 10-second sweep grid alone, then, on a fresh file,
+by the alarm (``lectures.alarm``): both in the same run, so the two compare on the same load.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import random
 import resource
 import tempfile
@@ -24,8 +31,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from benchmarks.foundation import percentile
-from bot.cogs.lectures import SWEEP_EVERY, Kind, LectureService, NewLecture
-from bot.core.clock import ManualClock
+from bot.cogs.lectures import SWEEP_EVERY, Kind, LectureService, NewLecture, SweepResult
+from bot.core.clock import Clock, ManualClock, SystemClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config, parse_config
 from bot.core.platforms import PlatformName
@@ -62,18 +69,16 @@ class CountingPlatform:
         return MessageRef(ChannelRef(self.name, f"dm-{user_id}"), str(self.dms))
 
 
-def make_config(folder: Path) -> Config:
+def make_config(folder: Path, *, reminders: list[str] | None = None) -> Config:
     """Return a config on a fresh SQLite file, announcing in one console channel."""
+    lectures: dict[str, object] = {"announce_channels": ["console:general"]}
+    if reminders is not None:
+        lectures["reminders"] = reminders
     return parse_config(
         {
             "web": {"enabled": False},
             "communities": [
-                {
-                    "id": "bench",
-                    "name": "Bench",
-                    "timezone": "Europe/Berlin",
-                    "lectures": {"announce_channels": ["console:general"]},
-                }
+                {"id": "bench", "name": "Bench", "timezone": "Europe/Berlin", "lectures": lectures}
             ],
         },
         source="bench.toml",
@@ -82,7 +87,7 @@ def make_config(folder: Path) -> Config:
     )
 
 
-async def open_bot(config: Config, clock: ManualClock) -> tuple[Cohort, LectureService]:
+async def open_bot(config: Config, clock: Clock) -> tuple[Cohort, LectureService]:
     """Build the bot and return it with its lecture service (the sweep job's owner)."""
     cohort = await build(config, clock=clock)
     cohort.platforms[PlatformName.CONSOLE] = CountingPlatform()  # type: ignore[assignment]
@@ -170,8 +175,92 @@ async def main(count: int) -> None:
     print(f"peak memory (RSS): {peak:.0f} MiB")
 
 
+def lecture(community_id: int, index: int, start: datetime) -> NewLecture:
+    """Return a one-hour lecture starting at ``start``."""
+    return NewLecture(
+        community_id=community_id,
+        title=f"Lecture {index}",
+        starts=(start,),
+        rrule=None,
+        timezone="Europe/Berlin",
+        duration=timedelta(hours=1),
+        speaker=None,
+        link="https://meet.example/x",
+        tier=None,
+        capacity=None,
+        origin=None,
+        created_by=None,
+    )
+
+
+async def real_time_lateness(count: int, window: float, *, alarm: bool) -> list[float]:
+    """Schedule ``count`` lectures starting within ``window`` s; return each start's lateness.
+
+    With ``alarm`` the lectures alarm fires them; without it, a sweep every ``SWEEP_EVERY``
+    on the wall clock's grid, as the runtime's scheduler did before the alarm.
+    """
+    rng = random.Random(8)
+    folder = Path(tempfile.mkdtemp(prefix="cohort-lectures-rt-"))
+    cohort, service = await open_bot(make_config(folder, reminders=[]), SystemClock())
+    community = cohort.communities["bench"]
+    late: list[float] = []
+    everything = asyncio.Event()
+
+    def note(result: SweepResult) -> None:
+        late.extend(when.total_seconds() for kind, when in result.sent if kind is Kind.START)
+        if len(late) >= count:
+            everything.set()
+
+    service.swept.append(note)
+    grid: asyncio.Task[None] | None = None
+    if alarm:
+        await service.start()
+    else:
+
+        async def sweep_on_the_grid() -> None:
+            period = SWEEP_EVERY.total_seconds()
+            while True:
+                await asyncio.sleep(period - time.time() % period)
+                await service.sweep()
+
+        grid = asyncio.create_task(sweep_on_the_grid())
+    lead = 3.0 + count / 40  # scheduling takes a while: every start is still ahead after it
+    first = datetime.now(UTC) + timedelta(seconds=lead)
+    for index in range(count):
+        start = first + timedelta(seconds=rng.uniform(0, window))
+        await service.schedule(lecture(community.id, index, start))
+    give_up = lead + window + 2 * SWEEP_EVERY.total_seconds()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(everything.wait(), give_up)
+    if grid is not None:
+        grid.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await grid
+    await cohort.stop()
+    await cohort.db.close()
+    return late
+
+
+async def real_time(count: int, window: float) -> None:
+    """Print real-time lateness of "starting now" posts: the sweep grid, then the alarm."""
+    for name, alarm in (("10 s sweep grid (before)", False), ("alarm (after)", True)):
+        load = os.getloadavg()[0]
+        late = await real_time_lateness(count, window, alarm=alarm)
+        ms = [x * 1000 for x in late]
+        print(
+            f"real-time lateness, {name}: {len(ms)}/{count} fired, "
+            f"p50 {percentile(ms, 0.5):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms, "
+            f"max {max(ms):.0f} ms (goal p99 <= 1000 ms; load average {load:.1f})"
+        )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lectures", type=int, default=10_000)
+    parser.add_argument("--lectures", type=int, default=None)
+    parser.add_argument("--real-time", action="store_true")
+    parser.add_argument("--window", type=float, default=20.0)
     args = parser.parse_args()
-    asyncio.run(main(args.lectures))
+    if args.real_time:
+        asyncio.run(real_time(args.lectures or 200, args.window))
+    else:
+        asyncio.run(main(args.lectures or 10_000))

@@ -97,6 +97,7 @@ class LectureService:
             longest=ALARM_LONGEST,
         )
         self.alarm = self.timer.alarm
+        self.swept: list[Callable[[SweepResult], None]] = []  # told what each sweep sent
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -148,6 +149,8 @@ class LectureService:
     async def sweep(self) -> SweepResult:
         """Send what is due, then bring native events in line with changed occurrences."""
         result = await self.deliveries.run()
+        for listener in self.swept:
+            listener(result)
         await self.native.sync()
         return result
 
