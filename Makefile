@@ -51,7 +51,7 @@ pytest: $(STAMP) $(CJK_FONT)
 test: lint typecheck pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.foundation
+	$(BIN)/python -m benchmarks.table
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning
 
 Row = Mapping[str, Any]
+T = TypeVar("T")
+Work = Callable[[AsyncConnection], Awaitable[Any]]
 
 
 class GroupCommit:
@@ -20,6 +23,9 @@ class GroupCommit:
     While one batch is being written, new rows queue; the next transaction takes them all. A
     lone writer pays no extra latency, and many writers share one commit instead of queueing
     for the database lock one by one. Each caller learns whether its row was new.
+
+    Other small writes that come with the rows (a message's points) can ride in the same
+    transaction with ``run``: they are done after the batch's insert, in the order they came.
     """
 
     def __init__(
@@ -29,39 +35,90 @@ class GroupCommit:
         self.table = table
         self.keys = tuple(keys)
         self.max_batch = max_batch
+        self.batches = 0  # transactions written (the benchmark prints rows per batch)
         self._pending: list[tuple[Row, asyncio.Future[bool]]] = []
+        self._work: list[tuple[Work, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def insert(self, row: Row) -> bool:
         """Insert ``row`` unless its key exists; return whether it was new."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_all())
+        self._wake()
         return await future
 
+    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work(conn)`` in the next batch's write transaction; return what it returns.
+
+        ``work`` must only write through ``conn``: if the batch fails it is run again alone.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._work.append((work, future))
+        self._wake()
+        result: T = await future
+        return result
+
+    def _wake(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all())
+
     async def _write_all(self) -> None:
-        while self._pending:
+        while self._pending or self._work:
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
+            jobs = self._work[: self.max_batch]
+            del self._work[: self.max_batch]
             try:
-                added = await self._write([row for row, _ in batch])
+                added, results = await self._write([row for row, _ in batch], jobs)
             except Exception as exc:
-                if len(batch) == 1:
-                    self._settle(batch, exc)
-                    continue
-                # One bad row must not cost the others theirs: write them one by one.
-                for one in batch:
-                    try:
-                        self._settle([one], await self._write([one[0]]))
-                    except Exception as single:
-                        self._settle([one], single)
-                continue
-            self._settle(batch, added)
+                await self._one_by_one(batch, jobs, exc)
+            else:
+                self._settle(batch, added)
+                for (_, future), result in zip(jobs, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+            # Let the writers just answered queue their next rows: one larger batch, not two
+            # half-size ones taking turns (measured: 25 rows a batch with 50 senders before).
+            await asyncio.sleep(0)
 
-    async def _write(self, rows: list[Row]) -> set[tuple[Any, ...]]:
+    async def _one_by_one(
+        self,
+        batch: list[tuple[Row, asyncio.Future[bool]]],
+        jobs: list[tuple[Work, asyncio.Future[Any]]],
+        exc: Exception,
+    ) -> None:
+        """Write a failed batch's rows and work again alone: one bad one fails by itself."""
+        if len(batch) == 1 and not jobs:
+            self._settle(batch, exc)
+            return
+        for one in batch:
+            try:
+                self._settle([one], (await self._write([one[0]], []))[0])
+            except Exception as single:
+                self._settle([one], single)
+        for work, future in jobs:
+            try:
+                async with self.db.write() as conn:
+                    result = await work(conn)
+            except Exception as single:
+                if not future.done():
+                    future.set_exception(single)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+    async def _write(
+        self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]]
+    ) -> tuple[set[tuple[Any, ...]], list[Any]]:
         async with self.db.write() as conn:
-            return await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
+            added = (
+                await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
+                if rows
+                else set()
+            )
+            results = [await work(conn) for work, _ in jobs]
+        self.batches += 1
+        return added, results
 
     def _settle(
         self,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.batch import GroupCommit
 from bot.store.db import Database
@@ -85,3 +86,36 @@ async def test_one_bad_row_fails_alone(db: Database) -> None:
     assert isinstance(bad, IntegrityError)
     async with db.read() as conn:
         assert await conn.scalar(select(func.count()).select_from(message_log)) == 2
+
+
+async def test_work_rides_in_the_batch_transaction_and_a_failure_costs_only_itself(
+    db: Database,
+) -> None:
+    writer = GroupCommit(db, message_log, KEYS)
+
+    async def count(conn: AsyncConnection) -> int:
+        return int(await conn.scalar(select(func.count()).select_from(message_log)) or 0)
+
+    async def broken(conn: AsyncConnection) -> int:
+        await conn.execute(insert(members).values(id=1, community_id=1, created_at=NOW))
+        return 0
+
+    first = writer.insert(message("first"))
+    seen, new, failed = await asyncio.gather(
+        writer.run(count), first, writer.run(broken), return_exceptions=True
+    )
+    assert new is True
+    assert seen == 1  # the work ran after the batch's insert
+    assert isinstance(failed, IntegrityError)  # and the broken work failed alone
+    assert writer.batches >= 1
+
+
+async def test_writers_answered_together_form_one_batch(db: Database) -> None:
+    writer = GroupCommit(db, message_log, KEYS)
+
+    async def sender(n: int) -> None:
+        for i in range(5):
+            await writer.insert(message(f"{n}-{i}"))
+
+    await asyncio.gather(*(sender(n) for n in range(20)))
+    assert writer.batches == 5  # 100 rows: five batches of 20, not ten taking turns

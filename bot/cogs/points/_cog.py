@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.points import _ledger as ledger
 from bot.cogs.points import _referrals as referrals
@@ -118,7 +119,10 @@ class PointsCog:
         ):
             return  # surely still cooling down, and recently marked active: nothing to write
         keys = {"community_id": community.id, "member_id": account.member_id}
-        async with self.cohort.db.write() as conn:
+        ref = f"{event.channel.platform}:{event.channel.channel_id}:{event.message_id}"
+
+        async def award(conn: AsyncConnection) -> tuple[int, int | None, datetime | None]:
+            """Mark the member active and award the message; return balance, points, last."""
             await upsert_add(
                 conn,
                 points_balances,
@@ -148,14 +152,11 @@ class PointsCog:
                 rng=self.rng,
             )
             if not isinstance(earned, int):
-                if row.last_message_award_at is not None:
-                    self._remember(community.id, account.member_id, row.last_message_award_at, now)
-                return
-            ref = f"{event.channel.platform}:{event.channel.channel_id}:{event.message_id}"
+                return row.balance, None, row.last_message_award_at
             if not await ledger.award_in(
                 conn, community, account.member_id, earned, Reason.MESSAGE, ref, at=now
             ):
-                return
+                return row.balance, None, None
             await conn.execute(
                 points_balances.update()
                 .where(
@@ -164,9 +165,17 @@ class PointsCog:
                 )
                 .values(last_message_award_at=now, last_message_digest=digest(event.text))
             )
+            return row.balance, earned, now
+
+        # In the message log's batch: a burst of first messages shares its transactions.
+        balance, earned, last = await self.cohort.dispatcher.messages.run(award)
+        if earned is None:
+            if last is not None:
+                self._remember(community.id, account.member_id, last, now)
+            return
         self._remember(community.id, account.member_id, now, now)
-        before = progress(row.balance, config.curve, config.curve_step).level
-        after = progress(row.balance + earned, config.curve, config.curve_step).level
+        before = progress(balance, config.curve, config.curve_step).level
+        after = progress(balance + earned, config.curve, config.curve_step).level
         if after != before:
             await self.settle_levels(member_id=account.member_id, where=event.channel)
 
