@@ -59,6 +59,14 @@ PARTS = (
                 "{0} / {1} ms",
             ),
             Figure(
+                "console dispatch, commands that change nothing, median / p99",
+                "median <= 1 ms, p99 <= 5 ms",
+                rf"change nothing .*?: median {NUMBER} ms, p99 {NUMBER} ms",
+                "{0} / {1} ms",
+                rf"change nothing .*CPU median {NUMBER} ms, p99 {NUMBER} ms",
+                "CPU time {0} / {1} ms",
+            ),
+            Figure(
                 "ingest, 50 senders",
                 ">= 25% of the anchor",
                 rf"50 sender\(s\): .*?{NUMBER} msg/s \(([\d.]+%) of the anchor",
@@ -154,7 +162,13 @@ PARTS = (
             Figure(
                 "/questions search English 2 words, p99",
                 "p99 < 30 ms",
-                rf"English, 2 words\s+p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms",
+                rf"english, 2 words\s+p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms",
+                "{1} ms",
+            ),
+            Figure(
+                "/questions search Chinese 2 characters, p99",
+                "p99 < 30 ms",
+                rf"chinese, 2 chars\s+p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms",
                 "{1} ms",
             ),
         ),
