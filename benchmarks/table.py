@@ -84,7 +84,7 @@ PARTS = (
     ),
     Part(
         "lectures (real time)",
-        ("benchmarks.lectures", "--real-time", "--lectures", "60", "--window", "5"),
+        ("benchmarks.lectures", "--real-time", "--lectures", "30", "--window", "10"),
         120,
         (
             Figure(
