@@ -57,13 +57,16 @@ class Alarm:
         self._changed.set()
 
     def stop(self) -> None:
-        """Make ``run`` return at its next wake-up (``rearm`` wakes it at once)."""
+        """Make ``run`` return at its next wake-up, or at once if it has not begun."""
         self._stopping = True
         self._changed.set()
 
+    def resume(self) -> None:
+        """Let ``run`` run again after a ``stop`` (a restart of the same process's service)."""
+        self._stopping = False
+
     async def run(self) -> None:
         """Wait for each due time and fire; run until ``stop`` (as a supervised task)."""
-        self._stopping = False
         fired_for: datetime | None = None
         while not self._stopping:
             self._changed.clear()
@@ -144,6 +147,7 @@ class Timer:
     async def start(self) -> None:
         """Run the alarm, supervised as ``name``."""
         if self._watch is None:
+            self.alarm.resume()
             self._watch = self.supervisor.run(self.name, self.alarm.run)
 
     async def stop(self) -> None:

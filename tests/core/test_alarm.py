@@ -143,3 +143,17 @@ async def test_a_due_time_firing_did_not_move_waits_the_retry_pause(
     await sleeps.wake()
     await asyncio.wait_for(schedule.took.wait(), BOUND)
     assert len(schedule.fired) == 2  # and after the pause it tries again
+
+
+async def test_a_stop_before_the_task_begins_ends_it_at_once(clock: ManualClock) -> None:
+    schedule, sleeps = Schedule(clock), Sleeps()
+    alarm = Alarm(clock, schedule.next_due, schedule.fire, longest=LONGEST, sleep=sleeps)
+    task = asyncio.create_task(alarm.run())
+    alarm.stop()  # a quick shutdown: the task has not run a step yet
+    await asyncio.wait_for(task, BOUND)
+    assert sleeps.requests == [] and alarm.fired == 0
+    alarm.resume()  # started again later: it runs
+    task = asyncio.create_task(alarm.run())
+    assert await sleeps.next_request() == LONGEST.total_seconds()
+    alarm.stop()
+    await asyncio.wait_for(task, BOUND)
