@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -41,17 +42,26 @@ _SPACES = re.compile(r"\s+")
 _MENTIONS = re.compile(r"<@!?[0-9]{5,25}>|(?<![\w@])@[A-Za-z0-9_.]{1,64}")
 
 
+@functools.lru_cache(maxsize=64)
+def _thanks(words: tuple[str, ...]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+    """Compile a words list once: one pattern for the ASCII words, the others to look for."""
+    folded = [w.casefold() for w in words]
+    ascii_words = [re.escape(w) for w in folded if w.isascii()]
+    pattern = (
+        re.compile(rf"(?<![a-z0-9])(?:{'|'.join(ascii_words)})(?![a-z0-9])")
+        if ascii_words
+        else None
+    )
+    return pattern, tuple(w for w in folded if not w.isascii())
+
+
 def says_thanks(text: str, words: tuple[str, ...]) -> bool:
     """Tell whether a message thanks someone: a thanks word alone, not inside another word."""
     folded = text.casefold()
-    for raw in words:
-        word = raw.casefold()
-        if not word.isascii():
-            if word in folded:
-                return True
-        elif re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", folded):
-            return True
-    return False
+    pattern, others = _thanks(words)
+    if any(word in folded for word in others):
+        return True
+    return pattern is not None and pattern.search(folded) is not None
 
 
 def mentions_in(text: str) -> list[str]:
