@@ -291,8 +291,15 @@ class Dispatcher:
         channel: ChannelRef | None,
         respond: Responder,
     ) -> Context:
-        account = await self.cohort.identity.resolve(community.id, caller)
-        member, linked = await self.cohort.identity.profile(account.member_id)
+        identity = self.cohort.identity
+        account = await identity.resolve(community.id, caller)
+        try:
+            member, linked = await identity.profile(account.member_id)
+        except LookupError:
+            # Another process merged this member into another (/link): look the account up again.
+            identity.forget(community.id, caller)
+            account = await identity.resolve(community.id, caller)
+            member, linked = await identity.profile(account.member_id)
         locale = (
             member.locale
             or normalize_locale(account.locale)

@@ -152,6 +152,10 @@ class Identity:
             return account
         raise RuntimeError(f"could not resolve account {caller.platform}:{caller.user_id}")
 
+    def forget(self, community_id: int, caller: Caller) -> None:
+        """Drop the cached account of ``caller`` (its member changed in another process)."""
+        self._cache.pop((community_id, caller.platform, caller.user_id), None)
+
     async def _upsert(self, community_id: int, caller: Caller, now: datetime) -> Account:
         username_key = caller.username.lower() if caller.username else None
         async with self.db.write() as conn:

@@ -190,3 +190,24 @@ async def test_zero_staleness_reads_the_versions_on_every_use(tmp_path: Path) ->
         assert bot.versions.reads > before
     finally:
         await bot.db.close()
+
+
+async def test_a_member_merged_away_by_another_process_is_looked_up_again(
+    cohort: Cohort, clock: ManualClock, other: tuple[Cohort, ManualClock]
+) -> None:
+    second, _ = other
+    community = cohort.communities["demo"]
+    telegram = await cohort.identity.resolve(
+        community.id, Caller(PlatformName.TELEGRAM, "77", "Bob T")
+    )  # the older member: it survives the link
+    console = ConsoleAdapter(cohort, community, user="bob", out=io.StringIO())
+    cohort.platforms[PlatformName.CONSOLE] = console
+    await console.handle_line("/whoami")  # bob's console account is cached in this process
+    bob = await cohort.identity.resolve(community.id, BOB)
+    code = await second.identity.create_link_code(telegram)
+    assert await second.identity.redeem_link_code(bob, code.code) == telegram.member_id
+    clock.advance(STALE)
+    output(console)
+    await console.handle_line("/whoami")
+    printed = output(console)
+    assert "telegram" in printed.lower() and "incident" not in printed.lower()
