@@ -203,7 +203,7 @@ async def test_a_member_merged_away_by_another_process_is_looked_up_again(
     console = ConsoleAdapter(cohort, community, user="bob", out=io.StringIO())
     cohort.platforms[PlatformName.CONSOLE] = console
     await console.handle_line("/whoami")  # bob's console account is cached in this process
-    bob = await cohort.identity.resolve(community.id, BOB)
+    bob = await cohort.identity.resolve(community.id, console.caller("bob"))  # the cached one
     code = await second.identity.create_link_code(telegram)
     assert await second.identity.redeem_link_code(bob, code.code) == telegram.member_id
     clock.advance(STALE)
