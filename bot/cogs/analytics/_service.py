@@ -357,7 +357,7 @@ class Analytics:
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
             stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
-            here = sum(1 for stay in stays.values() if stay.left is None)
+            here = {member_id for member_id, stay in stays.items() if stay.left is None}
             return await suggestions.page(conn, community_id, start, end, since, until, here)
 
     async def member(

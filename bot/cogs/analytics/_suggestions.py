@@ -67,9 +67,9 @@ async def page(
     end: date,
     since: datetime,
     until: datetime,
-    members: int,
+    present: set[int],
 ) -> Recommender:
-    """Return the recommender page over ``[since, until)`` for ``members`` present."""
+    """Return the recommender page over ``[since, until)`` for the ``present`` members."""
     catalog = int(
         await conn.scalar(
             select(func.count()).select_from(courses).where(courses.c.community_id == community_id)
@@ -102,7 +102,7 @@ async def page(
             select(r.member_id).where(r.community_id == community_id, r.use_messages.is_(False))
         )
     )
-    personal = len(buyers | (writers - opted_out))
+    personal = len((buyers | (writers - opted_out)) & present)
     s = analytics_suggestions.c
     shown = (
         await conn.execute(
@@ -132,9 +132,9 @@ async def page(
         start=start,
         end=end,
         courses=catalog,
-        members=members,
+        members=len(present),
         members_with_suggestions=personal,
-        coverage=rules.ratio(personal, members),
+        coverage=rules.ratio(personal, len(present)),
         suggested_courses=suggested,
         catalog_coverage=rules.ratio(suggested, catalog),
         shown=len(shown),
