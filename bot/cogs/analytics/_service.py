@@ -8,7 +8,7 @@ is the zone the pages are meant to be asked in.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -90,26 +90,29 @@ class Analytics:
 
     async def growth(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Growth:
         """Return members per day (total, new, left), per platform and all together."""
-        _, until = rules.window(start, end, zone)
+        since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            presence = await pages.presence(conn, community_id, until)
-        per_platform, together = pages.growth_days(presence, start, end, zone)
-        platforms = tuple(sorted({p.platform for p in presence}))
+            found = await pages.growth_rows(conn, community_id, since, until)
+        per_platform, together = pages.growth_days(
+            found.moved,
+            start,
+            end,
+            zone,
+            platforms=found.platforms,
+            base_platform=found.base_platform,
+            base_members=found.base_members,
+        )
         rows: list[GrowthDay] = []
         for day in rules.days(start, end):
             rows.append(together[day])
-            rows.extend(per_platform[(day, platform)] for platform in platforms)
-        members_now: dict[int, set[str]] = defaultdict(set)
-        for p in presence:
-            if p.left_at is None or p.left_at >= until:
-                members_now[p.member_id].add(p.platform)
+            rows.extend(per_platform[(day, platform)] for platform in found.platforms)
         return Growth(
             start=start,
             end=end,
-            platforms=platforms,
+            platforms=found.platforms,
             days=tuple(rows),
-            linked_members=sum(1 for held in members_now.values() if len(held) > 1),
-            members_total=len(members_now),
+            linked_members=found.linked_members,
+            members_total=found.members_total,
         )
 
     async def activity(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Activity:
