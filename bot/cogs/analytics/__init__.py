@@ -129,6 +129,7 @@ def setup(cohort: Cohort) -> None:
             cohort.db,
             community_id=event.community.id,
             member_id=event.account.member_id,
+            account_id=event.account.id,
             platform=event.channel.platform.value,
             channel_id=event.channel.channel_id,
             at=cohort.clock.now(),

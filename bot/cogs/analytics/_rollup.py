@@ -124,12 +124,27 @@ class Recorder:
         *,
         community_id: int,
         member_id: int,
+        account_id: int,
         platform: str,
         channel_id: str,
         at: datetime,
     ) -> None:
-        """Count a reaction a member gave."""
+        """Count a reaction a member gave (and see the account as present, if it was not)."""
         async with db.write() as conn:
+            known = self._present_since.get(account_id)
+            if known is None or at < known:
+                await seen_accounts(
+                    conn,
+                    [
+                        {
+                            "account_id": account_id,
+                            "community_id": community_id,
+                            "member_id": member_id,
+                            "platform": platform,
+                            "joined_at": at,
+                        }
+                    ],
+                )
             await add_counts(
                 conn,
                 analytics_hours,
@@ -162,6 +177,8 @@ class Recorder:
                 keys=DAY_KEYS,
                 counts=DAY_COUNTS,
             )
+        if known is None or at < known:
+            self._present_since[account_id] = at
 
     async def joined(
         self,
