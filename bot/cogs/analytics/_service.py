@@ -9,6 +9,7 @@ is the zone the pages are meant to be asked in.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -57,10 +58,13 @@ TOP = 10
 class Analytics:
     """Figures for organizers, read from the rollups and the feature tables."""
 
-    def __init__(self, db: Database, clock: Clock, *, cost: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, *, costs: Mapping[int, float] | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
-        self.cost = cost  # C of the community effect E = S * U / C
+        # C of the community effect E = S * U / C, per community id (1.0 if not given).
+        self.costs: Mapping[int, float] = costs or {}
 
     async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
         """Return the headline cards and their sparklines."""
@@ -233,6 +237,7 @@ class Analytics:
             shown = set(ranked[:TOP]) | set(ranked[-TOP:])
             names = await pages.names_of(conn, sorted(shown))
         paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
+        cost = self.costs.get(community_id, 1.0)
         population = len(scores)
         share = rules.ratio(len(paying & set(scores)), population)
         mean = rules.ratio(sum(scores.values()), population)
@@ -258,8 +263,8 @@ class Analytics:
             members=population,
             paying_share=share,
             mean_score=mean,
-            cost=self.cost,
-            effect=rules.ratio(share * mean, self.cost),
+            cost=cost,
+            effect=rules.ratio(share * mean, cost),
             distribution=tuple(
                 Bucket(edge, edges[n + 1] if n + 1 < len(edges) else None, counts[n])
                 for n, edge in enumerate(edges)
