@@ -69,7 +69,7 @@ class Analytics:
     async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
         """Return the headline cards and their sparklines."""
         growth = await self.growth(community_id, start, end, zone)
-        activity = await self.activity(community_id, start, end, zone)
+        activity = await self._activity(community_id, start, end, zone, full=False)
         qa = await self.qa(community_id, start, end, zone)
         revenue = await self.revenue(community_id, start, end, zone)
         together = [d for d in growth.days if d.platform == ""]
@@ -121,6 +121,12 @@ class Analytics:
 
     async def activity(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Activity:
         """Return messages per day, DAU/WAU/MAU, stickiness, the heatmap and the leaders."""
+        return await self._activity(community_id, start, end, zone, full=True)
+
+    async def _activity(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo, *, full: bool
+    ) -> Activity:
+        """Compute the activity page; without ``full``, no WAU and no leaders (the overview)."""
         since, until = rules.window(start, end, zone)
         h = analytics_hours.c
         d = analytics_member_days.c
@@ -150,13 +156,15 @@ class Analytics:
                     )
                 ).all()
             }
-            wau = await pages.active_members(
-                conn, community_id, end - timedelta(days=rules.WAU_DAYS - 1), end
-            )
             mau = await pages.active_members(
                 conn, community_id, end - timedelta(days=rules.MAU_DAYS - 1), end
             )
-            leaders = await pages.top_members(conn, community_id, start, end, TOP)
+            wau, leaders = 0, []
+            if full:
+                wau = await pages.active_members(
+                    conn, community_id, end - timedelta(days=rules.WAU_DAYS - 1), end
+                )
+                leaders = await pages.top_members(conn, community_id, start, end, TOP)
         for hour, platform, channel_id, n, r in hours:
             local = hour.astimezone(zone)
             messages[local.date()] += n
