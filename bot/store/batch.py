@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -11,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning
+
+log = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
 # Work done in the transaction that wrote a batch, given the rows that were new.
@@ -24,7 +27,8 @@ class GroupCommit:
     lone writer pays no extra latency, and many writers share one commit instead of queueing
     for the database lock one by one. Each caller learns whether its row was new. Each
     ``after_insert`` hook runs in the batch's transaction with the rows that were new, so what
-    it keeps in step with the table (rollups) commits or rolls back with them.
+    it keeps in step with the table (rollups) commits or rolls back with them; a hook that
+    fails is undone (a savepoint) and logged, and the rows are written without it.
     """
 
     def __init__(
@@ -77,8 +81,17 @@ class GroupCommit:
                         seen.add(key)
                         fresh.append(row)
                 for hook in self.after_insert:
-                    await hook(conn, fresh)
+                    await self._run_hook(conn, hook, fresh)
             return added
+
+    async def _run_hook(self, conn: AsyncConnection, hook: AfterInsert, rows: list[Row]) -> None:
+        """Run a hook in a savepoint: its failure is logged and undone, the rows are kept."""
+        try:
+            async with conn.begin_nested():
+                await hook(conn, rows)
+        except Exception:
+            name = getattr(hook, "__qualname__", repr(hook))
+            log.exception("%s: after-insert hook %s failed; the rows are kept", self.table, name)
 
     def _settle(
         self,
