@@ -114,3 +114,4 @@ async def test_after_insert_hooks_see_only_new_rows_and_a_failing_one_loses_noth
         members_now = await conn.scalar(select(func.count()).select_from(members))
     assert (logged, members_now) == (2, 1)  # the failed hook's own write was undone
     assert "after-insert hook" in caplog.text and "a broken rollup" in caplog.text
+    assert seen == ["a", "b"]  # the rows written again without hooks are not seen twice
