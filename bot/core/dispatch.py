@@ -57,8 +57,9 @@ class Dispatcher:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        # The message log's group commit; cogs put a message's own small writes (its points)
-        # in the same transaction with ``messages.run``.
+        # The message log's group commit; cogs add a message's own small writes (its points)
+        # with ``messages.run`` and keep tables in step with it (analytics rollups) with
+        # ``messages.after_insert``: both in the batch's transaction.
         self.messages = GroupCommit(
             cohort.db, message_log, ("community_id", "platform", "channel_id", "message_id")
         )

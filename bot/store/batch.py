@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -12,9 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning
 
+log = logging.getLogger(__name__)
+
 Row = Mapping[str, Any]
 T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[Any]]
+# Work done in the transaction that wrote a batch, given the rows that were new.
+AfterInsert = Callable[[AsyncConnection, list[Row]], Awaitable[None]]
+
+
+class _HookFailed(Exception):
+    """An after-insert hook raised: the batch is written again without the hooks."""
+
+    def __init__(self, hook: AfterInsert) -> None:
+        super().__init__()
+        self.name = getattr(hook, "__qualname__", repr(hook))
 
 
 class GroupCommit:
@@ -26,6 +39,11 @@ class GroupCommit:
 
     Other small writes that come with the rows (a message's points) can ride in the same
     transaction with ``run``: they are done after the batch's insert, in the order they came.
+
+    Each ``after_insert`` hook runs in the batch's transaction with the rows that were new, so what
+    it keeps in step with the table (rollups) commits or rolls back with them; when a hook
+    fails, the transaction is rolled back, logged, and the rows are written again without the
+    hooks (nothing is lost; the hook's table misses them until it is rebuilt).
     """
 
     def __init__(
@@ -36,6 +54,7 @@ class GroupCommit:
         self.keys = tuple(keys)
         self.max_batch = max_batch
         self.batches = 0  # transactions written (the benchmark prints rows per batch)
+        self.after_insert: list[AfterInsert] = []
         self._pending: list[tuple[Row, asyncio.Future[bool]]] = []
         self._work: list[tuple[Work, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -110,12 +129,40 @@ class GroupCommit:
     async def _write(
         self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]]
     ) -> tuple[set[tuple[Any, ...]], list[Any]]:
+        try:
+            return await self._write_once(rows, jobs, hooks=True)
+        except _HookFailed as failed:
+            # The transaction rolled back: write the rows again without the hooks.
+            log.error(
+                "%s: after-insert hook %s failed; the rows are written without it",
+                self.table,
+                failed.name,
+                exc_info=failed.__cause__,
+            )
+            return await self._write_once(rows, jobs, hooks=False)
+
+    async def _write_once(
+        self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]], *, hooks: bool
+    ) -> tuple[set[tuple[Any, ...]], list[Any]]:
         async with self.db.write() as conn:
             added = (
                 await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
                 if rows
                 else set()
             )
+            if hooks and self.after_insert and added:
+                seen: set[tuple[Any, ...]] = set()
+                fresh: list[Row] = []
+                for row in rows:  # the first of rows sharing a key is the one written
+                    key = tuple(row[k] for k in self.keys)
+                    if key in added and key not in seen:
+                        seen.add(key)
+                        fresh.append(row)
+                for hook in self.after_insert:
+                    try:
+                        await hook(conn, fresh)
+                    except Exception as exc:
+                        raise _HookFailed(hook) from exc
             results = [await work(conn) for work, _ in jobs]
         self.batches += 1
         return added, results

@@ -1,0 +1,441 @@
+"""The analytics service: one method per page, each over local days ``start``..``end``.
+
+Every method takes ``(community_id, start, end, zone)``; ``start`` and ``end`` are local days
+of ``zone``, both included. Pages read the rollups and the feature tables (questions, lectures,
+purchases), never the message log. Member-day rollups are kept in the community's zone, which
+is the zone the pages are meant to be asked in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.analytics import _directory as directory
+from bot.cogs.analytics import _lectures as lectures_of
+from bot.cogs.analytics import _pages as pages
+from bot.cogs.analytics import _people as people
+from bot.cogs.analytics import _revenue as revenue_of
+from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics import _suggestions as suggestions
+from bot.cogs.analytics._figures import (
+    Activity,
+    ActivityDay,
+    Bucket,
+    ChannelCount,
+    Contributor,
+    DayCount,
+    Engagement,
+    Growth,
+    GrowthDay,
+    Lectures,
+    MemberDetail,
+    MemberEngagement,
+    Members,
+    MemberSort,
+    Overview,
+    Qa,
+    QaDay,
+    Recommender,
+    Retention,
+    RetentionCohort,
+    Revenue,
+    Segment,
+    Session,
+)
+from bot.core.clock import Clock
+from bot.store.db import Database
+from bot.store.tables import analytics_hours, analytics_member_days, qa_questions
+
+TOP = 10
+
+
+class Analytics:
+    """Figures for organizers, read from the rollups and the feature tables."""
+
+    def __init__(
+        self, db: Database, clock: Clock, *, costs: Mapping[int, float] | None = None
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        # C of the community effect E = S * U / C, per community id (1.0 if not given).
+        self.costs: Mapping[int, float] = costs or {}
+
+    async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
+        """Return the headline cards and their sparklines."""
+        growth = await self.growth(community_id, start, end, zone)
+        activity = await self._activity(community_id, start, end, zone, full=False)
+        qa = await self.qa(community_id, start, end, zone)
+        revenue = await self.revenue(community_id, start, end, zone)
+        together = [d for d in growth.days if d.platform == ""]
+        async with self.db.read() as conn:
+            active = await pages.active_members(conn, community_id, start, end)
+        return Overview(
+            start=start,
+            end=end,
+            members_total=growth.members_total,
+            members_new=sum(d.new for d in together),
+            members_left=sum(d.left for d in together),
+            messages=activity.messages,
+            active_members=active,
+            dau=activity.dau,
+            mau=activity.mau,
+            questions_asked=qa.asked,
+            questions_solved=qa.solved,
+            mrr=tuple(pages.money(c.currency, c.mrr) for c in revenue.currencies),
+            members_daily=tuple(DayCount(d.day, d.total) for d in together),
+            messages_daily=tuple(DayCount(d.day, d.messages) for d in activity.days),
+        )
+
+    async def growth(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Growth:
+        """Return members per day (total, new, left), per platform and all together."""
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            found = await pages.growth_rows(conn, community_id, since, until)
+        per_platform, together = pages.growth_days(
+            found.moved,
+            start,
+            end,
+            zone,
+            platforms=found.platforms,
+            base_platform=found.base_platform,
+            base_members=found.base_members,
+        )
+        rows: list[GrowthDay] = []
+        for day in rules.days(start, end):
+            rows.append(together[day])
+            rows.extend(per_platform[(day, platform)] for platform in found.platforms)
+        return Growth(
+            start=start,
+            end=end,
+            platforms=found.platforms,
+            days=tuple(rows),
+            linked_members=found.linked_members,
+            members_total=found.members_total,
+        )
+
+    async def activity(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Activity:
+        """Return messages per day, DAU/WAU/MAU, stickiness, the heatmap and the leaders."""
+        return await self._activity(community_id, start, end, zone, full=True)
+
+    async def _activity(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo, *, full: bool
+    ) -> Activity:
+        """Compute the activity page; without ``full``, no WAU and no leaders (the overview)."""
+        since, until = rules.window(start, end, zone)
+        h = analytics_hours.c
+        d = analytics_member_days.c
+        messages: Counter[date] = Counter()
+        reactions: Counter[date] = Counter()
+        heat = [[0] * rules.HEATMAP_HOURS for _ in range(rules.HEATMAP_DAYS)]
+        channels: Counter[tuple[str, str]] = Counter()
+        async with self.db.read() as conn:
+            hours = (
+                await conn.execute(
+                    select(h.hour, h.platform, h.channel_id, h.messages, h.reactions).where(
+                        h.community_id == community_id, h.hour >= since, h.hour < until
+                    )
+                )
+            ).all()
+            daily_active: dict[date, int] = {
+                day: int(n)
+                for day, n in (
+                    await conn.execute(
+                        select(d.day, func.count())
+                        .where(
+                            d.community_id == community_id,
+                            d.day >= start - timedelta(days=rules.MAU_DAYS - 1),
+                            d.day <= end,
+                        )
+                        .group_by(d.day)
+                    )
+                ).all()
+            }
+            mau = await pages.active_members(
+                conn, community_id, end - timedelta(days=rules.MAU_DAYS - 1), end
+            )
+            wau, leaders = 0, []
+            if full:
+                wau = await pages.active_members(
+                    conn, community_id, end - timedelta(days=rules.WAU_DAYS - 1), end
+                )
+                leaders = await pages.top_members(conn, community_id, start, end, TOP)
+        for hour, platform, channel_id, n, r in hours:
+            local = hour.astimezone(zone)
+            messages[local.date()] += n
+            reactions[local.date()] += r
+            heat[local.weekday()][local.hour] += n
+            channels[(platform, channel_id)] += n
+        span = rules.days(start, end)
+        month = rules.days(end - timedelta(days=rules.MAU_DAYS - 1), end)
+        dau = rules.ratio(sum(daily_active.get(day, 0) for day in span), len(span))
+        month_dau = rules.ratio(sum(daily_active.get(day, 0) for day in month), len(month))
+        top_channels = sorted(channels.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+        return Activity(
+            start=start,
+            end=end,
+            days=tuple(
+                ActivityDay(day, messages[day], reactions[day], daily_active.get(day, 0))
+                for day in span
+            ),
+            messages=sum(messages.values()),
+            dau=dau,
+            wau=wau,
+            mau=mau,
+            stickiness=rules.ratio(month_dau, mau),
+            heatmap=tuple(tuple(row) for row in heat),
+            top_channels=tuple(
+                ChannelCount(platform, channel, n) for (platform, channel), n in top_channels if n
+            ),
+            top_contributors=tuple(
+                Contributor(member_id, name, n, r) for member_id, name, n, r in leaders
+            ),
+        )
+
+    async def retention(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> Retention:
+        """Return the weekly cohorts that joined in the range and their activity since."""
+        _, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
+            joined = {m: s.joined for m, s in stays.items() if start <= s.joined <= end}
+            weeks = await people.active_weeks(
+                conn, community_id, set(joined), rules.week_of(start), end
+            )
+        return Retention(
+            start=start,
+            end=end,
+            cohorts=tuple(
+                RetentionCohort(week, size, active)
+                for week, size, active in people.cohorts(joined, weeks, end)
+            ),
+        )
+
+    async def _scores(
+        self, conn: AsyncConnection, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> tuple[dict[int, people.Stay], dict[int, people.Parts], dict[int, float]]:
+        """Return the member stays, score parts and scores U of members present in the range."""
+        since, until = rules.window(start, end, zone)
+        stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
+        parts = await people.parts(conn, community_id, start, end, since, until)
+        scores: dict[int, float] = {}
+        for member_id, stay in stays.items():
+            present = rules.days_present(stay.joined, stay.left, start, end)
+            if present <= 0:
+                continue
+            p = parts.get(member_id) or people.Parts()
+            scores[member_id] = rules.score(p.interactions, p.discussions, p.contributions, present)
+        return stays, parts, scores
+
+    async def engagement(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> Engagement:
+        """Return the participation scores, the community effect and who is most engaged."""
+        _, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            stays, parts, scores = await self._scores(conn, community_id, start, end, zone)
+            ledger = await revenue_of.load(conn, community_id, until, until)
+            ranked = sorted(scores, key=lambda m: (-scores[m], m))
+            shown = set(ranked[:TOP]) | set(ranked[-TOP:])
+            names = await pages.names_of(conn, sorted(shown))
+        paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
+        cost = self.costs.get(community_id, 1.0)
+        population = len(scores)
+        share = rules.ratio(len(paying & set(scores)), population)
+        mean = rules.ratio(sum(scores.values()), population)
+        counts = Counter(rules.bucket_index(v) for v in scores.values())
+        edges = rules.SCORE_EDGES
+
+        def line(member_id: int) -> MemberEngagement:
+            p = parts.get(member_id) or people.Parts()
+            stay = stays[member_id]
+            return MemberEngagement(
+                member_id=member_id,
+                name=names.get(member_id, ""),
+                interactions=p.interactions,
+                discussions=p.discussions,
+                contributions=p.contributions,
+                days=rules.days_present(stay.joined, stay.left, start, end),
+                score=scores[member_id],
+            )
+
+        return Engagement(
+            start=start,
+            end=end,
+            members=population,
+            paying_share=share,
+            mean_score=mean,
+            cost=cost,
+            effect=rules.ratio(share * mean, cost),
+            distribution=tuple(
+                Bucket(edge, edges[n + 1] if n + 1 < len(edges) else None, counts[n])
+                for n, edge in enumerate(edges)
+            ),
+            most_engaged=tuple(line(m) for m in ranked[:TOP]),
+            least_engaged=tuple(line(m) for m in reversed(ranked[-TOP:])),
+        )
+
+    async def qa(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Qa:
+        """Return questions asked in the range, answer and solve times, and unanswered now."""
+        since, until = rules.window(start, end, zone)
+        q = qa_questions.c
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(q.state, q.created_at, q.first_answer_at, q.solved_at).where(
+                        q.community_id == community_id,
+                        q.created_at >= since,
+                        q.created_at < until,
+                    )
+                )
+            ).all()
+            unanswered = await conn.scalar(
+                select(func.count()).where(
+                    q.community_id == community_id,
+                    q.state == "open",
+                    q.first_answer_at.is_(None),
+                )
+            )
+        first = [r.first_answer_at - r.created_at for r in rows if r.first_answer_at is not None]
+        solve = [r.solved_at - r.created_at for r in rows if r.solved_at is not None]
+        asked: Counter[date] = Counter()
+        solved: Counter[date] = Counter()
+        for r in rows:
+            day = rules.local_day(r.created_at, zone)
+            asked[day] += 1
+            if r.solved_at is not None:
+                solved[day] += 1
+        return Qa(
+            start=start,
+            end=end,
+            asked=len(rows),
+            answered=len(first),
+            solved=len(solve),
+            median_first_answer=rules.median(first),
+            p90_first_answer=rules.percentile(first, 0.9),
+            median_solve=rules.median(solve),
+            p90_solve=rules.percentile(solve, 0.9),
+            unanswered_now=int(unanswered or 0),
+            days=tuple(QaDay(day, asked[day], solved[day]) for day in rules.days(start, end)),
+        )
+
+    async def lectures(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Lectures:
+        """Return the sessions that started in the range: RSVPs, attendance, reminders."""
+        since, until = rules.window(start, end, zone)
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            rows = await lectures_of.sessions(conn, community_id, since, until)
+        sessions = tuple(
+            Session(
+                occurrence_id=r.occurrence_id,
+                title=r.title,
+                start_at=r.start_at.astimezone(zone),
+                status=r.status,
+                going=r.going,
+                maybe=r.maybe,
+                attended=r.attended,
+                no_shows=r.no_shows if r.start_at <= now else 0,
+                reminders_sent=r.reminders_sent,
+            )
+            for r in rows
+        )
+        past_going = sum(x.going for x in sessions if x.start_at <= now)
+        no_shows = sum(x.no_shows for x in sessions)
+        return Lectures(
+            start=start,
+            end=end,
+            sessions=sessions,
+            going=sum(x.going for x in sessions),
+            maybe=sum(x.maybe for x in sessions),
+            attended=sum(x.attended for x in sessions),
+            no_shows=no_shows,
+            no_show_rate=rules.ratio(no_shows, past_going),
+            reminders_sent=sum(x.reminders_sent for x in sessions),
+        )
+
+    async def revenue(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Revenue:
+        """Return MRR and its movements, churn, conversion, refunds and sales by offer."""
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            ledger = await revenue_of.load(conn, community_id, since, until)
+        return revenue_of.revenue(ledger, start, end, since, until)
+
+    async def recommender(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> Recommender:
+        """Return the recommender's coverage and how suggestions turned into purchases."""
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
+            here = {member_id for member_id, stay in stays.items() if stay.left is None}
+            return await suggestions.page(conn, community_id, start, end, since, until, here)
+
+    async def member(
+        self, community_id: int, member_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> MemberDetail | None:
+        """Return one member's page, or None if the member is not in the community."""
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            stays = people.stays(
+                [
+                    p
+                    for p in await pages.presence(conn, community_id, until)
+                    if p.member_id == member_id
+                ],
+                zone,
+                until,
+            )
+            return await directory.detail(
+                conn,
+                community_id,
+                member_id,
+                start,
+                end,
+                since,
+                until,
+                zone,
+                stays.get(member_id),
+            )
+
+    async def members(
+        self,
+        community_id: int,
+        start: date,
+        end: date,
+        zone: ZoneInfo,
+        *,
+        search: str = "",
+        sort: MemberSort = MemberSort.ENGAGEMENT,
+        segment: Segment = Segment.ALL,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Members:
+        """Return a page of members matching ``search`` (a name) and ``segment``, sorted."""
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            identities = await directory.names_and_platforms(conn, community_id)
+            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
+            parts = await people.parts(conn, community_id, start, end, since, until)
+            points = await directory.balances(conn, community_id)
+            ledger = await revenue_of.load(conn, community_id, until, until)
+        paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
+        return directory.listing(
+            identities=identities,
+            stays=stays,
+            parts=parts,
+            points=points,
+            paying=paying,
+            start=start,
+            end=end,
+            search=search,
+            sort=sort,
+            segment=segment,
+            offset=offset,
+            limit=limit,
+        )
