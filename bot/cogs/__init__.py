@@ -7,5 +7,6 @@ DEFAULT_COGS: tuple[str, ...] = (
     "bot.cogs.lectures",
     "bot.cogs.qa",
     "bot.cogs.recommend",
+    "bot.cogs.analytics",
     "bot.cogs.dashboard",
 )

@@ -57,7 +57,9 @@ class Dispatcher:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._messages = GroupCommit(
+        # The message log's group commit; a cog may add work to the same transaction
+        # (``messages.after_insert``), as the analytics rollups do.
+        self.messages = GroupCommit(
             cohort.db, message_log, ("community_id", "platform", "channel_id", "message_id")
         )
 
@@ -331,7 +333,7 @@ class Dispatcher:
         text = scrub(text)  # a chat message cannot be refused like a command: it is cleaned
         async with self._track():
             account = await self.cohort.identity.resolve(community.id, caller)
-            added = await self._messages.insert(
+            added = await self.messages.insert(
                 {
                     "community_id": community.id,
                     "member_id": account.member_id,

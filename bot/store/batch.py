@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning
 
 Row = Mapping[str, Any]
+# Work done in the transaction that wrote a batch, given the rows that were new.
+AfterInsert = Callable[[AsyncConnection, list[Row]], Awaitable[None]]
 
 
 class GroupCommit:
@@ -19,7 +22,9 @@ class GroupCommit:
 
     While one batch is being written, new rows queue; the next transaction takes them all. A
     lone writer pays no extra latency, and many writers share one commit instead of queueing
-    for the database lock one by one. Each caller learns whether its row was new.
+    for the database lock one by one. Each caller learns whether its row was new. Each
+    ``after_insert`` hook runs in the batch's transaction with the rows that were new, so what
+    it keeps in step with the table (rollups) commits or rolls back with them.
     """
 
     def __init__(
@@ -29,6 +34,7 @@ class GroupCommit:
         self.table = table
         self.keys = tuple(keys)
         self.max_batch = max_batch
+        self.after_insert: list[AfterInsert] = []
         self._pending: list[tuple[Row, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -61,7 +67,18 @@ class GroupCommit:
 
     async def _write(self, rows: list[Row]) -> set[tuple[Any, ...]]:
         async with self.db.write() as conn:
-            return await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
+            added = await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
+            if self.after_insert and added:
+                seen: set[tuple[Any, ...]] = set()
+                fresh: list[Row] = []
+                for row in rows:  # the first of rows sharing a key is the one written
+                    key = tuple(row[k] for k in self.keys)
+                    if key in added and key not in seen:
+                        seen.add(key)
+                        fresh.append(row)
+                for hook in self.after_insert:
+                    await hook(conn, fresh)
+            return added
 
     def _settle(
         self,

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -699,6 +700,61 @@ recommend_prefs = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+
+# --- analytics: daily rollups kept as events arrive ----------------------------------------------
+
+# Messages and reactions per UTC hour and channel: any zone's days, the weekday-by-hour heatmap
+# and the top channels are sums of these rows.
+analytics_hours = Table(
+    "analytics_hours",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour", UTCDateTime(), primary_key=True),
+    Column("platform", String(16), primary_key=True),
+    Column("channel_id", String(64), primary_key=True),
+    Column("messages", Integer(), nullable=False),
+    Column("reactions", Integer(), nullable=False),
+)
+
+# What each member did on each day of the community's zone: active members, DAU/WAU/MAU,
+# retention and the engagement score read these rows, never the message log.
+analytics_member_days = Table(
+    "analytics_member_days",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date(), primary_key=True),
+    Column("messages", Integer(), nullable=False),
+    Column("thread_messages", Integer(), nullable=False),
+    Column("reactions", Integer(), nullable=False),
+    Index("ix_analytics_member_days_day", "community_id", "day"),
+)
+
+# Each account's presence in the community: when it first joined (or was first seen) and when
+# it last left (none while present), for growth and the member counts.
+analytics_presence = Table(
+    "analytics_presence",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("joined_at", UTCDateTime(), nullable=False),
+    Column("left_at", UTCDateTime(), nullable=True),
+    Index("ix_analytics_presence_joined", "community_id", "joined_at"),
+    Index("ix_analytics_presence_member", "member_id"),
+)
+
+# The weekly report, one row per community and week (its Monday in the community's zone): the
+# process that claims it holds a lease until it is sent, so a week is reported exactly once.
+analytics_reports = Table(
+    "analytics_reports",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("week", Date(), primary_key=True),
+    Column("claimed_by", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("sent_at", UTCDateTime(), nullable=True),
 # --- dashboard ---------------------------------------------------------------------------------
 # A single-use sign-in link to the organizers' dashboard: only the SHA-256 of its token is kept.
 dashboard_links = Table(

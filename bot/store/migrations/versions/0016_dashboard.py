@@ -1,7 +1,7 @@
 """Sign-in links and sessions of the organizers' web dashboard (only token hashes are kept).
 
 Revision ID: 0016_dashboard
-Revises: 0014_lecture_leases
+Revises: 0015_analytics
 Create Date: 2026-12-05
 """
 
@@ -14,7 +14,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 WHEN = sa.DateTime(timezone=True)
 
 revision = "0016_dashboard"
-down_revision = "0014_lecture_leases"
+down_revision = "0015_analytics"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,138 @@
+"""Analytics for organizers: growth, activity, retention, engagement, Q&A, lectures, revenue.
+
+The web dashboard reads every figure through the service, one method per page:
+
+    from bot.cogs import analytics
+    service = analytics.service_of(cohort)
+    page = await service.growth(community.id, date(2026, 11, 1), date(2026, 11, 30), zone)
+
+Each method takes ``(community_id, start, end, zone)`` (local days, both included) and returns
+a frozen dataclass from ``_figures.py``; nothing is formatted as text.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.cogs.analytics._figures import (
+    Activity,
+    ActivityDay,
+    AttendanceLine,
+    Bucket,
+    ChannelCount,
+    Contributor,
+    CurrencyRevenue,
+    DayCount,
+    Engagement,
+    Growth,
+    GrowthDay,
+    Lectures,
+    MemberDetail,
+    MemberEngagement,
+    MemberRow,
+    Members,
+    MemberSort,
+    Money,
+    OfferRevenue,
+    Overview,
+    PurchaseLine,
+    Qa,
+    QaDay,
+    QuestionLine,
+    Recommender,
+    Retention,
+    RetentionCohort,
+    Revenue,
+    Segment,
+    Session,
+)
+from bot.cogs.analytics._rollup import Recorder, merge_members, rebuild
+from bot.cogs.analytics._service import Analytics
+from bot.core.cohort import Cohort
+from bot.core.events import MemberJoined, MemberLeft, ReactionChanged
+
+__all__ = [
+    "Activity",
+    "ActivityDay",
+    "Analytics",
+    "AttendanceLine",
+    "Bucket",
+    "ChannelCount",
+    "Contributor",
+    "CurrencyRevenue",
+    "DayCount",
+    "Engagement",
+    "Growth",
+    "GrowthDay",
+    "Lectures",
+    "MemberDetail",
+    "MemberEngagement",
+    "MemberRow",
+    "MemberSort",
+    "Members",
+    "Money",
+    "OfferRevenue",
+    "Overview",
+    "PurchaseLine",
+    "Qa",
+    "QaDay",
+    "QuestionLine",
+    "Recommender",
+    "Retention",
+    "RetentionCohort",
+    "Revenue",
+    "Segment",
+    "Session",
+    "rebuild",
+    "service_of",
+    "setup",
+]
+
+
+def service_of(cohort: Cohort) -> Analytics:
+    """Return an analytics service reading a bot's store (it holds no state of its own)."""
+    return Analytics(cohort.db, cohort.clock)
+
+
+def setup(cohort: Cohort) -> None:
+    """Keep the rollups in step with messages, reactions, joins, leaves and merges."""
+    zones: dict[int, ZoneInfo] = {c.id: c.tz for c in cohort.communities.values()}
+    recorder = Recorder(zones)
+    cohort.dispatcher.messages.after_insert.append(recorder.messages_added)
+    cohort.identity.merge_hooks.append(merge_members)
+
+    async def on_reaction(event: ReactionChanged) -> None:
+        if not event.added:
+            return
+        await recorder.reaction_added(
+            cohort.db,
+            community_id=event.community.id,
+            member_id=event.account.member_id,
+            platform=event.channel.platform.value,
+            channel_id=event.channel.channel_id,
+            at=cohort.clock.now(),
+        )
+
+    async def on_join(event: MemberJoined) -> None:
+        await recorder.joined(
+            cohort.db,
+            community_id=event.community.id,
+            member_id=event.account.member_id,
+            account_id=event.account.id,
+            platform=event.account.platform.value,
+            at=cohort.clock.now(),
+        )
+
+    async def on_leave(event: MemberLeft) -> None:
+        await recorder.left(
+            cohort.db,
+            community_id=event.community.id,
+            member_id=event.account.member_id,
+            account_id=event.account.id,
+            platform=event.account.platform.value,
+            at=cohort.clock.now(),
+        )
+
+    cohort.events.subscribe(ReactionChanged, on_reaction)
+    cohort.events.subscribe(MemberJoined, on_join)
+    cohort.events.subscribe(MemberLeft, on_leave)

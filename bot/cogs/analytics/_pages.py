@@ -1,0 +1,155 @@
+"""Queries and row shaping the analytics pages share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics._figures import GrowthDay, Money
+from bot.store.tables import accounts, analytics_member_days, analytics_presence
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """An account's stay in the community."""
+
+    member_id: int
+    platform: str
+    joined_at: datetime
+    left_at: datetime | None
+
+
+def money(currency: str, amount: int) -> Money:
+    """Return an amount of a currency."""
+    return Money(currency, amount)
+
+
+async def presence(conn: AsyncConnection, community_id: int, until: datetime) -> list[Presence]:
+    """Return every account that joined before ``until``."""
+    p = analytics_presence.c
+    rows = (
+        await conn.execute(
+            select(p.member_id, p.platform, p.joined_at, p.left_at).where(
+                p.community_id == community_id, p.joined_at < until
+            )
+        )
+    ).all()
+    return [Presence(r.member_id, r.platform, r.joined_at, r.left_at) for r in rows]
+
+
+def growth_days(
+    stays: list[Presence], start: date, end: date, zone: ZoneInfo
+) -> tuple[dict[tuple[date, str], GrowthDay], dict[date, GrowthDay]]:
+    """Count members present, new and gone per local day: per platform, and per member."""
+    platforms = sorted({s.platform for s in stays})
+    span = rules.days(start, end)
+
+    def day_of(at: datetime | None) -> date | None:
+        return None if at is None else rules.local_day(at, zone)
+
+    per_platform: dict[tuple[date, str], GrowthDay] = {}
+    for platform in platforms:
+        mine = [s for s in stays if s.platform == platform]
+        per_platform.update(_count(mine, span, day_of, platform))
+    # All platforms together: a member joins with their first account and leaves with their
+    # last (a member with one account still present has not left).
+    by_member: dict[int, list[Presence]] = {}
+    for s in stays:
+        by_member.setdefault(s.member_id, []).append(s)
+    merged = []
+    for member_id, held in by_member.items():
+        gone = [s.left_at for s in held]
+        merged.append(
+            Presence(
+                member_id,
+                "",
+                min(s.joined_at for s in held),
+                None if any(g is None for g in gone) else max(g for g in gone if g is not None),
+            )
+        )
+    together = {day: row for (day, _), row in _count(merged, span, day_of, "").items()}
+    return per_platform, together
+
+
+def _count(
+    stays: list[Presence],
+    span: list[date],
+    day_of: Callable[[datetime | None], date | None],
+    platform: str,
+) -> dict[tuple[date, str], GrowthDay]:
+    joined: dict[date, int] = {}
+    left: dict[date, int] = {}
+    before = 0
+    first = span[0]
+    for s in stays:
+        j = day_of(s.joined_at)
+        g = day_of(s.left_at)
+        assert j is not None
+        if j < first:
+            if g is None or g >= first:
+                before += 1
+        else:
+            joined[j] = joined.get(j, 0) + 1
+        if g is not None and g >= first:
+            left[g] = left.get(g, 0) + 1
+    out: dict[tuple[date, str], GrowthDay] = {}
+    total = before
+    for day in span:
+        new, gone = joined.get(day, 0), left.get(day, 0)
+        total += new - gone
+        out[(day, platform)] = GrowthDay(day, platform, total, new, gone)
+    return out
+
+
+async def active_members(conn: AsyncConnection, community_id: int, first: date, last: date) -> int:
+    """Return how many distinct members were active from ``first`` to ``last``."""
+    d = analytics_member_days.c
+    found = await conn.scalar(
+        select(func.count(func.distinct(d.member_id))).where(
+            d.community_id == community_id, d.day >= first, d.day <= last
+        )
+    )
+    return int(found or 0)
+
+
+async def top_members(
+    conn: AsyncConnection, community_id: int, first: date, last: date, limit: int
+) -> list[tuple[int, str, int, int]]:
+    """Return the members with the most messages in the days: id, name, messages, reactions."""
+    d = analytics_member_days.c
+    total = func.sum(d.messages).label("messages")
+    rows = (
+        await conn.execute(
+            select(d.member_id, total, func.sum(d.reactions))
+            .where(d.community_id == community_id, d.day >= first, d.day <= last)
+            .group_by(d.member_id)
+            .order_by(total.desc(), d.member_id)
+            .limit(limit)
+        )
+    ).all()
+    names = await names_of(conn, [r[0] for r in rows])
+    return [(int(m), names.get(int(m), ""), int(n), int(r)) for m, n, r in rows if n]
+
+
+async def names_of(conn: AsyncConnection, member_ids: list[int]) -> dict[int, str]:
+    """Return a display name per member (their earliest account's)."""
+    if not member_ids:
+        return {}
+    a = accounts.c
+    rows = (
+        await conn.execute(
+            select(a.member_id, a.display_name)
+            .where(a.member_id.in_(member_ids))
+            .order_by(a.member_id, a.id)
+        )
+    ).all()
+    names: dict[int, str] = {}
+    for member_id, name in rows:
+        names.setdefault(int(member_id), name)
+    return names
