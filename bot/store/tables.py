@@ -755,6 +755,8 @@ analytics_reports = Table(
     Column("claimed_by", String(100), nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
     Column("sent_at", UTCDateTime(), nullable=True),
+)
+
 # --- dashboard ---------------------------------------------------------------------------------
 # A single-use sign-in link to the organizers' dashboard: only the SHA-256 of its token is kept.
 dashboard_links = Table(

@@ -16,21 +16,10 @@ from bot.cogs import analytics, dashboard
 from bot.core.cohort import Cohort
 from bot.web.dashboard import _auth as auth
 from bot.web.dashboard import _views as views
-from bot.web.dashboard._keys import ANALYTICS, AUTH, COHORT, LOCALE
+from bot.web.dashboard._keys import ANALYTICS, AUTH, COHORT
 
 HERE = Path(__file__).parent
 TOKEN = "{token:" + dashboard.TOKEN_PATTERN + "}"
-
-
-async def _template_globals(request: web.Request) -> dict[str, object]:
-    """Give every template ``t`` (translate into the page's language) and the locale."""
-    locale = request.get(LOCALE, auth.page_locale(request))
-    i18n = request.app[COHORT].i18n
-
-    def t(key: str, /, **params: object) -> str:
-        return i18n.plain(locale, key, **params)
-
-    return {"t": t, "locale": locale, "prefix": auth.PREFIX}
 
 
 def dashboard_app(cohort: Cohort) -> web.Application:
@@ -44,7 +33,6 @@ def dashboard_app(cohort: Cohort) -> web.Application:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        context_processors=[_template_globals],
     )
     app.router.add_get(f"/signin/{TOKEN}", auth.signin_form)
     app.router.add_post("/signin", auth.signin)

@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 import secrets
 
-import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.cogs.dashboard import Refusal, SignedIn
 from bot.cogs.dashboard._rules import same_secret
-from bot.core.i18n import DEFAULT_LOCALE, normalize_locale
 from bot.web.dashboard._keys import AUTH, COHORT, LOCALE, VIEWER
+from bot.web.dashboard._render import PREFIX, page_locale, render
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/dashboard"
 SESSION_COOKIE = "cohort_dashboard"
 SIGNIN_COOKIE = "cohort_dashboard_signin"  # the CSRF token of the sign-in form
 # Pages anyone may open: the sign-in form, the static files, the "signed out" page.
@@ -42,17 +40,9 @@ def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-def page_locale(request: web.Request) -> str:
-    """Return the language of a page shown before sign-in: the browser's first, if we have it."""
-    first = request.headers.get("Accept-Language", "").split(",")[0].split(";")[0].strip()
-    return normalize_locale(first) or DEFAULT_LOCALE
-
-
 def message(request: web.Request, key: str, status: int) -> web.Response:
     """Return a short page that says ``key`` in the page's language."""
-    return aiohttp_jinja2.render_template(
-        "message.html", request, {"message_key": key}, status=status
-    )
+    return render(request, "message.html", {"message_key": key}, status)
 
 
 @web.middleware
@@ -109,9 +99,7 @@ async def signin_form(request: web.Request) -> web.StreamResponse:
     if refusal is not None:
         return message(request, f"dashboard.web.refused_{refusal.value}", STATUS_OF[refusal])
     csrf = secrets.token_urlsafe(24)
-    response = aiohttp_jinja2.render_template(
-        "signin.html", request, {"token": token, "csrf": csrf}
-    )
+    response = render(request, "signin.html", {"token": token, "csrf": csrf})
     response.set_cookie(
         SIGNIN_COOKIE,
         csrf,

@@ -394,6 +394,11 @@ def lectures(fig: Lectures, fmt: Formatter) -> PageView:
     return PageView(cards=cards, charts=(chart,), tables=(table,))
 
 
+def _major(amounts: Sequence[int]) -> tuple[float, ...]:
+    """Return minor units (cents) as major units for a chart's axis."""
+    return tuple(a / 100 for a in amounts)
+
+
 def revenue(fig: Revenue, fmt: Formatter) -> PageView:
     """Build the Revenue page: MRR and its movements per currency, churn, offers."""
     cards: list[Card] = []
@@ -422,14 +427,16 @@ def revenue(fig: Revenue, fmt: Formatter) -> PageView:
         ChartKind.BAR,
         fmt.label("col.currency"),
         tuple(c.currency.upper() for c in fig.currencies),
-        tuple(
-            Series(fmt.label(f"col.{name}"), column([pick(c) / 100 for c in fig.currencies]))
-            for name, pick in (
-                ("new_mrr", lambda c: c.new_mrr),
-                ("expansion_mrr", lambda c: c.expansion_mrr),
-                ("contraction_mrr", lambda c: -c.contraction_mrr),
-                ("churned_mrr", lambda c: -c.churned_mrr),
-            )
+        (
+            Series(fmt.label("col.new_mrr"), _major([c.new_mrr for c in fig.currencies])),
+            Series(
+                fmt.label("col.expansion_mrr"), _major([c.expansion_mrr for c in fig.currencies])
+            ),
+            Series(
+                fmt.label("col.contraction_mrr"),
+                _major([-c.contraction_mrr for c in fig.currencies]),
+            ),
+            Series(fmt.label("col.churned_mrr"), _major([-c.churned_mrr for c in fig.currencies])),
         ),
     )
     currencies = Table(

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from bot.cogs.analytics import Analytics, MemberSort, Segment
@@ -17,6 +16,7 @@ from bot.web.dashboard._format import Formatter
 from bot.web.dashboard._keys import ANALYTICS, COHORT, VIEWER
 from bot.web.dashboard._model import PageView
 from bot.web.dashboard._range import DateRange, parse_range
+from bot.web.dashboard._render import render
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def _render(
         "here": request.path_qs,
         **extra,
     }
-    return aiohttp_jinja2.render_template(template, request, context)
+    return render(request, template, context)
 
 
 async def page(request: web.Request) -> web.StreamResponse:

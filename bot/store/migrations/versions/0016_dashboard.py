@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 
-def _owner_columns(table: str) -> list[sa.SchemaItem]:
+def _owner_columns(table: str) -> list[sa.schema.SchemaItem]:
     return [
         sa.Column("id", ID, nullable=False),
         sa.Column("community_id", ID, nullable=False),
