@@ -1,0 +1,111 @@
+"""Weeks of chat for the demo community, so that the organizers' dashboard has a past to chart.
+
+Members arrive over the weeks (some on Discord, some on Telegram, through the console's
+``/as platform:name``), talk most on weekday evenings, ask and answer questions; a few go
+quiet. Everything is typed through the real commands on a clock moved day by day, and drawn
+from a seeded random generator, so the same days give the same history.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from bot.adapters.console import ConsoleAdapter
+from bot.core.clock import ManualClock
+
+HISTORY_IDS = 20001  # the history's console thread numbers, apart from the script's
+SEED = 16
+
+# (who, day they arrive as a share of the history, how chatty from 0 to 1)
+CAST: tuple[tuple[str, float, float], ...] = (
+    ("bob", 0.0, 0.9),
+    ("carol", 0.0, 0.8),
+    ("dave", 0.05, 0.6),
+    ("erin", 0.1, 0.5),
+    ("discord:frank", 0.2, 0.7),
+    ("discord:grace", 0.3, 0.4),
+    ("telegram:heidi", 0.35, 0.6),
+    ("telegram:ivan", 0.45, 0.3),
+    ("discord:judy", 0.55, 0.5),
+    ("telegram:karl", 0.65, 0.4),
+    ("discord:liam", 0.75, 0.6),
+    ("telegram:mia", 0.85, 0.5),
+)
+QUIET_AFTER = {"erin": 0.6, "telegram:ivan": 0.7}  # members who stop talking
+LINES = (
+    "Has anyone tried the new pandas release? The copy-on-write change surprised me.",
+    "I finished the plotting exercise, seaborn makes the colours easy.",
+    "Question for the group: how do you structure a small data project?",
+    "Thanks for the tip yesterday, groupby with agg solved it.",
+    "Reading the scikit-learn docs on cross-validation tonight.",
+    "My notebook got slow with a big CSV, chunks helped a lot.",
+    "Who is coming to the next live session?",
+    "I wrote a short script to clean dates in our survey data.",
+    "Matplotlib subplots finally make sense to me.",
+    "Is a random forest a good first model for tabular data?",
+)
+QUESTIONS = (
+    "How do I read only some columns from a CSV? | The file is 2 GB #python",
+    "Why does my plot show no labels? | I call plt.show() at the end #dataviz",
+    "What is a good train/test split? | For 5,000 rows #ml",
+    "How do I merge two data frames on a date? | The times differ by seconds #python",
+)
+ANSWERS = (
+    "Pass usecols to read_csv, it reads only those columns.",
+    "Set the labels before plt.show(), and call plt.legend() too.",
+    "80/20 is common; use stratify when the classes are unbalanced.",
+    "Use merge_asof with a tolerance, it matches the nearest time.",
+)
+# Messages per hour of the day, weekday evenings busiest (a shape for the heatmap).
+HOUR_WEIGHTS = tuple(1 if h < 7 else 3 if h < 17 else 8 if h < 22 else 2 for h in range(24))
+
+
+async def play_history(console: ConsoleAdapter, clock: ManualClock, days: int) -> int:
+    """Type ``days`` days of chat ending at the clock's now; return how many lines were typed."""
+    rng = random.Random(SEED)
+    end = clock.now()
+    first_day = (end - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    threads = HISTORY_IDS
+    typed = 0
+    for day in range(days):
+        moments: list[tuple[datetime, str]] = []
+        share = day / days
+        weekend = (first_day + timedelta(days=day)).weekday() >= 5
+        for who, arrives, chatty in CAST:
+            if share < arrives or share >= QUIET_AFTER.get(who, 2.0):
+                continue
+            for _ in range(rng.randint(0, round(chatty * (3 if weekend else 6)))):
+                hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
+                at = first_day + timedelta(days=day, hours=hour, minutes=rng.randint(0, 59))
+                moments.append((at, who))
+        for at, who in sorted(moments):
+            if at >= end:
+                continue
+            if at > clock.now():
+                clock.advance(at - clock.now())
+            await _say(console, who, "general", rng.choice(LINES))
+            typed += 1
+        if day % 4 == 2 and day + 1 < days:  # a question, answered and accepted
+            asker, helper = rng.sample(["bob", "carol", "dave"], 2)
+            n = rng.randrange(len(QUESTIONS))
+            at = first_day + timedelta(days=day, hours=20)
+            if at > clock.now():
+                clock.advance(at - clock.now())
+            await _say(console, asker, "general", "/ask " + QUESTIONS[n])
+            clock.advance(timedelta(minutes=rng.randint(5, 90)))
+            await _say(console, helper, f"general/thread-{threads}", ANSWERS[n])
+            if day % 8 == 2:  # every other question is solved
+                clock.advance(timedelta(minutes=rng.randint(5, 60)))
+                await _say(console, asker, f"general/thread-{threads}", f"/accept @{helper}")
+            threads += 1
+            typed += 3
+    await console.cohort.dispatcher.drain()
+    if clock.now() < end:
+        clock.advance(end - clock.now())
+    return typed
+
+
+async def _say(console: ConsoleAdapter, who: str, where: str, line: str) -> None:
+    for text in (f"/as {who}", f"/channel {where}", line):
+        await console.handle_line(text)
