@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot import __version__, demo
 from bot.adapters.console._adapter import iterate
-from bot.cogs import points
+from bot.cogs import analytics, points
 from bot.cogs.gating import _simulate as gating_simulate
 from bot.core import logs
 from bot.core.clock import SystemClock
@@ -81,6 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
     rebuild.add_argument(
         "--dry-run", action="store_true", help="report differences without fixing them"
+    )
+
+    stats = sub.add_parser("analytics", help="analytics commands")
+    stats_sub = stats.add_subparsers(dest="analytics_command", required=True)
+    stats_rebuild = stats_sub.add_parser(
+        "rebuild", help="recount the analytics rollups from the message log"
+    )
+    stats_rebuild.add_argument(
+        "--config", type=Path, default=Path(default_config), help=config_help
     )
 
     rec = sub.add_parser("recommend", help="course recommender commands")
@@ -174,6 +183,8 @@ def _command(args: argparse.Namespace) -> int:
             return asyncio.run(_simulate(config, args))
         if args.command == "points":
             return asyncio.run(_rebuild(config, fix=not args.dry_run))
+        if args.command == "analytics":
+            return asyncio.run(_rebuild_analytics(config))
         return asyncio.run(_run(config, args.script))
     except ConfigError as exc:
         print(f"cohort: {exc}", file=sys.stderr)
@@ -243,6 +254,17 @@ async def _rebuild(config: Config, *, fix: bool) -> int:
                 )
             if len(differences) > 50:
                 print(f"  … and {len(differences) - 50} more")
+    finally:
+        await cohort.db.close()
+    return 0
+
+
+async def _rebuild_analytics(config: Config) -> int:
+    cohort = await build(config)
+    try:
+        for community in cohort.communities.values():
+            read = await analytics.rebuild(cohort.db, community.id, community.tz)
+            print(f"{community.slug}: analytics rebuilt from {read} message(s)")
     finally:
         await cohort.db.close()
     return 0

@@ -757,6 +757,20 @@ analytics_reports = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
 )
 
+# Course suggestions a member was shown (by /recommend or the digest), first time per course:
+# the recommender page counts how many turned into a purchase of the course's offer after.
+analytics_suggestions = Table(
+    "analytics_suggestions",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("course_id", String(32), primary_key=True),
+    Column("offer_id", String(64), nullable=False),
+    Column("personal", Boolean(), nullable=False),
+    Column("shown_at", UTCDateTime(), nullable=False),
+    Index("ix_analytics_suggestions_shown", "community_id", "shown_at"),
+)
+
 # --- dashboard ---------------------------------------------------------------------------------
 # A single-use sign-in link to the organizers' dashboard: only the SHA-256 of its token is kept.
 dashboard_links = Table(

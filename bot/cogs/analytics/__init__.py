@@ -7,7 +7,8 @@ The web dashboard reads every figure through the service, one method per page:
     page = await service.growth(community.id, date(2026, 11, 1), date(2026, 11, 30), zone)
 
 Each method takes ``(community_id, start, end, zone)`` (local days, both included) and returns
-a frozen dataclass from ``_figures.py``; nothing is formatted as text.
+a frozen dataclass from ``_figures.py``; nothing is formatted as text. The recommend cog
+tells it which courses a member was shown (``record_shown``), for the recommender page.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from bot.cogs.analytics._figures import (
 )
 from bot.cogs.analytics._rollup import Recorder, merge_members, rebuild
 from bot.cogs.analytics._service import Analytics
+from bot.cogs.analytics._suggestions import merge_members as merge_suggestions
+from bot.cogs.analytics._suggestions import record_shown
 from bot.core.cohort import Cohort
 from bot.core.events import MemberJoined, MemberLeft, ReactionChanged
 
@@ -84,6 +87,7 @@ __all__ = [
     "Segment",
     "Session",
     "rebuild",
+    "record_shown",
     "service_of",
     "setup",
 ]
@@ -100,6 +104,7 @@ def setup(cohort: Cohort) -> None:
     recorder = Recorder(zones)
     cohort.dispatcher.messages.after_insert.append(recorder.messages_added)
     cohort.identity.merge_hooks.append(merge_members)
+    cohort.identity.merge_hooks.append(merge_suggestions)
 
     async def on_reaction(event: ReactionChanged) -> None:
         if not event.added:

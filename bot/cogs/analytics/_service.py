@@ -13,12 +13,19 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.analytics import _directory as directory
+from bot.cogs.analytics import _lectures as lectures_of
 from bot.cogs.analytics import _pages as pages
+from bot.cogs.analytics import _people as people
+from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics import _suggestions as suggestions
 from bot.cogs.analytics._figures import (
     Activity,
     ActivityDay,
+    Bucket,
     ChannelCount,
     Contributor,
     DayCount,
@@ -27,6 +34,7 @@ from bot.cogs.analytics._figures import (
     GrowthDay,
     Lectures,
     MemberDetail,
+    MemberEngagement,
     Members,
     MemberSort,
     Overview,
@@ -34,8 +42,10 @@ from bot.cogs.analytics._figures import (
     QaDay,
     Recommender,
     Retention,
+    RetentionCohort,
     Revenue,
     Segment,
+    Session,
 )
 from bot.core.clock import Clock
 from bot.store.db import Database
@@ -176,13 +186,84 @@ class Analytics:
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Retention:
         """Return the weekly cohorts that joined in the range and their activity since."""
-        raise NotImplementedError
+        _, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
+            joined = {m: s.joined for m, s in stays.items() if start <= s.joined <= end}
+            weeks = await people.active_weeks(
+                conn, community_id, set(joined), rules.week_of(start), end
+            )
+        return Retention(
+            start=start,
+            end=end,
+            cohorts=tuple(
+                RetentionCohort(week, size, active)
+                for week, size, active in people.cohorts(joined, weeks, end)
+            ),
+        )
+
+    async def _scores(
+        self, conn: AsyncConnection, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> tuple[dict[int, people.Stay], dict[int, people.Parts], dict[int, float]]:
+        """Return the member stays, score parts and scores U of members present in the range."""
+        since, until = rules.window(start, end, zone)
+        stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
+        parts = await people.parts(conn, community_id, start, end, since, until)
+        scores: dict[int, float] = {}
+        for member_id, stay in stays.items():
+            present = rules.days_present(stay.joined, stay.left, start, end)
+            if present <= 0:
+                continue
+            p = parts.get(member_id) or people.Parts()
+            scores[member_id] = rules.score(p.interactions, p.discussions, p.contributions, present)
+        return stays, parts, scores
 
     async def engagement(
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Engagement:
         """Return the participation scores, the community effect and who is most engaged."""
-        raise NotImplementedError
+        _, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            stays, parts, scores = await self._scores(conn, community_id, start, end, zone)
+            ledger = await revenue_of.load(conn, community_id, until, until)
+            ranked = sorted(scores, key=lambda m: (-scores[m], m))
+            shown = set(ranked[:TOP]) | set(ranked[-TOP:])
+            names = await pages.names_of(conn, sorted(shown))
+        paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
+        population = len(scores)
+        share = rules.ratio(len(paying & set(scores)), population)
+        mean = rules.ratio(sum(scores.values()), population)
+        counts = Counter(rules.bucket_index(v) for v in scores.values())
+        edges = rules.SCORE_EDGES
+
+        def line(member_id: int) -> MemberEngagement:
+            p = parts.get(member_id) or people.Parts()
+            stay = stays[member_id]
+            return MemberEngagement(
+                member_id=member_id,
+                name=names.get(member_id, ""),
+                interactions=p.interactions,
+                discussions=p.discussions,
+                contributions=p.contributions,
+                days=rules.days_present(stay.joined, stay.left, start, end),
+                score=scores[member_id],
+            )
+
+        return Engagement(
+            start=start,
+            end=end,
+            members=population,
+            paying_share=share,
+            mean_score=mean,
+            cost=self.cost,
+            effect=rules.ratio(share * mean, self.cost),
+            distribution=tuple(
+                Bucket(edge, edges[n + 1] if n + 1 < len(edges) else None, counts[n])
+                for n, edge in enumerate(edges)
+            ),
+            most_engaged=tuple(line(m) for m in ranked[:TOP]),
+            least_engaged=tuple(line(m) for m in reversed(ranked[-TOP:])),
+        )
 
     async def qa(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Qa:
         """Return questions asked in the range, answer and solve times, and unanswered now."""
@@ -230,38 +311,81 @@ class Analytics:
 
     async def lectures(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Lectures:
         """Return the sessions that started in the range: RSVPs, attendance, reminders."""
-        raise NotImplementedError
+        since, until = rules.window(start, end, zone)
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            rows = await lectures_of.sessions(conn, community_id, since, until)
+        sessions = tuple(
+            Session(
+                occurrence_id=r.occurrence_id,
+                title=r.title,
+                start_at=r.start_at.astimezone(zone),
+                status=r.status,
+                going=r.going,
+                maybe=r.maybe,
+                attended=r.attended,
+                no_shows=r.no_shows if r.start_at <= now else 0,
+                reminders_sent=r.reminders_sent,
+            )
+            for r in rows
+        )
+        past_going = sum(x.going for x in sessions if x.start_at <= now)
+        no_shows = sum(x.no_shows for x in sessions)
+        return Lectures(
+            start=start,
+            end=end,
+            sessions=sessions,
+            going=sum(x.going for x in sessions),
+            maybe=sum(x.maybe for x in sessions),
+            attended=sum(x.attended for x in sessions),
+            no_shows=no_shows,
+            no_show_rate=rules.ratio(no_shows, past_going),
+            reminders_sent=sum(x.reminders_sent for x in sessions),
+        )
 
     async def revenue(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Revenue:
         """Return MRR and its movements, churn, conversion, refunds and sales by offer."""
-        return Revenue(
-            start=start,
-            end=end,
-            currencies=(),
-            subscribers_start=0,
-            subscribers=0,
-            churned_subscribers=0,
-            logo_churn_rate=0.0,
-            trials_started=0,
-            trials_converted=0,
-            trial_conversion_rate=0.0,
-            refunds=0,
-            disputes=0,
-            course_sales=0,
-            offers=(),
-        )
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            ledger = await revenue_of.load(conn, community_id, since, until)
+        return revenue_of.revenue(ledger, start, end, since, until)
 
     async def recommender(
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Recommender:
         """Return the recommender's coverage and how suggestions turned into purchases."""
-        raise NotImplementedError
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
+            here = {member_id for member_id, stay in stays.items() if stay.left is None}
+            return await suggestions.page(conn, community_id, start, end, since, until, here)
 
     async def member(
         self, community_id: int, member_id: int, start: date, end: date, zone: ZoneInfo
     ) -> MemberDetail | None:
         """Return one member's page, or None if the member is not in the community."""
-        raise NotImplementedError
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            stays = people.stays(
+                [
+                    p
+                    for p in await pages.presence(conn, community_id, until)
+                    if p.member_id == member_id
+                ],
+                zone,
+                until,
+            )
+            return await directory.detail(
+                conn,
+                community_id,
+                member_id,
+                start,
+                end,
+                since,
+                until,
+                zone,
+                stays.get(member_id),
+            )
 
     async def members(
         self,
@@ -277,4 +401,25 @@ class Analytics:
         limit: int = 50,
     ) -> Members:
         """Return a page of members matching ``search`` (a name) and ``segment``, sorted."""
-        raise NotImplementedError
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            identities = await directory.names_and_platforms(conn, community_id)
+            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
+            parts = await people.parts(conn, community_id, start, end, since, until)
+            points = await directory.balances(conn, community_id)
+            ledger = await revenue_of.load(conn, community_id, until, until)
+        paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
+        return directory.listing(
+            identities=identities,
+            stays=stays,
+            parts=parts,
+            points=points,
+            paying=paying,
+            start=start,
+            end=end,
+            search=search,
+            sort=sort,
+            segment=segment,
+            offset=offset,
+            limit=limit,
+        )

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, desc, or_, select
 
+from bot.cogs import analytics
 from bot.cogs.recommend._service import Recommender, Suggestions
 from bot.cogs.recommend._store import get_prefs, set_prefs
 from bot.core.clock import local_time
@@ -114,6 +115,7 @@ class RecommendCog:
         if not found.items:
             return Reply(text=ctx.t("recommend.nothing"), ephemeral=True)
         reply = self.render(ctx, found, "recommend.title")
+        await self._record_shown(ctx.community, ctx.member.id, found.items, found.personalised)
         return Reply(
             title=reply.title,
             text=reply.text,
@@ -297,9 +299,25 @@ class RecommendCog:
                 continue
             delivered = True
             break
+        if delivered:
+            await self._record_shown(community, member_id, fresh, personal=True)
         last = ",".join(s.course_id for s in found.items)
         await set_prefs(self.cohort.db, community.id, member_id, now, last_digest=last, **record)
         return delivered
+
+    async def _record_shown(
+        self, community: Community, member_id: int, items: list[Suggestion], personal: bool
+    ) -> None:
+        """Tell the analytics which courses a member was shown (for shown -> bought)."""
+        offers = {c.id: c.offer_id for c in community.config.courses}
+        await analytics.record_shown(
+            self.cohort.db,
+            community.id,
+            member_id,
+            [(s.course_id, offers[s.course_id]) for s in items if s.course_id in offers],
+            personal=personal,
+            at=self.cohort.clock.now(),
+        )
 
     def _digest_reply(self, community: Community, locale: str, items: list[Suggestion]) -> Reply:
         i18n = self.cohort.i18n

@@ -14,12 +14,28 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
+
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
+from bot.store.tables import (
+    access_sources,
+    courses,
+    lecture_attendance,
+    lecture_deliveries,
+    lecture_occurrences,
+    lecture_rsvps,
+    lectures,
+    points_ledger,
+    purchases,
+    qa_answers,
+    qa_questions,
+    stripe_payments,
+)
 from tests.conftest import make_config
 
 NY = ZoneInfo("America/New_York")
@@ -85,3 +101,260 @@ async def play(cohort: Cohort, clock: ManualClock) -> None:
         else:
             assert where is not None
             await dispatcher.message_posted(community, who, where, f"m{n}", f"hello {n}", at)
+
+
+# --- what the other cogs store: money (as gating writes it), Q&A, lectures, kudos ------------
+
+DEE = Caller(PlatformName.DISCORD, "1004", "Dee")
+EVE = Caller(PlatformName.TELEGRAM, "2005", "Eve")
+MONEY_START = date(2026, 10, 1)  # the revenue page's range: 2026-10-01 .. 2026-11-03
+
+
+def utc(mo: int, d: int, h: int = 10, y: int = 2026) -> datetime:
+    """Return a UTC instant."""
+    return datetime(y, mo, d, h, tzinfo=UTC)
+
+
+# Subscriptions: (ref, who, offer, status, created, period start, period end, ends_at)
+SUBSCRIPTIONS = [
+    ("sub_ana", "ana", "pro", "active", utc(8, 15), utc(10, 15), utc(11, 15), None),
+    ("sub_bo_year", "bo", "pro", "active", utc(10, 20), utc(10, 20), utc(10, 20, y=2027), None),
+    ("sub_dee_trial", "dee", "club", "active", utc(10, 5), utc(10, 19), utc(11, 19), None),
+    ("sub_dee_eur", "dee", "vip", "canceled", utc(8, 1), utc(9, 10), utc(10, 10), utc(10, 10)),
+    ("sub_eve", "eve", "pro", "active", utc(8, 20), utc(10, 20), utc(11, 20), None),
+]
+# Paid invoices and payments: (ref, who, offer, source ref, minor units, currency, paid,
+# refunded at, disputed)
+PAYMENTS: list[tuple[str, str, str, str, int, str, datetime, datetime | None, bool]] = [
+    ("in_ana_sep", "ana", "pro", "sub_ana", 2000, "usd", utc(9, 15), None, False),
+    ("in_ana_oct", "ana", "pro", "sub_ana", 2000, "usd", utc(10, 15), None, False),
+    ("in_bo_year", "bo", "pro", "sub_bo_year", 24000, "usd", utc(10, 20), None, False),
+    ("in_dee_first", "dee", "club", "sub_dee_trial", 1000, "usd", utc(10, 19), None, False),
+    ("in_dee_eur", "dee", "vip", "sub_dee_eur", 3000, "eur", utc(9, 10), None, False),
+    ("in_eve_sep", "eve", "pro", "sub_eve", 2000, "usd", utc(9, 20), None, False),
+    ("in_eve_oct", "eve", "pro", "sub_eve", 1500, "usd", utc(10, 20), None, True),
+    ("cs_ana_course", "ana", "py101", "cs_ana_course", 5000, "usd", utc(10, 25), None, False),
+    ("cs_bo_course", "bo", "py101", "cs_bo_course", 5000, "usd", utc(10, 26), utc(10, 27), False),
+]
+
+
+async def stock(cohort: Cohort) -> dict[str, int]:
+    """Write the other cogs' rows for the fixture; return the member ids by name."""
+    community = cohort.communities["demo"]
+    cid = community.id
+    who = {
+        name: (await cohort.identity.resolve(cid, caller)).member_id
+        for name, caller in (("ana", ANA_D), ("bo", BO), ("cy", CY), ("dee", DEE), ("eve", EVE))
+    }
+    now = cohort.clock.now()
+    async with cohort.db.write() as conn:
+        source_ids: dict[str, int] = {}
+        for ref, name, offer, status, created, p_start, p_end, ends in SUBSCRIPTIONS:
+            result = await conn.execute(
+                insert(access_sources).values(
+                    community_id=cid,
+                    member_id=who[name],
+                    offer_id=offer,
+                    kind="subscription",
+                    ref=ref,
+                    livemode=False,
+                    customer_id=f"cus_{name}",
+                    status=status,
+                    cancel_at_period_end=False,
+                    period_start=p_start,
+                    period_end=p_end,
+                    ends_at=ends,
+                    refunded=False,
+                    disputed=False,
+                    version=1,
+                    entitled=status == "active",
+                    created_at=created,
+                    updated_at=ends or created,
+                )
+            )
+            source_ids[ref] = int(result.inserted_primary_key[0])  # type: ignore[index]
+        for ref, name, offer, source, amount, currency, paid, refunded, disputed in PAYMENTS:
+            if source not in source_ids:  # a one-time course payment is its own source
+                result = await conn.execute(
+                    insert(access_sources).values(
+                        community_id=cid,
+                        member_id=who[name],
+                        offer_id=offer,
+                        kind="payment",
+                        ref=source,
+                        livemode=False,
+                        status="paid",
+                        cancel_at_period_end=False,
+                        refunded=refunded is not None,
+                        disputed=False,
+                        version=1,
+                        entitled=refunded is None,
+                        created_at=paid,
+                        updated_at=paid,
+                    )
+                )
+                source_ids[source] = int(result.inserted_primary_key[0])  # type: ignore[index]
+            await conn.execute(
+                insert(purchases).values(
+                    community_id=cid,
+                    member_id=who[name],
+                    offer_id=offer,
+                    source="stripe",
+                    source_ref=ref,
+                    amount_minor=amount,
+                    currency=currency,
+                    purchased_at=paid,
+                    refunded_at=refunded,
+                )
+            )
+            await conn.execute(
+                insert(stripe_payments).values(
+                    community_id=cid,
+                    payment_intent=f"pi_{ref}",
+                    source_id=source_ids[source],
+                    purchase_ref=ref,
+                    paid_at=int(paid.timestamp()),
+                    refunded=refunded is not None,
+                    dispute_id=f"dp_{ref}" if disputed else None,
+                    dispute_status="needs_response" if disputed else None,
+                    dispute_version=1 if disputed else None,
+                )
+            )
+        await conn.execute(
+            insert(courses).values(
+                community_id=cid,
+                course_id="py101",
+                offer_id="py101",
+                position=0,
+                title="Python 101",
+                description="",
+                tags="python",
+                language=None,
+                tiers="",
+                updated_at=now,
+            )
+        )
+        # Q&A: q1 answered in 30 min and solved in 1 h (cy's answer); q2 answered in 2 h;
+        # q3 never answered.
+        questions = [
+            ("ana", ny(2026, 10, 31, 10), ny(2026, 10, 31, 10, 30), ny(2026, 10, 31, 11), "solved"),
+            ("bo", ny(2026, 11, 1, 12), ny(2026, 11, 1, 14), None, "open"),
+            ("cy", ny(2026, 11, 2, 9), None, None, "open"),
+        ]
+        qids = []
+        for name, asked, first, solved, state in questions:
+            result = await conn.execute(
+                insert(qa_questions).values(
+                    community_id=cid,
+                    asker_id=who[name],
+                    platform="discord",
+                    channel_id="help",
+                    thread_id=f"t-{name}",
+                    title=f"question of {name}",
+                    body="…",
+                    state=state,
+                    created_at=asked,
+                    active_at=asked,
+                    first_answer_at=first,
+                    solved_at=solved,
+                )
+            )
+            qids.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
+        answers = [(qids[0], "cy", ny(2026, 10, 31, 10, 30)), (qids[1], "ana", ny(2026, 11, 1, 14))]
+        aids = []
+        for qid, name, at in answers:
+            result = await conn.execute(
+                insert(qa_answers).values(
+                    community_id=cid,
+                    question_id=qid,
+                    author_id=who[name],
+                    platform="discord",
+                    channel_id="help",
+                    message_id=f"ans-{qid}",
+                    text="…",
+                    posted_at=at,
+                )
+            )
+            aids.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
+        await conn.execute(
+            qa_questions.update()
+            .where(qa_questions.c.id == qids[0])
+            .values(accepted_answer_id=aids[0])
+        )
+        # One lecture on 2026-11-02 at 18:00: ana, bo, cy going, dee maybe; ana, cy and eve
+        # checked in; two reminders sent and one that failed.
+        start = ny(2026, 11, 2, 18)
+        result = await conn.execute(
+            insert(lectures).values(
+                community_id=cid,
+                title="Decorators",
+                timezone="America/New_York",
+                start_at=start,
+                duration_s=3600,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        lecture_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        result = await conn.execute(
+            insert(lecture_occurrences).values(
+                community_id=cid,
+                lecture_id=lecture_id,
+                original_start=start,
+                start_at=start,
+                duration_s=3600,
+                title="Decorators",
+                status="scheduled",
+                checkin_code="DECO1234",
+                announce_at=start,
+                scheduled_at=start,
+            )
+        )
+        occurrence = int(result.inserted_primary_key[0])  # type: ignore[index]
+        for name, status in (("ana", "going"), ("bo", "going"), ("cy", "going"), ("dee", "maybe")):
+            await conn.execute(
+                insert(lecture_rsvps).values(
+                    community_id=cid,
+                    occurrence_id=occurrence,
+                    member_id=who[name],
+                    status=status,
+                    platform="discord",
+                    since=start,
+                )
+            )
+        for name in ("ana", "cy", "eve"):
+            await conn.execute(
+                insert(lecture_attendance).values(
+                    community_id=cid,
+                    occurrence_id=occurrence,
+                    member_id=who[name],
+                    method="code",
+                    at=start,
+                )
+            )
+        for offset, status in ((86400, "sent"), (3600, "sent"), (600, "failed")):
+            await conn.execute(
+                insert(lecture_deliveries).values(
+                    community_id=cid,
+                    occurrence_id=occurrence,
+                    occurrence_start=start,
+                    kind="reminder",
+                    offset_s=offset,
+                    due_at=start,
+                    claimed_at=start,
+                    status=status,
+                )
+            )
+        # Kudos from cy to ana on 2026-11-02.
+        await conn.execute(
+            insert(points_ledger).values(
+                community_id=cid,
+                member_id=who["ana"],
+                delta=5,
+                reason="kudos",
+                source_ref="kudos:1",
+                actor_id=who["cy"],
+                created_at=ny(2026, 11, 2, 15),
+            )
+        )
+    return who

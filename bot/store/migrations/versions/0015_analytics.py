@@ -1,4 +1,4 @@
-"""Analytics rollups: messages per hour and channel, member days, presence, weekly reports.
+"""Analytics rollups: hourly messages, member days, presence, weekly reports, suggestions.
 
 Revision ID: 0015_analytics
 Revises: 0014_lecture_leases
@@ -112,9 +112,38 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("community_id", "week", name=op.f("pk_analytics_reports")),
     )
+    op.create_table(
+        "analytics_suggestions",
+        sa.Column("community_id", ID, nullable=False),
+        sa.Column("member_id", ID, nullable=False),
+        sa.Column("course_id", sa.String(length=32), nullable=False),
+        sa.Column("offer_id", sa.String(length=64), nullable=False),
+        sa.Column("personal", sa.Boolean(), nullable=False),
+        sa.Column("shown_at", WHEN, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["community_id"],
+            ["communities.id"],
+            name=op.f("fk_analytics_suggestions_community_id_communities"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_analytics_suggestions_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "community_id", "member_id", "course_id", name=op.f("pk_analytics_suggestions")
+        ),
+    )
+    op.create_index(
+        "ix_analytics_suggestions_shown", "analytics_suggestions", ["community_id", "shown_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_analytics_suggestions_shown", table_name="analytics_suggestions")
+    op.drop_table("analytics_suggestions")
     op.drop_table("analytics_reports")
     op.drop_index("ix_analytics_presence_member", table_name="analytics_presence")
     op.drop_index("ix_analytics_presence_joined", table_name="analytics_presence")

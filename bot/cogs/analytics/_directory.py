@@ -1,0 +1,221 @@
+"""The members list (search, segment, sort) and one member's page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.analytics import _people as people
+from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics._figures import (
+    AttendanceLine,
+    DayCount,
+    MemberDetail,
+    MemberRow,
+    Members,
+    MemberSort,
+    PurchaseLine,
+    QuestionLine,
+    Segment,
+)
+from bot.store.tables import (
+    accounts,
+    analytics_member_days,
+    lecture_attendance,
+    lecture_occurrences,
+    members,
+    points_balances,
+    purchases,
+    qa_questions,
+)
+
+MAX_LIMIT = 200
+
+
+def _matches(row: MemberRow, segment: Segment, start: date, end: date) -> bool:
+    match segment:
+        case Segment.ALL:
+            return True
+        case Segment.PAYING:
+            return row.paying
+        case Segment.ACTIVE:
+            return row.messages > 0 or row.score > 0
+        case Segment.INACTIVE:
+            return row.left is None and row.messages == 0 and row.score == 0
+        case Segment.NEW:
+            return row.joined is not None and start <= row.joined <= end
+        case Segment.LEFT:
+            return row.left is not None and start <= row.left <= end
+        case Segment.LINKED:
+            return len(row.platforms) > 1
+
+
+SORTS: dict[MemberSort, Callable[[MemberRow], tuple[object, ...]]] = {
+    MemberSort.ENGAGEMENT: lambda r: (-r.score, r.member_id),
+    MemberSort.MESSAGES: lambda r: (-r.messages, r.member_id),
+    MemberSort.POINTS: lambda r: (-r.points, r.member_id),
+    MemberSort.JOINED: lambda r: (-(r.joined or date.min).toordinal(), r.member_id),
+    MemberSort.NAME: lambda r: (r.name.casefold(), r.member_id),
+}
+
+
+async def names_and_platforms(
+    conn: AsyncConnection, community_id: int
+) -> dict[int, tuple[str, tuple[str, ...], str]]:
+    """Return each member's name, platforms and searchable text (names and usernames)."""
+    a = accounts.c
+    found: dict[int, tuple[str, list[str], list[str]]] = {}
+    for member_id, platform, name, username in await conn.execute(
+        select(a.member_id, a.platform, a.display_name, a.username)
+        .where(a.community_id == community_id)
+        .order_by(a.member_id, a.id)
+    ):
+        entry = found.setdefault(int(member_id), (name, [], []))
+        entry[1].append(platform)
+        entry[2].extend([name, username or ""])
+    return {
+        m: (name, tuple(sorted(set(platforms))), " ".join(words).casefold())
+        for m, (name, platforms, words) in found.items()
+    }
+
+
+async def balances(conn: AsyncConnection, community_id: int) -> dict[int, int]:
+    """Return every member's points balance."""
+    b = points_balances.c
+    rows = await conn.execute(select(b.member_id, b.balance).where(b.community_id == community_id))
+    return {int(m): int(n) for m, n in rows}
+
+
+def listing(
+    *,
+    identities: dict[int, tuple[str, tuple[str, ...], str]],
+    stays: dict[int, people.Stay],
+    parts: dict[int, people.Parts],
+    points: dict[int, int],
+    paying: set[int],
+    start: date,
+    end: date,
+    search: str,
+    sort: MemberSort,
+    segment: Segment,
+    offset: int,
+    limit: int,
+) -> Members:
+    """Filter, sort and cut the members list."""
+    needle = search.strip().casefold()
+    rows = []
+    for member_id, (name, platforms, words) in identities.items():
+        if needle and needle not in words:
+            continue
+        stay = stays.get(member_id)
+        p = parts.get(member_id) or people.Parts()
+        present = rules.days_present(stay.joined, stay.left, start, end) if stay is not None else 0
+        row = MemberRow(
+            member_id=member_id,
+            name=name,
+            platforms=platforms,
+            joined=stay.joined if stay is not None else None,
+            left=stay.left if stay is not None else None,
+            messages=p.messages,
+            points=points.get(member_id, 0),
+            paying=member_id in paying,
+            score=rules.score(p.interactions, p.discussions, p.contributions, present),
+        )
+        if _matches(row, segment, start, end):
+            rows.append(row)
+    rows.sort(key=SORTS[sort])
+    limit = max(0, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
+    return Members(total=len(rows), rows=tuple(rows[offset : offset + limit]))
+
+
+async def detail(
+    conn: AsyncConnection,
+    community_id: int,
+    member_id: int,
+    start: date,
+    end: date,
+    since: datetime,
+    until: datetime,
+    zone: ZoneInfo,
+    stay: people.Stay | None,
+) -> MemberDetail | None:
+    """Return one member's page, or None if they are not in the community."""
+    known = await conn.scalar(
+        select(members.c.id).where(
+            members.c.id == member_id, members.c.community_id == community_id
+        )
+    )
+    if known is None:
+        return None
+    a = accounts.c
+    held = (
+        await conn.execute(
+            select(a.platform, a.display_name).where(a.member_id == member_id).order_by(a.id)
+        )
+    ).all()
+    parts = (
+        await people.parts(conn, community_id, start, end, since, until, member_id=member_id)
+    ).get(member_id) or people.Parts()
+    b = points_balances.c
+    balance = await conn.scalar(
+        select(b.balance).where(b.community_id == community_id, b.member_id == member_id)
+    )
+    p = purchases.c
+    bought = await conn.execute(
+        select(p.offer_id, p.amount_minor, p.currency, p.purchased_at, p.refunded_at)
+        .where(p.community_id == community_id, p.member_id == member_id)
+        .order_by(p.purchased_at, p.id)
+    )
+    at = lecture_attendance.c
+    o = lecture_occurrences.c
+    came = await conn.execute(
+        select(o.id, o.title, o.start_at)
+        .select_from(lecture_attendance.join(lecture_occurrences, o.id == at.occurrence_id))
+        .where(at.member_id == member_id)
+        .order_by(o.start_at, o.id)
+    )
+    q = qa_questions.c
+    asked = await conn.execute(
+        select(q.id, q.title, q.state, q.created_at)
+        .where(q.community_id == community_id, q.asker_id == member_id)
+        .order_by(q.created_at, q.id)
+    )
+    d = analytics_member_days.c
+    daily = dict(
+        (day, int(n))
+        for day, n in await conn.execute(
+            select(d.day, d.messages).where(
+                d.community_id == community_id,
+                d.member_id == member_id,
+                d.day >= start,
+                d.day <= end,
+            )
+        )
+    )
+    present = rules.days_present(stay.joined, stay.left, start, end) if stay is not None else 0
+    return MemberDetail(
+        member_id=member_id,
+        name=held[0].display_name if held else "",
+        accounts=tuple((r.platform, r.display_name) for r in held),
+        joined=stay.joined if stay is not None else None,
+        points=int(balance or 0),
+        messages=parts.messages,
+        answers=parts.answers,
+        score=rules.score(parts.interactions, parts.discussions, parts.contributions, present),
+        purchases=tuple(
+            PurchaseLine(
+                r.offer_id, r.amount_minor, r.currency, r.purchased_at, r.refunded_at is not None
+            )
+            for r in bought
+        ),
+        attendance=tuple(AttendanceLine(r.id, r.title, r.start_at.astimezone(zone)) for r in came),
+        questions=tuple(
+            QuestionLine(r.id, r.title, r.state, r.created_at.astimezone(zone)) for r in asked
+        ),
+        activity=tuple(DayCount(day, daily.get(day, 0)) for day in rules.days(start, end)),
+    )

@@ -1,0 +1,281 @@
+"""Revenue from what the gating cog stores: subscriptions, their paid invoices, course sales.
+
+A subscription's paid invoice (a ``purchases`` row tied to it through ``stripe_payments``)
+counts toward MRR from when it was paid for one billing period: the length of the
+subscription's current period (``period_end - period_start``; 31 days when unknown). A yearly
+period (over 40 days) counts a twelfth of the amount per month. Nothing counts after a refund
+of that invoice, or after the subscription ended (canceled, unpaid or expired).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics._figures import CurrencyRevenue, OfferRevenue, Revenue
+from bot.store.tables import access_sources, purchases, stripe_payments
+
+LOOKBACK = timedelta(days=400)  # long enough for a yearly invoice to still count
+DEFAULT_PERIOD = timedelta(days=31)
+ENDED = ("canceled", "unpaid", "incomplete_expired")
+SUBSCRIPTION = "subscription"
+PAYMENT = "payment"
+
+
+@dataclass(frozen=True, slots=True)
+class Sub:
+    """A subscription source as revenue sees it."""
+
+    id: int
+    member_id: int
+    offer_id: str
+    status: str
+    period: timedelta
+    created_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """A purchase with money: an invoice of a subscription or a one-time payment."""
+
+    id: int
+    member_id: int
+    offer_id: str
+    source_id: int | None
+    kind: str | None  # the source's kind: "subscription", "payment", or None if unknown
+    amount: int
+    currency: str
+    paid_at: datetime
+    refunded_at: datetime | None
+    disputed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """The subscriptions and payments revenue is computed from."""
+
+    subs: dict[int, Sub]
+    paid: list[Paid]
+
+
+async def load(
+    conn: AsyncConnection, community_id: int, since: datetime, until: datetime
+) -> Ledger:
+    """Read the subscriptions and the payments from ``since - LOOKBACK`` to ``until``."""
+    s = access_sources.c
+    subs: dict[int, Sub] = {}
+    for row in await conn.execute(
+        select(
+            s.id,
+            s.member_id,
+            s.offer_id,
+            s.status,
+            s.period_start,
+            s.period_end,
+            s.ends_at,
+            s.created_at,
+            s.updated_at,
+        ).where(s.community_id == community_id, s.kind == SUBSCRIPTION)
+    ):
+        period = DEFAULT_PERIOD
+        if row.period_start is not None and row.period_end is not None:
+            period = row.period_end - row.period_start
+        ended = None
+        if row.status in ENDED:
+            ended = row.ends_at or row.updated_at
+        subs[row.id] = Sub(
+            row.id, row.member_id, row.offer_id, row.status, period, row.created_at, ended
+        )
+    p = purchases.c
+    sp = stripe_payments.c
+    earliest = since - LOOKBACK
+    links: dict[str, tuple[int, bool]] = {}
+    for ref, source_id, dispute in await conn.execute(
+        select(sp.purchase_ref, sp.source_id, sp.dispute_id).where(
+            sp.community_id == community_id, sp.paid_at >= int(earliest.timestamp())
+        )
+    ):
+        known = links.get(ref)
+        links[ref] = (source_id, dispute is not None or (known is not None and known[1]))
+    kinds = {sid: SUBSCRIPTION for sid in subs}
+    for sid, kind in await conn.execute(
+        select(s.id, s.kind).where(s.community_id == community_id, s.kind == PAYMENT)
+    ):
+        kinds[sid] = kind
+    paid: list[Paid] = []
+    for row in await conn.execute(
+        select(
+            p.id,
+            p.member_id,
+            p.offer_id,
+            p.source_ref,
+            p.amount_minor,
+            p.currency,
+            p.purchased_at,
+            p.refunded_at,
+        ).where(
+            p.community_id == community_id,
+            p.source == "stripe",
+            p.purchased_at >= earliest,
+            p.purchased_at < until,
+            p.amount_minor.is_not(None),
+            p.currency.is_not(None),
+        )
+    ):
+        source_id, disputed = links.get(row.source_ref, (None, False))
+        paid.append(
+            Paid(
+                row.id,
+                row.member_id,
+                row.offer_id,
+                source_id,
+                kinds.get(source_id) if source_id is not None else None,
+                int(row.amount_minor),
+                str(row.currency),
+                row.purchased_at,
+                row.refunded_at,
+                disputed,
+            )
+        )
+    return Ledger(subs, paid)
+
+
+def mrr_at(ledger: Ledger, at: datetime) -> dict[int, tuple[str, int]]:
+    """Return each subscription's monthly amount at ``at``: (currency, minor units)."""
+    found: dict[int, tuple[str, int]] = {}
+    latest: dict[int, Paid] = {}
+    for paid in ledger.paid:
+        if paid.kind != SUBSCRIPTION or paid.source_id is None or paid.paid_at > at:
+            continue
+        known = latest.get(paid.source_id)
+        if known is None or paid.paid_at > known.paid_at:
+            latest[paid.source_id] = paid
+    for source_id, paid in latest.items():
+        sub = ledger.subs[source_id]
+        if paid.refunded_at is not None and paid.refunded_at <= at:
+            continue
+        if sub.ended_at is not None and sub.ended_at <= at:
+            continue
+        if at >= paid.paid_at + sub.period:
+            continue
+        found[source_id] = (paid.currency, rules.monthly(paid.amount, sub.period))
+    return found
+
+
+def paying_members(ledger: Ledger, at: datetime) -> set[int]:
+    """Return the members with a subscription paid up at ``at`` or a kept one-time purchase."""
+    members = {ledger.subs[sid].member_id for sid in mrr_at(ledger, at)}
+    for paid in ledger.paid:
+        if paid.kind == SUBSCRIPTION or paid.paid_at > at:
+            continue
+        if paid.refunded_at is None or paid.refunded_at > at:
+            members.add(paid.member_id)
+    return members
+
+
+def _is_trial(sub: Sub, first_paid: datetime | None) -> bool:
+    """Say whether a subscription began with a trial: trialing now, or paid a day or more late."""
+    if sub.status == "trialing":
+        return True
+    return first_paid is not None and first_paid - sub.created_at >= timedelta(days=1)
+
+
+def revenue(ledger: Ledger, start: date, end: date, since: datetime, until: datetime) -> Revenue:
+    """Compute the revenue page over ``[since, until)``."""
+    before = mrr_at(ledger, since - timedelta(microseconds=1))
+    after = mrr_at(ledger, until - timedelta(microseconds=1))
+    currencies = sorted(
+        {c for c, _ in [*before.values(), *after.values()]}
+        | {p.currency for p in ledger.paid if since <= p.paid_at < until}
+    )
+    per: dict[str, dict[str, int]] = {c: defaultdict(int) for c in currencies}
+    churned_subs = 0
+    for sid in before.keys() | after.keys():
+        currency, old = before.get(sid, (after.get(sid, ("", 0))[0], 0))
+        new = after.get(sid, (currency, 0))[1]
+        figures = per[currency]
+        figures["mrr_start"] += old
+        figures["mrr"] += new
+        if old == 0:
+            figures["new"] += new
+        elif new == 0:
+            figures["churned"] += old
+            churned_subs += 1
+        elif new > old:
+            figures["expansion"] += new - old
+        else:
+            figures["contraction"] += old - new
+    first_paid: dict[int, datetime] = {}
+    offers: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    refunds = disputes = course_sales = 0
+    for paid in ledger.paid:
+        if paid.source_id is not None and paid.kind == SUBSCRIPTION:
+            known = first_paid.get(paid.source_id)
+            if known is None or paid.paid_at < known:
+                first_paid[paid.source_id] = paid.paid_at
+        if not since <= paid.paid_at < until:
+            continue
+        figures = per[paid.currency]
+        figures["collected"] += paid.amount
+        line = offers[(paid.offer_id, paid.currency)]
+        line[0] += 1
+        line[1] += paid.amount
+        if paid.refunded_at is not None:
+            refunds += 1
+            figures["refunded"] += paid.amount
+            line[2] += paid.amount
+        if paid.disputed:
+            disputes += 1
+        if paid.kind == PAYMENT:
+            course_sales += 1
+            figures["course_sales"] += paid.amount
+    trials = [
+        sub
+        for sub in ledger.subs.values()
+        if since <= sub.created_at < until and _is_trial(sub, first_paid.get(sub.id))
+    ]
+    converted = sum(1 for sub in trials if sub.id in first_paid)
+    rows = []
+    for currency in currencies:
+        f = per[currency]
+        rows.append(
+            CurrencyRevenue(
+                currency=currency,
+                mrr_start=f["mrr_start"],
+                mrr=f["mrr"],
+                arr=f["mrr"] * 12,
+                new_mrr=f["new"],
+                expansion_mrr=f["expansion"],
+                contraction_mrr=f["contraction"],
+                churned_mrr=f["churned"],
+                revenue_churn_rate=rules.ratio(f["churned"] + f["contraction"], f["mrr_start"]),
+                collected=f["collected"],
+                refunded=f["refunded"],
+                course_sales=f["course_sales"],
+            )
+        )
+    return Revenue(
+        start=start,
+        end=end,
+        currencies=tuple(rows),
+        subscribers_start=len(before),
+        subscribers=len(after),
+        churned_subscribers=churned_subs,
+        logo_churn_rate=rules.ratio(churned_subs, len(before)),
+        trials_started=len(trials),
+        trials_converted=converted,
+        trial_conversion_rate=rules.ratio(converted, len(trials)),
+        refunds=refunds,
+        disputes=disputes,
+        course_sales=course_sales,
+        offers=tuple(
+            OfferRevenue(offer, currency, n, amount, refunded)
+            for (offer, currency), (n, amount, refunded) in sorted(offers.items())
+        ),
+    )

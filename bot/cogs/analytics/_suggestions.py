@@ -1,0 +1,143 @@
+"""Course suggestions shown to members, and the recommender page read from them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics._figures import Recommender
+from bot.store.db import Database
+from bot.store.dialect import insert_ignore_returning
+from bot.store.tables import (
+    analytics_member_days,
+    analytics_suggestions,
+    courses,
+    purchases,
+    recommend_prefs,
+)
+
+KEYS = ("community_id", "member_id", "course_id")
+
+
+async def record_shown(
+    db: Database,
+    community_id: int,
+    member_id: int,
+    shown: Sequence[tuple[str, str]],
+    *,
+    personal: bool,
+    at: datetime,
+) -> int:
+    """Record courses (course id, offer id) shown to a member; return how many were new."""
+    if not shown:
+        return 0
+    rows = [
+        {
+            "community_id": community_id,
+            "member_id": member_id,
+            "course_id": course_id,
+            "offer_id": offer_id,
+            "personal": personal,
+            "shown_at": at,
+        }
+        for course_id, offer_id in dict(shown).items()
+    ]
+    async with db.write() as conn:
+        added = await insert_ignore_returning(conn, analytics_suggestions, rows, keys=KEYS)
+    return len(added)
+
+
+async def merge_members(conn: AsyncConnection, survivor: int, absorbed: int) -> None:
+    """Keep the survivor's row for a course both members were shown."""
+    s = analytics_suggestions.c
+    theirs = select(s.course_id).where(s.member_id == survivor)
+    await conn.execute(
+        delete(analytics_suggestions).where(s.member_id == absorbed, s.course_id.in_(theirs))
+    )
+
+
+async def page(
+    conn: AsyncConnection,
+    community_id: int,
+    start: date,
+    end: date,
+    since: datetime,
+    until: datetime,
+    present: set[int],
+) -> Recommender:
+    """Return the recommender page over ``[since, until)`` for the ``present`` members."""
+    catalog = int(
+        await conn.scalar(
+            select(func.count()).select_from(courses).where(courses.c.community_id == community_id)
+        )
+        or 0
+    )
+    p = purchases.c
+    buyers = set(
+        await conn.scalars(
+            select(p.member_id)
+            .join(
+                courses,
+                and_(courses.c.community_id == p.community_id, courses.c.offer_id == p.offer_id),
+            )
+            .where(p.community_id == community_id, p.refunded_at.is_(None), p.purchased_at < until)
+            .distinct()
+        )
+    )
+    d = analytics_member_days.c
+    writers = set(
+        await conn.scalars(
+            select(d.member_id)
+            .where(d.community_id == community_id, d.day >= start, d.day <= end, d.messages > 0)
+            .distinct()
+        )
+    )
+    r = recommend_prefs.c
+    opted_out = set(
+        await conn.scalars(
+            select(r.member_id).where(r.community_id == community_id, r.use_messages.is_(False))
+        )
+    )
+    personal = len((buyers | (writers - opted_out)) & present)
+    s = analytics_suggestions.c
+    shown = (
+        await conn.execute(
+            select(s.member_id, s.course_id, s.offer_id, s.shown_at).where(
+                s.community_id == community_id, s.shown_at >= since, s.shown_at < until
+            )
+        )
+    ).all()
+    bought = 0
+    if shown:
+        first_buy: dict[tuple[int, str], list[datetime]] = {}
+        for member_id, offer_id, at in await conn.execute(
+            select(p.member_id, p.offer_id, p.purchased_at).where(
+                p.community_id == community_id,
+                p.purchased_at >= since,
+                p.purchased_at < until,
+                p.refunded_at.is_(None),
+            )
+        ):
+            first_buy.setdefault((member_id, offer_id), []).append(at)
+        for row in shown:
+            times = first_buy.get((row.member_id, row.offer_id), [])
+            if any(at >= row.shown_at for at in times):
+                bought += 1
+    suggested = len({row.course_id for row in shown})
+    return Recommender(
+        start=start,
+        end=end,
+        courses=catalog,
+        members=len(present),
+        members_with_suggestions=personal,
+        coverage=rules.ratio(personal, len(present)),
+        suggested_courses=suggested,
+        catalog_coverage=rules.ratio(suggested, catalog),
+        shown=len(shown),
+        bought=bought,
+        conversion=rules.ratio(bought, len(shown)),
+    )

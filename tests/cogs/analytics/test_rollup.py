@@ -1,0 +1,130 @@
+"""The rollups: kept in the message log's transaction, merged with members, rebuilt the same."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.cogs import analytics
+from bot.core.clock import ManualClock
+from bot.core.cohort import Cohort
+from bot.core.config import Config, load_config
+from bot.runtime import build
+from bot.store.tables import analytics_hours, analytics_member_days, analytics_presence
+from tests.cogs.analytics.world import ANA_D, ANA_T, CY, GENERAL, NY, TOPIC, ny, world_config
+from tests.test_cli import cohort as run_cohort
+from tests.test_cli import write_config
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Return a clock on the fixture's Saturday."""
+    return ManualClock(datetime(2026, 10, 31, 12, tzinfo=UTC))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """Return the config of the New York community."""
+    return world_config(tmp_path)
+
+
+async def rows(bot: Cohort) -> tuple[list[tuple[object, ...]], ...]:
+    """Return every rollup row, in a fixed order."""
+    async with bot.db.read() as conn:
+        found = []
+        for table in (analytics_hours, analytics_member_days, analytics_presence):
+            ordered = select(table).order_by(*table.primary_key.columns)
+            found.append([tuple(r) for r in (await conn.execute(ordered)).all()])
+    return tuple(found)
+
+
+async def test_linking_adds_both_accounts_days_together(cohort: Cohort) -> None:
+    community = cohort.communities["demo"]
+    dispatcher = cohort.dispatcher
+    at = ny(2026, 10, 31, 9)
+    await dispatcher.message_posted(community, ANA_D, GENERAL, "d1", "hi", at)
+    await dispatcher.message_posted(community, ANA_T, TOPIC, "t1", "hi", at)
+    await dispatcher.message_posted(community, ANA_T, TOPIC, "t2", "again", at)
+    await dispatcher.message_posted(community, CY, GENERAL, "c1", "hi", at)
+    day = date(2026, 10, 31)
+    before = await analytics.service_of(cohort).activity(community.id, day, day, NY)
+    assert before.days[0].active_members == 3  # ana's two accounts are two members yet
+    ana = await cohort.identity.resolve(community.id, ANA_D)
+    code = await cohort.identity.create_link_code(ana)
+    await cohort.identity.redeem_link_code(
+        await cohort.identity.resolve(community.id, ANA_T), code.code
+    )
+    after = await analytics.service_of(cohort).activity(community.id, day, day, NY)
+    assert after.days[0].active_members == 2
+    assert [(c.name, c.messages) for c in after.top_contributors] == [("Ana", 3), ("Cy", 1)]
+    async with cohort.db.read() as conn:
+        (kept,) = (
+            await conn.execute(
+                select(analytics_member_days).where(
+                    analytics_member_days.c.member_id == ana.member_id
+                )
+            )
+        ).all()
+    assert (kept.messages, kept.thread_messages) == (3, 2)
+    kept_rows = await rows(cohort)
+    assert await analytics.rebuild(cohort.db, community.id, NY) == 4
+    assert await rows(cohort) == kept_rows
+
+
+async def test_a_repeated_message_is_counted_once(cohort: Cohort) -> None:
+    community = cohort.communities["demo"]
+    at = ny(2026, 10, 31, 9)
+    for _ in range(3):
+        await cohort.dispatcher.message_posted(community, CY, GENERAL, "same", "hi", at)
+    page = await analytics.service_of(cohort).activity(
+        community.id, date(2026, 10, 31), date(2026, 10, 31), NY
+    )
+    assert page.messages == 1
+
+
+async def test_messages_arriving_together_share_one_batch(cohort: Cohort) -> None:
+    community = cohort.communities["demo"]
+    at = ny(2026, 10, 31, 9)
+    await asyncio.gather(
+        *(
+            cohort.dispatcher.message_posted(community, CY, GENERAL, f"m{n}", "hi", at)
+            for n in range(40)
+        )
+    )
+    kept = await rows(cohort)
+    assert await analytics.rebuild(cohort.db, community.id, NY) == 40
+    assert await rows(cohort) == kept
+    assert kept[0][0][-2:] == (40, 0)
+
+
+async def test_cli_rebuild_recounts_what_was_lost(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    bot = await build(load_config(path), clock=ManualClock(datetime(2026, 10, 31, tzinfo=UTC)))
+    try:
+        community = bot.communities["demo"]
+        await bot.dispatcher.message_posted(
+            community, CY, GENERAL, "m1", "hi", datetime(2026, 10, 31, 9, tzinfo=UTC)
+        )
+        async with bot.db.write() as conn:
+            await conn.execute(analytics_hours.delete())
+            await conn.execute(analytics_member_days.delete())
+    finally:
+        await bot.db.close()
+    done = run_cohort("analytics", "rebuild", "--config", "config.toml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "demo: analytics rebuilt from 1 message(s)" in done.stdout
+    bot = await build(load_config(path))
+    try:
+        page = await analytics.service_of(bot).activity(
+            bot.communities["demo"].id,
+            date(2026, 10, 31),
+            date(2026, 10, 31),
+            bot.communities["demo"].tz,
+        )
+    finally:
+        await bot.db.close()
+    assert page.messages == 1
