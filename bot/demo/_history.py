@@ -62,10 +62,13 @@ HOUR_WEIGHTS = tuple(1 if h < 7 else 3 if h < 17 else 8 if h < 22 else 2 for h i
 
 
 async def play_history(console: ConsoleAdapter, clock: ManualClock, days: int) -> int:
-    """Type ``days`` days of chat ending at the clock's now; return how many lines were typed."""
+    """Type ``days`` days of chat from the clock's now on; return how many lines were typed.
+
+    The clock ends ``days`` days later than it started.
+    """
     rng = random.Random(SEED)
-    end = clock.now()
-    first_day = (end - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = clock.now() + timedelta(days=days)
+    first_day = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
     threads = HISTORY_IDS
     typed = 0
     for day in range(days):
@@ -80,7 +83,7 @@ async def play_history(console: ConsoleAdapter, clock: ManualClock, days: int) -
                 at = first_day + timedelta(days=day, hours=hour, minutes=rng.randint(0, 59))
                 moments.append((at, who))
         for at, who in sorted(moments):
-            if at >= end:
+            if at >= end or at < clock.now():  # before the start, or after the end
                 continue
             if at > clock.now():
                 clock.advance(at - clock.now())

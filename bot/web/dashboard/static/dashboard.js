@@ -14,6 +14,12 @@
     canvas.setAttribute("data-drawn", "1");
   }
 
+  function integers(count) {
+    var ticks = [];
+    for (var n = 0; n < count; n++) { ticks.push({ value: n }); }
+    return ticks;
+  }
+
   function heatmap(canvas, data) {
     var points = [], max = 0;
     data.series.forEach(function (row, y) {
@@ -59,12 +65,14 @@
         scales: {
           x: {
             type: "linear", min: -0.5, max: data.labels.length - 0.5,
-            ticks: { stepSize: 1, callback: function (v) { return data.labels[v] || ""; } },
+            afterBuildTicks: function (axis) { axis.ticks = integers(data.labels.length); },
+            ticks: { autoSkip: false, callback: function (v) { return data.labels[v]; } },
             grid: { display: false }
           },
           y: {
             type: "linear", min: -0.5, max: rows.length - 0.5, reverse: true,
-            ticks: { stepSize: 1, callback: function (v) { return rows[v] || ""; } },
+            afterBuildTicks: function (axis) { axis.ticks = integers(rows.length); },
+            ticks: { autoSkip: false, callback: function (v) { return rows[v]; } },
             grid: { display: false }
           }
         }
