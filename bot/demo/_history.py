@@ -8,11 +8,20 @@ from a seeded random generator, so the same days give the same history.
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import random
+import re
 from datetime import datetime, timedelta
 
 from bot.adapters.console import ConsoleAdapter
+from bot.cogs.gating import Gating
+from bot.cogs.gating._demo import DemoGateway
+from bot.cogs.gating._simulate import _envelope as envelope
 from bot.core.clock import ManualClock
+
+log = logging.getLogger(__name__)
 
 HISTORY_IDS = 20001  # the history's console thread numbers, apart from the script's
 SEED = 16
@@ -57,6 +66,18 @@ ANSWERS = (
     "80/20 is common; use stratify when the classes are unbalanced.",
     "Use merge_asof with a tolerance, it matches the nearest time.",
 )
+# (who, offer, day as a share of the history): bought through /join and the demo checkout.
+SALES: tuple[tuple[str, str, float], ...] = (
+    ("bob", "pro", 0.1),
+    ("discord:frank", "pro", 0.3),
+    ("telegram:heidi", "pro", 0.45),
+    ("discord:grace", "python-101", 0.5),
+    ("discord:judy", "pro", 0.6),
+    ("telegram:karl", "data-viz", 0.7),
+    ("discord:liam", "pro", 0.8),
+    ("telegram:mia", "pro", 0.9),
+)
+CHECKOUT = re.compile(r"cs_demo_[0-9a-f]+")
 # Messages per hour of the day, weekday evenings busiest (a shape for the heatmap).
 HOUR_WEIGHTS = tuple(1 if h < 7 else 3 if h < 17 else 8 if h < 22 else 2 for h in range(24))
 
@@ -89,6 +110,10 @@ async def play_history(console: ConsoleAdapter, clock: ManualClock, days: int) -
                 clock.advance(at - clock.now())
             await _say(console, who, "general", rng.choice(LINES))
             typed += 1
+        for who, offer, when in SALES:
+            if int(when * days) == day:
+                await _buy(console, who, offer)
+                typed += 2
         if day % 4 == 2 and day + 1 < days:  # a question, answered and accepted
             asker, helper = rng.sample(["bob", "carol", "dave"], 2)
             n = rng.randrange(len(QUESTIONS))
@@ -112,3 +137,22 @@ async def play_history(console: ConsoleAdapter, clock: ManualClock, days: int) -
 async def _say(console: ConsoleAdapter, who: str, where: str, line: str) -> None:
     for text in (f"/as {who}", f"/channel {where}", line):
         await console.handle_line(text)
+
+
+async def _buy(console: ConsoleAdapter, who: str, offer: str) -> None:
+    """Type /join as ``who`` and pay in the demo checkout, as a buyer would in the browser."""
+    gating = console.cohort.entitlements
+    if not isinstance(gating, Gating) or not isinstance(gating.gateway, DemoGateway):
+        return  # not a demo (pretend payments) bot: no sales
+    assert isinstance(console.out, io.StringIO)
+    mark = len(console.out.getvalue())
+    await _say(console, who, "general", f"/join {offer}")
+    found = CHECKOUT.findall(console.out.getvalue()[mark:])
+    if not found:
+        log.warning("demo: /join %s as %s gave no checkout", offer, who)
+        return
+    now = console.cohort.clock.now()
+    for kind, obj, created in gating.gateway.pay(found[-1]):
+        event = envelope(kind, obj, created)
+        await gating.store_event(event, json.dumps(event), now)
+    await gating.run_due()

@@ -18,6 +18,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
+from bot.core.platforms import PlatformName
 from bot.demo._history import HISTORY_IDS, play_history
 from bot.runtime import build
 from bot.store.db import Database
@@ -84,6 +85,7 @@ async def seed(config: Config, now: datetime) -> bool:
         past = ConsoleAdapter(
             cohort, community, user="alice", out=io.StringIO(), first_id=HISTORY_IDS
         )
+        cohort.platforms[PlatformName.CONSOLE] = past  # where a purchase's grant goes
         await play_history(past, clock, PAST_DAYS)
         console = ConsoleAdapter(
             cohort, community, user="alice", out=io.StringIO(), first_id=SEED_IDS

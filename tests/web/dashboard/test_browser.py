@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,11 +21,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from bot import demo
 from bot.adapters.console import ConsoleAdapter
-from bot.core.clock import ManualClock
+from bot.core.clock import ManualClock, SystemClock
 from bot.core.cohort import Cohort
 from bot.core.platforms import PlatformName
 from bot.demo._history import HISTORY_IDS, play_history
+from bot.runtime import build
 from bot.web.app import build_app
 from bot.web.dashboard._views import NAVIGATION
 from tests.web.dashboard.conftest import BOB, OLGA, IssueLink, run
@@ -195,3 +198,36 @@ async def test_a_member_and_a_stale_link_are_turned_away(
     assert stale is not None and stale.status == 410
     assert "expired" in await page.inner_text("body")
     await context.close()
+
+
+async def test_the_demo_dashboard_has_charts_on_every_page(browser: Any, tmp_path: Path) -> None:
+    """Sign in to ``cohort demo``'s community; its screenshots are the README's (docs/)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    config = await demo.prepare(tmp_path / "demo")
+    cohort = await build(config, clock=SystemClock())
+    console = ConsoleAdapter(cohort, cohort.communities["demo"], user="alice", out=io.StringIO())
+    cohort.platforms[PlatformName.CONSOLE] = console
+    server = TestServer(build_app(cohort), host="127.0.0.1")
+    await server.start_server()
+    try:
+        site = str(server.make_url("")).rstrip("/")
+        await console.handle_line("/dashboard")
+        found = re.search(r"(/dashboard/signin/[A-Za-z0-9_-]+)", console.out.getvalue())
+        assert found
+        context = await browser.new_context(viewport={"width": 1200, "height": 800})
+        page = await context.new_page()
+        watch = Watch()
+        watch.attach(page)
+        await page.goto(site + found.group(1), wait_until="load", timeout=WAIT_MS)
+        await page.click("#signin", timeout=WAIT_MS)
+        await page.wait_for_url(site + "/dashboard/", timeout=WAIT_MS)
+        for slug in NAVIGATION:
+            path = "/dashboard/" if slug == "overview" else f"/dashboard/{slug}"
+            for canvas in await _open(page, site + path):
+                assert canvas["drawn"] and canvas["painted"] > 0, (slug, canvas)
+            await page.screenshot(path=str(ARTIFACTS / f"demo-{slug}.png"), full_page=True)
+        assert watch.problems == []
+        await context.close()
+    finally:
+        await server.close()
+        await cohort.db.close()
