@@ -120,8 +120,18 @@ class DashboardAuth:
         role = role_of(community, accounts)
         if not may_enter(role):
             return None
+        # The session's choice, else the member's /lang, their platform's language (the
+        # account seen last), the community's: the order the chat commands use.
+        platform = next(
+            (
+                normalize_locale(a.locale)
+                for a in sorted(accounts, key=lambda a: a.last_seen_at, reverse=True)
+                if normalize_locale(a.locale)
+            ),
+            None,
+        )
         locale = (
-            row.locale or member.locale or normalize_locale(community.config.locale)
+            row.locale or member.locale or platform or normalize_locale(community.config.locale)
         ) or DEFAULT_LOCALE
         return Viewer(row.id, community, row.member_id, role, locale, csrf_token(session_token))
 

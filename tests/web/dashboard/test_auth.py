@@ -15,6 +15,8 @@ from bot.cogs import dashboard
 from bot.cogs.dashboard._rules import hash_token
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
+from bot.core.identity import Caller
+from bot.core.platforms import PlatformName
 from bot.store.tables import dashboard_links, dashboard_sessions
 from tests.web.dashboard.conftest import ALICE, BOB, OLGA, IssueLink, run
 
@@ -285,3 +287,15 @@ async def test_expired_links_and_sessions_are_purged(
     await issue_link(OLGA)
     clock.advance(timedelta(hours=13))
     assert await dashboard.auth(cohort).purge() == 3  # the used link, the fresh one, the session
+
+
+async def test_pages_follow_the_language_of_the_organizers_platform(
+    client: Client, cohort: Cohort
+) -> None:
+    tina = Caller(PlatformName.TELEGRAM, "500", "Tina", username="tina", locale="zh-hans")
+    (reply,) = await run(cohort, tina, "/dashboard")
+    assert "仪表盘" in reply.title  # the link itself is in her language
+    path = reply.text.split("http://127.0.0.1:8080")[1].split()[0]
+    await sign_in(client, path)
+    html = await (await client.get("/dashboard/growth")).text()
+    assert '<html lang="zh-CN">' in html

@@ -226,6 +226,10 @@ async def test_the_demo_dashboard_has_charts_on_every_page(browser: Any, tmp_pat
             for canvas in await _open(page, site + path):
                 assert canvas["drawn"] and canvas["painted"] > 0, (slug, canvas)
             await page.screenshot(path=str(ARTIFACTS / f"demo-{slug}.png"), full_page=True)
+        await page.click("#lang-zh_CN", timeout=WAIT_MS)
+        await page.wait_for_load_state("load", timeout=WAIT_MS)
+        await _open(page, site + "/dashboard/activity")
+        await page.screenshot(path=str(ARTIFACTS / "demo-activity.zh_CN.png"), full_page=True)
         assert watch.problems == []
         await context.close()
     finally:
