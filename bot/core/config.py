@@ -1054,6 +1054,58 @@ class RecommendConfig:
     model_dir: str = ""
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekday(raw: object) -> str:
+    """Accept a weekday's English name, any case."""
+    text = _text(raw).strip().lower()
+    if text not in WEEKDAYS:
+        raise ValueError("not a weekday")
+    return text
+
+
+def _hour(raw: object) -> int:
+    """Accept an hour of the day from 0 to 23."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 0 <= raw <= 23:
+        raise ValueError("out of range")
+    return raw
+
+
+def _cost(raw: object) -> float:
+    """Accept a positive number."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise TypeError("not a number")
+    if not 0 < raw <= 1_000_000:
+        raise ValueError("out of range")
+    return float(raw)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalyticsConfig:
+    """Say whether and when the weekly report goes out, and the engagement model's cost C."""
+
+    weekly_report: bool = False
+    report_channel: str | None = field(
+        default=None,
+        metadata=_meta(
+            _channel_ref, "a channel like 'discord:123', 'telegram:-100123' or 'console:admin'"
+        ),
+    )
+    report_day: str = field(
+        default="monday", metadata=_meta(_weekday, "a weekday name like 'monday'")
+    )
+    report_hour: int = field(default=9, metadata=_meta(_hour, "an hour of the day from 0 to 23"))
+    cost: float = field(default=1.0, metadata=_meta(_cost, "a number above 0, like 1.0"))
+
+    @property
+    def report_weekday(self) -> int:
+        """Return the report's weekday as a number, Monday 0."""
+        return WEEKDAYS.index(self.report_day)
+
+
 @dataclass(frozen=True, kw_only=True)
 class CommunityConfig:
     """Describe one community and the Discord guilds and Telegram chats it spans."""
@@ -1094,6 +1146,7 @@ class CommunityConfig:
     gating: GatingConfig = field(default_factory=GatingConfig)
     courses: tuple[CourseConfig, ...] = ()
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
+    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
 
     def offer(self, offer_id: str) -> OfferConfig | None:
         """Return the offer with this id, if the community sells it."""

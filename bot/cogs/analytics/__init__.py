@@ -13,8 +13,11 @@ tells it which courses a member was shown (``record_shown``), for the recommende
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.cogs.analytics._cog import AnalyticsCog
 from bot.cogs.analytics._figures import (
     Activity,
     ActivityDay,
@@ -47,12 +50,16 @@ from bot.cogs.analytics._figures import (
     Segment,
     Session,
 )
+from bot.cogs.analytics._period import Period, parse_period
+from bot.cogs.analytics._report import WeeklyReport
 from bot.cogs.analytics._rollup import Recorder, merge_members, rebuild
 from bot.cogs.analytics._service import Analytics
 from bot.cogs.analytics._suggestions import merge_members as merge_suggestions
 from bot.cogs.analytics._suggestions import record_shown
 from bot.core.cohort import Cohort
 from bot.core.events import MemberJoined, MemberLeft, ReactionChanged
+
+REPORT_EVERY = timedelta(minutes=5)
 
 __all__ = [
     "Activity",
@@ -76,6 +83,7 @@ __all__ = [
     "Money",
     "OfferRevenue",
     "Overview",
+    "Period",
     "PurchaseLine",
     "Qa",
     "QaDay",
@@ -86,6 +94,8 @@ __all__ = [
     "Revenue",
     "Segment",
     "Session",
+    "WeeklyReport",
+    "parse_period",
     "rebuild",
     "record_shown",
     "service_of",
@@ -99,7 +109,13 @@ def service_of(cohort: Cohort) -> Analytics:
 
 
 def setup(cohort: Cohort) -> None:
-    """Keep the rollups in step with messages, reactions, joins, leaves and merges."""
+    """Register /stats and the weekly report; keep the rollups in step with what happens."""
+    cohort.i18n.load_dir(Path(__file__).with_name("locales"))
+    cog = AnalyticsCog(cohort)
+    for spec in cog.commands():
+        cohort.command(spec)
+    report = WeeklyReport(cohort)
+    cohort.every("analytics.weekly_report", REPORT_EVERY, report.sweep)
     zones: dict[int, ZoneInfo] = {c.id: c.tz for c in cohort.communities.values()}
     recorder = Recorder(zones)
     cohort.dispatcher.messages.after_insert.append(recorder.messages_added)

@@ -22,6 +22,7 @@ from bot.cogs.analytics._figures import (
     QuestionLine,
     Segment,
 )
+from bot.cogs.analytics._pages import fetch
 from bot.store.tables import (
     accounts,
     analytics_member_days,
@@ -69,10 +70,11 @@ async def names_and_platforms(
     """Return each member's name, platforms and searchable text (names and usernames)."""
     a = accounts.c
     found: dict[int, tuple[str, list[str], list[str]]] = {}
-    for member_id, platform, name, username in await conn.execute(
+    for member_id, platform, name, username in await fetch(
+        conn,
         select(a.member_id, a.platform, a.display_name, a.username)
         .where(a.community_id == community_id)
-        .order_by(a.member_id, a.id)
+        .order_by(a.member_id, a.id),
     ):
         entry = found.setdefault(int(member_id), (name, [], []))
         entry[1].append(platform)
@@ -86,7 +88,7 @@ async def names_and_platforms(
 async def balances(conn: AsyncConnection, community_id: int) -> dict[int, int]:
     """Return every member's points balance."""
     b = points_balances.c
-    rows = await conn.execute(select(b.member_id, b.balance).where(b.community_id == community_id))
+    rows = await fetch(conn, select(b.member_id, b.balance).where(b.community_id == community_id))
     return {int(m): int(n) for m, n in rows}
 
 
@@ -166,35 +168,39 @@ async def detail(
         select(b.balance).where(b.community_id == community_id, b.member_id == member_id)
     )
     p = purchases.c
-    bought = await conn.execute(
+    bought = await fetch(
+        conn,
         select(p.offer_id, p.amount_minor, p.currency, p.purchased_at, p.refunded_at)
         .where(p.community_id == community_id, p.member_id == member_id)
-        .order_by(p.purchased_at, p.id)
+        .order_by(p.purchased_at, p.id),
     )
     at = lecture_attendance.c
     o = lecture_occurrences.c
-    came = await conn.execute(
+    came = await fetch(
+        conn,
         select(o.id, o.title, o.start_at)
         .select_from(lecture_attendance.join(lecture_occurrences, o.id == at.occurrence_id))
         .where(at.member_id == member_id)
-        .order_by(o.start_at, o.id)
+        .order_by(o.start_at, o.id),
     )
     q = qa_questions.c
-    asked = await conn.execute(
+    asked = await fetch(
+        conn,
         select(q.id, q.title, q.state, q.created_at)
         .where(q.community_id == community_id, q.asker_id == member_id)
-        .order_by(q.created_at, q.id)
+        .order_by(q.created_at, q.id),
     )
     d = analytics_member_days.c
     daily = dict(
         (day, int(n))
-        for day, n in await conn.execute(
+        for day, n in await fetch(
+            conn,
             select(d.day, d.messages).where(
                 d.community_id == community_id,
                 d.member_id == member_id,
                 d.day >= start,
                 d.day <= end,
-            )
+            ),
         )
     )
     present = rules.days_present(stay.joined, stay.left, start, end) if stay is not None else 0

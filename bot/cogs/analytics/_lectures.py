@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.analytics._pages import fetch
 from bot.store.tables import (
     lecture_attendance,
     lecture_deliveries,
@@ -56,24 +57,25 @@ async def sessions(
     a = lecture_attendance.c
     rsvps: Counter[tuple[int, str]] = Counter()
     going: dict[int, set[int]] = {}
-    for occurrence_id, member_id, status in await conn.execute(
-        select(r.occurrence_id, r.member_id, r.status).where(r.occurrence_id.in_(ids))
+    for occurrence_id, member_id, status in await fetch(
+        conn, select(r.occurrence_id, r.member_id, r.status).where(r.occurrence_id.in_(ids))
     ):
         rsvps[(occurrence_id, status)] += 1
         if status == GOING:
             going.setdefault(occurrence_id, set()).add(member_id)
     came: dict[int, set[int]] = {}
-    for occurrence_id, member_id in await conn.execute(
-        select(a.occurrence_id, a.member_id).where(a.occurrence_id.in_(ids))
+    for occurrence_id, member_id in await fetch(
+        conn, select(a.occurrence_id, a.member_id).where(a.occurrence_id.in_(ids))
     ):
         came.setdefault(occurrence_id, set()).add(member_id)
     d = lecture_deliveries.c
     reminders = dict(
         (int(k), int(n))
-        for k, n in await conn.execute(
+        for k, n in await fetch(
+            conn,
             select(d.occurrence_id, func.count())
             .where(and_(d.occurrence_id.in_(ids), d.kind == REMINDER, d.status == SENT))
-            .group_by(d.occurrence_id)
+            .group_by(d.occurrence_id),
         )
     )
     return [

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Executable, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
@@ -23,6 +24,16 @@ class Presence:
     platform: str
     joined_at: datetime
     left_at: datetime | None
+
+
+async def fetch(conn: AsyncConnection, statement: Executable) -> Sequence[Row[Any]]:
+    """Run a query and take all its rows in one call (not a round trip to the driver a row)."""
+    return (await conn.execute(statement)).all()
+
+
+async def fetch_scalars(conn: AsyncConnection, statement: Executable) -> Sequence[Any]:
+    """Run a query and take the first column of all its rows in one call."""
+    return (await conn.scalars(statement)).all()
 
 
 def money(currency: str, amount: int) -> Money:

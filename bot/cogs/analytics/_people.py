@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
-from bot.cogs.analytics._pages import Presence
+from bot.cogs.analytics._pages import Presence, fetch
 from bot.store.tables import (
     analytics_member_days,
     lecture_attendance,
@@ -144,7 +144,7 @@ async def parts(
         accepted_q = accepted_q.where(a.author_id == member_id)
         attended_q = attended_q.where(at.member_id == member_id)
         kudos_q = kudos_q.where(pl.member_id == member_id)
-    for mid, m, t, r in await conn.execute(days_q):
+    for mid, m, t, r in await fetch(conn, days_q):
         one = found[int(mid)]
         one.messages, one.thread_messages, one.reactions = int(m), int(t), int(r)
     for query, name in (
@@ -153,7 +153,7 @@ async def parts(
         (attended_q, "attended"),
         (kudos_q, "kudos"),
     ):
-        for mid, n in await conn.execute(query):
+        for mid, n in await fetch(conn, query):
             setattr(found[int(mid)], name, int(n))
     return found
 
@@ -171,7 +171,7 @@ async def active_weeks(
     )
     if len(member_ids) <= IN_LIMIT:
         query = query.where(d.member_id.in_(sorted(member_ids)))
-    rows = await conn.execute(query)
+    rows = await fetch(conn, query)
     for member_id, day in rows:
         if member_id in member_ids:
             weeks[int(member_id)].add(rules.week_of(day))

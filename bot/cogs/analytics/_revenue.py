@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import CurrencyRevenue, OfferRevenue, Revenue
+from bot.cogs.analytics._pages import fetch
 from bot.store.tables import access_sources, purchases, stripe_payments
 
 LOOKBACK = timedelta(days=400)  # long enough for a yearly invoice to still count
@@ -70,7 +71,8 @@ async def load(
     """Read the subscriptions and the payments from ``since - LOOKBACK`` to ``until``."""
     s = access_sources.c
     subs: dict[int, Sub] = {}
-    for row in await conn.execute(
+    for row in await fetch(
+        conn,
         select(
             s.id,
             s.member_id,
@@ -81,7 +83,7 @@ async def load(
             s.ends_at,
             s.created_at,
             s.updated_at,
-        ).where(s.community_id == community_id, s.kind == SUBSCRIPTION)
+        ).where(s.community_id == community_id, s.kind == SUBSCRIPTION),
     ):
         period = DEFAULT_PERIOD
         if row.period_start is not None and row.period_end is not None:
@@ -96,20 +98,22 @@ async def load(
     sp = stripe_payments.c
     earliest = since - LOOKBACK
     links: dict[str, tuple[int, bool]] = {}
-    for ref, source_id, dispute in await conn.execute(
+    for ref, source_id, dispute in await fetch(
+        conn,
         select(sp.purchase_ref, sp.source_id, sp.dispute_id).where(
             sp.community_id == community_id, sp.paid_at >= int(earliest.timestamp())
-        )
+        ),
     ):
         known = links.get(ref)
         links[ref] = (source_id, dispute is not None or (known is not None and known[1]))
     kinds = {sid: SUBSCRIPTION for sid in subs}
-    for sid, kind in await conn.execute(
-        select(s.id, s.kind).where(s.community_id == community_id, s.kind == PAYMENT)
+    for sid, kind in await fetch(
+        conn, select(s.id, s.kind).where(s.community_id == community_id, s.kind == PAYMENT)
     ):
         kinds[sid] = kind
     paid: list[Paid] = []
-    for row in await conn.execute(
+    for row in await fetch(
+        conn,
         select(
             p.id,
             p.member_id,
@@ -126,7 +130,7 @@ async def load(
             p.purchased_at < until,
             p.amount_minor.is_not(None),
             p.currency.is_not(None),
-        )
+        ),
     ):
         source_id, disputed = links.get(row.source_ref, (None, False))
         paid.append(

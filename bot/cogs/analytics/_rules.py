@@ -107,3 +107,36 @@ def monthly(amount: int, period: timedelta | None) -> int:
     if period is not None and period > timedelta(days=40):
         return round(amount / 12)
     return amount
+
+
+# Currencies whose minor unit is the unit itself (Stripe's zero-decimal currencies).
+ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
+
+
+def format_money(amount: int, currency: str) -> str:
+    """Write an amount in minor units as people read it: ``1,234.50 USD``."""
+    code = currency.upper()
+    if currency.lower() in ZERO_DECIMAL:
+        return f"{amount:,} {code}"
+    sign = "-" if amount < 0 else ""
+    whole, cents = divmod(abs(amount), 100)
+    return f"{sign}{whole:,}.{cents:02d} {code}"

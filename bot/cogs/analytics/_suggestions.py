@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import Recommender
+from bot.cogs.analytics._pages import fetch, fetch_scalars
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning
 from bot.store.tables import (
@@ -78,28 +79,31 @@ async def page(
     )
     p = purchases.c
     buyers = set(
-        await conn.scalars(
+        await fetch_scalars(
+            conn,
             select(p.member_id)
             .join(
                 courses,
                 and_(courses.c.community_id == p.community_id, courses.c.offer_id == p.offer_id),
             )
             .where(p.community_id == community_id, p.refunded_at.is_(None), p.purchased_at < until)
-            .distinct()
+            .distinct(),
         )
     )
     d = analytics_member_days.c
     writers = set(
-        await conn.scalars(
+        await fetch_scalars(
+            conn,
             select(d.member_id)
             .where(d.community_id == community_id, d.day >= start, d.day <= end, d.messages > 0)
-            .distinct()
+            .distinct(),
         )
     )
     r = recommend_prefs.c
     opted_out = set(
-        await conn.scalars(
-            select(r.member_id).where(r.community_id == community_id, r.use_messages.is_(False))
+        await fetch_scalars(
+            conn,
+            select(r.member_id).where(r.community_id == community_id, r.use_messages.is_(False)),
         )
     )
     personal = len((buyers | (writers - opted_out)) & present)
@@ -114,13 +118,14 @@ async def page(
     bought = 0
     if shown:
         first_buy: dict[tuple[int, str], list[datetime]] = {}
-        for member_id, offer_id, at in await conn.execute(
+        for member_id, offer_id, at in await fetch(
+            conn,
             select(p.member_id, p.offer_id, p.purchased_at).where(
                 p.community_id == community_id,
                 p.purchased_at >= since,
                 p.purchased_at < until,
                 p.refunded_at.is_(None),
-            )
+            ),
         ):
             first_buy.setdefault((member_id, offer_id), []).append(at)
         for row in shown:

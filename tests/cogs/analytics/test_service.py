@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,41 +17,15 @@ from bot.cogs.analytics import (
     RetentionCohort,
     Segment,
 )
-from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
-from bot.core.config import Config
 from tests.cogs.analytics.world import (
     ANA_D,
-    CLOCK_START,
     END,
     MONEY_START,
     NY,
     START,
-    play,
-    stock,
     utc,
-    world_config,
 )
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    """Return a clock at the fixture's first event."""
-    return ManualClock(CLOCK_START)
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Config:
-    """Return the config of the New York community."""
-    return world_config(tmp_path)
-
-
-@pytest.fixture
-async def world(cohort: Cohort, clock: ManualClock) -> AsyncIterator[Cohort]:
-    """Return the bot after the fixture's events, with the other cogs' rows written."""
-    await play(cohort, clock)
-    await stock(cohort)
-    yield cohort
 
 
 def service(bot: Cohort) -> tuple[analytics.Analytics, int]:

@@ -57,9 +57,9 @@ def ny(y: int, mo: int, d: int, h: int, mi: int = 0, *, fold: int = 0) -> dateti
     return datetime(y, mo, d, h, mi, tzinfo=NY, fold=fold).astimezone(UTC)
 
 
-def world_config(tmp_path: Path) -> Config:
-    """Return the test config with the community in New York."""
-    return make_config(tmp_path, community={"timezone": "America/New_York"})
+def world_config(tmp_path: Path, **community: object) -> Config:
+    """Return the test config with the community in New York (and ``community`` keys)."""
+    return make_config(tmp_path, community={"timezone": "America/New_York", **community})
 
 
 # (when, what, who, where) in time order; "link" pairs the caller with ana's Discord account.

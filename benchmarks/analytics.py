@@ -1,0 +1,342 @@
+"""Analytics figures: what the rollups cost per message, and how fast each page answers.
+
+Part 1, ingestion: ``--messages`` messages posted through the real dispatcher (identity, the
+message log's group commit, every cog's listener) by 1 and by 50 concurrent senders, once with
+the analytics rollups kept in the message log's transaction and once without (the hook taken
+off the same bot), alternating three times so the machine's load falls on both alike. The
+figure is the ratio of the two medians; the anchor is the run without analytics, measured in
+the same run.
+
+Part 2, pages: a SQLite file bulk loaded with what a year of a big community leaves in the
+tables the pages read (``--members`` members with presence, rollups of ``--page-messages``
+messages over 365 days and 20 channels, ``--purchases`` purchases with their subscriptions,
+questions, a lecture a week), then p50/p99 of every ``Analytics`` page over the last 30 days
+(and the overview over 365 days). The pages never read the message log, so it is left empty.
+Run: ``.venv/bin/python -m benchmarks.analytics [--messages 4000] [--members 100000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from benchmarks.foundation import open_bot, percentile
+from bot.cogs.analytics import Analytics, MemberSort, Segment
+from bot.core.clock import ManualClock
+from bot.core.identity import Caller
+from bot.core.platforms import PlatformName
+from bot.core.ports import ChannelRef
+from bot.store.db import Database
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+ZONE = ZoneInfo("America/New_York")
+CHANNELS = 20
+GOAL_SLOWDOWN = 0.10
+GOAL_P99_MS = 150.0
+
+
+# --- part 1: ingestion with and without the rollups ------------------------------------------
+
+
+async def ingest(count: int, senders: int, *, rollups: bool, offset: int) -> float:
+    """Post ``count`` messages from ``senders`` members; return messages per second."""
+    with tempfile.TemporaryDirectory() as folder:
+        cohort = await open_bot(Path(folder))
+        if not rollups:
+            cohort.dispatcher.messages.after_insert.clear()
+        community = cohort.communities["bench"]
+        channels = [ChannelRef(PlatformName.CONSOLE, f"c{n}") for n in range(CHANNELS)]
+        callers = [
+            Caller(PlatformName.CONSOLE, f"member{i}", f"Member {i}") for i in range(senders)
+        ]
+        for caller in callers:
+            await cohort.identity.resolve(community.id, caller)
+
+        async def sender(index: int) -> None:
+            for n in range(index, count, senders):
+                await cohort.dispatcher.message_posted(
+                    community,
+                    callers[index],
+                    channels[n % CHANNELS],
+                    f"m{offset}-{n}",
+                    f"message number {n} about pandas and calculus",
+                    datetime.now(UTC),
+                )
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender(i) for i in range(senders)))
+        elapsed = time.perf_counter() - started
+        await cohort.db.close()
+    return count / elapsed
+
+
+async def bench_ingestion(count: int, rounds: int) -> None:
+    """Print the ingestion rate with and without the rollups, and the slowdown."""
+    for senders in (1, 50):
+        kept: dict[bool, list[float]] = {True: [], False: []}
+        for n in range(rounds):
+            for rollups in (False, True) if n % 2 == 0 else (True, False):
+                kept[rollups].append(await ingest(count, senders, rollups=rollups, offset=n))
+        without = statistics.median(kept[False])
+        with_rollups = statistics.median(kept[True])
+        slowdown = 1 - with_rollups / without
+        print(
+            f"ingestion, {senders:>2} sender(s), {count} messages x {rounds} rounds: "
+            f"with analytics {with_rollups:.0f} msg/s, anchor without {without:.0f} msg/s, "
+            f"slowdown {slowdown:.1%} (goal <= {GOAL_SLOWDOWN:.0%})"
+        )
+
+
+# --- part 2: page latency on a year of a big community ---------------------------------------
+
+
+def stamp(at: datetime) -> str:
+    """Write an instant as the store keeps it in SQLite."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def bulk_load(path: Path, members: int, messages: int, purchases: int, seed: int = 1) -> None:
+    """Fill the tables the pages read, the fast way."""
+    rng = np.random.default_rng(seed)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    year_ago = NOW - timedelta(days=365)
+    conn.execute(
+        "INSERT INTO communities (id, slug, name, created_at) VALUES (1, 'bench', 'Bench', ?)",
+        (stamp(year_ago),),
+    )
+    joined = year_ago + timedelta(days=1) * rng.uniform(0, 365, members)
+    conn.executemany(
+        "INSERT INTO members (id, community_id, created_at) VALUES (?, 1, ?)",
+        ((m + 1, stamp(joined[m])) for m in range(members)),
+    )
+    platforms = np.where(rng.random(members) < 0.5, "discord", "telegram")
+    conn.executemany(
+        "INSERT INTO accounts (id, community_id, member_id, platform, platform_user_id, username,"
+        " username_key, display_name, created_at, last_seen_at)"
+        " VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                m + 1,
+                m + 1,
+                str(platforms[m]),
+                f"u{m}",
+                f"user{m}",
+                f"user{m}",
+                f"User {m}",
+                stamp(joined[m]),
+                stamp(joined[m]),
+            )
+            for m in range(members)
+        ),
+    )
+    left = rng.random(members) < 0.15
+    conn.executemany(
+        "INSERT INTO analytics_presence (account_id, community_id, member_id, platform,"
+        " joined_at, left_at) VALUES (?, 1, ?, ?, ?, ?)",
+        (
+            (
+                m + 1,
+                m + 1,
+                str(platforms[m]),
+                stamp(joined[m]),
+                stamp(min(NOW, joined[m] + timedelta(days=30))) if left[m] else None,
+            )
+            for m in range(members)
+        ),
+    )
+    # Messages: a few very active members and a long tail; days uniform over the year.
+    weights = 1.0 / np.arange(1, members + 1) ** 0.8
+    who = rng.choice(members, size=messages, p=weights / weights.sum())
+    hour = rng.integers(0, 365 * 24, size=messages)
+    channel = rng.integers(0, CHANNELS, size=messages)
+    thread = rng.random(messages) < 0.2
+    start_hour = year_ago.replace(minute=0, second=0, microsecond=0)
+    keys, counts = np.unique(hour * CHANNELS + channel, return_counts=True)
+    hour_rows = len(keys)
+    conn.executemany(
+        "INSERT INTO analytics_hours (community_id, hour, platform, channel_id, messages,"
+        " reactions) VALUES (1, ?, 'discord', ?, ?, 0)",
+        (
+            (stamp(start_hour + timedelta(hours=int(k // CHANNELS))), f"c{k % CHANNELS}", int(n))
+            for k, n in zip(keys, counts, strict=True)
+        ),
+    )
+    first_day = (year_ago.astimezone(ZONE)).date()
+    day = hour // 24
+    keys, counts = np.unique(who * 400 + day, return_counts=True)
+    threads = np.bincount(np.searchsorted(keys, who * 400 + day), weights=thread)
+    conn.executemany(
+        "INSERT INTO analytics_member_days (community_id, member_id, day, messages,"
+        " thread_messages, reactions) VALUES (1, ?, ?, ?, ?, 0)",
+        (
+            (
+                int(k // 400) + 1,
+                (first_day + timedelta(days=int(k % 400))).isoformat(),
+                int(n),
+                int(t),
+            )
+            for k, n, t in zip(keys, counts, threads, strict=True)
+        ),
+    )
+    member_days = len(keys)
+    # Purchases: a third are course sales, the rest monthly or yearly subscription invoices.
+    buyers = rng.choice(members, size=purchases)
+    paid = year_ago + timedelta(days=1) * rng.uniform(0, 365, purchases)
+    for n in range(purchases):
+        member = int(buyers[n]) + 1
+        source_id = n + 1
+        course = n % 3 == 0
+        yearly = n % 7 == 0
+        period = timedelta(days=365 if yearly else 30)
+        conn.execute(
+            "INSERT INTO access_sources (id, community_id, member_id, offer_id, kind, ref,"
+            " status, cancel_at_period_end, period_start, period_end, refunded, disputed,"
+            " version, entitled, created_at, updated_at)"
+            " VALUES (?, 1, ?, ?, ?, ?, ?, 0, ?, ?, 0, 0, 1, 1, ?, ?)",
+            (
+                source_id,
+                member,
+                "course" if course else "pro",
+                "payment" if course else "subscription",
+                f"src{n}",
+                "paid" if course else ("canceled" if n % 5 == 0 else "active"),
+                stamp(paid[n]),
+                stamp(paid[n] + period),
+                stamp(paid[n]),
+                stamp(paid[n]),
+            ),
+        )
+        amount = 5000 if course else (24000 if yearly else 2000)
+        conn.execute(
+            "INSERT INTO purchases (community_id, member_id, offer_id, source, source_ref,"
+            " amount_minor, currency, purchased_at, refunded_at)"
+            " VALUES (1, ?, ?, 'stripe', ?, ?, 'usd', ?, ?)",
+            (
+                member,
+                "course" if course else "pro",
+                f"in{n}",
+                amount,
+                stamp(paid[n]),
+                stamp(paid[n] + timedelta(days=2)) if n % 50 == 0 else None,
+            ),
+        )
+        conn.execute(
+            "INSERT INTO stripe_payments (community_id, payment_intent, source_id, purchase_ref,"
+            " paid_at, refunded, dispute_id) VALUES (1, ?, ?, ?, ?, 0, ?)",
+            (
+                f"pi{n}",
+                source_id,
+                f"in{n}",
+                int(paid[n].timestamp()),
+                f"dp{n}" if n % 200 == 0 else None,
+            ),
+        )
+    asked = year_ago + timedelta(days=1) * rng.uniform(0, 365, members // 20)
+    conn.executemany(
+        "INSERT INTO qa_questions (community_id, asker_id, platform, channel_id, title, body,"
+        " state, created_at, active_at, first_answer_at, solved_at)"
+        " VALUES (1, ?, 'discord', 'help', 'q', 'q', ?, ?, ?, ?, ?)",
+        (
+            (
+                int(rng.integers(1, members + 1)),
+                "solved" if n % 2 else "open",
+                stamp(at),
+                stamp(at),
+                stamp(at + timedelta(hours=1 + n % 9)) if n % 3 else None,
+                stamp(at + timedelta(hours=5 + n % 20)) if n % 2 else None,
+            )
+            for n, at in enumerate(asked)
+        ),
+    )
+    conn.commit()
+    conn.close()
+    print(
+        f"loaded: {members} members, {messages} messages as {member_days} member-days and "
+        f"{hour_rows} hour rows, {purchases} purchases, {len(asked)} questions"
+    )
+
+
+async def time_pages(path: Path, runs: int) -> None:
+    """Print p50/p99 of every page."""
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    service = Analytics(db, ManualClock(NOW))
+    end = NOW.astimezone(ZONE).date()
+    month = end - timedelta(days=29)
+    year = end - timedelta(days=364)
+    calls: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+        ("overview 30d", lambda: service.overview(1, month, end, ZONE)),
+        ("overview 365d", lambda: service.overview(1, year, end, ZONE)),
+        ("growth 30d", lambda: service.growth(1, month, end, ZONE)),
+        ("activity 30d", lambda: service.activity(1, month, end, ZONE)),
+        ("retention 12w", lambda: service.retention(1, end - timedelta(weeks=12), end, ZONE)),
+        ("engagement 30d", lambda: service.engagement(1, month, end, ZONE)),
+        ("qa 30d", lambda: service.qa(1, month, end, ZONE)),
+        ("lectures 30d", lambda: service.lectures(1, month, end, ZONE)),
+        ("revenue 30d", lambda: service.revenue(1, month, end, ZONE)),
+        ("recommender 30d", lambda: service.recommender(1, month, end, ZONE)),
+        ("member 30d", lambda: service.member(1, 1, month, end, ZONE)),
+        (
+            "members 30d",
+            lambda: service.members(
+                1, month, end, ZONE, sort=MemberSort.ENGAGEMENT, segment=Segment.ALL
+            ),
+        ),
+        ("members search", lambda: service.members(1, month, end, ZONE, search="user42")),
+    ]
+    try:
+        for name, call in calls:
+            await call()  # warm the connection and the statement cache
+            samples = []
+            for _ in range(runs):
+                before = time.perf_counter_ns()
+                await call()
+                samples.append((time.perf_counter_ns() - before) / 1e6)
+            p99 = percentile(samples, 0.99)
+            verdict = "ok" if p99 <= GOAL_P99_MS else "over"
+            print(
+                f"page {name:<16} p50 {statistics.median(samples):8.1f} ms   p99 {p99:8.1f} ms"
+                f"   (goal p99 <= {GOAL_P99_MS:.0f} ms: {verdict})"
+            )
+    finally:
+        await db.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Run both parts and print their figures."""
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    await bench_ingestion(args.messages, args.rounds)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "cohort.db"
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        await db.upgrade()
+        await db.close()
+        started = time.perf_counter()
+        bulk_load(path, args.members, args.page_messages, args.purchases)
+        print(f"bulk load took {time.perf_counter() - started:.0f} s")
+        await time_pages(path, args.runs)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=4_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--page-messages", type=int, default=5_000_000)
+    parser.add_argument("--purchases", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=20)
+    asyncio.run(main(parser.parse_args()))
