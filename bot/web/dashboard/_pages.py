@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from bot.cogs.analytics import (
     Activity,
+    CurrencyRevenue,
     DayCount,
     Engagement,
     Growth,
@@ -15,10 +16,11 @@ from bot.cogs.analytics import (
     Members,
     Overview,
     Qa,
+    Recommender,
     Retention,
     Revenue,
 )
-from bot.web.dashboard._format import Formatter
+from bot.web.dashboard._format import ZERO_DECIMAL, Formatter
 from bot.web.dashboard._model import (
     Card,
     Chart,
@@ -267,14 +269,35 @@ def _engaged(
     )
 
 
-def engagement(fig: Engagement, fmt: Formatter, query: str) -> PageView:
-    """Build the Engagement page: U, S, C and E, the distribution, the most and least engaged."""
+def engagement(fig: Engagement, rec: Recommender, fmt: Formatter, query: str) -> PageView:
+    """Build the Engagement page: U, S, C and E, the distribution, the most and least engaged.
+
+    The recommender's reach closes the cards: who has personal suggestions, shown → bought.
+    """
     cards = (
         Card(fmt.label("card.members"), fmt.count(fig.members)),
         Card(fmt.label("card.mean_score"), fmt.decimal(fig.mean_score), fmt.label("card.u_note")),
         Card(fmt.label("card.paying_share"), fmt.share(fig.paying_share), fmt.label("card.s_note")),
         Card(fmt.label("card.cost"), fmt.decimal(fig.cost), fmt.label("card.c_note")),
         Card(fmt.label("card.effect"), fmt.decimal(fig.effect), fmt.label("card.e_note")),
+        Card(
+            fmt.label("card.suggestion_coverage"),
+            fmt.share(rec.coverage),
+            fmt.label(
+                "card.suggestion_coverage_note",
+                members=fmt.count(rec.members_with_suggestions),
+                courses=f"{rec.suggested_courses} / {rec.courses}",
+            ),
+        ),
+        Card(
+            fmt.label("card.suggestion_conversion"),
+            fmt.share(rec.conversion),
+            fmt.label(
+                "card.suggestion_conversion_note",
+                shown=fmt.count(rec.shown),
+                bought=fmt.count(rec.bought),
+            ),
+        ),
     )
     chart = Chart(
         "distribution",
@@ -394,9 +417,12 @@ def lectures(fig: Lectures, fmt: Formatter) -> PageView:
     return PageView(cards=cards, charts=(chart,), tables=(table,))
 
 
-def _major(amounts: Sequence[int]) -> tuple[float, ...]:
-    """Return minor units (cents) as major units for a chart's axis."""
-    return tuple(a / 100 for a in amounts)
+def _major(rows: Sequence[CurrencyRevenue], amounts: Sequence[int]) -> tuple[float, ...]:
+    """Return amounts in minor units as major units, per row's currency (yen stay yen)."""
+    return tuple(
+        amount / (1 if row.currency.lower() in ZERO_DECIMAL else 100)
+        for row, amount in zip(rows, amounts, strict=True)
+    )
 
 
 def revenue(fig: Revenue, fmt: Formatter) -> PageView:
@@ -421,6 +447,7 @@ def revenue(fig: Revenue, fmt: Formatter) -> PageView:
         Card(fmt.label("card.refunds_disputes"), f"{fig.refunds} / {fig.disputes}"),
         Card(fmt.label("card.course_sales"), fmt.count(fig.course_sales)),
     ]
+    rows = fig.currencies
     movement = Chart(
         "mrr-movements",
         fmt.label("chart.mrr_movements"),
@@ -428,15 +455,13 @@ def revenue(fig: Revenue, fmt: Formatter) -> PageView:
         fmt.label("col.currency"),
         tuple(c.currency.upper() for c in fig.currencies),
         (
-            Series(fmt.label("col.new_mrr"), _major([c.new_mrr for c in fig.currencies])),
-            Series(
-                fmt.label("col.expansion_mrr"), _major([c.expansion_mrr for c in fig.currencies])
-            ),
+            Series(fmt.label("col.new_mrr"), _major(rows, [c.new_mrr for c in rows])),
+            Series(fmt.label("col.expansion_mrr"), _major(rows, [c.expansion_mrr for c in rows])),
             Series(
                 fmt.label("col.contraction_mrr"),
-                _major([-c.contraction_mrr for c in fig.currencies]),
+                _major(rows, [-c.contraction_mrr for c in rows]),
             ),
-            Series(fmt.label("col.churned_mrr"), _major([-c.churned_mrr for c in fig.currencies])),
+            Series(fmt.label("col.churned_mrr"), _major(rows, [-c.churned_mrr for c in rows])),
         ),
     )
     currencies = Table(

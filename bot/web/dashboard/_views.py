@@ -65,7 +65,8 @@ async def _retention(ask: Ask) -> PageView:
 async def _engagement(ask: Ask) -> PageView:
     r = ask.range
     fig = await ask.analytics.engagement(ask.community_id, r.start, r.end, ask.fmt.zone)
-    return pages.engagement(fig, ask.fmt, ask.query)
+    rec = await ask.analytics.recommender(ask.community_id, r.start, r.end, ask.fmt.zone)
+    return pages.engagement(fig, rec, ask.fmt, ask.query)
 
 
 async def _qa(ask: Ask) -> PageView:
