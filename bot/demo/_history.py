@@ -82,17 +82,34 @@ CHECKOUT = re.compile(r"cs_demo_[0-9a-f]+")
 HOUR_WEIGHTS = tuple(1 if h < 7 else 3 if h < 17 else 8 if h < 22 else 2 for h in range(24))
 
 
-async def play_history(console: ConsoleAdapter, clock: ManualClock, days: int) -> int:
+async def play_history(
+    console: ConsoleAdapter, clock: ManualClock, days: int, organizer: str = "alice"
+) -> int:
     """Type ``days`` days of chat from the clock's now on; return how many lines were typed.
 
-    The clock ends ``days`` days later than it started.
+    ``organizer`` schedules a weekly study hall on the third day; members say whether they
+    come and check in with its code. The clock ends ``days`` days later than it started.
     """
     rng = random.Random(SEED)
     end = clock.now() + timedelta(days=days)
     first_day = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
     threads = HISTORY_IDS
     typed = 0
+    sessions: list[int] = []
     for day in range(days):
+        morning = first_day + timedelta(days=day, hours=7)
+        if day == 2 and days > 9 and morning > clock.now():
+            clock.advance(morning - clock.now())
+            sessions = await _schedule(console, organizer, (days - 3) // 7)
+        week, weekday = divmod(day - 3, 7)
+        if sessions and 0 <= week < len(sessions) and weekday in (6, 0):
+            at = morning + timedelta(minutes=80 if weekday == 0 else -60)
+            if at > clock.now():
+                clock.advance(at - clock.now())
+            if weekday == 6:  # the day before: who comes
+                await _rsvp(console, rng, sessions[week + 1] if week + 1 < len(sessions) else 0)
+            else:
+                await _check_in(console, rng, organizer, sessions[week])
         moments: list[tuple[datetime, str]] = []
         share = day / days
         weekend = (first_day + timedelta(days=day)).weekday() >= 5
@@ -156,3 +173,49 @@ async def _buy(console: ConsoleAdapter, who: str, offer: str) -> None:
         event = envelope(kind, obj, created)
         await gating.store_event(event, json.dumps(event), now)
     await gating.run_due()
+
+
+async def _said(console: ConsoleAdapter, who: str, line: str) -> str:
+    """Type ``line`` as ``who`` in #general; return what the console printed for it."""
+    assert isinstance(console.out, io.StringIO)
+    mark = len(console.out.getvalue())
+    await _say(console, who, "general", line)
+    return console.out.getvalue()[mark:]
+
+
+async def _schedule(console: ConsoleAdapter, organizer: str, weeks: int) -> list[int]:
+    """Schedule the weekly study hall, a day from now; return its sessions' numbers."""
+    line = f'/lecture schedule "Study hall" "in 1d" 1h speaker:Carol repeat:"weekly for {weeks}"'
+    printed = await _said(console, organizer, line)
+    found = re.search(r"#(\d+) to #(\d+)", printed)
+    if found is None:
+        log.warning("demo: the study hall was not scheduled: %s", printed.strip()[-200:])
+        return []
+    first, last = int(found.group(1)), int(found.group(2))
+    sessions = list(range(first, last + 1))
+    await _rsvp(console, random.Random(SEED), sessions[0])
+    return sessions
+
+
+async def _rsvp(console: ConsoleAdapter, rng: random.Random, session: int) -> None:
+    """Have some members press Going or Maybe on ``session``."""
+    if not session:
+        return
+    for who, _arrives, chatty in CAST:
+        if rng.random() < chatty * 0.8:
+            choice = "going" if rng.random() < 0.75 else "maybe"
+            await _said(console, who, f"/press a|lectures.rsvp|{session}:{choice}")
+
+
+async def _check_in(
+    console: ConsoleAdapter, rng: random.Random, organizer: str, session: int
+) -> None:
+    """Read the session's code as the organizer, and check most of the members in with it."""
+    printed = await _said(console, organizer, f"/lecture code {session}")
+    found = re.search(r"`([^`]+)`", printed)
+    if found is None:
+        log.warning("demo: no check-in code for session %s: %s", session, printed.strip()[-200:])
+        return
+    for who, _arrives, chatty in CAST:
+        if rng.random() < chatty * 0.7:
+            await _said(console, who, f"/checkin {found.group(1)}")

@@ -90,7 +90,7 @@ async def history(cohort: Cohort, clock: ManualClock) -> ConsoleAdapter:
         cohort, cohort.communities["demo"], user="olga", out=io.StringIO(), first_id=HISTORY_IDS
     )
     cohort.platforms[PlatformName.CONSOLE] = console
-    await play_history(console, clock, 28)
+    await play_history(console, clock, 28, organizer="olga")
     return console
 
 
