@@ -21,6 +21,7 @@ PURGE_EVERY = timedelta(hours=1)
 LOCALES = Path(__file__).with_name("locales")
 
 __all__ = [
+    "PURGE_EVERY",
     "SIGNIN_PATH",
     "TOKEN_PATTERN",
     "DashboardAuth",

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.cogs.dashboard import Refusal, SignedIn
+from bot.cogs.dashboard import TOKEN_PATTERN, Refusal, SignedIn
 from bot.cogs.dashboard._rules import same_secret
 from bot.web.dashboard._keys import AUTH, COHORT, LOCALE, VIEWER
 from bot.web.dashboard._render import PREFIX, page_locale, render
 
 log = logging.getLogger(__name__)
 
+TOKEN_RE = re.compile(TOKEN_PATTERN)
 SESSION_COOKIE = "cohort_dashboard"
 SIGNIN_COOKIE = "cohort_dashboard_signin"  # the CSRF token of the sign-in form
 # Pages anyone may open: the sign-in form, the static files, the "signed out" page.
@@ -120,7 +122,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     if not (isinstance(given, str) and expected and same_secret(given, expected)):
         log.warning("dashboard: sign-in POST without a valid CSRF token")
         return message(request, "dashboard.web.csrf_failed", 403)
-    if not isinstance(token, str) or not token:
+    if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         return message(request, "dashboard.web.refused_unknown", 404)
     outcome = await request.app[AUTH].sign_in(token)
     if not isinstance(outcome, SignedIn):

@@ -299,3 +299,13 @@ async def test_pages_follow_the_language_of_the_organizers_platform(
     await sign_in(client, path)
     html = await (await client.get("/dashboard/growth")).text()
     assert '<html lang="zh-CN">' in html
+
+
+@pytest.mark.parametrize("token", ["", "short", "A" * 44, "\u00e9" * 43, "A" * 42 + "\x00"])
+async def test_a_malformed_token_in_the_form_is_refused(
+    client: Client, issue_link: IssueLink, token: str
+) -> None:
+    _token, csrf = await open_link(client, await issue_link(OLGA))
+    answer = await client.post("/dashboard/signin", data={"token": token, "csrf": csrf})
+    assert answer.status == 404
+    assert "not valid" in await answer.text()
