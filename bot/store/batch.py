@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -12,9 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning
 
+log = logging.getLogger(__name__)
+
 Row = Mapping[str, Any]
 # Work done in the transaction that wrote a batch, given the rows that were new.
 AfterInsert = Callable[[AsyncConnection, list[Row]], Awaitable[None]]
+
+
+class _HookFailed(Exception):
+    """An after-insert hook raised: the batch is written again without the hooks."""
+
+    def __init__(self, hook: AfterInsert) -> None:
+        super().__init__()
+        self.name = getattr(hook, "__qualname__", repr(hook))
 
 
 class GroupCommit:
@@ -24,7 +35,9 @@ class GroupCommit:
     lone writer pays no extra latency, and many writers share one commit instead of queueing
     for the database lock one by one. Each caller learns whether its row was new. Each
     ``after_insert`` hook runs in the batch's transaction with the rows that were new, so what
-    it keeps in step with the table (rollups) commits or rolls back with them.
+    it keeps in step with the table (rollups) commits or rolls back with them; when a hook
+    fails, the transaction is rolled back, logged, and the rows are written again without the
+    hooks (nothing is lost; the hook's table misses them until it is rebuilt).
     """
 
     def __init__(
@@ -65,10 +78,23 @@ class GroupCommit:
                 continue
             self._settle(batch, added)
 
-    async def _write(self, rows: list[Row]) -> set[tuple[Any, ...]]:
+    async def _write(self, rows: list[Row], *, hooks: bool = True) -> set[tuple[Any, ...]]:
+        try:
+            return await self._write_once(rows, hooks=hooks)
+        except _HookFailed as failed:
+            # The transaction rolled back: write the rows again without the hooks.
+            log.error(
+                "%s: after-insert hook %s failed; the rows are written without it",
+                self.table,
+                failed.name,
+                exc_info=failed.__cause__,
+            )
+            return await self._write_once(rows, hooks=False)
+
+    async def _write_once(self, rows: list[Row], *, hooks: bool) -> set[tuple[Any, ...]]:
         async with self.db.write() as conn:
             added = await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
-            if self.after_insert and added:
+            if hooks and self.after_insert and added:
                 seen: set[tuple[Any, ...]] = set()
                 fresh: list[Row] = []
                 for row in rows:  # the first of rows sharing a key is the one written
@@ -77,7 +103,10 @@ class GroupCommit:
                         seen.add(key)
                         fresh.append(row)
                 for hook in self.after_insert:
-                    await hook(conn, fresh)
+                    try:
+                        await hook(conn, fresh)
+                    except Exception as exc:
+                        raise _HookFailed(hook) from exc
             return added
 
     def _settle(

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, Table
+from sqlalchemy import Row, Table, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -123,4 +123,64 @@ def _upsert_add(
     )
     upsert = upsert.returning(*(table.c[name] for name in returning)) if returning else upsert
     upsert._shape = repr(("add", table.name, keys, column, extras, returning))
+    return upsert
+
+
+async def upsert_add_columns(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    columns: Sequence[str],
+) -> None:
+    """Add each row's ``columns`` to the row at its ``keys``, creating it if absent (one call)."""
+    if not rows:
+        return
+    statement = _upsert_add_columns(conn.dialect.name, table, tuple(keys), tuple(columns))
+    if len(rows) == 1:
+        await conn.execute(statement, dict(rows[0]))
+    else:
+        await conn.execute(statement, [dict(r) for r in rows])
+
+
+async def upsert_keep_least(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    column: str,
+) -> None:
+    """Insert each row, or lower ``column`` of the existing row at its ``keys`` to the row's."""
+    if not rows:
+        return
+    statement = _upsert_least(conn.dialect.name, table, tuple(keys), column)
+    if len(rows) == 1:
+        await conn.execute(statement, dict(rows[0]))
+    else:
+        await conn.execute(statement, [dict(r) for r in rows])
+
+
+@lru_cache(maxsize=256)
+def _upsert_add_columns(
+    dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    statement = _insert(dialect, table)
+    upsert = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in columns},
+    )
+    upsert._shape = repr(("add_columns", table.name, keys, columns))
+    return upsert
+
+
+@lru_cache(maxsize=256)
+def _upsert_least(dialect: str, table: Table, keys: tuple[str, ...], column: str) -> Any:
+    statement = _insert(dialect, table)
+    new, old = statement.excluded[column], table.c[column]
+    upsert = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={column: case((new < old, new), else_=old)}
+    )
+    upsert._shape = repr(("least", table.name, keys, column))
     return upsert

@@ -727,7 +727,7 @@ analytics_member_days = Table(
     Column("messages", Integer(), nullable=False),
     Column("thread_messages", Integer(), nullable=False),
     Column("reactions", Integer(), nullable=False),
-    Index("ix_analytics_member_days_day", "community_id", "day"),
+    Index("ix_analytics_member_days_day", "community_id", "day", "member_id"),
 )
 
 # Each account's presence in the community: when it first joined (or was first seen) and when

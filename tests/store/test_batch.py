@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -85,3 +86,32 @@ async def test_one_bad_row_fails_alone(db: Database) -> None:
     assert isinstance(bad, IntegrityError)
     async with db.read() as conn:
         assert await conn.scalar(select(func.count()).select_from(message_log)) == 2
+
+
+async def test_after_insert_hooks_see_only_new_rows_and_a_failing_one_loses_nothing(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    group = GroupCommit(db, message_log, KEYS)
+    seen: list[str] = []
+
+    async def keep(conn: object, rows: list[Any]) -> None:
+        seen.extend(str(row["message_id"]) for row in rows)
+
+    async def fail(conn: Any, rows: list[Any]) -> None:
+        await conn.execute(insert(members).values(id=2, community_id=1, created_at=NOW))
+        raise RuntimeError("a broken rollup")
+
+    group.after_insert.extend([keep, fail])
+    assert await asyncio.gather(*(group.insert(message(m)) for m in ("a", "b", "a"))) == [
+        True,
+        True,
+        False,
+    ]
+    assert await group.insert(message("b")) is False
+    assert seen == ["a", "b"]
+    async with db.read() as conn:
+        logged = await conn.scalar(select(func.count()).select_from(message_log))
+        members_now = await conn.scalar(select(func.count()).select_from(members))
+    assert (logged, members_now) == (2, 1)  # the failed hook's own write was undone
+    assert "after-insert hook" in caplog.text and "a broken rollup" in caplog.text
+    assert seen == ["a", "b"]  # the rows written again without hooks are not seen twice

@@ -13,8 +13,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.default import CACHE_HIT
 
 from bot.store.db import Database
-from bot.store.dialect import _insert_ignore, _upsert_add, insert_ignore_returning, upsert_add
-from bot.store.tables import communities, members, points_balances, points_period_totals
+from bot.store.dialect import (
+    _insert_ignore,
+    _upsert_add,
+    _upsert_add_columns,
+    _upsert_least,
+    insert_ignore_returning,
+    upsert_add,
+    upsert_add_columns,
+)
+from bot.store.tables import (
+    analytics_member_days,
+    analytics_presence,
+    communities,
+    members,
+    points_balances,
+    points_period_totals,
+)
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 MEMBER = ("community_id", "member_id")
@@ -73,3 +88,38 @@ async def test_a_repeated_shape_is_served_from_the_compiled_cache(db: Database) 
     assert news == [True, False, False]
     assert row.balance == 15
     assert hits == [("points_balances", hit) for hit in (False, False, True, True, True, True)]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_rollup_upserts_compile_on_both_and_are_cached(dialect: str) -> None:
+    keys = ("community_id", "member_id", "day")
+    adding = _upsert_add_columns(dialect, analytics_member_days, keys, ("messages", "reactions"))
+    least = _upsert_least(dialect, analytics_presence, ("account_id",), "joined_at")
+    assert adding is _upsert_add_columns(
+        dialect, analytics_member_days, keys, ("messages", "reactions")
+    )
+    assert adding._generate_cache_key() is not None
+    assert least._generate_cache_key() is not None
+    compiler = postgresql.dialect() if dialect == "postgresql" else sqlite.dialect()
+    sql = str(adding.compile(dialect=compiler))
+    assert "messages = (analytics_member_days.messages + excluded.messages)" in sql
+    assert "reactions = (analytics_member_days.reactions + excluded.reactions)" in sql
+    assert "CASE WHEN (excluded.joined_at < analytics_presence.joined_at)" in str(
+        least.compile(dialect=compiler)
+    )
+
+
+async def test_the_rollup_upserts_add_and_keep_the_least(db: Database) -> None:
+    keys = ("community_id", "member_id", "day")
+    row = {"community_id": 1, "member_id": 1, "day": NOW.date(), "thread_messages": 0}
+    async with db.write() as conn:
+        for messages, reactions in ((2, 0), (1, 3)):
+            await upsert_add_columns(
+                conn,
+                analytics_member_days,
+                [{**row, "messages": messages, "reactions": reactions}],
+                keys=keys,
+                columns=("messages", "reactions"),
+            )
+        kept = (await conn.execute(analytics_member_days.select())).one()
+    assert (kept.messages, kept.reactions) == (3, 3)

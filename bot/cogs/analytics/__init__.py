@@ -105,7 +105,8 @@ __all__ = [
 
 def service_of(cohort: Cohort) -> Analytics:
     """Return an analytics service reading a bot's store (it holds no state of its own)."""
-    return Analytics(cohort.db, cohort.clock)
+    costs = {c.id: c.config.analytics.cost for c in cohort.communities.values()}
+    return Analytics(cohort.db, cohort.clock, costs=costs)
 
 
 def setup(cohort: Cohort) -> None:
@@ -129,6 +130,7 @@ def setup(cohort: Cohort) -> None:
             cohort.db,
             community_id=event.community.id,
             member_id=event.account.member_id,
+            account_id=event.account.id,
             platform=event.channel.platform.value,
             channel_id=event.channel.channel_id,
             at=cohort.clock.now(),

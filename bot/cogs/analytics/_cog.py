@@ -72,7 +72,8 @@ class AnalyticsCog:
 
     def service(self, community: Community) -> Analytics:
         """Return the service with the community's engagement cost."""
-        return Analytics(self.cohort.db, self.cohort.clock, cost=community.config.analytics.cost)
+        costs = {community.id: community.config.analytics.cost}
+        return Analytics(self.cohort.db, self.cohort.clock, costs=costs)
 
     def commands(self) -> tuple[CommandSpec, ...]:
         """Return the analytics commands."""

@@ -152,7 +152,8 @@ class WeeklyReport:
         i18n = self.cohort.i18n
         locale = community.config.locale
         end = week + timedelta(days=6)
-        service = Analytics(self.cohort.db, self.cohort.clock, cost=community.config.analytics.cost)
+        costs = {community.id: community.config.analytics.cost}
+        service = Analytics(self.cohort.db, self.cohort.clock, costs=costs)
         page = await service.overview(community.id, week, end, community.tz)
         title = i18n.plain(locale, "analytics.report.title", span=span(week, end))
         image = None

@@ -14,12 +14,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, case, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics._rules import hour_of, local_day
 from bot.store.db import Database
+from bot.store.dialect import upsert_add_columns, upsert_keep_least
 from bot.store.tables import (
     analytics_hours,
     analytics_member_days,
@@ -34,10 +34,6 @@ DAY_COUNTS = ("messages", "thread_messages", "reactions")
 HOUR_COUNTS = ("messages", "reactions")
 
 
-def _insert(conn: AsyncConnection, table: Table) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
 async def add_counts(
     conn: AsyncConnection,
     table: Table,
@@ -47,32 +43,14 @@ async def add_counts(
     counts: Sequence[str],
 ) -> None:
     """Add each row's ``counts`` to the row at its ``keys``, creating the row if absent."""
-    if not rows:
-        return
-    statement = _insert(conn, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: table.c[name] + statement.excluded[name] for name in counts},
-    )
-    await conn.execute(statement, [dict(r) for r in rows])
+    await upsert_add_columns(conn, table, rows, keys=keys, columns=counts)
 
 
 async def seen_accounts(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Record each account as present since ``joined_at`` unless it was known earlier."""
-    if not rows:
-        return
-    p = analytics_presence
-    statement = _insert(conn, p)
-    statement = statement.on_conflict_do_update(
-        index_elements=["account_id"],
-        set_={
-            "joined_at": case(
-                (statement.excluded.joined_at < p.c.joined_at, statement.excluded.joined_at),
-                else_=p.c.joined_at,
-            )
-        },
+    await upsert_keep_least(
+        conn, analytics_presence, rows, keys=("account_id",), column="joined_at"
     )
-    await conn.execute(statement, [dict(r) for r in rows])
 
 
 def message_counts(
@@ -146,12 +124,27 @@ class Recorder:
         *,
         community_id: int,
         member_id: int,
+        account_id: int,
         platform: str,
         channel_id: str,
         at: datetime,
     ) -> None:
-        """Count a reaction a member gave."""
+        """Count a reaction a member gave (and see the account as present, if it was not)."""
         async with db.write() as conn:
+            known = self._present_since.get(account_id)
+            if known is None or at < known:
+                await seen_accounts(
+                    conn,
+                    [
+                        {
+                            "account_id": account_id,
+                            "community_id": community_id,
+                            "member_id": member_id,
+                            "platform": platform,
+                            "joined_at": at,
+                        }
+                    ],
+                )
             await add_counts(
                 conn,
                 analytics_hours,
@@ -184,6 +177,8 @@ class Recorder:
                 keys=DAY_KEYS,
                 counts=DAY_COUNTS,
             )
+        if known is None or at < known:
+            self._present_since[account_id] = at
 
     async def joined(
         self,

@@ -8,7 +8,8 @@ is the zone the pages are meant to be asked in.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Mapping
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -57,15 +58,18 @@ TOP = 10
 class Analytics:
     """Figures for organizers, read from the rollups and the feature tables."""
 
-    def __init__(self, db: Database, clock: Clock, *, cost: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, *, costs: Mapping[int, float] | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
-        self.cost = cost  # C of the community effect E = S * U / C
+        # C of the community effect E = S * U / C, per community id (1.0 if not given).
+        self.costs: Mapping[int, float] = costs or {}
 
     async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
         """Return the headline cards and their sparklines."""
         growth = await self.growth(community_id, start, end, zone)
-        activity = await self.activity(community_id, start, end, zone)
+        activity = await self._activity(community_id, start, end, zone, full=False)
         qa = await self.qa(community_id, start, end, zone)
         revenue = await self.revenue(community_id, start, end, zone)
         together = [d for d in growth.days if d.platform == ""]
@@ -90,30 +94,39 @@ class Analytics:
 
     async def growth(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Growth:
         """Return members per day (total, new, left), per platform and all together."""
-        _, until = rules.window(start, end, zone)
+        since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            presence = await pages.presence(conn, community_id, until)
-        per_platform, together = pages.growth_days(presence, start, end, zone)
-        platforms = tuple(sorted({p.platform for p in presence}))
+            found = await pages.growth_rows(conn, community_id, since, until)
+        per_platform, together = pages.growth_days(
+            found.moved,
+            start,
+            end,
+            zone,
+            platforms=found.platforms,
+            base_platform=found.base_platform,
+            base_members=found.base_members,
+        )
         rows: list[GrowthDay] = []
         for day in rules.days(start, end):
             rows.append(together[day])
-            rows.extend(per_platform[(day, platform)] for platform in platforms)
-        members_now: dict[int, set[str]] = defaultdict(set)
-        for p in presence:
-            if p.left_at is None or p.left_at >= until:
-                members_now[p.member_id].add(p.platform)
+            rows.extend(per_platform[(day, platform)] for platform in found.platforms)
         return Growth(
             start=start,
             end=end,
-            platforms=platforms,
+            platforms=found.platforms,
             days=tuple(rows),
-            linked_members=sum(1 for held in members_now.values() if len(held) > 1),
-            members_total=len(members_now),
+            linked_members=found.linked_members,
+            members_total=found.members_total,
         )
 
     async def activity(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Activity:
         """Return messages per day, DAU/WAU/MAU, stickiness, the heatmap and the leaders."""
+        return await self._activity(community_id, start, end, zone, full=True)
+
+    async def _activity(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo, *, full: bool
+    ) -> Activity:
+        """Compute the activity page; without ``full``, no WAU and no leaders (the overview)."""
         since, until = rules.window(start, end, zone)
         h = analytics_hours.c
         d = analytics_member_days.c
@@ -143,13 +156,15 @@ class Analytics:
                     )
                 ).all()
             }
-            wau = await pages.active_members(
-                conn, community_id, end - timedelta(days=rules.WAU_DAYS - 1), end
-            )
             mau = await pages.active_members(
                 conn, community_id, end - timedelta(days=rules.MAU_DAYS - 1), end
             )
-            leaders = await pages.top_members(conn, community_id, start, end, TOP)
+            wau, leaders = 0, []
+            if full:
+                wau = await pages.active_members(
+                    conn, community_id, end - timedelta(days=rules.WAU_DAYS - 1), end
+                )
+                leaders = await pages.top_members(conn, community_id, start, end, TOP)
         for hour, platform, channel_id, n, r in hours:
             local = hour.astimezone(zone)
             messages[local.date()] += n
@@ -230,6 +245,7 @@ class Analytics:
             shown = set(ranked[:TOP]) | set(ranked[-TOP:])
             names = await pages.names_of(conn, sorted(shown))
         paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
+        cost = self.costs.get(community_id, 1.0)
         population = len(scores)
         share = rules.ratio(len(paying & set(scores)), population)
         mean = rules.ratio(sum(scores.values()), population)
@@ -255,8 +271,8 @@ class Analytics:
             members=population,
             paying_share=share,
             mean_score=mean,
-            cost=self.cost,
-            effect=rules.ratio(share * mean, self.cost),
+            cost=cost,
+            effect=rules.ratio(share * mean, cost),
             distribution=tuple(
                 Bucket(edge, edges[n + 1] if n + 1 < len(edges) else None, counts[n])
                 for n, edge in enumerate(edges)

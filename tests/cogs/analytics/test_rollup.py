@@ -128,3 +128,17 @@ async def test_cli_rebuild_recounts_what_was_lost(tmp_path: Path) -> None:
     finally:
         await bot.db.close()
     assert page.messages == 1
+
+
+async def test_reactions_count_for_the_member_and_the_channel(cohort: Cohort) -> None:
+    community = cohort.communities["demo"]
+    await cohort.dispatcher.message_posted(community, CY, GENERAL, "c1", "hi", cohort.clock.now())
+    for emoji in ("👍", "🎉"):
+        await cohort.dispatcher.reaction_changed(community, ANA_D, GENERAL, "c1", emoji, added=True)
+    await cohort.dispatcher.reaction_changed(community, ANA_D, GENERAL, "c1", "👍", added=False)
+    day = date(2026, 10, 31)
+    page = await analytics.service_of(cohort).activity(community.id, day, day, NY)
+    assert (page.days[0].messages, page.days[0].reactions, page.days[0].active_members) == (1, 2, 2)
+    assert [(c.name, c.messages, c.reactions) for c in page.top_contributors] == [("Cy", 1, 0)]
+    engaged = await analytics.service_of(cohort).engagement(community.id, day, day, NY)
+    assert {m.name: m.interactions for m in engaged.most_engaged} == {"Cy": 1, "Ana": 2}

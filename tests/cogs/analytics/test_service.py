@@ -282,3 +282,11 @@ async def test_member_page(world: Cohort) -> None:
     assert [(q.title, q.state) for q in page.questions] == [("question of ana", "solved")]
     assert [p.value for p in page.activity] == [1, 1, 2, 0, 0]
     assert await svc.member(cid, 999_999, START, END, NY) is None
+
+
+async def test_the_configured_cost_divides_the_effect(world: Cohort) -> None:
+    svc, cid = service(world)
+    base = await svc.engagement(cid, START, END, NY)
+    costly = analytics.Analytics(world.db, world.clock, costs={cid: 2.0})
+    page = await costly.engagement(cid, START, END, NY)
+    assert (page.cost, page.effect) == (2.0, pytest.approx(base.effect / 2))

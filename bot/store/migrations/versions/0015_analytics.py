@@ -63,7 +63,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_analytics_member_days_day", "analytics_member_days", ["community_id", "day"]
+        "ix_analytics_member_days_day",
+        "analytics_member_days",
+        ["community_id", "day", "member_id"],
     )
     op.create_table(
         "analytics_presence",
