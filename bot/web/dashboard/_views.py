@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -220,7 +221,18 @@ async def members(request: web.Request) -> web.StreamResponse:
     view, filters, errors = await _members_view(request, ask)
     if error:
         errors.insert(0, error)
-    return _render(request, "members.html", "members", ask, view, errors, filters=filters)
+    kept = {k: str(filters[k]) for k in ("q", "sort", "segment")} | {"page": str(filters["number"])}
+    csv_query = f"{ask.query}&{urlencode(kept)}"  # the download is the list on the screen
+    return _render(
+        request,
+        "members.html",
+        "members",
+        ask,
+        view,
+        errors,
+        filters=filters,
+        csv_query=csv_query,
+    )
 
 
 async def member(request: web.Request) -> web.StreamResponse:
