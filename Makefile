@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed
 # The leaderboard card draws Chinese names with Noto Sans CJK (Debian's fonts-noto-cjk).
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+# The dashboard test drives Debian's chromium through Playwright (no browser download).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck pytest bench clean fonts
+.PHONY: run test lint typecheck pytest bench clean fonts browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,18 @@ $(CJK_FONT):
 
 fonts: $(CJK_FONT)
 
+# Installed once (as root, with apt), like the font; without it the dashboard test fails on CI.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else \
+		echo "No browser for the dashboard test: install chromium" \
+			"(sudo apt-get install chromium); the test skips without it, and fails under CI" >&2; \
+	fi
+
+browser: $(CHROMIUM)
+
 # With a config.toml: run it. Without one: the demo community (./demo/, pretend payments).
 run: $(RUN_STAMP) $(CJK_FONT)
 	@if [ -f config.toml ]; then $(BIN)/cohort run --config config.toml; \
@@ -45,7 +59,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(CJK_FONT)
+pytest: $(STAMP) $(CJK_FONT) $(CHROMIUM)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -8,4 +8,5 @@ DEFAULT_COGS: tuple[str, ...] = (
     "bot.cogs.qa",
     "bot.cogs.recommend",
     "bot.cogs.analytics",
+    "bot.cogs.dashboard",
 )

@@ -346,6 +346,13 @@ def _seconds_between(low: float, high: float) -> Converter:
     return convert
 
 
+def _public_url(raw: object) -> str | None:
+    """Accept an http(s) base URL (without a trailing slash), or an empty string for none."""
+    if isinstance(raw, str) and not raw.strip():
+        return None
+    return _http_url(raw).rstrip("/")
+
+
 @dataclass(frozen=True, kw_only=True)
 class WebConfig:
     """Configure the aiohttp app: webhook, health, metrics, calendar, dashboard."""
@@ -364,6 +371,33 @@ class WebConfig:
         default=10.0,
         metadata=_meta(_seconds_between(0.1, 300), "a number of seconds from 0.1 to 300"),
     )
+    public_url: str | None = field(
+        default=None,
+        metadata=_meta(
+            _public_url, "the public http(s) address of the web app, like 'https://x.org'"
+        ),
+    )
+    dashboard_link_ttl: timedelta = field(
+        default=timedelta(minutes=10),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=1), timedelta(hours=1)),
+            "a duration from '1m' to '1h', like '10m'",
+            show=format_duration,
+        ),
+    )
+    dashboard_session_ttl: timedelta = field(
+        default=timedelta(hours=12),
+        metadata=_meta(
+            _duration_between(timedelta(minutes=10), timedelta(days=30)),
+            "a duration from '10m' to '30d', like '12h'",
+            show=format_duration,
+        ),
+    )
+
+    @property
+    def base_url(self) -> str:
+        """Return where people reach the web app: ``public_url``, else the listening address."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
 
 def _ws_url(raw: object) -> str:

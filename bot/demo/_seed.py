@@ -1,7 +1,8 @@
 """Give the demo community a past: members who talked, asked, answered, bought and thanked.
 
 The history is played through the real commands, as console members typing, on a clock that
-starts a few hours ago and moves forward between lines; purchases are dated days back;
+starts weeks ago (``_history``: chat on every platform, for the dashboard's charts) and moves
+forward between lines, the last hours scripted below; purchases are dated days back;
 lectures are scheduled last, at the real time, so they lie ahead; the recommender is trained
 on it all. Seeding runs once: a community with members is left alone.
 """
@@ -17,11 +18,14 @@ from bot.adapters.console import ConsoleAdapter
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
+from bot.core.platforms import PlatformName
+from bot.demo._history import HISTORY_IDS, play_history
 from bot.runtime import build
 from bot.store.db import Database
 from bot.store.tables import accounts, purchases
 
 HISTORY = timedelta(hours=3)  # this week's leaderboard has them
+PAST_DAYS = 35  # weeks of chat before that, for the dashboard
 STEP = timedelta(minutes=10)
 SEED_IDS = 9001  # the seeding's console message and thread numbers, apart from a session's
 
@@ -66,7 +70,7 @@ LECTURES: tuple[str, ...] = (
 
 async def seed(config: Config, now: datetime) -> bool:
     """Seed the console community unless it has members; return whether it seeded."""
-    clock = ManualClock(now - HISTORY)
+    clock = ManualClock(now - timedelta(days=PAST_DAYS) - HISTORY)
     cohort = await build(config, clock=clock)
     try:
         community = cohort.communities[config.console_community().id]
@@ -78,6 +82,11 @@ async def seed(config: Config, now: datetime) -> bool:
             )
         if seen:
             return False
+        past = ConsoleAdapter(
+            cohort, community, user="alice", out=io.StringIO(), first_id=HISTORY_IDS
+        )
+        cohort.platforms[PlatformName.CONSOLE] = past  # where a purchase's grant goes
+        await play_history(past, clock, PAST_DAYS)
         console = ConsoleAdapter(
             cohort, community, user="alice", out=io.StringIO(), first_id=SEED_IDS
         )

@@ -780,3 +780,32 @@ analytics_suggestions = Table(
     Column("shown_at", UTCDateTime(), nullable=False),
     Index("ix_analytics_suggestions_shown", "community_id", "shown_at"),
 )
+
+# --- dashboard ---------------------------------------------------------------------------------
+# A single-use sign-in link to the organizers' dashboard: only the SHA-256 of its token is kept.
+dashboard_links = Table(
+    "dashboard_links",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Index("ix_dashboard_links_expires", "expires_at"),
+)
+
+# A signed-in browser: the SHA-256 of its cookie, whose member, until when, in which language.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("locale", String(16), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_dashboard_sessions_expires", "expires_at"),
+)

@@ -12,6 +12,7 @@ from bot import __version__
 from bot.core.cohort import Cohort
 from bot.web._keys import COHORT_KEY
 from bot.web.calendar import calendar_routes
+from bot.web.dashboard import dashboard_app
 from bot.web.demo import demo_routes
 from bot.web.limits import MAX_BODY, body_deadline
 from bot.web.stripe_webhook import PATH as STRIPE_PATH
@@ -64,4 +65,12 @@ def build_app(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.Applic
     if cohort.config.demo.enabled:
         app.router.add_routes(demo_routes())
     app.router.add_routes(routes)
+    if cohort.registry.get("dashboard") is not None:  # the dashboard cog is loaded
+        app.router.add_get("/dashboard", _to_dashboard)
+        app.add_subapp("/dashboard", dashboard_app(cohort))
     return app
+
+
+async def _to_dashboard(request: web.Request) -> web.StreamResponse:
+    """Send ``/dashboard`` to ``/dashboard/``."""
+    raise web.HTTPPermanentRedirect("/dashboard/")
