@@ -579,6 +579,15 @@ def _floor(raw: object) -> int:
     return raw
 
 
+def _positive_count(raw: object) -> int:
+    """Accept a whole number from 1 up."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 1 <= raw <= 1_000_000:
+        raise ValueError("out of range")
+    return raw
+
+
 def _percent(raw: object) -> int:
     """Accept a whole percentage from 0 to 100."""
     if isinstance(raw, bool) or not isinstance(raw, int):
@@ -1020,6 +1029,46 @@ class RecommendConfig:
     model_dir: str = ""
 
 
+class EscalationAction(StrEnum):
+    """What enough warnings lead to."""
+
+    MUTE = "mute"
+    KICK = "kick"
+    BAN = "ban"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalationStep:
+    """Once a member has ``warnings`` live warnings, take ``action`` (for ``duration``)."""
+
+    warnings: int = field(metadata=_meta(_positive_count, "a whole number from 1 up"))
+    action: EscalationAction
+    duration: timedelta = field(
+        default=timedelta(hours=1),
+        metadata=_span(timedelta(hours=1), timedelta(minutes=1), timedelta(days=365)),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModerationConfig:
+    """Say where moderation is logged, how long warnings count and what they lead to."""
+
+    log_channels: tuple[ChannelAddress, ...] = field(
+        default=(),
+        metadata=_meta(
+            _channel, "a channel like 'telegram:-1001234567890' or 'discord:123'", show=str
+        ),
+    )
+    warning_expiry: timedelta = field(
+        default=timedelta(days=30),
+        metadata=_span(timedelta(days=30), timedelta(hours=1), timedelta(days=3650)),
+    )
+    escalation: tuple[EscalationStep, ...] = (
+        EscalationStep(warnings=3, action=EscalationAction.MUTE, duration=timedelta(hours=1)),
+        EscalationStep(warnings=5, action=EscalationAction.KICK),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class CommunityConfig:
     """Describe one community and the Discord guilds and Telegram chats it spans."""
@@ -1047,6 +1096,7 @@ class CommunityConfig:
     )
     organizers: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
     admins: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
+    moderators: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
     discord_admin_channel: str | None = field(
         default=None, metadata=_meta(_positive_id, "a Discord channel id (a positive integer)")
     )
@@ -1060,6 +1110,7 @@ class CommunityConfig:
     gating: GatingConfig = field(default_factory=GatingConfig)
     courses: tuple[CourseConfig, ...] = ()
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
 
     def offer(self, offer_id: str) -> OfferConfig | None:
         """Return the offer with this id, if the community sells it."""
@@ -1083,6 +1134,11 @@ class CommunityConfig:
         """Tell whether this account is an organizer; every admin is one."""
         ref = _ref(platform, user_id)
         return ref is not None and (ref in self.organizers or ref in self.admins)
+
+    def is_moderator(self, platform: PlatformName | str, user_id: str | int) -> bool:
+        """Tell whether this account is a moderator; every organizer is one."""
+        ref = _ref(platform, user_id)
+        return (ref is not None and ref in self.moderators) or self.is_organizer(platform, user_id)
 
 
 def _ref(platform: PlatformName | str, user_id: str | int) -> AccountRef | None:

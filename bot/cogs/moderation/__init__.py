@@ -1,0 +1,47 @@
+"""Moderation: warn, mute, kick, ban, purge and slowmode on every platform, with numbered cases.
+
+Every action goes through the ``Platform`` port and is recorded in ``moderation_cases``; timed
+mutes and bans are lifted by a leased sweep (``ModerationService.sweep``), once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot.cogs.moderation._cog import ModerationCog
+from bot.cogs.moderation._rules import Action, Expiry, Source, State
+from bot.cogs.moderation._service import Actor, ModerationService, Outcome
+from bot.core.cohort import Cohort
+from bot.core.events import MessagePosted
+
+SWEEP_EVERY = timedelta(seconds=15)
+
+__all__ = [
+    "SWEEP_EVERY",
+    "Action",
+    "Actor",
+    "Expiry",
+    "ModerationCog",
+    "ModerationService",
+    "Outcome",
+    "Source",
+    "State",
+    "setup",
+]
+
+
+def setup(cohort: Cohort) -> None:
+    """Register the moderators' commands, the slowmode listener and the expiry sweep."""
+    cohort.i18n.load_dir(Path(__file__).with_name("locales"))
+    service = ModerationService(cohort)
+    cog = ModerationCog(cohort, service)
+    for spec in cog.commands():
+        cohort.command(spec)
+
+    async def on_message(event: MessagePosted) -> None:
+        await service.enforce_slowmode(event)
+
+    cohort.events.subscribe(MessagePosted, on_message)
+    cohort.every("moderation.expiry", SWEEP_EVERY, service.sweep)
+    cohort.on_start(service.start)

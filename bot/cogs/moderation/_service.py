@@ -1,0 +1,514 @@
+"""Moderation actions: act on every platform a member is on, record the case, tell everyone.
+
+A platform's refusal makes the case ``failed`` (never done), and the moderator is told why.
+Timed mutes and bans are lifted by ``sweep``: a due case is claimed under a lease, lifted, and
+marked done in the same transaction that records the lifting case, so it happens once even
+across restarts and several processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from sqlalchemy import update
+
+from bot.cogs.moderation import _store as store
+from bot.cogs.moderation._rules import (
+    Action,
+    Expiry,
+    Source,
+    State,
+    chunks,
+    escalation_action,
+    escalation_step,
+    purge_since,
+    slowmode_allows,
+)
+from bot.cogs.moderation._store import Case, NewCase, SlowmodeKey
+from bot.core.cohort import Cohort
+from bot.core.commands import Role
+from bot.core.community import Community
+from bot.core.dispatch import ROLE_ORDER
+from bot.core.events import MessagePosted
+from bot.core.identity import Account
+from bot.core.notify import direct_message
+from bot.core.platforms import PlatformName
+from bot.core.ports import ChannelRef, MessageRef, Platform, PlatformError, PlatformErrorReason
+from bot.core.replies import Reply
+from bot.store.lease import Lease, claimant_id
+from bot.store.tables import moderation_cases
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 50
+MAX_TRACKED = 20_000  # slowmode: last-message times kept in memory before old ones are dropped
+
+Act = Callable[[Platform, str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: a moderator (member, name) or, with ``member_id`` None, Cohort itself."""
+
+    member_id: int | None
+    name: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What an action came to: its case, what platforms refused, whether the DM went out."""
+
+    case: Case
+    refusals: list[PlatformError] = field(default_factory=list)
+    told: bool = False
+    escalated: Outcome | None = None
+
+
+class ModerationService:
+    """Moderation for one bot: actions, cases, the mod log, expiry and slowmode."""
+
+    def __init__(self, cohort: Cohort) -> None:
+        self.cohort = cohort
+        self.lease = Lease(claimant_id(), cohort.config.work.lease)
+        self.slow: dict[SlowmodeKey, int] = {}
+        self._last: dict[tuple[SlowmodeKey, int], datetime] = {}
+
+    async def start(self) -> None:
+        """Load the slowmodes the bot enforces."""
+        self.slow = await store.slowmodes(self.cohort.db)
+
+    # --- where to act ------------------------------------------------------------------------
+
+    @staticmethod
+    def spaces(community: Community, platform: PlatformName) -> tuple[str, ...]:
+        """Return the guilds or chats of a community on ``platform`` (the console has one)."""
+        if platform is PlatformName.DISCORD:
+            return community.config.discord_guilds
+        if platform is PlatformName.TELEGRAM:
+            return community.config.telegram_chats
+        return (community.slug,)
+
+    async def role_of(self, community: Community, member_id: int) -> Role:
+        """Return a member's highest role over their linked accounts."""
+        linked = await self.cohort.identity.accounts_of(member_id)
+        held = {community.role_of(a.platform, a.platform_user_id) for a in linked}
+        return max(held, key=ROLE_ORDER.index) if held else Role.MEMBER
+
+    async def _each_space(
+        self, community: Community, member_id: int, act: Act, *, missing_ok: bool
+    ) -> list[PlatformError]:
+        """Run ``act`` in every space of every platform the member has an account on.
+
+        Return the refusals. ``missing_ok``: a space the member is not in is nothing to do.
+        """
+        refusals: list[PlatformError] = []
+        acted = False
+        for account in await self.cohort.identity.accounts_of(member_id):
+            platform = self.cohort.platforms.get(account.platform)
+            if platform is None:
+                continue
+            for space in self.spaces(community, account.platform):
+                try:
+                    await act(platform, space, account.platform_user_id)
+                    acted = True
+                except PlatformError as exc:
+                    log.warning(
+                        "moderation: %s refused in %s for member %s: %s",
+                        account.platform,
+                        space,
+                        member_id,
+                        exc,
+                    )
+                    if missing_ok and exc.reason is PlatformErrorReason.NOT_FOUND:
+                        continue
+                    refusals.append(exc)
+        if not acted and not refusals:
+            refusals.append(PlatformError(PlatformErrorReason.NOT_FOUND, "no space to act in"))
+        return refusals
+
+    # --- actions -----------------------------------------------------------------------------
+
+    async def act(
+        self,
+        community: Community,
+        actor: Actor,
+        target: Account,
+        action: Action,
+        reason: str,
+        *,
+        source: Source = Source.MODERATOR,
+        until: datetime | None = None,
+        delete_days: int = 0,
+    ) -> Outcome:
+        """Take ``action`` on ``target`` everywhere, record the case, DM them, log it."""
+        now = self.cohort.clock.now()
+        member_id = target.member_id
+        refusals: list[PlatformError] = []
+        if action is Action.MUTE:
+            refusals = await self._each_space(
+                community,
+                member_id,
+                lambda p, space, user: p.timeout_member(space, user, until),
+                missing_ok=True,
+            )
+        elif action is Action.UNMUTE:
+            refusals = await self._each_space(
+                community,
+                member_id,
+                lambda p, space, user: p.timeout_member(space, user, None),
+                missing_ok=True,
+            )
+        elif action is Action.KICK:
+            refusals = await self._each_space(
+                community,
+                member_id,
+                lambda p, space, user: p.remove_member(space, user),
+                missing_ok=True,
+            )
+        elif action is Action.BAN:
+            refusals = await self._each_space(
+                community,
+                member_id,
+                lambda p, space, user: p.ban_member(space, user, delete_days=delete_days),
+                missing_ok=False,
+            )
+        elif action is Action.UNBAN:
+            refusals = await self._each_space(
+                community,
+                member_id,
+                lambda p, space, user: p.unban_member(space, user),
+                missing_ok=True,
+            )
+        state = State.FAILED if refusals else State.DONE
+        timed = action in (Action.MUTE, Action.BAN) and until is not None
+        new = NewCase(
+            action=action,
+            source=source,
+            member_id=member_id,
+            moderator_id=actor.member_id,
+            reason=reason,
+            state=state,
+            created_at=now,
+            until=until,
+            detail="; ".join(str(r) for r in refusals) or None,
+            expiry=Expiry.PENDING if timed and state is State.DONE else None,
+        )
+        async with self.cohort.db.write() as conn:
+            case = await store.add_case_in(conn, community.id, new)
+            warnings = 0
+            if action is Action.WARN:
+                since = now - community.config.moderation.warning_expiry
+                warnings = await store.live_warnings_in(conn, community.id, member_id, since)
+        if state is State.DONE and action in (Action.UNMUTE, Action.UNBAN):
+            lifted = Action.MUTE if action is Action.UNMUTE else Action.BAN
+            await store.cancel_expiries(self.cohort.db, community.id, member_id, lifted)
+        outcome = Outcome(case, refusals)
+        if state is State.DONE:
+            outcome.told = await self._tell_member(community, case, now)
+        await self.post_log(community, case, actor.name, target.display_name)
+        if action is Action.WARN:
+            outcome.escalated = await self._escalate(community, actor, target, warnings)
+        return outcome
+
+    async def _escalate(
+        self, community: Community, actor: Actor, target: Account, warnings: int
+    ) -> Outcome | None:
+        """Take the step that this many live warnings reach, if any."""
+        step = escalation_step(community.config.moderation.escalation, warnings)
+        if step is None:
+            return None
+        action = escalation_action(step)
+        now = self.cohort.clock.now()
+        until = now + step.duration if action is not Action.KICK else None
+        reason = self.cohort.i18n.plain(
+            community.config.locale, "moderation.escalation_reason", count=warnings
+        )
+        return await self.act(
+            community, actor, target, action, reason, source=Source.ESCALATION, until=until
+        )
+
+    async def _tell_member(self, community: Community, case: Case, now: datetime) -> bool:
+        """DM the member what was done and why; False when no platform reached them."""
+        if case.member_id is None or case.action in (Action.PURGE, Action.SLOWMODE):
+            return False
+        i18n = self.cohort.i18n
+
+        def build(locale: str) -> Reply:
+            length = i18n.duration(locale, case.until - now) if case.until else ""
+            return Reply(
+                text=i18n.text(
+                    locale,
+                    f"moderation.dm.{case.action.value}",
+                    community=community.config.name,
+                    reason=case.reason,
+                    duration=length,
+                    number=case.number,
+                )
+            )
+
+        return await direct_message(self.cohort, community, case.member_id, build)
+
+    async def post_log(
+        self, community: Community, case: Case, actor: str, target: str | None
+    ) -> None:
+        """Post a case in each configured mod-log channel, in the community's language."""
+        channels = community.config.moderation.log_channels
+        if not channels:
+            return
+        text = self.describe(community.config.locale, case, actor, target)
+        for address in channels:
+            platform = self.cohort.platforms.get(address.platform)
+            if platform is None:
+                continue
+            where = ChannelRef(address.platform, address.channel_id, address.thread_id)
+            try:
+                await platform.send(where, Reply(text=text))
+            except PlatformError as exc:
+                log.warning("moderation: could not post case %s to %s: %s", case.number, where, exc)
+
+    def describe(self, locale: str, case: Case, actor: str, target: str | None) -> str:
+        """Write one case on one line (the mod log, /modlog, /case)."""
+        i18n = self.cohort.i18n
+        length = (
+            i18n.duration(locale, case.until - case.created_at) if case.until is not None else ""
+        )
+        text = i18n.text(
+            locale,
+            f"moderation.log.{case.action.value}",
+            number=case.number,
+            actor=actor,
+            target=target or "—",
+            reason=case.reason or "—",
+            duration=length,
+            detail=case.detail or "",
+        )
+        if case.source is not Source.MODERATOR:
+            text += " " + i18n.text(locale, f"moderation.source.{case.source.value}")
+        if case.state is State.FAILED:
+            text += " " + i18n.text(locale, "moderation.log.failed")
+        return text
+
+    # --- channels ----------------------------------------------------------------------------
+
+    async def purge(
+        self,
+        community: Community,
+        actor: Actor,
+        platform: Platform,
+        channel: ChannelRef,
+        count: int,
+        member: Account | None,
+    ) -> tuple[Case, int, list[PlatformError]]:
+        """Delete the latest ``count`` messages of a channel (of one member); return the case."""
+        now = self.cohort.clock.now()
+        ids = await store.recent_messages(
+            self.cohort.db,
+            community.id,
+            channel.platform,
+            channel.channel_id,
+            thread_id=channel.thread_id,
+            member_id=member.member_id if member else None,
+            since=purge_since(channel.platform, now),
+            limit=count,
+        )
+        refusals: list[PlatformError] = []
+        deleted: list[str] = []
+        for chunk in chunks(ids):
+            try:
+                await platform.delete_messages(channel, chunk)
+                deleted += chunk
+            except PlatformError as exc:
+                log.warning("moderation: purge refused in %s: %s", channel, exc)
+                refusals.append(exc)
+        await store.forget_messages(
+            self.cohort.db, community.id, channel.platform, channel.channel_id, deleted
+        )
+        case = await store.add_case(
+            self.cohort.db,
+            community.id,
+            NewCase(
+                action=Action.PURGE,
+                source=Source.MODERATOR,
+                member_id=member.member_id if member else None,
+                moderator_id=actor.member_id,
+                reason=str(len(deleted)),
+                state=State.FAILED if refusals else State.DONE,
+                created_at=now,
+                detail="; ".join(str(r) for r in refusals) or None,
+                platform=channel.platform,
+                channel_id=channel.channel_id,
+            ),
+        )
+        await self.post_log(community, case, actor.name, member.display_name if member else None)
+        return case, len(deleted), refusals
+
+    async def slowmode(
+        self,
+        community: Community,
+        actor: Actor,
+        platform: Platform,
+        channel: ChannelRef,
+        seconds: int,
+    ) -> tuple[Case, bool, list[PlatformError]]:
+        """Set a channel's slowmode, natively or enforced by the bot; return whether native."""
+        now = self.cohort.clock.now()
+        key: SlowmodeKey = (community.id, channel.platform.value, channel.channel_id)
+        refusals: list[PlatformError] = []
+        native = False
+        try:
+            native = await platform.set_slowmode(channel, seconds)
+        except PlatformError as exc:
+            refusals.append(exc)
+        if not refusals:
+            enforced = 0 if native else seconds
+            await store.set_slowmode(self.cohort.db, key, enforced, now)
+            if enforced:
+                self.slow[key] = enforced
+            else:
+                self.slow.pop(key, None)
+        case = await store.add_case(
+            self.cohort.db,
+            community.id,
+            NewCase(
+                action=Action.SLOWMODE,
+                source=Source.MODERATOR,
+                member_id=None,
+                moderator_id=actor.member_id,
+                reason=str(seconds),
+                state=State.FAILED if refusals else State.DONE,
+                created_at=now,
+                detail="; ".join(str(r) for r in refusals) or None,
+                platform=channel.platform,
+                channel_id=channel.channel_id,
+            ),
+        )
+        await self.post_log(community, case, actor.name, None)
+        return case, native, refusals
+
+    async def enforce_slowmode(self, event: MessagePosted) -> bool:
+        """Delete a message posted too soon after the same member's last; return True if so."""
+        if not self.slow:
+            return False
+        key: SlowmodeKey = (
+            event.community.id,
+            event.channel.platform.value,
+            event.channel.channel_id,
+        )
+        seconds = self.slow.get(key)
+        if seconds is None:
+            return False
+        account = event.account
+        if event.community.role_of(account.platform, account.platform_user_id) is not Role.MEMBER:
+            return False
+        slot = (key, account.member_id)
+        if slowmode_allows(self._last.get(slot), event.posted_at, seconds):
+            if len(self._last) >= MAX_TRACKED:
+                self._prune(event.posted_at)
+            self._last[slot] = event.posted_at
+            return False
+        platform = self.cohort.platforms.get(event.channel.platform)
+        if platform is None:
+            return False
+        try:
+            await platform.delete(MessageRef(event.channel, event.message_id))
+        except PlatformError as exc:
+            log.warning("moderation: could not enforce slowmode in %s: %s", event.channel, exc)
+        return True
+
+    def _prune(self, now: datetime) -> None:
+        """Forget last-message times older than the longest slowmode."""
+        longest = timedelta(seconds=max(self.slow.values(), default=0))
+        self._last = {k: v for k, v in self._last.items() if now - v < longest}
+
+    # --- expiry ------------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Lift the timed mutes and bans that are due; return how many this process lifted."""
+        now = self.cohort.clock.now()
+        token = self.lease.token()
+        c = moderation_cases.c
+        async with self.cohort.db.write() as conn:
+            rows = await self.lease.claim(
+                conn,
+                moderation_cases,
+                store.due_expiry(now),
+                token=token,
+                now=now,
+                order_by=[c.until, c.id],
+                limit=SWEEP_BATCH,
+                returning=[c.id, c.community_id, c.number],
+            )
+        if not rows:
+            return 0
+        ids = [r.id for r in rows]
+        lifted = 0
+        async with self.lease.kept(partial(self._renew, token, ids)):
+            for row in rows:
+                community = next(
+                    (x for x in self.cohort.communities.values() if x.id == row.community_id),
+                    None,
+                )
+                if community is None:
+                    continue
+                case = await store.case_by_number(self.cohort.db, community.id, row.number)
+                if case is not None and await self._lift(community, case, token):
+                    lifted += 1
+        return lifted
+
+    async def _renew(self, token: str, ids: list[int]) -> None:
+        async with self.cohort.db.write() as conn:
+            await conn.execute(
+                update(moderation_cases)
+                .where(moderation_cases.c.id.in_(ids), moderation_cases.c.claimed_by == token)
+                .values(lease_until=self.lease.until(self.cohort.clock.now()))
+            )
+
+    async def _lift(self, community: Community, case: Case, token: str) -> bool:
+        """Lift one due mute or ban this process claimed; record it once."""
+        if case.member_id is None:
+            return False
+        member_id = case.member_id
+        if case.action is Action.MUTE:
+            undo, act = Action.UNMUTE, self._unmute_act
+        else:
+            undo, act = Action.UNBAN, self._unban_act
+        refusals = await self._each_space(community, member_id, act, missing_ok=True)
+        now = self.cohort.clock.now()
+        state = State.FAILED if refusals else State.DONE
+        async with self.cohort.db.write() as conn:
+            outcome = Expiry.FAILED if refusals else Expiry.DONE
+            if not await store.finish_expiry_in(conn, case.id, token, outcome):
+                log.warning("moderation: case %s was taken over; leaving it", case.number)
+                return False
+            lifted = await store.add_case_in(
+                conn,
+                community.id,
+                NewCase(
+                    action=undo,
+                    source=Source.EXPIRY,
+                    member_id=member_id,
+                    moderator_id=None,
+                    reason=f"#{case.number}",
+                    state=state,
+                    created_at=now,
+                    detail="; ".join(str(r) for r in refusals) or None,
+                ),
+            )
+        if state is State.DONE:
+            await self._tell_member(community, lifted, now)
+        accounts = await self.cohort.identity.accounts_of(member_id)
+        name = accounts[0].display_name if accounts else None
+        await self.post_log(community, lifted, "Cohort", name)
+        return state is State.DONE
+
+    @staticmethod
+    async def _unmute_act(platform: Platform, space: str, user: str) -> None:
+        await platform.timeout_member(space, user, None)
+
+    @staticmethod
+    async def _unban_act(platform: Platform, space: str, user: str) -> None:
+        await platform.unban_member(space, user)
