@@ -88,14 +88,13 @@ class ModerationCog:
         delete_days: int = 0,
     ) -> Reply:
         await self._check_target(ctx, member)
-        until = ctx.now() + duration if duration is not None else None
         outcome = await self.service.act(
             ctx.community,
             self._actor(ctx),
             member,
             action,
             clean_reason(reason),
-            until=until,
+            duration=duration,
             delete_days=delete_days,
         )
         return self._answer(ctx, outcome, member)

@@ -141,11 +141,15 @@ class ModerationService:
         reason: str,
         *,
         source: Source = Source.MODERATOR,
-        until: datetime | None = None,
+        duration: timedelta | None = None,
         delete_days: int = 0,
     ) -> Outcome:
-        """Take ``action`` on ``target`` everywhere, record the case, DM them, log it."""
+        """Take ``action`` on ``target`` everywhere, record the case, DM them, log it.
+
+        A mute lasts ``duration``; a ban with one is lifted after it.
+        """
         now = self.cohort.clock.now()
+        until = now + duration if duration is not None else None
         member_id = target.member_id
         refusals: list[PlatformError] = []
         if action is Action.MUTE:
@@ -222,13 +226,12 @@ class ModerationService:
         if step is None:
             return None
         action = escalation_action(step)
-        now = self.cohort.clock.now()
-        until = now + step.duration if action is not Action.KICK else None
+        duration = step.duration if action is not Action.KICK else None
         reason = self.cohort.i18n.plain(
             community.config.locale, "moderation.escalation_reason", count=warnings
         )
         return await self.act(
-            community, actor, target, action, reason, source=Source.ESCALATION, until=until
+            community, actor, target, action, reason, source=Source.ESCALATION, duration=duration
         )
 
     async def _tell_member(self, community: Community, case: Case, now: datetime) -> bool:
