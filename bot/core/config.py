@@ -1049,6 +1049,125 @@ class EscalationStep:
     )
 
 
+class AutomodRule(StrEnum):
+    """A rule automod applies to messages."""
+
+    FLOOD = "flood"
+    REPEATS = "repeats"
+    LINKS = "links"
+    INVITES = "invites"
+    MENTIONS = "mentions"
+    NEW_ACCOUNTS = "new_accounts"
+
+
+class AutomodAction(StrEnum):
+    """What automod does to a message that breaks a rule (it is deleted in every case)."""
+
+    DELETE = "delete"
+    WARN = "warn"
+    MUTE = "mute"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FloodRule:
+    """More than ``messages`` messages from one member in one channel within ``within``."""
+
+    on: bool = True
+    messages: int = field(default=5, metadata=_meta(_positive_count, "a whole number from 1 up"))
+    within: timedelta = field(
+        default=timedelta(seconds=10),
+        metadata=_span(timedelta(seconds=10), timedelta(seconds=1), timedelta(hours=1)),
+    )
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepeatRule:
+    """The same text from one member ``count`` times within ``within``."""
+
+    on: bool = True
+    count: int = field(default=3, metadata=_meta(_positive_count, "a whole number from 1 up"))
+    within: timedelta = field(
+        default=timedelta(minutes=1),
+        metadata=_span(timedelta(minutes=1), timedelta(seconds=1), timedelta(days=1)),
+    )
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkRule:
+    """Links to hosts outside ``allow`` (a host allows its subdomains too)."""
+
+    on: bool = False
+    allow: tuple[str, ...] = field(
+        default=(), metadata=_meta(_nonempty, "a host name like 'example.com'")
+    )
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class InviteRule:
+    """Invite links to other Discord servers or Telegram chats."""
+
+    on: bool = True
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class MentionRule:
+    """More than ``most`` distinct people (or everyone) mentioned in one message."""
+
+    on: bool = True
+    most: int = field(default=5, metadata=_meta(_positive_count, "a whole number from 1 up"))
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewAccountRule:
+    """Links from members Cohort first saw less than ``younger_than`` ago."""
+
+    on: bool = True
+    younger_than: timedelta = field(
+        default=timedelta(days=1),
+        metadata=_span(timedelta(days=1), timedelta(minutes=1), timedelta(days=90)),
+    )
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutomodChannel:
+    """Automod in one channel: rules switched off there, hosts also allowed there."""
+
+    channel: ChannelAddress = field(
+        metadata=_meta(
+            _channel, "a channel like 'telegram:-1001234567890' or 'discord:123'", show=str
+        )
+    )
+    off: tuple[AutomodRule, ...] = ()
+    allow_links: tuple[str, ...] = field(
+        default=(), metadata=_meta(_nonempty, "a host name like 'example.com'")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutomodConfig:
+    """Say whether automod runs, on what, who is exempt and how long its mutes last."""
+
+    enabled: bool = False
+    exempt_tiers: tuple[str, ...] = field(default=(), metadata=_meta(_slug, "a tier id like 'pro'"))
+    mute_duration: timedelta = field(
+        default=timedelta(minutes=10),
+        metadata=_span(timedelta(minutes=10), timedelta(minutes=1), timedelta(days=28)),
+    )
+    flood: FloodRule = field(default_factory=FloodRule)
+    repeats: RepeatRule = field(default_factory=RepeatRule)
+    links: LinkRule = field(default_factory=LinkRule)
+    invites: InviteRule = field(default_factory=InviteRule)
+    mentions: MentionRule = field(default_factory=MentionRule)
+    new_accounts: NewAccountRule = field(default_factory=NewAccountRule)
+    channels: tuple[AutomodChannel, ...] = ()
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModerationConfig:
     """Say where moderation is logged, how long warnings count and what they lead to."""
@@ -1067,6 +1186,7 @@ class ModerationConfig:
         EscalationStep(warnings=3, action=EscalationAction.MUTE, duration=timedelta(hours=1)),
         EscalationStep(warnings=5, action=EscalationAction.KICK),
     )
+    automod: AutomodConfig = field(default_factory=AutomodConfig)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,5 +1,6 @@
 """Moderation: warn, mute, kick, ban, purge and slowmode on every platform, with numbered cases.
 
+Automod (``_automod.py``, pure rules in ``_automod_rules.py``) checks members' messages.
 Every action goes through the ``Platform`` port and is recorded in ``moderation_cases``; timed
 mutes and bans are lifted by a leased sweep (``ModerationService.sweep``), once.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from bot.cogs.moderation._automod import Automod
 from bot.cogs.moderation._cog import ModerationCog
 from bot.cogs.moderation._rules import Action, Expiry, Source, State
 from bot.cogs.moderation._service import Actor, ModerationService, Outcome
@@ -21,6 +23,7 @@ __all__ = [
     "SWEEP_EVERY",
     "Action",
     "Actor",
+    "Automod",
     "Expiry",
     "ModerationCog",
     "ModerationService",
@@ -39,8 +42,11 @@ def setup(cohort: Cohort) -> None:
     for spec in cog.commands():
         cohort.command(spec)
 
+    automod = Automod(service)
+
     async def on_message(event: MessagePosted) -> None:
-        await service.enforce_slowmode(event)
+        if not await service.enforce_slowmode(event):
+            await automod.check(event)
 
     cohort.events.subscribe(MessagePosted, on_message)
     cohort.every("moderation.expiry", SWEEP_EVERY, service.sweep)
