@@ -16,7 +16,7 @@ from bot.store.tables import message_log, moderation_cases
 from tests.adapters.conftest import connected
 from tests.adapters.test_discord import BOB, GENERAL, GUILD, OLGA, SAM, STAFF, content
 from tests.conftest import make_config
-from tests.discord_api import DEFAULT_TOKEN, DiscordServer
+from tests.discord_api import BOT_ID, DEFAULT_TOKEN, DiscordServer
 
 HIGH_ROLE = 400000000000000009
 
@@ -164,3 +164,10 @@ async def test_slowmode_is_the_channels_own(bot: Cohort, dc: DiscordServer) -> N
     assert dc.channel(GENERAL)["rate_limit_per_user"] == 30
     await command(dc, SAM, "slowmode", seconds=0)
     assert dc.channel(GENERAL)["rate_limit_per_user"] == 0
+
+
+async def test_the_bot_cannot_be_moderated(bot: Cohort, dc: DiscordServer) -> None:
+    said = await command(dc, OLGA, "ban", member=BOT_ID, delete_days=0, reason="test")
+    assert "I do not know the member" in said
+    assert dc.ban_log == []
+    assert await states(bot) == []

@@ -304,7 +304,8 @@ class DiscordAdapter(DiscordModeration):
         for name, value in invocation.options.items():
             if kinds.get(name) is OptionKind.MEMBER:
                 user = users.get(str(value))
-                if user is not None:
+                # A bot (Cohort itself included) is never a member: it stays unknown.
+                if user is not None and not user.get("bot"):
                     await self.cohort.identity.resolve(community.id, caller_from_json(user))
                 values[name] = Mention(MentionKind.USER_ID, str(value))
             else:
