@@ -100,10 +100,11 @@ class ModerationService:
 
     async def _each_space(
         self, community: Community, member_id: int, act: Act, *, missing_ok: bool
-    ) -> list[PlatformError]:
+    ) -> tuple[bool, list[PlatformError]]:
         """Run ``act`` in every space of every platform the member has an account on.
 
-        Return the refusals. ``missing_ok``: a space the member is not in is nothing to do.
+        Return whether any space took it, and the refusals. ``missing_ok``: a space the member
+        is not in is nothing to do.
         """
         refusals: list[PlatformError] = []
         acted = False
@@ -128,7 +129,7 @@ class ModerationService:
                     refusals.append(exc)
         if not acted and not refusals:
             refusals.append(PlatformError(PlatformErrorReason.NOT_FOUND, "no space to act in"))
-        return refusals
+        return acted, refusals
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -152,36 +153,37 @@ class ModerationService:
         until = now + duration if duration is not None else None
         member_id = target.member_id
         refusals: list[PlatformError] = []
+        acted = False
         if action is Action.MUTE:
-            refusals = await self._each_space(
+            acted, refusals = await self._each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.timeout_member(space, user, until),
                 missing_ok=True,
             )
         elif action is Action.UNMUTE:
-            refusals = await self._each_space(
+            acted, refusals = await self._each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.timeout_member(space, user, None),
                 missing_ok=True,
             )
         elif action is Action.KICK:
-            refusals = await self._each_space(
+            acted, refusals = await self._each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.remove_member(space, user),
                 missing_ok=True,
             )
         elif action is Action.BAN:
-            refusals = await self._each_space(
+            acted, refusals = await self._each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.ban_member(space, user, delete_days=delete_days),
                 missing_ok=False,
             )
         elif action is Action.UNBAN:
-            refusals = await self._each_space(
+            acted, refusals = await self._each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.unban_member(space, user),
@@ -199,7 +201,8 @@ class ModerationService:
             created_at=now,
             until=until,
             detail="; ".join(str(r) for r in refusals) or None,
-            expiry=Expiry.PENDING if timed and state is State.DONE else None,
+            # Lifted on schedule wherever it took, even if another space refused it.
+            expiry=Expiry.PENDING if timed and acted else None,
         )
         async with self.cohort.db.write() as conn:
             case = await store.add_case_in(conn, community.id, new)
@@ -479,7 +482,7 @@ class ModerationService:
             undo, act = Action.UNMUTE, self._unmute_act
         else:
             undo, act = Action.UNBAN, self._unban_act
-        refusals = await self._each_space(community, member_id, act, missing_ok=True)
+        _, refusals = await self._each_space(community, member_id, act, missing_ok=True)
         now = self.cohort.clock.now()
         state = State.FAILED if refusals else State.DONE
         async with self.cohort.db.write() as conn:

@@ -255,8 +255,8 @@ async def recent_messages(
         c.platform == platform.value,
         c.channel_id == channel_id,
     ]
-    if thread_id is not None:
-        where.append(c.thread_id == thread_id)
+    # A channel's own messages, not those of its threads; a thread's, not its channel's.
+    where.append(c.thread_id == thread_id if thread_id is not None else c.thread_id.is_(None))
     if member_id is not None:
         where.append(c.member_id == member_id)
     if since is not None:

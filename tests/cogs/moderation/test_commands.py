@@ -229,3 +229,22 @@ async def test_slowmode_is_enforced_by_the_bot_on_the_console(
     assert "deleted" not in said
     said = await run(seen, "mia", "/slowmode 0")
     assert "slowmode here is off" in said
+
+
+@pytest.mark.parametrize(
+    ("user", "lang", "listed", "hidden"),
+    [
+        ("mia", "en", "/warn", None),
+        ("mia", "zh", "/warn", None),
+        ("bob", "en", None, "/warn"),
+    ],
+)
+async def test_help_lists_the_commands_to_moderators_in_both_languages(
+    seen: ConsoleAdapter, user: str, lang: str, listed: str | None, hidden: str | None
+) -> None:
+    said = await run(seen, user, f"/lang {lang}", "/help")
+    if listed is not None:
+        assert listed in said
+        assert ("警告成员" if lang == "zh" else "Warn a member") in said
+    if hidden is not None:
+        assert hidden not in said
