@@ -1178,6 +1178,12 @@ class ModerationConfig:
             _channel, "a channel like 'telegram:-1001234567890' or 'discord:123'", show=str
         ),
     )
+    appeal_channel: ChannelAddress | None = field(
+        default=None,
+        metadata=_meta(
+            _channel, "a channel like 'telegram:-1001234567890' or 'discord:123'", show=str
+        ),
+    )
     warning_expiry: timedelta = field(
         default=timedelta(days=30),
         metadata=_span(timedelta(days=30), timedelta(hours=1), timedelta(days=3650)),

@@ -725,6 +725,8 @@ moderation_cases = Table(
     Column("expiry", String(16), nullable=True),
     Column("claimed_by", String(100), nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
+    Column("appealed_at", UTCDateTime(), nullable=True),
+    Column("appeal_thread", String(120), nullable=True),
     UniqueConstraint("community_id", "number"),
     Index("ix_moderation_cases_member", "community_id", "member_id", "created_at"),
     Index("ix_moderation_cases_expiry", "expiry", "until"),

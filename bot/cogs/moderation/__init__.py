@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from bot.cogs.moderation._appeal import Appeals
 from bot.cogs.moderation._automod import Automod
 from bot.cogs.moderation._cog import ModerationCog
 from bot.cogs.moderation._rules import Action, Expiry, Source, State
@@ -41,6 +42,8 @@ def setup(cohort: Cohort) -> None:
     cog = ModerationCog(cohort, service)
     for spec in cog.commands():
         cohort.command(spec)
+    for action in Appeals(service).actions():
+        cohort.action(action)
 
     automod = Automod(service)
 

@@ -39,6 +39,9 @@ class Action(StrEnum):
     DELETE = "delete"  # automod removed a message
 
 
+APPEAL_ACTION = "moderation.appeal"
+
+
 class Source(StrEnum):
     """Who or what opened a case."""
 
@@ -46,6 +49,9 @@ class Source(StrEnum):
     ESCALATION = "escalation"
     EXPIRY = "expiry"
     AUTOMOD = "automod"
+
+
+APPEALABLE = frozenset({Action.WARN, Action.MUTE, Action.KICK, Action.BAN, Action.DELETE})
 
 
 class State(StrEnum):

@@ -18,6 +18,8 @@ from sqlalchemy import update
 
 from bot.cogs.moderation import _store as store
 from bot.cogs.moderation._rules import (
+    APPEAL_ACTION,
+    APPEALABLE,
     Action,
     Expiry,
     Source,
@@ -38,7 +40,7 @@ from bot.core.identity import Account
 from bot.core.notify import direct_message
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, MessageRef, Platform, PlatformError, PlatformErrorReason
-from bot.core.replies import Reply
+from bot.core.replies import Button, Reply
 from bot.store.lease import Lease, claimant_id
 from bot.store.tables import moderation_cases
 
@@ -243,8 +245,25 @@ class ModerationService:
             return False
         i18n = self.cohort.i18n
 
+        appeal = (
+            community.config.moderation.appeal_channel is not None
+            and case.action in APPEALABLE
+            and case.state is State.DONE
+        )
+
         def build(locale: str) -> Reply:
             length = i18n.duration(locale, case.until - now) if case.until else ""
+            buttons = (
+                (
+                    Button(
+                        i18n.plain(locale, "moderation.appeal.button"),
+                        action=APPEAL_ACTION,
+                        payload=str(case.number),
+                    ),
+                )
+                if appeal
+                else ()
+            )
             return Reply(
                 text=i18n.text(
                     locale,
@@ -253,7 +272,8 @@ class ModerationService:
                     reason=case.reason,
                     duration=length,
                     number=case.number,
-                )
+                ),
+                buttons=buttons,
             )
 
         return await direct_message(self.cohort, community, case.member_id, build)

@@ -69,6 +69,7 @@ async def test_a_warning_is_a_case_dm_and_mod_log_line(
     said = await run(seen, "mia", "/warn @bob stop spamming links")
     assert "#1 ⚠️ Bob warned by Mia: stop spamming links" in said
     assert "You were warned in Demo Community: stop spamming links" in said  # the DM
+    assert "Appeal" not in said  # no appeal channel, no appeal button
     assert "[mod-log]" in said or "mod-log" in said
     assert await cases(cohort) == [(1, "warn", "moderator", "done")]
 

@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("expiry", sa.String(length=16), nullable=True),
         sa.Column("claimed_by", sa.String(length=100), nullable=True),
         sa.Column("lease_until", WHEN, nullable=True),
+        sa.Column("appealed_at", WHEN, nullable=True),
+        sa.Column("appeal_thread", sa.String(length=120), nullable=True),
         sa.ForeignKeyConstraint(
             ["community_id"],
             ["communities.id"],
