@@ -53,4 +53,3 @@ async def test_an_appeal_opens_one_thread_for_the_moderators(
     said = await run(seen, "bob", f"/press {number}")
     assert "Case #1 is already appealed" in said
     assert "New thread" not in said
-
