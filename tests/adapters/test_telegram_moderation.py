@@ -34,7 +34,12 @@ async def bot(tmp_path: Path, tg: TelegramServer) -> AsyncIterator[Cohort]:
             "messages_per_minute_per_group": 1000,
             "messages_per_second": 1000,
         },
-        community={"moderation": {"log_channels": [f"telegram:{STAFF_CHAT}"]}},
+        community={
+            "moderation": {
+                "log_channels": [f"telegram:{STAFF_CHAT}"],
+                "automod": {"enabled": True},
+            }
+        },
     )
     cohort = await build(config)
     adapter = TelegramAdapter(cohort, config.telegram, poll_timeout=1)
@@ -135,3 +140,16 @@ async def test_slowmode_is_enforced_by_the_bot(bot: Cohort, tg: TelegramServer) 
     second = tg.user_says(GROUP, BOB, "two")
     await tg.wait_for(lambda: tg.find_message(GROUP, second["message_id"]) is None)
     assert tg.find_message(GROUP, first["message_id"]) is not None
+
+
+async def test_automod_deletes_an_invite_link_and_logs_the_hit(
+    bot: Cohort, tg: TelegramServer
+) -> None:
+    posted = tg.user_says(GROUP, BOB, "join my group t.me/+AbCdEf123")
+    await tg.wait_for(lambda: tg.find_message(GROUP, posted["message_id"]) is None)
+    await said(tg, STAFF_CHAT, "a message of <b>Bob</b> deleted: automod: invites")
+    assert await states(bot) == [("delete", "done")]
+    shared = tg.user_says(GROUP, OLGA, "staff may share t.me/+AbCdEf123")  # staff are exempt
+    await logged(bot, tg, 4)
+    assert tg.find_message(GROUP, shared["message_id"]) is not None
+    assert await states(bot) == [("delete", "done")]
