@@ -2,7 +2,7 @@
 
 Automod (``_automod.py``, pure rules in ``_automod_rules.py``) checks members' messages.
 Every action goes through the ``Platform`` port and is recorded in ``moderation_cases``; timed
-mutes and bans are lifted by a leased sweep (``ModerationService.sweep``), once.
+mutes and bans are lifted by a leased sweep (``Expiries.sweep``), once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.cogs.moderation._appeal import Appeals
 from bot.cogs.moderation._automod import Automod
 from bot.cogs.moderation._cog import ModerationCog
+from bot.cogs.moderation._expiry import Expiries
 from bot.cogs.moderation._rules import Action, Expiry, Source, State
 from bot.cogs.moderation._service import Actor, ModerationService, Outcome
 from bot.core.cohort import Cohort
@@ -25,6 +26,7 @@ __all__ = [
     "Action",
     "Actor",
     "Automod",
+    "Expiries",
     "Expiry",
     "ModerationCog",
     "ModerationService",
@@ -52,5 +54,5 @@ def setup(cohort: Cohort) -> None:
             await automod.check(event)
 
     cohort.events.subscribe(MessagePosted, on_message)
-    cohort.every("moderation.expiry", SWEEP_EVERY, service.sweep)
+    cohort.every("moderation.expiry", SWEEP_EVERY, Expiries(service).sweep)
     cohort.on_start(service.start)

@@ -1,9 +1,7 @@
 """Moderation actions: act on every platform a member is on, record the case, tell everyone.
 
 A platform's refusal makes the case ``failed`` (never done), and the moderator is told why.
-Timed mutes and bans are lifted by ``sweep``: a due case is claimed under a lease, lifted, and
-marked done in the same transaction that records the lifting case, so it happens once even
-across restarts and several processes.
+Timed mutes and bans are lifted on schedule by ``_expiry.Expiries``.
 """
 
 from __future__ import annotations
@@ -12,9 +10,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
-
-from sqlalchemy import update
 
 from bot.cogs.moderation import _store as store
 from bot.cogs.moderation._rules import (
@@ -41,12 +36,9 @@ from bot.core.notify import direct_message
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, MessageRef, Platform, PlatformError, PlatformErrorReason
 from bot.core.replies import Button, Reply
-from bot.store.lease import Lease, claimant_id
-from bot.store.tables import moderation_cases
 
 log = logging.getLogger(__name__)
 
-SWEEP_BATCH = 50
 MAX_TRACKED = 20_000  # slowmode: last-message times kept in memory before old ones are dropped
 
 Act = Callable[[Platform, str, str], Awaitable[None]]
@@ -75,7 +67,6 @@ class ModerationService:
 
     def __init__(self, cohort: Cohort) -> None:
         self.cohort = cohort
-        self.lease = Lease(claimant_id(), cohort.config.work.lease)
         self.slow: dict[SlowmodeKey, int] = {}
         self._last: dict[tuple[SlowmodeKey, int], datetime] = {}
 
@@ -100,7 +91,7 @@ class ModerationService:
         held = {community.role_of(a.platform, a.platform_user_id) for a in linked}
         return max(held, key=ROLE_ORDER.index) if held else Role.MEMBER
 
-    async def _each_space(
+    async def each_space(
         self, community: Community, member_id: int, act: Act, *, missing_ok: bool
     ) -> tuple[bool, list[PlatformError]]:
         """Run ``act`` in every space of every platform the member has an account on.
@@ -157,35 +148,35 @@ class ModerationService:
         refusals: list[PlatformError] = []
         acted = False
         if action is Action.MUTE:
-            acted, refusals = await self._each_space(
+            acted, refusals = await self.each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.timeout_member(space, user, until),
                 missing_ok=True,
             )
         elif action is Action.UNMUTE:
-            acted, refusals = await self._each_space(
+            acted, refusals = await self.each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.timeout_member(space, user, None),
                 missing_ok=True,
             )
         elif action is Action.KICK:
-            acted, refusals = await self._each_space(
+            acted, refusals = await self.each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.remove_member(space, user),
                 missing_ok=True,
             )
         elif action is Action.BAN:
-            acted, refusals = await self._each_space(
+            acted, refusals = await self.each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.ban_member(space, user, delete_days=delete_days),
                 missing_ok=False,
             )
         elif action is Action.UNBAN:
-            acted, refusals = await self._each_space(
+            acted, refusals = await self.each_space(
                 community,
                 member_id,
                 lambda p, space, user: p.unban_member(space, user),
@@ -217,7 +208,7 @@ class ModerationService:
             await store.cancel_expiries(self.cohort.db, community.id, member_id, lifted)
         outcome = Outcome(case, refusals)
         if state is State.DONE:
-            outcome.told = await self._tell_member(community, case, now)
+            outcome.told = await self.tell_member(community, case, now)
         await self.post_log(community, case, actor.name, target.display_name)
         if action is Action.WARN:
             outcome.escalated = await self._escalate(community, actor, target, warnings)
@@ -239,7 +230,7 @@ class ModerationService:
             community, actor, target, action, reason, source=Source.ESCALATION, duration=duration
         )
 
-    async def _tell_member(self, community: Community, case: Case, now: datetime) -> bool:
+    async def tell_member(self, community: Community, case: Case, now: datetime) -> bool:
         """DM the member what was done and why; False when no platform reached them."""
         if case.member_id is None or case.action in (Action.PURGE, Action.SLOWMODE):
             return False
@@ -449,92 +440,3 @@ class ModerationService:
         """Forget last-message times older than the longest slowmode."""
         longest = timedelta(seconds=max(self.slow.values(), default=0))
         self._last = {k: v for k, v in self._last.items() if now - v < longest}
-
-    # --- expiry ------------------------------------------------------------------------------
-
-    async def sweep(self) -> int:
-        """Lift the timed mutes and bans that are due; return how many this process lifted."""
-        now = self.cohort.clock.now()
-        token = self.lease.token()
-        c = moderation_cases.c
-        async with self.cohort.db.write() as conn:
-            rows = await self.lease.claim(
-                conn,
-                moderation_cases,
-                store.due_expiry(now),
-                token=token,
-                now=now,
-                order_by=[c.until, c.id],
-                limit=SWEEP_BATCH,
-                returning=[c.id, c.community_id, c.number],
-            )
-        if not rows:
-            return 0
-        ids = [r.id for r in rows]
-        lifted = 0
-        async with self.lease.kept(partial(self._renew, token, ids)):
-            for row in rows:
-                community = next(
-                    (x for x in self.cohort.communities.values() if x.id == row.community_id),
-                    None,
-                )
-                if community is None:
-                    continue
-                case = await store.case_by_number(self.cohort.db, community.id, row.number)
-                if case is not None and await self._lift(community, case, token):
-                    lifted += 1
-        return lifted
-
-    async def _renew(self, token: str, ids: list[int]) -> None:
-        async with self.cohort.db.write() as conn:
-            await conn.execute(
-                update(moderation_cases)
-                .where(moderation_cases.c.id.in_(ids), moderation_cases.c.claimed_by == token)
-                .values(lease_until=self.lease.until(self.cohort.clock.now()))
-            )
-
-    async def _lift(self, community: Community, case: Case, token: str) -> bool:
-        """Lift one due mute or ban this process claimed; record it once."""
-        if case.member_id is None:
-            return False
-        member_id = case.member_id
-        if case.action is Action.MUTE:
-            undo, act = Action.UNMUTE, self._unmute_act
-        else:
-            undo, act = Action.UNBAN, self._unban_act
-        _, refusals = await self._each_space(community, member_id, act, missing_ok=True)
-        now = self.cohort.clock.now()
-        state = State.FAILED if refusals else State.DONE
-        async with self.cohort.db.write() as conn:
-            outcome = Expiry.FAILED if refusals else Expiry.DONE
-            if not await store.finish_expiry_in(conn, case.id, token, outcome):
-                log.warning("moderation: case %s was taken over; leaving it", case.number)
-                return False
-            lifted = await store.add_case_in(
-                conn,
-                community.id,
-                NewCase(
-                    action=undo,
-                    source=Source.EXPIRY,
-                    member_id=member_id,
-                    moderator_id=None,
-                    reason=f"#{case.number}",
-                    state=state,
-                    created_at=now,
-                    detail="; ".join(str(r) for r in refusals) or None,
-                ),
-            )
-        if state is State.DONE:
-            await self._tell_member(community, lifted, now)
-        accounts = await self.cohort.identity.accounts_of(member_id)
-        name = accounts[0].display_name if accounts else None
-        await self.post_log(community, lifted, "Cohort", name)
-        return state is State.DONE
-
-    @staticmethod
-    async def _unmute_act(platform: Platform, space: str, user: str) -> None:
-        await platform.timeout_member(space, user, None)
-
-    @staticmethod
-    async def _unban_act(platform: Platform, space: str, user: str) -> None:
-        await platform.unban_member(space, user)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.adapters.console import ConsoleAdapter
-from bot.cogs.moderation import ModerationService
+from bot.cogs.moderation import Expiries
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
@@ -131,10 +131,10 @@ async def test_mute_is_lifted_on_schedule_once_across_a_restart(
         await second.db.close()
 
 
-def _service(cohort: Cohort) -> ModerationService:
+def _service(cohort: Cohort) -> Expiries:
     job = next(j for j in cohort.jobs if j.id == "moderation.expiry")
     service = getattr(job.run, "__self__", None)
-    assert isinstance(service, ModerationService)
+    assert isinstance(service, Expiries)
     return service
 
 

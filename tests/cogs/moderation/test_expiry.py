@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.adapters.console import ConsoleAdapter
-from bot.cogs.moderation import ModerationService
+from bot.cogs.moderation import Expiries
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
@@ -49,10 +49,10 @@ def console_of(bot: Cohort) -> ConsoleAdapter:
     return console
 
 
-def service_of(bot: Cohort) -> ModerationService:
+def service_of(bot: Cohort) -> Expiries:
     job = next(j for j in bot.jobs if j.id == "moderation.expiry")
     service = getattr(job.run, "__self__", None)
-    assert isinstance(service, ModerationService)
+    assert isinstance(service, Expiries)
     return service
 
 
