@@ -299,7 +299,7 @@ class ModerationService:
             number=case.number,
             actor=actor,
             target=target or "—",
-            reason=case.reason or "—",
+            reason=_reason(case),
             duration=length,
             detail=case.detail or "",
         )
@@ -440,3 +440,10 @@ class ModerationService:
         """Forget last-message times older than the longest slowmode."""
         longest = timedelta(seconds=max(self.slow.values(), default=0))
         self._last = {k: v for k, v in self._last.items() if now - v < longest}
+
+
+def _reason(case: Case) -> str:
+    """Write a case's reason for its line: an unmute or unban names only what it ends."""
+    if case.action in (Action.UNMUTE, Action.UNBAN):
+        return f"({case.reason})" if case.reason else ""
+    return case.reason or "—"
