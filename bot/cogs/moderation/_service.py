@@ -293,16 +293,17 @@ class ModerationService:
         length = (
             i18n.duration(locale, case.until - case.created_at) if case.until is not None else ""
         )
-        text = i18n.text(
-            locale,
-            f"moderation.log.{case.action.value}",
-            number=case.number,
-            actor=actor,
-            target=target or "—",
-            reason=_reason(case),
-            duration=length,
-            detail=case.detail or "",
-        )
+        params: dict[str, object] = {
+            "number": case.number,
+            "actor": actor,
+            "target": target or "—",
+            "reason": _reason(case),
+            "duration": length,
+        }
+        if case.action is Action.PURGE:  # the reason is how many were deleted
+            params["count"] = int(case.reason) if case.reason.isdigit() else 0
+            params["target"] = f"({target})" if target else ""
+        text = i18n.text(locale, f"moderation.log.{case.action.value}", **params)
         if case.source is not Source.MODERATOR:
             text += " " + i18n.text(locale, f"moderation.source.{case.source.value}")
         if case.state is State.FAILED:
