@@ -171,3 +171,18 @@ async def test_the_bot_cannot_be_moderated(bot: Cohort, dc: DiscordServer) -> No
     assert "I do not know the member" in said
     assert dc.ban_log == []
     assert await states(bot) == []
+
+
+async def test_warn_kick_modlog_and_case_on_discord(bot: Cohort, dc: DiscordServer) -> None:
+    said = await command(dc, OLGA, "warn", member=BOB, reason="off topic")
+    assert "Bob** warned by Olga: off topic" in said
+    said = await command(dc, OLGA, "kick", member=BOB, reason="still off topic")
+    assert "Bob** kicked by Olga: still off topic" in said
+    assert BOB not in dc.guild(GUILD).members
+    said = await command(dc, OLGA, "modlog", member=BOB)
+    assert "#2 👢" in said and "#1 ⚠️" in said
+    said = await command(dc, OLGA, "case", id=1, reason="posting ads")
+    assert "Case #1: reason changed." in said
+    assert "warned by Olga: posting ads" in said
+    said = await command(dc, OLGA, "case", id=7)
+    assert "There is no case #7." in said

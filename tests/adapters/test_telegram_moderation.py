@@ -153,3 +153,16 @@ async def test_automod_deletes_an_invite_link_and_logs_the_hit(
     await logged(bot, tg, 4)
     assert tg.find_message(GROUP, shared["message_id"]) is not None
     assert await states(bot) == [("delete", "done")]
+
+
+async def test_warn_kick_modlog_and_case_on_telegram(bot: Cohort, tg: TelegramServer) -> None:
+    tg.user_says(GROUP, OLGA, "/warn @bob off topic")
+    await said(tg, BOB, "You were warned in Demo Community: off topic")
+    tg.user_says(GROUP, OLGA, "/kick @bob still off topic")
+    await said(tg, OLGA, "Bob</b> kicked by Olga: still off topic")
+    assert tg.member_json(GROUP, BOB)["status"] == "left"  # banned, then unbanned
+    tg.user_says(GROUP, OLGA, "/modlog @bob")
+    await said(tg, OLGA, "Moderation history of Bob")
+    tg.user_says(GROUP, OLGA, "/case 1 posting ads")
+    await said(tg, OLGA, "Case #1: reason changed.")
+    assert await states(bot) == [("warn", "done"), ("kick", "done")]
