@@ -9,4 +9,5 @@ DEFAULT_COGS: tuple[str, ...] = (
     "bot.cogs.recommend",
     "bot.cogs.analytics",
     "bot.cogs.dashboard",
+    "bot.cogs.moderation",
 )

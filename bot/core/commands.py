@@ -28,6 +28,7 @@ class Permission(StrEnum):
 
     ANYONE = "anyone"
     TIER = "tier"
+    MODERATOR = "moderator"
     ORGANIZER = "organizer"
     ADMIN = "admin"
 
@@ -36,6 +37,7 @@ class Role(StrEnum):
     """What a caller is in a community, from config."""
 
     MEMBER = "member"
+    MODERATOR = "moderator"
     ORGANIZER = "organizer"
     ADMIN = "admin"
 
@@ -45,6 +47,8 @@ class Role(StrEnum):
             return self is Role.ADMIN
         if permission is Permission.ORGANIZER:
             return self in (Role.ORGANIZER, Role.ADMIN)
+        if permission is Permission.MODERATOR:
+            return self in (Role.MODERATOR, Role.ORGANIZER, Role.ADMIN)
         if permission is Permission.TIER:
             return self in (Role.ORGANIZER, Role.ADMIN)
         return True

@@ -33,4 +33,6 @@ class Community:
             return Role.ADMIN
         if self.config.is_organizer(platform, user_id):
             return Role.ORGANIZER
+        if self.config.is_moderator(platform, user_id):
+            return Role.MODERATOR
         return Role.MEMBER

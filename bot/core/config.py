@@ -617,6 +617,15 @@ def _floor(raw: object) -> int:
     return raw
 
 
+def _positive_count(raw: object) -> int:
+    """Accept a whole number from 1 up."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 1 <= raw <= 1_000_000:
+        raise ValueError("out of range")
+    return raw
+
+
 def _percent(raw: object) -> int:
     """Accept a whole percentage from 0 to 100."""
     if isinstance(raw, bool) or not isinstance(raw, int):
@@ -1110,6 +1119,172 @@ class AnalyticsConfig:
         return WEEKDAYS.index(self.report_day)
 
 
+class EscalationAction(StrEnum):
+    """What enough warnings lead to."""
+
+    MUTE = "mute"
+    KICK = "kick"
+    BAN = "ban"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalationStep:
+    """Once a member has ``warnings`` live warnings, take ``action`` (for ``duration``)."""
+
+    warnings: int = field(metadata=_meta(_positive_count, "a whole number from 1 up"))
+    action: EscalationAction
+    duration: timedelta = field(
+        default=timedelta(hours=1),
+        metadata=_span(timedelta(hours=1), timedelta(minutes=1), timedelta(days=365)),
+    )
+
+
+class AutomodRule(StrEnum):
+    """A rule automod applies to messages."""
+
+    FLOOD = "flood"
+    REPEATS = "repeats"
+    LINKS = "links"
+    INVITES = "invites"
+    MENTIONS = "mentions"
+    NEW_ACCOUNTS = "new_accounts"
+
+
+class AutomodAction(StrEnum):
+    """What automod does to a message that breaks a rule (it is deleted in every case)."""
+
+    DELETE = "delete"
+    WARN = "warn"
+    MUTE = "mute"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FloodRule:
+    """More than ``messages`` messages from one member in one channel within ``within``."""
+
+    on: bool = True
+    messages: int = field(default=5, metadata=_meta(_positive_count, "a whole number from 1 up"))
+    within: timedelta = field(
+        default=timedelta(seconds=10),
+        metadata=_span(timedelta(seconds=10), timedelta(seconds=1), timedelta(hours=1)),
+    )
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepeatRule:
+    """The same text from one member ``count`` times within ``within``."""
+
+    on: bool = True
+    count: int = field(default=3, metadata=_meta(_positive_count, "a whole number from 1 up"))
+    within: timedelta = field(
+        default=timedelta(minutes=1),
+        metadata=_span(timedelta(minutes=1), timedelta(seconds=1), timedelta(days=1)),
+    )
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkRule:
+    """Links to hosts outside ``allow`` (a host allows its subdomains too)."""
+
+    on: bool = False
+    allow: tuple[str, ...] = field(
+        default=(), metadata=_meta(_nonempty, "a host name like 'example.com'")
+    )
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class InviteRule:
+    """Invite links to other Discord servers or Telegram chats."""
+
+    on: bool = True
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class MentionRule:
+    """More than ``most`` distinct people (or everyone) mentioned in one message."""
+
+    on: bool = True
+    most: int = field(default=5, metadata=_meta(_positive_count, "a whole number from 1 up"))
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewAccountRule:
+    """Links from members Cohort first saw less than ``younger_than`` ago."""
+
+    on: bool = True
+    younger_than: timedelta = field(
+        default=timedelta(days=1),
+        metadata=_span(timedelta(days=1), timedelta(minutes=1), timedelta(days=90)),
+    )
+    action: AutomodAction = AutomodAction.DELETE
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutomodChannel:
+    """Automod in one channel: rules switched off there, hosts also allowed there."""
+
+    channel: ChannelAddress = field(
+        metadata=_meta(
+            _channel, "a channel like 'telegram:-1001234567890' or 'discord:123'", show=str
+        )
+    )
+    off: tuple[AutomodRule, ...] = ()
+    allow_links: tuple[str, ...] = field(
+        default=(), metadata=_meta(_nonempty, "a host name like 'example.com'")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutomodConfig:
+    """Say whether automod runs, on what, who is exempt and how long its mutes last."""
+
+    enabled: bool = False
+    exempt_tiers: tuple[str, ...] = field(default=(), metadata=_meta(_slug, "a tier id like 'pro'"))
+    mute_duration: timedelta = field(
+        default=timedelta(minutes=10),
+        metadata=_span(timedelta(minutes=10), timedelta(minutes=1), timedelta(days=28)),
+    )
+    flood: FloodRule = field(default_factory=FloodRule)
+    repeats: RepeatRule = field(default_factory=RepeatRule)
+    links: LinkRule = field(default_factory=LinkRule)
+    invites: InviteRule = field(default_factory=InviteRule)
+    mentions: MentionRule = field(default_factory=MentionRule)
+    new_accounts: NewAccountRule = field(default_factory=NewAccountRule)
+    channels: tuple[AutomodChannel, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModerationConfig:
+    """Say where moderation is logged, how long warnings count and what they lead to."""
+
+    log_channels: tuple[ChannelAddress, ...] = field(
+        default=(),
+        metadata=_meta(
+            _channel, "a channel like 'telegram:-1001234567890' or 'discord:123'", show=str
+        ),
+    )
+    appeal_channel: ChannelAddress | None = field(
+        default=None,
+        metadata=_meta(
+            _channel, "a channel like 'telegram:-1001234567890' or 'discord:123'", show=str
+        ),
+    )
+    warning_expiry: timedelta = field(
+        default=timedelta(days=30),
+        metadata=_span(timedelta(days=30), timedelta(hours=1), timedelta(days=3650)),
+    )
+    escalation: tuple[EscalationStep, ...] = (
+        EscalationStep(warnings=3, action=EscalationAction.MUTE, duration=timedelta(hours=1)),
+        EscalationStep(warnings=5, action=EscalationAction.KICK),
+    )
+    automod: AutomodConfig = field(default_factory=AutomodConfig)
+
+
 @dataclass(frozen=True, kw_only=True)
 class CommunityConfig:
     """Describe one community and the Discord guilds and Telegram chats it spans."""
@@ -1137,6 +1312,7 @@ class CommunityConfig:
     )
     organizers: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
     admins: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
+    moderators: tuple[AccountRef, ...] = field(default=(), metadata=_meta(_account, _ACCOUNT))
     discord_admin_channel: str | None = field(
         default=None, metadata=_meta(_positive_id, "a Discord channel id (a positive integer)")
     )
@@ -1151,6 +1327,7 @@ class CommunityConfig:
     courses: tuple[CourseConfig, ...] = ()
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
 
     def offer(self, offer_id: str) -> OfferConfig | None:
         """Return the offer with this id, if the community sells it."""
@@ -1174,6 +1351,11 @@ class CommunityConfig:
         """Tell whether this account is an organizer; every admin is one."""
         ref = _ref(platform, user_id)
         return ref is not None and (ref in self.organizers or ref in self.admins)
+
+    def is_moderator(self, platform: PlatformName | str, user_id: str | int) -> bool:
+        """Tell whether this account is a moderator; every organizer is one."""
+        ref = _ref(platform, user_id)
+        return (ref is not None and ref in self.moderators) or self.is_organizer(platform, user_id)
 
 
 def _ref(platform: PlatformName | str, user_id: str | int) -> AccountRef | None:

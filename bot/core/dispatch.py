@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROLE_ORDER = (Role.MEMBER, Role.ORGANIZER, Role.ADMIN)
+ROLE_ORDER = (Role.MEMBER, Role.MODERATOR, Role.ORGANIZER, Role.ADMIN)
 
 
 class Dispatcher:

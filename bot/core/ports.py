@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -156,4 +157,24 @@ class Platform(Protocol):
 
     async def delete_scheduled_event(self, space_id: str, event_id: str) -> None:
         """Delete a native scheduled event; NOT_FOUND when it is already gone."""
+        ...
+
+    async def timeout_member(self, space_id: str, user_id: str, until: datetime | None) -> None:
+        """Keep a person from talking in a guild or chat until ``until``; None lets them again."""
+        ...
+
+    async def ban_member(self, space_id: str, user_id: str, *, delete_days: int = 0) -> None:
+        """Ban a person from a guild or chat, deleting their last ``delete_days`` of messages."""
+        ...
+
+    async def unban_member(self, space_id: str, user_id: str) -> None:
+        """Lift a ban; a person who is not banned stays as they are."""
+        ...
+
+    async def delete_messages(self, channel: ChannelRef, message_ids: Sequence[str]) -> None:
+        """Delete several messages of one channel at once, within the platform's limits."""
+        ...
+
+    async def set_slowmode(self, channel: ChannelRef, seconds: int) -> bool:
+        """Set a channel's slowmode; return False when the platform leaves it to the bot."""
         ...

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.discord_api._moderation import ModerationRoutes, check_slowmode
 from tests.discord_api._world import (
     ALREADY_ACKNOWLEDGED,
     BOT_ID,
@@ -252,6 +253,7 @@ class Rest:
                 s.kick,
             ),
             (RouteSpec("get_roles", "GET", "/guilds/{guild_id}/roles"), s.get_roles),
+            *moderation_routes(ModerationRoutes(server)),
             (
                 RouteSpec(
                     "create_event", "POST", "/guilds/{guild_id}/scheduled-events", major="guild_id"
@@ -561,8 +563,13 @@ class Rest:
             raise error(MISSING_PERMISSIONS)
         is_thread = int(channel["type"]) in THREAD_TYPES
         owner = is_thread and int(channel.get("owner_id", 0)) == BOT_ID
-        if not owner and not server.permissions(guild, BOT_ID) & MANAGE_THREADS:
+        if (
+            set(body) - {"rate_limit_per_user"}
+            and not owner
+            and not (server.permissions(guild, BOT_ID) & MANAGE_THREADS)
+        ):
             raise error(MISSING_PERMISSIONS)
+        check_slowmode(server, guild, channel, body)
         if "name" in body:
             channel["name"] = body["name"]
         if is_thread:
@@ -945,3 +952,29 @@ def _check_command(command: dict[str, Any], where: str) -> None:
         optional_seen = optional_seen or not option.get("required")
         if len(option.get("choices") or []) > 25:
             raise invalid_form(f"{where}.options.{i}.choices", "BASE_TYPE_MAX_LENGTH", "> 25")
+
+
+def moderation_routes(m: ModerationRoutes) -> list[tuple[RouteSpec, Handler]]:
+    """Return the moderation routes (``_moderation.py``) with their rate-limit buckets."""
+    return [
+        (
+            RouteSpec(
+                "edit_member", "PATCH", "/guilds/{guild_id}/members/{user_id}", major="guild_id"
+            ),
+            m.edit_member,
+        ),
+        (RouteSpec("ban", "PUT", "/guilds/{guild_id}/bans/{user_id}", major="guild_id"), m.ban),
+        (
+            RouteSpec("unban", "DELETE", "/guilds/{guild_id}/bans/{user_id}", major="guild_id"),
+            m.unban,
+        ),
+        (
+            RouteSpec(
+                "bulk_delete",
+                "POST",
+                "/channels/{channel_id}/messages/bulk-delete",
+                major="channel_id",
+            ),
+            m.bulk_delete,
+        ),
+    ]

@@ -30,6 +30,8 @@ MANAGE_EVENTS = 1 << 33
 CREATE_EVENTS = 1 << 44
 CREATE_INSTANT_INVITE = 1 << 0
 KICK_MEMBERS = 1 << 1
+BAN_MEMBERS = 1 << 2
+MODERATE_MEMBERS = 1 << 40
 EVERYONE_PERMISSIONS = (1 << 10) | SEND_MESSAGES | (1 << 16) | (1 << 31) | (1 << 38)
 BOT_PERMISSIONS = (
     EVERYONE_PERMISSIONS
@@ -40,6 +42,9 @@ BOT_PERMISSIONS = (
     | CREATE_EVENTS
     | CREATE_INSTANT_INVITE
     | KICK_MEMBERS
+    | BAN_MEMBERS
+    | MODERATE_MEMBERS
+    | MANAGE_CHANNELS
 )
 
 # Gateway intents.
@@ -112,6 +117,7 @@ UNKNOWN_GUILD = (404, 10004, "Unknown Guild")
 UNKNOWN_WEBHOOK = (404, 10015, "Unknown Webhook")
 UNKNOWN_INTERACTION = (404, 10062, "Unknown interaction")
 UNKNOWN_EVENT = (404, 10070, "Unknown Guild Scheduled Event")
+UNKNOWN_BAN = (404, 10026, "Unknown Ban")
 ALREADY_ACKNOWLEDGED = (400, 40060, "Interaction has already been acknowledged.")
 EMPTY_MESSAGE = (400, 50006, "Cannot send an empty message")
 
@@ -133,6 +139,7 @@ class Guild:
     members: dict[int, dict[str, Any]] = field(default_factory=dict)
     events: dict[int, dict[str, Any]] = field(default_factory=dict)
     invites: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bans: dict[int, dict[str, Any]] = field(default_factory=dict)
     locale: str = "en-US"
 
 
@@ -176,6 +183,10 @@ class World:
         self.messages: dict[int, dict[int, dict[str, Any]]] = {}
         self.bot_messages: list[tuple[int, int]] = []
         self.deleted: set[int] = set()
+        # What moderation did: (guild, user, until), (guild, user, delete seconds), (channel, ids).
+        self.timeouts: list[tuple[int, int, str | None]] = []
+        self.ban_log: list[tuple[int, int, int]] = []
+        self.bulk_deletes: list[tuple[int, list[int]]] = []
         self.commands: dict[int, list[dict[str, Any]]] = {}
         self.command_puts: dict[int, int] = {}
         self.interactions: dict[int, Interaction] = {}

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.telegram_api._html import HtmlError, check_url, parse_html, trim, utf16_len
+from tests.telegram_api._moderation import ModerationMethods
 from tests.telegram_api._params import ApiError, Params, UploadedFile, bad_request
 from tests.telegram_api._world import (
     BOT_ID,
@@ -83,6 +84,7 @@ class BotApi:
         self.w = world
         self.max_poll_wait = max_poll_wait
         self._poll_generation = 0
+        moderation = ModerationMethods(self)
         table: list[tuple[str, Handler]] = [
             ("getMe", self.get_me),
             ("logOut", self.ok),
@@ -113,6 +115,8 @@ class BotApi:
             ("leaveChat", self.leave_chat),
             ("banChatMember", self.ban_chat_member),
             ("unbanChatMember", self.unban_chat_member),
+            ("restrictChatMember", moderation.restrict_chat_member),
+            ("deleteMessages", moderation.delete_messages),
             ("createForumTopic", self.create_forum_topic),
             ("editForumTopic", self.edit_forum_topic),
             ("closeForumTopic", self.close_forum_topic),

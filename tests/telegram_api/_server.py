@@ -287,6 +287,9 @@ class TelegramServer(World):
         status = self.status(chat.id, user_id)
         if status not in IN_CHAT:
             raise ValueError(f"user {user_id} is {status!r} in chat {chat.id} and can't post")
+        kept = self.restrictions.get((chat.id, user_id))
+        if status == "restricted" and kept is not None and not kept["can_send_messages"]:
+            raise ValueError(f"user {user_id} is muted in chat {chat.id} and can't post")
 
     def user_says(
         self,

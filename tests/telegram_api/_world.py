@@ -176,6 +176,8 @@ class World:
         self.invite_links: dict[str, dict[str, Any]] = {}
         self.join_requests: dict[tuple[int, int], dict[str, Any]] = {}
         self.bans: dict[tuple[int, int], dict[str, Any]] = {}
+        # (chat, user) -> the rights a restricted user keeps (restrictChatMember)
+        self.restrictions: dict[tuple[int, int], dict[str, bool]] = {}
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.answered_callbacks: dict[str, dict[str, Any]] = {}
         self.callback_queries: dict[str, dict[str, Any]] = {}

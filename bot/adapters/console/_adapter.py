@@ -9,7 +9,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -78,6 +78,8 @@ class ConsoleAdapter:
         self.pinned: set[MessageRef] = set()
         self.events: dict[str, ScheduledEvent] = {}  # the scheduled events that exist, by id
         self.threads: dict[str, str] = {}  # the channel of each thread opened, by thread id
+        self.muted: dict[str, datetime] = {}  # who is muted, until when
+        self.banned: set[str] = set()
         self._button_ids = itertools.count(1)
         # Where message and thread numbers start: a session that shares a database with an
         # earlier one (the demo's seeding) starts apart from it, so its ids stay its own.
@@ -415,6 +417,33 @@ class ConsoleAdapter:
         if self.events.pop(event_id, None) is None:
             raise PlatformError(PlatformErrorReason.NOT_FOUND, f"no event {event_id}")
         self._print(self.t("console.event_deleted", id=event_id))
+
+    async def timeout_member(self, space_id: str, user_id: str, until: datetime | None) -> None:
+        """Record and print that a member is muted until ``until`` (None: unmuted)."""
+        if until is None:
+            self.muted.pop(user_id, None)
+            self._print(self.t("console.unmuted", user=user_id))
+        else:
+            self.muted[user_id] = until
+            self._print(self.t("console.muted", user=user_id, until=until.isoformat()))
+
+    async def ban_member(self, space_id: str, user_id: str, *, delete_days: int = 0) -> None:
+        """Record and print that a member is banned."""
+        self.banned.add(user_id)
+        self._print(self.t("console.banned", user=user_id))
+
+    async def unban_member(self, space_id: str, user_id: str) -> None:
+        """Record and print that a ban is lifted."""
+        self.banned.discard(user_id)
+        self._print(self.t("console.unbanned", user=user_id))
+
+    async def delete_messages(self, channel: ChannelRef, message_ids: Sequence[str]) -> None:
+        """Print that messages were deleted."""
+        self._print(self.t("console.bulk_deleted", count=len(message_ids)))
+
+    async def set_slowmode(self, channel: ChannelRef, seconds: int) -> bool:
+        """Leave slowmode to the bot (the console has none of its own)."""
+        return False
 
 
 def _target(target: AccessTarget) -> str:

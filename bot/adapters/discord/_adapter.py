@@ -24,8 +24,8 @@ from bot.adapters.discord._client import (
 from bot.adapters.discord._commands import CommandRenderer, payload_hash, read_invocation
 from bot.adapters.discord._interaction import InteractionAnswer
 from bot.adapters.discord._invites import InviteTracker, Uses
+from bot.adapters.discord._moderation import DiscordModeration
 from bot.adapters.discord._order import KeyedOrder, Pacer
-from bot.adapters.discord._platform import DiscordPlatform
 from bot.adapters.discord._sync import store_hash, stored_hash
 from bot.core.cohort import Cohort
 from bot.core.commands import OptionKind
@@ -52,7 +52,7 @@ MEMBERS_FLAGS = (1 << 14) | (1 << 15)
 MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
 
 
-class DiscordAdapter(DiscordPlatform):
+class DiscordAdapter(DiscordModeration):
     """Connects to Discord and feeds the core Discord's events; the port is ``DiscordPlatform``."""
 
     name = PlatformName.DISCORD
@@ -304,7 +304,8 @@ class DiscordAdapter(DiscordPlatform):
         for name, value in invocation.options.items():
             if kinds.get(name) is OptionKind.MEMBER:
                 user = users.get(str(value))
-                if user is not None:
+                # A bot (Cohort itself included) is never a member: it stays unknown.
+                if user is not None and not user.get("bot"):
                     await self.cohort.identity.resolve(community.id, caller_from_json(user))
                 values[name] = Mention(MentionKind.USER_ID, str(value))
             else:

@@ -35,6 +35,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.adapters.telegram._moderation import TelegramModeration
 from bot.adapters.telegram._order import PerChatOrder
 from bot.adapters.telegram._polling import Poller, ScreenedRequest, classify
 from bot.adapters.telegram._render import CAPTION_LIMIT, render_texts
@@ -110,7 +111,7 @@ def parse_update(body: bytes, bot: Bot) -> Update | None:
         return None
 
 
-class TelegramAdapter:
+class TelegramAdapter(TelegramModeration):
     """Implements the Platform port on Telegram and feeds the core Telegram's updates."""
 
     name = PlatformName.TELEGRAM
@@ -231,7 +232,9 @@ class TelegramAdapter:
         menus: list[tuple[BotCommandScope, Role]] = [(BotCommandScopeDefault(), Role.MEMBER)]
         staff: dict[str, Role] = {}
         for community in self.cohort.communities.values():
-            for ref in community.config.organizers + community.config.admins:
+            for ref in (
+                community.config.organizers + community.config.admins + community.config.moderators
+            ):
                 if ref.platform is PlatformName.TELEGRAM and ref.user_id.lstrip("-").isdigit():
                     role = community.role_of(PlatformName.TELEGRAM, ref.user_id)
                     staff[ref.user_id] = max(
@@ -607,11 +610,7 @@ class TelegramAdapter:
             except Forbidden as exc:
                 raise PlatformError(PlatformErrorReason.FORBIDDEN, exc.message) from exc
             except BadRequest as exc:
-                reason = (
-                    PlatformErrorReason.NOT_FOUND
-                    if "not found" in exc.message.lower()
-                    else PlatformErrorReason.INVALID
-                )
+                reason = _bad_request_reason(exc.message)
                 raise PlatformError(reason, exc.message) from exc
             except RetryAfter as exc:
                 if attempt == NETWORK_RETRIES:
@@ -818,6 +817,16 @@ def _real_reply(message: Message) -> Message | None:
     if message.is_topic_message and reply_to.message_id == message.message_thread_id:
         return None
     return reply_to
+
+
+def _bad_request_reason(message: str) -> PlatformErrorReason:
+    """Map a 400's description: a missing right or a protected admin is a refusal."""
+    text = message.lower()
+    if "not enough rights" in text or "administrator" in text or "chat owner" in text:
+        return PlatformErrorReason.FORBIDDEN
+    if "not found" in text:
+        return PlatformErrorReason.NOT_FOUND
+    return PlatformErrorReason.INVALID
 
 
 def _seconds(value: int | timedelta) -> float:

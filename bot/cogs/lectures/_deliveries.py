@@ -1,8 +1,8 @@
 """Announcements, reminders and "starting now": each message once, even across crashes.
 
 A due delivery becomes a row (one per natural key) that processes claim with a lease
-(``_lease``). The claimant records each message as it goes out, and that write also checks and
-renews its claim; a delivery taken over from a process that died sends only what is not
+(``bot.store.lease``). The claimant records each message as it goes out, and that write also
+checks and renews its claim; a delivery taken over from a process that died sends only what is not
 recorded, so a crash repeats at most the one message the platform took just before it.
 """
 
@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.lectures import _render as render
 from bot.cogs.lectures import _store as store
-from bot.cogs.lectures._lease import Lease, LeaseLost
 from bot.cogs.lectures._render import Voice
 from bot.cogs.lectures._rules import (
     DeliveryState,
@@ -39,6 +38,7 @@ from bot.core.parsing import format_duration
 from bot.core.ports import MessageRef, PlatformError
 from bot.core.replies import Reply
 from bot.store.dialect import insert_ignore_returning
+from bot.store.lease import Lease, LeaseLost
 from bot.store.tables import lecture_deliveries, lecture_delivery_messages, lecture_occurrences
 
 if TYPE_CHECKING:

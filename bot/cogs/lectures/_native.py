@@ -4,7 +4,8 @@ One row of ``lecture_native_events`` per occurrence and guild. The announcement 
 event; a cancel, move or edit bumps the row's ``version`` and makes it due, in the same write
 transaction as the change; ``sync`` then deletes or edits the event and is run again by the
 lectures sweep until the platform has taken the change (or the session is over). A process
-works on a row only while it holds the row's lease (``_lease``), so no two act on one event.
+works on a row only while it holds the row's lease (``bot.store.lease``), so no two act on one
+event.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.lectures import _store as store
-from bot.cogs.lectures._lease import Lease
 from bot.cogs.lectures._rules import Status
 from bot.cogs.lectures._store import Occurrence
 from bot.core.cohort import Cohort
@@ -31,6 +31,7 @@ from bot.core.community import Community
 from bot.core.platforms import PlatformName
 from bot.core.ports import PlatformError, PlatformErrorReason, ScheduledEvent
 from bot.store.dialect import insert_ignore_returning
+from bot.store.lease import Lease
 from bot.store.tables import lecture_native_events, lecture_occurrences
 
 log = logging.getLogger(__name__)

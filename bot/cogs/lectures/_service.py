@@ -18,7 +18,6 @@ from bot.cogs.lectures import _native as native
 from bot.cogs.lectures import _render as render
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._deliveries import Deliveries, Progress, SweepResult
-from bot.cogs.lectures._lease import Lease, claimant_id
 from bot.cogs.lectures._render import Voice
 from bot.cogs.lectures._rules import (
     Method,
@@ -40,6 +39,7 @@ from bot.core.i18n import normalize_locale
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, PlatformError
 from bot.core.replies import Reply
+from bot.store.lease import Lease, claimant_id
 from bot.store.tables import lecture_occurrences, lectures
 
 log = logging.getLogger(__name__)

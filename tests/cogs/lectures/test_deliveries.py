@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs.lectures import Kind, LectureService, Rsvp
-from bot.cogs.lectures._lease import CLAIMANT_LENGTH, claimant_id
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.commands import Role
@@ -24,6 +23,7 @@ from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, MessageRef
 from bot.core.replies import Reply
 from bot.runtime import build
+from bot.store.lease import CLAIMANT_LENGTH, claimant_id
 from bot.store.tables import lecture_deliveries, lecture_delivery_messages
 from tests.conftest import make_config
 

@@ -87,7 +87,7 @@ class Lease:
     @contextlib.asynccontextmanager
     async def kept(self, renew: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:
         """Call ``renew`` every third of the lease while the block runs; stop when it ends."""
-        task = asyncio.create_task(self._renewing(renew), name="lectures-lease")
+        task = asyncio.create_task(self._renewing(renew), name=f"lease-{self.claimant}")
         try:
             yield
         finally:
@@ -103,4 +103,4 @@ class Lease:
                 await renew()
             except Exception:
                 # The next tick tries again; a lease that runs out meanwhile is taken over.
-                log.exception("lectures: could not renew the claims of %s", self.claimant)
+                log.exception("could not renew the claims of %s", self.claimant)
