@@ -7,4 +7,5 @@ DEFAULT_COGS: tuple[str, ...] = (
     "bot.cogs.lectures",
     "bot.cogs.qa",
     "bot.cogs.recommend",
+    "bot.cogs.privacy",
 )

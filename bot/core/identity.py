@@ -6,8 +6,9 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Column, Row, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +25,16 @@ CODE_LENGTH = 8
 SEEN_RESOLUTION = timedelta(minutes=5)
 
 MergeHook = Callable[[AsyncConnection, int, int], Awaitable[None]]
+
+
+def member_columns() -> tuple[Column[Any], ...]:
+    """Return every column of every table that references a member (merge and erase walk it)."""
+    return tuple(
+        column
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if any(fk.column is members.c.id for fk in column.foreign_keys)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,13 +385,15 @@ class Identity:
                 timezone=by_id[survivor].timezone or by_id[absorbed].timezone,
             )
         )
-        for table in metadata.sorted_tables:
-            for column in table.columns:
-                if any(fk.column is members.c.id for fk in column.foreign_keys):
-                    await conn.execute(
-                        update(table).where(column == absorbed).values({column.name: survivor})
-                    )
+        for column in member_columns():
+            await conn.execute(
+                update(column.table).where(column == absorbed).values({column.name: survivor})
+            )
         await conn.execute(delete(members).where(members.c.id == absorbed))
+
+    def forget_cached(self, member_id: int) -> None:
+        """Drop the cached accounts of a member whose accounts were erased."""
+        self._cache = {k: v for k, v in self._cache.items() if v.member_id != member_id}
 
     async def purge_link_codes(self) -> int:
         """Delete codes that expired over a day ago; return how many."""
