@@ -12,6 +12,7 @@ from bot import __version__
 from bot.core.cohort import Cohort
 from bot.web._keys import COHORT_KEY
 from bot.web.calendar import calendar_routes
+from bot.web.privacy import privacy_routes
 from bot.web.demo import demo_routes
 from bot.web.limits import MAX_BODY, body_deadline
 from bot.web.stripe_webhook import PATH as STRIPE_PATH
@@ -60,6 +61,7 @@ def build_app(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.Applic
     app[COHORT_KEY] = cohort
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(calendar_routes(cohort))
+    app.router.add_routes(privacy_routes(cohort))
     app.router.add_post(STRIPE_PATH, stripe_webhook)
     if cohort.config.demo.enabled:
         app.router.add_routes(demo_routes())
