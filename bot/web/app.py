@@ -12,9 +12,9 @@ from bot import __version__
 from bot.core.cohort import Cohort
 from bot.web._keys import COHORT_KEY
 from bot.web.calendar import calendar_routes
-from bot.web.privacy import privacy_routes
 from bot.web.demo import demo_routes
 from bot.web.limits import MAX_BODY, body_deadline
+from bot.web.privacy import privacy_routes
 from bot.web.stripe_webhook import PATH as STRIPE_PATH
 from bot.web.stripe_webhook import stripe_webhook
 
