@@ -24,14 +24,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Column, Date, Table, cast, delete, func, insert, select, type_coerce, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import String
 
 from bot.core.clock import Clock
 from bot.core.identity import Identity, member_columns
 from bot.store.db import Database
-from bot.store.dialect import upsert_add_all
 from bot.store.tables import (
     accounts,
     link_codes,
@@ -131,51 +131,49 @@ def _plain(value: object) -> object:
 
 
 def _day(conn: AsyncConnection, column: Column[Any]) -> Any:
-    """Return an SQL expression for the UTC day of a timestamp column, as ``YYYY-MM-DD``."""
+    """Return an SQL expression for the UTC day of a timestamp column.
+
+    On SQLite it is ``YYYY-MM-DD`` text (how SQLite stores a date), on PostgreSQL a date.
+    """
     if conn.dialect.name == "sqlite":  # stored as "YYYY-MM-DD HH:MM:SS" in UTC
         return func.substr(type_coerce(column, String), 1, 10)
-    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return cast(func.timezone("UTC", column), Date)
 
 
 async def fold_messages(conn: AsyncConnection, where: Any) -> int:
     """Add the message-log rows matching ``where`` to the per-channel day counts; return how many.
 
-    The caller deletes the rows in the same transaction.
+    One INSERT ... SELECT ... GROUP BY with an upsert, so the rows never leave the database;
+    the caller deletes them in the same transaction.
     """
-    day = _day(conn, message_log.c.posted_at).label("day")
-    rows = (
-        await conn.execute(
-            select(
-                message_log.c.community_id,
-                message_log.c.platform,
-                message_log.c.channel_id,
-                day,
-                func.count().label("messages"),
-            )
-            .where(where)
-            .group_by(
-                message_log.c.community_id, message_log.c.platform, message_log.c.channel_id, day
-            )
+    total = await conn.scalar(select(func.count()).select_from(message_log).where(where))
+    if not total:
+        return 0
+    day = _day(conn, message_log.c.posted_at)
+    grouped = (
+        select(
+            message_log.c.community_id,
+            message_log.c.platform,
+            message_log.c.channel_id,
+            day,
+            func.count(),
         )
-    ).all()
-    if rows:
-        await upsert_add_all(
-            conn,
-            message_days,
-            [
-                {
-                    "community_id": r.community_id,
-                    "platform": r.platform,
-                    "channel_id": r.channel_id,
-                    "day": date.fromisoformat(str(r.day)),
-                    "messages": int(r.messages),
-                }
-                for r in rows
-            ],
-            keys=("community_id", "platform", "channel_id", "day"),
-            column="messages",
+        .where(where)
+        .group_by(message_log.c.community_id, message_log.c.platform, message_log.c.channel_id, day)
+    )
+    statement = (
+        postgresql.insert(message_days)
+        if conn.dialect.name == "postgresql"
+        else sqlite.insert(message_days)
+    )
+    columns = ["community_id", "platform", "channel_id", "day", "messages"]
+    await conn.execute(
+        statement.from_select(columns, grouped).on_conflict_do_update(
+            index_elements=columns[:4],
+            set_={"messages": message_days.c.messages + statement.excluded.messages},
         )
-    return sum(int(r.messages) for r in rows)
+    )
+    return int(total)
 
 
 async def _fold_erased_messages(conn: AsyncConnection, erasure: Erasure) -> None:
