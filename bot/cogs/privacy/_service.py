@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -28,7 +29,10 @@ class PrivacyService:
         document = await self.cohort.privacy.export(member_id)
         document["community"] = community.slug
         now = self.cohort.clock.now()
-        return pack(document, f"cohort-{community.slug}-{member_id}-{now:%Y%m%d}")
+        # Serialising (and zipping) a long history takes a while: not on the event loop.
+        return await asyncio.to_thread(
+            pack, document, f"cohort-{community.slug}-{member_id}-{now:%Y%m%d}"
+        )
 
     def base_url(self, community: Community) -> str | None:
         """Return the web app's public address, or None when it is not served."""
