@@ -109,3 +109,9 @@ async def test_forget_confirm_expires(
     text = await run(console, f"/press {number}")
     assert "This confirmation has expired." in text
     assert await member_of(cohort, "bob") is not None
+
+
+async def test_info_and_forget_speak_chinese(console: ConsoleAdapter) -> None:
+    text = await run(console, "/as bob", "/lang zh", "你好", "/privacy", "/privacy forget")
+    assert "你的数据" in text and "1 条消息，每条保存 365 天" in text
+    assert "永久删除" in text and "请在 10 分钟内按下按钮继续。" in text

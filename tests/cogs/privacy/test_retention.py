@@ -111,3 +111,11 @@ async def test_one_run_a_day_and_a_lease_another_process_takes_over(
     assert not (await second.run(community)).ran
     clock.advance(LEASE)
     assert (await second.run(community)).ran
+
+
+async def test_the_purge_is_a_scheduled_job_of_the_bot(cohort: Cohort, clock: ManualClock) -> None:
+    [job] = [j for j in cohort.jobs if j.id == "privacy.retention"]
+    assert job.every == timedelta(hours=1)
+    await log_at(cohort, clock.now() - timedelta(days=400), clock.now())
+    await job.run()
+    assert await left(cohort) == [clock.now()]
