@@ -18,13 +18,25 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Date, Table, cast, delete, func, insert, select, type_coerce, update
+from sqlalchemy import (
+    Column,
+    Date,
+    Row,
+    Table,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import String
@@ -42,6 +54,7 @@ from bot.store.tables import (
     privacy_downloads,
     privacy_erasures,
 )
+from bot.store.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +141,20 @@ def _plain(value: object) -> object:
     if isinstance(value, bytes):
         return None
     return value
+
+
+def _records(columns: list[Column[Any]], rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Return rows as JSON-ready dicts, converting only the columns that hold dates."""
+    names = [c.name for c in columns]
+    dated = [i for i, c in enumerate(columns) if isinstance(c.type, UTCDateTime | Date)]
+    records = []
+    for row in rows:
+        values = list(row)
+        for i in dated:
+            if values[i] is not None:
+                values[i] = values[i].isoformat()
+        records.append(dict(zip(names, values, strict=True)))
+    return records
 
 
 def _day(conn: AsyncConnection, column: Column[Any]) -> Any:
@@ -254,7 +281,7 @@ class Privacy:
                     )
                 ).all()
                 if rows:
-                    data[key] = [{k: _plain(v) for k, v in r._mapping.items()} for r in rows]
+                    data[key] = _records(shown, rows)
             for hook in self.export_hooks:
                 for key, rows_of_hook in (await hook(conn, member_id)).items():
                     data.setdefault(key, []).extend(rows_of_hook)

@@ -55,7 +55,7 @@ def test_who_may_confirm_and_when(
 
 def document_of(size: int) -> dict[str, Any]:
     """Return a document whose JSON (as ``pack`` writes it) is exactly ``size`` bytes."""
-    empty = len(json.dumps({"t": ""}, ensure_ascii=False, indent=1, sort_keys=True).encode())
+    empty = len(json.dumps({"t": ""}, ensure_ascii=False, sort_keys=True).encode())
     return {"t": "x" * (size - empty)}
 
 
