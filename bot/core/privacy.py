@@ -29,6 +29,7 @@ from sqlalchemy import (
     Date,
     Row,
     Table,
+    and_,
     cast,
     delete,
     func,
@@ -355,6 +356,8 @@ class Privacy:
     async def _erase_one(self, conn: AsyncConnection, holding: Holding, erasure: Erasure) -> int:
         table, column = holding.table, holding.column
         where = column == erasure.member_id
+        if "community_id" in table.c:  # lets (community_id, member) indexes serve the lookup
+            where = and_(where, table.c.community_id == erasure.community_id)
         match holding.erase:
             case Erase.DELETE:
                 result = await conn.execute(delete(table).where(where))

@@ -773,3 +773,9 @@ privacy_jobs = Table(
     Column("lease_until", UTCDateTime(), nullable=True),
     Column("last_done_at", UTCDateTime(), nullable=True),
 )
+
+# A member row is deleted (erased, or merged into another) with a look for rows that still
+# name it: these make that look, and the erase's own, an index lookup on the two big tables
+# whose member column led no index.
+Index("ix_points_ledger_actor", points_ledger.c.actor_id)
+Index("ix_points_period_totals_member", points_period_totals.c.member_id)

@@ -1,5 +1,5 @@
 """Data rights: money rows no longer cascade from members; requests, download links, erasures,
-message-day counts and the retention job's lease.
+message-day counts, the retention job's lease, and indexes for finding a member's rows.
 
 Revision ID: 0018_privacy
 Revises: 0014_lecture_leases
@@ -46,6 +46,8 @@ def _member_fk(ondelete: str | None) -> None:
 
 def upgrade() -> None:
     _member_fk(None)
+    op.create_index("ix_points_ledger_actor", "points_ledger", ["actor_id"])
+    op.create_index("ix_points_period_totals_member", "points_period_totals", ["member_id"])
     op.create_table(
         "privacy_requests",
         sa.Column("id", ID, nullable=False),
@@ -148,4 +150,6 @@ def downgrade() -> None:
     op.drop_table("privacy_downloads")
     op.drop_index("ix_privacy_requests_expires", table_name="privacy_requests")
     op.drop_table("privacy_requests")
+    op.drop_index("ix_points_period_totals_member", table_name="points_period_totals")
+    op.drop_index("ix_points_ledger_actor", table_name="points_ledger")
     _member_fk("CASCADE")
