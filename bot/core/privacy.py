@@ -93,6 +93,9 @@ class Holding:
             raise ValueError(f"{self.key}: DETACH needs a nullable column")
         if self.scrub and self.erase is not Erase.KEEP_AGGREGATE:
             raise ValueError(f"{self.key}: only KEEP_AGGREGATE rows are scrubbed")
+        unknown = sorted(set(self.scrub) - set(self.table.c.keys()))
+        if unknown:
+            raise ValueError(f"{self.key}: no column {', '.join(unknown)} to scrub")
 
     @property
     def table(self) -> Table:

@@ -66,6 +66,7 @@ def test_a_column_declared_twice_is_an_error(cohort: Cohort) -> None:
         ((purchases.c.member_id, Erase.DETACH, "x"), "nullable"),
         ((purchases.c.member_id, Erase.ANONYMISE, "x", {"offer_id": ""}), "scrubbed"),
         ((qa_answers.c.author_id, Erase.DELETE, "x", {"text": ""}), "scrubbed"),
+        ((qa_answers.c.author_id, Erase.KEEP_AGGREGATE, "x", {"txt": ""}), "no column txt"),
     ],
 )
 def test_holdings_refuse_policies_that_cannot_work(
