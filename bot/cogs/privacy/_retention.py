@@ -1,5 +1,7 @@
 """The nightly message-log purge: rows older than ``retention_days`` go, day counts stay.
 
+The hourly check purges once a night, between 03:00 and 06:00 in the community's time zone.
+
 Each community's run is leased to one process (``privacy_jobs``): a process claims it when it
 is due and no live lease holds it, renews the lease with every batch, and gives it up when it
 is done; a process that dies mid-run stops renewing, and the next check of any process takes
@@ -27,7 +29,8 @@ from bot.store.tables import message_log
 
 BATCH = 5000
 LEASE = timedelta(minutes=10)
-EVERY = timedelta(hours=23)  # once a day, checked hourly
+EVERY = timedelta(hours=20)  # at most once a day...
+NIGHT = range(3, 6)  # ...between 03:00 and 06:00 in the community's time zone, checked hourly
 
 
 def claimant_id() -> str:
@@ -45,6 +48,11 @@ class Purged:
     complete: bool
 
 
+def at_night(now: datetime, community: Community) -> bool:
+    """Tell whether it is the community's night, when the purge runs."""
+    return now.astimezone(community.tz).hour in NIGHT
+
+
 def cutoff(now: datetime, retention_days: int) -> datetime:
     """Return the instant before which logged messages are purged."""
     return now - timedelta(days=retention_days)
@@ -60,8 +68,10 @@ class Retention:
         self.claimant = claimant_id()
 
     async def run(self, community: Community, *, force: bool = False) -> Purged:
-        """Purge if due (``force``: due now) and unclaimed; return what was done."""
+        """Purge at night if due (``force``: now) and unclaimed; return what was done."""
         now = self.clock.now()
+        if not force and not at_night(now, community):
+            return Purged(ran=False, messages=0, complete=False)
         every = timedelta(0) if force else EVERY
         if not await store.claim_job(self.db, community.id, self.claimant, now, LEASE, every):
             return Purged(ran=False, messages=0, complete=False)

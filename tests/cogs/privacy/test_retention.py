@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -14,7 +15,9 @@ from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
+from bot.runtime import build
 from bot.store.tables import message_days, message_log
+from tests.conftest import make_config
 
 BOB = Caller(PlatformName.TELEGRAM, "4242", "Bob")
 
@@ -70,7 +73,7 @@ async def test_the_boundary_is_retention_days_to_the_second(
 ) -> None:
     at = clock.now() - age
     await log_at(cohort, at)
-    done = await Retention(cohort.db, clock).run(cohort.communities["demo"])
+    done = await Retention(cohort.db, clock).run(cohort.communities["demo"], force=True)
     assert done.ran and done.complete
     assert await left(cohort) == ([] if purged else [at])
     assert done.messages == (1 if purged else 0)
@@ -84,7 +87,7 @@ async def test_counts_are_kept_per_channel_and_utc_day_across_batches(
     await log_at(cohort, *(old + timedelta(minutes=i) for i in range(7)))
     await log_at(cohort, old + timedelta(days=1), old + timedelta(days=1), channel="-200")
     await log_at(cohort, clock.now() - timedelta(days=1))
-    done = await Retention(cohort.db, clock, batch=3).run(cohort.communities["demo"])
+    done = await Retention(cohort.db, clock, batch=3).run(cohort.communities["demo"], force=True)
     assert done.messages == 9 and done.complete
     assert len(await left(cohort)) == 1
     assert await days(cohort) == {("-100", date(2025, 10, 1)): 7, ("-200", date(2025, 10, 2)): 2}
@@ -94,28 +97,55 @@ async def test_counts_are_kept_per_channel_and_utc_day_across_batches(
     assert (await days(cohort))[("-100", date(2025, 10, 1))] == 8
 
 
-async def test_one_run_a_day_and_a_lease_another_process_takes_over(
+async def test_one_run_a_night_and_a_lease_another_process_takes_over(
     cohort: Cohort, clock: ManualClock
 ) -> None:
-    community = cohort.communities["demo"]
+    community = cohort.communities["demo"]  # Europe/Berlin: UTC+1 in November
     first, second = Retention(cohort.db, clock), Retention(cohort.db, clock)
+    assert not (await first.run(community)).ran  # 13:00 in Berlin: not the night
+    clock.advance(timedelta(hours=14, minutes=30))  # 03:30 in Berlin
     assert (await first.run(community)).ran
-    assert not (await second.run(community)).ran  # done today
-    clock.advance(timedelta(hours=23))
+    assert not (await second.run(community)).ran  # done tonight
+    clock.advance(timedelta(hours=24))
     assert (await second.run(community)).ran
     # A process that claimed the run and died holds it until its lease runs out.
-    clock.advance(timedelta(hours=23))
+    clock.advance(timedelta(hours=24))
     assert await store.claim_job(
-        cohort.db, community.id, first.claimant, clock.now(), LEASE, timedelta(hours=23)
+        cohort.db, community.id, first.claimant, clock.now(), LEASE, timedelta(hours=20)
     )
     assert not (await second.run(community)).ran
     clock.advance(LEASE)
     assert (await second.run(community)).ran
 
 
+@pytest.mark.parametrize(
+    ("utc", "runs"),
+    [
+        (datetime(2026, 11, 21, 11, 0, tzinfo=UTC), True),  # 03:00 in Los Angeles
+        (datetime(2026, 11, 21, 10, 59, 59, tzinfo=UTC), False),  # 02:59:59
+        (datetime(2026, 11, 21, 13, 59, 59, tzinfo=UTC), True),  # 05:59:59
+        (datetime(2026, 11, 21, 14, 0, tzinfo=UTC), False),  # 06:00
+        (datetime(2026, 11, 21, 4, 0, tzinfo=UTC), False),  # 04:00 UTC is 20:00 there
+    ],
+)
+async def test_the_night_is_the_communitys_even_west_of_utc(
+    tmp_path: Path, utc: datetime, runs: bool
+) -> None:
+    clock = ManualClock(utc)
+    bot = await build(
+        make_config(tmp_path, community={"timezone": "America/Los_Angeles"}), clock=clock
+    )
+    try:
+        done = await Retention(bot.db, clock).run(bot.communities["demo"])
+        assert done.ran is runs
+    finally:
+        await bot.db.close()
+
+
 async def test_the_purge_is_a_scheduled_job_of_the_bot(cohort: Cohort, clock: ManualClock) -> None:
     [job] = [j for j in cohort.jobs if j.id == "privacy.retention"]
     assert job.every == timedelta(hours=1)
+    clock.advance(timedelta(hours=15))  # 04:00 in Berlin
     await log_at(cohort, clock.now() - timedelta(days=400), clock.now())
     await job.run()
     assert await left(cohort) == [clock.now()]
