@@ -60,7 +60,8 @@ async def bot(tmp_path: Path, dc: DiscordServer) -> AsyncIterator[Cohort]:
 
 async def logged(cohort: Cohort, count: int) -> None:
     """Wait until the message log holds ``count`` rows (messages are handled as they come)."""
-    for _ in range(500):
+    deadline = asyncio.get_running_loop().time() + 20  # generous: the machine may be busy
+    while asyncio.get_running_loop().time() < deadline:
         async with cohort.db.read() as conn:
             if await conn.scalar(select(func.count()).select_from(message_log)) >= count:
                 return
