@@ -53,9 +53,7 @@ class PrivacyCog:
                 ),
                 Field(
                     ctx.plain("privacy.info.records"),
-                    ctx.t(
-                        "privacy.info.records_value", count=sum(other.values()), kinds=len(other)
-                    ),
+                    ctx.t("privacy.info.records_value", count=sum(other.values())),
                 ),
                 Field(ctx.plain("privacy.info.rights"), ctx.t("privacy.info.rights_value")),
             ),
