@@ -10,4 +10,5 @@ DEFAULT_COGS: tuple[str, ...] = (
     "bot.cogs.analytics",
     "bot.cogs.dashboard",
     "bot.cogs.moderation",
+    "bot.cogs.privacy",
 )

@@ -20,6 +20,7 @@ from bot.core.i18n import Translator
 from bot.core.identity import Identity
 from bot.core.platforms import PlatformName
 from bot.core.ports import Platform
+from bot.core.privacy import Privacy
 from bot.core.supervise import Supervisor
 from bot.core.versions import Versions
 from bot.store.db import Database
@@ -68,6 +69,7 @@ class Cohort:
         self.identity = Identity(
             db, clock, self.versions, link_code_ttl=config.identity.link_code_ttl
         )
+        self.privacy = Privacy(db, clock, self.identity)
         self.buttons = ButtonCodec(db, clock)
         self.entitlements: Entitlements = NoEntitlements()
         self.dispatcher = Dispatcher(self)

@@ -1087,6 +1087,15 @@ def _hour(raw: object) -> int:
     return raw
 
 
+def _retention_days(raw: object) -> int:
+    """Accept a whole number of days from 1 to 3650."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 1 <= raw <= 3650:
+        raise ValueError("out of range")
+    return raw
+
+
 def _cost(raw: object) -> float:
     """Accept a positive number."""
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
@@ -1285,6 +1294,38 @@ class ModerationConfig:
     automod: AutomodConfig = field(default_factory=AutomodConfig)
 
 
+class PaidAccessOnForget(StrEnum):
+    """What happens to a member's paid roles and chats when they are erased."""
+
+    KEEP = "keep"  # they stay: the person paid for them (the Stripe subscription runs on)
+    REVOKE = "revoke"  # they are taken away on every platform
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivacyConfig:
+    """Say how long messages are logged and what erasing a member does."""
+
+    retention_days: int = field(
+        default=365,
+        metadata=_meta(_retention_days, "a whole number of days from 1 to 3650"),
+    )
+    paid_access_on_forget: PaidAccessOnForget = PaidAccessOnForget.KEEP
+    confirm_within: timedelta = field(
+        default=timedelta(minutes=10),
+        metadata=_span(timedelta(minutes=10), timedelta(minutes=1), timedelta(hours=24)),
+    )
+    download_within: timedelta = field(
+        default=timedelta(hours=1),
+        metadata=_span(timedelta(hours=1), timedelta(minutes=5), timedelta(days=7)),
+    )
+    download_url: str | None = field(
+        default=None,
+        metadata=_meta(
+            _http_url_or_none, "the public http(s) address of the web app, like 'https://x.org'"
+        ),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class CommunityConfig:
     """Describe one community and the Discord guilds and Telegram chats it spans."""
@@ -1328,6 +1369,7 @@ class CommunityConfig:
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     def offer(self, offer_id: str) -> OfferConfig | None:
         """Return the offer with this id, if the community sells it."""

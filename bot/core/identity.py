@@ -6,8 +6,9 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Column, Row, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +29,16 @@ SEEN_RESOLUTION = timedelta(minutes=5)
 PROFILES_CACHED = 10_000
 
 MergeHook = Callable[[AsyncConnection, int, int], Awaitable[None]]
+
+
+def member_columns() -> tuple[Column[Any], ...]:
+    """Return every column of every table that references a member (merge and erase walk it)."""
+    return tuple(
+        column
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if any(fk.column is members.c.id for fk in column.foreign_keys)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,13 +404,15 @@ class Identity:
                 timezone=by_id[survivor].timezone or by_id[absorbed].timezone,
             )
         )
-        for table in metadata.sorted_tables:
-            for column in table.columns:
-                if any(fk.column is members.c.id for fk in column.foreign_keys):
-                    await conn.execute(
-                        update(table).where(column == absorbed).values({column.name: survivor})
-                    )
+        for column in member_columns():
+            await conn.execute(
+                update(column.table).where(column == absorbed).values({column.name: survivor})
+            )
         await conn.execute(delete(members).where(members.c.id == absorbed))
+
+    def forget_cached(self, member_id: int) -> None:
+        """Drop the cached accounts of a member whose accounts were erased."""
+        self._cache = {k: v for k, v in self._cache.items() if v.member_id != member_id}
 
     async def purge_link_codes(self) -> int:
         """Delete codes that expired over a day ago; return how many."""

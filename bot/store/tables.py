@@ -225,7 +225,7 @@ purchases = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
-    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
     Column("offer_id", String(64), nullable=False),
     Column("source", String(32), nullable=False),
     Column("source_ref", String(200), nullable=False),
@@ -567,7 +567,7 @@ stripe_customers = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
-    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
     Column("customer_id", String(255), nullable=False),
     Column("livemode", Boolean(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -582,7 +582,7 @@ access_sources = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
-    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
     Column("offer_id", String(64), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("ref", String(255), nullable=False),
@@ -656,7 +656,7 @@ gating_audit = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
-    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
     Column("actor_id", ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
     Column("action", String(32), nullable=False),
     Column("offer_id", String(64), nullable=False),
@@ -854,3 +854,83 @@ moderation_slowmode = Table(
     Column("seconds", Integer(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+
+# --- privacy: data rights (export, erase) and message-log retention -----------------------------
+# Money rows (purchases, stripe_customers, access_sources, gating_audit) reference members with
+# no ON DELETE action (NO ACTION, checked at the end of each statement): deleting a member who
+# still has them fails, so an erase re-points them to an anonymous member and never deletes
+# them; deleting a whole community still takes its money rows with it in the same statement.
+
+# A pending /privacy forget: confirmed by a button that only its requester may press, once,
+# before it expires. The member id is no foreign key (the member is gone once it is done), and
+# the requester is kept only as a hash of their platform account.
+privacy_requests = Table(
+    "privacy_requests",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", BigInteger(), nullable=False),
+    Column("requester", String(16), nullable=False),  # "self" or "organizer"
+    Column("requested_by", String(64), nullable=False),  # sha256 of "platform:user id"
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Index("ix_privacy_requests_expires", "expires_at"),
+)
+
+# A single-use download link of a member's export; only a hash of the link's token is stored.
+privacy_downloads = Table(
+    "privacy_downloads",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Index("ix_privacy_downloads_member", "member_id"),
+)
+
+# Each erasure done: when, on whose request, which anonymous member now holds the kept rows,
+# and how many rows each holding touched (JSON). Nothing in it names the person.
+privacy_erasures = Table(
+    "privacy_erasures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("anonymous_id", BigInteger(), nullable=True),
+    Column("requester", String(16), nullable=False),
+    Column("counts", Text(), nullable=False),
+    Column("erased_at", UTCDateTime(), nullable=False),
+)
+
+# What is left of message-log rows once purged (retention) or erased: a count per channel and
+# UTC day, naming nobody. A channel's messages on a day are these plus the rows still logged.
+message_days = Table(
+    "message_days",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("platform", String(16), primary_key=True),
+    Column("channel_id", String(64), primary_key=True),
+    Column("day", Date(), primary_key=True),
+    Column("messages", BigInteger(), nullable=False),
+)
+
+# The nightly retention purge of each community, leased to one process at a time.
+privacy_jobs = Table(
+    "privacy_jobs",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("job", String(32), primary_key=True),
+    Column("claimed_by", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("last_done_at", UTCDateTime(), nullable=True),
+)
+
+# A member row is deleted (erased, or merged into another) with a look for rows that still
+# name it: these make that look, and the erase's own, an index lookup on the two big tables
+# whose member column led no index.
+Index("ix_points_ledger_actor", points_ledger.c.actor_id)
+Index("ix_points_period_totals_member", points_period_totals.c.member_id)

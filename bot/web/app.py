@@ -15,6 +15,7 @@ from bot.web.calendar import calendar_routes
 from bot.web.dashboard import dashboard_app
 from bot.web.demo import demo_routes
 from bot.web.limits import MAX_BODY, body_deadline
+from bot.web.privacy import privacy_routes
 from bot.web.stripe_webhook import PATH as STRIPE_PATH
 from bot.web.stripe_webhook import stripe_webhook
 
@@ -61,6 +62,7 @@ def build_app(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.Applic
     app[COHORT_KEY] = cohort
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(calendar_routes(cohort))
+    app.router.add_routes(privacy_routes(cohort))
     app.router.add_post(STRIPE_PATH, stripe_webhook)
     if cohort.config.demo.enabled:
         app.router.add_routes(demo_routes())

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from bot.cogs.gating._cog import GatingCog
 from bot.cogs.gating._demo import DemoError, DemoGateway, state_path
+from bot.cogs.gating._privacy import HOLDINGS as PRIVACY_HOLDINGS
+from bot.cogs.gating._privacy import revoke_on_forget
 from bot.cogs.gating._rules import SourceKind, SourceState, Standing, entitled, standing
 from bot.cogs.gating._service import Gating, Received, Report
 from bot.cogs.gating._simulate import base_url
@@ -68,6 +70,8 @@ def setup(cohort: Cohort) -> None:
     cohort.events.subscribe(MemberJoined, cog.on_joined)
     cohort.events.subscribe(MemberLeft, cog.on_left)
     cohort.events.subscribe(JoinRequested, cog.on_join_request)
+    cohort.privacy.declare(*PRIVACY_HOLDINGS)
+    cohort.privacy.erase_hooks.append(revoke_on_forget(cohort))
     cohort.on_start(service.start)
     cohort.on_stop(service.stop)
     cohort.every("gating.reconcile", config.reconcile_every, service.reconcile)

@@ -29,6 +29,7 @@ from bot.cogs.points._ledger import (
     rebuild,
 )
 from bot.cogs.points._levels import progress, total_for
+from bot.cogs.points._privacy import HOLDINGS as PRIVACY_HOLDINGS
 from bot.cogs.points._referrals import merge_referrals
 from bot.cogs.points._rules import Reason
 from bot.core.cohort import Cohort
@@ -71,6 +72,7 @@ def setup(cohort: Cohort) -> None:
     cohort.events.subscribe(MemberLeft, cog.on_left)
     cohort.identity.merge_hooks.append(merge_referrals)
     cohort.identity.merge_hooks.append(merge_members)
+    cohort.privacy.declare(*PRIVACY_HOLDINGS)
 
     async def decay_all() -> None:
         for community in cohort.communities.values():

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from bot.cogs.qa._ask import Draft, parse_question
 from bot.cogs.qa._cog import QaCog
+from bot.cogs.qa._privacy import HOLDINGS as PRIVACY_HOLDINGS
+from bot.cogs.qa._privacy import forget_text
 from bot.cogs.qa._search import Hit, search
 from bot.cogs.qa._states import NotAllowed, State, Why, next_state
 from bot.cogs.qa._stats import Summary, summary, top_answerers
@@ -51,6 +53,8 @@ def setup(cohort: Cohort) -> None:
     cohort.events.subscribe(MemberLeft, cog.on_left)
     cohort.events.subscribe(ReactionChanged, cog.on_reaction)
     cohort.identity.merge_hooks.append(merge_votes)
+    cohort.privacy.declare(*PRIVACY_HOLDINGS)
+    cohort.privacy.erase_hooks.append(forget_text)
     cohort.every("qa.sweep", SWEEP_EVERY, cog.sweep)
     # Reminders, pings, dormancy and bounties on their second; the sweep is the safety net.
     timer = Timer(

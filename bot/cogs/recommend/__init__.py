@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.cogs.recommend._cog import JOIN_COMMAND, RecommendCog
+from bot.cogs.recommend._privacy import HOLDINGS as PRIVACY_HOLDINGS
 from bot.cogs.recommend._service import Recommender, Suggestions, model_path
 from bot.cogs.recommend._store import merge_prefs, sync_catalog
 from bot.core.cohort import Cohort
@@ -48,6 +49,7 @@ def setup(cohort: Cohort) -> None:
     for action in cog.actions():
         cohort.action(action)
     cohort.identity.merge_hooks.append(merge_prefs)
+    cohort.privacy.declare(*PRIVACY_HOLDINGS)
 
     async def train_due() -> None:
         for service in services.values():
