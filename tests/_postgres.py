@@ -135,7 +135,8 @@ def database_url(tmp_path: Path, *, migrated: bool = True) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'cohort.db'}"
     name = database_name(tmp_path)
     if name not in _created:
-        template = f' TEMPLATE "{_template_name()}"' if migrated else ""
+        # FILE_COPY (PostgreSQL 15+) copies the files: ten times faster than the WAL_LOG default.
+        template = f' TEMPLATE "{_template_name()}" STRATEGY FILE_COPY' if migrated else ""
         _run(lambda: _admin(f'CREATE DATABASE "{name}"{template}'))
         _created.append(name)
     return sqlalchemy_url(name)

@@ -9,6 +9,7 @@ finds words of any length, one and two characters included.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
 _WORDLIKE = re.compile(r"\w")
@@ -24,3 +25,51 @@ def word_phrase(term: str) -> str | None:
     if _WORDLIKE.search(term) is None:
         return None
     return '"' + spaced(term).strip().replace('"', '""') + '"'
+
+
+# --- PostgreSQL: the same word index as a tsvector ----------------------------------------------
+# PostgreSQL's parsers split text their own way (hyphenated words, hosts, versions); to find what
+# FTS5's unicode61 finds, the tokens are cut here, as unicode61 cuts them (runs of letters and
+# digits, lower case, diacritics removed), and handed over as tsvector and tsquery literals.
+
+_TOKEN = re.compile(r"[^\W_]+")
+_MAX_POSITION = 16383  # PostgreSQL's highest tsvector position
+_COLUMN_GAP = 2  # a phrase never runs from one column into the next
+
+
+def _fold(token: str) -> str:
+    decomposed = unicodedata.normalize("NFD", token.lower())
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
+
+
+def words(text: str) -> list[str]:
+    """Return the word-index tokens of ``text`` (CJK characters one by one), in order."""
+    return [_fold(t) for t in _TOKEN.findall(spaced(text))]
+
+
+def _lexeme(token: str) -> str:
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(*columns: str) -> str:
+    """Return the tsvector of ``columns`` (title, body, answer) as a literal to cast."""
+    positions: dict[str, list[int]] = {}
+    at = 0
+    for column in columns:
+        for token in words(column):
+            at += 1
+            positions.setdefault(token, []).append(min(at, _MAX_POSITION))
+        at += _COLUMN_GAP
+    return " ".join(
+        f"{_lexeme(t)}:{','.join(str(p) for p in sorted(set(ps)))}" for t, ps in positions.items()
+    )
+
+
+def tsquery_phrase(term: str) -> str | None:
+    """Return the tsquery that finds ``term`` as ``word_phrase`` does, or None if it has no word."""
+    tokens = words(term)
+    if not tokens:
+        return None
+    return "(" + " <-> ".join(_lexeme(t) for t in tokens) + ")"
