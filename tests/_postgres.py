@@ -70,8 +70,10 @@ async def _call(make: Callable[[], Awaitable[T]]) -> T:
 def _dsn(database: str) -> str:
     url = server_url()
     assert url is not None
-    return make_url(url).set(drivername="postgresql", database=database).render_as_string(
-        hide_password=False
+    return (
+        make_url(url)
+        .set(drivername="postgresql", database=database)
+        .render_as_string(hide_password=False)
     )
 
 
