@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
 _WORDLIKE = re.compile(r"\w")
@@ -73,3 +77,56 @@ def tsquery_phrase(term: str) -> str | None:
     if not tokens:
         return None
     return "(" + " <-> ".join(_lexeme(t) for t in tokens) + ")"
+
+
+# --- the Q&A index as rows, on either backend (``cohort db copy`` moves it) ---------------------
+
+IndexRow = tuple[int, str, str, str]  # question id, title, details, accepted answer
+
+
+async def indexed_count(conn: AsyncConnection) -> int:
+    """Return how many questions the search index holds."""
+    if conn.dialect.name not in ("sqlite", "postgresql"):
+        return 0
+    return int(await conn.scalar(text("SELECT count(*) FROM qa_search")) or 0)
+
+
+async def read_index(conn: AsyncConnection) -> list[IndexRow]:
+    """Return every indexed question's text as it went in (FTS5's trigram table keeps it raw)."""
+    if conn.dialect.name == "sqlite":
+        sql = "SELECT rowid, title, body, answer FROM qa_search ORDER BY rowid"
+    elif conn.dialect.name == "postgresql":
+        sql = "SELECT question_id, title, body, answer FROM qa_search ORDER BY question_id"
+    else:
+        return []
+    return [(int(r[0]), r[1], r[2], r[3]) for r in await conn.execute(text(sql))]
+
+
+async def write_index(conn: AsyncConnection, rows: Sequence[IndexRow]) -> None:
+    """Put questions in the search index (both FTS5 tables, or PostgreSQL's ``qa_search``)."""
+    for start in range(0, len(rows), _WRITE_PAGE):
+        page = rows[start : start + _WRITE_PAGE]
+        if not page:
+            return
+        if conn.dialect.name == "sqlite":
+            for table, put in (("qa_search", str), ("qa_words", spaced)):
+                await conn.execute(
+                    text(
+                        f"INSERT INTO {table} (rowid, title, body, answer) VALUES (:id, :t, :b, :a)"
+                    ),
+                    [{"id": i, "t": put(t), "b": put(b), "a": put(a)} for i, t, b, a in page],
+                )
+        elif conn.dialect.name == "postgresql":
+            await conn.execute(
+                text(
+                    "INSERT INTO qa_search (question_id, title, body, answer, words) "
+                    "VALUES (:id, :t, :b, :a, CAST(:w AS tsvector))"
+                ),
+                [
+                    {"id": i, "t": t, "b": b, "a": a, "w": tsvector_literal(t, b, a)}
+                    for i, t, b, a in page
+                ],
+            )
+
+
+_WRITE_PAGE = 1000
