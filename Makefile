@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed
 # The leaderboard card draws Chinese names with Noto Sans CJK (Debian's fonts-noto-cjk).
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: run test lint typecheck pytest bench clean fonts
+.PHONY: run test lint typecheck pytest pytest-postgres bench clean fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,10 +45,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(CJK_FONT)
-	$(BIN)/pytest -q
+# Two workers (pytest-xdist): the suite on SQLite, then on a throwaway PostgreSQL server that
+# .ci/with-postgres starts (installing Debian's postgresql when missing) and removes after.
+PYTEST_WORKERS ?= 2
 
-test: lint typecheck pytest
+pytest: $(STAMP) $(CJK_FONT)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+
+pytest-postgres: $(STAMP) $(CJK_FONT)
+	.ci/with-postgres $(BIN)/pytest -q -n $(PYTEST_WORKERS)
+
+test: lint typecheck pytest pytest-postgres
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.foundation

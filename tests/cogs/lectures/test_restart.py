@@ -27,6 +27,7 @@ from bot.core.platforms import PlatformName
 from bot.runtime import build
 from bot.store.db import Database
 from bot.store.tables import lecture_deliveries
+from tests import _postgres
 from tests.telegram_api import TelegramServer
 
 TOKEN = "123456:TEST-token"
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 CONFIG = """\
 [database]
-url = "sqlite+aiosqlite:///cohort.db"
+url = "{database_url}"
 
 [web]
 enabled = false
@@ -178,7 +179,14 @@ def prepare(tg: TelegramServer, path: Path) -> None:
         tg.add_member(GROUP, user_id)
         tg.add_chat(user_id, "private")  # both started the bot
     tg.answer_slowly("sendMessage", ANSWER_AFTER)
-    path.write_text(CONFIG.format(base_url=tg.base_url, olga=OLGA, group=GROUP))
+    path.write_text(
+        CONFIG.format(
+            base_url=tg.base_url,
+            olga=OLGA,
+            group=GROUP,
+            database_url=_postgres.database_url(path.parent),
+        )
+    )
 
 
 async def test_a_bot_killed_mid_batch_loses_no_reminder_and_repeats_at_most_one(
