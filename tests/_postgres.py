@@ -156,3 +156,32 @@ def drop_created() -> None:
             await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     _run(drop)
+
+
+async def integrity_problems(conn: Any) -> list[str]:
+    """Return what is broken in the database: SQLite's own checks, or orphans of any foreign key.
+
+    PostgreSQL keeps its foreign keys on every write and has no file to check; the rows every
+    foreign key points at are looked for on both backends alike.
+    """
+    from sqlalchemy import and_, exists, func, not_, select  # noqa: PLC0415
+
+    from bot.store.tables import metadata  # noqa: PLC0415
+
+    problems: list[str] = []
+    if conn.dialect.name == "sqlite":
+        problems += [r for r in (await conn.exec_driver_sql("PRAGMA integrity_check")).scalars()]
+        problems = [p for p in problems if p != "ok"]
+        problems += [str(r) for r in (await conn.exec_driver_sql("PRAGMA foreign_key_check"))]
+    for table in metadata.sorted_tables:
+        for key in table.foreign_key_constraints:
+            target = key.referred_table.alias("target")  # a table may point at itself
+            pairs = [(e.parent, target.c[e.column.name]) for e in key.elements]
+            present = and_(*(c.is_not(None) for c, _ in pairs))
+            found = exists().where(*(ref == col for col, ref in pairs)).select_from(target)
+            orphans = await conn.scalar(
+                select(func.count()).select_from(table).where(present, not_(found))
+            )
+            if orphans:
+                problems.append(f"{table.name}.{key.name}: {orphans} rows point nowhere")
+    return problems
