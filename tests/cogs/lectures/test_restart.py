@@ -74,7 +74,7 @@ def title(number: int) -> str:
     return f"Talk {number:02d}"
 
 
-async def seed(path: Path, now: datetime) -> None:
+async def seed(path: Path, now: datetime, count: int = LECTURES) -> None:
     """Schedule the lectures 15 minutes ago, announced then; their 1h reminders are due now.
 
     Bob, who started the bot on Telegram, is going to each: every reminder is a post in the
@@ -90,7 +90,7 @@ async def seed(path: Path, now: datetime) -> None:
         bob = await cohort.identity.resolve(
             community.id, Caller(PlatformName.TELEGRAM, str(BOB), "Bob", username="bob")
         )
-        for number in range(1, LECTURES + 1):
+        for number in range(1, count + 1):
             (occ,) = await service.schedule(
                 NewLecture(
                     community_id=community.id,
