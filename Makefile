@@ -9,7 +9,7 @@ CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 # The dashboard test drives Debian's chromium through Playwright (no browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck pytest bench clean fonts browser
+.PHONY: run test lint typecheck pytest pytest-postgres bench clean fonts browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,10 +59,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(CJK_FONT) $(CHROMIUM)
-	$(BIN)/pytest -q
+# Two workers (pytest-xdist): the suite on SQLite, then on a throwaway PostgreSQL server that
+# .ci/with-postgres starts (installing Debian's postgresql when missing) and removes after.
+PYTEST_WORKERS ?= 2
 
-test: lint typecheck pytest
+pytest: $(STAMP) $(CJK_FONT) $(CHROMIUM)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+
+pytest-postgres: $(STAMP) $(CJK_FONT) $(CHROMIUM)
+	.ci/with-postgres $(BIN)/pytest -q -n $(PYTEST_WORKERS)
+
+test: lint typecheck pytest pytest-postgres
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.table

@@ -17,9 +17,10 @@ from bot.cogs import analytics, points
 from bot.cogs.gating import _simulate as gating_simulate
 from bot.core import logs
 from bot.core.clock import SystemClock
-from bot.core.config import Config, load_config
+from bot.core.config import Config, load_config, mask_url_password
 from bot.core.errors import ConfigError
 from bot.runtime import build, serve
+from bot.store.copy import CopyError, copy_database
 from bot.store.db import Database, head_revision
 
 if TYPE_CHECKING:
@@ -72,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
     upgrade.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
+    copy = db_sub.add_parser(
+        "copy",
+        help="copy a whole database into a new, empty one (SQLite to PostgreSQL), verified",
+    )
+    copy.add_argument(
+        "--from", dest="source", required=True, help="the source URL, like sqlite:///cohort.db"
+    )
+    copy.add_argument(
+        "--to", dest="target", required=True, help="the target URL, like postgresql://u@host/db"
+    )
 
     points = sub.add_parser("points", help="points commands")
     points_sub = points.add_subparsers(dest="points_command", required=True)
@@ -171,6 +182,8 @@ def _command(args: argparse.Namespace) -> int:
             return _docs(args.root, check=args.check)
         if args.command == "demo":
             return asyncio.run(_demo(args.dir, args.fresh, args.script))
+        if args.command == "db" and args.db_command == "copy":
+            return asyncio.run(_copy(args.source, args.target))
         config = load_config(args.config)
         logs.protect(logs.secret_values(config))
         if args.command == "config":
@@ -237,6 +250,21 @@ async def _upgrade(config: Config) -> int:
         print(f"database at revision {await db.current_revision()} (head {head_revision()})")
     finally:
         await db.close()
+    return 0
+
+
+async def _copy(source: str, target: str) -> int:
+    def progress(table: str, rows: int) -> None:
+        print(f"  {table}: {rows} rows", flush=True)
+
+    print(f"copying {mask_url_password(source)} to {mask_url_password(target)}")
+    try:
+        tables = await copy_database(source, target, progress=progress)
+    except CopyError as exc:
+        print(f"cohort: {exc}", file=sys.stderr)
+        return 1
+    total = sum(t.rows for t in tables)
+    print(f"verified: {len(tables)} tables, {total} rows, counts and checksums match")
     return 0
 
 

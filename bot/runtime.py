@@ -8,7 +8,7 @@ import importlib.util
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -28,12 +28,13 @@ from bot.adapters.console._adapter import stdin_lines
 from bot.cogs import DEFAULT_COGS
 from bot.core import logs
 from bot.core.clock import Clock, SystemClock
-from bot.core.cohort import Cohort
+from bot.core.cohort import Cohort, RecurringJob
 from bot.core.config import Config
 from bot.core.errors import ConfigError
 from bot.core.platforms import PlatformName
 from bot.core.supervise import ExitCode
 from bot.store.db import Database
+from bot.store.locks import one_at_a_time
 from bot.web.app import build_app
 from bot.web.limits import server_options
 
@@ -103,7 +104,7 @@ def start_scheduler(cohort: Cohort) -> AsyncIOScheduler:
     scheduler.add_listener(record, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     for job in cohort.jobs:
         scheduler.add_job(
-            job.run,
+            job.run if job.shared else _alone(cohort.db, job),
             IntervalTrigger(seconds=job.every.total_seconds(), timezone=UTC),
             id=job.id,
             coalesce=True,
@@ -112,6 +113,19 @@ def start_scheduler(cohort: Cohort) -> AsyncIOScheduler:
         )
     scheduler.start()
     return scheduler
+
+
+def _alone(db: Database, job: RecurringJob) -> Callable[[], Awaitable[object]]:
+    """Wrap a job so that of several processes on one database one runs it at a time."""
+
+    async def run() -> object:
+        async with one_at_a_time(db, f"job:{job.id}") as mine:
+            if not mine:
+                log.debug("job %s: another process is running it", job.id)
+                return None
+            return await job.run()
+
+    return run
 
 
 async def start_web(cohort: Cohort, routes: Sequence[web.RouteDef] = ()) -> web.AppRunner | None:

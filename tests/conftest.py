@@ -1,11 +1,15 @@
-"""Shared fixtures: a config on a real SQLite file, a built bot, a console to drive it."""
+"""Shared fixtures: a config on a real database, a built bot, a console to drive it.
+
+The database is a SQLite file under the test's ``tmp_path``, or, when COHORT_TEST_POSTGRES is
+set (``.ci/with-postgres``), a fresh PostgreSQL database of its own (``tests/_postgres.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +22,13 @@ from bot.core.cohort import Cohort
 from bot.core.config import Config, parse_config
 from bot.core.platforms import PlatformName
 from bot.runtime import build
+from tests import _postgres
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 def make_config(tmp_path: Path, **overrides: Any) -> Config:
-    """Return a valid config whose database is a file under ``tmp_path``."""
+    """Return a valid config whose database is this test's (a file under ``tmp_path`` or PG)."""
     community: dict[str, Any] = {
         "id": "demo",
         "name": "Demo Community",
@@ -36,12 +41,21 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     }
     community.update(overrides.pop("community", {}))
     data: dict[str, Any] = {
-        "database": {"url": "sqlite+aiosqlite:///cohort.db"},
+        "database": {"url": _postgres.database_url(tmp_path)}
+        if _postgres.enabled()
+        else {"url": "sqlite+aiosqlite:///cohort.db"},
         "web": {"enabled": False},
         "communities": [community],
     }
     data.update(overrides)
     return parse_config(data, source="test.toml", base_dir=tmp_path, env={})
+
+
+@pytest.fixture(autouse=True)
+def _postgres_databases() -> Iterator[None]:
+    """Drop the PostgreSQL databases a test made, once it is over (nothing on SQLite)."""
+    yield
+    _postgres.drop_created()
 
 
 @pytest.fixture

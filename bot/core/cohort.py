@@ -51,6 +51,9 @@ class RecurringJob:
     id: str
     every: timedelta
     run: Callable[[], Awaitable[object]]
+    # False: one process at a time runs it (an advisory lock on PostgreSQL); True: every
+    # process runs it, the rows it works on being leased one by one (lecture deliveries).
+    shared: bool = False
 
 
 class Cohort:
@@ -106,11 +109,18 @@ class Cohort:
         """Register a button action for the cog being loaded."""
         self.registry.add_action(spec)
 
-    def every(self, job_id: str, every: timedelta, run: Callable[[], Awaitable[object]]) -> None:
-        """Ask the runtime to call ``run`` every ``every``."""
+    def every(
+        self,
+        job_id: str,
+        every: timedelta,
+        run: Callable[[], Awaitable[object]],
+        *,
+        shared: bool = False,
+    ) -> None:
+        """Ask the runtime to call ``run`` every ``every`` (``shared``: in each process at once)."""
         if any(job.id == job_id for job in self.jobs):
             raise ValueError(f"job {job_id!r} is registered twice")
-        self.jobs.append(RecurringJob(job_id, every, run))
+        self.jobs.append(RecurringJob(job_id, every, run, shared))
 
     def on_start(self, run: Callable[[], Awaitable[object]]) -> None:
         """Ask the runtime to await ``run`` once everything is up (workers, catch-up)."""

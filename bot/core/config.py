@@ -1871,7 +1871,24 @@ def parse_config(
     console = config.console
     if console.log_file:
         console = dataclasses.replace(console, log_file=str(base_dir / console.log_file))
-    return dataclasses.replace(config, database=database, console=console, source=Path(source))
+    communities = config.communities
+    if not database.url.startswith(_SQLITE_PREFIX):
+        # No database file to keep the recommender's models beside: the config's folder then.
+        communities = tuple(
+            dataclasses.replace(
+                c, recommend=dataclasses.replace(c.recommend, model_dir=str(base_dir))
+            )
+            if not c.recommend.model_dir
+            else c
+            for c in communities
+        )
+    return dataclasses.replace(
+        config,
+        database=database,
+        console=console,
+        communities=communities,
+        source=Path(source),
+    )
 
 
 _TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")

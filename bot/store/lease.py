@@ -4,10 +4,12 @@ A row of work names its claim and when the claim ends (``claimed_by``, ``lease_u
 claim is the process's name and the number of the batch (``host:pid:random/7``), so that even
 a sweep of the same process cannot act on rows a stalled earlier sweep of it had claimed.
 Claiming is one conditional UPDATE (the row is free, or its lease has run out), so of several
-processes exactly one wins; confirming is conditional on still being the claimant. While a
-process works through what it claimed, ``Lease.kept`` renews its claims every third of the
-lease, so a long batch keeps them; a process that dies stops renewing, and another process
-(or the same one after a restart) takes the work over once the lease has run out.
+processes exactly one wins (on PostgreSQL, ``SELECT ... FOR UPDATE SKIP LOCKED`` picks the rows,
+so concurrent claimers take different ones instead of waiting on each other); confirming is
+conditional on still being the claimant. While a process works through what it claimed,
+``Lease.kept`` renews its claims every third of the lease, so a long batch keeps them; a
+process that dies stops renewing, and another process (or the same one after a restart) takes
+the work over once the lease has run out.
 """
 
 from __future__ import annotations
@@ -73,9 +75,14 @@ class Lease:
         """Claim as ``token`` up to ``limit`` rows of ``table`` that are ``free``, by ``order_by``.
 
         One UPDATE, whose condition is checked again on each row it changes: of several
-        processes claiming at once, each row goes to one. Return the rows it claimed.
+        processes claiming at once, each row goes to one (on PostgreSQL the rows are picked
+        ``FOR UPDATE SKIP LOCKED``). Return the rows it claimed.
         """
         first = select(table.c.id).where(free).order_by(*order_by).limit(limit)
+        if conn.dialect.name == "postgresql":
+            # Rows another process is claiming right now are passed over, not waited for: each
+            # process takes its own batch at once instead of queueing behind the same rows.
+            first = first.with_for_update(skip_locked=True)
         result = await conn.execute(
             update(table)
             .where(table.c.id.in_(first), free)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -107,7 +108,14 @@ async def test_a_token_refused_while_polling_gives_up_with_the_config_exit_code(
         (InvalidToken(), Failure(FailureKind.FATAL, "invalid_token")),
         (RetryAfter(timedelta(seconds=7)), Failure(FailureKind.RETRY_AFTER, "retry_after", 7.5)),
         (TimedOut(), Failure(FailureKind.TRANSIENT, "timed_out", 0.0)),
-        (Conflict("terminated by other getUpdates"), Failure(FailureKind.TRANSIENT, "conflict")),
+        (
+            Conflict("terminated by other getUpdates request"),
+            Failure(FailureKind.TRANSIENT, "another_poller"),
+        ),
+        (
+            Conflict("can't use getUpdates method while webhook is active"),
+            Failure(FailureKind.TRANSIENT, "conflict"),
+        ),
         (NetworkError("Bad Gateway"), Failure(FailureKind.TRANSIENT, "network")),
         (KeyError("update_id"), Failure(FailureKind.ERROR, "KeyError")),
     ],
@@ -116,3 +124,12 @@ def test_polling_failures_are_classified_like_ptbs_network_loop(
     error: BaseException, expected: Failure
 ) -> None:
     assert classify(error) == expected
+
+
+def test_a_second_poller_is_told_long_polling_is_one_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.adapters.telegram._polling"):
+        classify(Conflict("Conflict: terminated by other getUpdates request"))
+    assert "long polling is one process only" in caplog.text
+    assert "webhook mode" in caplog.text

@@ -51,6 +51,7 @@ from bot.store.tables import (
     purchases,
     stripe_events,
 )
+from tests import _postgres
 from tests.cogs.gating_world import GUILD, PRO_ROLE, World, stand_in, world
 from tests.conftest import make_config
 from tests.stripe_api import DEFAULT_SECRET, sign
@@ -948,7 +949,10 @@ async def test_a_simulation_that_cannot_be_made_says_why_and_posts_nothing(
 async def test_a_simulation_against_a_database_never_set_up_says_so(tmp_path: Path) -> None:
     python = {"id": "python", "kind": "course", "name": "Python 101", "price_once": "price_py"}
     config = make_config(
-        tmp_path, stripe={"webhook_secret": DEFAULT_SECRET}, community={"offers": [python]}
+        tmp_path,
+        stripe={"webhook_secret": DEFAULT_SECRET},
+        community={"offers": [python]},
+        database={"url": _postgres.database_url(tmp_path, migrated=False)},
     )
     with pytest.raises(SimulateError, match="has the bot run"):
         await simulate(
@@ -962,7 +966,7 @@ async def test_cohort_stripe_simulate_posts_to_the_running_bot(w: World, tmp_pat
     config.write_text(
         f"""
 [database]
-url = "sqlite+aiosqlite:///cohort.db"
+url = "{_postgres.database_url(tmp_path)}"
 
 [stripe]
 webhook_secret = "{DEFAULT_SECRET}"

@@ -10,19 +10,28 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, insert, inspect, select, text
 from sqlalchemy.exc import StatementError
 
+from bot.cogs import qa
 from bot.store.db import Database, alembic_config, head_revision
-from bot.store.tables import communities, is_search_index, metadata
+from bot.store.tables import (
+    communities,
+    is_search_index,
+    members,
+    metadata,
+    qa_questions,
+    qa_transitions,
+)
+from tests import _postgres
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """Return a database on an empty SQLite file."""
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    """Return an empty database: a new SQLite file, or a new PostgreSQL database."""
+    database = Database(_postgres.database_url(tmp_path, migrated=False))
     try:
         yield database
     finally:
@@ -75,15 +84,15 @@ async def test_downgrade_to_nothing_and_back(db: Database) -> None:
     await db.upgrade()
     await db.downgrade("base")
     async with db.read() as conn:
-        names = {
-            row[0]
-            for row in await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))
-        }
+        names = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
     assert names <= {"alembic_version"}
     await db.upgrade()
     assert await db.current_revision() == head_revision()
 
 
+@pytest.mark.skipif(
+    _postgres.enabled(), reason="WAL, the foreign_keys pragma and busy_timeout are SQLite's"
+)
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db: Database) -> None:
     await db.upgrade()
     async with db.read() as conn:
@@ -108,6 +117,7 @@ async def test_every_table_carries_a_community() -> None:
         assert "community_id" in table.c, table.name
 
 
+@pytest.mark.skipif(_postgres.enabled(), reason="FTS5 is SQLite's (PostgreSQL: the next test)")
 async def test_the_word_index_is_filled_from_the_questions_already_indexed(db: Database) -> None:
     await db.upgrade("0010")
     async with db.write() as conn:
@@ -121,3 +131,41 @@ async def test_the_word_index_is_filled_from_the_questions_already_indexed(db: D
             text("SELECT rowid FROM qa_words WHERE qa_words MATCH :m"), {"m": '"安 装" AND conda'}
         )
         assert found.scalars().all() == [7]
+
+
+@pytest.mark.skipif(not _postgres.enabled(), reason="0019_pg_search acts on PostgreSQL only")
+async def test_the_postgresql_index_is_filled_from_the_questions_already_asked(
+    db: Database,
+) -> None:
+    await db.upgrade("0014_lecture_leases")
+    async with db.write() as conn:
+        await conn.execute(insert(communities).values(id=1, slug="c", name="C", created_at=NOW))
+        await conn.execute(insert(members).values(id=1, community_id=1, created_at=NOW))
+        for number, title in ((7, "如何安装 numpy"), (8, "a closed thread")):
+            await conn.execute(
+                insert(qa_questions).values(
+                    id=number,
+                    community_id=1,
+                    asker_id=1,
+                    platform="console",
+                    channel_id="general",
+                    title=title,
+                    body="pip fails",
+                    state="open",
+                    created_at=NOW,
+                    active_at=NOW,
+                )
+            )
+        await conn.execute(
+            insert(qa_transitions).values(
+                community_id=1,
+                question_id=8,
+                from_state="open",
+                to_state="closed",
+                reason="thread_deleted",
+                at=NOW,
+            )
+        )
+    await db.upgrade()
+    assert [h.id for h in await qa.search(db, 1, "安装")] == [7]
+    assert [h.id for h in await qa.search(db, 1, "pip")] == [7]  # not the deleted thread's

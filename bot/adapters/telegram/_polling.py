@@ -49,6 +49,12 @@ def classify(exc: BaseException) -> Failure:
         wait = exc.retry_after
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
         return Failure(FailureKind.RETRY_AFTER, "retry_after", seconds + RETRY_SLACK)
+    if isinstance(exc, Conflict) and "other getUpdates" in str(exc):
+        log.warning(
+            "telegram: another process is polling with this bot token; long polling is one "
+            "process only: run several Cohort processes in webhook mode ([telegram] mode)"
+        )
+        return Failure(FailureKind.TRANSIENT, "another_poller", None)
     for kind_of, kind, reason, pause in _FAILURES:
         if isinstance(exc, kind_of):
             return Failure(kind, reason, pause)

@@ -62,6 +62,26 @@ _MARK_DONE = _mark("status", "community_id", "last_error", "attempts", "processe
 _MARK_RETRY = _mark("status", "attempts", "next_attempt_at", "last_error")
 
 
+async def _still_due(conn: AsyncConnection, due: Sequence[Row[Any]]) -> list[Row[Any]]:
+    """Return the rows of ``due`` still pending, now claimed by this write transaction.
+
+    Several processes may read the same due events; only the transaction that holds an
+    event's row applies it. On SQLite writers take turns, so a row another process applied
+    meanwhile is no longer pending; on PostgreSQL the rows are locked ``FOR UPDATE SKIP
+    LOCKED``: a row another process is applying right now is left to it.
+    """
+    if not due:
+        return []
+    query = select(stripe_events.c.id).where(
+        stripe_events.c.id.in_([row.id for row in due]),
+        stripe_events.c.status == EventStatus.PENDING.value,
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    held = set((await conn.execute(query)).scalars())
+    return [row for row in due if row.id in held]
+
+
 class Inbox:
     """Stores verified events (group commit) and applies the due ones in batches."""
 
@@ -129,7 +149,10 @@ class Inbox:
                 ).all()
             if not due:
                 return count
-            count += await self._apply_batch(due)
+            taken = await self._apply_batch(due)
+            if not taken:  # other processes hold every one of them: they are theirs
+                return count
+            count += taken
         return count
 
     async def _apply_batch(
@@ -153,9 +176,10 @@ class Inbox:
         # In the order Stripe made them (the outcome does not depend on it, rule 2), so that
         # what an event refers to usually comes first: fewer deferrals and Stripe reads.
         due = sorted(due, key=lambda r: (r.created, _FIRST.get(r.type, 9), r.id))
-        events = [json.loads(row.payload) for row in due]
         try:
             async with self.cohort.db.write() as conn:
+                due = await _still_due(conn, due)
+                events = [json.loads(row.payload) for row in due]
                 started = time.monotonic()
                 if len(events) >= LOOKUP_AHEAD:
                     # What the events will look up by Stripe id: a few reads, not some each.
@@ -292,6 +316,8 @@ class Inbox:
         for _attempt in range(FETCH_ROUNDS + 1):
             try:
                 async with self.cohort.db.write() as conn:
+                    if not await _still_due(conn, [row]):
+                        return  # another process applied it, or is applying it now
                     outcome = await self.applier.apply(conn, event, now, fetched)
                     await self._settle(conn, [(row, outcome)], [])
                 break

@@ -102,6 +102,6 @@ def setup(cohort: Cohort) -> None:
         cohort.action(action)
     cohort.identity.merge_hooks.append(store.merge_members)
     cohort.privacy.declare(*PRIVACY_HOLDINGS)
-    cohort.every("lectures.due", SWEEP_EVERY, service.sweep)
+    cohort.every("lectures.due", SWEEP_EVERY, service.sweep, shared=True)  # leased rows
     cohort.on_start(service.start)
     cohort.on_stop(service.stop)

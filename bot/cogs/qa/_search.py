@@ -3,8 +3,12 @@
 ``qa_search`` (trigram) finds any substring of three or more characters, so Chinese needs no
 word segmentation. A term of one or two characters (common in Chinese: 安装, 错误) cannot be a
 trigram query; ``qa_words`` (unicode61 over text with every CJK character spaced apart, see
-``bot.store.fts``) finds it as a word or a run of characters. PostgreSQL has no FTS5: there
-every term is a LIKE over the questions table.
+``bot.store.fts``) finds it as a word or a run of characters.
+
+PostgreSQL has no FTS5: its ``qa_search`` table (migration 0019_pg_search) finds long terms
+with ILIKE through a pg_trgm index and short ones in a tsvector cut as unicode61 cuts, so
+both backends find the same questions; ranking there is by how often the terms occur for the
+text's length (BM25's main ingredients), over the same newest RANK_WINDOW matches.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sqlalchemy.types import TypeEngine
 
 from bot.cogs.qa._states import State
 from bot.store.db import Database
-from bot.store.fts import spaced, word_phrase
+from bot.store.fts import spaced, tsquery_phrase, tsvector_literal, word_phrase
 from bot.store.types import UTCDateTime
 
 TRIGRAM = 3
@@ -63,6 +67,10 @@ def _fts(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
+def _pg(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
 async def index_question(conn: AsyncConnection, question_id: int, title: str, body: str) -> None:
     """Add a new question to the indexes."""
     if _fts(conn):
@@ -71,6 +79,14 @@ async def index_question(conn: AsyncConnection, question_id: int, title: str, bo
                 text(f"INSERT INTO {table} (rowid, title, body, answer) VALUES (:id, :t, :b, '')"),
                 {"id": question_id, "t": put(title), "b": put(body)},
             )
+    elif _pg(conn):
+        await conn.execute(
+            text(
+                "INSERT INTO qa_search (question_id, title, body, answer, words) "
+                "VALUES (:id, :t, :b, '', CAST(:w AS tsvector))"
+            ),
+            {"id": question_id, "t": title, "b": body, "w": tsvector_literal(title, body, "")},
+        )
 
 
 async def index_answer(conn: AsyncConnection, question_id: int, answer: str) -> None:
@@ -81,6 +97,21 @@ async def index_answer(conn: AsyncConnection, question_id: int, answer: str) -> 
                 text(f"UPDATE {table} SET answer = :a WHERE rowid = :id"),
                 {"id": question_id, "a": put(answer)},
             )
+    elif _pg(conn):
+        row = (
+            await conn.execute(
+                text("SELECT title, body FROM qa_search WHERE question_id = :id FOR UPDATE"),
+                {"id": question_id},
+            )
+        ).first()
+        if row is not None:
+            await conn.execute(
+                text(
+                    "UPDATE qa_search SET answer = :a, words = CAST(:w AS tsvector) "
+                    "WHERE question_id = :id"
+                ),
+                {"id": question_id, "a": answer, "w": tsvector_literal(row[0], row[1], answer)},
+            )
 
 
 async def unindex(conn: AsyncConnection, question_id: int) -> None:
@@ -88,6 +119,10 @@ async def unindex(conn: AsyncConnection, question_id: int) -> None:
     if _fts(conn):
         for table, _ in _INDEXES:
             await conn.execute(text(f"DELETE FROM {table} WHERE rowid = :id"), {"id": question_id})
+    elif _pg(conn):
+        await conn.execute(
+            text("DELETE FROM qa_search WHERE question_id = :id"), {"id": question_id}
+        )
 
 
 async def _window(conn: AsyncConnection, table: str, match: str) -> int | None:
@@ -117,6 +152,8 @@ async def search(db: Database, community_id: int, query: str, *, limit: int = 10
     async with db.read() as conn:
         if _fts(conn):
             rows = await _fts_search(conn, community_id, long, short, limit)
+        elif _pg(conn):
+            rows = await _pg_search(conn, community_id, long, short, limit)
         else:
             rows = await _like_search(conn, community_id, long + short, limit)
     return [Hit(row.id, row.title, State(row.state), row.created_at) for row in rows]
@@ -159,6 +196,40 @@ async def _fts_search(
         f"SELECT q.id, q.title, q.state, q.created_at FROM {table} s "
         f"JOIN qa_questions q ON q.id = s.rowid WHERE {' AND '.join(where)} "
         f"ORDER BY bm25({table}) LIMIT :limit"
+    )
+    return (await conn.execute(text(sql).columns(**_TYPED), params)).all()
+
+
+async def _pg_search(
+    conn: AsyncConnection, community_id: int, long: list[str], short: list[str], limit: int
+) -> Sequence[Row[Any]]:
+    """Search PostgreSQL's ``qa_search``: ILIKE (pg_trgm) for long terms, tsvector for short."""
+    phrases = [p for p in (tsquery_phrase(t) for t in short) if p is not None]
+    if not long and not phrases:
+        return []
+    params: dict[str, Any] = {"community": community_id, "limit": limit, "window": RANK_WINDOW}
+    where = ["q.community_id = :community"]
+    score: list[str] = []
+    for index, term in enumerate(long):
+        params[f"like{index}"] = _like(term)
+        params[f"term{index}"] = term.lower()
+        where.append(f"s.document ILIKE :like{index}")
+        # How often the term occurs: the text's length lost when every occurrence is cut out.
+        score.append(
+            f"(length(s.document) - length(replace(lower(s.document), :term{index}, '')))"
+            f"::float / length(:term{index})"
+        )
+    if phrases:
+        params["words"] = " & ".join(phrases)
+        where.append("s.words @@ CAST(:words AS tsquery)")
+        score.append("ts_rank(s.words, CAST(:words AS tsquery), 0)")
+    rank = f"({' + '.join(score)}) / (1 + length(s.document) / 200.0)"
+    sql = (
+        "SELECT id, title, state, created_at FROM ("
+        f"SELECT q.id, q.title, q.state, q.created_at, {rank} AS rank FROM qa_search s "
+        f"JOIN qa_questions q ON q.id = s.question_id WHERE {' AND '.join(where)} "
+        "ORDER BY s.question_id DESC LIMIT :window) AS newest "
+        "ORDER BY rank DESC, id DESC LIMIT :limit"
     )
     return (await conn.execute(text(sql).columns(**_TYPED), params)).all()
 

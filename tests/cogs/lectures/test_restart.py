@@ -27,6 +27,7 @@ from bot.core.platforms import PlatformName
 from bot.runtime import build
 from bot.store.db import Database
 from bot.store.tables import lecture_deliveries
+from tests import _postgres
 from tests.telegram_api import TelegramServer
 
 TOKEN = "123456:TEST-token"
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 CONFIG = """\
 [database]
-url = "sqlite+aiosqlite:///cohort.db"
+url = "{database_url}"
 
 [web]
 enabled = false
@@ -73,7 +74,7 @@ def title(number: int) -> str:
     return f"Talk {number:02d}"
 
 
-async def seed(path: Path, now: datetime) -> None:
+async def seed(path: Path, now: datetime, count: int = LECTURES) -> None:
     """Schedule the lectures 15 minutes ago, announced then; their 1h reminders are due now.
 
     Bob, who started the bot on Telegram, is going to each: every reminder is a post in the
@@ -89,7 +90,7 @@ async def seed(path: Path, now: datetime) -> None:
         bob = await cohort.identity.resolve(
             community.id, Caller(PlatformName.TELEGRAM, str(BOB), "Bob", username="bob")
         )
-        for number in range(1, LECTURES + 1):
+        for number in range(1, count + 1):
             (occ,) = await service.schedule(
                 NewLecture(
                     community_id=community.id,
@@ -178,7 +179,14 @@ def prepare(tg: TelegramServer, path: Path) -> None:
         tg.add_member(GROUP, user_id)
         tg.add_chat(user_id, "private")  # both started the bot
     tg.answer_slowly("sendMessage", ANSWER_AFTER)
-    path.write_text(CONFIG.format(base_url=tg.base_url, olga=OLGA, group=GROUP))
+    path.write_text(
+        CONFIG.format(
+            base_url=tg.base_url,
+            olga=OLGA,
+            group=GROUP,
+            database_url=_postgres.database_url(path.parent),
+        )
+    )
 
 
 async def test_a_bot_killed_mid_batch_loses_no_reminder_and_repeats_at_most_one(

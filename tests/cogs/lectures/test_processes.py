@@ -1,0 +1,97 @@
+"""Three ``cohort run`` processes on one database send 1,000 reminders: each exactly once.
+
+Each process sweeps the same due deliveries; the lease claim (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, one conditional UPDATE at a time on SQLite) gives every delivery to one of them.
+The Telegram stand-in answers slowly, so that all three are sending at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.core.config import load_config
+from bot.store.db import Database
+from bot.store.tables import lecture_deliveries
+from tests import _postgres
+from tests.cogs.lectures.test_restart import (
+    BOB,
+    GROUP,
+    TOKEN,
+    all_confirmed,
+    prepare,
+    reminders,
+    seed,
+    start,
+    title,
+)
+from tests.telegram_api import TelegramServer
+
+pytestmark = pytest.mark.skipif(
+    not _postgres.enabled(),
+    reason="scale-out runs on PostgreSQL (make test's second run); test_restart.py covers "
+    "SQLite's leases with two processes",
+)
+
+PROCESSES = 3
+LECTURES = 500  # a reminder in the group and one to Bob each: 1,000 deliveries
+BOUND = 240.0  # seconds: the longest the sending may take on a loaded machine
+
+
+async def test_three_processes_send_each_of_a_thousand_reminders_once(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    log = tmp_path / "cohort.log"
+    processes: list[asyncio.subprocess.Process] = []
+    async with TelegramServer(token=TOKEN) as tg:
+        prepare(tg, path)
+        await seed(path, datetime.now(UTC), LECTURES)
+        try:
+            for _ in range(PROCESSES):
+                processes.append(await start(path, log))
+            await tg.wait_for(lambda: len(reminders(tg)) == 2 * LECTURES, BOUND, interval=0.2)
+            await tg.wait_for(lambda: all_confirmed(path), BOUND, interval=0.2)
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                assert await asyncio.wait_for(process.wait(), 60) == 0
+        finally:
+            for process in processes:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+        counts = reminders(tg)
+        senders = Counter(message["chat_id"] for message in tg.sent())
+
+    detail = log.read_text()[-3000:]
+    expected = {
+        (chat, f"⏰ {title(number)} starts in 1 hour.")
+        for number in range(1, LECTURES + 1)
+        for chat in (GROUP, BOB)
+    }
+    assert set(counts) == expected, detail  # none lost
+    assert set(counts.values()) == {1}, (counts.most_common(3), detail)  # none doubled
+    assert senders[GROUP] >= LECTURES and senders[BOB] >= LECTURES
+    db = Database(load_config(path, env={}).database.url)
+    try:
+        async with db.read() as conn:
+            claimants = Counter(
+                str(row.claimed_by).rsplit("/", 1)[0]
+                for row in await conn.execute(
+                    select(lecture_deliveries.c.claimed_by).where(
+                        lecture_deliveries.c.kind == "reminder"
+                    )
+                )
+            )
+            states = Counter(
+                (await conn.execute(select(lecture_deliveries.c.status))).scalars().all()
+            )
+    finally:
+        await db.close()
+    assert states == {"sent": 2 * LECTURES}
+    assert len(claimants) >= 2, claimants  # the work was shared, not done by one process
