@@ -165,7 +165,7 @@ class Recommender:
         await self.open()
         config = self.community.config.recommend
         params = params or TrainParams(
-            ease_max_items=config.ease_max_items,
+            train_memory_mb=config.train_memory_mb,
             messages_per_member=max(1, config.text_messages),
         )
         async with self._train_lock:
