@@ -1,7 +1,7 @@
 """Recommender figures: quality on real data against baselines, and speed and memory at scale.
 
 ``quality``: the offline evaluation (``cohort recommend evaluate``) on the Stack Exchange
-Mathematics Educators dump shipped in ``../shared/data`` (install ``implicit`` for the ALS
+Mathematics Educators sample shipped in ``data/`` (install ``implicit`` for the ALS
 baseline), per member and with one global cut-off (no model sees the future), and on a
 synthetic community whose messages carry topic words.
 ``scale``: a synthetic community of ``--members`` x ``--courses`` x ``--purchases`` (with three
@@ -36,12 +36,12 @@ from bot.core.community import Community
 from bot.core.config import parse_config
 from bot.recommend._data import Dataset, SplitBy
 from bot.recommend._eval import evaluate
-from bot.recommend._sources import SyntheticSpec, load_stack_exchange, synthetic
+from bot.recommend._sources import SAMPLE, SyntheticSpec, load_stack_exchange, synthetic
 from bot.recommend._store import owned_courses, recent_text
 from bot.store.db import Database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-POSTS = Path(__file__).resolve().parents[1] / "../shared/data/se-matheducators/Posts.xml"
+POSTS = SAMPLE
 
 
 def rss_mib() -> float:

@@ -150,7 +150,8 @@ class Report:
                     f"  vs {r.name:<11} warm {_ci(warm_diff, signed=True):>24} ({rel:+.1%})   "
                     f"cold {_ci(self.versus(r, 'cold'), signed=True):>24}"
                 )
-        lines += ["", "chosen: " + "; ".join(f"{r.name}: {r.chosen}" for r in self.results)]
+        lines += ["", "chosen hyper-parameters (on a validation split of the training part):"]
+        lines += [f"  {r.name:<11} {r.chosen}" for r in self.results]
         return "\n".join(lines)
 
 
@@ -342,7 +343,9 @@ def evaluate(
                 chosen=chosen_text,
                 warm=per_member(warm_top, warm_truth, k),
                 cold=per_member(cold_top, cold_truth, k),
-                coverage=coverage(np.concatenate((warm_top, cold_top)), data.n_items),
+                coverage=coverage(
+                    np.concatenate((warm_top.ravel(), cold_top.ravel())), data.n_items
+                ),
                 seconds=time.perf_counter() - started,
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import html
 import re
 import xml.etree.ElementTree as ET
@@ -9,12 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from bot.recommend._data import Dataset
 from bot.recommend._types import Course
 
+# The Stack Exchange sample shipped in the repository (see data/README.md).
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "se-matheducators" / "Posts.xml.gz"
 _TAG_RE = re.compile(r"<([^<>]+)>")
 _HTML_RE = re.compile(r"<[^>]+>")
 
@@ -78,10 +82,19 @@ def load_stack_exchange(path: Path) -> Dataset:
 
 
 def _rows(path: Path) -> Iterator[dict[str, str]]:
-    for _event, element in ET.iterparse(path, events=("end",)):
-        if element.tag == "row":
-            yield dict(element.attrib)
-            element.clear()
+    """Yield the attributes of each ``row`` of a Posts.xml, gzipped or not."""
+    with _open(path) as fh:
+        for _event, element in ET.iterparse(fh, events=("end",)):
+            if element.tag == "row":
+                yield dict(element.attrib)
+                element.clear()
+
+
+def _open(path: Path) -> IO[bytes] | gzip.GzipFile:
+    """Open a file for reading bytes, through gzip if its name ends in ``.gz``."""
+    if path.suffix == ".gz":
+        return gzip.open(path)
+    return path.open("rb")
 
 
 # --- synthetic data for scale ------------------------------------------------------------------
