@@ -124,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
         default="10000x500x100000",
         help="members x courses x purchases for --source synthetic (default 10000x500x100000)",
     )
+    evaluate.add_argument(
+        "--drift",
+        type=float,
+        default=0.0,
+        help="for --source synthetic: the share of members whose tastes move (default 0)",
+    )
     evaluate.add_argument("--k", type=int, default=10, help="the cut-off K (default 10)")
     evaluate.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -329,9 +335,13 @@ def _evaluate(args: argparse.Namespace) -> int:
             members, courses, bought = (int(x) for x in args.size.lower().split("x"))
         except ValueError:
             raise ConfigError("--size", "members x courses x purchases", args.size) from None
-        spec = _sources.SyntheticSpec(members=members, courses=courses, purchases=bought)
+        if not 0 <= args.drift <= 1:
+            raise ConfigError("--drift", "a share from 0 to 1", str(args.drift))
+        spec = _sources.SyntheticSpec(
+            members=members, courses=courses, purchases=bought, drift=args.drift
+        )
         data = _sources.synthetic(spec)
-        name = f"synthetic {args.size}"
+        name = f"synthetic {args.size}" + (f" drift {args.drift:g}" if args.drift else "")
     else:
         data, name = asyncio.run(_store_data(load_config(args.config), args.community))
     report = _eval.evaluate(

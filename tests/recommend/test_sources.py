@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.recommend._movielens import SourceError, load_movielens
-from bot.recommend._sources import SAMPLE, load_stack_exchange
+from bot.recommend._sources import SAMPLE, SyntheticSpec, load_stack_exchange, synthetic
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).resolve().parent / "movielens_tiny"
@@ -164,3 +164,27 @@ def test_the_cli_reads_a_movielens_folder_and_refuses_a_bad_one(tmp_path: Path) 
     missing = run("--source", "movielens-format")
     assert missing.returncode == 2
     assert "PATH: expected a folder of MovieLens-format CSV files" in missing.stderr
+
+
+def _top_courses(items: np.ndarray, n: int = 30) -> set[int]:
+    return set(np.argsort(-np.bincount(items, minlength=2000))[:n].tolist())
+
+
+@pytest.mark.parametrize(("drift", "most_overlap"), [(0.0, 1.0), (0.6, 0.6)])
+def test_with_drift_what_is_popular_and_what_members_take_moves_over_the_year(
+    drift: float, most_overlap: float
+) -> None:
+    spec = SyntheticSpec(members=4000, courses=2000, purchases=60_000, topics=20, drift=drift)
+    data = synthetic(spec)
+    assert data.n_items == 2000 and len(data.event_rows) == pytest.approx(60_000, rel=0.02)
+    order = np.argsort(data.event_times)
+    quarter = len(order) // 4
+    early = _top_courses(data.event_items[order[:quarter]])
+    late = _top_courses(data.event_items[order[-quarter:]])
+    overlap = len(early & late) / 30
+    if drift:
+        assert overlap < most_overlap
+    else:
+        assert overlap >= 0.6  # the same long tail all year: mostly the same head
+    counts = np.bincount(data.event_items, minlength=2000)
+    assert np.sort(counts)[-100:].sum() > np.sort(counts)[:1000].sum()  # top 5% beat bottom 50%
