@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -293,7 +295,7 @@ def evaluate(
             tune_matrix, tune_rows, tune_truth = tuning
             is_ease = model_name == "ease"
             grid = Grid(
-                memory_mb=2**31,
+                memory_mb=math.inf,  # a baseline is run whatever it needs
                 ease_lambdas=params.ease_lambdas if is_ease else (),
                 knn_ks=() if is_ease else params.knn_ks,
                 knn_shrinks=() if is_ease else (0.0,),
@@ -304,7 +306,14 @@ def evaluate(
             def same(_half_life: float, m: sparse.csr_matrix = tune_matrix) -> sparse.csr_matrix:
                 return m
 
-            found = choose(same, binary(tune_matrix[tune_rows]), tune_truth, grid, 0.0)
+            found = choose(
+                same,
+                binary(tune_matrix[tune_rows]),
+                tune_truth,
+                grid,
+                0.0,
+                level=logging.DEBUG,  # a baseline's tuning: only ours is reported at INFO
+            )
             weights = fit(found.candidate, matrix)
             assert weights is not None
             chosen_text = found.candidate.label()

@@ -135,12 +135,15 @@ def choose(
     grid: Grid,
     span: float,
     tie: np.ndarray | None = None,
+    *,
+    level: int = logging.INFO,
 ) -> Choice:
     """Try every candidate that fits on validation and return the best.
 
     ``matrix_for(half_life)`` gives the training matrix with that decay; ``seen`` are the
     validation members' known courses and ``truth`` their held-out ones; ``span`` is the
     training data's time span in seconds (decays are shares of it); ``tie`` breaks ties.
+    What was chosen and why is logged at ``level``.
     """
     matrix = matrix_for(math.inf)
     n_items = matrix.shape[1]
@@ -164,7 +167,8 @@ def choose(
     if not grid.ease_lambdas:
         pass
     elif ease_fits(n_items, grid.memory_mb):
-        log.info(
+        log.log(
+            level,
             "recommend: EASE fits (%d courses need %d MB of the %g MB train_memory_mb)",
             n_items,
             need,
@@ -176,7 +180,8 @@ def choose(
             if not math.isnan(ndcg):
                 ease_best = ndcg if math.isnan(ease_best) else max(ease_best, ndcg)
     else:
-        log.info(
+        log.log(
+            level,
             "recommend: EASE skipped (%d courses need %d MB, over train_memory_mb %g); "
             "item-kNN with shrinkage instead",
             n_items,
@@ -193,7 +198,7 @@ def choose(
             ks[0],
         )
     for shrink in grid.knn_shrinks:
-        similarity = shrunk_cosine(matrix, shrink, co)
+        similarity = _top(shrunk_cosine(matrix, shrink, co), max(ks, default=0))
         for k in ks:
             consider(Candidate(Algorithm.ITEM_KNN, float(k), shrink), _top(similarity, k))
         del similarity
@@ -214,13 +219,20 @@ def choose(
     final: Choice = best
     final.ease_ndcg = ease_best
     final.tried = tried
-    log.info(
+    if not grid.ease_lambdas:
+        ease_text = "not tried"
+    elif math.isnan(ease_best):
+        ease_text = "did not fit"
+    else:
+        ease_text = f"{ease_best:.4f}"
+    log.log(
+        level,
         "recommend: chose %s: validation NDCG@%d %.4f, best of %d candidates (plain EASE %s)",
         final.candidate.label(),
         grid.k,
         final.ndcg,
         tried,
-        "did not fit" if math.isnan(ease_best) else f"{ease_best:.4f}",
+        ease_text,
     )
     return final
 

@@ -370,7 +370,7 @@ def _choose_warm_weights(
         return mean_ndcg(scores, seen, truth, params.k)
 
     best_pop, best = 0.0, ndcg(0.0, 0.0)
-    for beta in sorted(params.popularity_weights):
+    for beta in sorted(b for b in params.popularity_weights if b):
         found = ndcg(0.0, beta)
         if found > best + 1e-9:
             best_pop, best = beta, found
