@@ -14,6 +14,7 @@ from datetime import datetime
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from bot.recommend._algos import item_scores, popularity
 from bot.recommend._data import Dataset, temporal_split
@@ -107,8 +108,16 @@ def train(
     params: TrainParams | None = None,
     progress: Progress | None = None,
 ) -> Model:
-    """Train a model on everything in ``data``, with weights chosen on a temporal validation."""
-    params = params or TrainParams()
+    """Train a model on everything in ``data``, with weights chosen on a temporal validation.
+
+    BLAS runs on one thread: training shares the machine with the bot it trains for, and on
+    a busy machine a second BLAS thread spins more than it computes.
+    """
+    with threadpool_limits(1, "blas"):
+        return _train(data, now, params or TrainParams(), progress)
+
+
+def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress | None) -> Model:
     say = progress or (lambda _msg: None)
     rng = np.random.default_rng(params.seed)
     n_items = data.n_items
