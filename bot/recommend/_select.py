@@ -74,12 +74,17 @@ class Grid:
 
 @dataclass(slots=True)
 class Choice:
-    """The winner, its validation NDCG, and the best plain EASE's (``nan`` if none fitted)."""
+    """The winner, its validation NDCG, and the best plain EASE's (``nan`` if none fitted).
+
+    ``weights`` is the winner as fitted on the validation split, kept when a third items x
+    items matrix fits the budget (else None: the caller fits it again).
+    """
 
     candidate: Candidate
     ndcg: float
     ease_ndcg: float
     tried: int
+    weights: Weights | None = None
 
 
 def binary(rows: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -160,7 +165,10 @@ def choose(
         tried += 1
         log.debug("recommend: %s validation NDCG@%d %.4f", candidate.label(), grid.k, ndcg)
         if best is None or ndcg > best.ndcg + 1e-12:
-            best = Choice(candidate, ndcg, math.nan, 0)
+            keep = not isinstance(weights, np.ndarray) or 3 * ease_bytes(n_items) // 2 <= (
+                grid.memory_mb * MB
+            )
+            best = Choice(candidate, ndcg, math.nan, 0, weights if keep else None)
         return ndcg
 
     need = ease_bytes(n_items) // MB

@@ -139,6 +139,7 @@ def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress
     pop_z = zscore(_popularity(data, train_mask, pop_half_life)[None, :])[0]
 
     candidate = Candidate(Algorithm.POPULARITY, 0.0)
+    chosen_weights: np.ndarray | sparse.csr_matrix | None = None
     if train_matrix.nnz and n_items:
         candidate = Candidate(Algorithm.ITEM_KNN, float(min(params.knn_ks, default=20)))
         if len(warm_val):
@@ -151,7 +152,7 @@ def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress
                 _span(data, train_mask),
                 pop_z,
             )
-            candidate = choice.candidate
+            candidate, chosen_weights = choice.candidate, choice.weights
             validation["collab_ndcg"] = choice.ndcg
             validation["candidates"] = float(choice.tried)
             if not math.isnan(choice.ease_ndcg):
@@ -170,12 +171,14 @@ def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress
                 data.courses, {int(r): texts[r] for r in learn}, train_matrix
             )
         if train_matrix.nnz and candidate.algorithm is not Algorithm.POPULARITY:
-            weights = fit(candidate, decayed_matrix(data, train_mask, candidate.half_life))
+            weights = chosen_weights
+            if weights is None:
+                weights = fit(candidate, decayed_matrix(data, train_mask, candidate.half_life))
             text_weight, popularity_weight, warm_ndcg = _choose_warm_weights(
                 text_model, weights, train_matrix, warm_val, warm_truth, texts, pop_z, params
             )
             validation["blend_ndcg"] = warm_ndcg
-            del weights
+            del weights, chosen_weights
         if text_model is not None:
             cold_popularity, cold_ndcg, cold_pop_ndcg = _choose_cold_weight(
                 text_model, val_rows, split.test, texts, pop_z, params
