@@ -1,16 +1,18 @@
 """Recommender figures: quality on real data against baselines, and speed and memory at scale.
 
 ``quality``: the offline evaluation (``cohort recommend evaluate``) on the Stack Exchange
-Mathematics Educators dump shipped in ``../shared/data`` (install ``implicit`` for the ALS
+Mathematics Educators sample shipped in ``data/`` (install ``implicit`` for the ALS
 baseline), per member and with one global cut-off (no model sees the future), and on a
-synthetic community whose messages carry topic words.
+synthetic community whose messages carry topic words, and a long-tailed 5,000-course one whose
+tastes drift.
+``ease``: one EASE fit on ``--ease-items`` courses (10,000 by default): time and peak memory.
 ``scale``: a synthetic community of ``--members`` x ``--courses`` x ``--purchases`` (with three
 messages a member) bulk-loaded into SQLite, then through the real code: a full retrain
 including the SQLite load (``Recommender.retrain``), one member's recommendation in process
 (``Model.recommend`` with the tier mask the service caches; also with 50 messages a member,
 the default ``text_messages``) and including the SQLite reads (``Recommender.suggest``), model
 memory. Latencies are measured ``--rounds`` times; the figures are each round's and the medians.
-Run: ``.venv/bin/python -m benchmarks.recommend [quality|scale|all]``.
+Run: ``.venv/bin/python -m benchmarks.recommend [quality|scale|ease|all]``.
 """
 
 from __future__ import annotations
@@ -18,30 +20,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import random
 import resource
 import sqlite3
 import sys
 import tempfile
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import text as text_sql
+from threadpoolctl import threadpool_limits
 
 from benchmarks.foundation import percentile
 from bot.cogs.recommend import Recommender
 from bot.core.clock import ManualClock
 from bot.core.community import Community
 from bot.core.config import parse_config
-from bot.recommend._data import Dataset, SplitBy
+from bot.recommend._algos import ease, ease_bytes
+from bot.recommend._data import Dataset, SplitBy, interaction_matrix
 from bot.recommend._eval import evaluate
-from bot.recommend._sources import SyntheticSpec, load_stack_exchange, synthetic
-from bot.recommend._store import owned_courses, recent_text
+from bot.recommend._select import ease_fits
+from bot.recommend._sources import SAMPLE, SyntheticSpec, load_stack_exchange, synthetic
+from bot.recommend._store import member_inputs
+from bot.recommend._train import describe
 from bot.store.db import Database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-POSTS = Path(__file__).resolve().parents[1] / "../shared/data/se-matheducators/Posts.xml"
+POSTS = SAMPLE
 
 
 def rss_mib() -> float:
@@ -70,6 +79,34 @@ def quality(posts: Path, members: int) -> None:
     spec = SyntheticSpec(members=members, courses=500, purchases=members * 10)
     report = evaluate(synthetic(spec), name=f"synthetic {members}x500", progress=progress)
     print(report.table(), "\n")
+    drifting = SyntheticSpec(members=10_000, courses=5_000, purchases=150_000, drift=0.5)
+    report = evaluate(synthetic(drifting), name="synthetic 10000x5000 drift 0.5", progress=progress)
+    print(report.table(), "\n")
+
+
+def ease_at(items: int, budget_mb: int) -> None:
+    """Fit EASE once on ``items`` courses: time, and peak memory against the budget."""
+    rng = np.random.default_rng(1)
+    members = 20 * items
+    rows = rng.integers(0, members, size=30 * items)
+    cols = np.minimum((rng.pareto(1.2, size=len(rows)) * items / 20).astype(np.int64), items - 1)
+    matrix = interaction_matrix(rows, cols, np.ones(len(rows), np.float32), members, items)
+    print(f"EASE on {items:,} courses ({matrix.nnz:,} interactions), train_memory_mb {budget_mb}:")
+    need = ease_bytes(items) / 2**20
+    print(f"  fits the budget: {ease_fits(items, budget_mb)} (needs {need:.0f} MB)")
+    tracemalloc.start()
+    started, cpu = time.perf_counter(), time.process_time()
+    with threadpool_limits(1, "blas"):
+        ease(matrix, 500.0)
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"  one fit: {took:.1f} s wall, {cpu:.1f} s CPU (one BLAS thread); peak numpy memory "
+        f"{peak / 2**20:.0f} MB [goal: one {items:,}^2 float32 matrix, "
+        f"{4 * items * items / 2**20:.0f} MB]; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"  anchor: 2,000 x 2,000 float32 matmul x 20: {_matmul_seconds():.2f} s")
 
 
 def bulk_load(path: Path, data: Dataset) -> None:
@@ -116,6 +153,15 @@ def bulk_load(path: Path, data: Dataset) -> None:
     )
     conn.commit()
     conn.close()
+
+
+def _matmul_seconds() -> float:
+    """Time a fixed amount of BLAS work, to compare runs on a busy machine."""
+    a = np.random.default_rng(0).random((2000, 2000), dtype=np.float32)
+    started = time.perf_counter()
+    for _ in range(20):
+        a @ a
+    return time.perf_counter() - started
 
 
 def latency_line(name: str, rounds: list[list[float]]) -> str:
@@ -170,15 +216,18 @@ async def scale(members: int, courses: int, purchases: int, samples: int, rounds
         await service.open()
         before = rss_mib()
         started = time.perf_counter()
+        cpu = time.process_time()
         model = await service.retrain()
         took = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         print(
-            f"full retrain incl. SQLite load: {took:.1f} s  ({model.info.algorithm.value}, "
-            f"text weight {model.text_weight:g}, popularity weight {model.popularity_weight:g}, "
-            f"cold popularity share "
-            f"{model.cold_popularity:g}; validation NDCG@10 "
-            f"{model.info.validation.get('blend_ndcg', 0):.3f})"
+            f"full retrain incl. SQLite load: {took:.1f} s wall, {cpu:.1f} s CPU (all threads;"
+            f" load average {os.getloadavg()[0]:.1f})  ({describe(model)}; "
+            f"{model.info.validation.get('candidates', 0):.0f} candidates; "
+            f"validation NDCG@10 "
+            f"{model.info.validation.get('blend_ndcg', 0):.3f})  [goal: <= 30 s]"
         )
+        print(f"anchor: 2,000 x 2,000 float32 matmul x 20: {_matmul_seconds():.2f} s")
         print(
             f"model arrays: {model.nbytes / 2**20:.1f} MiB; file "
             f"{service.path.stat().st_size / 2**20:.1f} MiB; RSS {before:.0f} -> {rss_mib():.0f}"
@@ -190,13 +239,13 @@ async def scale(members: int, courses: int, purchases: int, samples: int, rounds
         inputs = []
         async with db.read() as conn:
             for member in chosen:
-                owned = await owned_courses(conn, 1, member)
-                text = await recent_text(conn, member, since=since, limit=50)
+                owned, text = await member_inputs(conn, 1, member, since=since, limit=50)
                 inputs.append((owned, text))
         allowed = model.mask([c.id for c in model.courses])  # the service caches this mask
         in_process: list[list[float]] = []
         long_text: list[list[float]] = []
         with_reads: list[list[float]] = []
+        anchor: list[list[float]] = []
         for _ in range(rounds):
             in_process.append([])
             for owned, text in inputs:
@@ -213,9 +262,17 @@ async def scale(members: int, courses: int, purchases: int, samples: int, rounds
                 t0 = time.perf_counter()
                 await service.suggest(member, tiers=frozenset(), language="en")
                 with_reads[-1].append((time.perf_counter() - t0) * 1000)
+            anchor.append([])
+            for _member in chosen:
+                t0 = time.perf_counter()
+                async with db.read() as conn:
+                    await conn.execute(text_sql("SELECT 1"))
+                anchor[-1].append((time.perf_counter() - t0) * 1000)
         print(latency_line("in process", in_process))
         print(latency_line("in process, 50 messages each", long_text))
-        print(latency_line("with SQLite reads", with_reads))
+        print(latency_line("with SQLite reads", with_reads) + "  [goal: p99 <= 5 ms]")
+        print(latency_line("anchor: an empty read transaction (SELECT 1)", anchor))
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
         await db.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS) of the whole run: {peak:.0f} MiB")
@@ -223,7 +280,9 @@ async def scale(members: int, courses: int, purchases: int, samples: int, rounds
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("part", nargs="?", choices=["quality", "scale", "all"], default="all")
+    parser.add_argument(
+        "part", nargs="?", choices=["quality", "scale", "ease", "all"], default="all"
+    )
     parser.add_argument("--posts", type=Path, default=POSTS)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--courses", type=int, default=2_000)
@@ -231,8 +290,11 @@ if __name__ == "__main__":
     parser.add_argument("--samples", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quality-members", type=int, default=20_000)
+    parser.add_argument("--ease-items", type=int, default=10_000)
     args = parser.parse_args()
     if args.part in ("quality", "all"):
         quality(args.posts, args.quality_members)
+    if args.part in ("ease", "all"):
+        ease_at(args.ease_items, 1536)
     if args.part in ("scale", "all"):
         asyncio.run(scale(args.members, args.courses, args.purchases, args.samples, args.rounds))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 import time
@@ -112,15 +113,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--source",
-        choices=["stack-exchange", "store", "synthetic"],
+        choices=["stack-exchange", "movielens-format", "store", "synthetic"],
         default="stack-exchange",
-        help="the data: a Stack Exchange Posts.xml (default), this bot's database, or synthetic",
+        help=(
+            "the data: a Stack Exchange Posts.xml (default: the sample in data/), a folder of "
+            "MovieLens-format CSV files (PATH), this bot's database, or synthetic"
+        ),
+    )
+    evaluate.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        help="for --source movielens-format: the folder with ratings.csv, movies.csv, tags.csv",
     )
     evaluate.add_argument(
         "--posts",
         type=Path,
-        default=Path("../shared/data/se-matheducators/Posts.xml"),
-        help="the Posts.xml for --source stack-exchange",
+        help="the Posts.xml (or .xml.gz) for --source stack-exchange (default: data/'s sample)",
+    )
+    evaluate.add_argument(
+        "--min-rating",
+        type=float,
+        default=None,
+        help="for --source movielens-format: leave out ratings below this (default: keep all)",
     )
     evaluate.add_argument("--config", type=Path, default=Path(default_config), help=config_help)
     evaluate.add_argument("--community", help="the community id for --source store")
@@ -128,6 +143,12 @@ def _parser() -> argparse.ArgumentParser:
         "--size",
         default="10000x500x100000",
         help="members x courses x purchases for --source synthetic (default 10000x500x100000)",
+    )
+    evaluate.add_argument(
+        "--drift",
+        type=float,
+        default=0.0,
+        help="for --source synthetic: the share of members whose tastes move (default 0)",
     )
     evaluate.add_argument("--k", type=int, default=10, help="the cut-off K (default 10)")
     evaluate.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds")
@@ -340,19 +361,37 @@ def _progress(name: str, done: int, total: int) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from bot.recommend import _eval, _sources  # noqa: PLC0415 (see _train)
 
+    if args.source != "movielens-format" and args.path is not None:
+        raise ConfigError("PATH", "no folder unless --source movielens-format", str(args.path))
     if args.source == "stack-exchange":
-        if not args.posts.is_file():
-            raise ConfigError("--posts", "a Stack Exchange Posts.xml file", str(args.posts))
-        data = _sources.load_stack_exchange(args.posts)
-        name = f"stack-exchange {args.posts.parent.name}"
+        posts = args.posts or _sources.SAMPLE
+        if not posts.is_file():
+            raise ConfigError("--posts", "a Stack Exchange Posts.xml file", str(posts))
+        data = _sources.load_stack_exchange(posts)
+        name = f"stack-exchange {posts.parent.name}"
+    elif args.source == "movielens-format":
+        from bot.recommend import _movielens  # noqa: PLC0415 (see _train)
+
+        if args.path is None:
+            raise ConfigError("PATH", "a folder of MovieLens-format CSV files", "nothing")
+        low = -math.inf if args.min_rating is None else args.min_rating
+        try:
+            data = _movielens.load_movielens(args.path, min_rating=low)
+        except _movielens.SourceError as exc:
+            raise ConfigError("--source movielens-format", "readable data", str(exc)) from None
+        name = f"movielens-format {args.path.resolve().name}"
     elif args.source == "synthetic":
         try:
             members, courses, bought = (int(x) for x in args.size.lower().split("x"))
         except ValueError:
             raise ConfigError("--size", "members x courses x purchases", args.size) from None
-        spec = _sources.SyntheticSpec(members=members, courses=courses, purchases=bought)
+        if not 0 <= args.drift <= 1:
+            raise ConfigError("--drift", "a share from 0 to 1", str(args.drift))
+        spec = _sources.SyntheticSpec(
+            members=members, courses=courses, purchases=bought, drift=args.drift
+        )
         data = _sources.synthetic(spec)
-        name = f"synthetic {args.size}"
+        name = f"synthetic {args.size}" + (f" drift {args.drift:g}" if args.drift else "")
     else:
         data, name = asyncio.run(_store_data(load_config(args.config), args.community))
     report = _eval.evaluate(

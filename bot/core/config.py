@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hmac
+import logging
 import os
 import re
 import tomllib
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.errors import ConfigError, UserError
@@ -31,6 +32,7 @@ from bot.core.parsing import format_duration, parse_duration
 from bot.core.platforms import PlatformName
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 Converter = Callable[[object], object]
 
 _MISSING = "nothing (the key is missing)"
@@ -638,6 +640,15 @@ def _percent(raw: object) -> int:
 _COUNT = "a whole number from 0 to 1000000"
 
 
+def _memory_mb(raw: object) -> int:
+    """Accept a number of megabytes from 64 to 1,000,000."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 64 <= raw <= 1_000_000:
+        raise ValueError("out of range")
+    return raw
+
+
 def _count(default: int) -> Any:
     return field(default=default, metadata=_meta(_non_negative, _COUNT))
 
@@ -1033,6 +1044,11 @@ class CourseConfig:
 class RecommendConfig:
     """Say how the course recommender trains, serves and writes to members."""
 
+    # Keys of older versions: accepted, ignored, and named in a warning in the log.
+    DEPRECATED: ClassVar[dict[str, str]] = {
+        "ease_max_items": "EASE is now tried whenever it fits train_memory_mb",
+    }
+
     retrain_every: timedelta = field(
         default=timedelta(hours=24),
         metadata=_meta(
@@ -1044,7 +1060,6 @@ class RecommendConfig:
     max_per_tag: int = field(
         default=3, metadata=_meta(_percent, "a whole number from 1 to 100 (0 turns it off)")
     )
-    ease_max_items: int = _count(3000)
     text_messages: int = _count(50)
     text_window: timedelta = field(
         default=timedelta(days=180),
@@ -1065,6 +1080,10 @@ class RecommendConfig:
     )
     digest_per_run: int = _count(50)
     model_dir: str = ""
+    train_memory_mb: int = field(
+        default=1536,
+        metadata=_meta(_memory_mb, "a whole number of megabytes from 64 to 1000000"),
+    )
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -1625,8 +1644,16 @@ def build_dataclass(cls: type[T], data: object, *, path: str = "", source: str =
         if f.init and not f.metadata.get("internal")
     ]
     names = [f.name for f in fields]
+    deprecated: dict[str, str] = getattr(cls, "DEPRECATED", {})
     for key in data:
-        if key not in names:
+        if key in deprecated and key not in names:
+            log.warning(
+                "config %s: %s is deprecated and ignored (%s)",
+                source or "(memory)",
+                _join(path, str(key)),
+                deprecated[key],
+            )
+        elif key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "one of: " + ", ".join(names)
             raise ConfigError(_join(path, str(key)), f"a known key ({hint})", source=source)

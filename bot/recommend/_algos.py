@@ -1,69 +1,150 @@
-"""The collaborative models: popularity, EASE and cosine item-kNN on an implicit-feedback matrix."""
+"""The collaborative models: popularity, EASE and item-kNN with shrinkage on implicit feedback."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
 
+BLOCKS = 16  # dense work on an items x items matrix goes a sixteenth of its rows at a time
 
-def popularity(matrix: sparse.csr_matrix) -> np.ndarray:
-    """Return how many members took each course, as float32."""
-    binary = matrix.copy()
-    binary.data[:] = 1
-    return np.asarray(binary.sum(axis=0), dtype=np.float32).ravel()
+
+def popularity(matrix: sparse.csr_matrix, *, weighted: bool = False) -> np.ndarray:
+    """Return how many members took each course (or the sum of its weights), as float32."""
+    if weighted:
+        return np.asarray(matrix.sum(axis=0), dtype=np.float32).ravel()
+    return np.asarray(matrix.getnnz(axis=0), dtype=np.float32).ravel()
+
+
+def ease_bytes(n_items: int) -> int:
+    """Return the memory EASE needs at its peak for ``n_items`` courses, in bytes.
+
+    One float32 items x items matrix is factorised and inverted in place; the model being
+    served meanwhile is another such matrix, so two count.
+    """
+    return 2 * 4 * n_items * n_items
+
+
+def knn_bytes(n_items: int, k: int, pairs: int) -> int:
+    """Return the memory item-kNN needs at its peak: the co-occurrences and the kept rows."""
+    return 16 * pairs + 2 * 12 * n_items * k
+
+
+def gram(matrix: sparse.csr_matrix) -> np.ndarray:
+    """Return ``X'X`` as a dense float32 array, built a block of rows at a time."""
+    n = matrix.shape[1]
+    by_item = matrix.T.tocsr().astype(np.float32)
+    out = np.zeros((n, n), dtype=np.float32)
+    step = _block(n)
+    for start in range(0, n, step):
+        end = min(n, start + step)
+        out[start:end] = (by_item[start:end] @ matrix).toarray()
+    return out
 
 
 def ease(matrix: sparse.csr_matrix, lam: float) -> np.ndarray:
     """Fit EASE (Steck 2019): ``B = I - P / diag(P)`` with ``P = (X'X + lam I)^-1``, diag 0.
 
-    Costs O(items^3) time and items^2 memory; scores are ``x_u @ B``.
+    Float32 and in place: the Gram matrix is factorised (Cholesky) and inverted where it lies,
+    so the peak is one items x items float32 array (400 MB for 10,000 courses).
+    Costs O(items^3) time; scores are ``x_u @ B``. Raises ``LinAlgError`` if not positive.
     """
-    gram = (matrix.T @ matrix).toarray().astype(np.float64)
-    gram[np.diag_indices_from(gram)] += lam
-    inverse = np.linalg.inv(gram)
-    weights = inverse / (-np.diag(inverse))
-    weights[np.diag_indices_from(weights)] = 0.0
-    result: np.ndarray = weights.astype(np.float32)
+    # scipy.linalg is slow to import: only training needs it, serving a model never does.
+    from scipy.linalg import lapack  # noqa: PLC0415
+
+    weights = gram(matrix)
+    n = weights.shape[0]
+    if n == 0:
+        return weights
+    weights[np.diag_indices(n)] += np.float32(lam)
+    # A C-ordered symmetric array's transpose is the same matrix in Fortran order: LAPACK
+    # works on it without a copy. Its upper triangle is our lower one.
+    fortran = weights.T
+    _, info = lapack.spotrf(fortran, lower=0, clean=0, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: Gram + {lam} I is not positive definite ({info})")
+    _, info = lapack.spotri(fortran, lower=0, overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: inverse failed ({info})")
+    _mirror_lower(weights)
+    diagonal = weights[np.diag_indices(n)].copy()
+    weights /= -diagonal[None, :]
+    weights[np.diag_indices(n)] = 0.0
+    return weights
+
+
+def _mirror_lower(square: np.ndarray) -> None:
+    """Copy the lower triangle of a square array onto its upper one, in place, block by block."""
+    n = square.shape[0]
+    step = _block(n)
+    for start in range(0, n, step):
+        end = min(n, start + step)
+        block = square[start:end, start:end]
+        square[start:end, start:end] = np.tril(block) + np.tril(block, -1).T
+        if end < n:
+            square[start:end, end:] = square[end:, start:end].T
+
+
+def _block(n: int) -> int:
+    """Return how many rows of an items x items matrix to work on at a time."""
+    return max(64, -(-n // BLOCKS))
+
+
+def cooccurrence(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Return ``X'X`` as a sparse matrix (its diagonal is each course's own weight)."""
+    by_item = matrix.T.tocsr()
+    result: sparse.csr_matrix = (by_item @ matrix).tocsr()
     return result
 
 
-def item_knn(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
-    """Fit cosine item-kNN: row i keeps the ``k`` courses most similar to course i.
+def item_knn(
+    matrix: sparse.csr_matrix,
+    k: int,
+    shrink: float = 0.0,
+    co: sparse.csr_matrix | None = None,
+) -> sparse.csr_matrix:
+    """Fit item-kNN: row i keeps the ``k`` courses most similar to course i.
 
+    Similarity is cosine with shrinkage, ``x_i . x_j / (|x_i| |x_j| + shrink)``: a pair seen
+    together only a few times counts less. ``co`` is ``cooccurrence(matrix)`` if already made.
     Scores are ``x_u @ S``: course j gains sim(i, j) for each course i the member has.
     """
-    binary = matrix.tocsc(copy=True)
-    norms = np.sqrt(np.asarray(binary.multiply(binary).sum(axis=0)).ravel())
-    norms[norms == 0] = 1.0
-    normalised = binary @ sparse.diags(1.0 / norms)
-    similarity = (normalised.T @ normalised).tocsr()
-    similarity.setdiag(0)
-    similarity.eliminate_zeros()
-    return top_k_per_row(similarity, k).astype(np.float32)
+    return top_k_per_row(shrunk_cosine(matrix, shrink, co), k).astype(np.float32)
+
+
+def shrunk_cosine(
+    matrix: sparse.csr_matrix, shrink: float, co: sparse.csr_matrix | None = None
+) -> sparse.csr_matrix:
+    """Return every pair's cosine similarity with shrinkage, the diagonal removed."""
+    co = cooccurrence(matrix) if co is None else co
+    similarity = co.tocoo(copy=True)
+    norms = np.sqrt(np.maximum(co.diagonal(), 0)).astype(np.float64)
+    off = similarity.row != similarity.col
+    rows, cols = similarity.row[off], similarity.col[off]
+    values = similarity.data[off] / (norms[rows] * norms[cols] + shrink)
+    out = sparse.csr_matrix(
+        (values.astype(np.float32), (rows, cols)), shape=co.shape, dtype=np.float32
+    )
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
 
 
 def top_k_per_row(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
-    """Keep the ``k`` largest entries of each row of a sparse matrix."""
+    """Keep the ``k`` largest entries of each row of a sparse matrix (ties: lower column first).
+
+    One sort of all the stored entries by (row, value), no loop over rows.
+    """
     matrix = matrix.tocsr()
-    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
-    keep_rows: list[np.ndarray] = []
-    keep_cols: list[np.ndarray] = []
-    keep_vals: list[np.ndarray] = []
-    for row in range(matrix.shape[0]):
-        start, end = indptr[row], indptr[row + 1]
-        if start == end:
-            continue
-        values = data[start:end]
-        n = end - start
-        chosen = np.argpartition(-values, k - 1)[:k] if n > k else np.arange(n)
-        keep_rows.append(np.full(len(chosen), row, dtype=np.int32))
-        keep_cols.append(indices[start:end][chosen])
-        keep_vals.append(values[chosen])
-    if not keep_rows:
-        return sparse.csr_matrix(matrix.shape, dtype=matrix.dtype)
+    matrix.sort_indices()
+    counts = np.diff(matrix.indptr)
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), counts)
+    order = np.lexsort((-matrix.data, rows))
+    rank = np.arange(len(order), dtype=np.int64) - matrix.indptr[rows]
+    keep = order[rank < k]
     out = sparse.csr_matrix(
-        (np.concatenate(keep_vals), (np.concatenate(keep_rows), np.concatenate(keep_cols))),
+        (matrix.data[keep], (rows[keep], matrix.indices[keep])),
         shape=matrix.shape,
+        dtype=matrix.dtype,
     )
     out.sort_indices()
     return out

@@ -41,9 +41,15 @@ class Dataset:
         """Return how many courses there are."""
         return len(self.courses)
 
-    def matrix(self, mask: np.ndarray | None = None) -> sparse.csr_matrix:
-        """Return the members x courses matrix of the events (all, or those under ``mask``)."""
-        rows, items, weights = self.event_rows, self.event_items, self.event_weights
+    def matrix(
+        self, mask: np.ndarray | None = None, weights: np.ndarray | None = None
+    ) -> sparse.csr_matrix:
+        """Return the members x courses matrix of the events (all, or those under ``mask``).
+
+        ``weights`` replaces the events' own weights (one per event, before the mask).
+        """
+        rows, items = self.event_rows, self.event_items
+        weights = self.event_weights if weights is None else weights
         if mask is not None:
             rows, items, weights = rows[mask], items[mask], weights[mask]
         return interaction_matrix(rows, items, weights, self.n_members, self.n_items)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,8 +30,8 @@ from threadpoolctl import threadpool_limits
 from bot.recommend._algos import item_scores, popularity
 from bot.recommend._data import Dataset, SplitBy, global_split, temporal_split
 from bot.recommend._metrics import METRICS, Interval, bootstrap, coverage, paired, per_member, top_k
-from bot.recommend._train import TrainParams, fit_collab, train, tune_collab
-from bot.recommend._types import Algorithm
+from bot.recommend._select import Grid, binary, choose, fit
+from bot.recommend._train import TrainParams, describe, train
 
 Progress = Callable[[str, int, int], None]
 # Validation data for tuning: the training matrix, validation rows, and each row's held-out items.
@@ -150,7 +152,8 @@ class Report:
                     f"  vs {r.name:<11} warm {_ci(warm_diff, signed=True):>24} ({rel:+.1%})   "
                     f"cold {_ci(self.versus(r, 'cold'), signed=True):>24}"
                 )
-        lines += ["", "chosen: " + "; ".join(f"{r.name}: {r.chosen}" for r in self.results)]
+        lines += ["", "chosen hyper-parameters (on a validation split of the training part):"]
+        lines += [f"  {r.name:<11} {r.chosen}" for r in self.results]
         return "\n".join(lines)
 
 
@@ -289,16 +292,31 @@ def evaluate(
         if model_name in ("item_knn", "ease"):
             if tuning is None:
                 tuning = _tune_split(training, params)
-            algorithm = Algorithm.EASE if model_name == "ease" else Algorithm.ITEM_KNN
-            grid: list[tuple[Algorithm, float]] = (
-                [(algorithm, lam) for lam in params.ease_lambdas]
-                if algorithm is Algorithm.EASE
-                else [(algorithm, float(x)) for x in params.knn_ks]
+            tune_matrix, tune_rows, tune_truth = tuning
+            is_ease = model_name == "ease"
+            grid = Grid(
+                memory_mb=math.inf,  # a baseline is run whatever it needs
+                ease_lambdas=params.ease_lambdas if is_ease else (),
+                knn_ks=() if is_ease else params.knn_ks,
+                knn_shrinks=() if is_ease else (0.0,),
+                half_lives=(),
+                k=params.k,
             )
-            _, param, _ = tune_collab(*tuning, params, grid)
-            weights = fit_collab(algorithm, matrix, param)
+
+            def same(_half_life: float, m: sparse.csr_matrix = tune_matrix) -> sparse.csr_matrix:
+                return m
+
+            found = choose(
+                same,
+                binary(tune_matrix[tune_rows]),
+                tune_truth,
+                grid,
+                0.0,
+                level=logging.DEBUG,  # a baseline's tuning: only ours is reported at INFO
+            )
+            weights = fit(found.candidate, matrix)
             assert weights is not None
-            chosen_text = f"{'lambda' if algorithm is Algorithm.EASE else 'k'}={param:g}"
+            chosen_text = found.candidate.label()
 
             def warm_score(rows: np.ndarray, w: Any = weights) -> np.ndarray:
                 return item_scores(w, matrix[rows])
@@ -315,12 +333,7 @@ def evaluate(
         elif model_name == "ours":
             end = float(data.event_times.max()) if len(data.event_times) else 0.0
             model = train(training, datetime.fromtimestamp(end, UTC), params)
-            info = model.info
-            chosen_text = (
-                f"{info.algorithm.value} {info.params['param']:g}, text weight "
-                f"{model.text_weight:g}, popularity weight {model.popularity_weight:g}, "
-                f"cold popularity share {model.cold_popularity:g}"
-            )
+            chosen_text = describe(model)
 
             def warm_score(rows: np.ndarray, m: Any = model) -> np.ndarray:
                 scores: np.ndarray = m.score_rows(matrix[rows], [texts.get(int(r)) for r in rows])
@@ -339,7 +352,9 @@ def evaluate(
                 chosen=chosen_text,
                 warm=per_member(warm_top, warm_truth, k),
                 cold=per_member(cold_top, cold_truth, k),
-                coverage=coverage(np.concatenate((warm_top, cold_top)), data.n_items),
+                coverage=coverage(
+                    np.concatenate((warm_top.ravel(), cold_top.ravel())), data.n_items
+                ),
                 seconds=time.perf_counter() - started,
             )
         )

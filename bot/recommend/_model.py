@@ -264,16 +264,25 @@ def blend(
     with neither gets popularity. Popularity breaks ties everywhere.
     """
     out = np.broadcast_to(pop_z, collab_z.shape).astype(np.float32)
-    warm_rows = warm[:, None]
-    text_rows = has_text[:, None]
-    warm_score = (
-        collab_z
-        + np.where(text_rows, text_weight * text_z, 0)
-        + (popularity_weight + TIE_BREAK) * pop_z
-    )
-    cold_score = (1 - cold_popularity) * text_z + (cold_popularity + TIE_BREAK) * pop_z
-    out = np.where(warm_rows, warm_score, np.where(text_rows, cold_score, out))
-    return np.asarray(out, dtype=np.float32)
+    if warm.all():  # training's warm validation: no row to pick out
+        return np.asarray(
+            collab_z
+            + np.where(has_text[:, None], text_weight * text_z, 0)
+            + (popularity_weight + TIE_BREAK) * pop_z,
+            dtype=np.float32,
+        )
+    if warm.any():
+        rows = np.flatnonzero(warm)
+        out[rows] = (
+            collab_z[rows]
+            + np.where(has_text[rows, None], text_weight * text_z[rows], 0)
+            + (popularity_weight + TIE_BREAK) * pop_z
+        )
+    cold = ~warm & has_text
+    if cold.any():
+        rows = np.flatnonzero(cold)
+        out[rows] = (1 - cold_popularity) * text_z[rows] + (cold_popularity + TIE_BREAK) * pop_z
+    return out
 
 
 def diversify(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import html
 import re
 import xml.etree.ElementTree as ET
@@ -9,12 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from bot.recommend._data import Dataset
 from bot.recommend._types import Course
 
+# The Stack Exchange sample shipped in the repository (see data/README.md).
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "se-matheducators" / "Posts.xml.gz"
 _TAG_RE = re.compile(r"<([^<>]+)>")
 _HTML_RE = re.compile(r"<[^>]+>")
 
@@ -78,10 +82,19 @@ def load_stack_exchange(path: Path) -> Dataset:
 
 
 def _rows(path: Path) -> Iterator[dict[str, str]]:
-    for _event, element in ET.iterparse(path, events=("end",)):
-        if element.tag == "row":
-            yield dict(element.attrib)
-            element.clear()
+    """Yield the attributes of each ``row`` of a Posts.xml, gzipped or not."""
+    with _open(path) as fh:
+        for _event, element in ET.iterparse(fh, events=("end",)):
+            if element.tag == "row":
+                yield dict(element.attrib)
+                element.clear()
+
+
+def _open(path: Path) -> IO[bytes] | gzip.GzipFile:
+    """Open a file for reading bytes, through gzip if its name ends in ``.gz``."""
+    if path.suffix == ".gz":
+        return gzip.open(path)
+    return path.open("rb")
 
 
 # --- synthetic data for scale ------------------------------------------------------------------
@@ -101,6 +114,7 @@ class SyntheticSpec:
     messages_per_member: int = 3
     chinese_share: float = 0.2
     seed: int = 7
+    drift: float = 0.0  # the share of members whose tastes move to new topics over the year
 
 
 def _word(rng: np.random.Generator, chinese: bool) -> str:
@@ -114,6 +128,9 @@ def synthetic(spec: SyntheticSpec) -> Dataset:
 
     Each member likes one to three topics; purchases follow their tastes and a long-tailed
     course popularity; their messages use their topics' words, so text carries signal.
+    With ``drift``, tastes move over the year: that share of members drifts from their first
+    topics to others (the later a purchase or message, the likelier it follows the new ones),
+    and every course's popularity moves from one long-tailed draw to another.
     """
     rng = np.random.default_rng(spec.seed)
     chinese_topic = rng.random(spec.topics) < spec.chinese_share
@@ -140,27 +157,39 @@ def synthetic(spec: SyntheticSpec) -> Dataset:
     rows = np.repeat(np.arange(spec.members), per_member)
     pick = rng.integers(0, 3, size=len(rows)) % n_tastes[rows]
     topic = tastes[rows, pick]
+    drift = _Drift(spec, pick, rows) if spec.drift > 0 else None
+    if drift is not None:
+        topic = drift.topics(topic, rows, pick, drift.phase)
     explore = rng.random(len(rows)) < 0.1
     topic[explore] = rng.integers(0, spec.topics, size=int(explore.sum()))
     items = np.empty(len(rows), dtype=np.int64)
+    late = drift.late if drift is not None else np.zeros(len(rows), dtype=bool)
     for t in range(spec.topics):
-        where = np.flatnonzero(topic == t)
         pool = by_topic[t]
-        if not len(where):
-            continue
         if not len(pool):
             pool = np.arange(spec.courses)
-        p = weight[pool] / weight[pool].sum()
-        items[where] = rng.choice(pool, size=len(where), p=p)
+        for is_late, weights in ((False, weight), (True, drift.weight if drift else weight)):
+            where = np.flatnonzero((topic == t) & (late == is_late))
+            if not len(where):
+                continue
+            p = weights[pool] / weights[pool].sum()
+            items[where] = rng.choice(pool, size=len(where), p=p)
     start = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
-    times = start + rng.random(len(rows)) * 365 * 86400
+    times = start + (drift.phase if drift is not None else rng.random(len(rows))) * 365 * 86400
     n_messages = spec.members * spec.messages_per_member
     msg_rows = rng.integers(0, spec.members, size=n_messages)
-    msg_topic = tastes[msg_rows, rng.integers(0, 3, size=n_messages) % n_tastes[msg_rows]]
+    msg_pick = rng.integers(0, 3, size=n_messages) % n_tastes[msg_rows]
+    msg_topic = tastes[msg_rows, msg_pick]
+    msg_phase: np.ndarray | None = None
+    if drift is not None:
+        msg_phase = drift.phases(n_messages)
+        msg_topic = drift.topics(msg_topic, msg_rows, msg_pick, msg_phase)
     texts = []
     for t in msg_topic:
         words = vocab[t]
         texts.append(" ".join(words[j] for j in rng.integers(0, len(words), size=6)))
+    if msg_phase is None:
+        msg_phase = rng.random(n_messages)
     return Dataset(
         courses=courses,
         member_ids=np.arange(1, spec.members + 1, dtype=np.int64),
@@ -169,7 +198,35 @@ def synthetic(spec: SyntheticSpec) -> Dataset:
         event_times=times,
         event_weights=np.ones(len(rows), dtype=np.float32),
         message_rows=msg_rows,
-        message_times=start + rng.random(n_messages) * 365 * 86400,
+        message_times=start + msg_phase * 365 * 86400,
         message_texts=texts,
-        version=f"synthetic:{spec.members}x{spec.courses}x{spec.purchases}:{spec.seed}",
+        version=f"synthetic:{spec.members}x{spec.courses}x{spec.purchases}:{spec.seed}"
+        + (f":drift{spec.drift:g}" if drift is not None else ""),
     )
+
+
+class _Drift:
+    """Tastes and popularity that move over the year (drawn apart from the main stream)."""
+
+    def __init__(self, spec: SyntheticSpec, pick: np.ndarray, rows: np.ndarray) -> None:
+        rng = np.random.default_rng([spec.seed, 1])
+        self.new_tastes = rng.integers(0, spec.topics, size=(spec.members, 3))
+        self.drifting = rng.random(spec.members) < spec.drift
+        self.phase = rng.random(len(rows))  # when in the year each purchase happens
+        self.late = rng.random(len(rows)) < self.phase
+        self.weight = rng.pareto(1.2, size=spec.courses) + 1
+        self._rng = rng
+
+    def phases(self, n: int) -> np.ndarray:
+        """Return when in the year each of ``n`` messages is written."""
+        phase: np.ndarray = self._rng.random(n)
+        return phase
+
+    def topics(
+        self, topic: np.ndarray, rows: np.ndarray, pick: np.ndarray, phase: np.ndarray
+    ) -> np.ndarray:
+        """Return the topics with a drifting member's later ones moved to their new tastes."""
+        moved = self.drifting[rows] & (self._rng.random(len(rows)) < phase)
+        out = topic.copy()
+        out[moved] = self.new_tastes[rows[moved], pick[moved]]
+        return out

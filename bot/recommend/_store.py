@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, exists, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.recommend._types import Course, catalog_digest
@@ -101,6 +101,61 @@ async def recent_text(conn: AsyncConnection, member_id: int, *, since: datetime,
         .limit(limit)
     )
     return "\n".join(reversed([r[0] for r in rows]))
+
+
+async def member_inputs(
+    conn: AsyncConnection,
+    community_id: int,
+    member_id: int,
+    *,
+    since: datetime | None,
+    limit: int,
+) -> tuple[list[str], str | None]:
+    """Return a member's kept courses and latest messages (oldest first) in one query.
+
+    The text is None when ``since`` is None or the member turned the use of messages off.
+    One statement instead of three: serving one member is mostly these round trips.
+    """
+    owned = (
+        select(
+            literal(0).label("kind"),
+            courses.c.course_id.label("value"),
+            null().label("at"),
+        )
+        .join(
+            purchases,
+            and_(
+                purchases.c.community_id == courses.c.community_id,
+                purchases.c.offer_id == courses.c.offer_id,
+            ),
+        )
+        .where(
+            purchases.c.community_id == community_id,
+            purchases.c.member_id == member_id,
+            purchases.c.refunded_at.is_(None),
+        )
+    )
+    if since is None or limit <= 0:
+        return [str(r[1]) for r in await conn.execute(owned)], None
+    latest = (
+        select(message_log.c.text, message_log.c.posted_at)
+        .where(message_log.c.member_id == member_id, message_log.c.posted_at >= since)
+        .order_by(message_log.c.posted_at.desc())
+        .limit(limit)
+        .subquery()
+    )
+    opted_out_here = exists().where(
+        recommend_prefs.c.community_id == community_id,
+        recommend_prefs.c.member_id == member_id,
+        recommend_prefs.c.use_messages.is_(False),
+    )
+    said = select(literal(1).label("kind"), latest.c.text, latest.c.posted_at)
+    flag = select(literal(2).label("kind"), null(), null()).where(opted_out_here)
+    rows = (await conn.execute(union_all(owned, said, flag))).all()
+    if any(r[0] == 2 for r in rows):
+        return [str(r[1]) for r in rows if r[0] == 0], None
+    messages = sorted((r for r in rows if r[0] == 1), key=lambda r: str(r[2]))
+    return [str(r[1]) for r in rows if r[0] == 0], "\n".join(str(r[1]) for r in messages)
 
 
 async def popularity_counts(conn: AsyncConnection, community_id: int) -> dict[str, int]:

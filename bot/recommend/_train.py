@@ -1,37 +1,46 @@
 """Training: choose the collaborative model and the blend weights on a validation split, then fit.
 
 Everything here is plain CPU work on arrays; the caller runs it in a worker thread so the bot
-keeps serving the previous model meanwhile.
+keeps serving the previous model meanwhile. What was chosen, and why, goes to the log at INFO.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
-from bot.recommend._algos import ease, item_knn, item_scores, popularity
+from bot.recommend._algos import item_scores, popularity
 from bot.recommend._data import Dataset, temporal_split
 from bot.recommend._metrics import coverage, per_member, top_k
 from bot.recommend._model import Model, blend, zscore
+from bot.recommend._select import Candidate, Grid, binary, choose, fit
 from bot.recommend._text import TextModel
 from bot.recommend._types import Algorithm, ModelInfo, catalog_digest
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 MIN_VALIDATION = 30  # fewer validation members than this: keep the default blend weights
 DEFAULT_COLD_POPULARITY = 0.5
+DAY = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
 class TrainParams:
-    """The search space and the sizes that bound training time."""
+    """The search space and the sizes that bound training time and memory."""
 
-    ease_max_items: int = 3000
-    ease_lambdas: tuple[float, ...] = (5.0, 50.0, 500.0, 5000.0)
-    knn_ks: tuple[int, ...] = (20, 100)
+    train_memory_mb: float = 1536.0
+    ease_lambdas: tuple[float, ...] = (5.0, 50.0, 200.0, 500.0, 2000.0, 5000.0)
+    knn_ks: tuple[int, ...] = (20, 50, 100, 200)
+    knn_shrinks: tuple[float, ...] = (0.0, 10.0, 100.0)
+    half_lives: tuple[float, ...] = (0.25, 1.0)  # shares of the data's time span
     text_weights: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
     popularity_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
     cold_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -41,25 +50,36 @@ class TrainParams:
     k: int = 10
     seed: int = 0
 
+    def grid(self) -> Grid:
+        """Return the collaborative search space."""
+        return Grid(
+            memory_mb=self.train_memory_mb,
+            ease_lambdas=self.ease_lambdas,
+            knn_ks=self.knn_ks,
+            knn_shrinks=self.knn_shrinks,
+            half_lives=self.half_lives,
+            k=self.k,
+        )
+
+
+def decayed_matrix(data: Dataset, mask: np.ndarray | None, half_life: float) -> sparse.csr_matrix:
+    """Return the events under ``mask``, each weighing half as much per ``half_life`` of age.
+
+    Age counts back from the latest event under the mask; ``inf`` is no decay.
+    """
+    if not math.isfinite(half_life):
+        return data.matrix(mask)
+    times = data.event_times if mask is None else data.event_times[mask]
+    end = float(times.max()) if len(times) else 0.0
+    factor = np.power(0.5, (end - data.event_times) / half_life).astype(np.float32)
+    return data.matrix(mask, weights=data.event_weights * factor)
+
 
 def fit_collab(
-    algorithm: Algorithm, matrix: sparse.csr_matrix, param: float
+    algorithm: Algorithm, matrix: sparse.csr_matrix, param: float, shrink: float = 0.0
 ) -> np.ndarray | sparse.csr_matrix | None:
     """Fit one collaborative model (``param`` is EASE's lambda or kNN's k)."""
-    if algorithm is Algorithm.EASE:
-        return ease(matrix, param)
-    if algorithm is Algorithm.ITEM_KNN:
-        return item_knn(matrix, int(param))
-    return None
-
-
-def candidates(params: TrainParams, n_items: int) -> list[tuple[Algorithm, float]]:
-    """Return the (algorithm, parameter) pairs to try; EASE only up to ``ease_max_items``."""
-    pairs: list[tuple[Algorithm, float]] = []
-    if n_items <= params.ease_max_items:
-        pairs += [(Algorithm.EASE, lam) for lam in params.ease_lambdas]
-    pairs += [(Algorithm.ITEM_KNN, float(k)) for k in params.knn_ks]
-    return pairs
+    return fit(Candidate(algorithm, param, shrink), matrix)
 
 
 def mean_ndcg(
@@ -71,23 +91,9 @@ def mean_ndcg(
     return float(per_member(top_k(scores, exclude, k), truth, k)["ndcg"].mean())
 
 
-def tune_collab(
-    matrix: sparse.csr_matrix,
-    rows: np.ndarray,
-    truth: list[np.ndarray],
-    params: TrainParams,
-    pairs: list[tuple[Algorithm, float]],
-) -> tuple[Algorithm, float, float]:
-    """Return the (algorithm, parameter) with the best validation NDCG, and that NDCG."""
-    best = (pairs[0][0], pairs[0][1], -1.0)
-    seen = matrix[rows]
-    for algorithm, param in pairs:
-        weights = fit_collab(algorithm, matrix, param)
-        assert weights is not None
-        ndcg = mean_ndcg(item_scores(weights, seen), seen, truth, params.k)
-        if ndcg > best[2]:
-            best = (algorithm, param, ndcg)
-    return best
+def _span(data: Dataset, mask: np.ndarray | None = None) -> float:
+    times = data.event_times if mask is None else data.event_times[mask]
+    return float(times.max() - times.min()) if len(times) else 0.0
 
 
 def _sample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
@@ -102,8 +108,16 @@ def train(
     params: TrainParams | None = None,
     progress: Progress | None = None,
 ) -> Model:
-    """Train a model on everything in ``data``, with weights chosen on a temporal validation."""
-    params = params or TrainParams()
+    """Train a model on everything in ``data``, with weights chosen on a temporal validation.
+
+    BLAS runs on one thread: training shares the machine with the bot it trains for, and on
+    a busy machine a second BLAS thread spins more than it computes.
+    """
+    with threadpool_limits(1, "blas"):
+        return _train(data, now, params or TrainParams(), progress)
+
+
+def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress | None) -> Model:
     say = progress or (lambda _msg: None)
     rng = np.random.default_rng(params.seed)
     n_items = data.n_items
@@ -111,20 +125,38 @@ def train(
     val_rows = _sample(np.array(sorted(split.test), dtype=np.int64), params.validation_members, rng)
     is_val = np.zeros(data.n_members, dtype=bool)
     is_val[val_rows] = True
-    train_matrix = data.matrix(split.train_mask | ~is_val[data.event_rows])
-    seen = train_matrix[val_rows]
+    train_mask = split.train_mask | ~is_val[data.event_rows]
+    train_matrix = data.matrix(train_mask)
+    seen = binary(train_matrix[val_rows])
     warm_val = val_rows[np.asarray(seen.getnnz(axis=1) > 0)]
     warm_truth = [split.test[int(r)] for r in warm_val]
     validation: dict[str, float] = {"validation_members": float(len(val_rows))}
+    pop_half_life = math.inf
+    if n_items and len(val_rows):
+        pop_half_life, validation["popularity_ndcg"] = _choose_popularity_decay(
+            data, train_mask, val_rows, split.test, seen, params
+        )
+    pop_z = zscore(_popularity(data, train_mask, pop_half_life)[None, :])[0]
 
-    algorithm, param = Algorithm.POPULARITY, 0.0
-    pairs = candidates(params, n_items)
-    if train_matrix.nnz and pairs:
-        algorithm, param = pairs[0]
+    candidate = Candidate(Algorithm.POPULARITY, 0.0)
+    chosen_weights: np.ndarray | sparse.csr_matrix | None = None
+    if train_matrix.nnz and n_items:
+        candidate = Candidate(Algorithm.ITEM_KNN, float(min(params.knn_ks, default=20)))
         if len(warm_val):
             say("choosing the collaborative model")
-            algorithm, param, ndcg = tune_collab(train_matrix, warm_val, warm_truth, params, pairs)
-            validation["collab_ndcg"] = ndcg
+            choice = choose(
+                lambda half_life: decayed_matrix(data, train_mask, half_life),
+                binary(train_matrix[warm_val]),
+                warm_truth,
+                params.grid(),
+                _span(data, train_mask),
+                pop_z,
+            )
+            candidate, chosen_weights = choice.candidate, choice.weights
+            validation["collab_ndcg"] = choice.ndcg
+            validation["candidates"] = float(choice.tried)
+            if not math.isnan(choice.ease_ndcg):
+                validation["ease_ndcg"] = choice.ease_ndcg
 
     say("fitting the text part on the validation split")
     cutoff = np.where(is_val, split.cutoff, np.inf)
@@ -138,24 +170,31 @@ def train(
             text_model = TextModel.fit(
                 data.courses, {int(r): texts[r] for r in learn}, train_matrix
             )
-        pop_z = zscore(popularity(train_matrix)[None, :])[0]
-        if train_matrix.nnz:
-            weights = fit_collab(algorithm, train_matrix, param)
+        if train_matrix.nnz and candidate.algorithm is not Algorithm.POPULARITY:
+            weights = chosen_weights
+            if weights is None:
+                weights = fit(candidate, decayed_matrix(data, train_mask, candidate.half_life))
             text_weight, popularity_weight, warm_ndcg = _choose_warm_weights(
                 text_model, weights, train_matrix, warm_val, warm_truth, texts, pop_z, params
             )
             validation["blend_ndcg"] = warm_ndcg
+            del weights, chosen_weights
         if text_model is not None:
-            cold_popularity, cold_ndcg = _choose_cold_weight(
+            cold_popularity, cold_ndcg, cold_pop_ndcg = _choose_cold_weight(
                 text_model, val_rows, split.test, texts, pop_z, params
             )
             validation["cold_ndcg"] = cold_ndcg
+            validation["cold_popularity_ndcg"] = cold_pop_ndcg
+            _say_cold(cold_popularity, cold_ndcg, cold_pop_ndcg, params.k)
+        else:
+            log.info("recommend: cold members get popularity (no messages to learn text from)")
 
     say("fitting the final model on all the data")
     matrix = data.matrix()
-    weights = fit_collab(algorithm, matrix, param) if matrix.nnz else None
-    if weights is None:
-        algorithm = Algorithm.POPULARITY
+    weights = None
+    if matrix.nnz:
+        weights = fit(candidate, decayed_matrix(data, None, candidate.half_life))
+    algorithm = candidate.algorithm if weights is not None else Algorithm.POPULARITY
     all_texts = data.texts_by_row(limit=params.messages_per_member)
     text_model_final: TextModel | None = None
     if all_texts and n_items:
@@ -163,16 +202,17 @@ def train(
         text_model_final = TextModel.fit(
             data.courses, {int(r): all_texts[r] for r in learn}, matrix
         )
+    info = ModelInfo(
+        trained_at=now,
+        data_version=data.version,
+        catalog=catalog_digest(data.courses),
+        algorithm=algorithm,
+    )
     model = Model(
         data.courses,
-        info=ModelInfo(
-            trained_at=now,
-            data_version=data.version,
-            catalog=catalog_digest(data.courses),
-            algorithm=algorithm,
-        ),
+        info=info,
         weights=weights,
-        popularity=popularity(matrix),
+        popularity=_popularity(data, None, pop_half_life),
         text=text_model_final,
         text_weight=text_weight,
         cold_popularity=cold_popularity,
@@ -185,7 +225,10 @@ def train(
         catalog=catalog_digest(data.courses),
         algorithm=algorithm,
         params={
-            "param": param,
+            "param": candidate.param,
+            "shrink": candidate.shrink,
+            "half_life_days": _days(candidate.half_life),
+            "popularity_half_life_days": _days(pop_half_life),
             "text_weight": text_weight,
             "cold_popularity": cold_popularity,
             "popularity_weight": popularity_weight,
@@ -194,7 +237,94 @@ def train(
         purchases=int(matrix.nnz),
         validation=validation,
     )
+    log.info(
+        "recommend: trained %s; text weight %g, popularity weight %g (half-life %s), "
+        "cold popularity share %g",
+        candidate.label(),
+        text_weight,
+        popularity_weight,
+        "none" if math.isinf(pop_half_life) else f"{pop_half_life / DAY:.3g}d",
+        cold_popularity,
+    )
     return model
+
+
+def describe(model: Model) -> str:
+    """Return the chosen hyper-parameters of a trained model in one line."""
+    p = model.info.params
+    candidate = Candidate(
+        model.info.algorithm,
+        p.get("param", 0.0),
+        p.get("shrink", 0.0),
+        p.get("half_life_days", 0.0) * DAY or math.inf,
+    )
+    pop_days = p.get("popularity_half_life_days", 0.0)
+    cold = (
+        "popularity"
+        if model.cold_popularity >= 1.0
+        else f"text (popularity share {model.cold_popularity:g})"
+    )
+    return (
+        f"{candidate.label()}, text weight {model.text_weight:g}, popularity weight "
+        f"{model.popularity_weight:g}"
+        + (f" (half-life {pop_days:.3g}d)" if pop_days else "")
+        + f", cold members: {cold}"
+    )
+
+
+def _days(seconds: float) -> float:
+    """Return a half-life in days; 0 stands for none (no decay)."""
+    return 0.0 if math.isinf(seconds) else seconds / DAY
+
+
+def _popularity(data: Dataset, mask: np.ndarray | None, half_life: float) -> np.ndarray:
+    """Return each course's popularity: members who took it, or their decayed weights."""
+    if math.isinf(half_life):
+        return popularity(data.matrix(mask))
+    return popularity(decayed_matrix(data, mask, half_life), weighted=True)
+
+
+def _choose_popularity_decay(
+    data: Dataset,
+    mask: np.ndarray,
+    rows: np.ndarray,
+    test: dict[int, np.ndarray],
+    seen: sparse.csr_matrix,
+    params: TrainParams,
+) -> tuple[float, float]:
+    """Pick the half-life of popularity (recent takers count more) by validation NDCG."""
+    truth = [test[int(r)] for r in rows]
+    span = _span(data, mask)
+    best = (math.inf, -1.0)
+    for share in (math.inf, *sorted(params.half_lives)):
+        half_life = share * span if math.isfinite(share) else math.inf
+        if math.isfinite(half_life) and half_life <= 0:
+            continue
+        pop = _popularity(data, mask, half_life)
+        ndcg = mean_ndcg(np.broadcast_to(pop, seen.shape), seen, truth, params.k)
+        if ndcg > best[1] + 1e-9:
+            best = (half_life, ndcg)
+    return best
+
+
+def _say_cold(cold_popularity: float, cold_ndcg: float, pop_ndcg: float, k: int) -> None:
+    """Log what members with messages and no courses get, and why."""
+    if cold_popularity >= 1.0:
+        log.info(
+            "recommend: cold members get popularity: text did not beat it on validation"
+            " (NDCG@%d %.4f)",
+            k,
+            cold_ndcg,
+        )
+    else:
+        log.info(
+            "recommend: cold members get the text model (popularity share %g): validation"
+            " NDCG@%d %.4f against popularity's %.4f",
+            cold_popularity,
+            k,
+            cold_ndcg,
+            pop_ndcg,
+        )
 
 
 def _coverage(
@@ -252,7 +382,7 @@ def _choose_warm_weights(
         return mean_ndcg(scores, seen, truth, params.k)
 
     best_pop, best = 0.0, ndcg(0.0, 0.0)
-    for beta in sorted(params.popularity_weights):
+    for beta in sorted(b for b in params.popularity_weights if b):
         found = ndcg(0.0, beta)
         if found > best + 1e-9:
             best_pop, best = beta, found
@@ -272,19 +402,22 @@ def _choose_cold_weight(
     texts: dict[int, str],
     pop_z: np.ndarray,
     params: TrainParams,
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """Pick popularity's share for members with text and no courses (1 is popularity alone).
+
+    Return the share, its validation NDCG and popularity alone's.
 
     Validation members with text stand in for them, their courses hidden.
     """
     with_text = [int(r) for r in rows if int(r) in texts]
     if not with_text:
-        return 1.0, 0.0
+        return 1.0, 0.0, 0.0
     truth = [test[r] for r in with_text]
     text_z = zscore(text.scores([texts[r] for r in with_text]))
     nothing = sparse.csr_matrix(text_z.shape, dtype=np.float32)
     best = (1.0, -1.0)
-    for beta in sorted(params.cold_weights, reverse=True):
+    alone = 0.0
+    for beta in sorted({1.0, *params.cold_weights}, reverse=True):
         scores = blend(
             np.zeros_like(text_z),
             text_z,
@@ -295,6 +428,8 @@ def _choose_cold_weight(
             cold_popularity=beta,
         )
         ndcg = mean_ndcg(scores, nothing, truth, params.k)
+        if beta == 1.0:
+            alone = ndcg
         if ndcg > best[1] + 1e-9:
             best = (beta, ndcg)
-    return best
+    return best[0], best[1], alone

@@ -23,6 +23,7 @@ from bot.core.cohort import Cohort
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.recommend import Reason, TrainParams
+from bot.recommend._store import member_inputs, owned_courses, recent_text
 from bot.runtime import build
 from bot.store.tables import courses, purchases, recommend_prefs
 from tests.conftest import make_config, output
@@ -439,3 +440,31 @@ async def test_merging_members_keeps_the_more_private_setting(
             )
         ).all()
     assert [tuple(r) for r in rows] == [(survivor, False, False)]
+
+
+async def test_one_query_reads_what_serving_a_member_needs(
+    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
+) -> None:
+    demo = bot.communities["demo"].id
+    await service(bot).open()  # the catalog reaches the store
+    start = clock.now() - timedelta(days=3)
+    ann = await member(bot, "ann")
+    await buy(bot, ann, "python", start)
+    await buy(bot, ann, "pandas-course", start + timedelta(hours=1))
+    await buy(bot, ann, "sql", start + timedelta(hours=2), refunded=True)
+    for n in range(4):
+        await say(con, "ann", f"message {n}: pandas groupby")
+        clock.advance(timedelta(minutes=1))
+    since = clock.now() - timedelta(days=1)
+    async with bot.db.read() as conn:
+        owned, text = await member_inputs(conn, demo, ann, since=since, limit=3)
+        assert sorted(owned) == sorted(await owned_courses(conn, demo, ann)) == ["pandas", "python"]
+        assert text == await recent_text(conn, ann, since=since, limit=3)
+        assert text is not None and text.splitlines()[0].startswith("message 1")
+        assert await member_inputs(conn, demo, ann, since=None, limit=3) == (owned, None)
+        nobody = await member(bot, "nobody")
+        assert await member_inputs(conn, demo, nobody, since=since, limit=3) == ([], "")
+    await run(con, "ann", "/privacy recommendations off")
+    async with bot.db.read() as conn:
+        owned_now, text_now = await member_inputs(conn, demo, ann, since=since, limit=3)
+    assert (sorted(owned_now), text_now) == (["pandas", "python"], None)

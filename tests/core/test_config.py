@@ -1137,3 +1137,33 @@ def test_stripe_keys_match_the_mode(mode: str, key: str, ok: bool) -> None:
     else:
         with pytest.raises(ConfigError, match=r"stripe\.secret_key"):
             parse(data)
+
+
+# --- recommender: the training memory budget ---------------------------------------------------
+
+RECOMMEND = '[[communities]]\nid = "demo"\nname = "Demo"\n[communities.recommend]\n'
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("", 1536), ("train_memory_mb = 64", 64), ("train_memory_mb = 1000000", 1_000_000)],
+)
+def test_the_recommenders_memory_budget_is_read(tmp_path: Path, line: str, expected: int) -> None:
+    config = load_text(tmp_path, RECOMMEND + line)
+    assert config.communities[0].recommend.train_memory_mb == expected
+
+
+@pytest.mark.parametrize("value", ["63", "1000001", "0", '"1G"', "true", "1.5"])
+def test_a_memory_budget_out_of_range_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="train_memory_mb"):
+        load_text(tmp_path, RECOMMEND + f"train_memory_mb = {value}")
+
+
+def test_the_old_ease_max_items_is_accepted_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="bot.core.config"):
+        config = load_text(tmp_path, RECOMMEND + "ease_max_items = 3000")
+    assert config.communities[0].recommend.train_memory_mb == 1536
+    assert "communities[0].recommend.ease_max_items is deprecated and ignored" in caplog.text
+    assert "train_memory_mb" in caplog.text

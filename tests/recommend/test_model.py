@@ -209,9 +209,9 @@ def test_training_picks_a_text_weight_never_worse_than_none_on_validation() -> N
     assert noisy.info.validation["blend_ndcg"] >= noisy.info.validation["collab_ndcg"] - 1e-9
 
 
-def test_past_the_ease_limit_training_uses_item_knn() -> None:
+def test_past_the_memory_budget_training_uses_item_knn() -> None:
     data = synthetic(SyntheticSpec(members=300, courses=30, purchases=2000, topics=5, seed=4))
-    params = TrainParams(ease_max_items=20, validation_members=100, text_members=100)
+    params = TrainParams(train_memory_mb=0.001, validation_members=100, text_members=100)
     assert train(data, NOW, params).info.algorithm is Algorithm.ITEM_KNN
 
 

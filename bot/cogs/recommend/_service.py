@@ -9,11 +9,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cogs.recommend._store import as_course, get_prefs, sync_catalog
+from bot.cogs.recommend._store import as_course, sync_catalog
 from bot.core.clock import Clock
 from bot.core.community import Community
 from bot.recommend import Algorithm, ModelInfo, Reason, Suggestion, catalog_digest
-from bot.recommend._store import data_version, owned_courses, popularity_counts, recent_text
+from bot.recommend._store import data_version, member_inputs, popularity_counts
 from bot.store.db import Database
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class Recommender:
         await self.open()
         config = self.community.config.recommend
         params = params or TrainParams(
-            ease_max_items=config.ease_max_items,
+            train_memory_mb=config.train_memory_mb,
             messages_per_member=max(1, config.text_messages),
         )
         async with self._train_lock:
@@ -197,13 +197,11 @@ class Recommender:
         """Return a member's suggestions: not owned, allowed by their tiers, diverse."""
         await self.open()
         config = self.community.config.recommend
+        since = self.clock.now() - config.text_window if config.text_messages else None
         async with self.db.read() as conn:
-            owned = await owned_courses(conn, self.community.id, member_id)
-            prefs = await get_prefs(conn, self.community.id, member_id)
-            text = None
-            if prefs.use_messages and config.text_messages:
-                since = self.clock.now() - config.text_window
-                text = await recent_text(conn, member_id, since=since, limit=config.text_messages)
+            owned, text = await member_inputs(
+                conn, self.community.id, member_id, since=since, limit=config.text_messages
+            )
         model = self.current()
         key = (id(model), tiers)
         allowed = self._masks.get(key)

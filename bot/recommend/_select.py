@@ -1,0 +1,258 @@
+"""Choosing the collaborative model: every candidate that fits the memory budget, on validation.
+
+EASE is tried whenever its items x items float32 matrix fits ``train_memory_mb``; item-kNN with
+shrinkage always, over a k x shrink grid. The best on validation NDCG wins, so the chosen model
+is never worse on validation than a plain EASE that fits. Then a time decay of the training
+events (the split is temporal: recent co-purchases may say more) is tried on the winner.
+What was tried, what fitted and why the winner won goes to the log at INFO.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+from scipy import sparse
+
+from bot.recommend._algos import (
+    cooccurrence,
+    ease,
+    ease_bytes,
+    item_scores,
+    knn_bytes,
+    shrunk_cosine,
+    top_k_per_row,
+)
+from bot.recommend._metrics import per_member, top_k
+from bot.recommend._model import TIE_BREAK, zscore
+from bot.recommend._types import Algorithm
+
+log = logging.getLogger(__name__)
+
+SCORE_BATCH = 2048  # validation members scored at a time
+MB = 2**20
+Weights: TypeAlias = np.ndarray | sparse.csr_matrix
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One collaborative model to try: EASE's lambda, or kNN's k and shrink; and a decay."""
+
+    algorithm: Algorithm
+    param: float
+    shrink: float = 0.0
+    half_life: float = math.inf  # seconds; inf: no decay
+
+    def label(self) -> str:
+        """Return the hyper-parameters in words, like ``ease lambda=500``."""
+        if self.algorithm is Algorithm.EASE:
+            text = f"ease lambda={self.param:g}"
+        elif self.algorithm is Algorithm.ITEM_KNN:
+            text = f"item_knn k={self.param:g} shrink={self.shrink:g}"
+        else:
+            text = "popularity"
+        if math.isfinite(self.half_life):
+            text += f" half-life={self.half_life / 86400:.3g}d"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """The search space and the memory budget."""
+
+    memory_mb: float
+    ease_lambdas: tuple[float, ...]
+    knn_ks: tuple[int, ...]
+    knn_shrinks: tuple[float, ...]
+    half_lives: tuple[float, ...]  # shares of the data's time span; empty: no decay tried
+    k: int
+
+
+@dataclass(slots=True)
+class Choice:
+    """The winner, its validation NDCG, and the best plain EASE's (``nan`` if none fitted).
+
+    ``weights`` is the winner as fitted on the validation split, kept when a third items x
+    items matrix fits the budget (else None: the caller fits it again).
+    """
+
+    candidate: Candidate
+    ndcg: float
+    ease_ndcg: float
+    tried: int
+    weights: Weights | None = None
+
+
+def binary(rows: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Return the rows with every stored value 1 (what serving knows: owned or not)."""
+    out = rows.copy()
+    out.data[:] = 1.0
+    return out
+
+
+def fit(candidate: Candidate, matrix: sparse.csr_matrix) -> Weights | None:
+    """Fit one candidate on ``matrix`` (already decayed if it has a half-life)."""
+    if candidate.algorithm is Algorithm.EASE:
+        return ease(matrix, candidate.param)
+    if candidate.algorithm is Algorithm.ITEM_KNN:
+        return _top(shrunk_cosine(matrix, candidate.shrink), int(candidate.param))
+    return None
+
+
+def mean_ndcg(
+    weights: Weights,
+    seen: sparse.csr_matrix,
+    truth: list[np.ndarray],
+    k: int,
+    tie: np.ndarray | None = None,
+) -> float:
+    """Return the mean validation NDCG at ``k`` of an item-item model, scored in batches.
+
+    Scores are standardised per member and ``tie`` (popularity, standardised) breaks ties,
+    as the served blend does.
+    """
+    if not truth:
+        return 0.0
+    values = []
+    for start in range(0, seen.shape[0], SCORE_BATCH):
+        rows = seen[start : start + SCORE_BATCH]
+        scores = zscore(item_scores(weights, rows))
+        if tie is not None:
+            scores = scores + TIE_BREAK * tie
+        top = top_k(scores, rows, k)
+        values.append(per_member(top, truth[start : start + SCORE_BATCH], k)["ndcg"])
+    return float(np.concatenate(values).mean())
+
+
+def ease_fits(n_items: int, memory_mb: float) -> bool:
+    """Tell whether EASE on ``n_items`` courses fits a budget of ``memory_mb``."""
+    return ease_bytes(n_items) <= memory_mb * MB
+
+
+def choose(
+    matrix_for: Callable[[float], sparse.csr_matrix],
+    seen: sparse.csr_matrix,
+    truth: list[np.ndarray],
+    grid: Grid,
+    span: float,
+    tie: np.ndarray | None = None,
+    *,
+    level: int = logging.INFO,
+) -> Choice:
+    """Try every candidate that fits on validation and return the best.
+
+    ``matrix_for(half_life)`` gives the training matrix with that decay; ``seen`` are the
+    validation members' known courses and ``truth`` their held-out ones; ``span`` is the
+    training data's time span in seconds (decays are shares of it); ``tie`` breaks ties.
+    What was chosen and why is logged at ``level``.
+    """
+    matrix = matrix_for(math.inf)
+    n_items = matrix.shape[1]
+    seen = binary(seen)
+    best: Choice | None = None
+    ease_best = math.nan
+    tried = 0
+
+    def consider(candidate: Candidate, weights: Weights | None) -> float:
+        nonlocal best, tried
+        if weights is None:
+            return math.nan
+        ndcg = mean_ndcg(weights, seen, truth, grid.k, tie)
+        tried += 1
+        log.debug("recommend: %s validation NDCG@%d %.4f", candidate.label(), grid.k, ndcg)
+        if best is None or ndcg > best.ndcg + 1e-12:
+            keep = not isinstance(weights, np.ndarray) or 3 * ease_bytes(n_items) // 2 <= (
+                grid.memory_mb * MB
+            )
+            best = Choice(candidate, ndcg, math.nan, 0, weights if keep else None)
+        return ndcg
+
+    need = ease_bytes(n_items) // MB
+    if not grid.ease_lambdas:
+        pass
+    elif ease_fits(n_items, grid.memory_mb):
+        log.log(
+            level,
+            "recommend: EASE fits (%d courses need %d MB of the %g MB train_memory_mb)",
+            n_items,
+            need,
+            grid.memory_mb,
+        )
+        for lam in sorted(grid.ease_lambdas):
+            candidate = Candidate(Algorithm.EASE, lam)
+            ndcg = consider(candidate, _try_fit(candidate, matrix))
+            if not math.isnan(ndcg):
+                ease_best = ndcg if math.isnan(ease_best) else max(ease_best, ndcg)
+    else:
+        log.log(
+            level,
+            "recommend: EASE skipped (%d courses need %d MB, over train_memory_mb %g); "
+            "item-kNN with shrinkage instead",
+            n_items,
+            need,
+            grid.memory_mb,
+        )
+    co = cooccurrence(matrix)
+    ks = sorted(k for k in grid.knn_ks if knn_bytes(n_items, k, co.nnz) <= grid.memory_mb * MB)
+    if grid.knn_ks and not ks:
+        ks = [min(grid.knn_ks)]
+        log.warning(
+            "recommend: even item-kNN needs more than train_memory_mb %g; trying k=%d alone",
+            grid.memory_mb,
+            ks[0],
+        )
+    for shrink in grid.knn_shrinks:
+        similarity = _top(shrunk_cosine(matrix, shrink, co), max(ks, default=0))
+        for k in ks:
+            consider(Candidate(Algorithm.ITEM_KNN, float(k), shrink), _top(similarity, k))
+        del similarity
+    del co
+    if best is None:
+        return Choice(Candidate(Algorithm.POPULARITY, 0.0), 0.0, ease_best, tried)
+    winner: Choice = best
+    for share in grid.half_lives:
+        if span <= 0:
+            break
+        candidate = Candidate(
+            winner.candidate.algorithm,
+            winner.candidate.param,
+            winner.candidate.shrink,
+            half_life=share * span,
+        )
+        consider(candidate, _try_fit(candidate, matrix_for(candidate.half_life)))
+    final: Choice = best
+    final.ease_ndcg = ease_best
+    final.tried = tried
+    if not grid.ease_lambdas:
+        ease_text = "not tried"
+    elif math.isnan(ease_best):
+        ease_text = "did not fit"
+    else:
+        ease_text = f"{ease_best:.4f}"
+    log.log(
+        level,
+        "recommend: chose %s: validation NDCG@%d %.4f, best of %d candidates (plain EASE %s)",
+        final.candidate.label(),
+        grid.k,
+        final.ndcg,
+        tried,
+        ease_text,
+    )
+    return final
+
+
+def _top(similarity: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
+    kept: sparse.csr_matrix = top_k_per_row(similarity, k).astype(np.float32)
+    return kept
+
+
+def _try_fit(candidate: Candidate, matrix: sparse.csr_matrix) -> Weights | None:
+    try:
+        return fit(candidate, matrix)
+    except np.linalg.LinAlgError as exc:
+        log.warning("recommend: %s left out: %s", candidate.label(), exc)
+        return None
