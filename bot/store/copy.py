@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +54,16 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# Derived rows the copy does not carry: the target's own triggers write cache versions as the
+# rows go in (bot/core/versions.py), and any value serves a fresh database.
+DERIVED = frozenset({"cache_versions"})
+
+
+def _tables() -> list[Table]:
+    """Return the tables a copy carries, parents first."""
+    return [t for t in metadata.sorted_tables if t.name not in DERIVED]
+
+
 async def copy_database(
     source_url: str,
     target_url: str,
@@ -72,12 +82,12 @@ async def copy_database(
             )
         await target.upgrade()
         async with target.read() as conn:
-            filled = [t.name for t in metadata.sorted_tables if await _count(conn, t)]
+            filled = [t.name for t in _tables() if await _count(conn, t)]
             filled += ["qa search index"] if await fts.indexed_count(conn) else []
         if filled:
             raise CopyError(f"the target is not empty ({', '.join(filled)}): copy into a new one")
         async with source.read() as src, target.write() as dst:
-            for table in metadata.sorted_tables:
+            for table in _tables():
                 copied = 0
                 async for page in _pages(src, table):
                     await dst.execute(insert(table), [dict(row._mapping) for row in page])
@@ -98,7 +108,7 @@ async def verify(source: Database, target: Database) -> list[TableCopy]:
     async with source.read() as src, target.read() as dst:
         copies: list[TableCopy] = []
         wrong: list[str] = []
-        for table in metadata.sorted_tables:
+        for table in _tables():
             ours = await checksum(src, table)
             theirs = await checksum(dst, table)
             if ours != theirs:
@@ -133,7 +143,7 @@ def _canonical(row: Mapping[Any, Any]) -> str:
 
 
 def _value(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, bool):
         return int(value)

@@ -51,6 +51,7 @@ from bot.cogs.analytics._figures import (
     Session,
 )
 from bot.cogs.analytics._period import Period, parse_period
+from bot.cogs.analytics._privacy import HOLDINGS as PRIVACY_HOLDINGS
 from bot.cogs.analytics._report import WeeklyReport
 from bot.cogs.analytics._rollup import Recorder, merge_members, rebuild
 from bot.cogs.analytics._service import Analytics
@@ -112,6 +113,7 @@ def service_of(cohort: Cohort) -> Analytics:
 def setup(cohort: Cohort) -> None:
     """Register /stats and the weekly report; keep the rollups in step with what happens."""
     cohort.i18n.load_dir(Path(__file__).with_name("locales"))
+    cohort.privacy.declare(*PRIVACY_HOLDINGS)
     cog = AnalyticsCog(cohort)
     for spec in cog.commands():
         cohort.command(spec)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.cogs.dashboard._cog import DashboardCog
+from bot.cogs.dashboard._privacy import HOLDINGS as PRIVACY_HOLDINGS
 from bot.cogs.dashboard._rules import SIGNIN_PATH, TOKEN_PATTERN, Refusal
 from bot.cogs.dashboard._service import DashboardAuth, SignedIn, Viewer
 from bot.core.cohort import Cohort
@@ -41,6 +42,7 @@ def auth(cohort: Cohort) -> DashboardAuth:
 def setup(cohort: Cohort) -> None:
     """Register /dashboard, its translations (the web pages' too) and the purge job."""
     cohort.i18n.load_dir(LOCALES)
+    cohort.privacy.declare(*PRIVACY_HOLDINGS)
     service = DashboardAuth(cohort)
     cog = DashboardCog(service)
     for spec in cog.commands():

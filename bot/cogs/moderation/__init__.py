@@ -14,6 +14,7 @@ from bot.cogs.moderation._appeal import Appeals
 from bot.cogs.moderation._automod import Automod
 from bot.cogs.moderation._cog import ModerationCog
 from bot.cogs.moderation._expiry import Expiries
+from bot.cogs.moderation._privacy import HOLDINGS as PRIVACY_HOLDINGS
 from bot.cogs.moderation._rules import Action, Expiry, Source, State
 from bot.cogs.moderation._service import Actor, ModerationService, Outcome
 from bot.core.cohort import Cohort
@@ -40,6 +41,7 @@ __all__ = [
 def setup(cohort: Cohort) -> None:
     """Register the moderators' commands, the slowmode listener and the expiry sweep."""
     cohort.i18n.load_dir(Path(__file__).with_name("locales"))
+    cohort.privacy.declare(*PRIVACY_HOLDINGS)
     service = ModerationService(cohort)
     cog = ModerationCog(cohort, service)
     for spec in cog.commands():
