@@ -106,7 +106,8 @@ class Alarm:
 class Timer:
     """An alarm run as a supervised task, re-armed by this process's writes to some tables.
 
-    Its failures are logged and counted on its watch (``/healthz``), and it goes on.
+    Its failures are logged and counted on its watch (``/healthz``), and it goes on after the
+    supervisor's backoff; ``[supervise] max_failures`` in a row give up, as for a job.
     """
 
     def __init__(
@@ -139,7 +140,9 @@ class Timer:
         except Exception as exc:
             log.exception("%s: firing failed", self.name)
             if watch is not None:
-                watch.failed(exc)
+                pause = watch.failed(exc)  # counted like a job's failure; None: given up
+                if pause is not None:
+                    await self.alarm.sleep(pause)  # back off before firing again
         else:
             if watch is not None:
                 watch.ok()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from bot.core.alarm import Alarm
+from bot.core.alarm import Alarm, Timer
 from bot.core.clock import ManualClock
+from bot.core.config import SuperviseConfig
+from bot.core.supervise import Supervisor
+from bot.store.db import Database
 from tests.conftest import START
 
 BOUND = 5.0  # seconds any wait for the alarm's task may take (a bound, never a measurement)
@@ -157,3 +161,31 @@ async def test_a_stop_before_the_task_begins_ends_it_at_once(clock: ManualClock)
     assert await sleeps.next_request() == LONGEST.total_seconds()
     alarm.stop()
     await asyncio.wait_for(task, BOUND)
+
+
+async def test_a_timer_counts_a_failed_firing_and_backs_off(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    supervisor = Supervisor(SuperviseConfig(), clock)
+    fired: list[datetime] = []
+
+    async def due() -> datetime | None:
+        return START
+
+    async def fire() -> None:
+        fired.append(clock.now())
+        raise RuntimeError("broken")
+
+    timer = Timer("test.alarm", supervisor, db, due, fire, tables=frozenset({"t"}), longest=LONGEST)
+    sleeps = Sleeps()
+    timer.alarm.sleep = sleeps
+    try:
+        await timer.start()
+        pause = await sleeps.next_request()  # the backoff after the failure, not a busy loop
+        assert 0 < pause <= SuperviseConfig().backoff_initial
+        watch = supervisor.watches["test.alarm"]
+        assert watch.failures == 1 and fired == [START]
+    finally:
+        await timer.stop()
+        await db.close()
