@@ -1,7 +1,7 @@
 """Per-community version numbers that let a process serve cached reads without a query.
 
 Each cached kind of data (``CacheName``) has a row in ``cache_versions`` per community, bumped
-by database triggers (migration ``0015_cache_versions``) in the same transaction as every write
+by database triggers (migration ``0020_cache_versions``) in the same transaction as every write
 that changes that data, whichever process makes it. A process reads the version rows at most
 every ``[work] cache_staleness`` seconds; its own writes to a watched table make it read them
 again at the next use, so a local change is seen at once and another process's change within

@@ -702,7 +702,7 @@ recommend_prefs = Table(
 
 # --- perf: cache versions ---------------------------------------------------------------------
 # A version per community and cached kind of data (bot/core/versions.py), bumped by triggers
-# (migration 0015_cache_versions) in the transaction of every write that changes that data.
+# (migration 0020_cache_versions) in the transaction of every write that changes that data.
 cache_versions = Table(
     "cache_versions",
     metadata,

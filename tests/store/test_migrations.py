@@ -169,3 +169,18 @@ async def test_the_postgresql_index_is_filled_from_the_questions_already_asked(
     await db.upgrade()
     assert [h.id for h in await qa.search(db, 1, "安装")] == [7]
     assert [h.id for h in await qa.search(db, 1, "pip")] == [7]  # not the deleted thread's
+
+
+async def test_the_cache_version_triggers_exist_at_the_head(db: Database) -> None:
+    # SQLite rebuilds a table to change it (batch mode) and drops its triggers: a migration that
+    # rebuilds a watched table after the triggers were made would silently stop every bump.
+    script = ScriptDirectory.from_config(alembic_config())
+    module = script.get_revision("0020_cache_versions").module
+    await db.upgrade()
+    if db.engine.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    async with db.read() as conn:
+        present = set((await conn.execute(text(query))).scalars())
+    assert {name for name, *_ in module.TRIGGERS} <= present

@@ -14,7 +14,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 WHEN = sa.DateTime(timezone=True)
 
 revision = "0015_analytics"
-down_revision = "0015_cache_versions"
+down_revision = "0014_lecture_leases"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Moderation: numbered cases (with leased expiry) and the slowmode the bot enforces.
 
 Revision ID: 0017_moderation
-Revises: 0014_lecture_leases
+Revises: 0016_dashboard
 Create Date: 2026-12-05
 """
 

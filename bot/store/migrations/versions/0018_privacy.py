@@ -2,7 +2,7 @@
 message-day counts, the retention job's lease, and indexes for finding a member's rows.
 
 Revision ID: 0018_privacy
-Revises: 0014_lecture_leases
+Revises: 0017_moderation
 Create Date: 2026-12-05
 """
 

@@ -6,7 +6,7 @@ line apart) has a trigram index for terms of three or more characters, ``words``
 FTS5's unicode61 would cut (``bot.store.fts.tsvector_literal``) for shorter ones.
 
 Revision ID: 0019_pg_search
-Revises: 0014_lecture_leases
+Revises: 0018_privacy
 Create Date: 2026-12-05
 """
 

@@ -1,7 +1,7 @@
 """Cache versions: a number per community and cached kind of data, bumped by triggers.
 
-Revision ID: 0015_cache_versions
-Revises: 0014_lecture_leases
+Revision ID: 0020_cache_versions
+Revises: 0019_pg_search
 Create Date: 2026-12-05
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-revision = "0015_cache_versions"
-down_revision = "0014_lecture_leases"
+revision = "0020_cache_versions"
+down_revision = "0019_pg_search"
 branch_labels = None
 depends_on = None
 
