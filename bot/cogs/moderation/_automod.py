@@ -57,9 +57,11 @@ class Automod:
         if not config.enabled:
             return False
         account = event.account
+        channel = event.channel
+        if channel.channel_id == account.platform_user_id:
+            return False  # a private chat with the bot (Telegram numbers it by the user)
         if community.role_of(account.platform, account.platform_user_id) is not Role.MEMBER:
             return False
-        channel = event.channel
         override = self._channel(community, channel.platform.value, channel.channel_id)
         off = frozenset(override.off) if override else frozenset()
         allow = override.allow_links if override else ()
