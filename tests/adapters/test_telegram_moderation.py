@@ -150,8 +150,11 @@ async def test_automod_deletes_an_invite_link_and_logs_the_hit(
     await said(tg, STAFF_CHAT, "a message of <b>Bob</b> deleted: automod: invites")
     assert await states(bot) == [("delete", "done")]
     shared = tg.user_says(GROUP, OLGA, "staff may share t.me/+AbCdEf123")  # staff are exempt
-    await logged(bot, tg, 4)
+    private = tg.user_says(BOB, BOB, "t.me/+AbCdEf123 is my group")  # a private chat: left alone
+    await logged(bot, tg, 5)
+    await bot.dispatcher.drain()  # the cogs have seen both
     assert tg.find_message(GROUP, shared["message_id"]) is not None
+    assert tg.find_message(BOB, private["message_id"]) is not None
     assert await states(bot) == [("delete", "done")]
 
 

@@ -17,7 +17,6 @@ from bot.cogs.moderation import _store as store
 from bot.cogs.moderation._rules import Action, Source, State
 from bot.cogs.moderation._service import Actor, ModerationService
 from bot.cogs.moderation._store import NewCase
-from bot.core.commands import Role
 from bot.core.community import Community
 from bot.core.config import AutomodAction, AutomodChannel, AutomodRule
 from bot.core.events import MessagePosted
@@ -27,6 +26,7 @@ from bot.store.tables import accounts
 log = logging.getLogger(__name__)
 
 AUTOMOD = "automod"
+MAX_ACCOUNTS = 100_000
 
 
 class Automod:
@@ -37,6 +37,17 @@ class Automod:
         self.cohort = service.cohort
         self.windows = rules.Windows()
         self._channels: dict[int, dict[tuple[str, str], AutomodChannel]] = {}
+        self._staff: dict[int, frozenset[tuple[str, str]]] = {}
+        self._seen_at: dict[int, datetime] = {}  # by account; it never changes
+
+    def _is_staff(self, community: Community, platform: str, user_id: str) -> bool:
+        staff = self._staff.get(community.id)
+        if staff is None:
+            config = community.config
+            refs = config.admins + config.organizers + config.moderators
+            staff = frozenset((r.platform.value, r.user_id) for r in refs)
+            self._staff[community.id] = staff
+        return (platform, user_id) in staff
 
     def _channel(
         self, community: Community, platform: str, channel_id: str
@@ -57,9 +68,11 @@ class Automod:
         if not config.enabled:
             return False
         account = event.account
-        if community.role_of(account.platform, account.platform_user_id) is not Role.MEMBER:
-            return False
         channel = event.channel
+        if channel.channel_id == account.platform_user_id:
+            return False  # a private chat with the bot (Telegram numbers it by the user)
+        if self._is_staff(community, account.platform.value, account.platform_user_id):
+            return False
         override = self._channel(community, channel.platform.value, channel.channel_id)
         off = frozenset(override.off) if override else frozenset()
         allow = override.allow_links if override else ()
@@ -91,10 +104,18 @@ class Automod:
         return True
 
     async def _first_seen(self, account_id: int) -> datetime:
-        async with self.cohort.db.read() as conn:
-            first: datetime = (
-                await conn.execute(select(accounts.c.created_at).where(accounts.c.id == account_id))
-            ).scalar_one()
+        """Return when Cohort first saw an account: read once, then kept (bounded)."""
+        first: datetime | None = self._seen_at.get(account_id)
+        if first is None:
+            async with self.cohort.db.read() as conn:
+                first = (
+                    await conn.execute(
+                        select(accounts.c.created_at).where(accounts.c.id == account_id)
+                    )
+                ).scalar_one()
+            if len(self._seen_at) >= MAX_ACCOUNTS:
+                self._seen_at.clear()
+            self._seen_at[account_id] = first
         return first
 
     async def _act(self, event: MessagePosted, hits: list[rules.Hit]) -> None:
