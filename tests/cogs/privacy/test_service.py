@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from sqlalchemy import func, select
 
 from bot.cogs.privacy._rules import requester_key
