@@ -22,7 +22,7 @@ from bot.store.tables import (
 )
 
 HOLDINGS = (
-    Holding(lecture_rsvps.c.member_id, Erase.DELETE, "RSVPs (the seat is freed)"),
+    Holding(lecture_rsvps.c.member_id, Erase.DELETE, "RSVPs (a seat goes to the waitlist)"),
     Holding(
         lecture_attendance.c.member_id,
         Erase.KEEP_AGGREGATE,
