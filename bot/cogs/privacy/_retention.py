@@ -103,8 +103,11 @@ class Retention:
                     .all()
                 )
                 if ids:
-                    total += await fold_messages(conn, message_log.c.id.in_(ids))
-                    await conn.execute(delete(message_log).where(message_log.c.id.in_(ids)))
+                    await fold_messages(conn, message_log.c.id.in_(ids))
+                    deleted = await conn.execute(
+                        delete(message_log).where(message_log.c.id.in_(ids))
+                    )
+                    total += int(deleted.rowcount)
             if len(ids) < self.batch:
                 break
         await store.finish_job(self.db, community.id, self.claimant, self.clock.now())
