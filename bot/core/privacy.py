@@ -171,15 +171,12 @@ def _day(conn: AsyncConnection, column: Column[Any]) -> Any:
     return cast(func.timezone("UTC", column), Date)
 
 
-async def fold_messages(conn: AsyncConnection, where: Any) -> int:
-    """Add the message-log rows matching ``where`` to the per-channel day counts; return how many.
+async def fold_messages(conn: AsyncConnection, where: Any) -> None:
+    """Add the message-log rows matching ``where`` to the per-channel day counts.
 
     One INSERT ... SELECT ... GROUP BY with an upsert, so the rows never leave the database;
     the caller deletes them in the same transaction.
     """
-    total = await conn.scalar(select(func.count()).select_from(message_log).where(where))
-    if not total:
-        return 0
     day = _day(conn, message_log.c.posted_at)
     grouped = (
         select(
@@ -204,7 +201,6 @@ async def fold_messages(conn: AsyncConnection, where: Any) -> int:
             set_={"messages": message_days.c.messages + statement.excluded.messages},
         )
     )
-    return int(total)
 
 
 async def _fold_erased_messages(conn: AsyncConnection, erasure: Erasure) -> None:

@@ -326,3 +326,17 @@ async def test_a_later_message_makes_a_new_member(cohort: Cohort) -> None:
 async def test_erasing_an_unknown_member_changes_nothing(cohort: Cohort) -> None:
     with pytest.raises(LookupError):
         await cohort.privacy.erase(cohort.communities["demo"].id, 999, Requester.SELF)
+
+
+async def test_an_export_hook_adds_what_no_table_holds(cohort: Cohort) -> None:
+    bob = (await cohort.identity.resolve(cohort.communities["demo"].id, BOB)).member_id
+
+    async def model_notes(conn: Any, member_id: int) -> dict[str, list[dict[str, Any]]]:
+        return {"recommender.model": [{"member_id": member_id, "note": "no row per member"}]}
+
+    cohort.privacy.export_hooks.append(model_notes)
+    exported = await cohort.privacy.export(bob)
+    assert exported["data"]["recommender.model"] == [
+        {"member_id": bob, "note": "no row per member"}
+    ]
+    assert exported["data"]["accounts.member_id"][0]["username"] == "bobby_t"

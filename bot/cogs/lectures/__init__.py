@@ -16,6 +16,7 @@ from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._cog import LecturesCog
 from bot.cogs.lectures._deliveries import SweepResult
 from bot.cogs.lectures._privacy import HOLDINGS as PRIVACY_HOLDINGS
+from bot.cogs.lectures._privacy import free_seats
 from bot.cogs.lectures._rules import Kind, Rsvp, Scope, Skip, Status
 from bot.cogs.lectures._service import Changes, LectureService
 from bot.cogs.lectures._store import NewLecture, Occurrence
@@ -102,6 +103,7 @@ def setup(cohort: Cohort) -> None:
         cohort.action(action)
     cohort.identity.merge_hooks.append(store.merge_members)
     cohort.privacy.declare(*PRIVACY_HOLDINGS)
+    cohort.privacy.erase_hooks.append(free_seats(service))
     cohort.every("lectures.due", SWEEP_EVERY, service.sweep, shared=True)  # leased rows
     cohort.on_start(service.start)
     cohort.on_stop(service.stop)

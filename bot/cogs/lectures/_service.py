@@ -256,12 +256,13 @@ class LectureService:
             raise UserError("lectures.rsvp.over")
         status, moved_up = await store.answer(self.cohort.db, occ, member_id, platform, wanted, now)
         await self.refresh(occ)
-        await self._tell_promoted(community, occ, moved_up)
+        await self.tell_promoted(community, occ, moved_up)
         return occ, status
 
-    async def _tell_promoted(
+    async def tell_promoted(
         self, community: Community, occ: Occurrence, member_ids: list[int]
     ) -> None:
+        """Tell members who moved up from the waitlist that they have a seat."""
         if not member_ids:
             return
         going = await store.answered(self.cohort.db, occ.id, (Rsvp.GOING,))
@@ -453,7 +454,7 @@ class LectureService:
             await self.refresh(fresh)
             who = await store.answered(self.cohort.db, occ.id, NOTIFY)
             await self.dm(community, who, partial(render.edited, occ=fresh), tier=fresh.tier)
-            await self._tell_promoted(community, fresh, promoted.get(occ.id, []))
+            await self.tell_promoted(community, fresh, promoted.get(occ.id, []))
         return done
 
     async def _touch(self, conn: AsyncConnection, lecture_id: int) -> None:

@@ -27,6 +27,8 @@ from bot.core.privacy import fold_messages
 from bot.store.db import Database
 from bot.store.tables import message_log
 
+log = logging.getLogger(__name__)
+
 BATCH = 5000
 LEASE = timedelta(minutes=10)
 EVERY = timedelta(hours=20)  # at most once a day...
@@ -82,7 +84,7 @@ class Retention:
                 if not await store.renew_job(
                     conn, community.id, self.claimant, self.clock.now(), LEASE
                 ):
-                    logging.getLogger(__name__).warning(
+                    log.warning(
                         "privacy: lost the retention lease of %s; another process goes on",
                         community.slug,
                     )
@@ -103,8 +105,11 @@ class Retention:
                     .all()
                 )
                 if ids:
-                    total += await fold_messages(conn, message_log.c.id.in_(ids))
-                    await conn.execute(delete(message_log).where(message_log.c.id.in_(ids)))
+                    await fold_messages(conn, message_log.c.id.in_(ids))
+                    deleted = await conn.execute(
+                        delete(message_log).where(message_log.c.id.in_(ids))
+                    )
+                    total += int(deleted.rowcount)
             if len(ids) < self.batch:
                 break
         await store.finish_job(self.db, community.id, self.claimant, self.clock.now())

@@ -149,3 +149,19 @@ async def test_the_purge_is_a_scheduled_job_of_the_bot(cohort: Cohort, clock: Ma
     await log_at(cohort, clock.now() - timedelta(days=400), clock.now())
     await job.run()
     assert await left(cohort) == [clock.now()]
+
+
+async def test_a_process_whose_lease_was_taken_over_cannot_renew_it(
+    cohort: Cohort, clock: ManualClock
+) -> None:
+    community = cohort.communities["demo"]
+    every = timedelta(hours=20)
+    assert await store.claim_job(cohort.db, community.id, "first", clock.now(), LEASE, every)
+    assert not await store.claim_job(cohort.db, community.id, "second", clock.now(), LEASE, every)
+    clock.advance(LEASE)
+    assert await store.claim_job(cohort.db, community.id, "second", clock.now(), LEASE, every)
+    async with cohort.db.write() as conn:
+        assert not await store.renew_job(conn, community.id, "first", clock.now(), LEASE)
+        assert await store.renew_job(conn, community.id, "second", clock.now(), LEASE)
+    await store.finish_job(cohort.db, community.id, "first", clock.now())  # not its run: no-op
+    assert not await store.claim_job(cohort.db, community.id, "third", clock.now(), LEASE, every)
