@@ -231,6 +231,7 @@ class ErasureReport:
 
     counts: Mapping[str, int]
     anonymous_id: int | None
+    bookkeeping: int = 0  # money rows kept whole under the anonymous id (ANONYMISE holdings)
 
 
 class Privacy:
@@ -350,7 +351,12 @@ class Privacy:
                 await run()
             except Exception:
                 log.exception("privacy: work after erasing member %s failed", member_id)
-        return ErasureReport(dict(erasure.counts), erasure.anonymous_id)
+        bookkeeping = sum(
+            n
+            for key, n in erasure.counts.items()
+            if key in self.holdings and self.holdings[key].erase is Erase.ANONYMISE
+        )
+        return ErasureReport(dict(erasure.counts), erasure.anonymous_id, bookkeeping)
 
     async def _erase_one(self, conn: AsyncConnection, holding: Holding, erasure: Erasure) -> int:
         table, column = holding.table, holding.column

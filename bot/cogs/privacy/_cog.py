@@ -127,7 +127,7 @@ class PrivacyCog:
         request, report = await self.service.confirm(
             ctx.community, payload_int(payload), self._presser(ctx)
         )
-        kept = report.anonymous_id is not None
+        kept = report.bookkeeping > 0  # purchases kept for the books, not just day counts
         if request.requester is Requester.SELF:
             key = "privacy.forget.done_self_kept" if kept else "privacy.forget.done_self"
         else:
