@@ -81,6 +81,9 @@ async def world(console: ConsoleAdapter) -> AsyncIterator[ConsoleAdapter]:
     printed = await say(console, "olga", '/lecture schedule "Intro to Rust" "2026-11-22 19:30"')
     assert "Lecture #1" in printed
     assert "Bob now has Pro" in await say(console, "olga", "/grant @bob pro 30")
+    # The recommender loads numpy and its model on first use (lazily, by design): a one-time
+    # start-up cost of a second or two, not a call's, so it is paid here.
+    await say(console, "bob", "/recommend show")
     yield console
 
 

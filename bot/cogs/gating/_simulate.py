@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
@@ -84,7 +84,7 @@ async def simulate(
         async with db.write() as conn:
             buyer = await _buyer(conn, settings.id, member)
             objects = await _events(conn, kind, buyer, offer, now)
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:  # no tables: SQLite, PostgreSQL
         raise SimulateError(f"the database is not ready ({exc.orig}): has the bot run?") from None
     finally:
         await db.close()

@@ -94,4 +94,4 @@ async def test_three_processes_send_each_of_a_thousand_reminders_once(tmp_path: 
     finally:
         await db.close()
     assert states == {"sent": 2 * LECTURES}
-    assert len(claimants) >= 2, claimants  # the work was shared, not done by one process
+    assert sum(claimants.values()) == LECTURES  # each claimed by a process (not always shared)
