@@ -144,16 +144,23 @@ def temporal_split(data: Dataset, fraction: float = 0.2, min_events: int = 2) ->
     bounds = np.flatnonzero(np.diff(rows)) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [len(rows)]))
-    for start, end in zip(starts, ends, strict=True):
-        count = end - start
-        if count < min_events:
-            continue
-        n_test = max(1, round(count * fraction))
-        cut = times[end - n_test]
-        row = int(rows[start])
-        cutoff[row] = cut
-        held = items[start:end][times[start:end] >= cut]
-        test[row] = np.unique(held)
+    count = ends - starts
+    split = count >= min_events
+    # Python's round and numpy's both round half to even.
+    n_test = np.maximum(1, np.round(count * fraction)).astype(np.int64)
+    members = rows[starts[split]]
+    cutoff[members] = times[(ends - n_test)[split]]
+    # Each (member, course) is here once (its first time), so held courses need only a sort.
+    held = np.flatnonzero(times >= cutoff[rows])
+    order = held[np.lexsort((items[held], rows[held]))]
+    held_rows = rows[order]
+    edges = np.flatnonzero(np.diff(held_rows)) + 1
+    for row, courses in zip(
+        held_rows[np.concatenate(([0], edges))].tolist() if len(order) else [],
+        np.split(items[order], edges) if len(order) else [],
+        strict=True,
+    ):
+        test[int(row)] = courses
     train_mask = data.event_times < cutoff[data.event_rows]
     return Split(train_mask, cutoff, test)
 
