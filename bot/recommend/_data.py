@@ -68,13 +68,17 @@ class Dataset:
         if not len(index):
             return {}
         order = index[np.lexsort((-times[index], rows[index]))]
-        out: dict[int, list[str]] = {}
-        for i in order:
-            row = int(rows[i])
-            bucket = out.setdefault(row, [])
-            if len(bucket) < limit:
-                bucket.append(self.message_texts[i])
-        return {row: "\n".join(reversed(parts)) for row, parts in out.items()}
+        sorted_rows = rows[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
+        first = np.repeat(starts, np.diff(np.concatenate((starts, [len(order)]))))
+        kept = order[np.arange(len(order)) - first < limit]  # each member's latest ``limit``
+        kept_rows = rows[kept]
+        edges = np.flatnonzero(kept_rows[1:] != kept_rows[:-1]) + 1
+        texts = self.message_texts
+        out: dict[int, str] = {}
+        for group in np.split(kept, edges):
+            out[int(rows[group[0]])] = "\n".join(texts[i] for i in group[::-1].tolist())
+        return out
 
 
 def interaction_matrix(
