@@ -68,13 +68,17 @@ class Dataset:
         if not len(index):
             return {}
         order = index[np.lexsort((-times[index], rows[index]))]
-        out: dict[int, list[str]] = {}
-        for i in order:
-            row = int(rows[i])
-            bucket = out.setdefault(row, [])
-            if len(bucket) < limit:
-                bucket.append(self.message_texts[i])
-        return {row: "\n".join(reversed(parts)) for row, parts in out.items()}
+        sorted_rows = rows[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
+        first = np.repeat(starts, np.diff(np.concatenate((starts, [len(order)]))))
+        kept = order[np.arange(len(order)) - first < limit]  # each member's latest ``limit``
+        kept_rows = rows[kept]
+        edges = np.flatnonzero(kept_rows[1:] != kept_rows[:-1]) + 1
+        texts = self.message_texts
+        out: dict[int, str] = {}
+        for group in np.split(kept, edges):
+            out[int(rows[group[0]])] = "\n".join(texts[i] for i in group[::-1].tolist())
+        return out
 
 
 def interaction_matrix(
@@ -144,16 +148,23 @@ def temporal_split(data: Dataset, fraction: float = 0.2, min_events: int = 2) ->
     bounds = np.flatnonzero(np.diff(rows)) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [len(rows)]))
-    for start, end in zip(starts, ends, strict=True):
-        count = end - start
-        if count < min_events:
-            continue
-        n_test = max(1, round(count * fraction))
-        cut = times[end - n_test]
-        row = int(rows[start])
-        cutoff[row] = cut
-        held = items[start:end][times[start:end] >= cut]
-        test[row] = np.unique(held)
+    count = ends - starts
+    split = count >= min_events
+    # Python's round and numpy's both round half to even.
+    n_test = np.maximum(1, np.round(count * fraction)).astype(np.int64)
+    members = rows[starts[split]]
+    cutoff[members] = times[(ends - n_test)[split]]
+    # Each (member, course) is here once (its first time), so held courses need only a sort.
+    held = np.flatnonzero(times >= cutoff[rows])
+    order = held[np.lexsort((items[held], rows[held]))]
+    held_rows = rows[order]
+    edges = np.flatnonzero(np.diff(held_rows)) + 1
+    for row, courses in zip(
+        held_rows[np.concatenate(([0], edges))].tolist() if len(order) else [],
+        np.split(items[order], edges) if len(order) else [],
+        strict=True,
+    ):
+        test[int(row)] = courses
     train_mask = data.event_times < cutoff[data.event_rows]
     return Split(train_mask, cutoff, test)
 

@@ -96,3 +96,15 @@ def test_many_texts_score_as_one_at_a_time() -> None:
     batch = model.scores(texts)
     np.testing.assert_allclose(batch, reference(model, texts), atol=1e-6)
     np.testing.assert_allclose(batch[1], model.score_one(texts[1]), atol=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(text_parts, max_size=20).map(" ".join), max_size=6))
+def test_counting_by_words_gives_the_vectorizers_own_counts(texts: list[str]) -> None:
+    got = _text.ngram_counts(texts)
+    if not texts:  # scikit-learn's vectorizer cannot take none; ours gives an empty matrix
+        assert got.shape == (0, _text.N_FEATURES)
+        return
+    expected = _text._vectorizer().transform([_text.clean(t) for t in texts])
+    assert got.shape == expected.shape
+    assert abs(got - expected).sum() == 0
