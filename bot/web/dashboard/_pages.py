@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bot.cogs.analytics import (
     Activity,
@@ -425,8 +425,8 @@ def _major(rows: Sequence[CurrencyRevenue], amounts: Sequence[int]) -> tuple[flo
     )
 
 
-def revenue(fig: Revenue, fmt: Formatter) -> PageView:
-    """Build the Revenue page: MRR and its movements per currency, churn, offers."""
+def revenue(fig: Revenue, fmt: Formatter, names: Mapping[str, str]) -> PageView:
+    """Build the Revenue page: MRR and its movements per currency, churn, offers by name."""
     cards: list[Card] = []
     for c in fig.currencies:
         cards.append(
@@ -502,7 +502,7 @@ def revenue(fig: Revenue, fmt: Formatter) -> PageView:
         ),
         tuple(
             (
-                o.offer_id,
+                names.get(o.offer_id, o.offer_id),
                 o.purchases,
                 fmt.money(o.amount, o.currency),
                 fmt.money(o.refunded, o.currency),
@@ -543,7 +543,7 @@ def members(fig: Members, fmt: Formatter, query: str) -> PageView:
     return PageView(tables=(table,))
 
 
-def member(fig: MemberDetail, fmt: Formatter) -> PageView:
+def member(fig: MemberDetail, fmt: Formatter, names: Mapping[str, str]) -> PageView:
     """Build a member's page: accounts, points, purchases, attendance, questions, activity."""
     labels, values = _days(fig.activity)
     cards = (
@@ -580,7 +580,7 @@ def member(fig: MemberDetail, fmt: Formatter) -> PageView:
             tuple(
                 (
                     fmt.moment(p.purchased_at),
-                    p.offer_id,
+                    names.get(p.offer_id, p.offer_id),
                     fmt.money(p.amount, p.currency) if p.amount is not None and p.currency else "–",
                     fmt.label("yes") if p.refunded else fmt.label("no"),
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +34,7 @@ class Ask:
     range: DateRange
     fmt: Formatter
     query: str  # the range as GET parameters, for links that keep it
+    offer_names: Mapping[str, str]  # offer id -> the name the community's config gives it
 
 
 Builder = Callable[[Ask], Awaitable[PageView]]
@@ -85,7 +86,7 @@ async def _lectures(ask: Ask) -> PageView:
 async def _revenue(ask: Ask) -> PageView:
     r = ask.range
     fig = await ask.analytics.revenue(ask.community_id, r.start, r.end, ask.fmt.zone)
-    return pages.revenue(fig, ask.fmt)
+    return pages.revenue(fig, ask.fmt, ask.offer_names)
 
 
 # The pages of the navigation, in order; "members" has its own handlers.
@@ -108,7 +109,8 @@ def _ask(request: web.Request) -> tuple[Ask, str | None]:
     zone = viewer.community.tz
     chosen, error = parse_range(request.query, cohort.clock.now(), zone)
     fmt = Formatter(cohort.i18n, viewer.locale, zone)
-    ask = Ask(request.app[ANALYTICS], viewer.community.id, chosen, fmt, chosen.query())
+    names = {o.id: o.name for o in viewer.community.config.offers}
+    ask = Ask(request.app[ANALYTICS], viewer.community.id, chosen, fmt, chosen.query(), names)
     return ask, error
 
 
@@ -243,7 +245,7 @@ async def member(request: web.Request) -> web.StreamResponse:
     fig = await ask.analytics.member(ask.community_id, member_id, r.start, r.end, ask.fmt.zone)
     if fig is None:
         raise web.HTTPNotFound()
-    view = pages.member(fig, ask.fmt)
+    view = pages.member(fig, ask.fmt, ask.offer_names)
     return _render(
         request, "page.html", "members", ask, view, [error] if error else [], heading=fig.name
     )
