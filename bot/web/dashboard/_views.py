@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.cogs.analytics import Analytics, MemberSort, Segment
 from bot.core.parsing import unreadable
 from bot.web.dashboard import _pages as pages
+from bot.web.dashboard import _people as people
 from bot.web.dashboard._format import Formatter
 from bot.web.dashboard._keys import ANALYTICS, COHORT, VIEWER
 from bot.web.dashboard._model import PageView
@@ -214,7 +215,7 @@ async def _members_view(
         "number": number,
         "pages_total": max(1, -(-fig.total // MEMBERS_PER_PAGE)),
     }
-    return pages.members(fig, ask.fmt, ask.query), filters, errors
+    return people.members(fig, ask.fmt, ask.query), filters, errors
 
 
 async def members(request: web.Request) -> web.StreamResponse:
@@ -245,7 +246,7 @@ async def member(request: web.Request) -> web.StreamResponse:
     fig = await ask.analytics.member(ask.community_id, member_id, r.start, r.end, ask.fmt.zone)
     if fig is None:
         raise web.HTTPNotFound()
-    view = pages.member(fig, ask.fmt, ask.offer_names)
+    view = people.member(fig, ask.fmt, ask.offer_names)
     return _render(
         request, "page.html", "members", ask, view, [error] if error else [], heading=fig.name
     )
