@@ -325,7 +325,8 @@ async def time_pages(path: Path, runs: int) -> None:
 async def main(args: argparse.Namespace) -> None:
     """Run both parts and print their figures."""
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    await bench_ingestion(args.messages, args.rounds)
+    if args.rounds:
+        await bench_ingestion(args.messages, args.rounds)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "cohort.db"
         db = Database(f"sqlite+aiosqlite:///{path}")
@@ -341,7 +342,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=4_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="0 skips the ingestion part")
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--page-messages", type=int, default=5_000_000)
     parser.add_argument("--purchases", type=int, default=20_000)

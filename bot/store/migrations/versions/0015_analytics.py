@@ -96,7 +96,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_analytics_presence")),
     )
     op.create_index(
-        "ix_analytics_presence_joined", "analytics_presence", ["community_id", "joined_at"]
+        "ix_analytics_presence_joined",
+        "analytics_presence",
+        ["community_id", "joined_at", "left_at", "member_id", "platform"],
     )
     op.create_index("ix_analytics_presence_member", "analytics_presence", ["member_id"])
     op.create_table(
