@@ -41,17 +41,44 @@ def money(currency: str, amount: int) -> Money:
     return Money(currency, amount)
 
 
-async def presence(conn: AsyncConnection, community_id: int, until: datetime) -> list[Presence]:
-    """Return every account that joined before ``until``."""
+async def presence(
+    conn: AsyncConnection,
+    community_id: int,
+    until: datetime,
+    *,
+    member_id: int | None = None,
+    first_joined_since: datetime | None = None,
+) -> list[Presence]:
+    """Return the accounts that joined before ``until``: all, one member's, or a cohort's.
+
+    With ``first_joined_since``, only members whose first account joined from then on.
+    """
     p = analytics_presence.c
-    rows = (
-        await conn.execute(
-            select(p.member_id, p.platform, p.joined_at, p.left_at).where(
-                p.community_id == community_id, p.joined_at < until
-            )
+    query = select(p.member_id, p.platform, p.joined_at, p.left_at).where(
+        p.community_id == community_id, p.joined_at < until
+    )
+    if member_id is not None:
+        query = query.where(p.member_id == member_id)
+    if first_joined_since is not None:
+        first = (
+            select(p.member_id)
+            .where(p.community_id == community_id)
+            .group_by(p.member_id)
+            .having(func.min(p.joined_at) >= first_joined_since)
         )
-    ).all()
+        query = query.where(p.member_id.in_(first))
+    rows = await fetch(conn, query)
     return [Presence(r.member_id, r.platform, r.joined_at, r.left_at) for r in rows]
+
+
+async def present_members(conn: AsyncConnection, community_id: int, at: datetime) -> set[int]:
+    """Return the members with an account present at ``at``."""
+    p = analytics_presence.c
+    found = await fetch_scalars(
+        conn,
+        select(p.member_id).where(p.community_id == community_id, _present_at(at)).distinct(),
+    )
+    return {int(m) for m in found}
 
 
 @dataclass(frozen=True, slots=True)

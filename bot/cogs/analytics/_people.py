@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._pages import Presence, fetch
+from bot.cogs.analytics._rules import day_start
 from bot.store.tables import (
     analytics_member_days,
+    analytics_presence,
     lecture_attendance,
     points_ledger,
     qa_answers,
@@ -159,7 +161,12 @@ async def parts(
 
 
 async def active_weeks(
-    conn: AsyncConnection, community_id: int, member_ids: set[int], first: date, last: date
+    conn: AsyncConnection,
+    community_id: int,
+    member_ids: set[int],
+    first: date,
+    last: date,
+    zone: ZoneInfo,
 ) -> dict[int, set[date]]:
     """Return the weeks (Mondays) each of ``member_ids`` was active from ``first`` to ``last``."""
     d = analytics_member_days.c
@@ -171,6 +178,15 @@ async def active_weeks(
     )
     if len(member_ids) <= IN_LIMIT:
         query = query.where(d.member_id.in_(sorted(member_ids)))
+    else:  # the cohort's members, as the query for the first joins finds them
+        p = analytics_presence.c
+        cohort = (
+            select(p.member_id)
+            .where(p.community_id == community_id)
+            .group_by(p.member_id)
+            .having(func.min(p.joined_at) >= day_start(first, zone))
+        )
+        query = query.where(d.member_id.in_(cohort))
     rows = await fetch(conn, query)
     for member_id, day in rows:
         if member_id in member_ids:

@@ -201,12 +201,13 @@ class Analytics:
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Retention:
         """Return the weekly cohorts that joined in the range and their activity since."""
-        _, until = rules.window(start, end, zone)
+        since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
+            cohort = await pages.presence(conn, community_id, until, first_joined_since=since)
+            stays = people.stays(cohort, zone, until)
             joined = {m: s.joined for m, s in stays.items() if start <= s.joined <= end}
             weeks = await people.active_weeks(
-                conn, community_id, set(joined), rules.week_of(start), end
+                conn, community_id, set(joined), rules.week_of(start), end, zone
             )
         return Retention(
             start=start,
@@ -372,8 +373,7 @@ class Analytics:
         """Return the recommender's coverage and how suggestions turned into purchases."""
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
-            here = {member_id for member_id, stay in stays.items() if stay.left is None}
+            here = await pages.present_members(conn, community_id, until)
             return await suggestions.page(conn, community_id, start, end, since, until, here)
 
     async def member(
@@ -383,13 +383,7 @@ class Analytics:
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
             stays = people.stays(
-                [
-                    p
-                    for p in await pages.presence(conn, community_id, until)
-                    if p.member_id == member_id
-                ],
-                zone,
-                until,
+                await pages.presence(conn, community_id, until, member_id=member_id), zone, until
             )
             return await directory.detail(
                 conn,
