@@ -66,6 +66,7 @@ async def run(
         f"Cohort demo in {directory}/ - web app (demo checkout): {base_url(config)}\n"
         "Try /join pro, /lectures, /questions, /leaderboard, /recommend, /as bob, and\n"
         "/as discord:alice then /link (and /as telegram:alice, /link CODE).\n"
+        "/dashboard prints a sign-in link to the organizers' web dashboard.\n"
     )
     printed.flush()
     return await serve(config, lines=lines, out=out)

@@ -1,8 +1,9 @@
 """Weeks of chat for the demo community, so that the organizers' dashboard has a past to chart.
 
 Members arrive over the weeks (some on Discord, some on Telegram, through the console's
-``/as platform:name``), talk most on weekday evenings, ask and answer questions; a few go
-quiet. Everything is typed through the real commands on a clock moved day by day, and drawn
+``/as platform:name``), talk most on weekday evenings, ask and answer questions, come to a
+weekly study hall, buy the tier and courses; one links his two accounts; a few go quiet.
+Everything is typed through the real commands on a clock moved day by day, and drawn
 from a seeded random generator, so the same days give the same history.
 """
 
@@ -127,6 +128,9 @@ async def play_history(
                 clock.advance(at - clock.now())
             await _say(console, who, "general", rng.choice(LINES))
             typed += 1
+        if day == days // 2:  # Frank links his Telegram account to his Discord one
+            await _link(console, "discord:frank", "telegram:frank")
+            typed += 2
         for who, offer, when in SALES:
             if int(when * days) == day:
                 await _buy(console, who, offer)
@@ -219,3 +223,14 @@ async def _check_in(
     for who, _arrives, chatty in CAST:
         if rng.random() < chatty * 0.7:
             await _said(console, who, f"/checkin {found.group(1)}")
+
+
+async def _link(console: ConsoleAdapter, first: str, second: str) -> None:
+    """Link ``second``'s account to ``first``'s member with /link, as a person would."""
+    printed = await _said(console, first, "/link")
+    found = re.search(r"/link ([A-Z2-9]{8})", printed)
+    if found is None:
+        log.warning("demo: /link gave no code: %s", printed.strip()[-200:])
+        return
+    await _said(console, second, f"/link {found.group(1)}")
+    await _said(console, second, "Hello from Telegram too, same Frank!")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.cogs.dashboard._service import DashboardAuth
 from bot.core.commands import CommandSpec, Permission
 from bot.core.context import Context
+from bot.core.errors import UserError
 from bot.core.replies import Button, Reply
 
 
@@ -16,6 +17,8 @@ class DashboardCog:
 
     async def dashboard(self, ctx: Context) -> Reply:
         """Reply, only to the caller, with a fresh sign-in link."""
+        if not self.auth.config.enabled:
+            raise UserError("dashboard.link.web_off")
         url = await self.auth.issue_link(ctx.community, ctx.member.id)
         valid = ctx.duration(self.auth.config.dashboard_link_ttl)
         # Chat apps refuse a button to a bare address (Telegram: "wrong HTTP URL"): the link is

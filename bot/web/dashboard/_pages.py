@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bot.cogs.analytics import (
     Activity,
@@ -11,9 +11,7 @@ from bot.cogs.analytics import (
     Engagement,
     Growth,
     Lectures,
-    MemberDetail,
     MemberEngagement,
-    Members,
     Overview,
     Qa,
     Recommender,
@@ -42,14 +40,15 @@ def member_link(member_id: int, name: str, query: str) -> Link:
     return Link(name, f"{PREFIX}/members/{member_id}?{query}")
 
 
-def _days(points: Sequence[DayCount]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+def day_series(points: Sequence[DayCount]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Return a daily figure's labels (YYYY-MM-DD) and values."""
     return tuple(p.day.isoformat() for p in points), column([p.value for p in points])
 
 
 def overview(fig: Overview, fmt: Formatter) -> PageView:
     """Build the Overview page: headline cards with sparklines, members and messages."""
-    member_days, member_values = _days(fig.members_daily)
-    message_days, message_values = _days(fig.messages_daily)
+    member_days, member_values = day_series(fig.members_daily)
+    message_days, message_values = day_series(fig.messages_daily)
     cards = [
         Card(fmt.label("card.members"), fmt.count(fig.members_total), "", member_values, "members"),
         Card(
@@ -425,8 +424,8 @@ def _major(rows: Sequence[CurrencyRevenue], amounts: Sequence[int]) -> tuple[flo
     )
 
 
-def revenue(fig: Revenue, fmt: Formatter) -> PageView:
-    """Build the Revenue page: MRR and its movements per currency, churn, offers."""
+def revenue(fig: Revenue, fmt: Formatter, names: Mapping[str, str]) -> PageView:
+    """Build the Revenue page: MRR and its movements per currency, churn, offers by name."""
     cards: list[Card] = []
     for c in fig.currencies:
         cards.append(
@@ -502,7 +501,7 @@ def revenue(fig: Revenue, fmt: Formatter) -> PageView:
         ),
         tuple(
             (
-                o.offer_id,
+                names.get(o.offer_id, o.offer_id),
                 o.purchases,
                 fmt.money(o.amount, o.currency),
                 fmt.money(o.refunded, o.currency),
@@ -511,93 +510,3 @@ def revenue(fig: Revenue, fmt: Formatter) -> PageView:
         ),
     )
     return PageView(cards=tuple(cards), charts=(movement,), tables=(currencies, offers))
-
-
-def members(fig: Members, fmt: Formatter, query: str) -> PageView:
-    """Build the Members list: one row per member, linking to the member's page."""
-    table = Table(
-        "members",
-        fmt.label("table.members", total=fig.total),
-        (
-            fmt.label("col.member"),
-            fmt.label("col.platforms"),
-            fmt.label("col.joined"),
-            fmt.label("col.messages"),
-            fmt.label("col.points"),
-            fmt.label("col.paying"),
-            fmt.label("col.score"),
-        ),
-        tuple(
-            (
-                member_link(m.member_id, m.name, query),
-                ", ".join(fmt.label(f"platform.{p}") for p in m.platforms),
-                fmt.day(m.joined) + (f" → {fmt.day(m.left)}" if m.left else ""),
-                m.messages,
-                m.points,
-                fmt.label("yes") if m.paying else fmt.label("no"),
-                fmt.decimal(m.score),
-            )
-            for m in fig.rows
-        ),
-    )
-    return PageView(tables=(table,))
-
-
-def member(fig: MemberDetail, fmt: Formatter) -> PageView:
-    """Build a member's page: accounts, points, purchases, attendance, questions, activity."""
-    labels, values = _days(fig.activity)
-    cards = (
-        Card(fmt.label("card.points"), fmt.count(fig.points)),
-        Card(fmt.label("card.messages"), fmt.count(fig.messages), "", values, "member-messages"),
-        Card(fmt.label("card.answers"), fmt.count(fig.answers)),
-        Card(fmt.label("card.score"), fmt.decimal(fig.score)),
-        Card(fmt.label("card.joined_on"), fmt.day(fig.joined)),
-    )
-    chart = Chart(
-        "member-activity",
-        fmt.label("chart.messages"),
-        ChartKind.BAR,
-        fmt.label("col.day"),
-        labels,
-        (Series(fmt.label("col.messages"), values),),
-    )
-    tables = (
-        Table(
-            "accounts",
-            fmt.label("table.accounts"),
-            (fmt.label("col.platform"), fmt.label("col.name")),
-            tuple((fmt.label(f"platform.{p}"), name) for p, name in fig.accounts),
-        ),
-        Table(
-            "purchases",
-            fmt.label("table.purchases"),
-            (
-                fmt.label("col.when"),
-                fmt.label("col.offer"),
-                fmt.label("col.amount"),
-                fmt.label("col.refunded"),
-            ),
-            tuple(
-                (
-                    fmt.moment(p.purchased_at),
-                    p.offer_id,
-                    fmt.money(p.amount, p.currency) if p.amount is not None and p.currency else "–",
-                    fmt.label("yes") if p.refunded else fmt.label("no"),
-                )
-                for p in fig.purchases
-            ),
-        ),
-        Table(
-            "attendance",
-            fmt.label("table.attendance"),
-            (fmt.label("col.start"), fmt.label("col.title")),
-            tuple((fmt.moment(a.start_at), a.title) for a in fig.attendance),
-        ),
-        Table(
-            "questions",
-            fmt.label("table.questions"),
-            (fmt.label("col.when"), fmt.label("col.title"), fmt.label("col.state")),
-            tuple((fmt.moment(q.asked_at), q.title, q.state) for q in fig.questions),
-        ),
-    )
-    return PageView(cards=cards, charts=(chart,), tables=tables)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.cogs.analytics import Analytics, MemberSort, Segment
 from bot.core.parsing import unreadable
 from bot.web.dashboard import _pages as pages
+from bot.web.dashboard import _people as people
 from bot.web.dashboard._format import Formatter
 from bot.web.dashboard._keys import ANALYTICS, COHORT, VIEWER
 from bot.web.dashboard._model import PageView
@@ -34,6 +35,7 @@ class Ask:
     range: DateRange
     fmt: Formatter
     query: str  # the range as GET parameters, for links that keep it
+    offer_names: Mapping[str, str]  # offer id -> the name the community's config gives it
 
 
 Builder = Callable[[Ask], Awaitable[PageView]]
@@ -85,7 +87,7 @@ async def _lectures(ask: Ask) -> PageView:
 async def _revenue(ask: Ask) -> PageView:
     r = ask.range
     fig = await ask.analytics.revenue(ask.community_id, r.start, r.end, ask.fmt.zone)
-    return pages.revenue(fig, ask.fmt)
+    return pages.revenue(fig, ask.fmt, ask.offer_names)
 
 
 # The pages of the navigation, in order; "members" has its own handlers.
@@ -108,7 +110,8 @@ def _ask(request: web.Request) -> tuple[Ask, str | None]:
     zone = viewer.community.tz
     chosen, error = parse_range(request.query, cohort.clock.now(), zone)
     fmt = Formatter(cohort.i18n, viewer.locale, zone)
-    ask = Ask(request.app[ANALYTICS], viewer.community.id, chosen, fmt, chosen.query())
+    names = {o.id: o.name for o in viewer.community.config.offers}
+    ask = Ask(request.app[ANALYTICS], viewer.community.id, chosen, fmt, chosen.query(), names)
     return ask, error
 
 
@@ -212,7 +215,7 @@ async def _members_view(
         "number": number,
         "pages_total": max(1, -(-fig.total // MEMBERS_PER_PAGE)),
     }
-    return pages.members(fig, ask.fmt, ask.query), filters, errors
+    return people.members(fig, ask.fmt, ask.query), filters, errors
 
 
 async def members(request: web.Request) -> web.StreamResponse:
@@ -243,7 +246,7 @@ async def member(request: web.Request) -> web.StreamResponse:
     fig = await ask.analytics.member(ask.community_id, member_id, r.start, r.end, ask.fmt.zone)
     if fig is None:
         raise web.HTTPNotFound()
-    view = pages.member(fig, ask.fmt)
+    view = people.member(fig, ask.fmt, ask.offer_names)
     return _render(
         request, "page.html", "members", ask, view, [error] if error else [], heading=fig.name
     )

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.core.cohort import Cohort
+from bot.core.config import Config
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, MessageRef
 from bot.core.replies import Reply
 from bot.web.app import build_app
+from tests.conftest import make_config
 
 OLGA = Caller(PlatformName.CONSOLE, "olga", "Olga", username="olga")  # an organizer
 ALICE = Caller(PlatformName.CONSOLE, "alice", "Alice", username="alice")  # an admin
@@ -64,3 +67,9 @@ async def client(
     """Return a test client of the web app (cookies kept, as a browser would)."""
     async with TestClient(TestServer(build_app(cohort))) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """Return the test config with the web app on (the dashboard needs it; nothing listens)."""
+    return make_config(tmp_path, web={"enabled": True})

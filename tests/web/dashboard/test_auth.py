@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from bot.adapters.console import ConsoleAdapter
 from bot.cogs import dashboard
 from bot.cogs.dashboard._rules import hash_token
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
+from bot.runtime import build
 from bot.store.tables import dashboard_links, dashboard_sessions
+from tests.conftest import START, make_config
 from tests.web.dashboard.conftest import ALICE, BOB, OLGA, IssueLink, run
 
 Client = TestClient[web.Request, web.Application]
@@ -309,3 +314,17 @@ async def test_a_malformed_token_in_the_form_is_refused(
     answer = await client.post("/dashboard/signin", data={"token": token, "csrf": csrf})
     assert answer.status == 404
     assert "not valid" in await answer.text()
+
+
+async def test_without_the_web_app_there_is_no_link(tmp_path: Path) -> None:
+    bot = await build(make_config(tmp_path, web={"enabled": False}), clock=ManualClock(START))
+    try:
+        bot.platforms[PlatformName.CONSOLE] = ConsoleAdapter(
+            bot, bot.communities["demo"], user="olga", out=io.StringIO()
+        )
+        (reply,) = await run(bot, OLGA, "/dashboard")
+        assert "web app is not running" in reply.text
+        async with bot.db.read() as conn:
+            assert (await conn.execute(select(dashboard_links))).first() is None
+    finally:
+        await bot.db.close()

@@ -106,13 +106,13 @@ def test_revenue_writes_money_in_each_currencys_unit(
         course_sales=0,
         offers=(OfferRevenue("pro", currency, 1, mrr, 0),),
     )
-    view = pages.revenue(fig, fmt)
+    view = pages.revenue(fig, fmt, {"pro": "Pro"})
     assert view.cards[0].value == written
     (chart,) = view.charts
     new, _expansion, _contraction, churned = chart.series
     assert new.values == (charted,) and churned.values == (-charted,)
     assert _card(view, fmt.label("card.trial_conversion")) == "50.0%"
-    assert view.tables[1].rows == (("pro", 1, written, fmt.money(0, currency)),)
+    assert view.tables[1].rows == (("Pro", 1, written, fmt.money(0, currency)),)  # by name
 
 
 def test_recommender_reach_closes_the_engagement_cards(cohort: Cohort) -> None:
