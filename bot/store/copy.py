@@ -59,7 +59,7 @@ def normalise_url(url: str) -> str:
 DERIVED = frozenset({"cache_versions"})
 
 
-def _tables() -> list[Table]:
+def tables() -> list[Table]:
     """Return the tables a copy carries, parents first."""
     return [t for t in metadata.sorted_tables if t.name not in DERIVED]
 
@@ -82,12 +82,12 @@ async def copy_database(
             )
         await target.upgrade()
         async with target.read() as conn:
-            filled = [t.name for t in _tables() if await _count(conn, t)]
+            filled = [t.name for t in tables() if await _count(conn, t)]
             filled += ["qa search index"] if await fts.indexed_count(conn) else []
         if filled:
             raise CopyError(f"the target is not empty ({', '.join(filled)}): copy into a new one")
         async with source.read() as src, target.write() as dst:
-            for table in _tables():
+            for table in tables():
                 copied = 0
                 async for page in _pages(src, table):
                     await dst.execute(insert(table), [dict(row._mapping) for row in page])
@@ -108,7 +108,7 @@ async def verify(source: Database, target: Database) -> list[TableCopy]:
     async with source.read() as src, target.read() as dst:
         copies: list[TableCopy] = []
         wrong: list[str] = []
-        for table in _tables():
+        for table in tables():
             ours = await checksum(src, table)
             theirs = await checksum(dst, table)
             if ours != theirs:

@@ -15,9 +15,9 @@ from sqlalchemy import func, insert, select, update
 
 from bot import demo
 from bot.cogs import qa
-from bot.store.copy import CopyError, checksum, copy_database, normalise_url, verify
+from bot.store.copy import CopyError, checksum, copy_database, normalise_url, tables, verify
 from bot.store.db import Database
-from bot.store.tables import accounts, communities, metadata, qa_questions
+from bot.store.tables import accounts, communities, qa_questions
 from tests import _postgres
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -58,7 +58,7 @@ async def _totals(url: str) -> dict[str, tuple[int, str]]:
     db = Database(normalise_url(url))
     try:
         async with db.read() as conn:
-            return {t.name: await checksum(conn, t) for t in metadata.sorted_tables}
+            return {t.name: await checksum(conn, t) for t in tables()}
     finally:
         await db.close()
 
