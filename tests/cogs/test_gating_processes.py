@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ async def test_three_bots_apply_shuffled_duplicated_events_exactly_once(
         assert pending == 0
         assert sorted(applied) == sorted(e["id"] for e in events)  # none lost
         assert set(applied.values()) == {1}  # none doubled
+        # The first bot caches what members hold; the others' writes reach it once its cache
+        # is older than [work] cache_staleness (bot/core/versions.py).
+        clock.advance(timedelta(seconds=first.cohort.config.work.cache_staleness + 1))
         for user in buyers:
             offer = "python" if int(user[-2:]) % 2 else "pro"
             assert await first.holds(user) == {offer}
