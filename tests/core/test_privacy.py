@@ -249,7 +249,9 @@ async def every_text(cohort: Cohort) -> str:
             if columns:
                 for row in await conn.execute(select(*columns)):
                     found.extend(str(v) for v in row if v is not None)
-        for index in ("qa_search", "qa_words"):
+        # The Q&A search indexes: FTS5 tables on SQLite, one table on PostgreSQL.
+        sqlite = conn.dialect.name == "sqlite"
+        for index in ("qa_search", "qa_words") if sqlite else ("qa_search",):
             for row in await conn.execute(text(f"SELECT title, body, answer FROM {index}")):
                 found.extend(str(v) for v in row)
     return "\n".join(found)

@@ -88,7 +88,11 @@ async def test_forget_erases_after_confirm_and_keeps_money(
             select(func.count()).select_from(message_log).where(message_log.c.member_id == bob)
         )
         owner, total = (
-            await conn.execute(select(purchases.c.member_id, func.sum(purchases.c.amount_minor)))
+            await conn.execute(
+                select(purchases.c.member_id, func.sum(purchases.c.amount_minor)).group_by(
+                    purchases.c.member_id
+                )
+            )
         ).one()
         gone = await conn.scalar(select(func.count()).where(members.c.id == bob))
     assert (logged, gone) == (0, 0)
