@@ -1337,12 +1337,6 @@ class PrivacyConfig:
         default=timedelta(hours=1),
         metadata=_span(timedelta(hours=1), timedelta(minutes=5), timedelta(days=7)),
     )
-    download_url: str | None = field(
-        default=None,
-        metadata=_meta(
-            _http_url_or_none, "the public http(s) address of the web app, like 'https://x.org'"
-        ),
-    )
 
 
 @dataclass(frozen=True, kw_only=True)

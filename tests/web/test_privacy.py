@@ -30,8 +30,7 @@ BOB = Caller(PlatformName.TELEGRAM, "4242", "Bobby", username="bobby")
 async def bot(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Cohort]:
     config = make_config(
         tmp_path,
-        web={"enabled": True, "port": 8099},
-        community={"privacy": {"download_url": "https://cohort.example.org/"}},
+        web={"enabled": True, "port": 8099, "public_url": "https://cohort.example.org/"},
     )
     cohort = await build(config, clock=clock)
     try:

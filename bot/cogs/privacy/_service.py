@@ -39,7 +39,7 @@ class PrivacyService:
         web = self.cohort.config.web
         if not web.enabled:
             return None
-        return community.config.privacy.download_url or f"http://{web.host}:{web.port}"
+        return web.base_url.rstrip("/")
 
     async def link(self, community: Community, member_id: int) -> str | None:
         """Issue a single-use download link of a member's export (None: no web app)."""

@@ -37,12 +37,9 @@ async def dc() -> AsyncIterator[DiscordServer]:
 async def bot(tmp_path: Path, dc: DiscordServer) -> AsyncIterator[Cohort]:
     config = make_config(
         tmp_path,
-        web={"enabled": True, "port": 8098},
+        web={"enabled": True, "port": 8098, "public_url": "https://cohort.example.org"},
         discord={"token": DEFAULT_TOKEN, "api_base": dc.api_base, "defer_after": 0.3},
-        community={
-            "organizers": [f"discord:{OLGA}"],
-            "privacy": {"download_url": "https://cohort.example.org"},
-        },
+        community={"organizers": [f"discord:{OLGA}"]},
     )
     cohort = await build(config)
     try:
