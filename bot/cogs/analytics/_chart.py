@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw
 
+from bot.cogs._fonts import Font, load_font
 from bot.cogs.analytics._figures import DayCount
-from bot.cogs.points._card import Font, load_font
 
 WIDTH = 800
 PANEL_HEIGHT = 200

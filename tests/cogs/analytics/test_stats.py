@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from bot.adapters.console import ConsoleAdapter
+from bot.cogs._fonts import load_font
 from bot.cogs.analytics import DayCount, WeeklyReport
 from bot.cogs.analytics._chart import render_chart
 from bot.cogs.analytics._report import due_week
-from bot.cogs.points._card import load_font
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config

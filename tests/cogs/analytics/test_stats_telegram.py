@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.cogs.points._card import load_font
+from bot.cogs._fonts import load_font
 from bot.core.cohort import Cohort
 from tests.adapters.test_telegram import BOB, GROUP, OLGA, bot, said, tg
 from tests.telegram_api import TelegramServer

@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image, ImageFont
 
+from bot.cogs import _fonts
 from bot.cogs.points import _card as card
 from bot.cogs.points._ledger import Ranked
 
@@ -17,7 +18,7 @@ LATIN_ONLY = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
 NO_SUCH_CHARACTER = "\U0010fffd"
 
 
-def missing(font: card.Font, text: str) -> list[str]:
+def missing(font: _fonts.Font, text: str) -> list[str]:
     """Return the characters of ``text`` that ``font`` draws as its missing-glyph box."""
     notdef = font.getmask(NO_SUCH_CHARACTER)
     box = (notdef.size, bytes(notdef))
@@ -32,7 +33,7 @@ def missing(font: card.Font, text: str) -> list[str]:
 
 
 def test_the_card_finds_a_font_that_draws_chinese_without_config() -> None:
-    font = card.load_font(None, 22)
+    font = _fonts.load_font(None, 22)
     assert isinstance(font, ImageFont.FreeTypeFont)
     assert "CJK SC" in " ".join(font.getname() or ())  # Simplified Chinese forms
     assert missing(font, "".join(NAMES) + TITLE) == []
@@ -45,7 +46,7 @@ def test_the_card_finds_a_font_that_draws_chinese_without_config() -> None:
 @pytest.mark.parametrize(
     ("candidates", "boxes"),
     [
-        (card.FONT_CANDIDATES, False),
+        (_fonts.FONT_CANDIDATES, False),
         # Where only a Latin font is found, the check above sees the boxes: it would fail.
         (LATIN_ONLY, True),
     ],
@@ -53,6 +54,6 @@ def test_the_card_finds_a_font_that_draws_chinese_without_config() -> None:
 def test_a_latin_only_font_is_caught_drawing_boxes(
     candidates: tuple[str, ...], boxes: bool
 ) -> None:
-    font = card.load_font(None, 22, candidates)
+    font = _fonts.load_font(None, 22, candidates)
     assert bool(missing(font, "".join(NAMES))) is boxes
     assert missing(font, "Bob #1 1,000") == []
