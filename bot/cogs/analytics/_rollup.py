@@ -191,25 +191,7 @@ class Recorder:
         at: datetime,
     ) -> None:
         """Record an account joining (again): present from its first join, not gone."""
-        async with db.write() as conn:
-            await seen_accounts(
-                conn,
-                [
-                    {
-                        "account_id": account_id,
-                        "community_id": community_id,
-                        "member_id": member_id,
-                        "platform": platform,
-                        "joined_at": at,
-                    }
-                ],
-            )
-            await conn.execute(
-                update(analytics_presence)
-                .where(analytics_presence.c.account_id == account_id)
-                .values(left_at=None)
-            )
-        self._present_since.pop(account_id, None)
+        await self._presence(db, community_id, member_id, account_id, platform, at, left_at=None)
 
     async def left(
         self,
@@ -222,23 +204,33 @@ class Recorder:
         at: datetime,
     ) -> None:
         """Record an account leaving (it counted as present until now if it was never seen)."""
+        await self._presence(db, community_id, member_id, account_id, platform, at, left_at=at)
+
+    async def _presence(
+        self,
+        db: Database,
+        community_id: int,
+        member_id: int,
+        account_id: int,
+        platform: str,
+        at: datetime,
+        *,
+        left_at: datetime | None,
+    ) -> None:
+        """Make sure the account has a presence row, then set when it left (None: present)."""
+        row = {
+            "account_id": account_id,
+            "community_id": community_id,
+            "member_id": member_id,
+            "platform": platform,
+            "joined_at": at,
+        }
         async with db.write() as conn:
-            await seen_accounts(
-                conn,
-                [
-                    {
-                        "account_id": account_id,
-                        "community_id": community_id,
-                        "member_id": member_id,
-                        "platform": platform,
-                        "joined_at": at,
-                    }
-                ],
-            )
+            await seen_accounts(conn, [row])
             await conn.execute(
                 update(analytics_presence)
                 .where(analytics_presence.c.account_id == account_id)
-                .values(left_at=at)
+                .values(left_at=left_at)
             )
         self._present_since.pop(account_id, None)
 
