@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert
 
 from bot.cogs import analytics
-from bot.cogs.analytics import ModerationDay
+from bot.cogs.analytics import ModerationDay, WeeklyReport
 from bot.cogs.analytics._cog import headline
 from bot.core.cohort import Cohort
 from bot.store.tables import moderation_cases
@@ -104,3 +104,13 @@ async def test_the_stats_headline_counts_warnings_mutes_kicks_and_bans(
     await add_cases(world, CASES)
     page = await analytics.service_of(world).overview(world.communities["demo"].id, START, END, NY)
     assert headline(partial(world.i18n.text, locale), page)[-1] == line
+
+
+async def test_the_weekly_report_counts_the_weeks_moderation(world: Cohort) -> None:
+    await add_cases(world, CASES)
+    report = WeeklyReport(world)
+    reply = await report.render(world.communities["demo"], date(2026, 11, 2), with_image=False)
+    # 11-02 .. 11-08: the kick at midnight 11-02, the unmute on 11-03 and the ban on 11-04.
+    assert reply.text.splitlines()[-1] == (
+        "🛡️ Moderation: warnings **0** · mutes **0** · kicks **1** · bans **1**"
+    )
