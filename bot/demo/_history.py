@@ -2,7 +2,8 @@
 
 Members arrive over the weeks (some on Discord, some on Telegram, through the console's
 ``/as platform:name``), talk most on weekday evenings, ask and answer questions, come to a
-weekly study hall, buy the tier and courses; one links his two accounts; a few go quiet.
+weekly study hall, buy the tier and courses; one links his two accounts; a few go quiet; the
+organizer warns someone now and then.
 Everything is typed through the real commands on a clock moved day by day, and drawn
 from a seeded random generator, so the same days give the same history.
 """
@@ -78,6 +79,7 @@ SALES: tuple[tuple[str, str, float], ...] = (
     ("discord:liam", "pro", 0.8),
     ("telegram:mia", "pro", 0.9),
 )
+WARNED = ("dave", "carol", "bob")  # who the organizer warns, in turn (moderation figures)
 CHECKOUT = re.compile(r"cs_demo_[0-9a-f]+")
 # Messages per hour of the day, weekday evenings busiest (a shape for the heatmap).
 HOUR_WEIGHTS = tuple(1 if h < 7 else 3 if h < 17 else 8 if h < 22 else 2 for h in range(24))
@@ -149,6 +151,15 @@ async def play_history(
                 await _say(console, asker, f"general/thread-{threads}", f"/accept @{helper}")
             threads += 1
             typed += 3
+        if day % 6 == 4 and day + 1 < days:  # the organizer warns someone off-topic
+            at = first_day + timedelta(days=day, hours=21)
+            if at > clock.now():
+                clock.advance(at - clock.now())
+            who = WARNED[(day // 6) % len(WARNED)]
+            printed = await _said(console, organizer, f"/warn @{who} please keep the chat on topic")
+            if "⚠️" not in printed:
+                log.warning("demo: /warn @%s gave no case: %s", who, printed.strip()[-200:])
+            typed += 1
     await console.cohort.dispatcher.drain()
     if clock.now() < end:
         clock.advance(end - clock.now())

@@ -40,6 +40,13 @@ def headline(t: Translate, page: Overview) -> list[str]:
         ),
         t("analytics.stats.questions", asked=page.questions_asked, solved=page.questions_solved),
         t("analytics.stats.mrr", mrr=mrr) if mrr else t("analytics.stats.no_mrr"),
+        t(
+            "analytics.stats.moderation",
+            warns=page.moderation.warn,
+            mutes=page.moderation.mute,
+            kicks=page.moderation.kick,
+            bans=page.moderation.ban,
+        ),
     ]
 
 

@@ -65,6 +65,7 @@ class Overview:
     mrr: tuple[Money, ...]  # at the end of the range, one per currency
     members_daily: tuple[DayCount, ...]  # members present at the end of each day
     messages_daily: tuple[DayCount, ...]
+    moderation: ModerationDay  # the range's moderation totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +278,40 @@ class Lectures:
     no_shows: int  # went "going" and did not check in (past sessions only)
     no_show_rate: float  # no_shows / going of past sessions
     reminders_sent: int
+
+
+# --- moderation --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationDay:
+    """Moderation cases of one local day (or of the whole range): done by action, and who."""
+
+    day: date  # the range's first day for the range's totals
+    warn: int
+    mute: int
+    unmute: int
+    kick: int
+    ban: int
+    unban: int
+    purge: int
+    slowmode: int
+    delete: int  # messages automod removed
+    done: int  # every case carried out, whatever its action
+    people: int  # done cases a moderator ordered
+    automod: int  # done cases automod took
+    automatic: int  # done cases the bot took by its rules: escalations and expiries
+    failed: int  # cases refused or failed on the platform (not in the counts above)
+
+
+@dataclass(frozen=True, slots=True)
+class Moderation:
+    """Moderation cases opened in the range, per local day and in total."""
+
+    start: date
+    end: date
+    days: tuple[ModerationDay, ...]
+    totals: ModerationDay
 
 
 # --- revenue -----------------------------------------------------------------------------------

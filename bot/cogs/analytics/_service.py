@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _directory as directory
 from bot.cogs.analytics import _lectures as lectures_of
+from bot.cogs.analytics import _moderation as moderation_of
 from bot.cogs.analytics import _pages as pages
 from bot.cogs.analytics import _people as people
 from bot.cogs.analytics import _revenue as revenue_of
@@ -38,6 +39,7 @@ from bot.cogs.analytics._figures import (
     MemberEngagement,
     Members,
     MemberSort,
+    Moderation,
     Overview,
     Qa,
     QaDay,
@@ -72,6 +74,7 @@ class Analytics:
         activity = await self._activity(community_id, start, end, zone, full=False)
         qa = await self.qa(community_id, start, end, zone)
         revenue = await self.revenue(community_id, start, end, zone)
+        moderation = await self.moderation(community_id, start, end, zone)
         together = [d for d in growth.days if d.platform == ""]
         async with self.db.read() as conn:
             active = await pages.active_members(conn, community_id, start, end)
@@ -90,6 +93,7 @@ class Analytics:
             mrr=tuple(pages.money(c.currency, c.mrr) for c in revenue.currencies),
             members_daily=tuple(DayCount(d.day, d.total) for d in together),
             messages_daily=tuple(DayCount(d.day, d.messages) for d in activity.days),
+            moderation=moderation.totals,
         )
 
     async def growth(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Growth:
@@ -359,6 +363,15 @@ class Analytics:
             no_show_rate=rules.ratio(no_shows, past_going),
             reminders_sent=sum(x.reminders_sent for x in sessions),
         )
+
+    async def moderation(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> Moderation:
+        """Return moderation cases per day: done by action, by people or automod, and failed."""
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            rows = await moderation_of.cases(conn, community_id, since, until)
+        return moderation_of.page(rows, start, end, zone)
 
     async def revenue(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Revenue:
         """Return MRR and its movements, churn, conversion, refunds and sales by offer."""

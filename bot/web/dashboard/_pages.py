@@ -12,6 +12,7 @@ from bot.cogs.analytics import (
     Growth,
     Lectures,
     MemberEngagement,
+    Moderation,
     Overview,
     Qa,
     Recommender,
@@ -144,8 +145,54 @@ def growth(fig: Growth, fmt: Formatter) -> PageView:
     return PageView(cards=cards, charts=charts)
 
 
-def activity(fig: Activity, fmt: Formatter, query: str) -> PageView:
-    """Build the Activity page: messages per day, the weekday-by-hour heatmap, the leaders."""
+# The moderation chart's stacks, in order (the ModerationDay fields of each action).
+MODERATION_ACTIONS = (
+    "warn",
+    "mute",
+    "kick",
+    "ban",
+    "unmute",
+    "unban",
+    "purge",
+    "slowmode",
+    "delete",
+)
+
+
+def moderation(fig: Moderation, fmt: Formatter) -> tuple[tuple[Card, ...], Chart]:
+    """Build the moderation cards and the chart of actions per day, stacked by action."""
+    t = fig.totals
+    cards = (
+        Card(
+            fmt.label("card.moderation"),
+            fmt.count(t.done),
+            fmt.label(
+                "card.moderation_note", people=t.people, automod=t.automod, automatic=t.automatic
+            ),
+        ),
+        Card(
+            fmt.label("card.moderation_bans"),
+            " / ".join(fmt.count(n) for n in (t.warn, t.mute, t.kick, t.ban)),
+        ),
+        Card(fmt.label("card.moderation_failed"), fmt.count(t.failed)),
+    )
+    chart = Chart(
+        "moderation",
+        fmt.label("chart.moderation"),
+        ChartKind.STACKED,
+        fmt.label("col.day"),
+        tuple(d.day.isoformat() for d in fig.days),
+        tuple(
+            Series(fmt.label(f"col.{action}"), column([getattr(d, action) for d in fig.days]))
+            for action in MODERATION_ACTIONS
+        ),
+    )
+    return cards, chart
+
+
+def activity(fig: Activity, mod: Moderation, fmt: Formatter, query: str) -> PageView:
+    """Build the Activity page: messages, the heatmap, the leaders and moderation per day."""
+    mod_cards, mod_chart = moderation(mod, fmt)
     labels = tuple(d.day.isoformat() for d in fig.days)
     cards = (
         Card(fmt.label("card.messages"), fmt.count(fig.messages)),
@@ -157,6 +204,7 @@ def activity(fig: Activity, fmt: Formatter, query: str) -> PageView:
             fmt.share(fig.stickiness),
             fmt.label("card.stickiness_note"),
         ),
+        *mod_cards,
     )
     charts = (
         Chart(
@@ -182,6 +230,7 @@ def activity(fig: Activity, fmt: Formatter, query: str) -> PageView:
                 for n, row in enumerate(fig.heatmap)
             ),
         ),
+        mod_chart,
     )
     tables = (
         Table(

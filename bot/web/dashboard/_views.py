@@ -56,7 +56,8 @@ async def _growth(ask: Ask) -> PageView:
 async def _activity(ask: Ask) -> PageView:
     r = ask.range
     fig = await ask.analytics.activity(ask.community_id, r.start, r.end, ask.fmt.zone)
-    return pages.activity(fig, ask.fmt, ask.query)
+    mod = await ask.analytics.moderation(ask.community_id, r.start, r.end, ask.fmt.zone)
+    return pages.activity(fig, mod, ask.fmt, ask.query)
 
 
 async def _retention(ask: Ask) -> PageView:

@@ -53,6 +53,7 @@ async def test_stats_shows_the_headline_figures(world: Cohort) -> None:
     assert "Messages: 7 · active members: 3 · daily active (average): 1.2" in printed
     assert "Questions: 3 asked · 1 solved" in printed
     assert "Monthly recurring revenue: 65.00 USD" in printed
+    assert "Moderation: warnings 0 · mutes 0 · kicks 0 · bans 0" in printed
     assert "[image:" not in printed  # the console shows text
 
 

@@ -2,7 +2,7 @@
 // The only script of the dashboard: pages work (as tables) without it.
 (function () {
   "use strict";
-  var PALETTE = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
+  var PALETTE = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#ca8a04", "#db2777"];
 
   function color(n, alpha) {
     var hex = PALETTE[n % PALETTE.length];
