@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning
+from bot.store.hops import NotOnThread, in_thread
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ class GroupCommit:
     it keeps in step with the table (rollups) commits or rolls back with them; when a hook
     fails, the transaction is rolled back, logged, and the rows are written again without the
     hooks (nothing is lost; the hook's table misses them until it is rebuilt).
+
+    On SQLite the batch's statements (insert, hooks, work) run on the connection's thread in
+    one hop (``bot.store.hops.in_thread``); hooks and work that await anything but ``conn``
+    cannot, and make the group commit write the usual way from then on.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class GroupCommit:
         self._pending: list[tuple[Row, asyncio.Future[bool]]] = []
         self._work: list[tuple[Work, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._on_thread = True  # until a hook or a work awaits something else
 
     async def insert(self, row: Row) -> bool:
         """Insert ``row`` unless its key exists; return whether it was new."""
@@ -130,7 +136,12 @@ class GroupCommit:
         self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]]
     ) -> tuple[set[tuple[Any, ...]], list[Any]]:
         try:
-            return await self._write_once(rows, jobs, hooks=True)
+            try:
+                return await self._write_once(rows, jobs, hooks=True)
+            except NotOnThread as exc:
+                log.warning("%s: the batch cannot run on the database thread: %s", self.table, exc)
+                self._on_thread = False
+                return await self._write_once(rows, jobs, hooks=True)
         except _HookFailed as failed:
             # The transaction rolled back: write the rows again without the hooks.
             log.error(
@@ -144,7 +155,7 @@ class GroupCommit:
     async def _write_once(
         self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]], *, hooks: bool
     ) -> tuple[set[tuple[Any, ...]], list[Any]]:
-        async with self.db.write() as conn:
+        async def body(conn: AsyncConnection) -> tuple[set[tuple[Any, ...]], list[Any]]:
             added = (
                 await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
                 if rows
@@ -161,9 +172,20 @@ class GroupCommit:
                 for hook in self.after_insert:
                     try:
                         await hook(conn, fresh)
+                    except NotOnThread:
+                        raise
+                    except RuntimeError as exc:
+                        if "event loop" in str(exc):  # asyncio's loop, asked for on the thread
+                            raise NotOnThread(str(exc)) from exc
+                        raise _HookFailed(hook) from exc
                     except Exception as exc:
                         raise _HookFailed(hook) from exc
-            results = [await work(conn) for work, _ in jobs]
+            return added, [await work(conn) for work, _ in jobs]
+
+        async with self.db.write() as conn:
+            added, results = await (
+                in_thread(conn, body, commit=True) if self._on_thread else body(conn)
+            )
         self.batches += 1
         return added, results
 

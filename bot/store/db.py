@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
 
+from bot.store import hops
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10_000
 _WRITE = "cohort_write"
@@ -70,8 +72,12 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(url)
         kwargs: dict[str, Any] = {"echo": echo}
+        self._hops: hops.OneHopDBAPI | None = None
         if self.url.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+            if self.url.get_driver_name() == "aiosqlite":
+                self._hops = hops.dbapi()  # one thread hop a statement (bot/store/hops.py)
+                kwargs["module"] = self._hops
         self.engine = create_async_engine(self.url, **kwargs)
         # SQLite has one writer at a time. Queueing this process's writers here, instead of in
         # SQLite's busy handler (which sleeps and retries), keeps the wait short and fair.
@@ -83,6 +89,11 @@ class Database:
         # just after: caches drop what the write may have changed (see bot/core/versions.py).
         self.on_write: list[WriteHook] = []
         event.listen(self.engine.sync_engine, "before_execute", _note_tables)
+
+    @property
+    def hops(self) -> int | None:
+        """Return how many calls went to SQLite's connection threads (None: not SQLite)."""
+        return self._hops.hops if self._hops is not None else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
