@@ -134,7 +134,12 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         """Return a one-hop cursor (server-side cursors keep SQLAlchemy's own)."""
-        return super().cursor(server_side) if server_side else OneHopCursor(self)
+        if not server_side:
+            return OneHopCursor(self)
+        self._not_on_thread("a server-side cursor")
+        self._flush_begin()  # its statements go straight to aiosqlite: BEGIN must be sent first
+        self.in_transaction = None
+        return super().cursor(server_side)
 
     def execute(self, *args: Any, **kw: Any) -> Any:
         """Run a statement through aiosqlite directly (its transaction state is then unknown)."""

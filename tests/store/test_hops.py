@@ -186,3 +186,15 @@ async def test_group_commit_falls_back_when_a_hook_awaits_something_else(
     assert counted == [5, 1]  # nothing lost, nothing counted twice
     assert await members_count(db) == 3
     assert "cannot run on the database thread" in caplog.text
+
+
+async def test_a_stream_first_in_a_transaction_reads_in_it(db: Database) -> None:
+    """A server-side cursor bypasses the one-hop cursor: the BEGIN must go before it."""
+    async with db.read() as conn:
+        streamed = await conn.stream(select(func.count()).select_from(members))
+        assert [tuple(r) async for r in streamed] == [(1,)]
+        async with db.write() as other:  # another connection commits meanwhile
+            await other.execute(insert(members).values(id=2, community_id=1, created_at=NOW))
+        # the read transaction began before the stream: it still sees its snapshot
+        assert await conn.scalar(select(func.count()).select_from(members)) == 1
+    assert await members_count(db) == 2
