@@ -19,6 +19,7 @@ before it does, and the caller runs it again the usual way.
 
 from __future__ import annotations
 
+import contextvars
 import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
@@ -223,7 +224,8 @@ async def in_thread(
         raise NotOnThread(f"{getattr(work, '__qualname__', work)} awaited something else")
 
     adapted.dbapi.hops += 1
-    result: T = await adapted._connection._execute(drive)
+    context = contextvars.copy_context()  # the work sees the caller's context variables
+    result: T = await adapted._connection._execute(context.run, drive)
     return result
 
 

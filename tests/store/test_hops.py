@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,4 +198,17 @@ async def test_a_stream_first_in_a_transaction_reads_in_it(db: Database) -> None
             await other.execute(insert(members).values(id=2, community_id=1, created_at=NOW))
         # the read transaction began before the stream: it still sees its snapshot
         assert await conn.scalar(select(func.count()).select_from(members)) == 1
+    assert await members_count(db) == 2
+
+
+async def test_in_thread_work_sees_the_caller_s_context_variables(db: Database) -> None:
+    request: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
+    request.set("r-17")
+
+    async def tagged(conn: AsyncConnection) -> str:
+        await conn.execute(insert(members).values(id=2, community_id=1, created_at=NOW))
+        return request.get()
+
+    async with db.write() as conn:
+        assert await in_thread(conn, tagged, commit=True) == "r-17"
     assert await members_count(db) == 2
