@@ -1131,6 +1131,24 @@ def test_automod_exempt_roles_are_read_per_community_and_channel() -> None:
     assert parse(_with_automod()).communities[0].moderation.automod.exempt_roles == ()
 
 
+@given(
+    role=st.integers(min_value=1, max_value=2**63 - 1),
+    guild=st.sampled_from([111, 999]),
+    junk=st.text(max_size=12),
+)
+def test_any_typed_exempt_role_is_read_or_refused_with_its_key(
+    role: int, guild: int, junk: str
+) -> None:
+    for typed in (f"{guild}:{role}", f"{guild}:{role}{junk}", junk):
+        try:
+            config = parse(_with_automod(exempt_roles=[typed]))
+        except ConfigError as caught:
+            assert caught.key.endswith("automod.exempt_roles[0]")
+        else:  # only the community's guild, and a well-formed id
+            grant = config.communities[0].moderation.automod.exempt_roles[0]
+            assert grant.guild_id == "111" and int(grant.role_id) > 0
+
+
 @pytest.mark.parametrize(
     ("automod", "key", "expected"),
     [

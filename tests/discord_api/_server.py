@@ -511,9 +511,10 @@ class DiscordServer(World):
             for key in self.absent_as_null:  # a Discord-compatible server's nulls
                 event.setdefault(key, None)
             if guild is not None:
-                # In a guild Discord adds the author's partial member (no ``user``) and a
-                # partial ``member`` to each mentioned user who is one; a DM carries neither.
-                if author_id in guild.members:
+                # In a guild Discord adds the author's partial member (no ``user``; none for a
+                # webhook's message) and a partial ``member`` to each mentioned user who is
+                # one; a DM carries neither.
+                if author_id in guild.members and webhook_id is None:
                     event["member"] = self.partial_member(guild, author_id)
                 event["mentions"] = [
                     {**user, "member": self.partial_member(guild, int(user["id"]))}

@@ -257,7 +257,9 @@ async def test_the_client_side_checks_of_run_command(
     assert str(BOB) in data["resolved"]["members"]
 
 
-async def test_a_guild_message_carries_the_partial_member_and_a_dm_none(dc: DiscordServer) -> None:
+async def test_a_guild_message_carries_the_partial_member_a_dm_or_webhook_none(
+    dc: DiscordServer,
+) -> None:
     dc.change_roles(dc.guild(GUILD), BOB, add=(LOW,))
     session, ws, read = await gateway(dc)
     try:
@@ -268,7 +270,8 @@ async def test_a_guild_message_carries_the_partial_member_and_a_dm_none(dc: Disc
         dc.user_says(GENERAL, BOB, f"hi <@{ALICE}>")
         dm = int(dc.dm_channel(BOB)["id"])
         dc.user_says(dm, BOB, "psst")
-        in_guild, in_dm = (await read())["d"], (await read())["d"]
+        dc.post(GENERAL, ALICE, {"content": "hooked"}, [], webhook_id=900)
+        in_guild, in_dm, hooked = (await read())["d"], (await read())["d"], (await read())["d"]
     finally:
         await ws.close()
         await session.close()
@@ -280,3 +283,4 @@ async def test_a_guild_message_carries_the_partial_member_and_a_dm_none(dc: Disc
     assert in_guild["mentions"][0]["member"]["roles"] == []
     assert in_dm["content"] == "psst"
     assert "member" not in in_dm and "guild_id" not in in_dm
+    assert hooked["content"] == "hooked" and "member" not in hooked  # a webhook's message
