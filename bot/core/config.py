@@ -1265,6 +1265,10 @@ class AutomodChannel:
     allow_links: tuple[str, ...] = field(
         default=(), metadata=_meta(_nonempty, "a host name like 'example.com'")
     )
+    exempt_roles: tuple[RoleGrant, ...] = field(
+        default=(),
+        metadata=_meta(_role_grant, "'<guild id>:<role id>', like '111:222'", show=_show_roles),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1273,6 +1277,10 @@ class AutomodConfig:
 
     enabled: bool = False
     exempt_tiers: tuple[str, ...] = field(default=(), metadata=_meta(_slug, "a tier id like 'pro'"))
+    exempt_roles: tuple[RoleGrant, ...] = field(
+        default=(),
+        metadata=_meta(_role_grant, "'<guild id>:<role id>', like '111:222'", show=_show_roles),
+    )
     mute_duration: timedelta = field(
         default=timedelta(minutes=10),
         metadata=_span(timedelta(minutes=10), timedelta(minutes=1), timedelta(days=28)),
@@ -1713,6 +1721,25 @@ def _check_rewards(community: CommunityConfig, path: str, source: str) -> None:
                 )
 
 
+def _check_automod_roles(community: CommunityConfig, path: str, source: str) -> None:
+    """Check that automod's exempt roles, per community and per channel, are the community's."""
+    automod = community.moderation.automod
+    places = [("exempt_roles", automod.exempt_roles)]
+    places += [
+        (f"channels[{n}].exempt_roles", channel.exempt_roles)
+        for n, channel in enumerate(automod.channels)
+    ]
+    for name, roles in places:
+        for position, role in enumerate(roles):
+            if role.guild_id not in community.discord_guilds:
+                raise ConfigError(
+                    f"{path}.{name}[{position}]",
+                    "a role in one of this community's discord_guilds",
+                    repr(str(role)),
+                    source=source,
+                )
+
+
 def _check(config: Config, source: str) -> None:
     """Check what spans fields: unique ids, one owner per guild and chat, the console community."""
     if not config.communities:
@@ -1745,6 +1772,7 @@ def _check(config: Config, source: str) -> None:
                     )
                 owners[(name, platform_id)] = community.id
         _check_rewards(community, f"communities[{index}].points.level_rewards", source)
+        _check_automod_roles(community, f"communities[{index}].moderation.automod", source)
     _check_demo(config, source)  # first: a live key in a demo is named as such
     _check_offers(config, source)
     if config.console.community is not None and config.console.community not in first_index:

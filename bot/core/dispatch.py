@@ -350,6 +350,7 @@ class Dispatcher:
         *,
         reply_to_message_id: str | None = None,
         mentions: tuple[str, ...] = (),
+        role_ids: frozenset[str] = frozenset(),
     ) -> bool:
         """Log a member's message once and tell the cogs; return False for a repeat or a bot."""
         if caller.is_bot:
@@ -383,6 +384,7 @@ class Dispatcher:
                     posted_at=posted_at,
                     reply_to_message_id=reply_to_message_id,
                     mentions=mentions,
+                    role_ids=role_ids,
                 )
             )
             return True

@@ -28,6 +28,7 @@ class MessagePosted:
     posted_at: datetime
     reply_to_message_id: str | None = None
     mentions: tuple[str, ...] = ()  # platform user ids the message mentions, where known
+    role_ids: frozenset[str] = frozenset()  # the author's Discord role ids; none elsewhere
 
 
 @dataclass(frozen=True, slots=True)

@@ -321,7 +321,7 @@ class Privacy:
         confirm request spent in the same transaction as the erasure it allowed).
         """
         erasure = Erasure(community_id, member_id, requester, self.clock.now())
-        async with self.db.write() as conn:
+        async with self.db.write(bulk=True) as conn:
             if guard is not None:
                 await guard(conn)
             found = await conn.scalar(

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
@@ -21,6 +21,10 @@ from bot.store import hops
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10_000
+# SQLite's page cache for one bulk write (an erasure): SQLite's default of 2 MiB makes a
+# transaction that changes tens of thousands of rows spill dirty pages to the WAL part-way and
+# read them back; the connection returns to the default size afterwards.
+BULK_CACHE_KIB = 65_536
 _WRITE = "cohort_write"
 _TOUCHED = "cohort_touched"
 
@@ -102,18 +106,28 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """Open a write transaction; it commits on success and rolls back on any error."""
+    async def write(self, *, bulk: bool = False) -> AsyncIterator[AsyncConnection]:
+        """Open a write transaction; it commits on success and rolls back on any error.
+
+        ``bulk`` gives a transaction that changes many rows a larger SQLite page cache.
+        """
         async with self._writer(), self.engine.connect() as plain:
             conn = await plain.execution_options(**{_WRITE: True})
             touched: set[str] = set()
             conn.info[_TOUCHED] = touched
+            default_cache: int | None = None
             try:
                 async with conn.begin():
+                    if bulk and conn.dialect.name == "sqlite":
+                        default_cache = int(await conn.scalar(text("PRAGMA cache_size")))
+                        await conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
                     yield conn
                     self._wrote(touched)
             finally:
                 conn.info.pop(_TOUCHED, None)
+                if default_cache is not None:  # a pooled connection keeps its pragmas
+                    await plain.exec_driver_sql(f"PRAGMA cache_size={default_cache}")
+                    await plain.rollback()
             self._wrote(touched)
 
     def _wrote(self, touched: set[str]) -> None:

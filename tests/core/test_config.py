@@ -1114,6 +1114,71 @@ def test_bad_offers_are_refused_with_the_key(offer: dict[str, object], key: str)
     assert caught.value.key.endswith(key)
 
 
+def _with_automod(**automod: object) -> dict[str, object]:
+    return _with_offers(moderation={"automod": automod})
+
+
+def test_automod_exempt_roles_are_read_per_community_and_channel() -> None:
+    config = parse(
+        _with_automod(
+            exempt_roles=["111:222", " 111:333 "],
+            channels=[{"channel": "discord:5", "exempt_roles": ["111:444"]}],
+        )
+    )
+    automod = config.communities[0].moderation.automod
+    assert [str(r) for r in automod.exempt_roles] == ["111:222", "111:333"]
+    assert [str(r) for r in automod.channels[0].exempt_roles] == ["111:444"]
+    assert parse(_with_automod()).communities[0].moderation.automod.exempt_roles == ()
+
+
+@given(
+    role=st.integers(min_value=1, max_value=2**63 - 1),
+    guild=st.sampled_from([111, 999]),
+    junk=st.text(max_size=12),
+)
+def test_any_typed_exempt_role_is_read_or_refused_with_its_key(
+    role: int, guild: int, junk: str
+) -> None:
+    for typed in (f"{guild}:{role}", f"{guild}:{role}{junk}", junk):
+        try:
+            config = parse(_with_automod(exempt_roles=[typed]))
+        except ConfigError as caught:
+            assert caught.key.endswith("automod.exempt_roles[0]")
+        else:  # only the community's guild, and a well-formed id
+            grant = config.communities[0].moderation.automod.exempt_roles[0]
+            assert grant.guild_id == "111" and int(grant.role_id) > 0
+
+
+@pytest.mark.parametrize(
+    ("automod", "key", "expected"),
+    [
+        ({"exempt_roles": ["999:222"]}, "automod.exempt_roles[0]", "discord_guilds"),
+        ({"exempt_roles": ["111:222", "9:1"]}, "automod.exempt_roles[1]", "discord_guilds"),
+        ({"exempt_roles": ["111"]}, "automod.exempt_roles[0]", "guild id"),
+        ({"exempt_roles": ["111:x"]}, "automod.exempt_roles[0]", "guild id"),
+        ({"exempt_roles": ["111:0"]}, "automod.exempt_roles[0]", "guild id"),
+        ({"exempt_roles": "111:222"}, "automod.exempt_roles", "an array"),
+        (
+            {"channels": [{"channel": "discord:5", "exempt_roles": ["999:222"]}]},
+            "automod.channels[0].exempt_roles[0]",
+            "discord_guilds",
+        ),
+        (
+            {"channels": [{"channel": "discord:5", "exempt_roles": [222]}]},
+            "automod.channels[0].exempt_roles[0]",
+            "guild id",
+        ),
+    ],
+)
+def test_bad_automod_exempt_roles_are_refused_with_the_key(
+    automod: dict[str, object], key: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(_with_automod(**automod))
+    assert caught.value.key.endswith(key)
+    assert expected in str(caught.value)
+
+
 def test_an_offer_id_or_a_price_is_used_once() -> None:
     with pytest.raises(ConfigError, match=r"offers\[1\]\.id"):
         parse(_with_offers(_TIER, {**_TIER, "price_monthly": "price_5"}))

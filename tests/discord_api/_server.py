@@ -510,9 +510,18 @@ class DiscordServer(World):
             event = dict(message)
             for key in self.absent_as_null:  # a Discord-compatible server's nulls
                 event.setdefault(key, None)
-            if guild is not None and author_id in guild.members:
-                member = dict(guild.members[author_id])
-                event["member"] = member
+            if guild is not None:
+                # In a guild Discord adds the author's partial member (no ``user``; none for a
+                # webhook's message) and a partial ``member`` to each mentioned user who is
+                # one; a DM carries neither.
+                if author_id in guild.members and webhook_id is None:
+                    event["member"] = self.partial_member(guild, author_id)
+                event["mentions"] = [
+                    {**user, "member": self.partial_member(guild, int(user["id"]))}
+                    if int(user["id"]) in guild.members
+                    else user
+                    for user in message["mentions"]
+                ]
             self.gateway.dispatch("MESSAGE_CREATE", event)
         return message
 

@@ -240,6 +240,11 @@ class World:
         member = guild.members[user_id]
         return {**member, "user": dict(self.user(user_id))}
 
+    def partial_member(self, guild: Guild, user_id: int) -> dict[str, Any]:
+        """Return a guild member as a message carries it: without ``user``, roles copied."""
+        member = guild.members[user_id]
+        return {**member, "roles": list(member["roles"])}
+
     def permissions(self, guild: Guild, user_id: int) -> int:
         """Return a member's guild permissions: the union of their roles' (owners get all)."""
         if user_id == guild.owner_id:

@@ -255,3 +255,32 @@ async def test_the_client_side_checks_of_run_command(
         {"name": "amount", "type": 4, "value": 3},
     ]
     assert str(BOB) in data["resolved"]["members"]
+
+
+async def test_a_guild_message_carries_the_partial_member_a_dm_or_webhook_none(
+    dc: DiscordServer,
+) -> None:
+    dc.change_roles(dc.guild(GUILD), BOB, add=(LOW,))
+    session, ws, read = await gateway(dc)
+    try:
+        await read()
+        intents = INTENTS | (1 << 12)  # direct messages too
+        await ws.send_json({"op": 2, "d": {"token": DEFAULT_TOKEN, "intents": intents}})
+        await read(), await read()  # READY, GUILD_CREATE
+        dc.user_says(GENERAL, BOB, f"hi <@{ALICE}>")
+        dm = int(dc.dm_channel(BOB)["id"])
+        dc.user_says(dm, BOB, "psst")
+        dc.post(GENERAL, ALICE, {"content": "hooked"}, [], webhook_id=900)
+        in_guild, in_dm, hooked = (await read())["d"], (await read())["d"], (await read())["d"]
+    finally:
+        await ws.close()
+        await session.close()
+    member = in_guild["member"]
+    assert "user" not in member  # partial: the author is in "author"
+    assert member["roles"] == [str(LOW)] and member["joined_at"] and member["flags"] == 0
+    assert in_guild["author"]["id"] == str(BOB)
+    assert [m["id"] for m in in_guild["mentions"]] == [str(ALICE)]
+    assert in_guild["mentions"][0]["member"]["roles"] == []
+    assert in_dm["content"] == "psst"
+    assert "member" not in in_dm and "guild_id" not in in_dm
+    assert hooked["content"] == "hooked" and "member" not in hooked  # a webhook's message

@@ -20,6 +20,7 @@ from bot.adapters.discord._client import (
     caller_of,
     classify,
     intents,
+    role_ids_of,
 )
 from bot.adapters.discord._commands import CommandRenderer, payload_hash, read_invocation
 from bot.adapters.discord._interaction import InteractionAnswer
@@ -414,6 +415,7 @@ class DiscordAdapter(DiscordModeration):
                     message.created_at,
                     reply_to_message_id=reply_to,
                     mentions=tuple(str(user.id) for user in message.mentions),
+                    role_ids=role_ids_of(message.author),
                 )
 
     async def on_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:

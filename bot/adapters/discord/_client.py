@@ -91,6 +91,17 @@ def caller_of(user: discord.abc.User, locale: str | None = None) -> Caller:
     )
 
 
+def role_ids_of(author: discord.abc.User) -> frozenset[str]:
+    """Return the ids of the roles a message's author holds in its guild (none in a DM).
+
+    In a guild Discord sends the author's partial member (its ``roles``) with each message and
+    discord.py makes the author a ``Member``; @everyone, which every member holds, is left out.
+    """
+    if not isinstance(author, discord.Member):
+        return frozenset()
+    return frozenset(str(role.id) for role in author.roles if not role.is_default())
+
+
 def caller_from_json(user: dict[str, Any]) -> Caller:
     """Describe a user from an interaction's ``resolved.users`` to the core."""
     return Caller(

@@ -1,4 +1,6 @@
-"""Automod on the message path: rules from config, staff and chosen tiers exempt, every hit a case.
+"""Automod on the message path: rules from config, staff and chosen roles and tiers exempt.
+
+Every hit is a case.
 
 A message costs a few dictionary look-ups and, when it holds a hint of a link, one regular
 expression; the database is read only when a rule may have been broken (the account's age for
@@ -74,6 +76,8 @@ class Automod:
         if self._is_staff(community, account.platform.value, account.platform_user_id):
             return False
         override = self._channel(community, channel.platform.value, channel.channel_id)
+        if event.role_ids and rules.exempt_by_role(config, override, event.role_ids):
+            return False
         off = frozenset(override.off) if override else frozenset()
         allow = override.allow_links if override else ()
         found = rules.links(event.text)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.config import AutomodAction, AutomodConfig, AutomodRule
+from bot.core.config import AutomodAction, AutomodChannel, AutomodConfig, AutomodRule
 
 # A link: a scheme or "www.", then a host; or an invite host written bare.
 _LINK = re.compile(
@@ -120,6 +120,19 @@ def new_account_hit(
     if now - first_seen < rule.younger_than:
         return Hit(AutomodRule.NEW_ACCOUNTS, rule.action)
     return None
+
+
+def exempt_by_role(
+    config: AutomodConfig, channel: AutomodChannel | None, role_ids: Iterable[str]
+) -> bool:
+    """Say whether one of the author's role ids is exempt in the community or in this channel.
+
+    Discord role ids are unique across guilds, so the id alone names the role.
+    """
+    held = set(role_ids)
+    if any(grant.role_id in held for grant in config.exempt_roles):
+        return True
+    return channel is not None and any(grant.role_id in held for grant in channel.exempt_roles)
 
 
 def harshest(hits: Iterable[Hit]) -> AutomodAction:

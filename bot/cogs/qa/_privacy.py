@@ -6,10 +6,9 @@ members' answers, votes and the statistics still stand; the search indexes forge
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.cogs.qa._search import index_answer, unindex
+from bot.cogs.qa._search import forget_member
 from bot.core.privacy import Erase, Erasure, Holding
 from bot.store.tables import qa_answers, qa_questions, qa_transitions, qa_votes
 
@@ -37,22 +36,4 @@ HOLDINGS = (
 
 async def forget_text(conn: AsyncConnection, erasure: Erasure) -> None:
     """Take the member's questions, and accepted answers they wrote, out of the search indexes."""
-    asked = (
-        await conn.execute(
-            select(qa_questions.c.id).where(qa_questions.c.asker_id == erasure.member_id)
-        )
-    ).scalars()
-    for question_id in asked:
-        await unindex(conn, question_id)
-    accepted = (
-        await conn.execute(
-            select(qa_questions.c.id)
-            .join(qa_answers, qa_answers.c.id == qa_questions.c.accepted_answer_id)
-            .where(
-                qa_answers.c.author_id == erasure.member_id,
-                qa_questions.c.asker_id != erasure.member_id,
-            )
-        )
-    ).scalars()
-    for question_id in accepted:
-        await index_answer(conn, question_id, "")
+    await forget_member(conn, erasure.member_id)

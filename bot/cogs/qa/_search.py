@@ -125,6 +125,51 @@ async def unindex(conn: AsyncConnection, question_id: int) -> None:
         )
 
 
+# A member's questions, and others' questions whose accepted answer the member wrote.
+_ASKED_BY = "SELECT id FROM qa_questions WHERE asker_id = :member"
+_ACCEPTED_FROM = (
+    "SELECT q.id FROM qa_questions q JOIN qa_answers a ON a.id = q.accepted_answer_id "
+    "WHERE a.author_id = :member AND q.asker_id <> :member"
+)
+
+
+async def forget_member(conn: AsyncConnection, member_id: int) -> None:
+    """Take a member's questions, and the accepted answers they wrote, out of the indexes.
+
+    One statement per index whatever the member wrote (an erasure); on PostgreSQL the answers'
+    word vectors are rebuilt from their rows in one batch.
+    """
+    member = {"member": member_id}
+    if _fts(conn):
+        for table, put in _INDEXES:
+            await conn.execute(text(f"DELETE FROM {table} WHERE rowid IN ({_ASKED_BY})"), member)
+            await conn.execute(
+                text(f"UPDATE {table} SET answer = :a WHERE rowid IN ({_ACCEPTED_FROM})"),
+                {**member, "a": put("")},
+            )
+    elif _pg(conn):
+        await conn.execute(
+            text(f"DELETE FROM qa_search WHERE question_id IN ({_ASKED_BY})"), member
+        )
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT question_id, title, body FROM qa_search "
+                    f"WHERE question_id IN ({_ACCEPTED_FROM}) FOR UPDATE"
+                ),
+                member,
+            )
+        ).all()
+        if rows:
+            await conn.execute(
+                text(
+                    "UPDATE qa_search SET answer = '', words = CAST(:w AS tsvector) "
+                    "WHERE question_id = :id"
+                ),
+                [{"id": r[0], "w": tsvector_literal(r[1], r[2], "")} for r in rows],
+            )
+
+
 async def _window(conn: AsyncConnection, table: str, match: str) -> int | None:
     """Return the rowid below the newest RANK_WINDOW matches, or None when there are fewer."""
     # Ranking every match of a common word costs time in proportion to the matches: rank the

@@ -13,6 +13,7 @@ from bot.cogs.moderation._automod_rules import (
     Hit,
     Link,
     Windows,
+    exempt_by_role,
     harshest,
     host_allowed,
     links,
@@ -20,7 +21,15 @@ from bot.cogs.moderation._automod_rules import (
     new_account_hit,
     stateless_hits,
 )
-from bot.core.config import AutomodAction, AutomodConfig, AutomodRule, LinkRule
+from bot.core.config import (
+    AutomodAction,
+    AutomodChannel,
+    AutomodConfig,
+    AutomodRule,
+    ChannelAddress,
+    LinkRule,
+    RoleGrant,
+)
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LINKS_ON = dataclasses.replace(
@@ -194,3 +203,28 @@ def test_any_text_is_read_without_error(text: str) -> None:
     found = links(text)
     assert all(link.host == link.host.lower() for link in found)
     stateless_hits(LINKS_ON, found, mention_count(text, ()))
+
+
+_ROLES = dataclasses.replace(AutomodConfig(), exempt_roles=(RoleGrant("111", "7"),))
+_IN_CHANNEL = AutomodChannel(
+    channel=ChannelAddress.parse("discord:5"), exempt_roles=(RoleGrant("111", "8"),)
+)
+
+
+@pytest.mark.parametrize(
+    ("config", "channel", "held", "exempt"),
+    [
+        (_ROLES, None, {"7"}, True),
+        (_ROLES, None, {"6", "7"}, True),
+        (_ROLES, None, {"8"}, False),
+        (_ROLES, _IN_CHANNEL, {"8"}, True),  # exempt in that channel only
+        (_ROLES, _IN_CHANNEL, {"7"}, True),  # the community's roles count in every channel
+        (_ROLES, _IN_CHANNEL, set(), False),
+        (AutomodConfig(), None, {"7"}, False),
+        (_ROLES, None, {"111"}, False),  # a guild id is not a role
+    ],
+)
+def test_exempt_by_role(
+    config: AutomodConfig, channel: AutomodChannel | None, held: set[str], exempt: bool
+) -> None:
+    assert exempt_by_role(config, channel, held) is exempt
