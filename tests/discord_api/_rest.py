@@ -304,12 +304,12 @@ class Rest:
         """Tell the bot where the gateway is."""
         data: dict[str, Any] = {"url": self.server.gateway_url}
         if request.path.endswith("/bot"):
-            data["shards"] = 1
+            data["shards"] = self.server.recommended_shards()
             data["session_start_limit"] = {
                 "total": 1000,
                 "remaining": 1000 - self.server.gateway.identifies,
                 "reset_after": 14_400_000,
-                "max_concurrency": 1,
+                "max_concurrency": self.server.max_concurrency,
             }
         return data
 
