@@ -102,8 +102,9 @@ def caller_from_json(user: dict[str, Any]) -> Caller:
     )
 
 
-class CohortClient(discord.Client):
-    """discord.py's client, with every event routed to the adapter."""
+class CohortClient(discord.AutoShardedClient):
+    """discord.py's sharded client (this process's shards), with every event routed to the
+    adapter."""
 
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         super().__init__(**options)
@@ -132,9 +133,25 @@ class CohortClient(discord.Client):
         """Route every Cohort button, including those sent before a restart."""
         self.add_dynamic_items(CohortButton)
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for the shard's turn to IDENTIFY (Discord's max_concurrency buckets)."""
+        await self.adapter.pacer.wait(shard_id or 0)
+
     async def on_ready(self) -> None:
-        """Sync commands and check roles once the guilds are known."""
-        await self.adapter.on_ready()
+        """Note that every shard of this process has its guilds."""
+        self.adapter.on_ready()
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """Sync what changed once a shard's new session has its guilds."""
+        await self.adapter.on_shard_ready(shard_id)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        """Note that a shard's session is back after a reconnect."""
+        self.adapter.on_shard_resumed(shard_id)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        """Note that a shard's connection dropped (discord.py reconnects it by itself)."""
+        self.adapter.on_shard_disconnect(shard_id)
 
     async def on_resumed(self) -> None:
         """Note that the gateway session is back after a reconnect."""
