@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+# Gateway close codes that say the shard count does not fit the bot (Discord's close codes).
+SHARD_CLOSES = {4010: "invalid shard", 4011: "sharding required"}
 # Discord's application flags: the privileged intents the Developer Portal switched on.
 MEMBERS_FLAGS = (1 << 14) | (1 << 15)
 MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
@@ -154,6 +156,13 @@ class DiscordAdapter(DiscordModeration):
             error = None if first.cancelled() else first.exception()
             if isinstance(error, discord.PrivilegedIntentsRequired):
                 raise self._intents_error(["Server Members Intent", "Message Content Intent"])
+            if isinstance(error, discord.ConnectionClosed) and error.code in SHARD_CLOSES:
+                raise ConfigError(
+                    "discord.shard_count",
+                    "enough shards for the bot's servers (Discord allows 2,500 on one; leave "
+                    "it out to use Discord's recommendation)",
+                    f"{plan.count} ({SHARD_CLOSES[error.code]}, close code {error.code})",
+                ) from None
             if error is not None:
                 raise error
             raise PlatformError(PlatformErrorReason.UNAVAILABLE, "no READY from the gateway")
