@@ -12,11 +12,14 @@ from bot.adapters.discord._shards import IdentifyPacer, ShardPlan, latency_ms, s
 from bot.core.cohort import Cohort
 from bot.core.config import Config, DiscordConfig
 from bot.core.errors import ConfigError
+from bot.core.platforms import PlatformName
+from bot.core.ports import AccessTarget, ChannelRef, PlatformError, PlatformErrorReason
+from bot.core.replies import Button, Reply
 from bot.core.supervise import Failure, FailureKind
 from bot.runtime import build
 from bot.store.tables import message_log
 from tests.adapters.conftest import FAST_RESTARTS, connected
-from tests.adapters.test_discord import start
+from tests.adapters.test_discord import adapter_of, start
 from tests.conftest import make_config
 from tests.discord_api import DEFAULT_TOKEN, DiscordServer
 
@@ -191,3 +194,34 @@ async def test_too_few_shards_for_discord_is_a_config_error(
     assert caught.value.key == "discord.shard_count"
     assert caught.value.got == got
     assert "Discord allows 2,500" in caught.value.expected
+
+
+async def test_a_process_acts_in_a_guild_on_another_processs_shard(
+    tmp_path: Path, dc: DiscordServer
+) -> None:
+    # Work claimed anywhere (a role grant, an invite, a kick, a post with buttons) may land on
+    # a process that does not hear the guild: it reads the guild and channel from Discord.
+    other, channel = GUILDS[1], CHANNELS[1]
+    role = other + 7
+    dc.add_role(other, role, "Pro", 0)
+    async with connected(config(tmp_path, dc, shard_count=2, shard_ids=[0])) as cohort:
+        adapter = adapter_of(cohort)
+        assert adapter.client.get_guild(other) is None  # shard 1's guild: not in this process
+        target = AccessTarget(PlatformName.DISCORD, str(other), str(role))
+        await adapter.grant_access(str(BOB), target)
+        assert str(role) in dc.guilds[other].members[BOB]["roles"]
+        link = await adapter.create_invite(AccessTarget(PlatformName.DISCORD, str(other)))
+        (code,) = dc.guilds[other].invites
+        assert link.endswith(code)
+        assert dc.guilds[other].invites[code]["channel"]["id"] == str(channel)
+        sent = await adapter.send(
+            ChannelRef(PlatformName.DISCORD, str(channel)),
+            Reply(text="from shard 0", buttons=(Button("ok", action="general.noop", payload="x"),)),
+        )
+        assert dc.sent(channel)[-1]["id"] == sent.message_id
+        await adapter.remove_member(str(other), str(BOB))
+        assert BOB not in dc.guilds[other].members
+        # A guild the bot is not in at all is still NOT_FOUND.
+        with pytest.raises(PlatformError) as caught:
+            await adapter.remove_member(str(999 << 22), str(BOB))
+        assert caught.value.reason is PlatformErrorReason.NOT_FOUND

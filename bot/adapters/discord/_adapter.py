@@ -87,6 +87,7 @@ class DiscordAdapter(DiscordModeration):
         self._pacers: dict[int, Pacer] = {}
         self._expected: dict[tuple[int, int, int, bool], int] = {}
         self._parents: dict[int, int] = {}
+        self._channel_guilds: dict[int, int | None] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.gateway: Watch | None = None  # the supervised gateway connection, once READY
         self.invites = InviteTracker(self._invite_uses)
