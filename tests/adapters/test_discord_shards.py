@@ -225,3 +225,13 @@ async def test_a_process_acts_in_a_guild_on_another_processs_shard(
         with pytest.raises(PlatformError) as caught:
             await adapter.remove_member(str(999 << 22), str(BOB))
         assert caught.value.reason is PlatformErrorReason.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("max_concurrency", "ids", "spread"),
+    [(1, (0,), 0.0), (1, (0, 1, 2), 10.0), (2, (0, 1, 2, 3), 5.0), (16, tuple(range(16)), 0.0)],
+)
+def test_the_start_waits_longer_for_shards_that_identify_in_turn(
+    max_concurrency: int, ids: tuple[int, ...], spread: float
+) -> None:
+    assert IdentifyPacer(max_concurrency).spread(ids) == spread

@@ -21,13 +21,21 @@ from bot.adapters.discord._client import (
     caller_of,
     classify,
     intents,
+    intents_error,
+    missing_intents,
 )
 from bot.adapters.discord._commands import CommandRenderer, payload_hash, read_invocation
 from bot.adapters.discord._interaction import InteractionAnswer
 from bot.adapters.discord._invites import InviteTracker, Uses
 from bot.adapters.discord._moderation import DiscordModeration
 from bot.adapters.discord._order import KeyedOrder, Pacer
-from bot.adapters.discord._shards import IdentifyPacer, ShardHealth, ShardPlan
+from bot.adapters.discord._shards import (
+    SHARD_CLOSES,
+    IdentifyPacer,
+    ShardHealth,
+    ShardPlan,
+    shard_count_error,
+)
 from bot.adapters.discord._sync import store_hash, stored_hash
 from bot.core.cohort import Cohort
 from bot.core.commands import OptionKind
@@ -50,11 +58,6 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
-# Gateway close codes that say the shard count does not fit the bot (Discord's close codes).
-SHARD_CLOSES = {4010: "invalid shard", 4011: "sharding required"}
-# Discord's application flags: the privileged intents the Developer Portal switched on.
-MEMBERS_FLAGS = (1 << 14) | (1 << 15)
-MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
 
 
 class DiscordAdapter(DiscordModeration):
@@ -133,10 +136,10 @@ class DiscordAdapter(DiscordModeration):
             raise ConfigError(
                 "discord.api_base", "a Discord API that answers", f"{exc.reason} ({exc.detail})"
             ) from None
-        missing = self._missing_intents(self.client.application_flags.value)
+        missing = missing_intents(self.client.application_flags.value)
         if missing:
             await self.client.close()
-            raise self._intents_error(missing)
+            raise intents_error(missing)
         recommended, found, limits = await self.call(self.client.http.get_bot_gateway)
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.config.gateway_url or str(found))
         self.plan = plan = ShardPlan.of(self.config, recommended)
@@ -148,7 +151,9 @@ class DiscordAdapter(DiscordModeration):
         first = asyncio.create_task(self.client.connect(reconnect=True))
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait(
-            {ready, first}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            {ready, first},
+            timeout=READY_TIMEOUT + self.pacer.spread(plan.ids),
+            return_when=asyncio.FIRST_COMPLETED,
         )
         if ready not in done:
             ready.cancel()
@@ -156,14 +161,9 @@ class DiscordAdapter(DiscordModeration):
             await asyncio.wait({ready, first})
             error = None if first.cancelled() else first.exception()
             if isinstance(error, discord.PrivilegedIntentsRequired):
-                raise self._intents_error(["Server Members Intent", "Message Content Intent"])
+                raise intents_error(["Server Members Intent", "Message Content Intent"])
             if isinstance(error, discord.ConnectionClosed) and error.code in SHARD_CLOSES:
-                raise ConfigError(
-                    "discord.shard_count",
-                    "enough shards for the bot's servers (Discord allows 2,500 on one; leave "
-                    "it out to use Discord's recommendation)",
-                    f"{plan.count} ({SHARD_CLOSES[error.code]}, close code {error.code})",
-                ) from None
+                raise shard_count_error(plan, error.code) from None
             if error is not None:
                 raise error
             raise PlatformError(PlatformErrorReason.UNAVAILABLE, "no READY from the gateway")
@@ -178,25 +178,6 @@ class DiscordAdapter(DiscordModeration):
         await self.remember_invites()
         self._started = True
 
-    @staticmethod
-    def _missing_intents(flags: int) -> list[str]:
-        missing = []
-        if not flags & MEMBERS_FLAGS:
-            missing.append("Server Members Intent")
-        if not flags & MESSAGE_CONTENT_FLAGS:
-            missing.append("Message Content Intent")
-        return missing
-
-    @staticmethod
-    def _intents_error(missing: list[str]) -> ConfigError:
-        names = " and ".join(missing)
-        return ConfigError(
-            "discord.token",
-            f"a bot with the {names} switched on (Developer Portal → your application → Bot → "
-            "Privileged Gateway Intents)",
-            "them switched off" if len(missing) > 1 else "it switched off",
-        )
-
     async def _reconnect(self) -> None:
         """Open new gateway sessions after the last connection ended unexpectedly.
 
@@ -204,6 +185,8 @@ class DiscordAdapter(DiscordModeration):
         a way it does not handle, so a new client logs in and opens this process's shards.
         """
         await self.client.close()  # what is left of the old one (a no-op when it is closed)
+        for shard_id in self.shards.watches:
+            self.shards.lost(shard_id)
         self.client = self._new_client()
         token = self.config.token.reveal() if self.config.token else ""
         await self.client.login(token)

@@ -17,6 +17,7 @@ import aiohttp
 import discord
 
 from bot.adapters.discord._buttons import CohortButton
+from bot.core.errors import ConfigError
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.supervise import Failure, FailureKind, unexpected
@@ -77,6 +78,32 @@ def intents() -> discord.Intents:
     wanted.invites = True  # which invite a joining member used (referrals)
     wanted.message_content = True  # privileged: points and Q&A read what people write
     return wanted
+
+
+# Discord's application flags: the privileged intents the Developer Portal switched on.
+MEMBERS_FLAGS = (1 << 14) | (1 << 15)
+MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
+
+
+def missing_intents(flags: int) -> list[str]:
+    """Name the privileged intents the application's flags do not switch on."""
+    missing = []
+    if not flags & MEMBERS_FLAGS:
+        missing.append("Server Members Intent")
+    if not flags & MESSAGE_CONTENT_FLAGS:
+        missing.append("Message Content Intent")
+    return missing
+
+
+def intents_error(missing: list[str]) -> ConfigError:
+    """Return the config error naming the privileged intents to switch on."""
+    names = " and ".join(missing)
+    return ConfigError(
+        "discord.token",
+        f"a bot with the {names} switched on (Developer Portal → your application → Bot → "
+        "Privileged Gateway Intents)",
+        "them switched off" if len(missing) > 1 else "it switched off",
+    )
 
 
 def caller_of(user: discord.abc.User, locale: str | None = None) -> Caller:

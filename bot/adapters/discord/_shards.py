@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from functools import partial
 
 from bot.core.config import DiscordConfig
+from bot.core.errors import ConfigError
 from bot.core.supervise import Supervisor, TaskState, Watch
 
 IDENTIFY_WINDOW = 5.0  # seconds between two IDENTIFYs of one bucket (Discord's rule)
+# Gateway close codes that say the shard count does not fit the bot (Discord's close codes).
+SHARD_CLOSES = {4010: "invalid shard", 4011: "sharding required"}
 
 
 def shard_of(guild_id: int, shard_count: int) -> int:
@@ -69,6 +72,13 @@ class IdentifyPacer:
         self._last: dict[int, float] = {}  # bucket -> when its last IDENTIFY was allowed
         self._locks: dict[int, asyncio.Lock] = {}
 
+    def spread(self, shard_ids: tuple[int, ...]) -> float:
+        """Return how long identifying all of ``shard_ids`` takes at most (the pauses)."""
+        buckets: dict[int, int] = {}
+        for shard_id in shard_ids:
+            buckets[self.bucket(shard_id)] = buckets.get(self.bucket(shard_id), 0) + 1
+        return self.window * (max(buckets.values(), default=1) - 1)
+
     def bucket(self, shard_id: int) -> int:
         """Return the bucket a shard identifies in."""
         return shard_id % self.max_concurrency
@@ -87,6 +97,16 @@ class IdentifyPacer:
                 await self._sleep(pause)
             self._last[bucket] = self._time()
             return pause
+
+
+def shard_count_error(plan: ShardPlan, code: int) -> ConfigError:
+    """Return the config error for a gateway that refused the shard count (4010, 4011)."""
+    return ConfigError(
+        "discord.shard_count",
+        "enough shards for the bot's servers (Discord allows 2,500 on one; leave it out to use "
+        "Discord's recommendation)",
+        f"{plan.count} ({SHARD_CLOSES[code]}, close code {code})",
+    )
 
 
 def latency_ms(seconds: float) -> float | None:
