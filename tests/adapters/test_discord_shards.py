@@ -235,3 +235,13 @@ def test_the_start_waits_longer_for_shards_that_identify_in_turn(
     max_concurrency: int, ids: tuple[int, ...], spread: float
 ) -> None:
     assert IdentifyPacer(max_concurrency).spread(ids) == spread
+
+
+async def test_two_shards_in_one_bucket_identify_five_seconds_apart(
+    tmp_path: Path, dc: DiscordServer
+) -> None:
+    dc.max_concurrency = 1  # most bots': one IDENTIFY per 5 seconds
+    async with connected(config(tmp_path, dc, shard_count=2)):
+        (first, at), (second, later) = dc.gateway.identified
+    assert (first, second) == ((0, 2), (1, 2))
+    assert later - at >= 5.0 - 0.01  # the second waited out the first one's 5 seconds
