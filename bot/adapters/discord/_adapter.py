@@ -256,8 +256,7 @@ class DiscordAdapter(DiscordModeration):
             self.gateway.ok()
 
     async def on_shard_ready(self, shard_id: int) -> None:
-        """After a shard's new session (not the first, which ``start`` handles): sync what
-        changed."""
+        """Sync what changed after a shard's new session (not the first: ``start`` does it)."""
         self.shards.ready(shard_id)
         if self.gateway is not None:
             self.gateway.ok()
@@ -278,8 +277,7 @@ class DiscordAdapter(DiscordModeration):
     # --- slash commands ----------------------------------------------------------------------
 
     async def sync_commands(self) -> None:
-        """Send each configured guild on this process's shards the commands, unless they are
-        what it last received.
+        """Send each guild this process hears the commands, unless it has them already.
 
         A guild is synced by the process whose shard carries it; the stored hash and an
         advisory lock per guild (PostgreSQL) make it once even if two processes hold it.

@@ -130,8 +130,7 @@ def caller_from_json(user: dict[str, Any]) -> Caller:
 
 
 class CohortClient(discord.AutoShardedClient):
-    """discord.py's sharded client (this process's shards), with every event routed to the
-    adapter."""
+    """discord.py's sharded client (this process's shards), every event routed to the adapter."""
 
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         super().__init__(**options)

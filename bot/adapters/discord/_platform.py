@@ -57,8 +57,10 @@ class DiscordPlatform:
         return self.plan is None or self.plan.all
 
     async def _guild(self, guild_id: int) -> discord.Guild:
-        """Return a guild: from the cache, or from Discord when another process holds its
-        shard (then without channels or members: fetch what you need)."""
+        """Return a guild from the cache, or from Discord when another process holds its shard.
+
+        A fetched guild has no channels or members: fetch what you need.
+        """
         guild = self.client.get_guild(guild_id)
         if guild is not None:
             return guild
