@@ -411,6 +411,25 @@ def _ws_url(raw: object) -> str:
 
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
+MAX_SHARDS = 100_000  # far past Discord's largest bots (each shard holds up to 2,500 guilds)
+
+
+def _shard_count(raw: object) -> int:
+    """Accept a number of Discord shards from 1 up."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 1 <= raw <= MAX_SHARDS:
+        raise ValueError("out of range")
+    return raw
+
+
+def _shard_id(raw: object) -> int:
+    """Accept one Discord shard id (from 0)."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise TypeError("not an integer")
+    if not 0 <= raw < MAX_SHARDS:
+        raise ValueError("out of range")
+    return raw
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -434,6 +453,14 @@ class DiscordConfig:
     )
     role_changes_per_second: int = field(
         default=5, metadata=_meta(_rate, "a whole number of role changes from 1 to 1000")
+    )
+    shard_count: int | None = field(
+        default=None,
+        metadata=_meta(_shard_count, f"a whole number of shards from 1 to {MAX_SHARDS}"),
+    )
+    shard_ids: tuple[int, ...] | None = field(
+        default=None,
+        metadata=_meta(_shard_id, f"a shard id from 0 to {MAX_SHARDS - 1}"),
     )
 
 
@@ -1773,6 +1800,7 @@ def _check(config: Config, source: str) -> None:
                 owners[(name, platform_id)] = community.id
         _check_rewards(community, f"communities[{index}].points.level_rewards", source)
         _check_automod_roles(community, f"communities[{index}].moderation.automod", source)
+    _check_shards(config.discord, source)
     _check_demo(config, source)  # first: a live key in a demo is named as such
     _check_offers(config, source)
     if config.console.community is not None and config.console.community not in first_index:
@@ -1805,6 +1833,44 @@ def _check(config: Config, source: str) -> None:
                 "other characters",
                 source=source,
             )
+
+
+def _check_shards(discord: DiscordConfig, source: str) -> None:
+    """Check that this process's Discord shards exist and are each named once."""
+    ids, count = discord.shard_ids, discord.shard_count
+    if ids is None:
+        return
+    if count is None:
+        raise ConfigError(
+            "discord.shard_ids",
+            "to be left out unless discord.shard_count is set (ids are of a fixed count)",
+            repr(list(ids)),
+            source=source,
+        )
+    if not ids:
+        raise ConfigError(
+            "discord.shard_ids",
+            "at least one shard id (or the key left out: all)",
+            "[]",
+            source=source,
+        )
+    seen: set[int] = set()
+    for position, shard in enumerate(ids):
+        if shard >= count:
+            raise ConfigError(
+                f"discord.shard_ids[{position}]",
+                f"a shard id from 0 to {count - 1} (shard_count is {count})",
+                str(shard),
+                source=source,
+            )
+        if shard in seen:
+            raise ConfigError(
+                f"discord.shard_ids[{position}]",
+                "a shard id not already listed",
+                str(shard),
+                source=source,
+            )
+        seen.add(shard)
 
 
 def _check_offers(config: Config, source: str) -> None:

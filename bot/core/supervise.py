@@ -100,6 +100,8 @@ class Watch:
         self.task: asyncio.Task[None] | None = None
         self.first: asyncio.Task[None] | None = None  # an attempt started before supervision
         self.sleeping = False
+        # More for ``/healthz`` from the owner (a Discord shard's latency), read when shown.
+        self.details: Callable[[], dict[str, object]] | None = None
 
     @property
     def up(self) -> bool:
@@ -178,6 +180,7 @@ class Watch:
         """Describe the task for ``/healthz``: no error text, only kinds and reasons."""
         error = self.last_error
         return {
+            **(self.details() if self.details is not None else {}),
             "state": self.state.value,
             "restarts": self.restarts,
             "failures": self.failures,

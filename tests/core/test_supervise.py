@@ -207,3 +207,13 @@ async def test_the_report_names_kinds_and_reasons_and_never_error_text() -> None
     }
     assert "secret" not in json.dumps(report)
     assert sup.last_event == {"telegram": START}
+
+
+def test_a_watch_shows_its_owners_details_read_when_reported() -> None:
+    watch = supervisor().watch("discord.shard.1")
+    latency = [None, 41.5]
+    watch.details = lambda: {"shard": [1, 2], "latency_ms": latency[0]}
+    assert watch.report()["latency_ms"] is None
+    latency[0] = latency[1]
+    report = watch.report()
+    assert (report["shard"], report["latency_ms"], report["state"]) == ([1, 2], 41.5, "running")

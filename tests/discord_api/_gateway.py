@@ -1,5 +1,10 @@
 """The stand-in's gateway: HELLO, IDENTIFY/READY, heartbeats, RESUME and ordered dispatches.
 
+Sharding as Discord does it: IDENTIFY names ``shard: [id, count]`` (``[0, 1]`` when left out);
+a guild's events go only to the session of shard ``(guild_id >> 22) % count`` and events
+outside any guild (DMs) to shard 0. A shard that does not exist is closed with 4010, a shard
+holding more than ``guilds_per_shard`` guilds with 4011 (sharding required).
+
 Transport compression: ``compress=zlib-stream`` (what discord.py asks for unless ``zstandard``
 is installed) and no compression are supported; ``zstd-stream`` is refused with close code
 4000 and a recorded error. Only ``encoding=json`` is spoken.
@@ -36,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, RESUME, RECONNECT = 0, 1, 2, 3, 6, 7
 REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 8, 9, 10, 11
+GUILDS_PER_SHARD = 2500  # Discord's limit: a session past it is closed with 4011
 
 # The intent an event needs; events not listed always go out.
 EVENT_INTENTS = {
@@ -58,6 +64,7 @@ class Session:
 
     id: str
     intents: int
+    shard: tuple[int, int] = (0, 1)  # (id, count)
     seq: int = 0
     log: list[dict[str, Any]] = field(default_factory=list)
     connection: Connection | None = None
@@ -100,13 +107,18 @@ class Gateway:
         self.heartbeats = 0
         self.connections: list[Connection] = []
         self.ready = asyncio.Event()  # set on each READY or RESUMED; tests clear it
+        self.guilds_per_shard = GUILDS_PER_SHARD  # past this, IDENTIFY is closed with 4011
+        self.identified: list[tuple[tuple[int, int], float]] = []  # (shard, loop time) each
 
     # --- dispatching ------------------------------------------------------------------------
 
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Queue an event for every live session that asked for it, in order."""
+        """Queue an event for the session of its guild's shard (DMs: shard 0), in order."""
+        guild_id = _guild_of(event, data)
         for session in list(self.sessions.values()):
-            self._queue(session, event, data)
+            shard_id, count = session.shard
+            if shard_id == (0 if guild_id is None else shard_of(guild_id, count)):
+                self._queue(session, event, data)
 
     def _queue(self, session: Session, event: str, data: dict[str, Any]) -> None:
         needed = EVENT_INTENTS.get(event)
@@ -166,8 +178,8 @@ class Gateway:
                     session = await self._identify(connection, data)
                 elif op == RESUME:
                     session = await self._resume(connection, data)
-                elif op == REQUEST_MEMBERS:
-                    self._members_chunk(data)
+                elif op == REQUEST_MEMBERS and session is not None:
+                    self._members_chunk(session, data)
                 elif op == PRESENCE:
                     continue
                 else:
@@ -193,28 +205,38 @@ class Gateway:
         if intents & PRIVILEGED_INTENTS & ~self.server.allowed_intents:
             await connection.ws.close(code=4014, message=b"Disallowed intent(s).")
             return None
-        self.identifies += 1
-        self.sessions.clear()  # one bot connection at a time
-        session = Session(id=secrets.token_hex(16), intents=intents)
-        self.sessions[session.id] = session
+        shard = _shard(data.get("shard", [0, 1]))
+        if shard is None:
+            await connection.ws.close(code=4010, message=b"Invalid shard.")
+            return None
         server = self.server
+        guilds = [g for g in server.guilds if shard_of(g, shard[1]) == shard[0]]
+        if len(guilds) > self.guilds_per_shard:
+            await connection.ws.close(code=4011, message=b"Sharding required.")
+            return None
+        self.identifies += 1
+        self.identified.append((shard, asyncio.get_running_loop().time()))
+        for old in [s for s in self.sessions.values() if s.shard == shard]:
+            del self.sessions[old.id]  # the bot's new session for this shard replaces the old
+        session = Session(id=secrets.token_hex(16), intents=intents, shard=shard)
+        self.sessions[session.id] = session
         self._queue(
             session,
             "READY",
             {
                 "v": 10,
                 "user": dict(server.bot_user),
-                "guilds": [{"id": str(g), "unavailable": True} for g in server.guilds],
+                "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
                 "session_id": session.id,
                 "resume_gateway_url": server.gateway_url,
                 "application": {
                     "id": str(server.application_id),
                     "flags": server.application_flags(),
                 },
-                "shard": data.get("shard", [0, 1]),
+                "shard": list(shard),
             },
         )
-        for guild_id in server.guilds:
+        for guild_id in guilds:
             self._queue(session, "GUILD_CREATE", server.guild_create_json(guild_id))
         self._attach(session, connection, 0)
         self.ready.set()
@@ -237,10 +259,11 @@ class Gateway:
         connection.sent_seq = seq
         connection.writer = asyncio.create_task(self._writer(session, connection))
 
-    def _members_chunk(self, data: dict[str, Any]) -> None:
+    def _members_chunk(self, session: Session, data: dict[str, Any]) -> None:
         guild = self.server.guild(int(data["guild_id"]))
         members = [self.server.member_json(guild, user_id) for user_id in guild.members]
-        self.dispatch(
+        self._queue(
+            session,
             "GUILD_MEMBERS_CHUNK",
             {
                 "guild_id": str(guild.id),
@@ -270,6 +293,31 @@ class Gateway:
         """Close every connection for good."""
         self.sessions.clear()
         await self.disconnect(1001)
+
+
+def shard_of(guild_id: int, count: int) -> int:
+    """Return the shard that carries a guild's events, as Discord computes it."""
+    return (guild_id >> 22) % count
+
+
+def _shard(raw: object) -> tuple[int, int] | None:
+    """Read IDENTIFY's ``shard``: ``[id, count]`` with 0 <= id < count; None if it is not."""
+    if not isinstance(raw, list) or len(raw) != 2:
+        return None
+    shard_id, count = raw
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in raw):
+        return None
+    if not 0 <= shard_id < count:
+        return None
+    return shard_id, count
+
+
+def _guild_of(event: str, data: dict[str, Any]) -> int | None:
+    """Return the guild an event belongs to, or None (a DM, or no guild at all)."""
+    if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        return int(data["id"])
+    guild_id = data.get("guild_id")
+    return int(guild_id) if guild_id else None
 
 
 def _without_content(data: dict[str, Any], intents: int, bot_id: int) -> dict[str, Any]:

@@ -253,6 +253,8 @@ class Rest:
                 s.kick,
             ),
             (RouteSpec("get_roles", "GET", "/guilds/{guild_id}/roles"), s.get_roles),
+            (RouteSpec("get_guild", "GET", "/guilds/{guild_id}"), s.get_guild),
+            (RouteSpec("guild_channels", "GET", "/guilds/{guild_id}/channels"), s.guild_channels),
             *moderation_routes(ModerationRoutes(server)),
             (
                 RouteSpec(
@@ -304,12 +306,12 @@ class Rest:
         """Tell the bot where the gateway is."""
         data: dict[str, Any] = {"url": self.server.gateway_url}
         if request.path.endswith("/bot"):
-            data["shards"] = 1
+            data["shards"] = self.server.recommended_shards()
             data["session_start_limit"] = {
                 "total": 1000,
                 "remaining": 1000 - self.server.gateway.identifies,
                 "reset_after": 14_400_000,
-                "max_concurrency": 1,
+                "max_concurrency": self.server.max_concurrency,
             }
         return data
 
@@ -694,6 +696,34 @@ class Rest:
             raise error(MISSING_PERMISSIONS)
         server.member_leaves(guild.id, user_id)
         return None
+
+    async def get_guild(self, request: web.Request, params: dict[str, Any]) -> Any:
+        """Return a guild as REST does: GUILD_CREATE's fields without channels, members,
+        threads, presences, voice states or when the bot joined."""
+        full = self.server.guild_create_json(self._guild(params).id)
+        gateway_only = (
+            "channels",
+            "members",
+            "threads",
+            "presences",
+            "voice_states",
+            "joined_at",
+            "large",
+            "unavailable",
+            "member_count",
+            "stage_instances",
+            "guild_scheduled_events",
+            "soundboard_sounds",
+        )
+        guild = {k: v for k, v in full.items() if k not in gateway_only}
+        if request.query.get("with_counts") == "true":
+            guild["approximate_member_count"] = len(self._guild(params).members)
+        return guild
+
+    async def guild_channels(self, request: web.Request, params: dict[str, Any]) -> Any:
+        """Return a guild's channels (not its threads)."""
+        guild = self._guild(params)
+        return [c for c in guild.channels.values() if "thread_metadata" not in c]
 
     async def get_roles(self, request: web.Request, params: dict[str, Any]) -> Any:
         """Return a guild's roles."""

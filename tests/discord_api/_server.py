@@ -83,6 +83,8 @@ class DiscordServer(World):
         self.application_id = APPLICATION_ID
         self.interaction_timeout = interaction_timeout
         self.allowed_intents = PRIVILEGED_INTENTS
+        self.max_concurrency = 1  # IDENTIFYs per 5 seconds (GET /gateway/bot)
+        self.guilds_per_recommended_shard = 1000  # Discord recommends about one per 1,000
         self.gateway = Gateway(self, heartbeat_interval=heartbeat_interval)
         self.rest = Rest(self)
         self.server_errors: list[BaseException] = []
@@ -163,6 +165,10 @@ class DiscordServer(World):
             raise AssertionError(
                 f"the Discord stand-in failed while serving: {self.server_errors[0]!r}"
             ) from self.server_errors[0]
+
+    def recommended_shards(self) -> int:
+        """Return the shard count Discord recommends (``GET /gateway/bot``'s ``shards``)."""
+        return max(1, -(-len(self.guilds) // self.guilds_per_recommended_shard))
 
     def application_flags(self) -> int:
         """Return the application's flags: the privileged intents switched on (unverified)."""

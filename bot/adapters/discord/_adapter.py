@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -20,6 +21,8 @@ from bot.adapters.discord._client import (
     caller_of,
     classify,
     intents,
+    intents_error,
+    missing_intents,
     role_ids_of,
 )
 from bot.adapters.discord._commands import CommandRenderer, payload_hash, read_invocation
@@ -27,6 +30,13 @@ from bot.adapters.discord._interaction import InteractionAnswer
 from bot.adapters.discord._invites import InviteTracker, Uses
 from bot.adapters.discord._moderation import DiscordModeration
 from bot.adapters.discord._order import KeyedOrder, Pacer
+from bot.adapters.discord._shards import (
+    SHARD_CLOSES,
+    IdentifyPacer,
+    ShardHealth,
+    ShardPlan,
+    shard_count_error,
+)
 from bot.adapters.discord._sync import store_hash, stored_hash
 from bot.core.cohort import Cohort
 from bot.core.commands import OptionKind
@@ -43,14 +53,12 @@ from bot.core.ports import (
 )
 from bot.core.replies import Reply
 from bot.core.supervise import Watch
+from bot.store.locks import one_at_a_time
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
-# Discord's application flags: the privileged intents the Developer Portal switched on.
-MEMBERS_FLAGS = (1 << 14) | (1 << 15)
-MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
 
 
 class DiscordAdapter(DiscordModeration):
@@ -71,13 +79,11 @@ class DiscordAdapter(DiscordModeration):
         self.cohort = cohort
         self.config = config
         self.retry_delay = retry_delay
-        self.client = CohortClient(
-            self,
-            intents=intents(),
-            guild_ready_timeout=guild_ready_timeout,
-            max_ratelimit_timeout=60.0,
-            enable_debug_events=False,
-        )
+        self.guild_ready_timeout = guild_ready_timeout
+        self.plan: ShardPlan | None = None  # known once Discord said how many shards it wants
+        self.pacer = IdentifyPacer()
+        self.shards = ShardHealth(cohort.supervisor)
+        self.client = self._new_client()
         self.renderer = CommandRenderer(cohort.registry, cohort.i18n)
         self.stopping = False
         self.synced: dict[str, bool] = {}  # guild id -> whether start sent its commands
@@ -85,10 +91,31 @@ class DiscordAdapter(DiscordModeration):
         self._pacers: dict[int, Pacer] = {}
         self._expected: dict[tuple[int, int, int, bool], int] = {}
         self._parents: dict[int, int] = {}
+        self._channel_guilds: dict[int, int | None] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.gateway: Watch | None = None  # the supervised gateway connection, once READY
         self.invites = InviteTracker(self._invite_uses)
         self._started = False
+
+    def _new_client(self) -> CohortClient:
+        """Return a discord.py client for this process's shards (all, until they are known)."""
+        plan = self.plan
+        return CohortClient(
+            self,
+            intents=intents(),
+            guild_ready_timeout=self.guild_ready_timeout,
+            max_ratelimit_timeout=60.0,
+            enable_debug_events=False,
+            shard_count=plan.count if plan is not None else None,
+            shard_ids=list(plan.ids) if plan is not None and not plan.all else None,
+        )
+
+    def _probe(self, shard_id: int) -> tuple[bool, float]:
+        """Return whether a shard is connected and its heartbeat latency (``/healthz``)."""
+        info = self.client.get_shard(shard_id)
+        if info is None or info.is_closed():
+            return False, math.nan
+        return True, info.latency
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -110,19 +137,24 @@ class DiscordAdapter(DiscordModeration):
             raise ConfigError(
                 "discord.api_base", "a Discord API that answers", f"{exc.reason} ({exc.detail})"
             ) from None
-        missing = self._missing_intents(self.client.application_flags.value)
+        missing = missing_intents(self.client.application_flags.value)
         if missing:
             await self.client.close()
-            raise self._intents_error(missing)
-        gateway = self.config.gateway_url
-        if gateway is None:
-            _shards, found, _limits = await self.call(self.client.http.get_bot_gateway)
-            gateway = str(found)
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+            raise intents_error(missing)
+        recommended, found, limits = await self.call(self.client.http.get_bot_gateway)
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.config.gateway_url or str(found))
+        self.plan = plan = ShardPlan.of(self.config, recommended)
+        self.pacer = IdentifyPacer(int(limits.get("max_concurrency", 1)))
+        self.client.shard_count = plan.count
+        self.client.shard_ids = None if plan.all else list(plan.ids)
+        self.shards.open(plan, self._probe)
+        log.info("discord: opening %s", plan.describe())
         first = asyncio.create_task(self.client.connect(reconnect=True))
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait(
-            {ready, first}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            {ready, first},
+            timeout=READY_TIMEOUT + self.pacer.spread(plan.ids),
+            return_when=asyncio.FIRST_COMPLETED,
         )
         if ready not in done:
             ready.cancel()
@@ -130,7 +162,9 @@ class DiscordAdapter(DiscordModeration):
             await asyncio.wait({ready, first})
             error = None if first.cancelled() else first.exception()
             if isinstance(error, discord.PrivilegedIntentsRequired):
-                raise self._intents_error(["Server Members Intent", "Message Content Intent"])
+                raise intents_error(["Server Members Intent", "Message Content Intent"])
+            if isinstance(error, discord.ConnectionClosed) and error.code in SHARD_CLOSES:
+                raise shard_count_error(plan, error.code) from None
             if error is not None:
                 raise error
             raise PlatformError(PlatformErrorReason.UNAVAILABLE, "no READY from the gateway")
@@ -145,30 +179,18 @@ class DiscordAdapter(DiscordModeration):
         await self.remember_invites()
         self._started = True
 
-    @staticmethod
-    def _missing_intents(flags: int) -> list[str]:
-        missing = []
-        if not flags & MEMBERS_FLAGS:
-            missing.append("Server Members Intent")
-        if not flags & MESSAGE_CONTENT_FLAGS:
-            missing.append("Message Content Intent")
-        return missing
-
-    @staticmethod
-    def _intents_error(missing: list[str]) -> ConfigError:
-        names = " and ".join(missing)
-        return ConfigError(
-            "discord.token",
-            f"a bot with the {names} switched on (Developer Portal → your application → Bot → "
-            "Privileged Gateway Intents)",
-            "them switched off" if len(missing) > 1 else "it switched off",
-        )
-
     async def _reconnect(self) -> None:
-        """Open a new gateway session after the last connection ended unexpectedly."""
-        ws = self.client.ws
-        if ws is not None and ws.open:
-            await ws.close(code=4000)  # what is left of it, and its heartbeat thread
+        """Open new gateway sessions after the last connection ended unexpectedly.
+
+        discord.py's sharded client closes itself (its HTTP session too) when a shard ends in
+        a way it does not handle, so a new client logs in and opens this process's shards.
+        """
+        await self.client.close()  # what is left of the old one (a no-op when it is closed)
+        for shard_id in self.shards.watches:
+            self.shards.lost(shard_id)
+        self.client = self._new_client()
+        token = self.config.token.reveal() if self.config.token else ""
+        await self.client.login(token)
         await self.client.connect(reconnect=True)
 
     async def stop(self) -> None:
@@ -186,6 +208,7 @@ class DiscordAdapter(DiscordModeration):
             await self.gateway.stop(end=self.client.close)
         else:
             await self.client.close()
+        await self.shards.stop()
 
     def received(self) -> None:
         """Note that the gateway delivered an event (``/healthz``'s last event)."""
@@ -228,8 +251,14 @@ class DiscordAdapter(DiscordModeration):
             if task is not None:
                 self._tasks.discard(task)
 
-    async def on_ready(self) -> None:
-        """After a new session (not the first, which ``start`` handles): sync what changed."""
+    def on_ready(self) -> None:
+        """Note that every shard of this process has a session with its guilds."""
+        if self.gateway is not None:
+            self.gateway.ok()
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """Sync what changed after a shard's new session (not the first: ``start`` does it)."""
+        self.shards.ready(shard_id)
         if self.gateway is not None:
             self.gateway.ok()
         if self._started and not self.stopping:
@@ -237,37 +266,60 @@ class DiscordAdapter(DiscordModeration):
                 await self.sync_commands()
                 await self.remember_invites()
 
+    def on_shard_resumed(self, shard_id: int) -> None:
+        """Note that a shard's session is back after discord.py reconnected it."""
+        self.shards.ready(shard_id)
+
+    def on_shard_disconnect(self, shard_id: int) -> None:
+        """Note that a shard's connection dropped; discord.py reconnects it by itself."""
+        if not self.stopping:
+            self.shards.lost(shard_id)
+
     # --- slash commands ----------------------------------------------------------------------
 
     async def sync_commands(self) -> None:
-        """Send each configured guild the commands, unless they are what it last received."""
+        """Send each guild this process hears the commands, unless it has them already.
+
+        A guild is synced by the process whose shard carries it; the stored hash and an
+        advisory lock per guild (PostgreSQL) make it once even if two processes hold it.
+        """
         payload = self.renderer.payload()
         digest = payload_hash(payload)
+        for guild in self.guilds():
+            async with one_at_a_time(self.cohort.db, f"discord.commands.{guild.id}") as mine:
+                if mine:
+                    await self._sync_guild(guild, payload, digest)
+                else:
+                    self.synced[str(guild.id)] = False  # another process is syncing it
+
+    async def _sync_guild(
+        self, guild: discord.Guild, payload: list[dict[str, Any]], digest: str
+    ) -> None:
+        """Send one guild the commands unless it has them (by the stored hash)."""
         application_id = self.client.application_id
         assert application_id is not None
-        for guild in self.guilds():
-            community = self.cohort.community_for(PlatformName.DISCORD, str(guild.id))
-            assert community is not None
-            if await stored_hash(self.cohort.db, community.id, str(guild.id)) == digest:
-                self.synced[str(guild.id)] = False
-                continue
-            try:
-                await self.call(
-                    partial(
-                        self.client.http.bulk_upsert_guild_commands,
-                        application_id,
-                        guild.id,
-                        payload,
-                    )
+        community = self.cohort.community_for(PlatformName.DISCORD, str(guild.id))
+        assert community is not None
+        if await stored_hash(self.cohort.db, community.id, str(guild.id)) == digest:
+            self.synced[str(guild.id)] = False
+            return
+        try:
+            await self.call(
+                partial(
+                    self.client.http.bulk_upsert_guild_commands,
+                    application_id,
+                    guild.id,
+                    payload,
                 )
-            except PlatformError as exc:
-                log.error("discord: could not sync commands to %s: %s", guild.id, exc)
-                continue
-            await store_hash(
-                self.cohort.db, community.id, str(guild.id), digest, self.cohort.clock.now()
             )
-            self.synced[str(guild.id)] = True
-            log.info("discord: synced %d commands to guild %s", len(payload), guild.id)
+        except PlatformError as exc:
+            log.error("discord: could not sync commands to %s: %s", guild.id, exc)
+            return
+        await store_hash(
+            self.cohort.db, community.id, str(guild.id), digest, self.cohort.clock.now()
+        )
+        self.synced[str(guild.id)] = True
+        log.info("discord: synced %d commands to guild %s", len(payload), guild.id)
 
     async def on_command(self, interaction: discord.Interaction) -> None:
         """Run a slash command through the core and answer it, whatever happens."""

@@ -17,6 +17,7 @@ import aiohttp
 import discord
 
 from bot.adapters.discord._buttons import CohortButton
+from bot.core.errors import ConfigError
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.supervise import Failure, FailureKind, unexpected
@@ -79,6 +80,32 @@ def intents() -> discord.Intents:
     return wanted
 
 
+# Discord's application flags: the privileged intents the Developer Portal switched on.
+MEMBERS_FLAGS = (1 << 14) | (1 << 15)
+MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
+
+
+def missing_intents(flags: int) -> list[str]:
+    """Name the privileged intents the application's flags do not switch on."""
+    missing = []
+    if not flags & MEMBERS_FLAGS:
+        missing.append("Server Members Intent")
+    if not flags & MESSAGE_CONTENT_FLAGS:
+        missing.append("Message Content Intent")
+    return missing
+
+
+def intents_error(missing: list[str]) -> ConfigError:
+    """Return the config error naming the privileged intents to switch on."""
+    names = " and ".join(missing)
+    return ConfigError(
+        "discord.token",
+        f"a bot with the {names} switched on (Developer Portal → your application → Bot → "
+        "Privileged Gateway Intents)",
+        "them switched off" if len(missing) > 1 else "it switched off",
+    )
+
+
 def caller_of(user: discord.abc.User, locale: str | None = None) -> Caller:
     """Describe a Discord user to the core."""
     return Caller(
@@ -113,8 +140,8 @@ def caller_from_json(user: dict[str, Any]) -> Caller:
     )
 
 
-class CohortClient(discord.Client):
-    """discord.py's client, with every event routed to the adapter."""
+class CohortClient(discord.AutoShardedClient):
+    """discord.py's sharded client (this process's shards), every event routed to the adapter."""
 
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         super().__init__(**options)
@@ -143,9 +170,25 @@ class CohortClient(discord.Client):
         """Route every Cohort button, including those sent before a restart."""
         self.add_dynamic_items(CohortButton)
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for the shard's turn to IDENTIFY (Discord's max_concurrency buckets)."""
+        await self.adapter.pacer.wait(shard_id or 0)
+
     async def on_ready(self) -> None:
-        """Sync commands and check roles once the guilds are known."""
-        await self.adapter.on_ready()
+        """Note that every shard of this process has its guilds."""
+        self.adapter.on_ready()
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """Sync what changed once a shard's new session has its guilds."""
+        await self.adapter.on_shard_ready(shard_id)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        """Note that a shard's session is back after a reconnect."""
+        self.adapter.on_shard_resumed(shard_id)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        """Note that a shard's connection dropped (discord.py reconnects it by itself)."""
+        self.adapter.on_shard_disconnect(shard_id)
 
     async def on_resumed(self) -> None:
         """Note that the gateway session is back after a reconnect."""

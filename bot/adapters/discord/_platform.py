@@ -16,6 +16,7 @@ from bot.adapters.discord._buttons import CUSTOM_ID_LIMIT, CohortButton
 from bot.adapters.discord._client import CohortClient
 from bot.adapters.discord._order import Pacer
 from bot.adapters.discord._render import STYLES, label, render
+from bot.adapters.discord._shards import ShardPlan
 from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.config import DiscordConfig
@@ -48,6 +49,24 @@ class DiscordPlatform:
     _pacers: dict[int, Pacer]
     _parents: dict[int, int]
     _expected: dict[tuple[int, int, int, bool], int]
+    _channel_guilds: dict[int, int | None]  # channels outside this process's shards
+    plan: ShardPlan | None
+
+    def _all_shards(self) -> bool:
+        """Tell whether this process hears every guild (it opens every shard)."""
+        return self.plan is None or self.plan.all
+
+    async def _guild(self, guild_id: int) -> discord.Guild:
+        """Return a guild from the cache, or from Discord when another process holds its shard.
+
+        A fetched guild has no channels or members: fetch what you need.
+        """
+        guild = self.client.get_guild(guild_id)
+        if guild is not None:
+            return guild
+        if self._all_shards():
+            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"not in guild {guild_id}")
+        return await self.call(lambda: self.client.fetch_guild(guild_id, with_counts=False))
 
     def guilds(self) -> list[discord.Guild]:
         """Return the configured guilds the bot is in."""
@@ -145,11 +164,21 @@ class DiscordPlatform:
         """Translate an adapter message and render it as Discord Markdown."""
         return render(Reply(text=self.cohort.i18n.text(locale, key, **params))).content or ""
 
-    def _community_of(self, channel: ChannelRef) -> Community | None:
-        return self._community(self._guild_id_of(channel))
+    async def _community_of(self, channel: ChannelRef) -> Community | None:
+        return self._community(await self._guild_id_of(channel))
 
-    def _guild_id_of(self, channel: ChannelRef) -> int | None:
-        found = self.client.get_channel(int(channel.thread_id or channel.channel_id))
+    async def _guild_id_of(self, channel: ChannelRef) -> int | None:
+        channel_id = int(channel.thread_id or channel.channel_id)
+        found = self.client.get_channel(channel_id)
+        if found is None and not self._all_shards():
+            # A channel of a guild on another process's shard: ask Discord once.
+            if channel_id not in self._channel_guilds:
+                try:
+                    fetched = await self.call(lambda: self.client.fetch_channel(channel_id))
+                except PlatformError:
+                    return None  # not remembered: the next call asks again
+                self._channel_guilds[channel_id] = getattr(fetched, "guild_id", None)
+            return self._channel_guilds[channel_id]
         guild = getattr(found, "guild", None)
         return guild.id if guild is not None else None
 
@@ -167,7 +196,7 @@ class DiscordPlatform:
         """Post ``reply`` in a channel, thread or forum post."""
         target = self._messageable(channel)
         rendered = render(reply)
-        view = await self.view(self._community_of(channel), reply.buttons)
+        view = await self.view(await self._community_of(channel), reply.buttons)
         extra: dict[str, Any] = {"view": view} if view is not None else {}
         message = await self.call(lambda: target.send(**rendered.send_kwargs(), **extra))
         return MessageRef(channel, str(message.id))
@@ -176,7 +205,7 @@ class DiscordPlatform:
         """Replace a bot message's text, embed and buttons."""
         partial = self._partial(message)
         rendered = render(reply)
-        view = await self.view(self._community_of(message.channel), reply.buttons)
+        view = await self.view(await self._community_of(message.channel), reply.buttons)
         await self.call(lambda: partial.edit(**rendered.edit_kwargs(), view=view))
 
     async def delete(self, message: MessageRef) -> None:
@@ -216,7 +245,7 @@ class DiscordPlatform:
         """Open a forum post (with the tags that exist there) or a thread on a new message."""
         parent = await self._channel(int(channel.channel_id))
         rendered = render(reply)
-        view = await self.view(self._community_of(channel), reply.buttons)
+        view = await self.view(await self._community_of(channel), reply.buttons)
         extra: dict[str, Any] = {"view": view} if view is not None else {}
         name = title[:THREAD_NAME_LIMIT] or "…"
         if isinstance(parent, discord.ForumChannel):
@@ -267,9 +296,7 @@ class DiscordPlatform:
         if target.role_id is None:
             raise PlatformError(PlatformErrorReason.INVALID, "a Discord target needs a role")
         guild_id, member_id, role_id = int(target.space_id), int(user_id), int(target.role_id)
-        guild = self.client.get_guild(guild_id)
-        if guild is None:
-            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"not in guild {guild_id}")
+        guild = await self._guild(guild_id)
         await self._pacer(guild_id).wait()
         member = guild.get_member(member_id)
         if member is None:
@@ -316,10 +343,15 @@ class DiscordPlatform:
         """Create an invite into the guild (its system channel, else its first text channel)."""
         if join_request:
             raise PlatformError(PlatformErrorReason.UNSUPPORTED, "Discord has no join requests")
-        guild = self.client.get_guild(int(target.space_id))
-        if guild is None:
-            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"not in guild {target.space_id}")
-        channel = guild.system_channel or next(iter(guild.text_channels), None)
+        guild = await self._guild(int(target.space_id))
+        if self.client.get_guild(guild.id) is None:  # fetched: its channels are not known
+            found = await self.call(guild.fetch_channels)
+            texts = [c for c in found if isinstance(c, discord.TextChannel)]
+            system_id = getattr(guild, "_system_channel_id", None)  # kept, though not its channel
+            system = [c for c in texts if c.id == system_id]
+            channel: discord.TextChannel | None = next(iter(system + texts), None)
+        else:
+            channel = guild.system_channel or next(iter(guild.text_channels), None)
         if channel is None:
             raise PlatformError(PlatformErrorReason.INVALID, "the guild has no text channel")
         max_age = 0
@@ -342,14 +374,12 @@ class DiscordPlatform:
 
     async def remove_member(self, space_id: str, user_id: str) -> None:
         """Remove a person from a guild (a kick: they may come back with an invite)."""
-        guild = self.client.get_guild(int(space_id))
-        if guild is None:
-            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"not in guild {space_id}")
+        guild = await self._guild(int(space_id))
         await self.call(lambda: guild.kick(discord.Object(int(user_id)), reason="Cohort"))
 
     async def create_scheduled_event(self, space_id: str, event: ScheduledEvent) -> str:
         """Create an external guild scheduled event and return its id."""
-        guild = self._event_guild(space_id)
+        guild = await self._event_guild(space_id)
         fields = _event_fields(event)
         created = await self.call(
             lambda: guild.create_scheduled_event(
@@ -386,15 +416,12 @@ class DiscordPlatform:
         current = await self._fetch_event(space_id, event_id)
         await self.call(current.delete)
 
-    def _event_guild(self, space_id: str) -> discord.Guild:
-        guild = self.client.get_guild(int(space_id))
-        if guild is None:
-            raise PlatformError(PlatformErrorReason.NOT_FOUND, f"not in guild {space_id}")
-        return guild
+    async def _event_guild(self, space_id: str) -> discord.Guild:
+        return await self._guild(int(space_id))
 
     async def _fetch_event(self, space_id: str, event_id: str) -> discord.ScheduledEvent:
         """Read an event as it is now (the gateway does not tell us about moderators' edits)."""
-        guild = self._event_guild(space_id)
+        guild = await self._event_guild(space_id)
         current = await self.call(
             lambda: guild.fetch_scheduled_event(int(event_id), with_counts=False)
         )
