@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeAlias
 
 import numpy as np
@@ -22,6 +23,8 @@ from bot.recommend._algos import (
     cooccurrence,
     ease,
     ease_bytes,
+    ease_from_gram,
+    gram,
     item_scores,
     knn_bytes,
     shrunk_cosine,
@@ -182,11 +185,19 @@ def choose(
             need,
             grid.memory_mb,
         )
+        # One Gram matrix for every lambda when a copy of it fits beside the two EASE counts.
+        shared = gram(matrix) if 2 * ease_bytes(n_items) <= grid.memory_mb * MB else None
         for lam in sorted(grid.ease_lambdas):
             candidate = Candidate(Algorithm.EASE, lam)
-            ndcg = consider(candidate, _try_fit(candidate, matrix))
+            if shared is None:
+                weights = _try_fit(candidate, matrix)
+            else:
+                weights = _try(candidate, partial(ease_from_gram, shared.copy(), lam))
+            ndcg = consider(candidate, weights)
+            del weights
             if not math.isnan(ndcg):
                 ease_best = ndcg if math.isnan(ease_best) else max(ease_best, ndcg)
+        del shared
     else:
         log.log(
             level,
@@ -251,8 +262,12 @@ def _top(similarity: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
 
 
 def _try_fit(candidate: Candidate, matrix: sparse.csr_matrix) -> Weights | None:
+    return _try(candidate, lambda: fit(candidate, matrix))
+
+
+def _try(candidate: Candidate, fit_it: Callable[[], Weights | None]) -> Weights | None:
     try:
-        return fit(candidate, matrix)
+        return fit_it()
     except np.linalg.LinAlgError as exc:
         log.warning("recommend: %s left out: %s", candidate.label(), exc)
         return None
