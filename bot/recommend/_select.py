@@ -30,7 +30,7 @@ from bot.recommend._algos import (
     shrunk_cosine,
     top_k_per_row,
 )
-from bot.recommend._metrics import per_member, top_k
+from bot.recommend._metrics import per_member, top_k_bounded
 from bot.recommend._model import TIE_BREAK, zscore
 from bot.recommend._types import Algorithm
 
@@ -128,7 +128,7 @@ def mean_ndcg(
         scores = zscore(item_scores(weights, rows))
         if tie is not None:
             scores = scores + TIE_BREAK * tie
-        top = top_k(scores, rows, k)
+        top = top_k_bounded(scores, rows, k)
         values.append(per_member(top, truth[start : start + SCORE_BATCH], k)["ndcg"])
     return float(np.concatenate(values).mean())
 

@@ -539,3 +539,42 @@ async def test_new_messages_count_once_the_cached_text_is_a_minute_old(
     assert (await service(bot).inputs(ann)).text == "first words"  # messages bump no version
     clock.advance(TEXT_STALENESS - timedelta(seconds=30))
     assert (await service(bot).inputs(ann)).text == "first words\nsecond words"
+
+
+@pytest.mark.parametrize("micro", [0, 1, 999_600, 999_999])  # SQLite rounds .9996 s up
+async def test_training_reads_each_kept_purchase_to_the_microsecond(
+    bot: Cohort, con: ConsoleAdapter, clock: ManualClock, micro: int
+) -> None:
+    from bot.recommend._load import load_dataset  # noqa: PLC0415 (numpy, as the cog does)
+
+    await service(bot).open()
+    demo = bot.communities["demo"].id
+    at = clock.now().replace(microsecond=micro) - timedelta(days=2)
+    ann, bob = await member(bot, "ann"), await member(bot, "bob")
+    await buy(bot, ann, "pandas-course", at)
+    await buy(bot, ann, "python", at + timedelta(hours=1))
+    await buy(bot, bob, "sql", at, refunded=True)
+    await buy(bot, bob, "ml", at + timedelta(seconds=1))
+    await say(con, "ann", "pandas groupby")
+    data = await load_dataset(
+        bot.db, demo, now=clock.now(), text_window=timedelta(days=7), messages_per_member=5
+    )
+    events = sorted(
+        zip(
+            data.member_ids[data.event_rows].tolist(),
+            [data.courses[i].id for i in data.event_items],
+            data.event_times.tolist(),
+            strict=True,
+        )
+    )
+    stamp = at.timestamp()
+    assert events == sorted(
+        [
+            (ann, "pandas", stamp),
+            (ann, "python", stamp + 3600),
+            (bob, "ml", stamp + 1),
+        ]
+    )
+    assert [data.member_ids[r] for r in data.message_rows] == [ann]
+    assert data.message_texts == ["pandas groupby"]
+    assert data.message_times.tolist() == [clock.now().timestamp()]

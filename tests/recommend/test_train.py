@@ -12,7 +12,8 @@ import pytest
 from scipy import sparse
 
 from bot.recommend import Algorithm, Course, Dataset, TrainParams, train
-from bot.recommend._algos import ease, ease_bytes, item_knn
+from bot.recommend._algos import ease, ease_bytes, item_knn, top_k_per_row
+from bot.recommend._data import interaction_matrix
 from bot.recommend._select import ease_fits
 from bot.recommend._sources import SyntheticSpec, synthetic
 from bot.recommend._train import decayed_matrix, describe
@@ -151,3 +152,41 @@ def test_within_the_budget_the_log_says_ease_fits_and_what_won(
     assert "EASE fits (50 courses need 0 MB of the 1536 MB train_memory_mb)" in caplog.text
     won = model.info.validation["collab_ndcg"]
     assert f"validation NDCG@10 {won:.4f}, best of " in caplog.text
+
+
+@pytest.mark.parametrize("density", [0.01, 0.3, 1.0])  # the sort, then the dense-block path
+@pytest.mark.parametrize("k", [1, 3, 50])
+def test_top_k_per_row_keeps_the_largest_lower_column_first(density: float, k: int) -> None:
+    rng = np.random.default_rng(7)
+    matrix = sparse.random(40, 60, density=density, random_state=3, format="csr", dtype=np.float32)
+    matrix.data = rng.choice([0.1, 0.2, 0.5], matrix.nnz).astype(np.float32)  # many ties
+    kept = top_k_per_row(matrix, k)
+    for row in range(matrix.shape[0]):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        order = np.lexsort((matrix.indices[start:end], -matrix.data[start:end]))[:k]
+        want = sorted(matrix.indices[start:end][order].tolist())
+        assert kept[row].indices.tolist() == want
+        assert np.array_equal(kept[row].data, matrix[row].toarray()[0, want])
+
+
+def test_matrices_built_from_the_sorted_events_equal_a_fresh_build() -> None:
+    rng = np.random.default_rng(2)
+    rows, items = rng.integers(0, 30, 400), rng.integers(0, 12, 400)
+    weights = rng.choice([0.0, 0.5, 1.0, 2.0], 400).astype(np.float32)
+    data = Dataset(
+        [Course(str(i), str(i)) for i in range(12)],
+        np.arange(30),
+        rows,
+        items,
+        rng.random(400),
+        weights,
+    )
+    for mask in (None, rng.random(400) < 0.5):
+        for use in (None, rng.random(400).astype(np.float32)):
+            got = data.matrix(mask, weights=use)
+            pick = slice(None) if mask is None else mask
+            w = weights if use is None else use
+            want = interaction_matrix(rows[pick], items[pick], w[pick], 30, 12)
+            assert (got != want).nnz == 0
+            assert np.array_equal(got.indptr, want.indptr)
+            assert np.array_equal(got.indices, want.indices)
