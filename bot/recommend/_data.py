@@ -75,11 +75,16 @@ class Dataset:
         kept = order[np.arange(len(order)) - first < limit]  # each member's latest ``limit``
         kept_rows = rows[kept]
         edges = np.flatnonzero(kept_rows[1:] != kept_rows[:-1]) + 1
+        starts = np.concatenate(([0], edges)).tolist()
+        ends = np.concatenate((edges, [len(kept)])).tolist()
         texts = self.message_texts
-        out: dict[int, str] = {}
-        for group in np.split(kept, edges):
-            out[int(rows[group[0]])] = "\n".join(texts[i] for i in group[::-1].tolist())
-        return out
+        # Oldest first: each member's run reversed. Slices of one list, not an array a member.
+        ordered = [texts[i] for i in kept[::-1].tolist()]
+        total = len(ordered)
+        return {
+            row: "\n".join(ordered[total - end : total - start])
+            for row, start, end in zip(kept_rows[starts].tolist(), starts, ends, strict=True)
+        }
 
 
 class EventGroups:
