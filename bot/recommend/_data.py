@@ -51,9 +51,13 @@ class Dataset:
         ``weights`` replaces the events' own weights (one per event, before the mask).
         """
         weights = self.event_weights if weights is None else weights
+        return self.groups().matrix(weights, mask, self.n_members, self.n_items)
+
+    def groups(self) -> EventGroups:
+        """Return the events grouped by (member, course), sorted once and kept."""
         if self._groups is None:
             self._groups = EventGroups(self.event_rows, self.event_items, self.n_items)
-        return self._groups.matrix(weights, mask, self.n_members, self.n_items)
+        return self._groups
 
     def texts_by_row(self, before: np.ndarray | None = None, limit: int = 50) -> dict[int, str]:
         """Return each member's latest ``limit`` messages as one text, optionally before a time.
@@ -179,16 +183,12 @@ def temporal_split(data: Dataset, fraction: float = 0.2, min_events: int = 2) ->
     test: dict[int, np.ndarray] = {}
     if not len(data.event_rows):
         return Split(train_mask, cutoff, test)
-    # The first time each member took each course.
-    key = data.event_rows.astype(np.int64) * data.n_items + data.event_items
-    order = np.lexsort((data.event_times, key))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    firsts = order[first]
-    rows = data.event_rows[firsts]
-    times = data.event_times[firsts]
+    # The first time each member took each course, (member, course) pairs in key order.
+    groups = data.groups()
+    rows = groups.rows
+    times = np.minimum.reduceat(data.event_times[groups.order], groups.starts)
     by_row = np.lexsort((times, rows))
-    rows, times, items = rows[by_row], times[by_row], data.event_items[firsts][by_row]
+    rows, times, items = rows[by_row], times[by_row], groups.items[by_row].astype(np.int64)
     bounds = np.flatnonzero(np.diff(rows)) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [len(rows)]))

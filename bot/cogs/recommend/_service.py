@@ -101,6 +101,7 @@ class Recommender:
         self.model: Model | None = None
         self.fallback: Model | None = None
         self.catalog = [as_course(c) for c in community.config.courses]
+        self.digest = catalog_digest(self.catalog)  # hashing 2,000 courses takes a millisecond
         self._opened = False
         self._open_lock = asyncio.Lock()
         self._train_lock = asyncio.Lock()
@@ -156,7 +157,7 @@ class Recommender:
             info=ModelInfo(
                 trained_at=self.clock.now(),
                 data_version="",
-                catalog=catalog_digest(self.catalog),
+                catalog=self.digest,
                 algorithm=Algorithm.POPULARITY,
             ),
             weights=None,
@@ -167,7 +168,7 @@ class Recommender:
     def current(self) -> Model:
         """Return the model to serve: the trained one if it fits the catalog, else popularity."""
         model = self.model
-        if model is not None and model.info.catalog == catalog_digest(self.catalog):
+        if model is not None and model.info.catalog == self.digest:
             return model
         assert self.fallback is not None
         return self.fallback
@@ -176,7 +177,7 @@ class Recommender:
         """Tell whether a retrain is due: no model, another catalog, or old and data changed."""
         await self.open()
         model = self.model
-        if model is None or model.info.catalog != catalog_digest(self.catalog):
+        if model is None or model.info.catalog != self.digest:
             return True
         if self.clock.now() - model.info.trained_at < self.community.config.recommend.retrain_every:
             return False
