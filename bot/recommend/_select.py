@@ -229,9 +229,10 @@ def choose(
         )
     for shrink in grid.knn_shrinks:
         similarity = _top(shrunk_cosine(matrix, shrink, co), max(ks, default=0))
+        rank = _row_ranks(similarity)  # one sort serves every smaller k
         for k in ks:
-            consider(Candidate(Algorithm.ITEM_KNN, float(k), shrink), _top(similarity, k))
-        del similarity
+            consider(Candidate(Algorithm.ITEM_KNN, float(k), shrink), _first(similarity, rank, k))
+        del similarity, rank
     del co
     if not ranked:
         return Choice(Candidate(Algorithm.POPULARITY, 0.0), 0.0, math.nan, tried)
@@ -341,6 +342,27 @@ def _final_round(
         del weights
     assert winner is not None
     return winner, ease_ndcg
+
+
+def _row_ranks(matrix: sparse.csr_matrix) -> np.ndarray:
+    """Return each stored entry's rank in its row: largest first, ties lower column first."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - matrix.indptr[rows[order]]
+    return rank
+
+
+def _first(matrix: sparse.csr_matrix, rank: np.ndarray, k: int) -> sparse.csr_matrix:
+    """Return ``top_k_per_row(matrix, k)`` from the entries' ranks (``_row_ranks``)."""
+    keep = rank < k
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    counts = np.bincount(rows[keep], minlength=matrix.shape[0])
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(matrix.indptr.dtype)
+    out = sparse.csr_matrix(
+        (matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape, dtype=np.float32
+    )
+    return out
 
 
 def _top(similarity: sparse.csr_matrix, k: int) -> sparse.csr_matrix:

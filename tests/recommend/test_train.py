@@ -14,7 +14,7 @@ from scipy import sparse
 from bot.recommend import Algorithm, Course, Dataset, TrainParams, train
 from bot.recommend._algos import ease, ease_bytes, item_knn, top_k_per_row
 from bot.recommend._data import interaction_matrix
-from bot.recommend._select import ease_fits
+from bot.recommend._select import _first, _row_ranks, ease_fits
 from bot.recommend._sources import SyntheticSpec, synthetic
 from bot.recommend._train import decayed_matrix, describe
 
@@ -190,3 +190,16 @@ def test_matrices_built_from_the_sorted_events_equal_a_fresh_build() -> None:
             assert (got != want).nnz == 0
             assert np.array_equal(got.indptr, want.indptr)
             assert np.array_equal(got.indices, want.indices)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 5, 9])
+def test_smaller_ks_from_one_ranking_equal_their_own_top_k(k: int) -> None:
+    rng = np.random.default_rng(11)
+    matrix = sparse.random(30, 25, density=0.4, random_state=5, format="csr", dtype=np.float32)
+    matrix.data = rng.choice([0.1, 0.2, 0.5], matrix.nnz).astype(np.float32)  # many ties
+    kept = top_k_per_row(matrix, 8)
+    got = _first(kept, _row_ranks(kept), k)
+    want = top_k_per_row(kept, k)
+    assert np.array_equal(got.indptr, want.indptr)
+    assert np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
