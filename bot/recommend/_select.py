@@ -27,6 +27,7 @@ from bot.recommend._algos import (
     gram,
     item_scores,
     knn_bytes,
+    row_value_order,
     shrunk_cosine,
     top_k_per_row,
 )
@@ -347,7 +348,7 @@ def _final_round(
 def _row_ranks(matrix: sparse.csr_matrix) -> np.ndarray:
     """Return each stored entry's rank in its row: largest first, ties lower column first."""
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    order = row_value_order(rows, matrix.data)  # CSR order: ties by lower column
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - matrix.indptr[rows[order]]
     return rank
