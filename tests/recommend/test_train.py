@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 
 from bot.recommend import Algorithm, Course, Dataset, TrainParams, train
-from bot.recommend._algos import ease, ease_bytes, item_knn, top_k_per_row
+from bot.recommend._algos import ease, ease_bytes, item_knn, row_value_order, top_k_per_row
 from bot.recommend._data import interaction_matrix
 from bot.recommend._select import _first, _row_ranks, ease_fits
 from bot.recommend._sources import SyntheticSpec, synthetic
@@ -203,3 +205,19 @@ def test_smaller_ks_from_one_ranking_equal_their_own_top_k(k: int) -> None:
     assert np.array_equal(got.indptr, want.indptr)
     assert np.array_equal(got.indices, want.indices)
     assert np.array_equal(got.data, want.data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from([0.0, -0.0, 0.5, -0.5, 1e-30, -1e-30, 3.0, -np.inf, np.inf]),
+        ),
+        max_size=40,
+    )
+)
+def test_the_row_value_order_is_the_two_key_lexsort(entries: list[tuple[int, float]]) -> None:
+    rows = np.array([r for r, _ in entries], dtype=np.int64)
+    values = np.array([v for _, v in entries], dtype=np.float32)
+    assert np.array_equal(row_value_order(rows, values), np.lexsort((-values, rows)))
