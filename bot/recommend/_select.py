@@ -160,12 +160,20 @@ def choose(
     n_items = matrix.shape[1]
     seen = binary(seen)
     # Every grid candidate is ranked on a fixed random sample of the validation members; the
-    # best few (and the best EASE) are ranked again on all of them, and that decides.
-    sample = _sample_rows(seen.shape[0])
+    # best few (and the best EASE) are ranked again on all of them, and that decides. Only
+    # when their weights fit the budget at once: the gram, the one being fitted, the served
+    # model and the finalists. Otherwise (large catalogues, where fitting EASE costs more
+    # than scoring) every candidate is ranked on all validation members, as before.
+    finalists_fit = (4 + FINALISTS) * ease_bytes(n_items) // 2 <= grid.memory_mb * MB
+    sample = _sample_rows(seen.shape[0]) if finalists_fit else None
     seen_sample = seen if sample is None else seen[sample]
     truth_sample = truth if sample is None else [truth[int(i)] for i in sample]
-    # Finalists' weights (and the best EASE's) are kept when they fit beside EASE's two.
-    keep_dense = (3 + FINALISTS) * ease_bytes(n_items) // 2 <= grid.memory_mb * MB
+    # Without a sample only the leader's weights are kept, when a third matrix fits.
+    keep_dense = (
+        finalists_fit
+        if sample is not None
+        else 3 * ease_bytes(n_items) // 2 <= (grid.memory_mb * MB)
+    )
     ranked: list[_Scored] = []
     tried = 0
 
@@ -179,9 +187,9 @@ def choose(
         keep = not isinstance(weights, np.ndarray) or keep_dense
         ranked.append(_Scored(ndcg, len(ranked), candidate, weights if keep else None))
         ranked.sort(key=lambda s: (-s.ndcg, s.order))
-        kept = {id(s) for s in ranked[:FINALISTS]}
+        kept = {id(s) for s in ranked[: FINALISTS if sample is not None else 1]}
         ease_kept = next((s for s in ranked if s.candidate.algorithm is Algorithm.EASE), None)
-        if ease_kept is not None:
+        if ease_kept is not None and sample is not None:
             kept.add(id(ease_kept))
         for scored in ranked:
             if id(scored) not in kept:

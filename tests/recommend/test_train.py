@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from bot.recommend import Algorithm, Course, Dataset, TrainParams, train
+from bot.recommend import _select as select_module
 from bot.recommend._algos import ease, ease_bytes, item_knn, row_value_order, top_k_per_row
 from bot.recommend._data import interaction_matrix
 from bot.recommend._select import _first, _row_ranks, ease_fits
@@ -221,3 +222,23 @@ def test_the_row_value_order_is_the_two_key_lexsort(entries: list[tuple[int, flo
     rows = np.array([r for r, _ in entries], dtype=np.int64)
     values = np.array([v for _, v in entries], dtype=np.float32)
     assert np.array_equal(row_value_order(rows, values), np.lexsort((-values, rows)))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_ranked_on_a_sample_the_finalists_decide_on_every_validation_member(
+    seed: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = synthetic(SyntheticSpec(members=800, courses=60, purchases=6000, topics=8, seed=seed))
+    grid_only = TrainParams(**{**_fields(SMALL), "half_lives": ()})  # no decay after the grid
+    whole = train(data, NOW, grid_only)
+    monkeypatch.setattr(select_module, "SAMPLE_MEMBERS", 40)
+    with caplog.at_level(logging.DEBUG, logger="bot.recommend"):
+        sampled = train(data, NOW, grid_only)
+    finalists = [r.getMessage() for r in caplog.records if "finalist" in r.getMessage()]
+    assert 3 <= len(finalists) <= 4  # the best three on the sample, and the best EASE
+    validation = sampled.info.validation
+    assert validation["collab_ndcg"] >= validation["ease_ndcg"] - 1e-12
+    # Whatever the sample ranked first, the decision is taken on every validation member:
+    # the winner's figure is one the whole ranking also measured.
+    assert validation["collab_ndcg"] <= whole.info.validation["collab_ndcg"] + 1e-12
+    assert validation["validation_members"] == whole.info.validation["validation_members"]

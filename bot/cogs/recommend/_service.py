@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 NO_TAG_LIMIT = 1_000
 MASK_CACHE = 256
-INPUTS_CACHED = 20_000  # members whose courses and recent text are kept in memory
+# Members whose courses and recent text are kept in memory: about 25 MB at 50 messages of
+# 100 characters each.
+INPUTS_CACHED = 5_000
 # A cached member's messages are read again after this long: messages do not bump a cache
 # version (every chat line would drop every member's entry), so new ones count within it.
 TEXT_STALENESS = timedelta(minutes=1)
