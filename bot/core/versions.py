@@ -28,6 +28,7 @@ class CacheName(StrEnum):
 
     PROFILE = "profile"  # members and their accounts (locale, time zone, links, names)
     ACCESS = "access"  # access sources: the tiers and courses a member holds
+    RECOMMEND = "recommend"  # purchases, the recommendations privacy switch, the course catalog
 
 
 # Which cache each watched table's writes invalidate (the migration's triggers bump the same).
@@ -35,6 +36,9 @@ WATCHED: dict[str, CacheName] = {
     "members": CacheName.PROFILE,
     "accounts": CacheName.PROFILE,
     "access_sources": CacheName.ACCESS,
+    "purchases": CacheName.RECOMMEND,  # migration 0021_recommend_versions
+    "recommend_prefs": CacheName.RECOMMEND,
+    "courses": CacheName.RECOMMEND,
 }
 
 K = TypeVar("K", bound=Hashable)

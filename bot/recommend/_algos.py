@@ -6,6 +6,8 @@ import numpy as np
 from scipy import sparse
 
 BLOCKS = 16  # dense work on an items x items matrix goes a sixteenth of its rows at a time
+DENSE_TOP = 0.05  # top k per row goes through dense row blocks above this share of stored cells
+TOP_BLOCK = 2**22  # cells in one dense block of rows (32 MiB as float64)
 
 
 def popularity(matrix: sparse.csr_matrix, *, weighted: bool = False) -> np.ndarray:
@@ -48,10 +50,17 @@ def ease(matrix: sparse.csr_matrix, lam: float) -> np.ndarray:
     so the peak is one items x items float32 array (400 MB for 10,000 courses).
     Costs O(items^3) time; scores are ``x_u @ B``. Raises ``LinAlgError`` if not positive.
     """
+    return ease_from_gram(gram(matrix), lam)
+
+
+def ease_from_gram(weights: np.ndarray, lam: float) -> np.ndarray:
+    """Fit EASE from ``X'X`` (a float32 C-ordered array, overwritten: pass a copy to keep it).
+
+    Model selection makes the Gram matrix once and passes a copy per lambda.
+    """
     # scipy.linalg is slow to import: only training needs it, serving a model never does.
     from scipy.linalg import lapack  # noqa: PLC0415
 
-    weights = gram(matrix)
     n = weights.shape[0]
     if n == 0:
         return weights
@@ -132,13 +141,19 @@ def shrunk_cosine(
 def top_k_per_row(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
     """Keep the ``k`` largest entries of each row of a sparse matrix (ties: lower column first).
 
-    One sort of all the stored entries by (row, value), no loop over rows.
+    A dense enough matrix (item similarities) is partitioned a block of dense rows at a time;
+    a sparse one is one sort of all the stored entries by (row, value). No loop over rows.
     """
     matrix = matrix.tocsr()
     matrix.sort_indices()
+    n_rows, n_cols = matrix.shape
+    if k <= 0 or not matrix.nnz:
+        return sparse.csr_matrix(matrix.shape, dtype=matrix.dtype)
+    if k < n_cols and matrix.nnz >= DENSE_TOP * n_rows * n_cols:
+        return _top_k_dense_rows(matrix, k)
     counts = np.diff(matrix.indptr)
     rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), counts)
-    order = np.lexsort((-matrix.data, rows))
+    order = row_value_order(rows, matrix.data)
     rank = np.arange(len(order), dtype=np.int64) - matrix.indptr[rows]
     keep = order[rank < k]
     out = sparse.csr_matrix(
@@ -146,6 +161,48 @@ def top_k_per_row(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
         shape=matrix.shape,
         dtype=matrix.dtype,
     )
+    out.sort_indices()
+    return out
+
+
+def row_value_order(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Return the order by row, then value descending, then position: ``lexsort`` made cheap.
+
+    One stable sort of a 64-bit key, the row above the value's bits turned into an unsigned
+    integer that sorts as the float does (3x faster than a two-key ``lexsort``).
+    """
+    negated = (-values.astype(np.float32) + np.float32(0.0)).view(np.uint32)  # no -0.0
+    sign = np.uint32(0x80000000)
+    sortable = np.where(negated & sign, ~negated, negated | sign).astype(np.uint64)
+    key = (rows.astype(np.uint64) << np.uint64(32)) | sortable
+    order: np.ndarray = np.argsort(key, kind="stable")
+    return order
+
+
+def _top_k_dense_rows(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
+    """``top_k_per_row`` for a dense enough matrix: argpartition of dense row blocks."""
+    n_rows, n_cols = matrix.shape
+    step = max(1, TOP_BLOCK // n_cols)
+    parts = []
+    for start in range(0, n_rows, step):
+        rows = matrix[start : start + step]
+        block = np.full(rows.shape, -np.inf, dtype=np.float64)
+        row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+        block[row_of, rows.indices] = rows.data
+        # The k-th largest value of each row; those above it, then ties by lower column.
+        kth = -np.partition(-block, k - 1, axis=1)[:, k - 1 : k]
+        above = block > kth
+        tie = (block == kth) & np.isfinite(block)
+        room = k - above.sum(axis=1, keepdims=True)
+        keep = above | (tie & (np.cumsum(tie, axis=1) <= room))
+        kept_rows, kept_cols = np.nonzero(keep)
+        parts.append(
+            sparse.csr_matrix(
+                (block[kept_rows, kept_cols].astype(matrix.dtype), (kept_rows, kept_cols)),
+                shape=rows.shape,
+            )
+        )
+    out: sparse.csr_matrix = sparse.vstack(parts, format="csr")
     out.sort_indices()
     return out
 

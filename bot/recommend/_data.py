@@ -30,6 +30,8 @@ class Dataset:
     message_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     message_texts: list[str] = field(default_factory=list)
     version: str = ""
+    # The events grouped by (member, course), made once: training builds a dozen matrices.
+    _groups: EventGroups | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_members(self) -> int:
@@ -48,11 +50,14 @@ class Dataset:
 
         ``weights`` replaces the events' own weights (one per event, before the mask).
         """
-        rows, items = self.event_rows, self.event_items
         weights = self.event_weights if weights is None else weights
-        if mask is not None:
-            rows, items, weights = rows[mask], items[mask], weights[mask]
-        return interaction_matrix(rows, items, weights, self.n_members, self.n_items)
+        return self.groups().matrix(weights, mask, self.n_members, self.n_items)
+
+    def groups(self) -> EventGroups:
+        """Return the events grouped by (member, course), sorted once and kept."""
+        if self._groups is None:
+            self._groups = EventGroups(self.event_rows, self.event_items, self.n_items)
+        return self._groups
 
     def texts_by_row(self, before: np.ndarray | None = None, limit: int = 50) -> dict[int, str]:
         """Return each member's latest ``limit`` messages as one text, optionally before a time.
@@ -74,11 +79,54 @@ class Dataset:
         kept = order[np.arange(len(order)) - first < limit]  # each member's latest ``limit``
         kept_rows = rows[kept]
         edges = np.flatnonzero(kept_rows[1:] != kept_rows[:-1]) + 1
+        starts = np.concatenate(([0], edges)).tolist()
+        ends = np.concatenate((edges, [len(kept)])).tolist()
         texts = self.message_texts
-        out: dict[int, str] = {}
-        for group in np.split(kept, edges):
-            out[int(rows[group[0]])] = "\n".join(texts[i] for i in group[::-1].tolist())
-        return out
+        # Oldest first: each member's run reversed. Slices of one list, not an array a member.
+        ordered = [texts[i] for i in kept[::-1].tolist()]
+        total = len(ordered)
+        return {
+            row: "\n".join(ordered[total - end : total - start])
+            for row, start, end in zip(kept_rows[starts].tolist(), starts, ends, strict=True)
+        }
+
+
+class EventGroups:
+    """Events sorted once by (member, course), to build matrices without sorting again."""
+
+    def __init__(self, rows: np.ndarray, items: np.ndarray, n_items: int) -> None:
+        key = rows.astype(np.int64) * n_items + items.astype(np.int64)
+        self.order = np.argsort(key, kind="stable")
+        ordered = key[self.order]
+        first = np.ones(len(ordered), dtype=bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        self.starts = np.flatnonzero(first)
+        self.rows = rows[self.order[self.starts]].astype(np.int64)
+        self.items = items[self.order[self.starts]].astype(np.int32)
+
+    def matrix(
+        self, weights: np.ndarray, mask: np.ndarray | None, n_rows: int, n_items: int
+    ) -> sparse.csr_matrix:
+        """Return the same matrix as ``interaction_matrix`` of the events under ``mask``."""
+        if not len(self.order):
+            return sparse.csr_matrix((n_rows, n_items), dtype=np.float32)
+        values = weights.astype(np.float64)[self.order]
+        if mask is not None:
+            values[~mask[self.order]] = -np.inf
+        largest = np.maximum.reduceat(values, self.starts)
+        keep = largest > -np.inf
+        rows = self.rows[keep]
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+        index_type = np.int32 if len(rows) < 2**31 else np.int64
+        return sparse.csr_matrix(
+            (
+                largest[keep].astype(np.float32),
+                self.items[keep].astype(index_type),
+                indptr.astype(index_type),
+            ),
+            shape=(n_rows, n_items),
+        )
 
 
 def interaction_matrix(
@@ -135,16 +183,12 @@ def temporal_split(data: Dataset, fraction: float = 0.2, min_events: int = 2) ->
     test: dict[int, np.ndarray] = {}
     if not len(data.event_rows):
         return Split(train_mask, cutoff, test)
-    # The first time each member took each course.
-    key = data.event_rows.astype(np.int64) * data.n_items + data.event_items
-    order = np.lexsort((data.event_times, key))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    firsts = order[first]
-    rows = data.event_rows[firsts]
-    times = data.event_times[firsts]
+    # The first time each member took each course, (member, course) pairs in key order.
+    groups = data.groups()
+    rows = groups.rows
+    times = np.minimum.reduceat(data.event_times[groups.order], groups.starts)
     by_row = np.lexsort((times, rows))
-    rows, times, items = rows[by_row], times[by_row], data.event_items[firsts][by_row]
+    rows, times, items = rows[by_row], times[by_row], groups.items[by_row].astype(np.int64)
     bounds = np.flatnonzero(np.diff(rows)) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [len(rows)]))

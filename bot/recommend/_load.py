@@ -1,4 +1,9 @@
-"""Reading a community's training data from the store into numpy arrays."""
+"""Reading a community's training data from the store into numpy arrays.
+
+Purchases come in one narrow statement grouped by member: each member's courses and times as one
+string of integers (course position, microseconds since the epoch, ...), so Python handles one
+row per member, not one per purchase, and numpy parses every number in one call.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,73 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import String, and_, func, select, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, Integer, String, and_, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.recommend._data import Dataset
 from bot.recommend._store import data_version, opted_out, read_catalog
 from bot.store.db import Database
 from bot.store.tables import courses, message_log, purchases
 
-PARTITION = 50_000  # rows streamed from the database at a time
+PARTITION = 20_000  # rows streamed from the database at a time
+
+
+def epoch_micros(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
+    """Return a stored UTC timestamp as whole microseconds since the epoch, computed in SQL.
+
+    SQLite keeps ``YYYY-MM-DD HH:MM:SS.ffffff`` text: whole seconds from ``strftime('%s')`` of
+    the first 19 characters (given the fraction, SQLite rounds to the millisecond and may carry
+    into the next second) plus the six fraction digits. PostgreSQL's ``extract(epoch)`` is exact.
+    """
+    if dialect == "sqlite":
+        seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
+        return seconds * 1_000_000 + cast(func.substr(column, 21, 6), Integer)
+    return cast(func.extract("epoch", column) * 1_000_000, BigInteger)
+
+
+async def read_purchases(
+    conn: AsyncConnection, community_id: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the kept purchases as (member id, course position, epoch seconds) arrays."""
+    pair = (
+        cast(courses.c.position, String)
+        + ","
+        + cast(epoch_micros(purchases.c.purchased_at, conn.dialect.name), String)
+    )
+    bought = (
+        select(purchases.c.member_id, func.count(), func.aggregate_strings(pair, ","))
+        .join(
+            courses,
+            and_(
+                courses.c.community_id == purchases.c.community_id,
+                courses.c.offer_id == purchases.c.offer_id,
+            ),
+        )
+        .where(purchases.c.community_id == community_id, purchases.c.refunded_at.is_(None))
+        .group_by(purchases.c.member_id)
+    )
+    ids: list[int] = []
+    counts: list[int] = []
+    strings: list[str] = []
+    result = await conn.stream(bought.execution_options(yield_per=PARTITION))
+    async for part in result.partitions(PARTITION):
+        for member, count, joined in part:
+            ids.append(member)
+            counts.append(count)
+            strings.append(joined)
+    numbers = _integers(",".join(strings))
+    if len(numbers) != 2 * sum(counts):
+        raise ValueError("purchases: the grouped courses and times do not add up")
+    pairs = numbers.reshape(-1, 2)
+    members = np.repeat(np.array(ids, dtype=np.int64), np.array(counts, dtype=np.int64))
+    return members, pairs[:, 0].copy(), pairs[:, 1] / 1e6
+
+
+def _integers(text: str) -> np.ndarray:
+    """Parse comma-separated integers in one numpy call."""
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(text, dtype=np.int64, sep=",")
 
 
 async def load_dataset(
@@ -25,39 +89,15 @@ async def load_dataset(
     messages_per_member: int,
 ) -> Dataset:
     """Read everything training needs: catalog, kept purchases, recent messages of members
-    who allow it. Timestamps are read as text and parsed by numpy (no per-row objects)."""
+    who allow it. Timestamps are turned into numbers by the database (no per-row objects)."""
     async with db.read() as conn:
         catalog = await read_catalog(conn, community_id)
         version = await data_version(conn, community_id)
-        position = courses.c.position
-        bought = (
-            select(
-                purchases.c.member_id,
-                position,
-                type_coerce(purchases.c.purchased_at, String),
-            )
-            .join(
-                courses,
-                and_(
-                    courses.c.community_id == purchases.c.community_id,
-                    courses.c.offer_id == purchases.c.offer_id,
-                ),
-            )
-            .where(purchases.c.community_id == community_id, purchases.c.refunded_at.is_(None))
-        )
-        ev_members: list[np.ndarray] = []
-        ev_items: list[np.ndarray] = []
-        ev_times: list[np.ndarray] = []
-        result = await conn.stream(bought.execution_options(yield_per=PARTITION))
-        async for part in result.partitions(PARTITION):
-            columns = list(zip(*part, strict=True))
-            ev_members.append(np.array(columns[0], dtype=np.int64))
-            ev_items.append(np.array(columns[1], dtype=np.int64))
-            ev_times.append(_epochs(columns[2]))
+        member_of_event, event_items, event_times = await read_purchases(conn, community_id)
         ranked = (
             select(
                 message_log.c.member_id,
-                type_coerce(message_log.c.posted_at, String).label("posted"),
+                epoch_micros(message_log.c.posted_at, conn.dialect.name).label("posted"),
                 message_log.c.text,
                 func.row_number()
                 .over(
@@ -83,9 +123,8 @@ async def load_dataset(
         async for part in result.partitions(PARTITION):
             columns = list(zip(*part, strict=True))
             msg_members.append(np.array(columns[0], dtype=np.int64))
-            msg_times.append(_epochs(columns[1]))
+            msg_times.append(np.array(columns[1], dtype=np.int64) / 1e6)
             texts.extend(columns[2])
-    member_of_event = _cat(ev_members, np.int64)
     member_of_message = _cat(msg_members, np.int64)
     ids, inverse = np.unique(
         np.concatenate((member_of_event, member_of_message)), return_inverse=True
@@ -95,8 +134,8 @@ async def load_dataset(
         courses=catalog,
         member_ids=ids,
         event_rows=inverse[:n_events].astype(np.int64),
-        event_items=_cat(ev_items, np.int64),
-        event_times=_cat(ev_times, np.float64),
+        event_items=event_items.astype(np.int64),
+        event_times=event_times.astype(np.float64),
         event_weights=np.ones(n_events, dtype=np.float32),
         message_rows=inverse[n_events:].astype(np.int64),
         message_times=_cat(msg_times, np.float64),
@@ -105,13 +144,5 @@ async def load_dataset(
     )
 
 
-def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+def _cat(parts: Sequence[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
-
-
-def _epochs(stamps: Sequence[object]) -> np.ndarray:
-    """Parse stored UTC timestamps (ISO text on SQLite, datetimes elsewhere) to epoch seconds."""
-    if stamps and isinstance(stamps[0], datetime):
-        return np.array([s.timestamp() for s in stamps], dtype=np.float64)  # type: ignore[attr-defined]
-    parsed = np.array([str(s).replace(" ", "T")[:26] for s in stamps], dtype="datetime64[us]")
-    return parsed.astype(np.int64) / 1e6

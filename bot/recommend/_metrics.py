@@ -9,6 +9,7 @@ import numpy as np
 from scipy import sparse
 
 METRICS = ("precision", "recall", "ndcg", "map", "hit")
+BOUND_BLOCK = 32  # columns a block maximum covers in top_k_bounded
 
 
 def top_k(scores: np.ndarray, exclude: sparse.csr_matrix | None, k: int) -> np.ndarray:
@@ -21,6 +22,38 @@ def top_k(scores: np.ndarray, exclude: sparse.csr_matrix | None, k: int) -> np.n
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+def top_k_bounded(scores: np.ndarray, exclude: sparse.csr_matrix | None, k: int) -> np.ndarray:
+    """Return what ``top_k`` does, ties broken by lower column, without partitioning whole rows.
+
+    The k-th largest of a row's block maxima (blocks of ``BOUND_BLOCK`` columns) is at most its
+    k-th largest score, so only the columns at or above it (a few times k) are sorted. Model
+    selection ranks every candidate with it; evaluation keeps ``top_k``.
+    """
+    scores = np.array(scores, dtype=np.float32, copy=True)
+    if exclude is not None and exclude.nnz:
+        coo = exclude.tocoo()
+        scores[coo.row, coo.col] = -np.inf
+    m, n = scores.shape
+    k = min(k, n)
+    blocks = n // BOUND_BLOCK
+    if k <= 0 or not m:
+        return np.zeros((m, max(k, 0)), dtype=np.intp)
+    if blocks < 4 * k:  # few columns: one stable sort of each row is as cheap
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    whole = blocks * BOUND_BLOCK
+    maxima = scores[:, :whole].reshape(m, blocks, BOUND_BLOCK).max(axis=2)
+    if whole < n:
+        maxima = np.concatenate((maxima, scores[:, whole:].max(axis=1, keepdims=True)), axis=1)
+    width = maxima.shape[1]
+    bound = np.partition(maxima, width - k, axis=1)[:, width - k : width - k + 1]
+    rows, cols = np.nonzero(scores >= bound)  # at least k a row: k blocks reach the bound
+    order = np.lexsort((cols, -scores[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    starts = np.searchsorted(rows, np.arange(m))
+    rank = np.arange(len(rows)) - starts[rows]
+    return cols[rank < k].reshape(m, k)
 
 
 def per_member(top: np.ndarray, truth: Sequence[np.ndarray], k: int) -> dict[str, np.ndarray]:

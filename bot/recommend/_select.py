@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeAlias
 
 import numpy as np
@@ -22,18 +23,23 @@ from bot.recommend._algos import (
     cooccurrence,
     ease,
     ease_bytes,
+    ease_from_gram,
+    gram,
     item_scores,
     knn_bytes,
+    row_value_order,
     shrunk_cosine,
     top_k_per_row,
 )
-from bot.recommend._metrics import per_member, top_k
+from bot.recommend._metrics import per_member, top_k_bounded
 from bot.recommend._model import TIE_BREAK, zscore
 from bot.recommend._types import Algorithm
 
 log = logging.getLogger(__name__)
 
 SCORE_BATCH = 2048  # validation members scored at a time
+SAMPLE_MEMBERS = 2048  # validation members that rank every candidate of the grid
+FINALISTS = 3  # the best on that sample, ranked again on every validation member
 MB = 2**20
 Weights: TypeAlias = np.ndarray | sparse.csr_matrix
 
@@ -123,7 +129,7 @@ def mean_ndcg(
         scores = zscore(item_scores(weights, rows))
         if tie is not None:
             scores = scores + TIE_BREAK * tie
-        top = top_k(scores, rows, k)
+        top = top_k_bounded(scores, rows, k)
         values.append(per_member(top, truth[start : start + SCORE_BATCH], k)["ndcg"])
     return float(np.concatenate(values).mean())
 
@@ -153,22 +159,41 @@ def choose(
     matrix = matrix_for(math.inf)
     n_items = matrix.shape[1]
     seen = binary(seen)
-    best: Choice | None = None
-    ease_best = math.nan
+    # Every grid candidate is ranked on a fixed random sample of the validation members; the
+    # best few (and the best EASE) are ranked again on all of them, and that decides. Only
+    # when their weights fit the budget at once: the gram, the one being fitted, the served
+    # model and the finalists. Otherwise (large catalogues, where fitting EASE costs more
+    # than scoring) every candidate is ranked on all validation members, as before.
+    finalists_fit = (4 + FINALISTS) * ease_bytes(n_items) // 2 <= grid.memory_mb * MB
+    sample = _sample_rows(seen.shape[0]) if finalists_fit else None
+    seen_sample = seen if sample is None else seen[sample]
+    truth_sample = truth if sample is None else [truth[int(i)] for i in sample]
+    # Without a sample only the leader's weights are kept, when a third matrix fits.
+    keep_dense = (
+        finalists_fit
+        if sample is not None
+        else 3 * ease_bytes(n_items) // 2 <= (grid.memory_mb * MB)
+    )
+    ranked: list[_Scored] = []
     tried = 0
 
     def consider(candidate: Candidate, weights: Weights | None) -> float:
-        nonlocal best, tried
+        nonlocal tried
         if weights is None:
             return math.nan
-        ndcg = mean_ndcg(weights, seen, truth, grid.k, tie)
+        ndcg = mean_ndcg(weights, seen_sample, truth_sample, grid.k, tie)
         tried += 1
         log.debug("recommend: %s validation NDCG@%d %.4f", candidate.label(), grid.k, ndcg)
-        if best is None or ndcg > best.ndcg + 1e-12:
-            keep = not isinstance(weights, np.ndarray) or 3 * ease_bytes(n_items) // 2 <= (
-                grid.memory_mb * MB
-            )
-            best = Choice(candidate, ndcg, math.nan, 0, weights if keep else None)
+        keep = not isinstance(weights, np.ndarray) or keep_dense
+        ranked.append(_Scored(ndcg, len(ranked), candidate, weights if keep else None))
+        ranked.sort(key=lambda s: (-s.ndcg, s.order))
+        kept = {id(s) for s in ranked[: FINALISTS if sample is not None else 1]}
+        ease_kept = next((s for s in ranked if s.candidate.algorithm is Algorithm.EASE), None)
+        if ease_kept is not None and sample is not None:
+            kept.add(id(ease_kept))
+        for scored in ranked:
+            if id(scored) not in kept:
+                scored.weights = None
         return ndcg
 
     need = ease_bytes(n_items) // MB
@@ -182,11 +207,17 @@ def choose(
             need,
             grid.memory_mb,
         )
+        # One Gram matrix for every lambda when a copy of it fits beside the two EASE counts.
+        shared = gram(matrix) if 2 * ease_bytes(n_items) <= grid.memory_mb * MB else None
         for lam in sorted(grid.ease_lambdas):
             candidate = Candidate(Algorithm.EASE, lam)
-            ndcg = consider(candidate, _try_fit(candidate, matrix))
-            if not math.isnan(ndcg):
-                ease_best = ndcg if math.isnan(ease_best) else max(ease_best, ndcg)
+            if shared is None:
+                weights = _try_fit(candidate, matrix)
+            else:
+                weights = _try(candidate, partial(ease_from_gram, shared.copy(), lam))
+            consider(candidate, weights)
+            del weights
+        del shared
     else:
         log.log(
             level,
@@ -207,23 +238,35 @@ def choose(
         )
     for shrink in grid.knn_shrinks:
         similarity = _top(shrunk_cosine(matrix, shrink, co), max(ks, default=0))
+        rank = _row_ranks(similarity)  # one sort serves every smaller k
         for k in ks:
-            consider(Candidate(Algorithm.ITEM_KNN, float(k), shrink), _top(similarity, k))
-        del similarity
+            consider(Candidate(Algorithm.ITEM_KNN, float(k), shrink), _first(similarity, rank, k))
+        del similarity, rank
     del co
-    if best is None:
-        return Choice(Candidate(Algorithm.POPULARITY, 0.0), 0.0, ease_best, tried)
-    winner: Choice = best
+    if not ranked:
+        return Choice(Candidate(Algorithm.POPULARITY, 0.0), 0.0, math.nan, tried)
+    best, ease_best = _final_round(ranked, matrix, seen, truth, grid, tie, sample is not None)
     for share in grid.half_lives:
         if span <= 0:
             break
         candidate = Candidate(
-            winner.candidate.algorithm,
-            winner.candidate.param,
-            winner.candidate.shrink,
+            best.candidate.algorithm,
+            best.candidate.param,
+            best.candidate.shrink,
             half_life=share * span,
         )
-        consider(candidate, _try_fit(candidate, matrix_for(candidate.half_life)))
+        weights = _try_fit(candidate, matrix_for(candidate.half_life))
+        if weights is None:
+            continue
+        tried += 1
+        ndcg = mean_ndcg(weights, seen, truth, grid.k, tie)
+        log.debug("recommend: %s validation NDCG@%d %.4f", candidate.label(), grid.k, ndcg)
+        if ndcg > best.ndcg + 1e-12:
+            keep = not isinstance(weights, np.ndarray) or 3 * ease_bytes(n_items) // 2 <= (
+                grid.memory_mb * MB
+            )
+            best = Choice(candidate, ndcg, math.nan, 0, weights if keep else None)
+        del weights
     final: Choice = best
     final.ease_ndcg = ease_best
     final.tried = tried
@@ -245,14 +288,104 @@ def choose(
     return final
 
 
+@dataclass(slots=True, eq=False)
+class _Scored:
+    """A candidate's NDCG on the validation sample, and its weights while it may still win."""
+
+    ndcg: float
+    order: int
+    candidate: Candidate
+    weights: Weights | None
+
+
+def _sample_rows(n: int) -> np.ndarray | None:
+    """Return the validation rows that rank every candidate (None: all of them)."""
+    if n <= SAMPLE_MEMBERS:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n, size=SAMPLE_MEMBERS, replace=False))
+
+
+def _final_round(
+    ranked: list[_Scored],
+    matrix: sparse.csr_matrix,
+    seen: sparse.csr_matrix,
+    truth: list[np.ndarray],
+    grid: Grid,
+    tie: np.ndarray | None,
+    sampled: bool,
+) -> tuple[Choice, float]:
+    """Rank the finalists on every validation member; return the winner and the best EASE's.
+
+    The finalists are the best ``FINALISTS`` on the sample and the best EASE, so the winner
+    is never worse on validation than that EASE.
+    """
+    finalists = ranked[:FINALISTS]
+    first_ease = next((s for s in ranked if s.candidate.algorithm is Algorithm.EASE), None)
+    if first_ease is not None and all(s is not first_ease for s in finalists):
+        finalists.append(first_ease)
+    if not sampled:
+        best = ranked[0]
+        ease_ndcg = math.nan if first_ease is None else first_ease.ndcg
+        return Choice(best.candidate, best.ndcg, ease_ndcg, 0, best.weights), ease_ndcg
+    winner: Choice | None = None
+    ease_ndcg = math.nan
+    for scored in sorted(finalists, key=lambda s: s.order):
+        weights = scored.weights
+        if weights is None:
+            weights = _try_fit(scored.candidate, matrix)
+        if weights is None:
+            continue
+        ndcg = mean_ndcg(weights, seen, truth, grid.k, tie)
+        log.debug(
+            "recommend: finalist %s validation NDCG@%d %.4f on all members (sample %.4f)",
+            scored.candidate.label(),
+            grid.k,
+            ndcg,
+            scored.ndcg,
+        )
+        if scored is first_ease:
+            ease_ndcg = ndcg
+        if winner is None or ndcg > winner.ndcg + 1e-12:
+            winner = Choice(scored.candidate, ndcg, math.nan, 0, scored.weights)
+        scored.weights = None
+        del weights
+    assert winner is not None
+    return winner, ease_ndcg
+
+
+def _row_ranks(matrix: sparse.csr_matrix) -> np.ndarray:
+    """Return each stored entry's rank in its row: largest first, ties lower column first."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    order = row_value_order(rows, matrix.data)  # CSR order: ties by lower column
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - matrix.indptr[rows[order]]
+    return rank
+
+
+def _first(matrix: sparse.csr_matrix, rank: np.ndarray, k: int) -> sparse.csr_matrix:
+    """Return ``top_k_per_row(matrix, k)`` from the entries' ranks (``_row_ranks``)."""
+    keep = rank < k
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    counts = np.bincount(rows[keep], minlength=matrix.shape[0])
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(matrix.indptr.dtype)
+    out = sparse.csr_matrix(
+        (matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape, dtype=np.float32
+    )
+    return out
+
+
 def _top(similarity: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
     kept: sparse.csr_matrix = top_k_per_row(similarity, k).astype(np.float32)
     return kept
 
 
 def _try_fit(candidate: Candidate, matrix: sparse.csr_matrix) -> Weights | None:
+    return _try(candidate, lambda: fit(candidate, matrix))
+
+
+def _try(candidate: Candidate, fit_it: Callable[[], Weights | None]) -> Weights | None:
     try:
-        return fit(candidate, matrix)
+        return fit_it()
     except np.linalg.LinAlgError as exc:
         log.warning("recommend: %s left out: %s", candidate.label(), exc)
         return None

@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from bot.recommend._algos import item_scores, popularity
 from bot.recommend._data import Dataset, temporal_split
-from bot.recommend._metrics import coverage, per_member, top_k
+from bot.recommend._metrics import coverage, per_member, top_k, top_k_bounded
 from bot.recommend._model import Model, blend, zscore
 from bot.recommend._select import Candidate, Grid, binary, choose, fit
 from bot.recommend._text import TextModel
@@ -88,7 +88,7 @@ def mean_ndcg(
     """Return the mean NDCG at ``k`` of score rows against the held-out courses."""
     if not truth:
         return 0.0
-    return float(per_member(top_k(scores, exclude, k), truth, k)["ndcg"].mean())
+    return float(per_member(top_k_bounded(scores, exclude, k), truth, k)["ndcg"].mean())
 
 
 def _span(data: Dataset, mask: np.ndarray | None = None) -> float:

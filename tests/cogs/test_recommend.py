@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from bot import recommend as bot_recommend
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs import recommend
+from bot.cogs.recommend._service import TEXT_STALENESS
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
@@ -27,6 +28,7 @@ from bot.recommend._store import member_inputs, owned_courses, recent_text
 from bot.runtime import build
 from bot.store.tables import courses, purchases, recommend_prefs
 from tests.conftest import make_config, output
+from tests.core.test_versions import STALE, queries, statements
 
 FAST = TrainParams(validation_members=50, text_members=50, ease_lambdas=(5.0,), knn_ks=(10,))
 
@@ -468,3 +470,111 @@ async def test_one_query_reads_what_serving_a_member_needs(
     async with bot.db.read() as conn:
         owned_now, text_now = await member_inputs(conn, demo, ann, since=since, limit=3)
     assert (sorted(owned_now), text_now) == (["pandas", "python"], None)
+
+
+def suggested(found: recommend.Suggestions) -> list[str]:
+    return [s.course_id for s in found.items]
+
+
+async def test_a_purchase_here_drops_the_course_from_the_next_top_5_at_once(
+    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
+) -> None:
+    await community_of_buyers(bot, clock)
+    await service(bot).retrain(FAST)
+    bob = await member(bot, "bob")
+    demo = bot.communities["demo"]
+    assert "python" in suggested(await cog_of(bot).suggestions_for(demo, bob, "en"))
+    with statements(bot.db) as seen:  # nothing changed: served from memory
+        again = await service(bot).suggest(bob, tiers=frozenset(), language="en")
+    assert queries(seen) == []
+    assert "python" in suggested(again)
+    await buy(bot, bob, "python", clock.now())  # this process's write: seen at once
+    after = await service(bot).suggest(bob, tiers=frozenset(), language="en")
+    assert "python" not in suggested(after)
+    assert "pandas" in suggested(after)  # and the model now knows bob took python
+
+
+async def test_a_purchase_by_another_process_counts_within_the_staleness(
+    bot: Cohort, tmp_path: Path, clock: ManualClock
+) -> None:
+    await community_of_buyers(bot, clock)
+    bob = await member(bot, "bob")
+    here = service(bot)
+    assert "python" in suggested(await here.suggest(bob, tiers=frozenset(), language="en"))
+    other = await build(config_with(tmp_path, digest=True), clock=ManualClock(clock.now()))
+    try:
+        await buy(other, bob, "python", clock.now())
+    finally:
+        await other.db.close()
+    stale = await here.suggest(bob, tiers=frozenset(), language="en")  # within the bound
+    assert "python" in suggested(stale)
+    clock.advance(STALE)
+    assert "python" not in suggested(await here.suggest(bob, tiers=frozenset(), language="en"))
+
+
+async def test_a_refund_and_the_privacy_switch_reach_the_cached_inputs(
+    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
+) -> None:
+    await service(bot).open()  # the catalog reaches the store
+    ann = await member(bot, "ann")
+    await buy(bot, ann, "python", clock.now())
+    await say(con, "ann", "pandas groupby dataframes")
+    first = await service(bot).inputs(ann)
+    assert (first.owned, first.text) == (["python"], "pandas groupby dataframes")
+    async with bot.db.write() as conn:
+        await conn.execute(update(purchases).values(refunded_at=clock.now()))
+    assert (await service(bot).inputs(ann)).owned == []
+    await run(con, "ann", "/privacy recommendations off")
+    assert (await service(bot).inputs(ann)).text is None
+
+
+async def test_new_messages_count_once_the_cached_text_is_a_minute_old(
+    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
+) -> None:
+    ann = await member(bot, "ann")
+    await say(con, "ann", "first words")
+    assert (await service(bot).inputs(ann)).text == "first words"
+    clock.advance(timedelta(seconds=30))
+    await say(con, "ann", "second words")
+    assert (await service(bot).inputs(ann)).text == "first words"  # messages bump no version
+    clock.advance(TEXT_STALENESS - timedelta(seconds=30))
+    assert (await service(bot).inputs(ann)).text == "first words\nsecond words"
+
+
+@pytest.mark.parametrize("micro", [0, 1, 999_600, 999_999])  # SQLite rounds .9996 s up
+async def test_training_reads_each_kept_purchase_to_the_microsecond(
+    bot: Cohort, con: ConsoleAdapter, clock: ManualClock, micro: int
+) -> None:
+    from bot.recommend._load import load_dataset  # noqa: PLC0415 (numpy, as the cog does)
+
+    await service(bot).open()
+    demo = bot.communities["demo"].id
+    at = clock.now().replace(microsecond=micro) - timedelta(days=2)
+    ann, bob = await member(bot, "ann"), await member(bot, "bob")
+    await buy(bot, ann, "pandas-course", at)
+    await buy(bot, ann, "python", at + timedelta(hours=1))
+    await buy(bot, bob, "sql", at, refunded=True)
+    await buy(bot, bob, "ml", at + timedelta(seconds=1))
+    await say(con, "ann", "pandas groupby")
+    data = await load_dataset(
+        bot.db, demo, now=clock.now(), text_window=timedelta(days=7), messages_per_member=5
+    )
+    events = sorted(
+        zip(
+            data.member_ids[data.event_rows].tolist(),
+            [data.courses[i].id for i in data.event_items],
+            data.event_times.tolist(),
+            strict=True,
+        )
+    )
+    stamp = at.timestamp()
+    assert events == sorted(
+        [
+            (ann, "pandas", stamp),
+            (ann, "python", stamp + 3600),
+            (bob, "ml", stamp + 1),
+        ]
+    )
+    assert [data.member_ids[r] for r in data.message_rows] == [ann]
+    assert data.message_texts == ["pandas groupby"]
+    assert data.message_times.tolist() == [clock.now().timestamp()]

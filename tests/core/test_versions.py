@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, text, update
 
 from bot.adapters.console import ConsoleAdapter
 from bot.core.clock import ManualClock
@@ -211,3 +211,46 @@ async def test_a_member_merged_away_by_another_process_is_looked_up_again(
     await console.handle_line("/whoami")
     printed = output(console)
     assert "telegram" in printed.lower() and "incident" not in printed.lower()
+
+
+DAY_ONE = "'2026-01-01 00:00:00.000000'"
+SETUP = (
+    "INSERT INTO courses (community_id, course_id, offer_id, position, title, description,"
+    f" tags, tiers, updated_at) VALUES (1, 'python', 'python', 0, 'Python', '', '', '', {DAY_ONE})",
+    "INSERT INTO purchases (community_id, member_id, offer_id, source, source_ref,"
+    f" purchased_at) VALUES (1, 1, 'python', 'manual', 'r0', {DAY_ONE})",
+)
+PREFS = (
+    "INSERT INTO recommend_prefs (community_id, member_id, use_messages, digest, last_digest,"
+    f" updated_at) VALUES (1, 1, FALSE, TRUE, '', {DAY_ONE})"
+)
+
+
+@pytest.mark.parametrize(
+    ("statement", "bumps"),
+    [
+        (SETUP[1].replace("'r0'", "'r1'"), True),
+        ("UPDATE purchases SET refunded_at = '2026-01-02 00:00:00.000000'", True),
+        ("UPDATE purchases SET amount_minor = 100", False),
+        ("DELETE FROM purchases", True),
+        (PREFS, True),
+        ("UPDATE recommend_prefs SET last_digest = 'python'", False),
+        ("UPDATE recommend_prefs SET use_messages = TRUE", True),
+        ("UPDATE courses SET title = 'Other'", False),
+        ("UPDATE courses SET tiers = 'gold'", True),
+        ("DELETE FROM courses", True),
+    ],
+)
+async def test_what_changes_recommend_inputs_bumps_the_recommend_version(
+    console: ConsoleAdapter, cohort: Cohort, statement: str, bumps: bool
+) -> None:
+    await console.handle_line("/help")  # bob is member 1 of community 1
+    output(console)
+    async with cohort.db.write() as conn:
+        for setup in (*SETUP, *(() if statement == PREFS else (PREFS,))):
+            await conn.execute(text(setup))
+    before = (await versions(cohort.db)).get((1, "recommend"), 0)
+    async with cohort.db.write() as conn:
+        await conn.execute(text(statement))
+    after = (await versions(cohort.db)).get((1, "recommend"), 0)
+    assert (after > before) is bumps

@@ -9,11 +9,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 
 from bot.recommend import Algorithm, Course, Dataset, TrainParams, train
-from bot.recommend._algos import ease, ease_bytes, item_knn
-from bot.recommend._select import ease_fits
+from bot.recommend import _select as select_module
+from bot.recommend._algos import ease, ease_bytes, item_knn, row_value_order, top_k_per_row
+from bot.recommend._data import interaction_matrix
+from bot.recommend._select import _first, _row_ranks, ease_fits
 from bot.recommend._sources import SyntheticSpec, synthetic
 from bot.recommend._train import decayed_matrix, describe
 
@@ -151,3 +155,90 @@ def test_within_the_budget_the_log_says_ease_fits_and_what_won(
     assert "EASE fits (50 courses need 0 MB of the 1536 MB train_memory_mb)" in caplog.text
     won = model.info.validation["collab_ndcg"]
     assert f"validation NDCG@10 {won:.4f}, best of " in caplog.text
+
+
+@pytest.mark.parametrize("density", [0.01, 0.3, 1.0])  # the sort, then the dense-block path
+@pytest.mark.parametrize("k", [1, 3, 50])
+def test_top_k_per_row_keeps_the_largest_lower_column_first(density: float, k: int) -> None:
+    rng = np.random.default_rng(7)
+    matrix = sparse.random(40, 60, density=density, random_state=3, format="csr", dtype=np.float32)
+    matrix.data = rng.choice([0.1, 0.2, 0.5], matrix.nnz).astype(np.float32)  # many ties
+    kept = top_k_per_row(matrix, k)
+    for row in range(matrix.shape[0]):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        order = np.lexsort((matrix.indices[start:end], -matrix.data[start:end]))[:k]
+        want = sorted(matrix.indices[start:end][order].tolist())
+        assert kept[row].indices.tolist() == want
+        assert np.array_equal(kept[row].data, matrix[row].toarray()[0, want])
+
+
+def test_matrices_built_from_the_sorted_events_equal_a_fresh_build() -> None:
+    rng = np.random.default_rng(2)
+    rows, items = rng.integers(0, 30, 400), rng.integers(0, 12, 400)
+    weights = rng.choice([0.0, 0.5, 1.0, 2.0], 400).astype(np.float32)
+    data = Dataset(
+        [Course(str(i), str(i)) for i in range(12)],
+        np.arange(30),
+        rows,
+        items,
+        rng.random(400),
+        weights,
+    )
+    for mask in (None, rng.random(400) < 0.5):
+        for use in (None, rng.random(400).astype(np.float32)):
+            got = data.matrix(mask, weights=use)
+            pick = slice(None) if mask is None else mask
+            w = weights if use is None else use
+            want = interaction_matrix(rows[pick], items[pick], w[pick], 30, 12)
+            assert (got != want).nnz == 0
+            assert np.array_equal(got.indptr, want.indptr)
+            assert np.array_equal(got.indices, want.indices)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 5, 9])
+def test_smaller_ks_from_one_ranking_equal_their_own_top_k(k: int) -> None:
+    rng = np.random.default_rng(11)
+    matrix = sparse.random(30, 25, density=0.4, random_state=5, format="csr", dtype=np.float32)
+    matrix.data = rng.choice([0.1, 0.2, 0.5], matrix.nnz).astype(np.float32)  # many ties
+    kept = top_k_per_row(matrix, 8)
+    got = _first(kept, _row_ranks(kept), k)
+    want = top_k_per_row(kept, k)
+    assert np.array_equal(got.indptr, want.indptr)
+    assert np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from([0.0, -0.0, 0.5, -0.5, 1e-30, -1e-30, 3.0, -np.inf, np.inf]),
+        ),
+        max_size=40,
+    )
+)
+def test_the_row_value_order_is_the_two_key_lexsort(entries: list[tuple[int, float]]) -> None:
+    rows = np.array([r for r, _ in entries], dtype=np.int64)
+    values = np.array([v for _, v in entries], dtype=np.float32)
+    assert np.array_equal(row_value_order(rows, values), np.lexsort((-values, rows)))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_ranked_on_a_sample_the_finalists_decide_on_every_validation_member(
+    seed: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = synthetic(SyntheticSpec(members=800, courses=60, purchases=6000, topics=8, seed=seed))
+    grid_only = TrainParams(**{**_fields(SMALL), "half_lives": ()})  # no decay after the grid
+    whole = train(data, NOW, grid_only)
+    monkeypatch.setattr(select_module, "SAMPLE_MEMBERS", 40)
+    with caplog.at_level(logging.DEBUG, logger="bot.recommend"):
+        sampled = train(data, NOW, grid_only)
+    finalists = [r.getMessage() for r in caplog.records if "finalist" in r.getMessage()]
+    assert 3 <= len(finalists) <= 4  # the best three on the sample, and the best EASE
+    validation = sampled.info.validation
+    assert validation["collab_ndcg"] >= validation["ease_ndcg"] - 1e-12
+    # Whatever the sample ranked first, the decision is taken on every validation member:
+    # the winner's figure is one the whole ranking also measured.
+    assert validation["collab_ndcg"] <= whole.info.validation["collab_ndcg"] + 1e-12
+    assert validation["validation_members"] == whole.info.validation["validation_members"]

@@ -171,11 +171,12 @@ async def test_the_postgresql_index_is_filled_from_the_questions_already_asked(
     assert [h.id for h in await qa.search(db, 1, "pip")] == [7]  # not the deleted thread's
 
 
-async def test_the_cache_version_triggers_exist_at_the_head(db: Database) -> None:
+@pytest.mark.parametrize("revision", ["0020_cache_versions", "0021_recommend_versions"])
+async def test_the_cache_version_triggers_exist_at_the_head(db: Database, revision: str) -> None:
     # SQLite rebuilds a table to change it (batch mode) and drops its triggers: a migration that
     # rebuilds a watched table after the triggers were made would silently stop every bump.
     script = ScriptDirectory.from_config(alembic_config())
-    module = script.get_revision("0020_cache_versions").module
+    module = script.get_revision(revision).module
     await db.upgrade()
     if db.engine.dialect.name == "sqlite":
         query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"

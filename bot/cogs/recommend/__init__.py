@@ -40,6 +40,7 @@ def setup(cohort: Cohort) -> None:
             community,
             cohort.clock,
             model_path(url, community.config.recommend.model_dir, community.slug),
+            cohort.versions,
         )
         for community in cohort.communities.values()
     }

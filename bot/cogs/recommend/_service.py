@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cogs.recommend._store import as_course, sync_catalog
 from bot.core.clock import Clock
 from bot.core.community import Community
+from bot.core.versions import CacheName, VersionedCache, Versions
 from bot.recommend import Algorithm, ModelInfo, Reason, Suggestion, catalog_digest
 from bot.recommend._store import data_version, member_inputs, popularity_counts
 from bot.store.db import Database
@@ -25,6 +26,21 @@ log = logging.getLogger(__name__)
 
 NO_TAG_LIMIT = 1_000
 MASK_CACHE = 256
+# Members whose courses and recent text are kept in memory: about 25 MB at 50 messages of
+# 100 characters each.
+INPUTS_CACHED = 5_000
+# A cached member's messages are read again after this long: messages do not bump a cache
+# version (every chat line would drop every member's entry), so new ones count within it.
+TEXT_STALENESS = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What serving a member reads: their kept courses, their recent text, and when read."""
+
+    owned: list[str]
+    text: str | None
+    read_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +88,14 @@ def _load_data(url: str, community_id: int, now: datetime, community: Community)
 class Recommender:
     """Serves a community's model; a retrain runs in a worker thread and swaps it in at the end."""
 
-    def __init__(self, db: Database, community: Community, clock: Clock, path: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        community: Community,
+        clock: Clock,
+        path: Path,
+        versions: Versions | None = None,
+    ) -> None:
         self.db = db
         self.community = community
         self.clock = clock
@@ -80,11 +103,17 @@ class Recommender:
         self.model: Model | None = None
         self.fallback: Model | None = None
         self.catalog = [as_course(c) for c in community.config.courses]
+        self.digest = catalog_digest(self.catalog)  # hashing 2,000 courses takes a millisecond
         self._opened = False
         self._open_lock = asyncio.Lock()
         self._train_lock = asyncio.Lock()
         # (model, tiers) -> which courses those tiers may see: the same few sets recur.
         self._masks: dict[tuple[int, frozenset[str]], np.ndarray] = {}
+        # A member's inputs while no purchase, privacy switch or catalog change says otherwise
+        # (the ``recommend`` cache version); None: read them on every call.
+        self._inputs: VersionedCache[int, Inputs] | None = None
+        if versions is not None:
+            self._inputs = VersionedCache(versions, (CacheName.RECOMMEND,), size=INPUTS_CACHED)
 
     @property
     def training(self) -> bool:
@@ -130,7 +159,7 @@ class Recommender:
             info=ModelInfo(
                 trained_at=self.clock.now(),
                 data_version="",
-                catalog=catalog_digest(self.catalog),
+                catalog=self.digest,
                 algorithm=Algorithm.POPULARITY,
             ),
             weights=None,
@@ -141,7 +170,7 @@ class Recommender:
     def current(self) -> Model:
         """Return the model to serve: the trained one if it fits the catalog, else popularity."""
         model = self.model
-        if model is not None and model.info.catalog == catalog_digest(self.catalog):
+        if model is not None and model.info.catalog == self.digest:
             return model
         assert self.fallback is not None
         return self.fallback
@@ -150,7 +179,7 @@ class Recommender:
         """Tell whether a retrain is due: no model, another catalog, or old and data changed."""
         await self.open()
         model = self.model
-        if model is None or model.info.catalog != catalog_digest(self.catalog):
+        if model is None or model.info.catalog != self.digest:
             return True
         if self.clock.now() - model.info.trained_at < self.community.config.recommend.retrain_every:
             return False
@@ -196,12 +225,9 @@ class Recommender:
     ) -> Suggestions:
         """Return a member's suggestions: not owned, allowed by their tiers, diverse."""
         await self.open()
+        inputs = await self.inputs(member_id)
+        owned, text = inputs.owned, inputs.text
         config = self.community.config.recommend
-        since = self.clock.now() - config.text_window if config.text_messages else None
-        async with self.db.read() as conn:
-            owned, text = await member_inputs(
-                conn, self.community.id, member_id, since=since, limit=config.text_messages
-            )
         model = self.current()
         key = (id(model), tiers)
         allowed = self._masks.get(key)
@@ -221,3 +247,23 @@ class Recommender:
         )
         personalised = any(s.reason is not Reason.POPULAR for s in items)
         return Suggestions(items, personalised)
+
+    async def inputs(self, member_id: int) -> Inputs:
+        """Return a member's kept courses and recent text, from memory when nothing changed."""
+        if self._inputs is None:
+            return await self._read_inputs(member_id)
+        found = await self._inputs.get(member_id, lambda: self._read_inputs(member_id))
+        if found.text is not None and self.clock.now() - found.read_at >= TEXT_STALENESS:
+            self._inputs.forget(member_id)
+            found = await self._inputs.get(member_id, lambda: self._read_inputs(member_id))
+        return found
+
+    async def _read_inputs(self, member_id: int) -> Inputs:
+        config = self.community.config.recommend
+        now = self.clock.now()
+        since = now - config.text_window if config.text_messages else None
+        async with self.db.read() as conn:
+            owned, text = await member_inputs(
+                conn, self.community.id, member_id, since=since, limit=config.text_messages
+            )
+        return Inputs(owned, text, now)
