@@ -942,3 +942,18 @@ privacy_jobs = Table(
 # whose member column led no index.
 Index("ix_points_ledger_actor", points_ledger.c.actor_id)
 Index("ix_points_period_totals_member", points_period_totals.c.member_id)
+
+# Telegram webhook: each update claimed by the process that handles it, so an update Telegram
+# sends again (its POST failed or timed out) to another process is handled once. Nothing in it
+# names a person; claims older than Telegram keeps an update are pruned.
+telegram_updates = Table(
+    "telegram_updates",
+    metadata,
+    Column("bot_id", BigInteger(), primary_key=True),
+    Column("update_id", BigInteger(), primary_key=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("claimed_by", String(100), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=False),
+    Column("handled_at", UTCDateTime(), nullable=True),
+    Index("ix_telegram_updates_received", "received_at"),
+)

@@ -12,11 +12,12 @@ import pytest
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from bot.adapters.telegram import TelegramAdapter
-from bot.adapters.telegram._polling import classify
+from bot.adapters.telegram._polling import AnotherPoller, classify
 from bot.core.cohort import Cohort
 from bot.core.platforms import PlatformName
 from bot.core.supervise import Failure, FailureKind, TaskState
 from bot.runtime import build
+from tests import _postgres
 from tests.adapters.conftest import FAST_RESTARTS, points_of
 from tests.conftest import make_config
 from tests.telegram_api import TelegramServer
@@ -112,6 +113,7 @@ async def test_a_token_refused_while_polling_gives_up_with_the_config_exit_code(
             Conflict("terminated by other getUpdates request"),
             Failure(FailureKind.TRANSIENT, "another_poller"),
         ),
+        (AnotherPoller("held"), Failure(FailureKind.FATAL, "another_poller")),
         (
             Conflict("can't use getUpdates method while webhook is active"),
             Failure(FailureKind.TRANSIENT, "conflict"),
@@ -133,3 +135,73 @@ def test_a_second_poller_is_told_long_polling_is_one_process(
         classify(Conflict("Conflict: terminated by other getUpdates request"))
     assert "long polling is one process only" in caplog.text
     assert "webhook mode" in caplog.text
+
+
+@pytest.fixture
+async def second(tmp_path: Path, tg: TelegramServer) -> AsyncIterator[tuple[Cohort, asyncio.Event]]:
+    """Return a second bot on the same database and token, about to poll, and its stop signal."""
+    config = make_config(
+        tmp_path, telegram={"token": TOKEN, "base_url": tg.base_url}, supervise=FAST_RESTARTS
+    )
+    cohort = await build(config)
+    stop = asyncio.Event()
+    cohort.supervisor.stop_with(stop)
+    adapter = TelegramAdapter(cohort, config.telegram, poll_timeout=1)
+    cohort.platforms[PlatformName.TELEGRAM] = adapter
+    try:
+        yield cohort, stop
+    finally:
+        await adapter.stop()
+        await cohort.supervisor.close()
+        await cohort.db.close()
+
+
+@pytest.mark.skipif(not _postgres.enabled(), reason="one process per SQLite file: no lock to take")
+async def test_a_second_process_on_the_database_says_so_and_does_not_poll(
+    bot: Cohort,
+    tg: TelegramServer,
+    second: tuple[Cohort, asyncio.Event],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    other, stop = second
+    await other.platforms[PlatformName.TELEGRAM].start()  # type: ignore[attr-defined]
+    await asyncio.wait_for(stop.wait(), 10)
+    watch = other.supervisor.watches["telegram.polling"]
+    assert (watch.state, watch.last_error) == (
+        TaskState.FAILED,
+        Failure(FailureKind.FATAL, "another_poller"),
+    )
+    assert other.supervisor.exit_code == 2  # a configuration error: exits for an operator
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert (
+        "telegram: another process is polling with this bot token; long polling is one process "
+        "only: stop the other one, or run every Cohort process in webhook mode ([telegram] mode)"
+        "; this one does not poll"
+    ) in said
+    tg.user_says(GROUP, BOB, "the first one still polls and hears this")
+    await tg.wait_for(lambda: points_of(bot, PlatformName.TELEGRAM, BOB))
+    first = bot.supervisor.watches["telegram.polling"]
+    assert (first.state, first.restarts) == (TaskState.RUNNING, 0)  # never terminated
+
+
+async def test_a_poller_elsewhere_is_reported_from_telegrams_conflict(
+    bot: Cohort, tg: TelegramServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    elsewhere = tmp_path / "elsewhere"  # another database: no lock in common, Telegram tells
+    elsewhere.mkdir()
+    config = make_config(
+        elsewhere, telegram={"token": TOKEN, "base_url": tg.base_url}, supervise=FAST_RESTARTS
+    )
+    cohort = await build(config)
+    adapter = TelegramAdapter(cohort, config.telegram, poll_timeout=1)
+    try:
+        await adapter.start()
+        await tg.wait_for(
+            lambda: any("terminated by other getUpdates" in r.getMessage() for r in caplog.records)
+        )
+    finally:
+        await adapter.stop()
+        await cohort.supervisor.close()
+        await cohort.db.close()
+    reported = [r for r in caplog.records if "another process is polling" in r.getMessage()]
+    assert reported and all(r.levelname == "ERROR" for r in reported)

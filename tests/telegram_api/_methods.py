@@ -438,7 +438,7 @@ class BotApi:
                 pass
 
     def set_webhook(self, p: Params) -> bool:
-        """Answer setWebhook: remember the settings (nothing is ever delivered to it)."""
+        """Answer setWebhook: remember the settings (``_webhook`` delivers to them)."""
         url = p.str_("url") or ""
         if not url:
             return self.delete_webhook(p)
@@ -456,6 +456,7 @@ class BotApi:
             "secret_token": p.str_("secret_token"),
             "ip_address": p.str_("ip_address"),
         }
+        self.w.notify()  # pending updates start going to it
         return True
 
     def delete_webhook(self, p: Params) -> bool:
@@ -479,6 +480,9 @@ class BotApi:
                 info["allowed_updates"] = self.w.webhook["allowed_updates"]
             if self.w.webhook["ip_address"]:
                 info["ip_address"] = self.w.webhook["ip_address"]
+            for key in ("last_error_date", "last_error_message"):
+                if key in self.w.webhook:
+                    info[key] = self.w.webhook[key]
         return info
 
     # --- commands ---------------------------------------------------------------------------

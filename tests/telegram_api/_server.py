@@ -18,6 +18,7 @@ from aiohttp import web
 from tests.telegram_api._html import utf16_len
 from tests.telegram_api._methods import BotApi
 from tests.telegram_api._params import ApiError, Params, read_params
+from tests.telegram_api._webhook import WebhookSender
 from tests.telegram_api._world import (
     ANONYMOUS_ADMIN_ID,
     BOT_ID,
@@ -64,7 +65,8 @@ class TelegramServer(World):
     ``tg.base_file_url``. Tests arrange the world with ``add_user``/``add_chat``/``add_member``,
     act as people with ``user_says``/``press``/``user_joins``/…, and inspect what the bot did
     with ``sent()``, ``calls``, ``answered_callbacks``, ``commands``, ``topics``,
-    ``invite_links``, ``join_requests`` and ``bans``.
+    ``invite_links``, ``join_requests`` and ``bans``. Once the bot sets a webhook and the test
+    names the addresses behind it (``webhook.targets``), updates are posted there (``_webhook``).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class TelegramServer(World):
     ) -> None:
         super().__init__(token=token, clock=clock, strict_html=strict_html)
         self.api = BotApi(self, max_poll_wait=max_poll_wait)
+        self.webhook_sender = WebhookSender(self)
         self.server_errors: list[BaseException] = []
         self.cpu_seconds = 0.0  # CPU the stand-in spent building answers, for benchmarks
         self.port = 0
@@ -121,6 +124,7 @@ class TelegramServer(World):
         """Answer pending long polls at once and close the server."""
         self.closing = True
         self.notify()
+        await self.webhook_sender.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -183,6 +187,8 @@ class TelegramServer(World):
             log.exception("telegram stand-in: %s failed", method)
             self.server_errors.append(exc)
             return self._error(ApiError(500, f"Internal Server Error: {exc!r}"))
+        if method == "setWebhook":
+            self.webhook_sender.start()  # delivery runs once a webhook was ever set
         delay = self._slow.get(method.lower())
         if delay:
             await asyncio.sleep(delay)  # done already: a caller that dies now never learns it

@@ -35,6 +35,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.adapters.telegram._claims import Claim, UpdateClaims
 from bot.adapters.telegram._moderation import TelegramModeration
 from bot.adapters.telegram._order import PerChatOrder
 from bot.adapters.telegram._polling import Poller, ScreenedRequest, classify
@@ -59,6 +60,7 @@ from bot.core.ports import (
 )
 from bot.core.replies import Button, Reply
 from bot.core.supervise import Watch
+from bot.store.locks import one_at_a_time
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +150,10 @@ class TelegramAdapter(TelegramModeration):
             self.app.update_queue,
             timeout=poll_timeout,
             allowed_updates=ALLOWED_UPDATES,
+            lock=lambda: one_at_a_time(cohort.db, f"telegram.polling.{self.bot.id}"),
         )
         self.polling: Watch | None = None
+        self.claims: UpdateClaims | None = None  # webhook mode, once started
 
     @property
     def bot(self) -> Bot:
@@ -166,6 +170,9 @@ class TelegramAdapter(TelegramModeration):
         await self.publish_commands()
         await self.app.start()
         if self.config.mode is TelegramMode.WEBHOOK:
+            # Every process sets the same URL and secret: idempotent, and whichever starts
+            # last leaves it right. Updates are claimed in the database (``_claims``).
+            self.claims = UpdateClaims(self.cohort.db, self.bot.id)
             secret = self.config.webhook_secret
             await self._call(
                 lambda: self.bot.set_webhook(
@@ -201,7 +208,11 @@ class TelegramAdapter(TelegramModeration):
         return [web.post(WEBHOOK_PATH, self._on_webhook)]
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
-        """Take one update from Telegram: check the secret, queue it, answer at once."""
+        """Take one update from Telegram: check the secret, claim it, handle it, then answer.
+
+        Answering after the handling keeps a chat's updates in order across processes:
+        Telegram sends a chat's next update once this one is answered.
+        """
         secret = self.config.webhook_secret.reveal() if self.config.webhook_secret else ""
         # aiohttp decodes header bytes as UTF-8 with surrogateescape: this gives the bytes back.
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
@@ -211,7 +222,27 @@ class TelegramAdapter(TelegramModeration):
         update = parse_update(await request.read(), self.bot)
         if update is None:
             return web.Response(status=400, text="not an update")
-        await self.app.update_queue.put(update)
+        if self.claims is None or not self.app.running:
+            return web.Response(status=503, text="starting")
+        now = self.cohort.clock.now()
+        claim = await self.claims.claim(update.update_id, now)
+        if claim is Claim.HANDLED:
+            log.info("telegram: update %d came again; handled once already", update.update_id)
+            return web.Response(text="ok")
+        if claim is Claim.BUSY:
+            log.info("telegram: update %d came again while being handled", update.update_id)
+            return web.Response(status=503, text="being handled")
+        try:
+            await self.app.update_processor.process_update(update, self.app.process_update(update))
+        except BaseException:
+            # Stopping mid-update (or a failure PTB did not catch): let Telegram's next try of it
+            # go to any process. If this too fails, the claim's lease runs out instead.
+            await asyncio.shield(self.claims.release(update.update_id))
+            raise
+        await self.claims.handled(update.update_id, self.cohort.clock.now())
+        pruned = await self.claims.prune(now)
+        if pruned:
+            log.info("telegram: pruned %d old update claims", pruned)
         return web.Response(text="ok")
 
     async def stop(self) -> None:

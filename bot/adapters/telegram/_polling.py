@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,15 @@ from bot.core.supervise import Failure, FailureKind, Watch, unexpected
 log = logging.getLogger(__name__)
 
 RETRY_SLACK = 0.5  # seconds added to a server's "retry after", as PTB does
+ONE_POLLER = (
+    "telegram: another process is polling with this bot token; long polling is one process "
+    "only: stop the other one, or run every Cohort process in webhook mode ([telegram] mode)"
+)
+
+
+class AnotherPoller(Exception):
+    """Another Cohort process on this database holds the bot's polling lock."""
+
 
 # (error type, kind, reason, pause); the first match wins, so subclasses come first.
 _FAILURES: tuple[tuple[type[TelegramError], FailureKind, str, float | None], ...] = (
@@ -49,11 +59,13 @@ def classify(exc: BaseException) -> Failure:
         wait = exc.retry_after
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
         return Failure(FailureKind.RETRY_AFTER, "retry_after", seconds + RETRY_SLACK)
+    if isinstance(exc, AnotherPoller):
+        log.error("%s; this one does not poll", ONE_POLLER)
+        return Failure(FailureKind.FATAL, "another_poller", None)
     if isinstance(exc, Conflict) and "other getUpdates" in str(exc):
-        log.warning(
-            "telegram: another process is polling with this bot token; long polling is one "
-            "process only: run several Cohort processes in webhook mode ([telegram] mode)"
-        )
+        # Telegram ends the older of two long polls: a poller elsewhere (another database, or a
+        # rolling restart's overlap) took over. Retried, so a brief overlap heals by itself.
+        log.error("%s (Telegram: %s)", ONE_POLLER, exc)
         return Failure(FailureKind.TRANSIENT, "another_poller", None)
     for kind_of, kind, reason, pause in _FAILURES:
         if isinstance(exc, kind_of):
@@ -96,6 +108,7 @@ class Poller:
         *,
         timeout: float,
         allowed_updates: list[str],
+        lock: Callable[[], AbstractAsyncContextManager[bool]] | None = None,
     ) -> None:
         self.bot = bot
         self.queue = queue
@@ -103,9 +116,16 @@ class Poller:
         self.allowed_updates = allowed_updates
         self.offset = 0  # the next update to ask for: every earlier one is confirmed
         self.watch: Watch | None = None
+        self.lock = lock or (lambda: nullcontext(True))
 
     async def run(self) -> None:
-        """Long-poll for ever; any failure ends the run (the supervisor decides what next)."""
+        """Long-poll for ever, holding the bot's polling lock; any failure ends the run."""
+        async with self.lock() as mine:
+            if not mine:
+                raise AnotherPoller("the bot's polling lock is held by another process")
+            await self._poll()
+
+    async def _poll(self) -> None:
         while True:
             updates = await self.bot.get_updates(
                 offset=self.offset,

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, Row, bindparam, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
@@ -40,6 +41,9 @@ LOOKUP_AHEAD = 8
 # An event that still cannot be applied after this many tries is given up: failed, or, if it
 # was waiting for what it refers to (hours, with the backoff), expired.
 EVENT_ATTEMPTS = 16
+# An event whose transaction lost a race with another process's (both made the same
+# subscription row, or locked two rows in opposite orders) is tried again at once this often.
+RACE_RETRIES = 3
 # An event that came before what it refers to usually waits milliseconds for it.
 EVENT_RETRY_FIRST = 0.25
 # Within a second, the events that make what others refer to come first.
@@ -129,6 +133,7 @@ class Inbox:
         """Apply due events, ``max_batches`` batches at most; return how many were taken."""
         count = 0
         batches = 0
+        after = 0  # due events up to this id were another process's in this pass
         while max_batches is None or batches < max_batches:
             batches += 1
             now = self.cohort.clock.now()
@@ -142,6 +147,7 @@ class Inbox:
                                 stripe_events.c.next_attempt_at.is_(None),
                                 stripe_events.c.next_attempt_at <= now,
                             ),
+                            stripe_events.c.id > after,
                         )
                         .order_by(stripe_events.c.id)
                         .limit(BATCH)
@@ -150,8 +156,10 @@ class Inbox:
             if not due:
                 return count
             taken = await self._apply_batch(due)
-            if not taken:  # other processes hold every one of them: they are theirs
-                return count
+            if not taken:
+                # Other processes hold every one of them (they read the same first rows): those
+                # are theirs. Look past them rather than stop, so the processes share the work.
+                after = max(row.id for row in due)
             count += taken
         return count
 
@@ -313,7 +321,9 @@ class Inbox:
         outcome: Outcome | None = None
         error: str | None = None
         waiting = False
-        for _attempt in range(FETCH_ROUNDS + 1):
+        rounds = races = 0
+        while rounds <= FETCH_ROUNDS:
+            rounds += 1
             try:
                 async with self.cohort.db.write() as conn:
                     if not await _still_due(conn, [row]):
@@ -332,6 +342,19 @@ class Inbox:
                 error, waiting = f"deferred: {exc}", True
                 if exc.waits_for is not None:
                     self._waiting.setdefault(exc.waits_for, set()).add(row.id)
+                break
+            except DBAPIError as exc:
+                # Several processes apply events at once: another one inserted the same natural
+                # key (a subscription's source) after this one looked, or a deadlock picked this
+                # transaction. Rolled back whole: try again at once, reading what it made.
+                self.applier.lookups.clear()
+                error = f"{type(exc.orig).__name__}: {exc.orig}"[:500]
+                if races < RACE_RETRIES:
+                    races += 1
+                    rounds -= 1
+                    log.info("gating: event %s lost a race (%s); again", row.event_id, error)
+                    continue
+                log.exception("gating: event %s (%s) failed", row.event_id, row.type)
                 break
             except Exception as exc:
                 log.exception("gating: event %s (%s) failed", row.event_id, row.type)
