@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -18,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.dml import UpdateBase
 
 from bot.store import hops
+
+# The advisory lock migrations run under on PostgreSQL (locks.lock_key("migrate")).
+_MIGRATE = int.from_bytes(hashlib.sha256(b"cohort:migrate").digest()[:8], "big", signed=True)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10_000
@@ -140,8 +144,12 @@ class Database:
         return self._write_lock if self._write_lock is not None else nullcontext()
 
     async def upgrade(self, revision: str = "head") -> None:
-        """Apply the migrations up to ``revision``."""
+        """Apply the migrations up to ``revision`` (on PostgreSQL, one process at a time)."""
         async with self.engine.connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # Processes started together on a new database would each create the same
+                # tables; the lock goes with the transaction, so the next one finds the head.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE})
             await conn.run_sync(_run_alembic, "upgrade", revision)
             await conn.commit()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,3 +191,22 @@ async def test_the_cache_version_triggers_exist_at_the_head(db: Database, revisi
     async with db.read() as conn:
         present = set((await conn.execute(text(query))).scalars())
     assert {name for name, *_ in module.TRIGGERS} <= present
+
+
+@pytest.mark.skipif(not _postgres.enabled(), reason="one process per SQLite file")
+async def test_processes_that_start_together_migrate_an_empty_database_once(
+    tmp_path: Path, db: Database
+) -> None:
+    # Three `cohort run` processes started at one moment on a new database each upgrade it:
+    # the others wait for the first instead of creating the same tables beside it.
+    url = _postgres.database_url(tmp_path, migrated=False)
+    others = [Database(url) for _ in range(2)]
+    try:
+        together = asyncio.gather(db.upgrade(), *(other.upgrade() for other in others))
+        await asyncio.wait_for(together, 120)  # without the lock, they wait for one another
+    finally:
+        for other in others:
+            await other.close()
+    assert await db.current_revision() == head_revision()
+    async with db.read() as conn:
+        assert not await conn.run_sync(_diff)
