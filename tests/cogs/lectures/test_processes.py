@@ -2,7 +2,9 @@
 
 Each process sweeps the same due deliveries; the lease claim (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, one conditional UPDATE at a time on SQLite) gives every delivery to one of them.
-The Telegram stand-in answers slowly, so that all three are sending at the same time.
+The Telegram stand-in answers slowly, so that all three are sending at the same time. Several
+processes of one Telegram bot run in webhook mode, each on its own port (long polling is one
+process per bot: a second poller exits at start).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tests.cogs.lectures.test_restart import (
     title,
 )
 from tests.telegram_api import TelegramServer
+from tests.web.test_app import free_port
 
 pytestmark = pytest.mark.skipif(
     not _postgres.enabled(),
@@ -44,6 +47,29 @@ LECTURES = 500  # a reminder in the group and one to Bob each: 1,000 deliveries
 BOUND = 240.0  # seconds: the longest the sending may take on a loaded machine
 
 
+def webhook_config(path: Path, number: int) -> Path:
+    """Write process ``number``'s config: the shared one in webhook mode on a port of its own."""
+    text = path.read_text()
+    for old, new in (
+        (
+            "[web]\nenabled = false\n",
+            f'[web]\nenabled = true\nhost = "127.0.0.1"\nport = {free_port()}\n',
+        ),
+        (
+            "[telegram]\n",
+            '[telegram]\nmode = "webhook"\n'
+            'webhook_url = "https://bot.example.org/telegram/webhook"\n'
+            'webhook_secret = "s3cret-s3cret"\n',
+        ),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    own = path.parent / f"p{number}" / "config.toml"
+    own.parent.mkdir()
+    own.write_text(text)
+    return own
+
+
 async def test_three_processes_send_each_of_a_thousand_reminders_once(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     log = tmp_path / "cohort.log"
@@ -52,8 +78,8 @@ async def test_three_processes_send_each_of_a_thousand_reminders_once(tmp_path: 
         prepare(tg, path)
         await seed(path, datetime.now(UTC), LECTURES)
         try:
-            for _ in range(PROCESSES):
-                processes.append(await start(path, log))
+            for number in range(PROCESSES):
+                processes.append(await start(webhook_config(path, number), log))
             await tg.wait_for(lambda: len(reminders(tg)) == 2 * LECTURES, BOUND, interval=0.2)
             await tg.wait_for(lambda: all_confirmed(path), BOUND, interval=0.2)
             for process in processes:
