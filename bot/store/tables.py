@@ -645,6 +645,9 @@ gating_access = Table(
     Column("last_error", String(500), nullable=True),
     Column("invite_link", String(255), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # The process making the row's platform call, until when (bot/store/lease.py).
+    Column("claimed_by", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
     UniqueConstraint("community_id", "account_id", "space_id", "role_id"),
     Index("ix_gating_access_due", "next_attempt_at"),
     Index("ix_gating_access_member", "member_id"),

@@ -20,6 +20,9 @@ from typing import Any
 
 from bot.cogs.gating._outcomes import EventStatus
 from bot.core.clock import ManualClock
+from bot.core.ports import AccessTarget
+from bot.store.lease import Lease
+from bot.store.tables import gating_access
 from tests.cogs.gating_world import World, world
 
 BUYERS = 800  # a checkout and its payment each: 2,000 events from Stripe
@@ -29,9 +32,9 @@ SEED = 19
 POSTS_AT_ONCE = 16  # Stripe delivers events concurrently; the inbox group-commits them
 
 
-async def _sessions(w: World) -> tuple[list[str], list[dict[str, Any]]]:
-    """Let BUYERS people start a checkout and pay; return them and Stripe's events, unsent."""
-    buyers = [f"buyer{n:02d}" for n in range(BUYERS)]
+async def _sessions(w: World, count: int = BUYERS) -> tuple[list[str], list[dict[str, Any]]]:
+    """Let ``count`` people start a checkout and pay; return them and Stripe's events, unsent."""
+    buyers = [f"buyer{n:02d}" for n in range(count)]
     events: list[dict[str, Any]] = []
     for user in buyers:
         offer = "python" if int(user[-2:]) % 2 else "pro"
@@ -85,3 +88,79 @@ async def test_three_bots_apply_shuffled_duplicated_events_exactly_once(
             offer = "python" if int(user[-2:]) % 2 else "pro"
             assert await first.holds(user) == {offer}
         assert await first.count("purchases") == BUYERS
+
+
+def _count_grants(w: World, calls: Counter[tuple[str, str]]) -> None:
+    """Count every access ``w``'s console gives, slowly, so that the bots' calls overlap."""
+    grant = w.console.grant_access
+
+    async def counted(user_id: str, target: AccessTarget) -> None:
+        calls[(user_id, target.space_id)] += 1
+        await asyncio.sleep(0.005)
+        await grant(user_id, target)
+
+    w.console.grant_access = counted  # type: ignore[method-assign]
+
+
+async def _paid_not_yet_let_in(w: World, count: int) -> list[str]:
+    """Let ``count`` buyers pay and apply Stripe's events, without making the platform calls."""
+    buyers, events = await _sessions(w, count)
+    w.read()
+    for event in events:
+        assert await w.post(event) == 200
+    await w.gating.inbox.drain()
+    return buyers
+
+
+async def test_three_bots_give_each_paid_access_once(tmp_path: Path, clock: ManualClock) -> None:
+    calls: Counter[tuple[str, str]] = Counter()
+    async with world(tmp_path, clock) as first:
+        # /join runs the queue once per buyer; the access the payments ask for is left due.
+        buyers = await _paid_not_yet_let_in(first, 60)
+        assert await first.count("gating_access") == 60
+        async with (
+            world(tmp_path, clock, stripe=first.stripe) as second,
+            world(tmp_path, clock, stripe=first.stripe) as third,
+        ):
+            for bot in (first, second, third):
+                _count_grants(bot, calls)
+            handled = await asyncio.gather(
+                *(bot.gating.queue.run() for bot in (first, second, third))
+            )
+        assert sum(handled) == 60  # each row handled by one bot
+        assert set(calls.values()) == {1} and len(calls) == 60, calls.most_common(3)
+        assert await first.count("gating_access", state="granted") == 60
+        assert await first.count("gating_access", claimed_by=None) == 60  # every claim let go
+        members = {user for user, _ in calls}
+        assert len(members) == len(buyers)
+
+
+async def test_access_a_dead_process_claimed_is_given_once_its_lease_runs_out(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    calls: Counter[tuple[str, str]] = Counter()
+    async with world(tmp_path, clock) as bot:
+        await _paid_not_yet_let_in(bot, 3)
+        _count_grants(bot, calls)
+        dead = Lease("dead-host:1:0", bot.cohort.config.work.lease)
+        c = gating_access.c
+        async with bot.cohort.db.write() as conn:
+            claimed = await dead.claim(
+                conn,
+                gating_access,
+                c.next_attempt_at.is_not(None),
+                token=dead.token(),
+                now=clock.now(),
+                order_by=[c.id],
+                limit=10,
+                returning=[c.id],
+            )
+        assert len(claimed) == 3
+        assert await bot.gating.queue.run() == 0  # another process's claim is its own
+        clock.advance(bot.cohort.config.work.lease - timedelta(seconds=1))
+        assert await bot.gating.queue.run() == 0
+        assert not calls
+        clock.advance(timedelta(seconds=1))  # the lease has run out: the work is taken over
+        assert await bot.gating.queue.run() == 3
+        assert set(calls.values()) == {1} and len(calls) == 3
+        assert await bot.gating.queue.run() == 0

@@ -1,8 +1,12 @@
 """The platform calls that ``gating_access`` rows ask for, made and recorded (rule 10).
 
-Rows whose ``next_attempt_at`` is due are the durable queue. A call that fails for a while is
-retried with backoff and reported after ``ALERT_AFTER`` tries; one refused for good is parked
-as ``failed`` and reported at once. An error never changes what a row wants.
+Rows whose ``next_attempt_at`` is due are the durable queue. A process claims a batch of them
+under a lease (``bot.store.lease``) before it calls a platform, so that of several processes on
+one database one makes each call (a Telegram invitation is sent once, not once per process);
+a process that dies holding a claim leaves it to another once the lease has run out. A call
+that fails for a while is retried with backoff and reported after ``ALERT_AFTER`` tries; one
+refused for good is parked as ``failed`` and reported at once. An error never changes what a
+row wants.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import BindParameter, Row, bindparam, select, update
+from sqlalchemy import BindParameter, ColumnElement, Row, and_, bindparam, or_, select, update
 
 from bot.cogs.gating._access import (
     HOLDING,
@@ -30,6 +34,7 @@ from bot.core.cohort import Cohort
 from bot.core.community import Community
 from bot.core.platforms import PlatformName
 from bot.core.ports import PlatformError, PlatformErrorReason
+from bot.store.lease import Lease, claimant_id
 from bot.store.tables import gating_access
 
 log = logging.getLogger(__name__)
@@ -51,38 +56,54 @@ class AccessQueue:
     def __init__(self, cohort: Cohort, notices: Notices) -> None:
         self.cohort = cohort
         self.notices = notices
+        self.lease = Lease(claimant_id(), cohort.config.work.lease)
         self.changed = 0  # access given or taken away on a platform, since the start
 
     async def run(self) -> int:
-        """Make every due call; return how many rows were handled."""
+        """Make every due call no other process has claimed; return how many rows were handled."""
         count = 0
+        c = gating_access.c
         while True:
             now = self.cohort.clock.now()
-            async with self.cohort.db.read() as conn:
-                due = (
-                    await conn.execute(
-                        select(gating_access)
-                        .where(
-                            gating_access.c.next_attempt_at.is_not(None),
-                            gating_access.c.next_attempt_at <= now,
-                        )
-                        .order_by(gating_access.c.next_attempt_at, gating_access.c.id)
-                        .limit(ACCESS_BATCH)
-                    )
-                ).all()
+            async with self.cohort.db.read() as conn:  # the write lock only when there is work
+                if await conn.scalar(select(c.id).where(_free_due(now)).limit(1)) is None:
+                    return count
+            token = self.lease.token()
+            async with self.cohort.db.write() as conn:
+                due = await self.lease.claim(
+                    conn,
+                    gating_access,
+                    _free_due(now),
+                    token=token,
+                    now=now,
+                    order_by=[c.next_attempt_at, c.id],
+                    limit=ACCESS_BATCH,
+                    returning=list(c),
+                )
             if not due:
-                return count
-            count += await self._act_batch(due, now)
+                return count  # another process claimed them meanwhile, and works through them
+            renew = partial(self._renew, token, [row.id for row in due])
+            async with self.lease.kept(renew):
+                count += await self._act_batch(due, now, token)
 
-    async def _act_batch(self, due: Sequence[Row[Any]], now: datetime) -> int:
-        """Make the platform calls of due access rows, then record them in one transaction.
+    async def _renew(self, token: str, ids: list[int]) -> None:
+        async with self.cohort.db.write() as conn:
+            await conn.execute(
+                update(gating_access)
+                .where(gating_access.c.id.in_(ids), gating_access.c.claimed_by == token)
+                .values(lease_until=self.lease.until(self.cohort.clock.now()))
+            )
+
+    async def _act_batch(self, due: Sequence[Row[Any]], now: datetime, token: str) -> int:
+        """Make the platform calls of claimed access rows, then record them in one transaction.
 
         The calls are made one after the other (the adapters pace them); what each came to is
-        written together after them, and the admin channel hears of failures after that write.
-        A crash in between only means the calls are made again, which the platforms take as
-        no change (a role given twice, a fresh invite link).
+        written together after them, with the claim let go, and the admin channel hears of
+        failures after that write. A crash in between only means the calls are made again once
+        the lease has run out, which the platforms take as no change (a role given twice, a
+        fresh invite link). Rows left for the next batch are let go too.
         """
-        results = _AccessResults()
+        results = _AccessResults(token)
         started = time.monotonic()
         taken = 0
         for row in due:
@@ -93,6 +114,11 @@ class AccessQueue:
         async with self.cohort.db.write() as conn:
             for (keys, settle), batch in results.writes.items():
                 await conn.execute(_access_update(keys, settle), batch)
+            await conn.execute(
+                update(gating_access)
+                .where(gating_access.c.claimed_by == token)
+                .values(claimed_by=None, lease_until=None)
+            )
         for community, key, params in results.alerts:
             await self.notices.alert(community, key, **params)
         return taken
@@ -205,10 +231,21 @@ class AccessQueue:
             results.alerts.append((community, key, params))
 
 
+def _free_due(now: datetime) -> ColumnElement[bool]:
+    """Return the condition of an access row whose call is due and that nobody holds."""
+    c = gating_access.c
+    return and_(
+        c.next_attempt_at.is_not(None),
+        c.next_attempt_at <= now,
+        or_(c.lease_until.is_(None), c.lease_until <= now),
+    )
+
+
 @dataclass(slots=True)
 class _AccessResults:
     """What a run of platform calls came to: row updates grouped by shape, and alerts."""
 
+    token: str  # the claim the rows were made under: a row taken over meanwhile is left alone
     writes: dict[tuple[tuple[str, ...], bool], list[dict[str, Any]]] = field(default_factory=dict)
     alerts: list[tuple[Community, str, dict[str, Any]]] = field(default_factory=list)
 
@@ -220,7 +257,7 @@ class _AccessResults:
         """Queue an update of one access row."""
         keys = tuple(sorted(values))
         params = {f"b_{k}": v for k, v in values.items()}
-        params.update(b_id=row.id, b_desired=row.desired, b_updated_at=now)
+        params.update(b_id=row.id, b_desired=row.desired, b_updated_at=now, b_token=self.token)
         self.writes.setdefault((keys, settle), []).append(params)
 
 
@@ -230,8 +267,12 @@ def _access_update(keys: tuple[str, ...], settle: bool) -> Any:
 
     A settling update applies only if the row's desire is still the one the call was made
     for: a new desire re-arms the row, and must not be overwritten by an older call's result.
+    Any update applies only while the row is still this batch's claim.
     """
-    where = [gating_access.c.id == bindparam("b_id")]
+    where = [
+        gating_access.c.id == bindparam("b_id"),
+        gating_access.c.claimed_by == bindparam("b_token"),
+    ]
     if settle:
         where.append(gating_access.c.desired == bindparam("b_desired"))
     values: dict[str, BindParameter[Any]] = {k: bindparam(f"b_{k}") for k in (*keys, "updated_at")}
