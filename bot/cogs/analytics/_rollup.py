@@ -1,9 +1,12 @@
 """The rollups, kept in step as events arrive and rebuilt from the message log on demand.
 
-Three tables (``bot/store/tables.py``): messages and reactions per UTC hour and channel; what
-each member did per day of the community's zone; each account's presence (joined, left). The
-message path adds to them in the message log's own transaction (``GroupCommit.after_insert``),
-so a message and its counts commit together; a batch of messages costs three statements.
+Five tables (``bot/store/tables.py``): messages and reactions per UTC hour and channel; what
+each member did per day of the community's zone; the community's totals per day (with its
+distinct active members); each member's totals and first and last active day; each account's
+presence (joined, left). The message path adds to them in the message log's own transaction
+(``GroupCommit.after_insert``), so a message and its counts commit together; a batch of
+messages costs one upsert per table (folded in Python first), and a presence write only for
+an account not seen before.
 """
 
 from __future__ import annotations
@@ -14,15 +17,21 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics._rules import hour_of, local_day
 from bot.store.db import Database
-from bot.store.dialect import upsert_add_columns, upsert_keep_least
+from bot.store.dialect import (
+    upsert_add_columns,
+    upsert_add_columns_returning,
+    upsert_keep_least,
+)
 from bot.store.tables import (
+    analytics_days,
     analytics_hours,
     analytics_member_days,
+    analytics_member_totals,
     analytics_presence,
     message_log,
 )
@@ -32,6 +41,9 @@ HOUR_KEYS = ("community_id", "hour", "platform", "channel_id")
 DAY_KEYS = ("community_id", "member_id", "day")
 DAY_COUNTS = ("messages", "thread_messages", "reactions")
 HOUR_COUNTS = ("messages", "reactions")
+TOTAL_KEYS = ("community_id", "member_id")
+COMMUNITY_DAY_KEYS = ("community_id", "day")
+COMMUNITY_DAY_COUNTS = (*DAY_COUNTS, "active")
 
 
 async def add_counts(
@@ -44,6 +56,63 @@ async def add_counts(
 ) -> None:
     """Add each row's ``counts`` to the row at its ``keys``, creating the row if absent."""
     await upsert_add_columns(conn, table, rows, keys=keys, columns=counts)
+
+
+async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add member-day counts, and the same to the community's days and the members' totals.
+
+    A member-day row whose counts came back equal to what was added is new: that member is
+    one more active member of that day. (A row with all counts zero is never kept.)
+    """
+    if not rows:
+        return
+    stored = await upsert_add_columns_returning(
+        conn, analytics_member_days, rows, keys=DAY_KEYS, columns=DAY_COUNTS
+    )
+    added = {tuple(r[k] for k in DAY_KEYS): tuple(r[c] for c in DAY_COUNTS) for r in rows}
+    days: dict[tuple[int, date], list[int]] = {}
+    totals: dict[tuple[int, int], dict[str, Any]] = {}
+    for row in stored:
+        community_id, member_id, day_of = row[0], row[1], row[2]
+        mine = added[(community_id, member_id, day_of)]
+        sums = days.setdefault((community_id, day_of), [0, 0, 0, 0])
+        for n, value in enumerate(mine):
+            sums[n] += value
+        sums[3] += int(tuple(row[3:6]) == mine)
+        total = totals.get((community_id, member_id))
+        if total is None:
+            totals[(community_id, member_id)] = {
+                "community_id": community_id,
+                "member_id": member_id,
+                **dict(zip(DAY_COUNTS, mine, strict=True)),
+                "first_day": day_of,
+                "last_day": day_of,
+            }
+        else:
+            for name, value in zip(DAY_COUNTS, mine, strict=True):
+                total[name] += value
+            total["first_day"] = min(total["first_day"], day_of)
+            total["last_day"] = max(total["last_day"], day_of)
+    await upsert_add_columns(
+        conn,
+        analytics_days,
+        [
+            dict(zip(COMMUNITY_DAY_KEYS, key, strict=True))
+            | dict(zip(COMMUNITY_DAY_COUNTS, sums, strict=True))
+            for key, sums in days.items()
+        ],
+        keys=COMMUNITY_DAY_KEYS,
+        columns=COMMUNITY_DAY_COUNTS,
+    )
+    await upsert_add_columns(
+        conn,
+        analytics_member_totals,
+        list(totals.values()),
+        keys=TOTAL_KEYS,
+        columns=DAY_COUNTS,
+        least=("first_day",),
+        greatest=("last_day",),
+    )
 
 
 async def seen_accounts(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -108,7 +177,7 @@ class Recorder:
         """Add freshly logged messages to the rollups, in the message log's transaction."""
         hours, member_days, presence = message_counts(rows, self.zone_of)
         await add_counts(conn, analytics_hours, hours, keys=HOUR_KEYS, counts=HOUR_COUNTS)
-        await add_counts(conn, analytics_member_days, member_days, keys=DAY_KEYS, counts=DAY_COUNTS)
+        await add_member_days(conn, member_days)
         fresh = [
             p
             for p in presence
@@ -161,9 +230,8 @@ class Recorder:
                 keys=HOUR_KEYS,
                 counts=HOUR_COUNTS,
             )
-            await add_counts(
+            await add_member_days(
                 conn,
-                analytics_member_days,
                 [
                     {
                         "community_id": community_id,
@@ -174,8 +242,6 @@ class Recorder:
                         "reactions": 1,
                     }
                 ],
-                keys=DAY_KEYS,
-                counts=DAY_COUNTS,
             )
         if known is None or at < known:
             self._present_since[account_id] = at
@@ -240,7 +306,11 @@ class Recorder:
 
 
 async def merge_members(conn: AsyncConnection, survivor: int, absorbed: int) -> None:
-    """Add the absorbed member's days to the survivor's days they share; the rest re-point."""
+    """Add the absorbed member's days to the survivor's days they share; the rest re-point.
+
+    A shared day had both members active: the community's day counts one active member fewer.
+    The two members' totals become the survivor's.
+    """
     d = analytics_member_days
     shared = (
         await conn.execute(
@@ -271,6 +341,76 @@ async def merge_members(conn: AsyncConnection, survivor: int, absorbed: int) -> 
                 d.c.day == row.day,
             )
         )
+        await conn.execute(
+            update(analytics_days)
+            .where(
+                analytics_days.c.community_id == row.community_id,
+                analytics_days.c.day == row.day,
+            )
+            .values(active=analytics_days.c.active - 1)
+        )
+    t = analytics_member_totals
+    gone = (await conn.execute(select(t).where(t.c.member_id == absorbed))).all()
+    for row in gone:
+        await conn.execute(delete(t).where(t.c.member_id == absorbed))
+        await upsert_add_columns(
+            conn,
+            t,
+            [
+                {
+                    "community_id": row.community_id,
+                    "member_id": survivor,
+                    "messages": row.messages,
+                    "thread_messages": row.thread_messages,
+                    "reactions": row.reactions,
+                    "first_day": row.first_day,
+                    "last_day": row.last_day,
+                }
+            ],
+            keys=TOTAL_KEYS,
+            columns=DAY_COUNTS,
+            least=("first_day",),
+            greatest=("last_day",),
+        )
+
+
+async def recount_totals(conn: AsyncConnection, community_id: int) -> None:
+    """Recount a community's day totals and member totals from its member-day rows."""
+    d = analytics_member_days.c
+    for table in (analytics_days, analytics_member_totals):
+        await conn.execute(delete(table).where(table.c.community_id == community_id))
+    mine = d.community_id == community_id
+    await conn.execute(
+        insert(analytics_days).from_select(
+            ["community_id", "day", *COMMUNITY_DAY_COUNTS],
+            select(
+                d.community_id,
+                d.day,
+                func.sum(d.messages),
+                func.sum(d.thread_messages),
+                func.sum(d.reactions),
+                func.count(),
+            )
+            .where(mine)
+            .group_by(d.community_id, d.day),
+        )
+    )
+    await conn.execute(
+        insert(analytics_member_totals).from_select(
+            ["community_id", "member_id", *DAY_COUNTS, "first_day", "last_day"],
+            select(
+                d.community_id,
+                d.member_id,
+                func.sum(d.messages),
+                func.sum(d.thread_messages),
+                func.sum(d.reactions),
+                func.min(d.day),
+                func.max(d.day),
+            )
+            .where(mine)
+            .group_by(d.community_id, d.member_id),
+        )
+    )
 
 
 REBUILD_CHUNK = 5000
@@ -280,7 +420,8 @@ async def rebuild(db: Database, community_id: int, zone: ZoneInfo) -> int:
     """Recount a community's message rollups from the message log; return messages read.
 
     Reactions are not in the message log: their counts are kept. Presence keeps its joins and
-    leaves and takes each account's first message as a join where that is earlier.
+    leaves and takes each account's first message as a join where that is earlier. The day
+    totals and member totals are recounted from the member-day rows.
     """
     m = message_log.c
     async with db.write() as conn:
@@ -324,7 +465,7 @@ async def rebuild(db: Database, community_id: int, zone: ZoneInfo) -> int:
             await add_counts(conn, analytics_hours, hours, keys=HOUR_KEYS, counts=HOUR_COUNTS)
             await add_counts(
                 conn, analytics_member_days, member_days, keys=DAY_KEYS, counts=DAY_COUNTS
-            )
+            )  # the totals are recounted from these rows once, at the end
             await seen_accounts(conn, presence)
         for table in (analytics_hours, analytics_member_days):
             await conn.execute(
@@ -334,4 +475,5 @@ async def rebuild(db: Database, community_id: int, zone: ZoneInfo) -> int:
                     table.c.reactions == 0,
                 )
             )
+        await recount_totals(conn, community_id)
     return read
