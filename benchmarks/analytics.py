@@ -200,6 +200,18 @@ def bulk_load(path: Path, members: int, messages: int, purchases: int, seed: int
         ),
     )
     member_days = len(keys)
+    # The totals the hook keeps beside the member days: what ``analytics rebuild`` counts.
+    conn.execute(
+        "INSERT INTO analytics_days (community_id, day, messages, thread_messages, reactions,"
+        " active) SELECT community_id, day, SUM(messages), SUM(thread_messages), SUM(reactions),"
+        " COUNT(*) FROM analytics_member_days GROUP BY community_id, day"
+    )
+    conn.execute(
+        "INSERT INTO analytics_member_totals (community_id, member_id, messages,"
+        " thread_messages, reactions, first_day, last_day) SELECT community_id, member_id,"
+        " SUM(messages), SUM(thread_messages), SUM(reactions), MIN(day), MAX(day)"
+        " FROM analytics_member_days GROUP BY community_id, member_id"
+    )
     # Purchases: a third are course sales, the rest monthly or yearly subscription invoices.
     buyers = rng.choice(members, size=purchases)
     paid = year_ago + timedelta(days=1) * rng.uniform(0, 365, purchases)

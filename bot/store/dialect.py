@@ -139,7 +139,7 @@ async def upsert_add_columns(
     """Add each row's ``columns`` to the row at its ``keys``, creating it if absent (one call).
 
     Each of the ``least`` (``greatest``) columns becomes the lesser (greater) of the row's and
-    the existing value.
+    the existing value (the row's where the existing one is missing).
     """
     if not rows:
         return
@@ -200,12 +200,12 @@ def _upsert_add_columns(
 ) -> Any:
     statement = _insert(dialect, table)
     values: dict[str, Any] = {name: table.c[name] + statement.excluded[name] for name in columns}
-    for name in least:
+    for name in least:  # a missing (NULL) value gives way to the row's
         new, old = statement.excluded[name], table.c[name]
-        values[name] = case((new < old, new), else_=old)
+        values[name] = case((old.is_(None), new), (new < old, new), else_=old)
     for name in greatest:
         new, old = statement.excluded[name], table.c[name]
-        values[name] = case((new > old, new), else_=old)
+        values[name] = case((old.is_(None), new), (new > old, new), else_=old)
     upsert = statement.on_conflict_do_update(index_elements=list(keys), set_=values)
     upsert._shape = repr(("add_columns", table.name, keys, columns, least, greatest))
     return upsert

@@ -973,9 +973,12 @@ analytics_days = Table(
     Column("active", Integer(), nullable=False),
 )
 
-# Each member's totals over all their days, and their first and last active day: members
-# active from a day to the latest are those whose last day is on or after it (an index range),
-# the distinct count DAU/WAU/MAU need without reading every member's days.
+# Each member's totals over all their days, their first and last active day (none before a
+# message or reaction), and their stay now: the local day (as ``date.toordinal()``, for plain
+# integer arithmetic in SQL) their first account joined and their last one left (none while one
+# is present). Members active from a day to the latest are those whose last day is on or after
+# it (an index range): the distinct count DAU/WAU/MAU need without reading every member's days;
+# the engagement page and the members list compute each member's days present from the stay.
 analytics_member_totals = Table(
     "analytics_member_totals",
     metadata,
@@ -984,8 +987,10 @@ analytics_member_totals = Table(
     Column("messages", Integer(), nullable=False),
     Column("thread_messages", Integer(), nullable=False),
     Column("reactions", Integer(), nullable=False),
-    Column("first_day", Date(), nullable=False),
-    Column("last_day", Date(), nullable=False),
+    Column("first_day", Date(), nullable=True),
+    Column("last_day", Date(), nullable=True),
+    Column("joined_ordinal", Integer(), nullable=True),
+    Column("left_ordinal", Integer(), nullable=True),
     Index("ix_analytics_member_totals_last", "community_id", "last_day"),
     Index("ix_analytics_member_totals_member", "member_id"),
 )

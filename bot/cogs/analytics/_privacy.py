@@ -21,7 +21,8 @@ HOLDINGS = (
         analytics_member_totals.c.member_id,
         Erase.KEEP_AGGREGATE,
         "messages, thread messages and reactions in all, first and last active day: kept under "
-        "the same anonymous id as the day counts, so both still add up",
+        "the same anonymous id as the day counts, so both still add up; the stay goes",
+        scrub={"joined_ordinal": None, "left_ordinal": None},
     ),
     Holding(
         analytics_presence.c.member_id,

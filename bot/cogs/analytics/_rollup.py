@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.analytics._pages import presence
+from bot.cogs.analytics._people import Stay, stays
 from bot.cogs.analytics._rules import hour_of, local_day
 from bot.store.db import Database
 from bot.store.dialect import (
@@ -44,6 +46,7 @@ HOUR_COUNTS = ("messages", "reactions")
 TOTAL_KEYS = ("community_id", "member_id")
 COMMUNITY_DAY_KEYS = ("community_id", "day")
 COMMUNITY_DAY_COUNTS = (*DAY_COUNTS, "active")
+FOREVER = datetime(9999, 1, 1, tzinfo=UTC)  # "now" for a stay: every leave so far counts
 
 
 async def add_counts(
@@ -87,12 +90,14 @@ async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
                 **dict(zip(DAY_COUNTS, mine, strict=True)),
                 "first_day": day_of,
                 "last_day": day_of,
+                "joined_ordinal": day_of.toordinal(),
             }
         else:
             for name, value in zip(DAY_COUNTS, mine, strict=True):
                 total[name] += value
             total["first_day"] = min(total["first_day"], day_of)
             total["last_day"] = max(total["last_day"], day_of)
+            total["joined_ordinal"] = total["first_day"].toordinal()
     await upsert_add_columns(
         conn,
         analytics_days,
@@ -110,9 +115,47 @@ async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
         list(totals.values()),
         keys=TOTAL_KEYS,
         columns=DAY_COUNTS,
-        least=("first_day",),
+        least=("first_day", "joined_ordinal"),  # a member active on a day is present since
         greatest=("last_day",),
     )
+
+
+async def set_stays(conn: AsyncConnection, community_id: int, stays: Sequence[Stay]) -> None:
+    """Write members' stays (first join, last leave) into their totals rows, made if absent."""
+    if not stays:
+        return
+    await upsert_add_columns(
+        conn,
+        analytics_member_totals,
+        [
+            {"community_id": community_id, "member_id": s.member_id} | dict.fromkeys(DAY_COUNTS, 0)
+            for s in stays
+        ],
+        keys=TOTAL_KEYS,
+        columns=DAY_COUNTS,
+    )
+    t = analytics_member_totals.c
+    await conn.execute(
+        update(analytics_member_totals)
+        .where(t.community_id == community_id, t.member_id == bindparam("member"))
+        .values(joined_ordinal=bindparam("joined"), left_ordinal=bindparam("left")),
+        [
+            {
+                "member": s.member_id,
+                "joined": s.joined.toordinal(),
+                "left": None if s.left is None else s.left.toordinal(),
+            }
+            for s in stays
+        ],
+    )
+
+
+async def stays_now(
+    conn: AsyncConnection, community_id: int, zone: ZoneInfo, member_id: int | None = None
+) -> list[Stay]:
+    """Return the community's member stays as they are now (one member's with ``member_id``)."""
+    found = await presence(conn, community_id, FOREVER, member_id=member_id)
+    return list(stays(found, zone, FOREVER).values())
 
 
 async def seen_accounts(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -298,6 +341,11 @@ class Recorder:
                 .where(analytics_presence.c.account_id == account_id)
                 .values(left_at=left_at)
             )
+            await set_stays(
+                conn,
+                community_id,
+                await stays_now(conn, community_id, self.zone_of(community_id), member_id),
+            )
         self._present_since.pop(account_id, None)
 
     def forget(self) -> None:
@@ -353,29 +401,38 @@ async def merge_members(conn: AsyncConnection, survivor: int, absorbed: int) -> 
     gone = (await conn.execute(select(t).where(t.c.member_id == absorbed))).all()
     for row in gone:
         await conn.execute(delete(t).where(t.c.member_id == absorbed))
-        await upsert_add_columns(
-            conn,
-            t,
-            [
-                {
-                    "community_id": row.community_id,
-                    "member_id": survivor,
-                    "messages": row.messages,
-                    "thread_messages": row.thread_messages,
-                    "reactions": row.reactions,
-                    "first_day": row.first_day,
-                    "last_day": row.last_day,
-                }
-            ],
-            keys=TOTAL_KEYS,
-            columns=DAY_COUNTS,
-            least=("first_day",),
-            greatest=("last_day",),
-        )
+        kept = (await conn.execute(select(t).where(t.c.member_id == survivor))).first()
+        merged = dict(row._mapping) | {"member_id": survivor}
+        if kept is not None:
+            merged = _merged_totals(dict(kept._mapping), merged)
+            await conn.execute(delete(t).where(t.c.member_id == survivor))
+        await conn.execute(insert(t).values(merged))
 
 
-async def recount_totals(conn: AsyncConnection, community_id: int) -> None:
-    """Recount a community's day totals and member totals from its member-day rows."""
+def _merged_totals(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """Return two members' totals as one member's: sums, the wider days, the joined stay."""
+
+    def least(x: Any, y: Any) -> Any:
+        return y if x is None else x if y is None else min(x, y)
+
+    def greatest(x: Any, y: Any) -> Any:
+        return y if x is None else x if y is None else max(x, y)
+
+    here = a["joined_ordinal"] is not None and a["left_ordinal"] is None
+    also = b["joined_ordinal"] is not None and b["left_ordinal"] is None
+    return {
+        "community_id": a["community_id"],
+        "member_id": a["member_id"],
+        **{name: a[name] + b[name] for name in DAY_COUNTS},
+        "first_day": least(a["first_day"], b["first_day"]),
+        "last_day": greatest(a["last_day"], b["last_day"]),
+        "joined_ordinal": least(a["joined_ordinal"], b["joined_ordinal"]),
+        "left_ordinal": None if here or also else greatest(a["left_ordinal"], b["left_ordinal"]),
+    }
+
+
+async def recount_totals(conn: AsyncConnection, community_id: int, zone: ZoneInfo) -> None:
+    """Recount a community's day totals and member totals from its member-day rows and stays."""
     d = analytics_member_days.c
     for table in (analytics_days, analytics_member_totals):
         await conn.execute(delete(table).where(table.c.community_id == community_id))
@@ -411,6 +468,7 @@ async def recount_totals(conn: AsyncConnection, community_id: int) -> None:
             .group_by(d.community_id, d.member_id),
         )
     )
+    await set_stays(conn, community_id, await stays_now(conn, community_id, zone))
 
 
 REBUILD_CHUNK = 5000
@@ -475,5 +533,5 @@ async def rebuild(db: Database, community_id: int, zone: ZoneInfo) -> int:
                     table.c.reactions == 0,
                 )
             )
-        await recount_totals(conn, community_id)
+        await recount_totals(conn, community_id, zone)
     return read

@@ -14,14 +14,18 @@ from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config, load_config
 from bot.runtime import build
-from bot.store.tables import (
-    analytics_days,
-    analytics_hours,
-    analytics_member_days,
-    analytics_member_totals,
-    analytics_presence,
+from bot.store.tables import analytics_hours, analytics_member_days
+from tests.cogs.analytics.world import (
+    ANA_D,
+    ANA_T,
+    CY,
+    GENERAL,
+    NY,
+    TOPIC,
+    ny,
+    world_config,
 )
-from tests.cogs.analytics.world import ANA_D, ANA_T, CY, GENERAL, NY, TOPIC, ny, world_config
+from tests.cogs.analytics.world import rollup_rows as rows
 from tests.test_cli import cohort as run_cohort
 from tests.test_cli import write_config
 
@@ -36,22 +40,6 @@ def clock() -> ManualClock:
 def config(tmp_path: Path) -> Config:
     """Return the config of the New York community."""
     return world_config(tmp_path)
-
-
-async def rows(bot: Cohort) -> tuple[list[tuple[object, ...]], ...]:
-    """Return every rollup row, in a fixed order."""
-    async with bot.db.read() as conn:
-        found = []
-        for table in (
-            analytics_hours,
-            analytics_member_days,
-            analytics_presence,
-            analytics_days,
-            analytics_member_totals,
-        ):
-            ordered = select(table).order_by(*table.primary_key.columns)
-            found.append([tuple(r) for r in (await conn.execute(ordered)).all()])
-    return tuple(found)
 
 
 async def test_linking_adds_both_accounts_days_together(cohort: Cohort) -> None:
@@ -84,7 +72,11 @@ async def test_linking_adds_both_accounts_days_together(cohort: Cohort) -> None:
     assert (kept.messages, kept.thread_messages) == (3, 2)
     kept_rows = await rows(cohort)
     assert [r[2:] for r in kept_rows[3]] == [(4, 2, 0, 2)]  # messages, thread, reactions, active
-    assert sorted(r[2:] for r in kept_rows[4]) == [(1, 0, 0, day, day), (3, 2, 0, day, day)]
+    joined = day.toordinal()  # each member's stay: joined that day, not left
+    assert sorted(r[2:] for r in kept_rows[4]) == [
+        (1, 0, 0, day, day, joined, None),
+        (3, 2, 0, day, day, joined, None),
+    ]
     assert ana.member_id in {r[1] for r in kept_rows[4]}
     assert await analytics.rebuild(cohort.db, community.id, NY) == 4
     assert await rows(cohort) == kept_rows

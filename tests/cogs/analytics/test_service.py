@@ -24,6 +24,7 @@ from tests.cogs.analytics.world import (
     MONEY_START,
     NY,
     START,
+    rollup_rows,
     utc,
 )
 
@@ -104,7 +105,9 @@ async def test_rebuild_gives_what_was_kept_incrementally(world: Cohort) -> None:
         await service.growth(community.id, START, END, NY),
         await service.activity(community.id, START, END, NY),
     )
+    kept = await rollup_rows(world)
     assert await analytics.rebuild(world.db, community.id, NY) == 7
+    assert await rollup_rows(world) == kept
     after = (
         await service.growth(community.id, START, END, NY),
         await service.activity(community.id, START, END, NY),

@@ -42,8 +42,10 @@ def upgrade() -> None:
         sa.Column("messages", sa.Integer(), nullable=False),
         sa.Column("thread_messages", sa.Integer(), nullable=False),
         sa.Column("reactions", sa.Integer(), nullable=False),
-        sa.Column("first_day", sa.Date(), nullable=False),
-        sa.Column("last_day", sa.Date(), nullable=False),
+        sa.Column("first_day", sa.Date(), nullable=True),
+        sa.Column("last_day", sa.Date(), nullable=True),
+        sa.Column("joined_ordinal", sa.Integer(), nullable=True),
+        sa.Column("left_ordinal", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["community_id"],
             ["communities.id"],
@@ -72,7 +74,8 @@ def upgrade() -> None:
         "analytics_member_days",
         ["community_id", "day", "member_id", "messages", "thread_messages", "reactions"],
     )
-    # The totals of the days already kept (``cohort analytics rebuild`` recounts them too).
+    # The totals of the days already kept. Stays are left empty: their days are in each
+    # community's zone, which only the config knows; ``cohort analytics rebuild`` fills them.
     op.execute(
         "INSERT INTO analytics_days"
         " (community_id, day, messages, thread_messages, reactions, active)"
