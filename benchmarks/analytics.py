@@ -212,6 +212,23 @@ def bulk_load(path: Path, members: int, messages: int, purchases: int, seed: int
         " SUM(messages), SUM(thread_messages), SUM(reactions), MIN(day), MAX(day)"
         " FROM analytics_member_days GROUP BY community_id, member_id"
     )
+    # Each member's stay, as presence events (and ``analytics rebuild``) keep it: local days.
+    conn.executemany(
+        "INSERT INTO analytics_member_totals (community_id, member_id, messages,"
+        " thread_messages, reactions, joined_ordinal, left_ordinal) VALUES (1, ?, 0, 0, 0, ?, ?)"
+        " ON CONFLICT (community_id, member_id) DO UPDATE SET"
+        " joined_ordinal = excluded.joined_ordinal, left_ordinal = excluded.left_ordinal",
+        (
+            (
+                m + 1,
+                joined[m].astimezone(ZONE).date().toordinal(),
+                min(NOW, joined[m] + timedelta(days=30)).astimezone(ZONE).date().toordinal()
+                if left[m]
+                else None,
+            )
+            for m in range(members)
+        ),
+    )
     # Purchases: a third are course sales, the rest monthly or yearly subscription invoices.
     buyers = rng.choice(members, size=purchases)
     paid = year_ago + timedelta(days=1) * rng.uniform(0, 365, purchases)

@@ -9,6 +9,8 @@ page sorts, cuts, counts and buckets there and reads O(top-N) rows, never O(memb
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -77,7 +79,9 @@ def _one_of(member: Any, name: str) -> list[Any]:
     ]
 
 
-def _extras(community_id: int, since: datetime, until: datetime) -> Subquery:
+def _extras(
+    community_id: int, since: datetime, until: datetime, members: Sequence[int] | None
+) -> Subquery:
     """Return Q&A answers, accepted answers, lectures attended and kudos per member."""
     a = qa_answers.c
     q = qa_questions.c
@@ -105,15 +109,21 @@ def _extras(community_id: int, since: datetime, until: datetime) -> Subquery:
         ),
     ).subquery()
     c = parts.c
-    return (
-        select(c.member_id, *(func.sum(c[n]).label(n) for n in EXTRAS))
-        .group_by(c.member_id)
-        .subquery()
-    )
+    summed = select(c.member_id, *(func.sum(c[n]).label(n) for n in EXTRAS)).group_by(c.member_id)
+    if members is not None:
+        summed = summed.where(c.member_id.in_(members))
+    return summed.subquery()
 
 
-def scores(community_id: int, start: date, end: date, since: datetime, until: datetime) -> Subquery:
-    """Return every member with a kept stay: parts, days present in the range and score."""
+def scores(
+    community_id: int,
+    start: date,
+    end: date,
+    since: datetime,
+    until: datetime,
+    members: Sequence[int] | None = None,
+) -> Subquery:
+    """Return every member with a kept stay (or only ``members``): parts, days and score."""
     d = analytics_member_days.c
     days = (
         select(
@@ -124,9 +134,11 @@ def scores(community_id: int, start: date, end: date, since: datetime, until: da
         )
         .where(d.community_id == community_id, d.day >= start, d.day <= end)
         .group_by(d.member_id)
-        .subquery()
     )
-    extra = _extras(community_id, since, until)
+    if members is not None:
+        days = days.where(d.member_id.in_(members))
+    days_of = days.subquery()
+    extra = _extras(community_id, since, until, members)
     t = analytics_member_totals.c
     first, last = start.toordinal(), end.toordinal()
     present = (
@@ -138,9 +150,9 @@ def scores(community_id: int, start: date, end: date, since: datetime, until: da
         + 1
     )
     counts = {
-        "messages": func.coalesce(days.c.messages, 0),
-        "thread_messages": func.coalesce(days.c.thread_messages, 0),
-        "reactions": func.coalesce(days.c.reactions, 0),
+        "messages": func.coalesce(days_of.c.messages, 0),
+        "thread_messages": func.coalesce(days_of.c.thread_messages, 0),
+        "reactions": func.coalesce(days_of.c.reactions, 0),
         "answers": func.coalesce(extra.c.answers, 0),
         "accepted": func.coalesce(extra.c.accepted, 0),
         "attended": func.coalesce(extra.c.attended, 0),
@@ -156,8 +168,10 @@ def scores(community_id: int, start: date, end: date, since: datetime, until: da
         + counts["attended"]
         + counts["kudos"]
     )
-    score = case((present > 0, cast(total, Float) / present), else_=literal(0.0, Float))
-    return (
+    score = case(
+        (present > 0, cast(total, Float) / cast(present, Float)), else_=literal(0.0, Float)
+    )
+    found = (
         select(
             t.member_id,
             *(value.label(name) for name, value in counts.items()),
@@ -167,13 +181,15 @@ def scores(community_id: int, start: date, end: date, since: datetime, until: da
             t.left_ordinal,
         )
         .select_from(
-            analytics_member_totals.outerjoin(days, days.c.member_id == t.member_id).outerjoin(
-                extra, extra.c.member_id == t.member_id
-            )
+            analytics_member_totals.outerjoin(
+                days_of, days_of.c.member_id == t.member_id
+            ).outerjoin(extra, extra.c.member_id == t.member_id)
         )
         .where(t.community_id == community_id, t.joined_ordinal.is_not(None))
-        .subquery()
     )
+    if members is not None:
+        found = found.where(t.member_id.in_(members))
+    return found.subquery()
 
 
 def _day(ordinal: int | None) -> date | None:
@@ -211,51 +227,47 @@ class Spread:
 
 
 async def spread(
-    conn: AsyncConnection, ranked_members: Subquery, top: int, paying: set[int]
+    conn: AsyncConnection,
+    community_id: int,
+    start: date,
+    end: date,
+    since: datetime,
+    until: datetime,
+    *,
+    top: int,
+    paying: set[int],
 ) -> Spread:
-    """Count, average and bucket the scores of members present; take the top and bottom."""
-    r = ranked_members.c
-    here = r.days > 0
+    """Count, average and bucket the scores of members present; take the top and bottom.
+
+    The distribution needs every present member's score: one narrow read (id, score), the
+    parts and days then read for the shown members only.
+    """
+    every = scores(community_id, start, end, since, until)
+    r = every.c
+    found = [
+        (float(score), int(member_id))
+        for member_id, score in await fetch(conn, select(r.member_id, r.score).where(r.days > 0))
+    ]
+    population = len(found)
+    counts = Counter(rules.bucket_index(score) for score, _ in found)
+    most = heapq.nsmallest(top, found, key=lambda x: (-x[0], x[1]))
+    least = heapq.nsmallest(top, found, key=lambda x: (x[0], -x[1]))
+    shown = sorted({m for _, m in (*most, *least)})
+    lines: dict[int, Ranked] = {}
+    if shown:
+        chosen = scores(community_id, start, end, since, until, shown)
+        lines = {x.member_id: x for x in map(ranked, await fetch(conn, select(chosen)))}
     edges = rules.SCORE_EDGES
-    bucket = case(
-        *((r.score >= edge, literal(n)) for n, edge in reversed(list(enumerate(edges)))),
-        else_=literal(0),
-    ).label("bucket")
-    counts = {
-        int(n): int(k)
-        for n, k in await fetch(
-            conn, select(bucket, func.count()).where(here).group_by(bucket.element)
-        )
-    }
-    population = sum(counts.values())
-    total = await conn.scalar(select(func.coalesce(func.sum(r.score), 0.0)).where(here))
-    most = [
-        ranked(x)
-        for x in await fetch(
-            conn,
-            select(ranked_members).where(here).order_by(r.score.desc(), r.member_id).limit(top),
-        )
-    ]
-    least = [
-        ranked(x)
-        for x in await fetch(
-            conn,
-            select(ranked_members).where(here).order_by(r.score, r.member_id.desc()).limit(top),
-        )
-    ]
-    present_ids: Sequence[Any] = []
-    if paying:
-        present_ids = await fetch(conn, select(r.member_id).where(here))
     return Spread(
         population=population,
-        mean=rules.ratio(float(total or 0.0), population),
+        mean=rules.ratio(sum(score for score, _ in found), population),
         distribution=tuple(
-            Bucket(edge, edges[n + 1] if n + 1 < len(edges) else None, counts.get(n, 0))
+            Bucket(edge, edges[n + 1] if n + 1 < len(edges) else None, counts[n])
             for n, edge in enumerate(edges)
         ),
-        most=most,
-        least=least,
-        paying_present=sum(1 for (m,) in present_ids if int(m) in paying),
+        most=[lines[m] for _, m in most],
+        least=[lines[m] for _, m in least],
+        paying_present=sum(1 for _, m in found if m in paying),
     )
 
 
@@ -338,9 +350,18 @@ async def listing(
         MemberSort.POINTS: [points.desc()],
         MemberSort.JOINED: [func.coalesce(joined, date.min.toordinal()).desc()],
     }
-    page: Select[Any] = base.order_by(*order[sort], held.c.member_id).offset(offset).limit(limit)
-    total = await conn.scalar(select(func.count()).select_from(base.subquery()))
+    # The number matching comes with the page (a window count, taken before the cut).
+    page: Select[Any] = (
+        base.add_columns(func.count().over().label("matching"))
+        .order_by(*order[sort], held.c.member_id)
+        .offset(offset)
+        .limit(limit)
+    )
     rows = await fetch(conn, page)
+    if rows:
+        total = rows[0].matching
+    else:
+        total = await conn.scalar(select(func.count()).select_from(base.subquery()))
     platforms: dict[int, set[str]] = {}
     if rows:
         for member_id, platform in await fetch(

@@ -240,7 +240,7 @@ class Analytics:
             ledger = await revenue_of.load(conn, community_id, until, until)
             paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
             found = await ranked.spread(
-                conn, ranked.scores(community_id, start, end, since, until), TOP, paying
+                conn, community_id, start, end, since, until, top=TOP, paying=paying
             )
             names = await pages.names_of(
                 conn, sorted({r.member_id for r in (*found.most, *found.least)})
