@@ -207,15 +207,14 @@ def bulk_load(path: Path, members: int, messages: int, purchases: int, seed: int
         " COUNT(*) FROM analytics_member_days GROUP BY community_id, day"
     )
     conn.execute(
-        "INSERT INTO analytics_member_totals (community_id, member_id, messages,"
-        " thread_messages, reactions, first_day, last_day) SELECT community_id, member_id,"
-        " SUM(messages), SUM(thread_messages), SUM(reactions), MIN(day), MAX(day)"
+        "INSERT INTO analytics_member_totals (community_id, member_id, first_day, last_day)"
+        " SELECT community_id, member_id, MIN(day), MAX(day)"
         " FROM analytics_member_days GROUP BY community_id, member_id"
     )
     # Each member's stay, as presence events (and ``analytics rebuild``) keep it: local days.
     conn.executemany(
-        "INSERT INTO analytics_member_totals (community_id, member_id, messages,"
-        " thread_messages, reactions, joined_ordinal, left_ordinal) VALUES (1, ?, 0, 0, 0, ?, ?)"
+        "INSERT INTO analytics_member_totals (community_id, member_id, joined_ordinal,"
+        " left_ordinal) VALUES (1, ?, ?, ?)"
         " ON CONFLICT (community_id, member_id) DO UPDATE SET"
         " joined_ordinal = excluded.joined_ordinal, left_ordinal = excluded.left_ordinal",
         (

@@ -973,8 +973,8 @@ analytics_days = Table(
     Column("active", Integer(), nullable=False),
 )
 
-# Each member's totals over all their days, their first and last active day (none before a
-# message or reaction), and their stay now: the local day (as ``date.toordinal()``, for plain
+# Each member's first and last active day (none before a message or reaction), and their
+# stay now: the local day (as ``date.toordinal()``, for plain
 # integer arithmetic in SQL) their first account joined and their last one left (none while one
 # is present). Members active from a day to the latest are those whose last day is on or after
 # it (an index range): the distinct count DAU/WAU/MAU need without reading every member's days;
@@ -984,9 +984,6 @@ analytics_member_totals = Table(
     metadata,
     Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
     Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
-    Column("messages", Integer(), nullable=False),
-    Column("thread_messages", Integer(), nullable=False),
-    Column("reactions", Integer(), nullable=False),
     Column("first_day", Date(), nullable=True),
     Column("last_day", Date(), nullable=True),
     Column("joined_ordinal", Integer(), nullable=True),

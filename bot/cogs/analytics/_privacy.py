@@ -20,8 +20,8 @@ HOLDINGS = (
     Holding(
         analytics_member_totals.c.member_id,
         Erase.KEEP_AGGREGATE,
-        "messages, thread messages and reactions in all, first and last active day: kept under "
-        "the same anonymous id as the day counts, so both still add up; the stay goes",
+        "first and last active day: kept under the same anonymous id as the day counts, so "
+        "active members still add up; the stay (joined, left) goes",
         scrub={"joined_ordinal": None, "left_ordinal": None},
     ),
     Holding(

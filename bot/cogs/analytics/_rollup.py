@@ -25,6 +25,7 @@ from bot.cogs.analytics._people import Stay, stays
 from bot.cogs.analytics._rules import hour_of, local_day
 from bot.store.db import Database
 from bot.store.dialect import (
+    insert_ignore_returning,
     upsert_add_columns,
     upsert_add_columns_returning,
     upsert_keep_least,
@@ -61,11 +62,18 @@ async def add_counts(
     await upsert_add_columns(conn, table, rows, keys=keys, columns=counts)
 
 
-async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+Known = dict[tuple[int, int], tuple[date, date]]
+
+
+async def add_member_days(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]], known: Known | None = None
+) -> None:
     """Add member-day counts, and the same to the community's days and the members' totals.
 
     A member-day row whose counts came back equal to what was added is new: that member is
-    one more active member of that day. (A row with all counts zero is never kept.)
+    one more active member of that day. (A row with all counts zero is never kept.) ``known``
+    holds, per (community, member), days their totals row is known to span already: a batch
+    within them needs no totals write (the common case: a member active again the same day).
     """
     if not rows:
         return
@@ -74,7 +82,7 @@ async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
     )
     added = {tuple(r[k] for k in DAY_KEYS): tuple(r[c] for c in DAY_COUNTS) for r in rows}
     days: dict[tuple[int, date], list[int]] = {}
-    totals: dict[tuple[int, int], dict[str, Any]] = {}
+    spans: dict[tuple[int, int], tuple[date, date]] = {}
     for row in stored:
         community_id, member_id, day_of = row[0], row[1], row[2]
         mine = added[(community_id, member_id, day_of)]
@@ -82,22 +90,8 @@ async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
         for n, value in enumerate(mine):
             sums[n] += value
         sums[3] += int(tuple(row[3:6]) == mine)
-        total = totals.get((community_id, member_id))
-        if total is None:
-            totals[(community_id, member_id)] = {
-                "community_id": community_id,
-                "member_id": member_id,
-                **dict(zip(DAY_COUNTS, mine, strict=True)),
-                "first_day": day_of,
-                "last_day": day_of,
-                "joined_ordinal": day_of.toordinal(),
-            }
-        else:
-            for name, value in zip(DAY_COUNTS, mine, strict=True):
-                total[name] += value
-            total["first_day"] = min(total["first_day"], day_of)
-            total["last_day"] = max(total["last_day"], day_of)
-            total["joined_ordinal"] = total["first_day"].toordinal()
+        first, last = spans.get((community_id, member_id), (day_of, day_of))
+        spans[(community_id, member_id)] = (min(first, day_of), max(last, day_of))
     await upsert_add_columns(
         conn,
         analytics_days,
@@ -109,30 +103,46 @@ async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
         keys=COMMUNITY_DAY_KEYS,
         columns=COMMUNITY_DAY_COUNTS,
     )
+    fresh = {}
+    for key, (first, last) in spans.items():
+        span = known.get(key) if known is not None else None
+        if span is None or first < span[0] or last > span[1]:
+            fresh[key] = (first, last)
     await upsert_add_columns(
         conn,
         analytics_member_totals,
-        list(totals.values()),
+        [
+            {
+                "community_id": community_id,
+                "member_id": member_id,
+                "first_day": first,
+                "last_day": last,
+                "joined_ordinal": first.toordinal(),
+            }
+            for (community_id, member_id), (first, last) in fresh.items()
+        ],
         keys=TOTAL_KEYS,
-        columns=DAY_COUNTS,
+        columns=(),
         least=("first_day", "joined_ordinal"),  # a member active on a day is present since
         greatest=("last_day",),
     )
+    if known is not None:
+        for key, (first, last) in fresh.items():
+            span = known.get(key)
+            known[key] = (
+                (first, last) if span is None else (min(first, span[0]), max(last, span[1]))
+            )
 
 
 async def set_stays(conn: AsyncConnection, community_id: int, stays: Sequence[Stay]) -> None:
     """Write members' stays (first join, last leave) into their totals rows, made if absent."""
     if not stays:
         return
-    await upsert_add_columns(
+    await insert_ignore_returning(
         conn,
         analytics_member_totals,
-        [
-            {"community_id": community_id, "member_id": s.member_id} | dict.fromkeys(DAY_COUNTS, 0)
-            for s in stays
-        ],
+        [{"community_id": community_id, "member_id": s.member_id} for s in stays],
         keys=TOTAL_KEYS,
-        columns=DAY_COUNTS,
     )
     t = analytics_member_totals.c
     await conn.execute(
@@ -211,6 +221,8 @@ class Recorder:
         # Accounts whose presence row is known to start no later than this time: a message
         # after it needs no presence write (the common case, kept cheap).
         self._present_since: dict[int, datetime] = {}
+        # Days each member's totals row is known to span: a message within them writes none.
+        self._spans: Known = {}
 
     def zone_of(self, community_id: int) -> ZoneInfo:
         """Return the zone a community's days are counted in."""
@@ -220,7 +232,7 @@ class Recorder:
         """Add freshly logged messages to the rollups, in the message log's transaction."""
         hours, member_days, presence = message_counts(rows, self.zone_of)
         await add_counts(conn, analytics_hours, hours, keys=HOUR_KEYS, counts=HOUR_COUNTS)
-        await add_member_days(conn, member_days)
+        await add_member_days(conn, member_days, self._spans)
         fresh = [
             p
             for p in presence
@@ -351,13 +363,14 @@ class Recorder:
     def forget(self) -> None:
         """Drop what the recorder remembers about presence rows (after a rebuild or merge)."""
         self._present_since.clear()
+        self._spans.clear()
 
 
 async def merge_members(conn: AsyncConnection, survivor: int, absorbed: int) -> None:
     """Add the absorbed member's days to the survivor's days they share; the rest re-point.
 
     A shared day had both members active: the community's day counts one active member fewer.
-    The two members' totals become the survivor's.
+    The two members' totals (active days, stays) become the survivor's.
     """
     d = analytics_member_days
     shared = (
@@ -410,7 +423,7 @@ async def merge_members(conn: AsyncConnection, survivor: int, absorbed: int) -> 
 
 
 def _merged_totals(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
-    """Return two members' totals as one member's: sums, the wider days, the joined stay."""
+    """Return two members' totals as one member's: the wider active days, the joined stay."""
 
     def least(x: Any, y: Any) -> Any:
         return y if x is None else x if y is None else min(x, y)
@@ -423,7 +436,6 @@ def _merged_totals(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]
     return {
         "community_id": a["community_id"],
         "member_id": a["member_id"],
-        **{name: a[name] + b[name] for name in DAY_COUNTS},
         "first_day": least(a["first_day"], b["first_day"]),
         "last_day": greatest(a["last_day"], b["last_day"]),
         "joined_ordinal": least(a["joined_ordinal"], b["joined_ordinal"]),
@@ -454,13 +466,10 @@ async def recount_totals(conn: AsyncConnection, community_id: int, zone: ZoneInf
     )
     await conn.execute(
         insert(analytics_member_totals).from_select(
-            ["community_id", "member_id", *DAY_COUNTS, "first_day", "last_day"],
+            ["community_id", "member_id", "first_day", "last_day"],
             select(
                 d.community_id,
                 d.member_id,
-                func.sum(d.messages),
-                func.sum(d.thread_messages),
-                func.sum(d.reactions),
                 func.min(d.day),
                 func.max(d.day),
             )

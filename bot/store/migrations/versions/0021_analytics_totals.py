@@ -1,4 +1,4 @@
-"""Analytics totals: the community's day totals and each member's totals beside the day rows.
+"""Analytics totals: the community's day totals and each member's active days and stay.
 
 Revision ID: 0021_analytics_totals
 Revises: 0020_cache_versions
@@ -39,9 +39,6 @@ def upgrade() -> None:
         "analytics_member_totals",
         sa.Column("community_id", ID, nullable=False),
         sa.Column("member_id", ID, nullable=False),
-        sa.Column("messages", sa.Integer(), nullable=False),
-        sa.Column("thread_messages", sa.Integer(), nullable=False),
-        sa.Column("reactions", sa.Integer(), nullable=False),
         sa.Column("first_day", sa.Date(), nullable=True),
         sa.Column("last_day", sa.Date(), nullable=True),
         sa.Column("joined_ordinal", sa.Integer(), nullable=True),
@@ -84,9 +81,9 @@ def upgrade() -> None:
     )
     op.execute(
         "INSERT INTO analytics_member_totals"
-        " (community_id, member_id, messages, thread_messages, reactions, first_day, last_day)"
-        " SELECT community_id, member_id, SUM(messages), SUM(thread_messages), SUM(reactions),"
-        " MIN(day), MAX(day) FROM analytics_member_days GROUP BY community_id, member_id"
+        " (community_id, member_id, first_day, last_day)"
+        " SELECT community_id, member_id, MIN(day), MAX(day)"
+        " FROM analytics_member_days GROUP BY community_id, member_id"
     )
 
 
