@@ -1,7 +1,7 @@
 """Analytics totals: the community's day totals and each member's active days and stay.
 
-Revision ID: 0021_analytics_totals
-Revises: 0020_cache_versions
+Revision ID: 0023_analytics_totals
+Revises: 0022_telegram_updates
 Create Date: 2026-12-05
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-revision = "0021_analytics_totals"
-down_revision = "0020_cache_versions"
+revision = "0023_analytics_totals"
+down_revision = "0022_telegram_updates"
 branch_labels = None
 depends_on = None
 
