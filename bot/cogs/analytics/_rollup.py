@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.analytics._fast import FastRollups
 from bot.cogs.analytics._pages import presence
 from bot.cogs.analytics._people import Stay, stays
 from bot.cogs.analytics._rules import hour_of, local_day
@@ -30,6 +31,7 @@ from bot.store.dialect import (
     upsert_add_columns_returning,
     upsert_keep_least,
 )
+from bot.store.hops import raw_on_thread
 from bot.store.tables import (
     analytics_days,
     analytics_hours,
@@ -47,6 +49,7 @@ HOUR_COUNTS = ("messages", "reactions")
 TOTAL_KEYS = ("community_id", "member_id")
 COMMUNITY_DAY_KEYS = ("community_id", "day")
 COMMUNITY_DAY_COUNTS = (*DAY_COUNTS, "active")
+PRESENCE_KEYS = ("account_id", "community_id", "member_id", "platform")
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)  # "now" for a stay: every leave so far counts
 
 
@@ -62,18 +65,13 @@ async def add_counts(
     await upsert_add_columns(conn, table, rows, keys=keys, columns=counts)
 
 
-Known = dict[tuple[int, int], tuple[date, date]]
-
-
-async def add_member_days(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]], known: Known | None = None
-) -> None:
+async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Add member-day counts, and the same to the community's days and the members' totals.
 
     A member-day row whose counts came back equal to what was added is new: that member is
-    one more active member of that day. (A row with all counts zero is never kept.) ``known``
-    holds, per (community, member), days their totals row is known to span already: a batch
-    within them needs no totals write (the common case: a member active again the same day).
+    one more active member of that day, and only then can the member's first or last active
+    day move (a row with all counts zero is never kept). So the totals row is written once
+    per member and day, by whichever transaction made that day's row, in any process.
     """
     if not rows:
         return
@@ -89,9 +87,10 @@ async def add_member_days(
         sums = days.setdefault((community_id, day_of), [0, 0, 0, 0])
         for n, value in enumerate(mine):
             sums[n] += value
-        sums[3] += int(tuple(row[3:6]) == mine)
-        first, last = spans.get((community_id, member_id), (day_of, day_of))
-        spans[(community_id, member_id)] = (min(first, day_of), max(last, day_of))
+        if tuple(row[3:6]) == mine:
+            sums[3] += 1
+            first, last = spans.get((community_id, member_id), (day_of, day_of))
+            spans[(community_id, member_id)] = (min(first, day_of), max(last, day_of))
     await upsert_add_columns(
         conn,
         analytics_days,
@@ -103,11 +102,6 @@ async def add_member_days(
         keys=COMMUNITY_DAY_KEYS,
         columns=COMMUNITY_DAY_COUNTS,
     )
-    fresh = {}
-    for key, (first, last) in spans.items():
-        span = known.get(key) if known is not None else None
-        if span is None or first < span[0] or last > span[1]:
-            fresh[key] = (first, last)
     await upsert_add_columns(
         conn,
         analytics_member_totals,
@@ -119,19 +113,13 @@ async def add_member_days(
                 "last_day": last,
                 "joined_ordinal": first.toordinal(),
             }
-            for (community_id, member_id), (first, last) in fresh.items()
+            for (community_id, member_id), (first, last) in spans.items()
         ],
         keys=TOTAL_KEYS,
         columns=(),
         least=("first_day", "joined_ordinal"),  # a member active on a day is present since
         greatest=("last_day",),
     )
-    if known is not None:
-        for key, (first, last) in fresh.items():
-            span = known.get(key)
-            known[key] = (
-                (first, last) if span is None else (min(first, span[0]), max(last, span[1]))
-            )
 
 
 async def set_stays(conn: AsyncConnection, community_id: int, stays: Sequence[Stay]) -> None:
@@ -221,8 +209,7 @@ class Recorder:
         # Accounts whose presence row is known to start no later than this time: a message
         # after it needs no presence write (the common case, kept cheap).
         self._present_since: dict[int, datetime] = {}
-        # Days each member's totals row is known to span: a message within them writes none.
-        self._spans: Known = {}
+        self._fast = FastRollups(self.zone_of)
 
     def zone_of(self, community_id: int) -> ZoneInfo:
         """Return the zone a community's days are counted in."""
@@ -230,9 +217,24 @@ class Recorder:
 
     async def messages_added(self, conn: AsyncConnection, rows: list[Row]) -> None:
         """Add freshly logged messages to the rollups, in the message log's transaction."""
-        hours, member_days, presence = message_counts(rows, self.zone_of)
-        await add_counts(conn, analytics_hours, hours, keys=HOUR_KEYS, counts=HOUR_COUNTS)
-        await add_member_days(conn, member_days, self._spans)
+        raw = raw_on_thread(conn)
+        if raw is not None:  # SQLite on its thread: plain SQL on its connection (``_fast``)
+            self._fast.add(raw, rows)
+            present = self._present_since
+            first: dict[int, dict[str, Any]] = {}
+            for row in rows:  # an account's earliest message, where it may be news
+                known = present.get(row["account_id"])
+                if known is None or row["posted_at"] < known:
+                    seen = first.get(row["account_id"])
+                    if seen is None or row["posted_at"] < seen["joined_at"]:
+                        first[row["account_id"]] = {k: row[k] for k in PRESENCE_KEYS} | {
+                            "joined_at": row["posted_at"]
+                        }
+            presence = list(first.values())
+        else:
+            hours, member_days, presence = message_counts(rows, self.zone_of)
+            await add_counts(conn, analytics_hours, hours, keys=HOUR_KEYS, counts=HOUR_COUNTS)
+            await add_member_days(conn, member_days)
         fresh = [
             p
             for p in presence
@@ -363,7 +365,7 @@ class Recorder:
     def forget(self) -> None:
         """Drop what the recorder remembers about presence rows (after a rebuild or merge)."""
         self._present_since.clear()
-        self._spans.clear()
+        self._fast.forget()
 
 
 async def merge_members(conn: AsyncConnection, survivor: int, absorbed: int) -> None:

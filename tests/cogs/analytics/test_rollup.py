@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.cogs import analytics
+from bot.cogs.analytics._fast import FastRollups
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config, load_config
 from bot.runtime import build
-from bot.store.tables import analytics_hours, analytics_member_days
+from bot.store.tables import analytics_days, analytics_hours, analytics_member_days
 from tests.cogs.analytics.world import (
     ANA_D,
     ANA_T,
@@ -146,3 +147,58 @@ async def test_reactions_count_for_the_member_and_the_channel(cohort: Cohort) ->
     assert [(c.name, c.messages, c.reactions) for c in page.top_contributors] == [("Cy", 1, 0)]
     engaged = await analytics.service_of(cohort).engagement(community.id, day, day, NY)
     assert {m.name: m.interactions for m in engaged.most_engaged} == {"Cy": 1, "Ana": 2}
+
+
+async def test_the_direct_sqlite_path_counts_as_a_rebuild_does(
+    cohort: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several members, days, threads and batches: the hook's rows equal the rebuilt ones."""
+    taken: list[int] = []
+    add = FastRollups.add
+
+    def counted(self: FastRollups, raw: object, batch: list[object]) -> None:
+        taken.append(len(batch))
+        add(self, raw, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FastRollups, "add", counted)
+    community = cohort.communities["demo"]
+    for n, (caller, channel, at) in enumerate(
+        [
+            (ANA_D, GENERAL, ny(2026, 10, 30, 23)),
+            (ANA_T, TOPIC, ny(2026, 10, 30, 23)),
+            (ANA_D, GENERAL, ny(2026, 10, 31, 0)),  # the next local day, the same UTC day
+            (CY, GENERAL, ny(2026, 10, 31, 9)),
+            (CY, TOPIC, ny(2026, 10, 31, 9)),
+        ]
+    ):
+        await cohort.dispatcher.message_posted(community, caller, channel, f"a{n}", "hi", at)
+    await asyncio.gather(
+        *(
+            cohort.dispatcher.message_posted(
+                community, (ANA_D, CY)[n % 2], GENERAL, f"b{n}", "hi", ny(2026, 10, 31, 10)
+            )
+            for n in range(30)
+        )
+    )
+    kept = await rows(cohort)
+    assert bool(taken) == (cohort.db.engine.dialect.name == "sqlite")
+    assert await analytics.rebuild(cohort.db, community.id, NY) == 35
+    assert await rows(cohort) == kept
+    assert [r[1:] for r in kept[3]] == [
+        (date(2026, 10, 30), 2, 1, 0, 2),
+        (date(2026, 10, 31), 33, 1, 0, 2),  # ana (discord) and cy
+    ]
+
+
+async def test_a_member_day_gone_behind_the_hooks_back_is_counted_again(cohort: Cohort) -> None:
+    """The hook remembers member-days it wrote; one deleted since is made again, and active."""
+    community = cohort.communities["demo"]
+    at = ny(2026, 10, 31, 9)
+    await cohort.dispatcher.message_posted(community, CY, GENERAL, "m1", "hi", at)
+    async with cohort.db.write() as conn:  # as an erasure or a merge would, elsewhere
+        await conn.execute(analytics_member_days.delete())
+        await conn.execute(analytics_days.delete())
+    await cohort.dispatcher.message_posted(community, CY, GENERAL, "m2", "again", at)
+    kept = await rows(cohort)
+    assert [r[3:] for r in kept[1]] == [(1, 0, 0)]
+    assert [r[2:] for r in kept[3]] == [(1, 0, 0, 1)]
