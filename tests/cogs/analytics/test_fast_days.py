@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import DateTime
 from sqlalchemy.dialects import sqlite
 
 from bot.cogs.analytics._fast import FastRollups
@@ -18,7 +19,8 @@ from bot.cogs.analytics._rules import hour_of, local_day
 def test_memoised_days_and_hours_match_the_rules_across_clock_changes(zone: str) -> None:
     tz = ZoneInfo(zone)
     fast = FastRollups(lambda _: tz)
-    stored = sqlite.DATETIME().bind_processor(sqlite.dialect())  # what SQLAlchemy writes
+    dialect = sqlite.dialect()
+    stored = DateTime().dialect_impl(dialect).bind_processor(dialect)  # what SQLAlchemy writes
     assert stored is not None
     at = datetime(2026, 1, 1, tzinfo=UTC)
     while at < datetime(2027, 1, 1, tzinfo=UTC):  # every 20 minutes of a year, in order
