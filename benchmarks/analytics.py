@@ -200,6 +200,34 @@ def bulk_load(path: Path, members: int, messages: int, purchases: int, seed: int
         ),
     )
     member_days = len(keys)
+    # The totals the hook keeps beside the member days: what ``analytics rebuild`` counts.
+    conn.execute(
+        "INSERT INTO analytics_days (community_id, day, messages, thread_messages, reactions,"
+        " active) SELECT community_id, day, SUM(messages), SUM(thread_messages), SUM(reactions),"
+        " COUNT(*) FROM analytics_member_days GROUP BY community_id, day"
+    )
+    conn.execute(
+        "INSERT INTO analytics_member_totals (community_id, member_id, first_day, last_day)"
+        " SELECT community_id, member_id, MIN(day), MAX(day)"
+        " FROM analytics_member_days GROUP BY community_id, member_id"
+    )
+    # Each member's stay, as presence events (and ``analytics rebuild``) keep it: local days.
+    conn.executemany(
+        "INSERT INTO analytics_member_totals (community_id, member_id, joined_ordinal,"
+        " left_ordinal) VALUES (1, ?, ?, ?)"
+        " ON CONFLICT (community_id, member_id) DO UPDATE SET"
+        " joined_ordinal = excluded.joined_ordinal, left_ordinal = excluded.left_ordinal",
+        (
+            (
+                m + 1,
+                joined[m].astimezone(ZONE).date().toordinal(),
+                min(NOW, joined[m] + timedelta(days=30)).astimezone(ZONE).date().toordinal()
+                if left[m]
+                else None,
+            )
+            for m in range(members)
+        ),
+    )
     # Purchases: a third are course sales, the rest monthly or yearly subscription invoices.
     buyers = rng.choice(members, size=purchases)
     paid = year_ago + timedelta(days=1) * rng.uniform(0, 365, purchases)

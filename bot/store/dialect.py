@@ -133,15 +133,42 @@ async def upsert_add_columns(
     *,
     keys: Sequence[str],
     columns: Sequence[str],
+    least: Sequence[str] = (),
+    greatest: Sequence[str] = (),
 ) -> None:
-    """Add each row's ``columns`` to the row at its ``keys``, creating it if absent (one call)."""
+    """Add each row's ``columns`` to the row at its ``keys``, creating it if absent (one call).
+
+    Each of the ``least`` (``greatest``) columns becomes the lesser (greater) of the row's and
+    the existing value (the row's where the existing one is missing).
+    """
     if not rows:
         return
-    statement = _upsert_add_columns(conn.dialect.name, table, tuple(keys), tuple(columns))
+    statement = _upsert_add_columns(
+        conn.dialect.name, table, tuple(keys), tuple(columns), tuple(least), tuple(greatest)
+    )
     if len(rows) == 1:
         await conn.execute(statement, dict(rows[0]))
     else:
         await conn.execute(statement, [dict(r) for r in rows])
+
+
+async def upsert_add_columns_returning(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    columns: Sequence[str],
+) -> list[Row[Any]]:
+    """Do ``upsert_add_columns`` and return each row's ``keys`` and ``columns`` as now stored."""
+    if not rows:
+        return []
+    statement = _upsert_add_columns_returning(conn.dialect.name, table, tuple(keys), tuple(columns))
+    if len(rows) == 1:
+        result = await conn.execute(statement, dict(rows[0]))
+    else:
+        result = await conn.execute(statement, [dict(r) for r in rows])
+    return list(result.all())
 
 
 async def upsert_keep_least(
@@ -164,14 +191,34 @@ async def upsert_keep_least(
 
 @lru_cache(maxsize=256)
 def _upsert_add_columns(
-    dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...],
+    columns: tuple[str, ...],
+    least: tuple[str, ...] = (),
+    greatest: tuple[str, ...] = (),
 ) -> Any:
     statement = _insert(dialect, table)
-    upsert = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: table.c[name] + statement.excluded[name] for name in columns},
+    values: dict[str, Any] = {name: table.c[name] + statement.excluded[name] for name in columns}
+    for name in least:  # a missing (NULL) value gives way to the row's
+        new, old = statement.excluded[name], table.c[name]
+        values[name] = case((old.is_(None), new), (new < old, new), else_=old)
+    for name in greatest:
+        new, old = statement.excluded[name], table.c[name]
+        values[name] = case((old.is_(None), new), (new > old, new), else_=old)
+    upsert = statement.on_conflict_do_update(index_elements=list(keys), set_=values)
+    upsert._shape = repr(("add_columns", table.name, keys, columns, least, greatest))
+    return upsert
+
+
+@lru_cache(maxsize=256)
+def _upsert_add_columns_returning(
+    dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    upsert = _upsert_add_columns(dialect, table, keys, columns).returning(
+        *(table.c[name] for name in (*keys, *columns))
     )
-    upsert._shape = repr(("add_columns", table.name, keys, columns))
+    upsert._shape = repr(("add_columns_returning", table.name, keys, columns))
     return upsert
 
 

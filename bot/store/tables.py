@@ -740,7 +740,6 @@ analytics_member_days = Table(
     Column("messages", Integer(), nullable=False),
     Column("thread_messages", Integer(), nullable=False),
     Column("reactions", Integer(), nullable=False),
-    Index("ix_analytics_member_days_day", "community_id", "day", "member_id"),
 )
 
 # Each account's presence in the community: when it first joined (or was first seen) and when
@@ -959,4 +958,51 @@ telegram_updates = Table(
     Column("lease_until", UTCDateTime(), nullable=False),
     Column("handled_at", UTCDateTime(), nullable=True),
     Index("ix_telegram_updates_received", "received_at"),
+)
+
+# --- analytics totals: what the dashboard pages read instead of every member's days ----------
+
+# The community's totals per day of its zone: messages, thread messages and reactions, and how
+# many members were active that day (distinct, kept exact as a member's first row of a day goes
+# in). The overview's and the activity page's days read these rows: O(days), not O(members).
+analytics_days = Table(
+    "analytics_days",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date(), primary_key=True),
+    Column("messages", Integer(), nullable=False),
+    Column("thread_messages", Integer(), nullable=False),
+    Column("reactions", Integer(), nullable=False),
+    Column("active", Integer(), nullable=False),
+)
+
+# Each member's first and last active day (none before a message or reaction), and their
+# stay now: the local day (as ``date.toordinal()``, for plain
+# integer arithmetic in SQL) their first account joined and their last one left (none while one
+# is present). Members active from a day to the latest are those whose last day is on or after
+# it (an index range): the distinct count DAU/WAU/MAU need without reading every member's days;
+# the engagement page and the members list compute each member's days present from the stay.
+analytics_member_totals = Table(
+    "analytics_member_totals",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("first_day", Date(), nullable=True),
+    Column("last_day", Date(), nullable=True),
+    Column("joined_ordinal", Integer(), nullable=True),
+    Column("left_ordinal", Integer(), nullable=True),
+    Index("ix_analytics_member_totals_last", "community_id", "last_day"),
+    Index("ix_analytics_member_totals_member", "member_id"),
+)
+
+# Members' days summed over a range in the index alone (the engagement page, the members list):
+# it replaces the (community, day, member) index, which it covers.
+Index(
+    "ix_analytics_member_days_sums",
+    analytics_member_days.c.community_id,
+    analytics_member_days.c.day,
+    analytics_member_days.c.member_id,
+    analytics_member_days.c.messages,
+    analytics_member_days.c.thread_messages,
+    analytics_member_days.c.reactions,
 )

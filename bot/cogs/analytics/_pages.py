@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import GrowthDay, Money
-from bot.store.tables import accounts, analytics_member_days, analytics_presence
+from bot.store.tables import (
+    accounts,
+    analytics_days,
+    analytics_hours,
+    analytics_member_days,
+    analytics_member_totals,
+    analytics_presence,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,14 +234,76 @@ def _count(
 
 
 async def active_members(conn: AsyncConnection, community_id: int, first: date, last: date) -> int:
-    """Return how many distinct members were active from ``first`` to ``last``."""
-    d = analytics_member_days.c
-    found = await conn.scalar(
-        select(func.count(func.distinct(d.member_id))).where(
-            d.community_id == community_id, d.day >= first, d.day <= last
-        )
+    """Return how many distinct members were active from ``first`` to ``last``.
+
+    When no member-day row lies after ``last`` (a range ending today), they are the members
+    whose last active day is on or after ``first``: an index range over the member totals.
+    Otherwise the member-day rows of the range are counted, distinct.
+    """
+    latest = await conn.scalar(
+        select(func.max(analytics_days.c.day)).where(analytics_days.c.community_id == community_id)
     )
+    if latest is None:
+        return 0
+    if latest <= last:
+        t = analytics_member_totals.c
+        found = await conn.scalar(
+            select(func.count()).where(t.community_id == community_id, t.last_day >= first)
+        )
+    else:
+        d = analytics_member_days.c
+        found = await conn.scalar(
+            select(func.count(func.distinct(d.member_id))).where(
+                d.community_id == community_id, d.day >= first, d.day <= last
+            )
+        )
     return int(found or 0)
+
+
+async def day_totals(
+    conn: AsyncConnection, community_id: int, first: date, last: date
+) -> list[tuple[date, int, int, int]]:
+    """Return the community's days from ``first`` to ``last``: messages, reactions, active."""
+    t = analytics_days.c
+    rows = await fetch(
+        conn,
+        select(t.day, t.messages, t.reactions, t.active).where(
+            t.community_id == community_id, t.day >= first, t.day <= last
+        ),
+    )
+    return [(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+async def hour_totals(
+    conn: AsyncConnection, community_id: int, since: datetime, until: datetime
+) -> list[tuple[datetime, int]]:
+    """Return messages per UTC hour in ``[since, until)``, all channels together."""
+    h = analytics_hours.c
+    rows = await fetch(
+        conn,
+        select(h.hour, func.sum(h.messages))
+        .where(h.community_id == community_id, h.hour >= since, h.hour < until)
+        .group_by(h.hour),
+    )
+    return [(r[0], int(r[1])) for r in rows]
+
+
+async def top_channels(
+    conn: AsyncConnection, community_id: int, since: datetime, until: datetime, limit: int
+) -> list[tuple[str, str, int]]:
+    """Return the channels with the most messages in ``[since, until)`` (none without any)."""
+    h = analytics_hours.c
+    total = func.sum(h.messages).label("messages")
+    rows = await fetch(
+        conn,
+        select(h.platform, h.channel_id, total)
+        .where(h.community_id == community_id, h.hour >= since, h.hour < until)
+        .group_by(h.platform, h.channel_id)
+        .having(func.sum(h.messages) > 0)
+        .order_by(total.desc(), h.platform, h.channel_id)
+        .limit(limit),
+    )
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
 async def top_members(

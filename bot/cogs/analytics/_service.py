@@ -21,6 +21,7 @@ from bot.cogs.analytics import _lectures as lectures_of
 from bot.cogs.analytics import _moderation as moderation_of
 from bot.cogs.analytics import _pages as pages
 from bot.cogs.analytics import _people as people
+from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _suggestions as suggestions
@@ -37,6 +38,7 @@ from bot.cogs.analytics._figures import (
     Lectures,
     MemberDetail,
     MemberEngagement,
+    MemberRow,
     Members,
     MemberSort,
     Moderation,
@@ -52,7 +54,7 @@ from bot.cogs.analytics._figures import (
 )
 from bot.core.clock import Clock
 from bot.store.db import Database
-from bot.store.tables import analytics_hours, analytics_member_days, qa_questions
+from bot.store.tables import qa_questions
 
 TOP = 10
 
@@ -130,56 +132,39 @@ class Analytics:
     async def _activity(
         self, community_id: int, start: date, end: date, zone: ZoneInfo, *, full: bool
     ) -> Activity:
-        """Compute the activity page; without ``full``, no WAU and no leaders (the overview)."""
-        since, until = rules.window(start, end, zone)
-        h = analytics_hours.c
-        d = analytics_member_days.c
+        """Compute the activity page; without ``full``, no WAU, heatmap nor leaders (the overview).
+
+        Days come from the community's day totals (its zone is the pages' zone), the heatmap
+        and the channels from the hour rows summed in SQL: O(days), never O(members).
+        """
         messages: Counter[date] = Counter()
         reactions: Counter[date] = Counter()
+        daily_active: dict[date, int] = {}
         heat = [[0] * rules.HEATMAP_HOURS for _ in range(rules.HEATMAP_DAYS)]
-        channels: Counter[tuple[str, str]] = Counter()
+        top_channels: list[tuple[str, str, int]] = []
         async with self.db.read() as conn:
-            hours = (
-                await conn.execute(
-                    select(h.hour, h.platform, h.channel_id, h.messages, h.reactions).where(
-                        h.community_id == community_id, h.hour >= since, h.hour < until
-                    )
-                )
-            ).all()
-            daily_active: dict[date, int] = {
-                day: int(n)
-                for day, n in (
-                    await conn.execute(
-                        select(d.day, func.count())
-                        .where(
-                            d.community_id == community_id,
-                            d.day >= start - timedelta(days=rules.MAU_DAYS - 1),
-                            d.day <= end,
-                        )
-                        .group_by(d.day)
-                    )
-                ).all()
-            }
+            for day, n, r, active in await pages.day_totals(
+                conn, community_id, min(start, end - timedelta(days=rules.MAU_DAYS - 1)), end
+            ):
+                messages[day], reactions[day], daily_active[day] = n, r, active
             mau = await pages.active_members(
                 conn, community_id, end - timedelta(days=rules.MAU_DAYS - 1), end
             )
             wau, leaders = 0, []
             if full:
+                since, until = rules.window(start, end, zone)
+                for hour, n in await pages.hour_totals(conn, community_id, since, until):
+                    local = hour.astimezone(zone)
+                    heat[local.weekday()][local.hour] += n
+                top_channels = await pages.top_channels(conn, community_id, since, until, TOP)
                 wau = await pages.active_members(
                     conn, community_id, end - timedelta(days=rules.WAU_DAYS - 1), end
                 )
                 leaders = await pages.top_members(conn, community_id, start, end, TOP)
-        for hour, platform, channel_id, n, r in hours:
-            local = hour.astimezone(zone)
-            messages[local.date()] += n
-            reactions[local.date()] += r
-            heat[local.weekday()][local.hour] += n
-            channels[(platform, channel_id)] += n
         span = rules.days(start, end)
         month = rules.days(end - timedelta(days=rules.MAU_DAYS - 1), end)
         dau = rules.ratio(sum(daily_active.get(day, 0) for day in span), len(span))
         month_dau = rules.ratio(sum(daily_active.get(day, 0) for day in month), len(month))
-        top_channels = sorted(channels.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
         return Activity(
             start=start,
             end=end,
@@ -187,14 +172,14 @@ class Analytics:
                 ActivityDay(day, messages[day], reactions[day], daily_active.get(day, 0))
                 for day in span
             ),
-            messages=sum(messages.values()),
+            messages=sum(messages[day] for day in span),
             dau=dau,
             wau=wau,
             mau=mau,
             stickiness=rules.ratio(month_dau, mau),
             heatmap=tuple(tuple(row) for row in heat),
             top_channels=tuple(
-                ChannelCount(platform, channel, n) for (platform, channel), n in top_channels if n
+                ChannelCount(platform, channel, n) for platform, channel, n in top_channels
             ),
             top_contributors=tuple(
                 Contributor(member_id, name, n, r) for member_id, name, n, r in leaders
@@ -242,6 +227,55 @@ class Analytics:
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Engagement:
         """Return the participation scores, the community effect and who is most engaged."""
+        if rules.window(start, end, zone)[1] > self.clock.now():
+            return await self._engagement_in_sql(community_id, start, end, zone)
+        return await self._engagement_of_rows(community_id, start, end, zone)
+
+    async def _engagement_in_sql(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> Engagement:
+        """Compute the engagement page in the database from the stays kept now."""
+        since, until = rules.window(start, end, zone)
+        async with self.db.read() as conn:
+            ledger = await revenue_of.load(conn, community_id, until, until)
+            paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
+            found = await ranked.spread(
+                conn, community_id, start, end, since, until, top=TOP, paying=paying
+            )
+            names = await pages.names_of(
+                conn, sorted({r.member_id for r in (*found.most, *found.least)})
+            )
+        cost = self.costs.get(community_id, 1.0)
+        share = rules.ratio(found.paying_present, found.population)
+
+        def line(r: ranked.Ranked) -> MemberEngagement:
+            return MemberEngagement(
+                member_id=r.member_id,
+                name=names.get(r.member_id, ""),
+                interactions=r.messages - r.thread_messages + r.reactions,
+                discussions=r.thread_messages + r.answers,
+                contributions=r.accepted + r.attended + r.kudos,
+                days=r.days,
+                score=r.score,
+            )
+
+        return Engagement(
+            start=start,
+            end=end,
+            members=found.population,
+            paying_share=share,
+            mean_score=found.mean,
+            cost=cost,
+            effect=rules.ratio(share * found.mean, cost),
+            distribution=found.distribution,
+            most_engaged=tuple(line(r) for r in found.most),
+            least_engaged=tuple(line(r) for r in found.least),
+        )
+
+    async def _engagement_of_rows(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> Engagement:
+        """Compute the engagement page in Python from the stays as they were at its end."""
         _, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
             stays, parts, scores = await self._scores(conn, community_id, start, end, zone)
@@ -423,7 +457,66 @@ class Analytics:
         offset: int = 0,
         limit: int = 50,
     ) -> Members:
-        """Return a page of members matching ``search`` (a name) and ``segment``, sorted."""
+        """Return a page of members matching ``search`` (a name) and ``segment``, sorted.
+
+        A range reaching now, with no search and a sort other than by name, is filtered,
+        sorted and cut in the database; anything else, in Python over every member.
+        """
+        since, until = rules.window(start, end, zone)
+        limit = max(0, min(limit, directory.MAX_LIMIT))
+        offset = max(0, offset)
+        if until > self.clock.now() and not search.strip() and sort in ranked.SORTABLE:
+            async with self.db.read() as conn:
+                ledger = await revenue_of.load(conn, community_id, until, until)
+                paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
+                if segment is not Segment.PAYING or len(paying) <= ranked.PAYING_IN_LIMIT:
+                    found = await ranked.listing(
+                        conn,
+                        community_id,
+                        ranked.scores(community_id, start, end, since, until),
+                        start=start,
+                        end=end,
+                        sort=sort,
+                        segment=segment,
+                        paying=paying,
+                        offset=offset,
+                        limit=limit,
+                    )
+                    names = await pages.names_of(conn, [r.member_id for r, _, _ in found.rows])
+                    return Members(
+                        total=found.total,
+                        rows=tuple(
+                            MemberRow(
+                                member_id=r.member_id,
+                                name=names.get(r.member_id, ""),
+                                platforms=platforms,
+                                joined=r.joined,
+                                left=r.left,
+                                messages=r.messages,
+                                points=points,
+                                paying=r.member_id in paying,
+                                score=r.score,
+                            )
+                            for r, points, platforms in found.rows
+                        ),
+                    )
+        return await self._members_of_rows(
+            community_id, start, end, zone, search, sort, segment, offset, limit
+        )
+
+    async def _members_of_rows(
+        self,
+        community_id: int,
+        start: date,
+        end: date,
+        zone: ZoneInfo,
+        search: str,
+        sort: MemberSort,
+        segment: Segment,
+        offset: int,
+        limit: int,
+    ) -> Members:
+        """Filter, sort and cut the members list in Python, their stays as at the range's end."""
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
             identities = await directory.names_and_platforms(conn, community_id)

@@ -10,12 +10,23 @@ import pytest
 from sqlalchemy import select
 
 from bot.cogs import analytics
+from bot.cogs.analytics._fast import FastRollups
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config, load_config
 from bot.runtime import build
-from bot.store.tables import analytics_hours, analytics_member_days, analytics_presence
-from tests.cogs.analytics.world import ANA_D, ANA_T, CY, GENERAL, NY, TOPIC, ny, world_config
+from bot.store.tables import analytics_days, analytics_hours, analytics_member_days
+from tests.cogs.analytics.world import (
+    ANA_D,
+    ANA_T,
+    CY,
+    GENERAL,
+    NY,
+    TOPIC,
+    ny,
+    world_config,
+)
+from tests.cogs.analytics.world import rollup_rows as rows
 from tests.test_cli import cohort as run_cohort
 from tests.test_cli import write_config
 
@@ -30,16 +41,6 @@ def clock() -> ManualClock:
 def config(tmp_path: Path) -> Config:
     """Return the config of the New York community."""
     return world_config(tmp_path)
-
-
-async def rows(bot: Cohort) -> tuple[list[tuple[object, ...]], ...]:
-    """Return every rollup row, in a fixed order."""
-    async with bot.db.read() as conn:
-        found = []
-        for table in (analytics_hours, analytics_member_days, analytics_presence):
-            ordered = select(table).order_by(*table.primary_key.columns)
-            found.append([tuple(r) for r in (await conn.execute(ordered)).all()])
-    return tuple(found)
 
 
 async def test_linking_adds_both_accounts_days_together(cohort: Cohort) -> None:
@@ -71,6 +72,10 @@ async def test_linking_adds_both_accounts_days_together(cohort: Cohort) -> None:
         ).all()
     assert (kept.messages, kept.thread_messages) == (3, 2)
     kept_rows = await rows(cohort)
+    assert [r[2:] for r in kept_rows[3]] == [(4, 2, 0, 2)]  # messages, thread, reactions, active
+    joined = day.toordinal()  # each member's stay: joined that day, not left
+    assert [r[2:] for r in kept_rows[4]] == [(day, day, joined, None)] * 2
+    assert ana.member_id in {r[1] for r in kept_rows[4]}
     assert await analytics.rebuild(cohort.db, community.id, NY) == 4
     assert await rows(cohort) == kept_rows
 
@@ -142,3 +147,58 @@ async def test_reactions_count_for_the_member_and_the_channel(cohort: Cohort) ->
     assert [(c.name, c.messages, c.reactions) for c in page.top_contributors] == [("Cy", 1, 0)]
     engaged = await analytics.service_of(cohort).engagement(community.id, day, day, NY)
     assert {m.name: m.interactions for m in engaged.most_engaged} == {"Cy": 1, "Ana": 2}
+
+
+async def test_the_direct_sqlite_path_counts_as_a_rebuild_does(
+    cohort: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several members, days, threads and batches: the hook's rows equal the rebuilt ones."""
+    taken: list[int] = []
+    add = FastRollups.add
+
+    def counted(self: FastRollups, raw: object, batch: list[object]) -> None:
+        taken.append(len(batch))
+        add(self, raw, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FastRollups, "add", counted)
+    community = cohort.communities["demo"]
+    for n, (caller, channel, at) in enumerate(
+        [
+            (ANA_D, GENERAL, ny(2026, 10, 30, 23)),
+            (ANA_T, TOPIC, ny(2026, 10, 30, 23)),
+            (ANA_D, GENERAL, ny(2026, 10, 31, 0)),  # the next local day, the same UTC day
+            (CY, GENERAL, ny(2026, 10, 31, 9)),
+            (CY, TOPIC, ny(2026, 10, 31, 9)),
+        ]
+    ):
+        await cohort.dispatcher.message_posted(community, caller, channel, f"a{n}", "hi", at)
+    await asyncio.gather(
+        *(
+            cohort.dispatcher.message_posted(
+                community, (ANA_D, CY)[n % 2], GENERAL, f"b{n}", "hi", ny(2026, 10, 31, 10)
+            )
+            for n in range(30)
+        )
+    )
+    kept = await rows(cohort)
+    assert bool(taken) == (cohort.db.engine.dialect.name == "sqlite")
+    assert await analytics.rebuild(cohort.db, community.id, NY) == 35
+    assert await rows(cohort) == kept
+    assert [r[1:] for r in kept[3]] == [
+        (date(2026, 10, 30), 2, 1, 0, 2),
+        (date(2026, 10, 31), 33, 1, 0, 2),  # ana (discord) and cy
+    ]
+
+
+async def test_a_member_day_gone_behind_the_hooks_back_is_counted_again(cohort: Cohort) -> None:
+    """The hook remembers member-days it wrote; one deleted since is made again, and active."""
+    community = cohort.communities["demo"]
+    at = ny(2026, 10, 31, 9)
+    await cohort.dispatcher.message_posted(community, CY, GENERAL, "m1", "hi", at)
+    async with cohort.db.write() as conn:  # as an erasure or a merge would, elsewhere
+        await conn.execute(analytics_member_days.delete())
+        await conn.execute(analytics_days.delete())
+    await cohort.dispatcher.message_posted(community, CY, GENERAL, "m2", "again", at)
+    kept = await rows(cohort)
+    assert [r[3:] for r in kept[1]] == [(1, 0, 0)]
+    assert [r[2:] for r in kept[3]] == [(1, 0, 0, 1)]

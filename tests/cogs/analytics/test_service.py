@@ -17,6 +17,7 @@ from bot.cogs.analytics import (
     RetentionCohort,
     Segment,
 )
+from bot.cogs.analytics._rules import window
 from bot.core.cohort import Cohort
 from tests.cogs.analytics.world import (
     ANA_D,
@@ -24,6 +25,7 @@ from tests.cogs.analytics.world import (
     MONEY_START,
     NY,
     START,
+    rollup_rows,
     utc,
 )
 
@@ -104,7 +106,9 @@ async def test_rebuild_gives_what_was_kept_incrementally(world: Cohort) -> None:
         await service.growth(community.id, START, END, NY),
         await service.activity(community.id, START, END, NY),
     )
+    kept = await rollup_rows(world)
     assert await analytics.rebuild(world.db, community.id, NY) == 7
+    assert await rollup_rows(world) == kept
     after = (
         await service.growth(community.id, START, END, NY),
         await service.activity(community.id, START, END, NY),
@@ -189,9 +193,13 @@ async def test_revenue_from_what_gating_stores(world: Cohort) -> None:
     )
 
 
-async def test_engagement_scores_and_effect(world: Cohort) -> None:
+@pytest.mark.parametrize("way", ["_engagement_in_sql", "_engagement_of_rows"])
+async def test_engagement_scores_and_effect(world: Cohort, way: str) -> None:
+    """The database's scores (a range reaching now) and Python's (any range) agree."""
     svc, cid = service(world)
-    page = await svc.engagement(cid, START, END, NY)
+    assert world.clock.now() < window(START, END, NY)[1]  # the range reaches now
+    page = await getattr(svc, way)(cid, START, END, NY)
+    assert page == await svc.engagement(cid, START, END, NY)
     scores = {
         m.name: (m.interactions, m.discussions, m.contributions, m.days) for m in page.most_engaged
     }
@@ -263,6 +271,11 @@ async def test_members_search_sort_segment(
     page = await svc.members(cid, START, END, NY, search=search, sort=sort, segment=segment)
     assert [r.name for r in page.rows] == names
     assert page.total == len(names)
+    # The database's cut (the range reaches now) is the same as Python's over every member.
+    python = await svc._members_of_rows(cid, START, END, NY, search, sort, segment, 0, 50)
+    assert page == python
+    second = await svc.members(cid, START, END, NY, sort=sort, segment=segment, offset=1, limit=2)
+    assert second == await svc._members_of_rows(cid, START, END, NY, "", sort, segment, 1, 2)
 
 
 async def test_member_page(world: Cohort) -> None:

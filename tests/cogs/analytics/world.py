@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
@@ -24,6 +24,11 @@ from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
 from bot.store.tables import (
     access_sources,
+    analytics_days,
+    analytics_hours,
+    analytics_member_days,
+    analytics_member_totals,
+    analytics_presence,
     courses,
     lecture_attendance,
     lecture_deliveries,
@@ -358,3 +363,19 @@ async def stock(cohort: Cohort) -> dict[str, int]:
             )
         )
     return who
+
+
+async def rollup_rows(bot: Cohort) -> tuple[list[tuple[object, ...]], ...]:
+    """Return every rollup and totals row, in a fixed order."""
+    async with bot.db.read() as conn:
+        found = []
+        for table in (
+            analytics_hours,
+            analytics_member_days,
+            analytics_presence,
+            analytics_days,
+            analytics_member_totals,
+        ):
+            ordered = select(table).order_by(*table.primary_key.columns)
+            found.append([tuple(r) for r in (await conn.execute(ordered)).all()])
+    return tuple(found)

@@ -1,7 +1,7 @@
 """Gating access calls are claimed under a lease: one process makes each platform call.
 
-Revision ID: 0023_gating_leases
-Revises: 0022_telegram_updates
+Revision ID: 0024_gating_leases
+Revises: 0023_analytics_totals
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0023_gating_leases"
-down_revision = "0022_telegram_updates"
+revision = "0024_gating_leases"
+down_revision = "0023_analytics_totals"
 branch_labels = None
 depends_on = None
 

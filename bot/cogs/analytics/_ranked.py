@@ -1,0 +1,384 @@
+"""Per-member figures over a range, computed in SQL: the engagement page and the members list.
+
+Used when the range reaches now (the dashboard's default: the last N days), so each member's
+stay as kept in ``analytics_member_totals`` is their stay at the range's end. Each member's
+score parts are summed in the database (the member-day sums from a covering index, the Q&A,
+lecture and kudos counts grouped by member), and the score U = (I + D + C) / T with them, so a
+page sorts, cuts, counts and buckets there and reads O(top-N) rows, never O(members x days).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Select,
+    Subquery,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics._figures import Bucket, MemberSort, Segment
+from bot.cogs.analytics._pages import fetch
+from bot.cogs.analytics._people import KUDOS
+from bot.store.tables import (
+    accounts,
+    analytics_member_days,
+    analytics_member_totals,
+    lecture_attendance,
+    points_balances,
+    points_ledger,
+    qa_answers,
+    qa_questions,
+)
+
+PARTS = ("messages", "thread_messages", "reactions", "answers", "accepted", "attended", "kudos")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One member's parts, days present and score, as the database computed them."""
+
+    member_id: int
+    messages: int
+    thread_messages: int
+    reactions: int
+    answers: int
+    accepted: int
+    attended: int
+    kudos: int
+    days: int
+    score: float
+    joined: date | None
+    left: date | None
+
+
+EXTRAS = ("answers", "accepted", "attended", "kudos")
+
+
+def _one_of(member: Any, name: str) -> list[Any]:
+    """Return the columns of a row that counts one ``name`` for ``member``."""
+    return [
+        member.label("member_id"),
+        *(literal_column("1" if n == name else "0").label(n) for n in EXTRAS),
+    ]
+
+
+def _extras(
+    community_id: int, since: datetime, until: datetime, members: Sequence[int] | None
+) -> Subquery:
+    """Return Q&A answers, accepted answers, lectures attended and kudos per member."""
+    a = qa_answers.c
+    q = qa_questions.c
+    at = lecture_attendance.c
+    pl = points_ledger.c
+    parts = union_all(
+        select(*_one_of(a.author_id, "answers")).where(
+            a.community_id == community_id,
+            a.deleted_at.is_(None),
+            a.posted_at >= since,
+            a.posted_at < until,
+        ),
+        select(*_one_of(a.author_id, "accepted"))
+        .select_from(qa_answers.join(qa_questions, q.accepted_answer_id == a.id))
+        .where(q.community_id == community_id, q.solved_at >= since, q.solved_at < until),
+        select(*_one_of(at.member_id, "attended")).where(
+            at.community_id == community_id, at.at >= since, at.at < until
+        ),
+        select(*_one_of(pl.member_id, "kudos")).where(
+            pl.community_id == community_id,
+            pl.reason == KUDOS,
+            pl.delta > 0,
+            pl.created_at >= since,
+            pl.created_at < until,
+        ),
+    ).subquery()
+    c = parts.c
+    summed = select(c.member_id, *(func.sum(c[n]).label(n) for n in EXTRAS)).group_by(c.member_id)
+    if members is not None:
+        summed = summed.where(c.member_id.in_(members))
+    return summed.subquery()
+
+
+def scores(
+    community_id: int,
+    start: date,
+    end: date,
+    since: datetime,
+    until: datetime,
+    members: Sequence[int] | None = None,
+) -> Subquery:
+    """Return every member with a kept stay (or only ``members``): parts, days and score."""
+    d = analytics_member_days.c
+    days = (
+        select(
+            d.member_id,
+            func.sum(d.messages).label("messages"),
+            func.sum(d.thread_messages).label("thread_messages"),
+            func.sum(d.reactions).label("reactions"),
+        )
+        .where(d.community_id == community_id, d.day >= start, d.day <= end)
+        .group_by(d.member_id)
+    )
+    if members is not None:
+        days = days.where(d.member_id.in_(members))
+    days_of = days.subquery()
+    extra = _extras(community_id, since, until, members)
+    t = analytics_member_totals.c
+    first, last = start.toordinal(), end.toordinal()
+    present = (
+        case(
+            (and_(t.left_ordinal.is_not(None), t.left_ordinal < last), t.left_ordinal),
+            else_=literal(last),
+        )
+        - case((t.joined_ordinal > first, t.joined_ordinal), else_=literal(first))
+        + 1
+    )
+    counts = {
+        "messages": func.coalesce(days_of.c.messages, 0),
+        "thread_messages": func.coalesce(days_of.c.thread_messages, 0),
+        "reactions": func.coalesce(days_of.c.reactions, 0),
+        "answers": func.coalesce(extra.c.answers, 0),
+        "accepted": func.coalesce(extra.c.accepted, 0),
+        "attended": func.coalesce(extra.c.attended, 0),
+        "kudos": func.coalesce(extra.c.kudos, 0),
+    }
+    # I + D + C: messages outside threads and reactions, thread replies and answers, accepted
+    # answers, lectures and kudos; the thread messages cancel out.
+    total = (
+        counts["messages"]
+        + counts["reactions"]
+        + counts["answers"]
+        + counts["accepted"]
+        + counts["attended"]
+        + counts["kudos"]
+    )
+    score = case(
+        (present > 0, cast(total, Float) / cast(present, Float)), else_=literal(0.0, Float)
+    )
+    found = (
+        select(
+            t.member_id,
+            *(value.label(name) for name, value in counts.items()),
+            present.label("days"),
+            score.label("score"),
+            t.joined_ordinal,
+            t.left_ordinal,
+        )
+        .select_from(
+            analytics_member_totals.outerjoin(
+                days_of, days_of.c.member_id == t.member_id
+            ).outerjoin(extra, extra.c.member_id == t.member_id)
+        )
+        .where(t.community_id == community_id, t.joined_ordinal.is_not(None))
+    )
+    if members is not None:
+        found = found.where(t.member_id.in_(members))
+    return found.subquery()
+
+
+def _day(ordinal: int | None) -> date | None:
+    return None if ordinal is None else date.fromordinal(int(ordinal))
+
+
+def ranked(row: Any) -> Ranked:
+    """Return a row of ``scores`` as a ``Ranked``."""
+    return Ranked(
+        member_id=int(row.member_id),
+        messages=int(row.messages),
+        thread_messages=int(row.thread_messages),
+        reactions=int(row.reactions),
+        answers=int(row.answers),
+        accepted=int(row.accepted),
+        attended=int(row.attended),
+        kudos=int(row.kudos),
+        days=int(row.days),
+        score=float(row.score),
+        joined=_day(row.joined_ordinal),
+        left=_day(row.left_ordinal),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """The engagement page's figures over the members present in the range."""
+
+    population: int
+    mean: float
+    distribution: tuple[Bucket, ...]
+    most: list[Ranked]
+    least: list[Ranked]
+    paying_present: int
+
+
+async def spread(
+    conn: AsyncConnection,
+    community_id: int,
+    start: date,
+    end: date,
+    since: datetime,
+    until: datetime,
+    *,
+    top: int,
+    paying: set[int],
+) -> Spread:
+    """Count, average and bucket the scores of members present; take the top and bottom.
+
+    The distribution needs every present member's score: one narrow read (id, score), the
+    parts and days then read for the shown members only.
+    """
+    every = scores(community_id, start, end, since, until)
+    r = every.c
+    found = [
+        (float(score), int(member_id))
+        for member_id, score in await fetch(conn, select(r.member_id, r.score).where(r.days > 0))
+    ]
+    population = len(found)
+    counts = Counter(rules.bucket_index(score) for score, _ in found)
+    most = heapq.nsmallest(top, found, key=lambda x: (-x[0], x[1]))
+    least = heapq.nsmallest(top, found, key=lambda x: (x[0], -x[1]))
+    shown = sorted({m for _, m in (*most, *least)})
+    lines: dict[int, Ranked] = {}
+    if shown:
+        chosen = scores(community_id, start, end, since, until, shown)
+        lines = {x.member_id: x for x in map(ranked, await fetch(conn, select(chosen)))}
+    edges = rules.SCORE_EDGES
+    return Spread(
+        population=population,
+        mean=rules.ratio(sum(score for score, _ in found), population),
+        distribution=tuple(
+            Bucket(edge, edges[n + 1] if n + 1 < len(edges) else None, counts[n])
+            for n, edge in enumerate(edges)
+        ),
+        most=[lines[m] for _, m in most],
+        least=[lines[m] for _, m in least],
+        paying_present=sum(1 for _, m in found if m in paying),
+    )
+
+
+# --- the members list ------------------------------------------------------------------------
+
+SORTABLE = frozenset(
+    [MemberSort.ENGAGEMENT, MemberSort.MESSAGES, MemberSort.POINTS, MemberSort.JOINED]
+)
+PAYING_IN_LIMIT = 5000  # above this many paying members, the list is cut in Python
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One page of the members list as the database cut it, and the number matching."""
+
+    total: int
+    rows: list[tuple[Ranked, int, tuple[str, ...]]]  # the member, points, platforms
+
+
+async def listing(
+    conn: AsyncConnection,
+    community_id: int,
+    ranked_members: Subquery,
+    *,
+    start: date,
+    end: date,
+    sort: MemberSort,
+    segment: Segment,
+    paying: set[int],
+    offset: int,
+    limit: int,
+) -> Listed:
+    """Filter the community's members by ``segment``, sort, count and cut them in SQL."""
+    a = accounts.c
+    held = (
+        select(
+            a.member_id,
+            func.count(func.distinct(a.platform)).label("platforms"),
+        )
+        .where(a.community_id == community_id)
+        .group_by(a.member_id)
+        .subquery()
+    )
+    r = ranked_members.c
+    b = points_balances.c
+    points = func.coalesce(b.balance, 0)
+    score = func.coalesce(r.score, 0.0)
+    messages = func.coalesce(r.messages, 0)
+    joined = r.joined_ordinal
+    left = r.left_ordinal
+    first, last = start.toordinal(), end.toordinal()
+    where = {
+        Segment.ALL: None,
+        Segment.PAYING: held.c.member_id.in_(sorted(paying)),
+        Segment.ACTIVE: or_(messages > 0, score > 0),
+        Segment.INACTIVE: and_(left.is_(None), messages == 0, score == 0),
+        Segment.NEW: and_(joined >= first, joined <= last),
+        Segment.LEFT: and_(left >= first, left <= last),
+        Segment.LINKED: held.c.platforms > 1,
+    }[segment]
+    base = select(
+        held.c.member_id,
+        points.label("points"),
+        *(func.coalesce(r[name], 0).label(name) for name in PARTS),
+        func.coalesce(r.days, 0).label("days"),
+        score.label("score"),
+        joined.label("joined_ordinal"),
+        left.label("left_ordinal"),
+    ).select_from(
+        held.outerjoin(ranked_members, r.member_id == held.c.member_id).outerjoin(
+            points_balances,
+            and_(b.community_id == community_id, b.member_id == held.c.member_id),
+        )
+    )
+    if where is not None:
+        base = base.where(where)
+    order: dict[MemberSort, list[Any]] = {
+        MemberSort.ENGAGEMENT: [score.desc()],
+        MemberSort.MESSAGES: [messages.desc()],
+        MemberSort.POINTS: [points.desc()],
+        MemberSort.JOINED: [func.coalesce(joined, date.min.toordinal()).desc()],
+    }
+    # The number matching comes with the page (a window count, taken before the cut).
+    page: Select[Any] = (
+        base.add_columns(func.count().over().label("matching"))
+        .order_by(*order[sort], held.c.member_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = await fetch(conn, page)
+    if rows:
+        total = rows[0].matching
+    else:
+        total = await conn.scalar(select(func.count()).select_from(base.subquery()))
+    platforms: dict[int, set[str]] = {}
+    if rows:
+        for member_id, platform in await fetch(
+            conn,
+            select(a.member_id, a.platform).where(
+                a.community_id == community_id, a.member_id.in_([int(x[0]) for x in rows])
+            ),
+        ):
+            platforms.setdefault(int(member_id), set()).add(str(platform))
+    return Listed(
+        total=int(total or 0),
+        rows=[
+            (
+                ranked(x),
+                int(x.points),
+                tuple(sorted(platforms.get(int(x.member_id), set()))),
+            )
+            for x in rows
+        ],
+    )
