@@ -116,7 +116,10 @@ class AccessQueue:
                 await conn.execute(_access_update(keys, settle), batch)
             await conn.execute(
                 update(gating_access)
-                .where(gating_access.c.claimed_by == token)
+                .where(
+                    gating_access.c.id.in_([row.id for row in due]),
+                    gating_access.c.claimed_by == token,
+                )
                 .values(claimed_by=None, lease_until=None)
             )
         for community, key, params in results.alerts:
