@@ -50,6 +50,7 @@ class Alarm:
         self.fired = 0  # how many times ``fire`` ran (tests and benchmarks read it)
         self.armed_for: datetime | None = None  # the due time it sleeps towards, if any
         self._changed = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._stopping = False
 
     def rearm(self) -> None:
@@ -60,10 +61,16 @@ class Alarm:
         """Make ``run`` return at its next wake-up, or at once if it has not begun."""
         self._stopping = True
         self._changed.set()
+        self._stopped.set()
 
     def resume(self) -> None:
         """Let ``run`` run again after a ``stop`` (a restart of the same process's service)."""
         self._stopping = False
+        self._stopped.clear()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` unless ``stop`` comes first: a backoff a rearm does not cut short."""
+        await self._sleep_unless(seconds, self._stopped)
 
     async def run(self) -> None:
         """Wait for each due time and fire; run until ``stop`` (as a supervised task)."""
@@ -89,11 +96,15 @@ class Alarm:
             await self._wait(wait.total_seconds())
 
     async def _wait(self, seconds: float) -> None:
-        """Sleep ``seconds`` unless ``rearm`` comes first."""
-        if self._changed.is_set():
+        """Sleep ``seconds`` unless ``rearm`` (or ``stop``) comes first."""
+        await self._sleep_unless(seconds, self._changed)
+
+    async def _sleep_unless(self, seconds: float, event: asyncio.Event) -> None:
+        """Sleep ``seconds`` unless ``event`` is or becomes set."""
+        if event.is_set():
             return
         sleeper = asyncio.ensure_future(self.sleep(seconds))
-        waker = asyncio.ensure_future(self._changed.wait())
+        waker = asyncio.ensure_future(event.wait())
         try:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -142,7 +153,7 @@ class Timer:
             if watch is not None:
                 pause = watch.failed(exc)  # counted like a job's failure; None: given up
                 if pause is not None:
-                    await self.alarm.sleep(pause)  # back off before firing again
+                    await self.alarm.pause(pause)  # back off before firing again
         else:
             if watch is not None:
                 watch.ok()
