@@ -4,19 +4,24 @@ Each bot is built on its own engine (its own connections), as a process of its o
 their inbox workers run at the same time. On PostgreSQL the rows are claimed ``FOR UPDATE SKIP
 LOCKED``; on SQLite writers take turns and an event applied meanwhile is no longer pending.
 2,000 events, each posted twice in a shuffled order, 16 at a time as Stripe does. A worker that
-finds the first due events held by another looks past them (``Inbox.drain``), so on PostgreSQL
-all three apply events at once; an event whose transaction loses a race with another's (the
-same subscription made by both, a deadlock) is applied again at once, not left pending.
+finds the first due events held by another looks past them (``Inbox.drain``), also in the
+worker's pass that takes one batch at a time, so on PostgreSQL all three apply events at once.
+A batch, or an event, whose transaction loses a race with another's (the same subscription made
+by both, a deadlock) is applied again at once, not left pending.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
+from sqlalchemy.exc import DBAPIError
 
 from bot.cogs.gating._outcomes import EventStatus
 from bot.core.clock import ManualClock
@@ -73,7 +78,8 @@ async def test_three_bots_apply_shuffled_duplicated_events_exactly_once(
                     applied[event_id] += 1
 
                 bot.gating.inbox.hooks.append(seen)
-            taken = await asyncio.gather(*(bot.gating.inbox.drain() for bot in bots))
+            # The worker's own pass: a batch of events, then the access calls, until done.
+            taken = await asyncio.gather(*(bot.gating.run_due() for bot in bots))
             if first.cohort.db.engine.dialect.name == "postgresql":
                 assert all(taken), taken  # each worker applied a share
             await first.gating.run_due()
@@ -164,3 +170,39 @@ async def test_access_a_dead_process_claimed_is_given_once_its_lease_runs_out(
         assert await bot.gating.queue.run() == 3
         assert set(calls.values()) == {1} and len(calls) == 3
         assert await bot.gating.queue.run() == 0
+
+
+async def test_a_batch_that_loses_a_race_is_applied_again_whole(
+    tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with world(tmp_path, clock) as bot:
+        _, events = await _sessions(bot, 10)
+        for event in events:
+            assert await bot.post(event) == 200
+        inbox = bot.gating.inbox
+        apply = inbox.applier.apply
+        calls = 0
+
+        async def deadlocked_once(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 5:  # as PostgreSQL ends a transaction it picked to break a deadlock
+                raise DBAPIError("INSERT INTO access_sources", None, Exception("deadlock detected"))
+            return await apply(*args, **kwargs)
+
+        one_by_one: list[int] = []
+
+        async def apply_row(row: Any) -> None:
+            one_by_one.append(row.id)
+
+        inbox.applier.apply = deadlocked_once  # type: ignore[method-assign]
+        inbox._apply_row = apply_row  # type: ignore[method-assign]
+        with caplog.at_level(logging.INFO, logger="bot.cogs.gating"):
+            assert await inbox.drain() == len(events)
+        assert one_by_one == []  # not one transaction per event
+        assert await bot.count("stripe_events", status=EventStatus.APPLIED.value) == len(events)
+        assert await bot.count("purchases") == 10
+        assert [r.levelno for r in caplog.records if "lost a race" in r.getMessage()] == [
+            logging.INFO
+        ]
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

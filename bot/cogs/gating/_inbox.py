@@ -135,7 +135,6 @@ class Inbox:
         batches = 0
         after = 0  # due events up to this id were another process's in this pass
         while max_batches is None or batches < max_batches:
-            batches += 1
             now = self.cohort.clock.now()
             async with self.cohort.db.read() as conn:
                 due = (
@@ -158,13 +157,20 @@ class Inbox:
             taken = await self._apply_batch(due)
             if not taken:
                 # Other processes hold every one of them (they read the same first rows): those
-                # are theirs. Look past them rather than stop, so the processes share the work.
+                # are theirs. Look past them rather than stop, so the processes share the work;
+                # a batch of others' events does not count as one of this pass's.
                 after = max(row.id for row in due)
+                continue
+            batches += 1
             count += taken
         return count
 
     async def _apply_batch(
-        self, due: Sequence[Row[Any]], fetched: Reads | None = None, rounds: int = 0
+        self,
+        due: Sequence[Row[Any]],
+        fetched: Reads | None = None,
+        rounds: int = 0,
+        races: int = 0,
     ) -> int:
         """Apply due events in one write transaction; return how many were taken.
 
@@ -173,9 +179,11 @@ class Inbox:
         it waits for may have come in it) and otherwise marked for a retry in the same
         transaction. What events need from Stripe is read after the commit, so that no HTTP
         call is made while the write lock is held, and those events follow in a batch of their
-        own, with the reads (``rounds`` times at most). Any other error rolls the whole batch
-        back and its events are applied again one transaction each, where an error costs only
-        its own event. Notices, hooks and platform calls follow the commit.
+        own, with the reads (``rounds`` times at most). A batch that lost a race with another
+        process's (the same subscription made by both, a deadlock) is tried again whole, reading
+        what the other made, ``RACE_RETRIES`` times at most. Any other error rolls the whole
+        batch back and its events are applied again one transaction each, where an error costs
+        only its own event. Notices, hooks and platform calls follow the commit.
         """
         applied: list[tuple[Row[Any], Outcome]] = []
         fetch: list[tuple[Row[Any], tuple[FetchKey, ...]]] = []
@@ -220,6 +228,15 @@ class Inbox:
                     except (Defer, NeedFetch):
                         retry.append((row, wait))
                 await self._settle(conn, applied, retry)
+        except DBAPIError as exc:
+            self.applier.lookups.clear()  # what it read belongs to the rolled-back transaction
+            if races < RACE_RETRIES:
+                log.info("gating: a batch of %s events lost a race (%s); again", taken, exc.orig)
+                return await self._apply_batch(due[:taken], fetched, rounds, races + 1)
+            log.exception("gating: a batch of %s events failed; applying them one by one", taken)
+            for row in due[:taken]:
+                await self._apply_row(row)
+            return taken
         except Exception:
             log.exception("gating: a batch of %s events failed; applying them one by one", taken)
             self.applier.lookups.clear()  # what it read belongs to the rolled-back transaction
