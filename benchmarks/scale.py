@@ -146,17 +146,19 @@ async def run_round(url: str, folder: Path, processes: int, messages: int, sende
     return {"wall": wall, "cpu": cpu, "messages": processes * messages}
 
 
+def backends() -> list[tuple[str, str | None]]:
+    """Return SQLite and, when ``COHORT_TEST_POSTGRES`` names a server, PostgreSQL with it."""
+    server = os.environ.get("COHORT_TEST_POSTGRES")
+    return [("sqlite", None)] + ([("postgresql", server)] if server else [])
+
+
 async def ingest(messages: int, senders: int) -> None:
     """Print the ingest figures for SQLite and, when a server is given, PostgreSQL."""
-    backends: list[tuple[str, str | None]] = [("sqlite", None)]
-    server = os.environ.get("COHORT_TEST_POSTGRES")
-    if server:
-        backends.append(("postgresql", server))
     load = os.getloadavg()
     print(f"message ingest, {messages} messages per process, {senders} senders each")
     print(f"cores: {os.cpu_count()}, load average at start: {load[0]:.1f} {load[1]:.1f}")
     print("goal: PostgreSQL grows with processes (up to the cores); SQLite (anchor) does not")
-    for backend, server_url in backends:
+    for backend, server_url in backends():
         base = None
         for processes in PROCESSES:
             with tempfile.TemporaryDirectory() as tmp:
@@ -367,16 +369,12 @@ async def board_latency(url: str, folder: Path) -> dict[str, list[float]]:
 
 async def leaderboards(members: int, entries: int) -> None:
     """Print leaderboard p50/p99 on SQLite (the anchor) and PostgreSQL, side by side."""
-    backends: list[tuple[str, str | None]] = [("sqlite", None)]
-    server = os.environ.get("COHORT_TEST_POSTGRES")
-    if server:
-        backends.append(("postgresql", server))
     print(f"leaderboard at {members:,} members and {entries:,} ledger entries")
     print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}")
     print("goal: p99 under 150 ms on both; PostgreSQL within 2x of SQLite (the anchor)")
     board = Board(members, entries)
     results: dict[str, dict[str, list[float]]] = {}
-    for backend, server_url in backends:
+    for backend, server_url in backends():
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             if server_url is None:

@@ -34,7 +34,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from benchmarks.scale import PROCESSES, _fresh_postgres
+from benchmarks.scale import PROCESSES, _fresh_postgres, backends
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs.gating import Gating
 from bot.core.clock import SystemClock
@@ -198,15 +198,11 @@ async def run_round(
 
 async def main(buyers: int) -> None:
     """Print the webhook apply figures for SQLite and, when a server is given, PostgreSQL."""
-    backends: list[tuple[str, str | None]] = [("sqlite", None)]
-    server = os.environ.get("COHORT_TEST_POSTGRES")
-    if server:
-        backends.append(("postgresql", server))
     load = os.getloadavg()
     print(f"Stripe webhook apply, {buyers} buyers (a checkout and its payment each)")
     print(f"cores: {os.cpu_count()}, load average at start: {load[0]:.1f} {load[1]:.1f}")
     print("goal: PostgreSQL grows with processes (up to the cores); SQLite (anchor) does not")
-    for backend, server_url in backends:
+    for backend, server_url in backends():
         base = None
         for processes in PROCESSES:
             async with StripeServer() as stripe:

@@ -228,18 +228,12 @@ class Inbox:
                     except (Defer, NeedFetch):
                         retry.append((row, wait))
                 await self._settle(conn, applied, retry)
-        except DBAPIError as exc:
+        except Exception as exc:
             self.applier.lookups.clear()  # what it read belongs to the rolled-back transaction
-            if races < RACE_RETRIES:
+            if isinstance(exc, DBAPIError) and races < RACE_RETRIES:
                 log.info("gating: a batch of %s events lost a race (%s); again", taken, exc.orig)
                 return await self._apply_batch(due[:taken], fetched, rounds, races + 1)
             log.exception("gating: a batch of %s events failed; applying them one by one", taken)
-            for row in due[:taken]:
-                await self._apply_row(row)
-            return taken
-        except Exception:
-            log.exception("gating: a batch of %s events failed; applying them one by one", taken)
-            self.applier.lookups.clear()  # what it read belongs to the rolled-back transaction
             for row in due[:taken]:
                 await self._apply_row(row)
             return taken
