@@ -114,6 +114,13 @@ async def _fresh_postgres(server: str, name: str) -> str:
     return url.set(drivername="postgresql+asyncpg", database=name).render_as_string(False)
 
 
+async def fresh_database(server: str | None, folder: Path, name: str) -> str:
+    """Return the URL of an empty database: bench.db in ``folder``, or ``name`` on ``server``."""
+    if server is None:
+        return f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    return await _fresh_postgres(server, name)
+
+
 async def run_round(url: str, folder: Path, processes: int, messages: int, senders: int) -> dict:
     """Start ``processes`` workers on ``url`` at once; return the wall time and their CPU."""
     db = Database(url)
@@ -163,10 +170,7 @@ async def ingest(messages: int, senders: int) -> None:
         for processes in PROCESSES:
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
-                if server_url is None:
-                    url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-                else:
-                    url = await _fresh_postgres(server_url, f"bench_scale_{processes}")
+                url = await fresh_database(server_url, folder, f"bench_scale_{processes}")
                 got = await run_round(url, folder, processes, messages, senders)
             rate = got["messages"] / got["wall"]
             base = base or rate
@@ -377,10 +381,7 @@ async def leaderboards(members: int, entries: int) -> None:
     for backend, server_url in backends():
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            if server_url is None:
-                url = f"sqlite+aiosqlite:///{folder / 'board.db'}"
-            else:
-                url = await _fresh_postgres(server_url, "bench_scale_board")
+            url = await fresh_database(server_url, folder, "bench_scale_board")
             db = Database(url)
             try:
                 await db.upgrade()
@@ -388,7 +389,7 @@ async def leaderboards(members: int, entries: int) -> None:
                 await db.close()
             started = time.perf_counter()
             if server_url is None:
-                load_sqlite(folder / "board.db", board)
+                load_sqlite(folder / "bench.db", board)
             else:
                 await load_postgres(url, board)
             print(

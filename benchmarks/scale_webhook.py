@@ -34,7 +34,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from benchmarks.scale import PROCESSES, _fresh_postgres, backends
+from benchmarks.scale import PROCESSES, backends, fresh_database
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs.gating import Gating
 from bot.core.clock import SystemClock
@@ -209,10 +209,7 @@ async def main(buyers: int) -> None:
                 add_prices(stripe)
                 with tempfile.TemporaryDirectory() as tmp:
                     folder = Path(tmp)
-                    if server_url is None:
-                        url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-                    else:
-                        url = await _fresh_postgres(server_url, f"bench_webhook_{processes}")
+                    url = await fresh_database(server_url, folder, f"bench_webhook_{processes}")
                     got = await run_round(url, folder, stripe, processes, buyers)
             statuses, bought, granted = got["state"]
             # Applied, or ignored as older than what another process applied first.
