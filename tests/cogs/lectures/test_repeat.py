@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import time
 from collections.abc import Callable
@@ -125,6 +126,27 @@ def test_any_repeat_text_is_read_or_refused_with_a_user_error(text: str) -> None
     except UserError:
         return
     assert 1 <= len(got.starts) <= repeat.MAX_OCCURRENCES
+
+
+def test_a_garbage_collection_during_the_walk_is_not_charged_to_the_rule() -> None:
+    def slow_collection(phase: str, info: dict[str, int]) -> None:
+        """Spend a budget's worth of thread time, as a full collection of a large heap does."""
+        if phase == "start":
+            spent = time.thread_time() + repeat.CPU_BUDGET
+            while time.thread_time() < spent:
+                pass
+
+    thresholds = gc.get_threshold()
+    gc.callbacks.append(slow_collection)
+    gc.set_threshold(1)  # a collection at nearly every allocation
+    try:
+        got = repeat.parse_repeat(
+            "monthly 3 times", first=at("2026-12-01 19:30"), tz=BERLIN, now=NOW
+        )
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.remove(slow_collection)
+    assert len(got.starts) == 3
 
 
 def test_a_weekly_series_keeps_its_wall_clock_across_dst() -> None:
