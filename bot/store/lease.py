@@ -79,13 +79,18 @@ class Lease:
         ``FOR UPDATE SKIP LOCKED``). Return the rows it claimed.
         """
         first = select(table.c.id).where(free).order_by(*order_by).limit(limit)
+        chosen: Any = first
         if conn.dialect.name == "postgresql":
             # Rows another process is claiming right now are passed over, not waited for: each
             # process takes its own batch at once instead of queueing behind the same rows.
-            first = first.with_for_update(skip_locked=True)
+            # The ids are read first: as a subquery of the UPDATE, PostgreSQL may run the
+            # LIMIT again for each row (a nested loop) and so claim every free row at once.
+            chosen = (await conn.execute(first.with_for_update(skip_locked=True))).scalars().all()
+            if not chosen:
+                return []
         result = await conn.execute(
             update(table)
-            .where(table.c.id.in_(first), free)
+            .where(table.c.id.in_(chosen), free)
             .values(claimed_by=token, lease_until=self.until(now), **values)
             .returning(*returning)
         )
