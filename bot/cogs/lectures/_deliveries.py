@@ -46,7 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SWEEP_BATCH = 500
+SWEEP_BATCH = 500  # occurrences planned per transaction
+# Deliveries claimed at a time: what one sweep sends in a few seconds, so that the other
+# processes take the rest at once instead of idling while one sends a whole sweep in turn.
+CLAIM_BATCH = 25
 DELIVERY_KEY = ("occurrence_id", "occurrence_start", "kind", "offset_s")
 _SENDING = DeliveryState.SENDING.value
 
@@ -189,7 +192,7 @@ class Deliveries:
                 token=token,
                 now=now,
                 order_by=(table.c.due_at, table.c.id),
-                limit=SWEEP_BATCH,
+                limit=CLAIM_BATCH,
                 returning=(
                     table.c.id,
                     table.c.occurrence_id,
@@ -203,7 +206,7 @@ class Deliveries:
             # RETURNING comes in no set order: send the soonest due first.
             rows = sorted(rows, key=lambda r: (r.due_at, r.id))
             claims = await self._keep_sendable(conn, rows, now, token, result)
-        return claims, planned == SWEEP_BATCH or len(rows) == SWEEP_BATCH
+        return claims, planned == SWEEP_BATCH or len(rows) == CLAIM_BATCH
 
     async def _plan_due(self, conn: AsyncConnection, now: datetime) -> int:
         """Add a free row for each delivery of the occurrences due; return how many were due."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -85,7 +84,6 @@ class LectureService:
         self.lease = Lease(claimant_id(), cohort.config.work.lease)
         self.native = native.NativeEvents(cohort, self.community, self.lease)
         self.deliveries = Deliveries(self, self.lease)
-        self._catch_up: asyncio.Task[None] | None = None
         # Fires each delivery on its second; the runtime's sweep stays as the safety net.
         self.timer = Timer(
             "lectures.alarm",
@@ -155,25 +153,14 @@ class LectureService:
         return result
 
     async def start(self) -> None:
-        """Sweep once now (what came due while the bot was down), then arm the alarm."""
+        """Arm the alarm: it sweeps at once what came due while the bot was down."""
         self.deliveries.stopping = False
-        if self._catch_up is None:
-            self._catch_up = asyncio.create_task(self._first_sweep(), name="lectures-catch-up")
         await self.timer.start()
-
-    async def _first_sweep(self) -> None:
-        try:
-            await self.sweep()
-        except Exception:
-            log.exception("lectures: the first sweep failed; the timer sweeps again")
 
     async def stop(self) -> None:
         """Let the sweeps stop after the delivery in hand and free the claims they leave."""
         self.deliveries.stopping = True
         await self.timer.stop()
-        if self._catch_up is not None:
-            await self._catch_up
-            self._catch_up = None
 
     async def dm(
         self,
