@@ -2,16 +2,22 @@
 
 ``.ci/with-postgres`` starts a throwaway server and sets ``COHORT_TEST_POSTGRES`` to a URL of
 its maintenance database. Each xdist worker migrates one template database once; a test's
-database is a ``CREATE DATABASE ... TEMPLATE`` copy of it (milliseconds, not a migration run),
-named after the test's ``tmp_path`` so that building the bot twice in one test (a restart)
-finds the same data, and dropped when the test ends.
+database is a ``CREATE DATABASE ... TEMPLATE`` copy of it (not a migration run), kept for the
+test's ``tmp_path`` so that building the bot twice in one test (a restart) finds the same data,
+and dropped when the test ends.
+
+A copy costs the server two checkpoints (a tenth of a second or more on a busy machine), and a
+drop a few hundredths: both happen on a thread of the worker's own while tests run. A test takes
+a copy made ahead of it, and leaves its databases to be dropped behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
+import queue
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,9 +31,12 @@ from bot.store.db import Database
 ENV = "COHORT_TEST_POSTGRES"
 T = TypeVar("T")
 
+AHEAD = 2  # migrated databases each worker keeps ready
+
 _lock = threading.Lock()
 _template: str | None = None
 _created: list[str] = []
+_names: dict[str, str] = {}
 
 
 def server_url() -> str | None:
@@ -92,8 +101,13 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def _maintenance() -> str:
+    """Return the name of the server's maintenance database (the one the URL names)."""
+    return make_url(server_url() or "").database or "postgres"
+
+
 async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(_dsn(make_url(server_url() or "").database or "postgres"))
+    conn = await asyncpg.connect(_dsn(_maintenance()))
     try:
         await conn.execute(sql)
     finally:
@@ -121,41 +135,128 @@ def _template_name() -> str:
         return _template
 
 
-def database_name(tmp_path: Path) -> str:
-    """Return the database name this test's ``tmp_path`` stands for."""
-    digest = hashlib.sha1(str(tmp_path).encode()).hexdigest()[:16]
-    return f"t_{_worker()}_{digest}"
+class _Spares:
+    """Migrated databases made ahead of the tests and dropped after them, on a thread of its own."""
+
+    def __init__(self, template: str) -> None:
+        self._template = template
+        self._numbers = itertools.count()
+        self._jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._ready: queue.Queue[str | BaseException] = queue.Queue()
+        # A daemon: a worker that ends without ``finish`` must not hang on it.
+        self._thread = threading.Thread(
+            target=self._serve, name="test-postgres-spares", daemon=True
+        )
+        self._thread.start()
+        for _ in range(AHEAD):
+            self._make()
+
+    def take(self) -> str:
+        """Return a migrated database of the test's own, and start making the next one."""
+        got = self._ready.get(timeout=300)
+        if isinstance(got, BaseException):
+            raise got
+        self._make()
+        return got
+
+    def drop(self, name: str) -> None:
+        """Drop ``name`` once the thread gets to it (its connections are closed by force)."""
+        self._jobs.put(("drop", name))
+
+    def close(self) -> None:
+        """Drop what is ready and what is left to drop, then end the thread."""
+        self._jobs.put(None)
+        self._thread.join()
+        leftover: list[str] = []
+        while not self._ready.empty():
+            got = self._ready.get()
+            if isinstance(got, str):
+                leftover.append(got)
+
+        async def drop() -> None:
+            for name in leftover:
+                await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        _run(drop)
+
+    def _make(self) -> None:
+        self._jobs.put(("make", f"t_{_worker()}_{next(self._numbers)}"))
+
+    def _serve(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            conn = loop.run_until_complete(asyncpg.connect(_dsn(_maintenance())))
+            try:
+                while (job := self._jobs.get()) is not None:
+                    loop.run_until_complete(self._do(conn, *job))
+            finally:
+                loop.run_until_complete(conn.close())
+        finally:
+            loop.close()
+
+    async def _do(self, conn: asyncpg.Connection, what: str, name: str) -> None:
+        try:
+            if what == "make":
+                # FILE_COPY (PostgreSQL 15+) copies the files: far faster than WAL_LOG.
+                await conn.execute(
+                    f'CREATE DATABASE "{name}" TEMPLATE "{self._template}" STRATEGY FILE_COPY'
+                )
+                self._ready.put(name)
+            else:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception as exc:  # handed to the test that waits for a database
+            self._ready.put(exc)
+
+
+_spares: _Spares | None = None
+
+
+def _spare() -> str:
+    """Return a migrated database made ahead of this test."""
+    global _spares  # noqa: PLW0603 - one maker per test process
+    if _spares is None:
+        _spares = _Spares(_template_name())
+    return _spares.take()
 
 
 def database_url(tmp_path: Path, *, migrated: bool = True) -> str:
     """Return a database URL for this test: a SQLite file under ``tmp_path``, or a PG database.
 
-    On PostgreSQL the database is made on first call (a copy of the migrated template, or an
-    empty one when ``migrated`` is false) and dropped when the test ends.
+    On PostgreSQL the database is the test's from the first call on (a copy of the migrated
+    template, or an empty one when ``migrated`` is false), dropped when the test ends.
     """
     if not enabled():
         return f"sqlite+aiosqlite:///{tmp_path / 'cohort.db'}"
-    name = database_name(tmp_path)
-    if name not in _created:
-        # FILE_COPY (PostgreSQL 15+) copies the files: ten times faster than the WAL_LOG default.
-        template = f' TEMPLATE "{_template_name()}" STRATEGY FILE_COPY' if migrated else ""
-        _run(lambda: _admin(f'CREATE DATABASE "{name}"{template}'))
+    key = str(tmp_path)
+    if key not in _names:
+        if migrated:
+            name = _spare()
+        else:
+            name = f"t_{_worker()}_{hashlib.sha1(key.encode()).hexdigest()[:16]}"
+            _run(lambda: _admin(f'CREATE DATABASE "{name}"'))
+        _names[key] = name
         _created.append(name)
-    return sqlalchemy_url(name)
+    return sqlalchemy_url(_names[key])
 
 
 def drop_created() -> None:
-    """Drop the databases this test made (connections still open are closed by force)."""
-    if not _created:
-        return
+    """Leave the databases this test made to be dropped (connections still open are closed)."""
     names = list(_created)
     _created.clear()
+    _names.clear()
+    for name in names:
+        if _spares is not None:
+            _spares.drop(name)
+        else:
+            _run(lambda name=name: _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    async def drop() -> None:
-        for name in names:
-            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    _run(drop)
+def finish() -> None:
+    """Drop this worker's databases made ahead and not used, once the tests are over."""
+    global _spares  # noqa: PLW0603 - one maker per test process
+    if _spares is not None:
+        _spares.close()
+        _spares = None
 
 
 async def integrity_problems(conn: Any) -> list[str]:

@@ -51,6 +51,13 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     return parse_config(data, source="test.toml", base_dir=tmp_path, env={})
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _postgres_spares() -> Iterator[None]:
+    """Drop the PostgreSQL databases made ahead and not used, once the tests are over."""
+    yield
+    _postgres.finish()
+
+
 @pytest.fixture(autouse=True)
 def _postgres_databases() -> Iterator[None]:
     """Drop the PostgreSQL databases a test made, once it is over (nothing on SQLite)."""
