@@ -53,10 +53,10 @@ async def presence(
     community_id: int,
     until: datetime,
     *,
-    member_id: int | None = None,
+    members: Sequence[int] | None = None,
     first_joined_since: datetime | None = None,
 ) -> list[Presence]:
-    """Return the accounts that joined before ``until``: all, one member's, or a cohort's.
+    """Return the accounts that joined before ``until``: all, some members', or a cohort's.
 
     With ``first_joined_since``, only members whose first account joined from then on.
     """
@@ -64,8 +64,8 @@ async def presence(
     query = select(p.member_id, p.platform, p.joined_at, p.left_at).where(
         p.community_id == community_id, p.joined_at < until
     )
-    if member_id is not None:
-        query = query.where(p.member_id == member_id)
+    if members is not None:
+        query = query.where(p.member_id.in_(members))
     if first_joined_since is not None:
         first = (
             select(p.member_id)

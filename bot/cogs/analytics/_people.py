@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -92,9 +93,9 @@ async def parts(
     since: datetime,
     until: datetime,
     *,
-    member_id: int | None = None,
+    members: Sequence[int] | None = None,
 ) -> dict[int, Parts]:
-    """Count each member's score parts over the range (one member's with ``member_id``)."""
+    """Count each member's score parts over the range (only those of ``members`` if given)."""
     found: dict[int, Parts] = defaultdict(Parts)
     d = analytics_member_days.c
     days_q = (
@@ -140,12 +141,12 @@ async def parts(
         )
         .group_by(pl.member_id)
     )
-    if member_id is not None:
-        days_q = days_q.where(d.member_id == member_id)
-        answers_q = answers_q.where(a.author_id == member_id)
-        accepted_q = accepted_q.where(a.author_id == member_id)
-        attended_q = attended_q.where(at.member_id == member_id)
-        kudos_q = kudos_q.where(pl.member_id == member_id)
+    if members is not None:
+        days_q = days_q.where(d.member_id.in_(members))
+        answers_q = answers_q.where(a.author_id.in_(members))
+        accepted_q = accepted_q.where(a.author_id.in_(members))
+        attended_q = attended_q.where(at.member_id.in_(members))
+        kudos_q = kudos_q.where(pl.member_id.in_(members))
     for mid, m, t, r in await fetch(conn, days_q):
         one = found[int(mid)]
         one.messages, one.thread_messages, one.reactions = int(m), int(t), int(r)

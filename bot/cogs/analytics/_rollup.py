@@ -152,7 +152,9 @@ async def stays_now(
     conn: AsyncConnection, community_id: int, zone: ZoneInfo, member_id: int | None = None
 ) -> list[Stay]:
     """Return the community's member stays as they are now (one member's with ``member_id``)."""
-    found = await presence(conn, community_id, FOREVER, member_id=member_id)
+    found = await presence(
+        conn, community_id, FOREVER, members=None if member_id is None else [member_id]
+    )
     return list(stays(found, zone, FOREVER).values())
 
 

@@ -430,7 +430,7 @@ class Analytics:
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
             stays = people.stays(
-                await pages.presence(conn, community_id, until, member_id=member_id), zone, until
+                await pages.presence(conn, community_id, until, members=[member_id]), zone, until
             )
             return await directory.detail(
                 conn,
@@ -516,13 +516,21 @@ class Analytics:
         offset: int,
         limit: int,
     ) -> Members:
-        """Filter, sort and cut the members list in Python, their stays as at the range's end."""
+        """Filter, sort and cut the members list in Python, their stays as at the range's end.
+
+        A search reads the figures of the members whose names may match only (all members'
+        when more than ``people.IN_LIMIT`` may).
+        """
         since, until = rules.window(start, end, zone)
+        needle = search.strip().casefold()
         async with self.db.read() as conn:
-            identities = await directory.names_and_platforms(conn, community_id)
-            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
-            parts = await people.parts(conn, community_id, start, end, since, until)
-            points = await directory.balances(conn, community_id)
+            identities = await directory.names_and_platforms(conn, community_id, needle)
+            only = sorted(identities) if needle and len(identities) <= people.IN_LIMIT else None
+            stays = people.stays(
+                await pages.presence(conn, community_id, until, members=only), zone, until
+            )
+            parts = await people.parts(conn, community_id, start, end, since, until, members=only)
+            points = await directory.balances(conn, community_id, only)
             ledger = await revenue_of.load(conn, community_id, until, until)
         paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
         return directory.listing(
