@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -53,22 +53,47 @@ from bot.cogs.analytics._figures import (
     Session,
 )
 from bot.core.clock import Clock
+from bot.core.versions import CacheName, VersionedCache, Versions
 from bot.store.db import Database
 from bot.store.tables import qa_questions
 
 TOP = 10
+LEDGER_VERSIONS = (CacheName.ACCESS, CacheName.RECOMMEND, CacheName.PAYMENTS)
+LEDGERS_CACHED = 16  # communities whose revenue ledger is kept in memory
 
 
 class Analytics:
     """Figures for organizers, read from the rollups and the feature tables."""
 
     def __init__(
-        self, db: Database, clock: Clock, *, costs: Mapping[int, float] | None = None
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        costs: Mapping[int, float] | None = None,
+        versions: Versions | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         # C of the community effect E = S * U / C, per community id (1.0 if not given).
         self.costs: Mapping[int, float] = costs or {}
+        # With ``versions``, each community's whole revenue ledger stays in memory until a
+        # purchase, a payment or an access source of any community changes.
+        self._ledgers: VersionedCache[int, revenue_of.Ledger] | None = None
+        if versions is not None:
+            self._ledgers = VersionedCache(versions, LEDGER_VERSIONS, size=LEDGERS_CACHED)
+
+    async def _ledger(
+        self, conn: AsyncConnection, community_id: int, since: datetime, until: datetime
+    ) -> revenue_of.Ledger:
+        """Return the revenue ledger a range ``[since, until)`` reads."""
+        if self._ledgers is None:
+            ledger = await revenue_of.load(conn, community_id, since - revenue_of.LOOKBACK)
+        else:
+            ledger = await self._ledgers.get(
+                community_id, lambda: revenue_of.load(conn, community_id, None)
+            )
+        return ledger.window(since, until)
 
     async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
         """Return the headline cards and their sparklines."""
@@ -237,7 +262,7 @@ class Analytics:
         """Compute the engagement page in the database from the stays kept now."""
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            ledger = await revenue_of.load(conn, community_id, until, until)
+            ledger = await self._ledger(conn, community_id, until, until)
             paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
             found = await ranked.spread(
                 conn, community_id, start, end, since, until, top=TOP, paying=paying
@@ -279,7 +304,7 @@ class Analytics:
         _, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
             stays, parts, scores = await self._scores(conn, community_id, start, end, zone)
-            ledger = await revenue_of.load(conn, community_id, until, until)
+            ledger = await self._ledger(conn, community_id, until, until)
             ranked = sorted(scores, key=lambda m: (-scores[m], m))
             shown = set(ranked[:TOP]) | set(ranked[-TOP:])
             names = await pages.names_of(conn, sorted(shown))
@@ -411,7 +436,7 @@ class Analytics:
         """Return MRR and its movements, churn, conversion, refunds and sales by offer."""
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            ledger = await revenue_of.load(conn, community_id, since, until)
+            ledger = await self._ledger(conn, community_id, since, until)
         return revenue_of.revenue(ledger, start, end, since, until)
 
     async def recommender(
@@ -467,7 +492,7 @@ class Analytics:
         offset = max(0, offset)
         if until > self.clock.now() and not search.strip() and sort in ranked.SORTABLE:
             async with self.db.read() as conn:
-                ledger = await revenue_of.load(conn, community_id, until, until)
+                ledger = await self._ledger(conn, community_id, until, until)
                 paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
                 if segment is not Segment.PAYING or len(paying) <= ranked.PAYING_IN_LIMIT:
                     found = await ranked.listing(
@@ -531,7 +556,7 @@ class Analytics:
             )
             parts = await people.parts(conn, community_id, start, end, since, until, members=only)
             points = await directory.balances(conn, community_id, only)
-            ledger = await revenue_of.load(conn, community_id, until, until)
+            ledger = await self._ledger(conn, community_id, until, until)
         paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
         return directory.listing(
             identities=identities,
