@@ -54,26 +54,14 @@ async def presence(
     until: datetime,
     *,
     members: Sequence[int] | None = None,
-    first_joined_since: datetime | None = None,
 ) -> list[Presence]:
-    """Return the accounts that joined before ``until``: all, some members', or a cohort's.
-
-    With ``first_joined_since``, only members whose first account joined from then on.
-    """
+    """Return the accounts that joined before ``until``: all, or only those of ``members``."""
     p = analytics_presence.c
     query = select(p.member_id, p.platform, p.joined_at, p.left_at).where(
         p.community_id == community_id, p.joined_at < until
     )
     if members is not None:
         query = query.where(p.member_id.in_(members))
-    if first_joined_since is not None:
-        first = (
-            select(p.member_id)
-            .where(p.community_id == community_id)
-            .group_by(p.member_id)
-            .having(func.min(p.joined_at) >= first_joined_since)
-        )
-        query = query.where(p.member_id.in_(first))
     rows = await fetch(conn, query)
     return [Presence(r.member_id, r.platform, r.joined_at, r.left_at) for r in rows]
 

@@ -215,21 +215,12 @@ class Analytics:
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Retention:
         """Return the weekly cohorts that joined in the range and their activity since."""
-        since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            cohort = await pages.presence(conn, community_id, until, first_joined_since=since)
-            stays = people.stays(cohort, zone, until)
-            joined = {m: s.joined for m, s in stays.items() if start <= s.joined <= end}
-            weeks = await people.active_weeks(
-                conn, community_id, set(joined), rules.week_of(start), end, zone
-            )
+            found = await people.cohorts(conn, community_id, start, end)
         return Retention(
             start=start,
             end=end,
-            cohorts=tuple(
-                RetentionCohort(week, size, active)
-                for week, size, active in people.cohorts(joined, weeks, end)
-            ),
+            cohorts=tuple(RetentionCohort(week, size, active) for week, size, active in found),
         )
 
     async def _scores(

@@ -303,12 +303,3 @@ async def test_the_configured_cost_divides_the_effect(world: Cohort) -> None:
     costly = analytics.Analytics(world.db, world.clock, costs={cid: 2.0})
     page = await costly.engagement(cid, START, END, NY)
     assert (page.cost, page.effect) == (2.0, pytest.approx(base.effect / 2))
-
-
-async def test_retention_reads_big_cohorts_through_a_subquery(
-    world: Cohort, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    svc, cid = service(world)
-    expected = await svc.retention(cid, START, END, NY)
-    monkeypatch.setattr("bot.cogs.analytics._people.IN_LIMIT", 0)
-    assert await svc.retention(cid, START, END, NY) == expected
