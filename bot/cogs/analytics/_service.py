@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _directory as directory
+from bot.cogs.analytics import _growth as growth_of
 from bot.cogs.analytics import _lectures as lectures_of
 from bot.cogs.analytics import _moderation as moderation_of
 from bot.cogs.analytics import _pages as pages
@@ -125,22 +126,12 @@ class Analytics:
 
     async def growth(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Growth:
         """Return members per day (total, new, left), per platform and all together."""
-        since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            found = await pages.growth_rows(conn, community_id, since, until)
-        per_platform, together = pages.growth_days(
-            found.moved,
-            start,
-            end,
-            zone,
-            platforms=found.platforms,
-            base_platform=found.base_platform,
-            base_members=found.base_members,
-        )
+            found = await growth_of.growth(conn, community_id, start, end, zone)
         rows: list[GrowthDay] = []
         for day in rules.days(start, end):
-            rows.append(together[day])
-            rows.extend(per_platform[(day, platform)] for platform in found.platforms)
+            rows.append(found.together[day])
+            rows.extend(found.per_platform[(day, platform)] for platform in found.platforms)
         return Growth(
             start=start,
             end=end,
