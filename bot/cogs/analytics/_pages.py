@@ -70,16 +70,6 @@ def present_at(at: datetime) -> ColumnElement[bool]:
     return and_(p.joined_at < at, or_(p.left_at.is_(None), p.left_at >= at))
 
 
-async def present_members(conn: AsyncConnection, community_id: int, at: datetime) -> set[int]:
-    """Return the members with an account present at ``at``."""
-    p = analytics_presence.c
-    found = await fetch_scalars(
-        conn,
-        select(p.member_id).where(p.community_id == community_id, present_at(at)).distinct(),
-    )
-    return {int(m) for m in found}
-
-
 async def active_members(conn: AsyncConnection, community_id: int, first: date, last: date) -> int:
     """Return how many distinct members were active from ``first`` to ``last``.
 

@@ -427,8 +427,7 @@ class Analytics:
         """Return the recommender's coverage and how suggestions turned into purchases."""
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            here = await pages.present_members(conn, community_id, until)
-            return await suggestions.page(conn, community_id, start, end, since, until, here)
+            return await suggestions.page(conn, community_id, start, end, since, until)
 
     async def member(
         self, community_id: int, member_id: int, start: date, end: date, zone: ZoneInfo
