@@ -40,7 +40,7 @@ WATCHED: dict[str, CacheName] = {
     "purchases": CacheName.RECOMMEND,  # migration 0021_recommend_versions
     "recommend_prefs": CacheName.RECOMMEND,
     "courses": CacheName.RECOMMEND,
-    "stripe_payments": CacheName.PAYMENTS,  # migration 0025_revenue_versions
+    "stripe_payments": CacheName.PAYMENTS,  # migration 0025_analytics_pages
 }
 
 K = TypeVar("K", bound=Hashable)

@@ -178,7 +178,7 @@ async def test_the_postgresql_index_is_filled_from_the_questions_already_asked(
 
 
 @pytest.mark.parametrize(
-    "revision", ["0020_cache_versions", "0021_recommend_versions", "0025_revenue_versions"]
+    "revision", ["0020_cache_versions", "0021_recommend_versions", "0025_analytics_pages"]
 )
 async def test_the_cache_version_triggers_exist_at_the_head(db: Database, revision: str) -> None:
     # SQLite rebuilds a table to change it (batch mode) and drops its triggers: a migration that

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.analytics import _ranges as ranges
 from bot.cogs.analytics._fast import FastRollups
 from bot.cogs.analytics._pages import presence
 from bot.cogs.analytics._people import Stay, stays
@@ -547,4 +548,5 @@ async def rebuild(db: Database, community_id: int, zone: ZoneInfo) -> int:
                 )
             )
         await recount_totals(conn, community_id, zone)
+        await ranges.forget(conn, community_id)
     return read

@@ -22,6 +22,7 @@ from bot.cogs.analytics import _lectures as lectures_of
 from bot.cogs.analytics import _moderation as moderation_of
 from bot.cogs.analytics import _pages as pages
 from bot.cogs.analytics import _people as people
+from bot.cogs.analytics import _ranges as ranges
 from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
@@ -230,6 +231,16 @@ class Analytics:
             scores[member_id] = rules.score(p.interactions, p.discussions, p.contributions, present)
         return stays, parts, scores
 
+    async def _keep_closed_days(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> date | None:
+        """Keep members' sums over the range's days before today; return the last (None: none)."""
+        last = min(end, rules.local_day(self.clock.now(), zone) - timedelta(days=1))
+        if last < start:
+            return None
+        await ranges.keep(self.db, community_id, start, last)
+        return last
+
     async def engagement(
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Engagement:
@@ -243,11 +254,12 @@ class Analytics:
     ) -> Engagement:
         """Compute the engagement page in the database from the stays kept now."""
         since, until = rules.window(start, end, zone)
+        kept = await self._keep_closed_days(community_id, start, end, zone)
         async with self.db.read() as conn:
             ledger = await self._ledger(conn, community_id, until, until)
             paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
             found = await ranked.spread(
-                conn, community_id, start, end, since, until, top=TOP, paying=paying
+                conn, community_id, start, end, since, until, top=TOP, paying=paying, kept=kept
             )
             names = await pages.names_of(
                 conn, sorted({r.member_id for r in (*found.most, *found.least)})
@@ -472,6 +484,7 @@ class Analytics:
         limit = max(0, min(limit, directory.MAX_LIMIT))
         offset = max(0, offset)
         if until > self.clock.now() and not search.strip() and sort in ranked.SORTABLE:
+            kept = await self._keep_closed_days(community_id, start, end, zone)
             async with self.db.read() as conn:
                 ledger = await self._ledger(conn, community_id, until, until)
                 paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
@@ -479,7 +492,7 @@ class Analytics:
                     found = await ranked.listing(
                         conn,
                         community_id,
-                        ranked.scores(community_id, start, end, since, until),
+                        ranked.scores(community_id, start, end, since, until, kept=kept),
                         start=start,
                         end=end,
                         sort=sort,
