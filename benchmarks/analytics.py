@@ -12,8 +12,9 @@ tables the pages read (``--members`` members with presence, rollups of ``--page-
 messages over 365 days and 20 channels, ``--purchases`` purchases with their subscriptions,
 questions, a lecture a week), then p50/p99 of every ``Analytics`` page over the last 30 days
 (and the overview over 365 days), the revenue ledger kept in memory as the dashboard keeps it
-(and the revenue page once more reading it per request). The pages never read the message
-log, so it is left empty.
+(and the revenue page once more reading it per request); the first call of each page, which
+reads the ledger and makes the day's kept member sums, is shown apart. The pages never read
+the message log, so it is left empty.
 Run: ``.venv/bin/python -m benchmarks.analytics [--messages 4000] [--members 100000]``.
 """
 
@@ -342,7 +343,9 @@ async def time_pages(path: Path, runs: int) -> None:
     ]
     try:
         for name, call in calls:
-            await call()  # warm the connection and the statement cache
+            before = time.perf_counter_ns()
+            await call()  # warm the connection and the statement cache (and make what is kept)
+            first = (time.perf_counter_ns() - before) / 1e6
             samples = []
             for _ in range(runs):
                 before = time.perf_counter_ns()
@@ -351,7 +354,8 @@ async def time_pages(path: Path, runs: int) -> None:
             p99 = percentile(samples, 0.99)
             verdict = "ok" if p99 <= GOAL_P99_MS else "over"
             print(
-                f"page {name:<16} p50 {statistics.median(samples):8.1f} ms   p99 {p99:8.1f} ms"
+                f"page {name:<16} first {first:8.1f} ms   p50 {statistics.median(samples):8.1f} ms"
+                f"   p99 {p99:8.1f} ms"
                 f"   (goal p99 <= {GOAL_P99_MS:.0f} ms: {verdict})"
             )
     finally:

@@ -79,15 +79,21 @@ def _seconds(conn: AsyncConnection, at: ColumnElement[Any]) -> ColumnElement[int
 def local_day_number(
     conn: AsyncConnection, at: ColumnElement[Any], spans: list[tuple[int, int]]
 ) -> ColumnElement[int]:
-    """Return the local day of a timestamp column as days since 1970-01-01, by ``spans``."""
-    seconds = _seconds(conn, at)
+    """Return the local day of a timestamp column as days since 1970-01-01, by ``spans``.
+
+    The span is chosen by comparing the column with each change's instant, so the column is
+    turned into seconds once.
+    """
     shift: ColumnElement[int] = literal(spans[0][1])
     if len(spans) > 1:
         shift = case(
-            *((seconds < start, literal(before)) for (start, _), (_, before) in _pairs(spans)),
+            *(
+                (at < EPOCH + timedelta(seconds=start), literal(before))
+                for (start, _), (_, before) in _pairs(spans)
+            ),
             else_=literal(spans[-1][1]),
         )
-    return (seconds + shift) // DAY_SECONDS
+    return (_seconds(conn, at) + shift) // DAY_SECONDS
 
 
 def _pairs(spans: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
