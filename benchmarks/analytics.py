@@ -11,7 +11,10 @@ Part 2, pages: a SQLite file bulk loaded with what a year of a big community lea
 tables the pages read (``--members`` members with presence, rollups of ``--page-messages``
 messages over 365 days and 20 channels, ``--purchases`` purchases with their subscriptions,
 questions, a lecture a week), then p50/p99 of every ``Analytics`` page over the last 30 days
-(and the overview over 365 days). The pages never read the message log, so it is left empty.
+(and the overview over 365 days), the revenue ledger kept in memory as the dashboard keeps it
+(and the revenue page once more reading it per request); the first call of each page, which
+reads the ledger and makes the day's kept member sums, is shown apart. The pages never read
+the message log, so it is left empty.
 Run: ``.venv/bin/python -m benchmarks.analytics [--messages 4000] [--members 100000]``.
 """
 
@@ -38,6 +41,7 @@ from bot.core.clock import ManualClock
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
+from bot.core.versions import Versions
 from bot.store.db import Database
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -308,7 +312,11 @@ def bulk_load(path: Path, members: int, messages: int, purchases: int, seed: int
 async def time_pages(path: Path, runs: int) -> None:
     """Print p50/p99 of every page."""
     db = Database(f"sqlite+aiosqlite:///{path}")
-    service = Analytics(db, ManualClock(NOW))
+    clock = ManualClock(NOW)
+    # As the dashboard holds it: the revenue ledger kept in memory (read once, at the warm-up);
+    # ``uncached`` reads the range's part of it per request, as /stats and the report do.
+    service = Analytics(db, clock, versions=Versions(db, clock, staleness=timedelta(seconds=1)))
+    uncached = Analytics(db, clock)
     end = NOW.astimezone(ZONE).date()
     month = end - timedelta(days=29)
     year = end - timedelta(days=364)
@@ -322,6 +330,7 @@ async def time_pages(path: Path, runs: int) -> None:
         ("qa 30d", lambda: service.qa(1, month, end, ZONE)),
         ("lectures 30d", lambda: service.lectures(1, month, end, ZONE)),
         ("revenue 30d", lambda: service.revenue(1, month, end, ZONE)),
+        ("revenue uncached", lambda: uncached.revenue(1, month, end, ZONE)),
         ("recommender 30d", lambda: service.recommender(1, month, end, ZONE)),
         ("member 30d", lambda: service.member(1, 1, month, end, ZONE)),
         (
@@ -334,7 +343,9 @@ async def time_pages(path: Path, runs: int) -> None:
     ]
     try:
         for name, call in calls:
-            await call()  # warm the connection and the statement cache
+            before = time.perf_counter_ns()
+            await call()  # warm the connection and the statement cache (and make what is kept)
+            first = (time.perf_counter_ns() - before) / 1e6
             samples = []
             for _ in range(runs):
                 before = time.perf_counter_ns()
@@ -343,7 +354,8 @@ async def time_pages(path: Path, runs: int) -> None:
             p99 = percentile(samples, 0.99)
             verdict = "ok" if p99 <= GOAL_P99_MS else "over"
             print(
-                f"page {name:<16} p50 {statistics.median(samples):8.1f} ms   p99 {p99:8.1f} ms"
+                f"page {name:<16} first {first:8.1f} ms   p50 {statistics.median(samples):8.1f} ms"
+                f"   p99 {p99:8.1f} ms"
                 f"   (goal p99 <= {GOAL_P99_MS:.0f} ms: {verdict})"
             )
     finally:

@@ -29,6 +29,7 @@ class CacheName(StrEnum):
     PROFILE = "profile"  # members and their accounts (locale, time zone, links, names)
     ACCESS = "access"  # access sources: the tiers and courses a member holds
     RECOMMEND = "recommend"  # purchases, the recommendations privacy switch, the course catalog
+    PAYMENTS = "payments"  # Stripe payments, and purchases' amounts and times (revenue)
 
 
 # Which cache each watched table's writes invalidate (the migration's triggers bump the same).
@@ -39,6 +40,7 @@ WATCHED: dict[str, CacheName] = {
     "purchases": CacheName.RECOMMEND,  # migration 0021_recommend_versions
     "recommend_prefs": CacheName.RECOMMEND,
     "courses": CacheName.RECOMMEND,
+    "stripe_payments": CacheName.PAYMENTS,  # migration 0025_analytics_pages
 }
 
 K = TypeVar("K", bound=Hashable)

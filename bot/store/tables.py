@@ -995,6 +995,36 @@ analytics_member_totals = Table(
     Index("ix_analytics_member_totals_member", "member_id"),
 )
 
+# Each member's days summed over a range of closed days (up to yesterday), as the engagement
+# page and the members list last asked: computed on a page's first request, used while the
+# community's day totals over the range still add up to ``analytics_ranges``' (a late message
+# or reaction changes them) and dropped by a trigger when member-day rows move to another
+# member or go (a merge, an erasure, a rebuild; migration 0025_analytics_pages). No foreign key
+# on the member: a cache, not a holding, cleared rather than re-pointed.
+analytics_ranges = Table(
+    "analytics_ranges",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("first_day", Date(), primary_key=True),
+    Column("last_day", Date(), primary_key=True),
+    Column("messages", BigInteger(), nullable=False),
+    Column("thread_messages", BigInteger(), nullable=False),
+    Column("reactions", BigInteger(), nullable=False),
+    Column("active", BigInteger(), nullable=False),
+)
+
+analytics_range_members = Table(
+    "analytics_range_members",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("first_day", Date(), primary_key=True),
+    Column("last_day", Date(), primary_key=True),
+    Column("member_id", Id, primary_key=True),
+    Column("messages", Integer(), nullable=False),
+    Column("thread_messages", Integer(), nullable=False),
+    Column("reactions", Integer(), nullable=False),
+)
+
 # Members' days summed over a range in the index alone (the engagement page, the members list):
 # it replaces the (community, day, member) index, which it covers.
 Index(

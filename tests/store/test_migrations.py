@@ -177,7 +177,9 @@ async def test_the_postgresql_index_is_filled_from_the_questions_already_asked(
     assert [h.id for h in await qa.search(db, 1, "pip")] == [7]  # not the deleted thread's
 
 
-@pytest.mark.parametrize("revision", ["0020_cache_versions", "0021_recommend_versions"])
+@pytest.mark.parametrize(
+    "revision", ["0020_cache_versions", "0021_recommend_versions", "0025_analytics_pages"]
+)
 async def test_the_cache_version_triggers_exist_at_the_head(db: Database, revision: str) -> None:
     # SQLite rebuilds a table to change it (batch mode) and drops its triggers: a migration that
     # rebuilds a watched table after the triggers were made would silently stop every bump.

@@ -109,9 +109,9 @@ __all__ = [
 
 
 def service_of(cohort: Cohort) -> Analytics:
-    """Return an analytics service reading a bot's store (it holds no state of its own)."""
+    """Return an analytics service reading a bot's store, its revenue ledgers kept in memory."""
     costs = {c.id: c.config.analytics.cost for c in cohort.communities.values()}
-    return Analytics(cohort.db, cohort.clock, costs=costs)
+    return Analytics(cohort.db, cohort.clock, costs=costs, versions=cohort.versions)
 
 
 def setup(cohort: Cohort) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _people as people
@@ -64,18 +65,47 @@ SORTS: dict[MemberSort, Callable[[MemberRow], tuple[object, ...]]] = {
 }
 
 
+def _non_ascii(conn: AsyncConnection, column: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Return whether a text column holds a character outside ASCII (NULL: false)."""
+    if conn.dialect.name == "sqlite":
+        return column.bool_op("GLOB")(f"*[^{chr(1)}-{chr(127)}]*")
+    return column.bool_op("~")("[^\\x01-\\x7f]")
+
+
+def _contains(column: ColumnElement[Any], needle: str) -> ColumnElement[bool]:
+    """Return whether a text column holds ``needle``, ASCII letters in any case."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
 async def names_and_platforms(
-    conn: AsyncConnection, community_id: int
+    conn: AsyncConnection, community_id: int, needle: str = ""
 ) -> dict[int, tuple[str, tuple[str, ...], str]]:
-    """Return each member's name, platforms and searchable text (names and usernames)."""
+    """Return each member's name, platforms and searchable text (names and usernames).
+
+    With ``needle`` (casefolded), only members whose text may hold it. The text is the
+    member's names and usernames joined by spaces, so the needle's longest space-free piece
+    lies within one of them: the database looks for it in names and usernames in ASCII (where
+    its case-insensitive match is Python's casefold) and passes on any with other characters,
+    which the caller's casefold test decides.
+    """
     a = accounts.c
+    query = select(a.member_id, a.platform, a.display_name, a.username).where(
+        a.community_id == community_id
+    )
+    if needle.strip():
+        piece = max(needle.split(" "), key=len)
+        hit = or_(
+            _contains(a.display_name, piece),
+            _contains(a.username, piece),
+            _non_ascii(conn, a.display_name),
+            _non_ascii(conn, a.username),
+        )
+        query = query.where(
+            a.member_id.in_(select(a.member_id).where(a.community_id == community_id, hit))
+        )
     found: dict[int, tuple[str, list[str], list[str]]] = {}
-    for member_id, platform, name, username in await fetch(
-        conn,
-        select(a.member_id, a.platform, a.display_name, a.username)
-        .where(a.community_id == community_id)
-        .order_by(a.member_id, a.id),
-    ):
+    for member_id, platform, name, username in await fetch(conn, query.order_by(a.member_id, a.id)):
         entry = found.setdefault(int(member_id), (name, [], []))
         entry[1].append(platform)
         entry[2].extend([name, username or ""])
@@ -85,10 +115,15 @@ async def names_and_platforms(
     }
 
 
-async def balances(conn: AsyncConnection, community_id: int) -> dict[int, int]:
-    """Return every member's points balance."""
+async def balances(
+    conn: AsyncConnection, community_id: int, members: Sequence[int] | None = None
+) -> dict[int, int]:
+    """Return every member's points balance (only those of ``members`` if given)."""
     b = points_balances.c
-    rows = await fetch(conn, select(b.member_id, b.balance).where(b.community_id == community_id))
+    query = select(b.member_id, b.balance).where(b.community_id == community_id)
+    if members is not None:
+        query = query.where(b.member_id.in_(members))
+    rows = await fetch(conn, query)
     return {int(m): int(n) for m, n in rows}
 
 
@@ -161,7 +196,7 @@ async def detail(
         )
     ).all()
     parts = (
-        await people.parts(conn, community_id, start, end, since, until, member_id=member_id)
+        await people.parts(conn, community_id, start, end, since, until, members=[member_id])
     ).get(member_id) or people.Parts()
     b = points_balances.c
     balance = await conn.scalar(

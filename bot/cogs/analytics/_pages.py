@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Executable, Row, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Executable, Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.cogs.analytics import _rules as rules
-from bot.cogs.analytics._figures import GrowthDay, Money
+from bot.cogs.analytics._figures import Money
 from bot.store.tables import (
     accounts,
     analytics_days,
@@ -53,184 +51,23 @@ async def presence(
     community_id: int,
     until: datetime,
     *,
-    member_id: int | None = None,
-    first_joined_since: datetime | None = None,
+    members: Sequence[int] | None = None,
 ) -> list[Presence]:
-    """Return the accounts that joined before ``until``: all, one member's, or a cohort's.
-
-    With ``first_joined_since``, only members whose first account joined from then on.
-    """
+    """Return the accounts that joined before ``until``: all, or only those of ``members``."""
     p = analytics_presence.c
     query = select(p.member_id, p.platform, p.joined_at, p.left_at).where(
         p.community_id == community_id, p.joined_at < until
     )
-    if member_id is not None:
-        query = query.where(p.member_id == member_id)
-    if first_joined_since is not None:
-        first = (
-            select(p.member_id)
-            .where(p.community_id == community_id)
-            .group_by(p.member_id)
-            .having(func.min(p.joined_at) >= first_joined_since)
-        )
-        query = query.where(p.member_id.in_(first))
+    if members is not None:
+        query = query.where(p.member_id.in_(members))
     rows = await fetch(conn, query)
     return [Presence(r.member_id, r.platform, r.joined_at, r.left_at) for r in rows]
 
 
-async def present_members(conn: AsyncConnection, community_id: int, at: datetime) -> set[int]:
-    """Return the members with an account present at ``at``."""
-    p = analytics_presence.c
-    found = await fetch_scalars(
-        conn,
-        select(p.member_id).where(p.community_id == community_id, _present_at(at)).distinct(),
-    )
-    return {int(m) for m in found}
-
-
-@dataclass(frozen=True, slots=True)
-class GrowthRows:
-    """What growth reads: stays of members who came or went in the range, counts of the rest."""
-
-    moved: list[Presence]  # every account of a member who joined or left in the range
-    platforms: tuple[str, ...]
-    base_platform: dict[str, int]  # accounts of other members present at the range's start
-    base_members: int  # other members present at the range's start
-    members_total: int  # present at the range's end
-    linked_members: int  # of those, with present accounts on two or more platforms
-
-
-def _present_at(at: datetime) -> ColumnElement[bool]:
+def present_at(at: datetime) -> ColumnElement[bool]:
+    """Return whether a presence row's account was present at ``at``."""
     p = analytics_presence.c
     return and_(p.joined_at < at, or_(p.left_at.is_(None), p.left_at >= at))
-
-
-async def growth_rows(
-    conn: AsyncConnection, community_id: int, since: datetime, until: datetime
-) -> GrowthRows:
-    """Read only the stays that change within ``[since, until)``; count the others in SQL."""
-    p = analytics_presence.c
-    mine = p.community_id == community_id
-    moved_ids = select(p.member_id).where(
-        mine,
-        or_(
-            and_(p.joined_at >= since, p.joined_at < until),
-            and_(p.left_at >= since, p.left_at < until),
-        ),
-    )
-    moved = [
-        Presence(r.member_id, r.platform, r.joined_at, r.left_at)
-        for r in await fetch(
-            conn,
-            select(p.member_id, p.platform, p.joined_at, p.left_at).where(
-                mine, p.member_id.in_(moved_ids), p.joined_at < until
-            ),
-        )
-    ]
-    steady = and_(mine, _present_at(since), p.member_id.not_in(moved_ids))
-    base_platform = {
-        str(platform): int(n)
-        for platform, n in await fetch(
-            conn, select(p.platform, func.count()).where(steady).group_by(p.platform)
-        )
-    }
-    base_members = int(
-        await conn.scalar(select(func.count(func.distinct(p.member_id))).where(steady)) or 0
-    )
-    platforms = tuple(
-        sorted(str(x) for x in await fetch_scalars(conn, select(p.platform).where(mine).distinct()))
-    )
-    present = (
-        select(p.member_id, func.count(func.distinct(p.platform)).label("n"))
-        .where(mine, _present_at(until))
-        .group_by(p.member_id)
-        .subquery()
-    )
-    total, linked = (
-        await conn.execute(
-            select(func.count(), func.coalesce(func.sum(case((present.c.n > 1, 1), else_=0)), 0))
-        )
-    ).one()
-    return GrowthRows(moved, platforms, base_platform, base_members, int(total), int(linked))
-
-
-def growth_days(
-    stays: list[Presence],
-    start: date,
-    end: date,
-    zone: ZoneInfo,
-    *,
-    platforms: Sequence[str] | None = None,
-    base_platform: dict[str, int] | None = None,
-    base_members: int = 0,
-) -> tuple[dict[tuple[date, str], GrowthDay], dict[date, GrowthDay]]:
-    """Count members present, new and gone per local day: per platform, and per member.
-
-    ``base_*`` are members present at the start whose stays are not in ``stays``.
-    """
-    if platforms is None:
-        platforms = sorted({s.platform for s in stays})
-    span = rules.days(start, end)
-
-    def day_of(at: datetime | None) -> date | None:
-        return None if at is None else rules.local_day(at, zone)
-
-    per_platform: dict[tuple[date, str], GrowthDay] = {}
-    for platform in platforms:
-        mine = [s for s in stays if s.platform == platform]
-        per_platform.update(
-            _count(mine, span, day_of, platform, (base_platform or {}).get(platform, 0))
-        )
-    # All platforms together: a member joins with their first account and leaves with their
-    # last (a member with one account still present has not left).
-    by_member: dict[int, list[Presence]] = {}
-    for s in stays:
-        by_member.setdefault(s.member_id, []).append(s)
-    merged = []
-    for member_id, held in by_member.items():
-        gone = [s.left_at for s in held]
-        merged.append(
-            Presence(
-                member_id,
-                "",
-                min(s.joined_at for s in held),
-                None if any(g is None for g in gone) else max(g for g in gone if g is not None),
-            )
-        )
-    together = {
-        day: row for (day, _), row in _count(merged, span, day_of, "", base_members).items()
-    }
-    return per_platform, together
-
-
-def _count(
-    stays: list[Presence],
-    span: list[date],
-    day_of: Callable[[datetime | None], date | None],
-    platform: str,
-    before: int = 0,
-) -> dict[tuple[date, str], GrowthDay]:
-    joined: dict[date, int] = {}
-    left: dict[date, int] = {}
-    first = span[0]
-    for s in stays:
-        j = day_of(s.joined_at)
-        g = day_of(s.left_at)
-        assert j is not None
-        if j < first:
-            if g is None or g >= first:
-                before += 1
-        else:
-            joined[j] = joined.get(j, 0) + 1
-        if g is not None and g >= first:
-            left[g] = left.get(g, 0) + 1
-    out: dict[tuple[date, str], GrowthDay] = {}
-    total = before
-    for day in span:
-        new, gone = joined.get(day, 0), left.get(day, 0)
-        total += new - gone
-        out[(day, platform)] = GrowthDay(day, platform, total, new, gone)
-    return out
 
 
 async def active_members(conn: AsyncConnection, community_id: int, first: date, last: date) -> int:

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, Integer, and_, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._pages import Presence, fetch
-from bot.cogs.analytics._rules import day_start
 from bot.store.tables import (
     analytics_member_days,
-    analytics_presence,
+    analytics_member_totals,
     lecture_attendance,
     points_ledger,
     qa_answers,
     qa_questions,
 )
 
-IN_LIMIT = 2000  # above this many members, filter the rows here rather than in the query
+IN_LIMIT = 2000  # above this many members, read every member's rows rather than a list's
+JULIAN_DAY_ZERO = 1721424.5  # SQLite's julianday() of the day before 0001-01-01
+EPOCH = date(1970, 1, 1)  # a day PostgreSQL counts from (asyncpg sends 0001-01-01 as -infinity)
 KUDOS = "kudos"  # the points ledger's reason for peer kudos
 
 
@@ -92,9 +96,9 @@ async def parts(
     since: datetime,
     until: datetime,
     *,
-    member_id: int | None = None,
+    members: Sequence[int] | None = None,
 ) -> dict[int, Parts]:
-    """Count each member's score parts over the range (one member's with ``member_id``)."""
+    """Count each member's score parts over the range (only those of ``members`` if given)."""
     found: dict[int, Parts] = defaultdict(Parts)
     d = analytics_member_days.c
     days_q = (
@@ -140,12 +144,12 @@ async def parts(
         )
         .group_by(pl.member_id)
     )
-    if member_id is not None:
-        days_q = days_q.where(d.member_id == member_id)
-        answers_q = answers_q.where(a.author_id == member_id)
-        accepted_q = accepted_q.where(a.author_id == member_id)
-        attended_q = attended_q.where(at.member_id == member_id)
-        kudos_q = kudos_q.where(pl.member_id == member_id)
+    if members is not None:
+        days_q = days_q.where(d.member_id.in_(members))
+        answers_q = answers_q.where(a.author_id.in_(members))
+        accepted_q = accepted_q.where(a.author_id.in_(members))
+        attended_q = attended_q.where(at.member_id.in_(members))
+        kudos_q = kudos_q.where(pl.member_id.in_(members))
     for mid, m, t, r in await fetch(conn, days_q):
         one = found[int(mid)]
         one.messages, one.thread_messages, one.reactions = int(m), int(t), int(r)
@@ -160,57 +164,75 @@ async def parts(
     return found
 
 
-async def active_weeks(
-    conn: AsyncConnection,
-    community_id: int,
-    member_ids: set[int],
-    first: date,
-    last: date,
-    zone: ZoneInfo,
-) -> dict[int, set[date]]:
-    """Return the weeks (Mondays) each of ``member_ids`` was active from ``first`` to ``last``."""
-    d = analytics_member_days.c
-    weeks: dict[int, set[date]] = defaultdict(set)
-    if not member_ids:
-        return weeks
-    query = select(d.member_id, d.day).where(
-        and_(d.community_id == community_id, d.day >= first, d.day <= last)
+def _joined_in(
+    t: ReadOnlyColumnCollection[str, ColumnElement[Any]], community_id: int, start: date, end: date
+) -> ColumnElement[bool]:
+    """Return whether a member totals row's first join is from ``start`` to ``end``."""
+    return and_(
+        t.community_id == community_id,
+        t.joined_ordinal >= start.toordinal(),
+        t.joined_ordinal <= end.toordinal(),
     )
-    if len(member_ids) <= IN_LIMIT:
-        query = query.where(d.member_id.in_(sorted(member_ids)))
-    else:  # the cohort's members, as the query for the first joins finds them
-        p = analytics_presence.c
-        cohort = (
-            select(p.member_id)
-            .where(p.community_id == community_id)
-            .group_by(p.member_id)
-            .having(func.min(p.joined_at) >= day_start(first, zone))
-        )
-        query = query.where(d.member_id.in_(cohort))
-    rows = await fetch(conn, query)
-    for member_id, day in rows:
-        if member_id in member_ids:
-            weeks[int(member_id)].add(rules.week_of(day))
-    return weeks
 
 
-def cohorts(
-    joined: dict[int, date], weeks: dict[int, set[date]], last: date
+def _ordinal(conn: AsyncConnection, day: ColumnElement[date]) -> ColumnElement[int]:
+    """Return a date column's day number as ``date.toordinal`` counts (0001-01-01 is 1)."""
+    if conn.dialect.name == "sqlite":
+        return cast(func.julianday(day) - JULIAN_DAY_ZERO, Integer)
+    return cast(day - literal(EPOCH), Integer) + EPOCH.toordinal()
+
+
+async def cohorts(
+    conn: AsyncConnection, community_id: int, start: date, end: date
 ) -> list[tuple[date, int, tuple[int, ...]]]:
-    """Group members by join week; count each cohort's members active in each later week."""
-    by_week: dict[date, list[int]] = defaultdict(list)
-    for member_id, day in joined.items():
-        by_week[rules.week_of(day)].append(member_id)
+    """Return the weekly cohorts joined from ``start`` to ``end``: size, active each week since.
+
+    The joins are the stays kept in the community's zone (``analytics_member_totals``); the
+    database maps each active day to its week (day numbers: 0001-01-01 was a Monday) and
+    counts members per cohort and week, so the page reads O(weeks²) rows.
+    """
+    t = analytics_member_totals.c
+    d = analytics_member_days.c
+    joined = t.joined_ordinal
+    week = joined - (joined - 1) % 7
+    sizes = {
+        int(w): int(n)
+        for w, n in await fetch(
+            conn,
+            select(week, func.count())
+            .where(_joined_in(t, community_id, start, end))
+            .group_by(week),
+        )
+    }
+    # The cohort's days found by member (the member-day key), not every member's days.
+    cohort = analytics_member_totals.alias("cohort")
+    active_in = (
+        select(t.member_id, week.label("week"), ((_ordinal(conn, d.day) - week) // 7).label("k"))
+        .select_from(
+            analytics_member_days.join(
+                analytics_member_totals,
+                and_(t.community_id == d.community_id, t.member_id == d.member_id),
+            )
+        )
+        .where(
+            d.community_id == community_id,
+            d.member_id.in_(
+                select(cohort.c.member_id).where(_joined_in(cohort.c, community_id, start, end))
+            ),
+            d.day >= rules.week_of(start),
+            d.day <= end,
+        )
+        .distinct()
+        .subquery()
+    )
+    a = active_in.c
+    active: dict[int, Counter[int]] = defaultdict(Counter)
+    for w, k, n in await fetch(conn, select(a.week, a.k, func.count()).group_by(a.week, a.k)):
+        active[int(w)][int(k)] = int(n)
+    final = rules.week_of(end)
     out = []
-    final = rules.week_of(last)
-    for week in sorted(by_week):
-        members = by_week[week]
-        span = (final - week).days // 7 + 1
-        counts: Counter[int] = Counter()
-        for member_id in members:
-            for active in weeks.get(member_id, ()):
-                k = (active - week).days // 7
-                if 0 <= k < span:
-                    counts[k] += 1
-        out.append((week, len(members), tuple(counts[k] for k in range(span))))
+    for w in sorted(sizes):
+        monday = date.fromordinal(w)
+        span = (final - monday).days // 7 + 1
+        out.append((monday, sizes[w], tuple(active[w][k] for k in range(span))))
     return out

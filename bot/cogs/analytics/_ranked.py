@@ -13,10 +13,11 @@ import heapq
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Float,
     Select,
     Subquery,
@@ -40,6 +41,7 @@ from bot.store.tables import (
     accounts,
     analytics_member_days,
     analytics_member_totals,
+    analytics_range_members,
     lecture_attendance,
     points_balances,
     points_ledger,
@@ -122,22 +124,33 @@ def scores(
     since: datetime,
     until: datetime,
     members: Sequence[int] | None = None,
+    *,
+    kept: date | None = None,
 ) -> Subquery:
-    """Return every member with a kept stay (or only ``members``): parts, days and score."""
+    """Return every member with a kept stay (or only ``members``): parts, days and score.
+
+    With ``kept``, the member sums from ``start`` to ``kept`` come from the range kept for
+    them (``_ranges.keep``) and only the member days after it are summed here.
+    """
     d = analytics_member_days.c
-    days = (
+    live = (
         select(
             d.member_id,
             func.sum(d.messages).label("messages"),
             func.sum(d.thread_messages).label("thread_messages"),
             func.sum(d.reactions).label("reactions"),
         )
-        .where(d.community_id == community_id, d.day >= start, d.day <= end)
+        .where(
+            d.community_id == community_id,
+            d.day >= (start if kept is None else kept + timedelta(days=1)),
+            d.day <= end,
+        )
         .group_by(d.member_id)
     )
     if members is not None:
-        days = days.where(d.member_id.in_(members))
-    days_of = days.subquery()
+        live = live.where(d.member_id.in_(members))
+    days_of = live.subquery()
+    k = analytics_range_members.c
     extra = _extras(community_id, since, until, members)
     t = analytics_member_totals.c
     first, last = start.toordinal(), end.toordinal()
@@ -149,10 +162,12 @@ def scores(
         - case((t.joined_ordinal > first, t.joined_ordinal), else_=literal(first))
         + 1
     )
-    counts = {
-        "messages": func.coalesce(days_of.c.messages, 0),
-        "thread_messages": func.coalesce(days_of.c.thread_messages, 0),
-        "reactions": func.coalesce(days_of.c.reactions, 0),
+
+    def summed(name: str) -> ColumnElement[Any]:
+        value = func.coalesce(days_of.c[name], 0)
+        return value if kept is None else value + func.coalesce(k[name], 0)
+
+    counts = {name: summed(name) for name in ("messages", "thread_messages", "reactions")} | {
         "answers": func.coalesce(extra.c.answers, 0),
         "accepted": func.coalesce(extra.c.accepted, 0),
         "attended": func.coalesce(extra.c.attended, 0),
@@ -171,6 +186,18 @@ def scores(
     score = case(
         (present > 0, cast(total, Float) / cast(present, Float)), else_=literal(0.0, Float)
     )
+    joined = analytics_member_totals.outerjoin(days_of, days_of.c.member_id == t.member_id)
+    if kept is not None:
+        joined = joined.outerjoin(
+            analytics_range_members,
+            and_(
+                k.community_id == community_id,
+                k.first_day == start,
+                k.last_day == kept,
+                k.member_id == t.member_id,
+            ),
+        )
+    joined = joined.outerjoin(extra, extra.c.member_id == t.member_id)
     found = (
         select(
             t.member_id,
@@ -180,11 +207,7 @@ def scores(
             t.joined_ordinal,
             t.left_ordinal,
         )
-        .select_from(
-            analytics_member_totals.outerjoin(
-                days_of, days_of.c.member_id == t.member_id
-            ).outerjoin(extra, extra.c.member_id == t.member_id)
-        )
+        .select_from(joined)
         .where(t.community_id == community_id, t.joined_ordinal.is_not(None))
     )
     if members is not None:
@@ -236,13 +259,14 @@ async def spread(
     *,
     top: int,
     paying: set[int],
+    kept: date | None = None,
 ) -> Spread:
     """Count, average and bucket the scores of members present; take the top and bottom.
 
     The distribution needs every present member's score: one narrow read (id, score), the
     parts and days then read for the shown members only.
     """
-    every = scores(community_id, start, end, since, until)
+    every = scores(community_id, start, end, since, until, kept=kept)
     r = every.c
     found = [
         (float(score), int(member_id))
@@ -255,7 +279,7 @@ async def spread(
     shown = sorted({m for _, m in (*most, *least)})
     lines: dict[int, Ranked] = {}
     if shown:
-        chosen = scores(community_id, start, end, since, until, shown)
+        chosen = scores(community_id, start, end, since, until, shown, kept=kept)
         lines = {x.member_id: x for x in map(ranked, await fetch(conn, select(chosen)))}
     edges = rules.SCORE_EDGES
     return Spread(

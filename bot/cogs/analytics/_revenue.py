@@ -9,6 +9,7 @@ of that invoice, or after the subscription ended (canceled, unpaid or expired).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -59,16 +60,20 @@ class Paid:
 
 @dataclass(frozen=True, slots=True)
 class Ledger:
-    """The subscriptions and payments revenue is computed from."""
+    """The subscriptions and payments revenue is computed from (payments in time order)."""
 
     subs: dict[int, Sub]
     paid: list[Paid]
 
+    def window(self, since: datetime, until: datetime) -> Ledger:
+        """Return what a range ``[since, until)`` reads: payments from ``since - LOOKBACK``."""
+        first = bisect_left(self.paid, since - LOOKBACK, key=lambda p: p.paid_at)
+        last = bisect_left(self.paid, until, key=lambda p: p.paid_at)
+        return Ledger(self.subs, self.paid[first:last])
 
-async def load(
-    conn: AsyncConnection, community_id: int, since: datetime, until: datetime
-) -> Ledger:
-    """Read the subscriptions and the payments from ``since - LOOKBACK`` to ``until``."""
+
+async def load(conn: AsyncConnection, community_id: int, earliest: datetime | None) -> Ledger:
+    """Read the subscriptions, and the payments from ``earliest`` on (all of them if None)."""
     s = access_sources.c
     subs: dict[int, Sub] = {}
     for row in await fetch(
@@ -96,14 +101,13 @@ async def load(
         )
     p = purchases.c
     sp = stripe_payments.c
-    earliest = since - LOOKBACK
     links: dict[str, tuple[int, bool]] = {}
-    for ref, source_id, dispute in await fetch(
-        conn,
-        select(sp.purchase_ref, sp.source_id, sp.dispute_id).where(
-            sp.community_id == community_id, sp.paid_at >= int(earliest.timestamp())
-        ),
-    ):
+    intents = select(sp.purchase_ref, sp.source_id, sp.dispute_id).where(
+        sp.community_id == community_id
+    )
+    if earliest is not None:
+        intents = intents.where(sp.paid_at >= int(earliest.timestamp()))
+    for ref, source_id, dispute in await fetch(conn, intents.order_by(sp.id)):
         known = links.get(ref)
         links[ref] = (source_id, dispute is not None or (known is not None and known[1]))
     kinds = {sid: SUBSCRIPTION for sid in subs}
@@ -112,26 +116,24 @@ async def load(
     ):
         kinds[sid] = kind
     paid: list[Paid] = []
-    for row in await fetch(
-        conn,
-        select(
-            p.id,
-            p.member_id,
-            p.offer_id,
-            p.source_ref,
-            p.amount_minor,
-            p.currency,
-            p.purchased_at,
-            p.refunded_at,
-        ).where(
-            p.community_id == community_id,
-            p.source == "stripe",
-            p.purchased_at >= earliest,
-            p.purchased_at < until,
-            p.amount_minor.is_not(None),
-            p.currency.is_not(None),
-        ),
-    ):
+    bought = select(
+        p.id,
+        p.member_id,
+        p.offer_id,
+        p.source_ref,
+        p.amount_minor,
+        p.currency,
+        p.purchased_at,
+        p.refunded_at,
+    ).where(
+        p.community_id == community_id,
+        p.source == "stripe",
+        p.amount_minor.is_not(None),
+        p.currency.is_not(None),
+    )
+    if earliest is not None:
+        bought = bought.where(p.purchased_at >= earliest)
+    for row in await fetch(conn, bought.order_by(p.purchased_at, p.id)):
         source_id, disputed = links.get(row.source_ref, (None, False))
         paid.append(
             Paid(

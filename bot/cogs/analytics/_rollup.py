@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.analytics import _ranges as ranges
 from bot.cogs.analytics._fast import FastRollups
 from bot.cogs.analytics._pages import presence
 from bot.cogs.analytics._people import Stay, stays
@@ -152,7 +153,9 @@ async def stays_now(
     conn: AsyncConnection, community_id: int, zone: ZoneInfo, member_id: int | None = None
 ) -> list[Stay]:
     """Return the community's member stays as they are now (one member's with ``member_id``)."""
-    found = await presence(conn, community_id, FOREVER, member_id=member_id)
+    found = await presence(
+        conn, community_id, FOREVER, members=None if member_id is None else [member_id]
+    )
     return list(stays(found, zone, FOREVER).values())
 
 
@@ -545,4 +548,5 @@ async def rebuild(db: Database, community_id: int, zone: ZoneInfo) -> int:
                 )
             )
         await recount_totals(conn, community_id, zone)
+        await ranges.forget(conn, community_id)
     return read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -92,11 +93,7 @@ SCORE_EDGES = (0.0, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 def bucket_index(value: float) -> int:
     """Return the index of the ``SCORE_EDGES`` bucket holding ``value``."""
-    index = 0
-    for n, edge in enumerate(SCORE_EDGES):
-        if value >= edge:
-            index = n
-    return index
+    return max(0, bisect_right(SCORE_EDGES, value) - 1)
 
 
 def monthly(amount: int, period: timedelta | None) -> int:

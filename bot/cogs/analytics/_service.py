@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _directory as directory
+from bot.cogs.analytics import _growth as growth_of
 from bot.cogs.analytics import _lectures as lectures_of
 from bot.cogs.analytics import _moderation as moderation_of
 from bot.cogs.analytics import _pages as pages
 from bot.cogs.analytics import _people as people
+from bot.cogs.analytics import _ranges as ranges
 from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
@@ -53,22 +55,47 @@ from bot.cogs.analytics._figures import (
     Session,
 )
 from bot.core.clock import Clock
+from bot.core.versions import CacheName, VersionedCache, Versions
 from bot.store.db import Database
 from bot.store.tables import qa_questions
 
 TOP = 10
+LEDGER_VERSIONS = (CacheName.ACCESS, CacheName.RECOMMEND, CacheName.PAYMENTS)
+LEDGERS_CACHED = 16  # communities whose revenue ledger is kept in memory
 
 
 class Analytics:
     """Figures for organizers, read from the rollups and the feature tables."""
 
     def __init__(
-        self, db: Database, clock: Clock, *, costs: Mapping[int, float] | None = None
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        costs: Mapping[int, float] | None = None,
+        versions: Versions | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         # C of the community effect E = S * U / C, per community id (1.0 if not given).
         self.costs: Mapping[int, float] = costs or {}
+        # With ``versions``, each community's whole revenue ledger stays in memory until a
+        # purchase, a payment or an access source of any community changes.
+        self._ledgers: VersionedCache[int, revenue_of.Ledger] | None = None
+        if versions is not None:
+            self._ledgers = VersionedCache(versions, LEDGER_VERSIONS, size=LEDGERS_CACHED)
+
+    async def _ledger(
+        self, conn: AsyncConnection, community_id: int, since: datetime, until: datetime
+    ) -> revenue_of.Ledger:
+        """Return the revenue ledger a range ``[since, until)`` reads."""
+        if self._ledgers is None:
+            ledger = await revenue_of.load(conn, community_id, since - revenue_of.LOOKBACK)
+        else:
+            ledger = await self._ledgers.get(
+                community_id, lambda: revenue_of.load(conn, community_id, None)
+            )
+        return ledger.window(since, until)
 
     async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
         """Return the headline cards and their sparklines."""
@@ -100,22 +127,12 @@ class Analytics:
 
     async def growth(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Growth:
         """Return members per day (total, new, left), per platform and all together."""
-        since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            found = await pages.growth_rows(conn, community_id, since, until)
-        per_platform, together = pages.growth_days(
-            found.moved,
-            start,
-            end,
-            zone,
-            platforms=found.platforms,
-            base_platform=found.base_platform,
-            base_members=found.base_members,
-        )
+            found = await growth_of.growth(conn, community_id, start, end, zone)
         rows: list[GrowthDay] = []
         for day in rules.days(start, end):
-            rows.append(together[day])
-            rows.extend(per_platform[(day, platform)] for platform in found.platforms)
+            rows.append(found.together[day])
+            rows.extend(found.per_platform[(day, platform)] for platform in found.platforms)
         return Growth(
             start=start,
             end=end,
@@ -190,21 +207,12 @@ class Analytics:
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Retention:
         """Return the weekly cohorts that joined in the range and their activity since."""
-        since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            cohort = await pages.presence(conn, community_id, until, first_joined_since=since)
-            stays = people.stays(cohort, zone, until)
-            joined = {m: s.joined for m, s in stays.items() if start <= s.joined <= end}
-            weeks = await people.active_weeks(
-                conn, community_id, set(joined), rules.week_of(start), end, zone
-            )
+            found = await people.cohorts(conn, community_id, start, end)
         return Retention(
             start=start,
             end=end,
-            cohorts=tuple(
-                RetentionCohort(week, size, active)
-                for week, size, active in people.cohorts(joined, weeks, end)
-            ),
+            cohorts=tuple(RetentionCohort(week, size, active) for week, size, active in found),
         )
 
     async def _scores(
@@ -223,6 +231,16 @@ class Analytics:
             scores[member_id] = rules.score(p.interactions, p.discussions, p.contributions, present)
         return stays, parts, scores
 
+    async def _keep_closed_days(
+        self, community_id: int, start: date, end: date, zone: ZoneInfo
+    ) -> date | None:
+        """Keep members' sums over the range's days before today; return the last (None: none)."""
+        last = min(end, rules.local_day(self.clock.now(), zone) - timedelta(days=1))
+        if last < start:
+            return None
+        await ranges.keep(self.db, community_id, start, last)
+        return last
+
     async def engagement(
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Engagement:
@@ -236,11 +254,12 @@ class Analytics:
     ) -> Engagement:
         """Compute the engagement page in the database from the stays kept now."""
         since, until = rules.window(start, end, zone)
+        kept = await self._keep_closed_days(community_id, start, end, zone)
         async with self.db.read() as conn:
-            ledger = await revenue_of.load(conn, community_id, until, until)
+            ledger = await self._ledger(conn, community_id, until, until)
             paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
             found = await ranked.spread(
-                conn, community_id, start, end, since, until, top=TOP, paying=paying
+                conn, community_id, start, end, since, until, top=TOP, paying=paying, kept=kept
             )
             names = await pages.names_of(
                 conn, sorted({r.member_id for r in (*found.most, *found.least)})
@@ -279,7 +298,7 @@ class Analytics:
         _, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
             stays, parts, scores = await self._scores(conn, community_id, start, end, zone)
-            ledger = await revenue_of.load(conn, community_id, until, until)
+            ledger = await self._ledger(conn, community_id, until, until)
             ranked = sorted(scores, key=lambda m: (-scores[m], m))
             shown = set(ranked[:TOP]) | set(ranked[-TOP:])
             names = await pages.names_of(conn, sorted(shown))
@@ -411,7 +430,7 @@ class Analytics:
         """Return MRR and its movements, churn, conversion, refunds and sales by offer."""
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            ledger = await revenue_of.load(conn, community_id, since, until)
+            ledger = await self._ledger(conn, community_id, since, until)
         return revenue_of.revenue(ledger, start, end, since, until)
 
     async def recommender(
@@ -420,8 +439,7 @@ class Analytics:
         """Return the recommender's coverage and how suggestions turned into purchases."""
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
-            here = await pages.present_members(conn, community_id, until)
-            return await suggestions.page(conn, community_id, start, end, since, until, here)
+            return await suggestions.page(conn, community_id, start, end, since, until)
 
     async def member(
         self, community_id: int, member_id: int, start: date, end: date, zone: ZoneInfo
@@ -430,7 +448,7 @@ class Analytics:
         since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
             stays = people.stays(
-                await pages.presence(conn, community_id, until, member_id=member_id), zone, until
+                await pages.presence(conn, community_id, until, members=[member_id]), zone, until
             )
             return await directory.detail(
                 conn,
@@ -466,14 +484,15 @@ class Analytics:
         limit = max(0, min(limit, directory.MAX_LIMIT))
         offset = max(0, offset)
         if until > self.clock.now() and not search.strip() and sort in ranked.SORTABLE:
+            kept = await self._keep_closed_days(community_id, start, end, zone)
             async with self.db.read() as conn:
-                ledger = await revenue_of.load(conn, community_id, until, until)
+                ledger = await self._ledger(conn, community_id, until, until)
                 paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
                 if segment is not Segment.PAYING or len(paying) <= ranked.PAYING_IN_LIMIT:
                     found = await ranked.listing(
                         conn,
                         community_id,
-                        ranked.scores(community_id, start, end, since, until),
+                        ranked.scores(community_id, start, end, since, until, kept=kept),
                         start=start,
                         end=end,
                         sort=sort,
@@ -516,14 +535,22 @@ class Analytics:
         offset: int,
         limit: int,
     ) -> Members:
-        """Filter, sort and cut the members list in Python, their stays as at the range's end."""
+        """Filter, sort and cut the members list in Python, their stays as at the range's end.
+
+        A search reads the figures of the members whose names may match only (all members'
+        when more than ``people.IN_LIMIT`` may).
+        """
         since, until = rules.window(start, end, zone)
+        needle = search.strip().casefold()
         async with self.db.read() as conn:
-            identities = await directory.names_and_platforms(conn, community_id)
-            stays = people.stays(await pages.presence(conn, community_id, until), zone, until)
-            parts = await people.parts(conn, community_id, start, end, since, until)
-            points = await directory.balances(conn, community_id)
-            ledger = await revenue_of.load(conn, community_id, until, until)
+            identities = await directory.names_and_platforms(conn, community_id, needle)
+            only = sorted(identities) if needle and len(identities) <= people.IN_LIMIT else None
+            stays = people.stays(
+                await pages.presence(conn, community_id, until, members=only), zone, until
+            )
+            parts = await people.parts(conn, community_id, start, end, since, until, members=only)
+            points = await directory.balances(conn, community_id, only)
+            ledger = await self._ledger(conn, community_id, until, until)
         paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
         return directory.listing(
             identities=identities,

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import Recommender
-from bot.cogs.analytics._pages import fetch, fetch_scalars
+from bot.cogs.analytics._pages import fetch, present_at
 from bot.store.db import Database
 from bot.store.dialect import insert_ignore_returning
 from bot.store.tables import (
     analytics_member_days,
+    analytics_presence,
     analytics_suggestions,
     courses,
     purchases,
@@ -68,9 +69,13 @@ async def page(
     end: date,
     since: datetime,
     until: datetime,
-    present: set[int],
 ) -> Recommender:
-    """Return the recommender page over ``[since, until)`` for the ``present`` members."""
+    """Return the recommender page over ``[since, until)`` for the members present at its end.
+
+    Who is present, who bought a course and who wrote are counted in one query (present
+    members with a kept course or, unless they turned the recommendations off, a message in
+    the range), not read as sets of ids.
+    """
     catalog = int(
         await conn.scalar(
             select(func.count()).select_from(courses).where(courses.c.community_id == community_id)
@@ -78,35 +83,37 @@ async def page(
         or 0
     )
     p = purchases.c
-    buyers = set(
-        await fetch_scalars(
-            conn,
-            select(p.member_id)
-            .join(
-                courses,
-                and_(courses.c.community_id == p.community_id, courses.c.offer_id == p.offer_id),
-            )
-            .where(p.community_id == community_id, p.refunded_at.is_(None), p.purchased_at < until)
-            .distinct(),
+    buyers = (
+        select(p.member_id)
+        .join(
+            courses,
+            and_(courses.c.community_id == p.community_id, courses.c.offer_id == p.offer_id),
         )
+        .where(p.community_id == community_id, p.refunded_at.is_(None), p.purchased_at < until)
     )
     d = analytics_member_days.c
-    writers = set(
-        await fetch_scalars(
-            conn,
-            select(d.member_id)
-            .where(d.community_id == community_id, d.day >= start, d.day <= end, d.messages > 0)
-            .distinct(),
-        )
+    writers = select(d.member_id).where(
+        d.community_id == community_id, d.day >= start, d.day <= end, d.messages > 0
     )
     r = recommend_prefs.c
-    opted_out = set(
-        await fetch_scalars(
-            conn,
-            select(r.member_id).where(r.community_id == community_id, r.use_messages.is_(False)),
-        )
+    opted_out = select(r.member_id).where(r.community_id == community_id, r.use_messages.is_(False))
+    a = analytics_presence.c
+    present = (
+        select(a.member_id)
+        .where(a.community_id == community_id, present_at(until))
+        .distinct()
+        .subquery()
     )
-    personal = len((buyers | (writers - opted_out)) & present)
+    member = present.c.member_id
+    personal_of = or_(member.in_(buyers), and_(member.in_(writers), member.not_in(opted_out)))
+    members, personal = (
+        await conn.execute(
+            select(
+                func.count(), func.coalesce(func.sum(case((personal_of, 1), else_=0)), 0)
+            ).select_from(present)
+        )
+    ).one()
+    members, personal = int(members), int(personal)
     s = analytics_suggestions.c
     shown = (
         await conn.execute(
@@ -137,9 +144,9 @@ async def page(
         start=start,
         end=end,
         courses=catalog,
-        members=len(present),
+        members=members,
         members_with_suggestions=personal,
-        coverage=rules.ratio(personal, len(present)),
+        coverage=rules.ratio(personal, members),
         suggested_courses=suggested,
         catalog_coverage=rules.ratio(suggested, catalog),
         shown=len(shown),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import insert
 
 from bot.cogs import analytics
 from bot.cogs.analytics import (
@@ -19,8 +20,11 @@ from bot.cogs.analytics import (
 )
 from bot.cogs.analytics._rules import window
 from bot.core.cohort import Cohort
+from bot.store.tables import recommend_prefs
 from tests.cogs.analytics.world import (
     ANA_D,
+    BO,
+    CY,
     END,
     MONEY_START,
     NY,
@@ -305,10 +309,34 @@ async def test_the_configured_cost_divides_the_effect(world: Cohort) -> None:
     assert (page.cost, page.effect) == (2.0, pytest.approx(base.effect / 2))
 
 
-async def test_retention_reads_big_cohorts_through_a_subquery(
-    world: Cohort, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("opted_out", "personal"),
+    [
+        ((), 2),  # ana bought a course and wrote, cy wrote
+        (("cy",), 1),
+        (("ana",), 2),  # her kept course is enough
+        (("ana", "cy"), 1),
+        (("bo",), 2),  # bo left: not counted either way
+    ],
+)
+async def test_recommender_coverage_leaves_out_who_turned_recommendations_off(
+    world: Cohort, opted_out: tuple[str, ...], personal: int
 ) -> None:
     svc, cid = service(world)
-    expected = await svc.retention(cid, START, END, NY)
-    monkeypatch.setattr("bot.cogs.analytics._people.IN_LIMIT", 0)
-    assert await svc.retention(cid, START, END, NY) == expected
+    callers = {"ana": ANA_D, "bo": BO, "cy": CY}
+    async with world.db.write() as conn:
+        for name in opted_out:
+            member = (await world.identity.resolve(cid, callers[name])).member_id
+            await conn.execute(
+                insert(recommend_prefs).values(
+                    community_id=cid,
+                    member_id=member,
+                    use_messages=False,
+                    digest=False,
+                    last_digest="",
+                    updated_at=world.clock.now(),
+                )
+            )
+    page = await svc.recommender(cid, START, END, NY)
+    assert (page.members, page.members_with_suggestions) == (2, personal)
+    assert page.coverage == personal / 2

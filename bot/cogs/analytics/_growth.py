@@ -1,0 +1,264 @@
+"""The growth page counted in the database: joins and leaves per local day, per platform.
+
+Presence rows hold UTC instants; a page's days are local days of its zone. The database maps
+an instant to its local day by the zone's UTC offset at that instant: the offsets over the
+range are a few spans (a daylight-saving change starts the next), found here and written into
+the query as a ``CASE``, so every zone (whole hours or not) is counted exactly and the page
+reads a row per platform and day, never a row per member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics._figures import GrowthDay
+from bot.cogs.analytics._pages import fetch, fetch_scalars, present_at
+from bot.store.tables import analytics_presence
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_SECONDS = 86_400
+
+
+def offsets(since: datetime, until: datetime, zone: ZoneInfo) -> list[tuple[int, int]]:
+    """Return the zone's UTC offsets over ``[since, until)``: (from epoch second, offset s).
+
+    The first span starts at ``since``; a change is found by bisecting, to the second, between
+    two day starts whose offsets differ.
+    """
+
+    def offset(at: int) -> int:
+        moment = EPOCH + timedelta(seconds=at)
+        shift = moment.astimezone(zone).utcoffset()
+        return int(shift.total_seconds()) if shift is not None else 0
+
+    first = int((since - EPOCH).total_seconds())
+    last = int((until - EPOCH).total_seconds())
+    spans = [(first, offset(first))]
+    low = first
+    while low < last:
+        high = min(low + DAY_SECONDS, last)
+        if offset(high) != spans[-1][1]:
+            before = low
+            while high - before > 1:  # offset(before) is the span's, offset(high) is not
+                middle = (before + high) // 2
+                if offset(middle) == spans[-1][1]:
+                    before = middle
+                else:
+                    high = middle
+            spans.append((high, offset(high)))
+        low = high
+    return spans
+
+
+def _seconds(conn: AsyncConnection, at: ColumnElement[Any]) -> ColumnElement[int]:
+    """Return a timestamp column as whole seconds since 1970-01-01 UTC."""
+    if conn.dialect.name == "sqlite":  # stored as UTC text
+        return cast(func.strftime("%s", at), BigInteger)
+    return cast(func.floor(extract("epoch", at)), BigInteger)
+
+
+def local_day_number(
+    conn: AsyncConnection, at: ColumnElement[Any], spans: list[tuple[int, int]]
+) -> ColumnElement[int]:
+    """Return the local day of a timestamp column as days since 1970-01-01, by ``spans``.
+
+    The span is chosen by comparing the column with each change's instant, so the column is
+    turned into seconds once.
+    """
+    shift: ColumnElement[int] = literal(spans[0][1])
+    if len(spans) > 1:
+        shift = case(
+            *(
+                (at < EPOCH + timedelta(seconds=start), literal(before))
+                for (start, _), (_, before) in _pairs(spans)
+            ),
+            else_=literal(spans[-1][1]),
+        )
+    return (_seconds(conn, at) + shift) // DAY_SECONDS
+
+
+def _pairs(spans: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Return each span change with the span before it: (next span, span)."""
+    return list(zip(spans[1:], spans[:-1], strict=True))
+
+
+def _day(number: int) -> date:
+    return date(1970, 1, 1) + timedelta(days=int(number))
+
+
+@dataclass(slots=True)
+class Moves:
+    """Who was present as a range began, and who came and went on each of its days."""
+
+    before: int = 0
+    joined: dict[date, int] = field(default_factory=dict)
+    left: dict[date, int] = field(default_factory=dict)
+
+    def days(self, span: list[date], platform: str) -> dict[date, GrowthDay]:
+        """Return each day's total, new and left."""
+        out: dict[date, GrowthDay] = {}
+        total = self.before
+        for day in span:
+            new, gone = self.joined.get(day, 0), self.left.get(day, 0)
+            total += new - gone
+            out[day] = GrowthDay(day, platform, total, new, gone)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Growth:
+    """The growth page's counts: per platform (accounts) and together (members)."""
+
+    platforms: tuple[str, ...]
+    per_platform: dict[tuple[date, str], GrowthDay]
+    together: dict[date, GrowthDay]
+    members_total: int  # present at the range's end
+    linked_members: int  # of those, with present accounts on two or more platforms
+
+
+async def growth(
+    conn: AsyncConnection, community_id: int, start: date, end: date, zone: ZoneInfo
+) -> Growth:
+    """Count accounts per platform, and members, present, new and gone per local day.
+
+    A member joins with their first account and leaves with their last (a member with one
+    account still present has not left); an account that joined after the range is not seen.
+    """
+    since, until = rules.window(start, end, zone)
+    spans = offsets(since, until, zone)
+    p = analytics_presence.c
+    mine = and_(p.community_id == community_id, p.joined_at < until)
+    platforms = tuple(
+        sorted(
+            str(x)
+            for x in await fetch_scalars(
+                conn, select(p.platform).where(p.community_id == community_id).distinct()
+            )
+        )
+    )
+    accounts = await _moves(conn, p.platform, p.joined_at, p.left_at, mine, (since, until), spans)
+    together = await _members(conn, community_id, since, until, spans)
+    span = rules.days(start, end)
+    per_platform: dict[tuple[date, str], GrowthDay] = {}
+    for platform in platforms:
+        moves = accounts.get(platform, Moves())
+        per_platform.update(
+            ((day, platform), row) for day, row in moves.days(span, platform).items()
+        )
+    present = (
+        select(p.member_id, func.count(func.distinct(p.platform)).label("n"))
+        .where(p.community_id == community_id, present_at(until))
+        .group_by(p.member_id)
+        .subquery()
+    )
+    total, linked = (
+        await conn.execute(
+            select(func.count(), func.coalesce(func.sum(case((present.c.n > 1, 1), else_=0)), 0))
+        )
+    ).one()
+    return Growth(
+        platforms=platforms,
+        per_platform=per_platform,
+        together=together.days(span, ""),
+        members_total=int(total),
+        linked_members=int(linked),
+    )
+
+
+async def _moves(
+    conn: AsyncConnection,
+    key: ColumnElement[Any],
+    joined_at: ColumnElement[Any],
+    left_at: ColumnElement[Any],
+    where: ColumnElement[bool],
+    window: tuple[datetime, datetime],
+    spans: list[tuple[int, int]],
+) -> dict[str, Moves]:
+    """Count stays by ``key``: present at the range's start, joins and leaves per local day."""
+    since, until = window
+    found: dict[str, Moves] = {}
+
+    def rows(condition: ColumnElement[bool], *columns: ColumnElement[Any]) -> Select[Any]:
+        return select(key, *columns, func.count()).where(where, condition).group_by(key, *columns)
+
+    here = and_(joined_at < since, or_(left_at.is_(None), left_at >= since))
+    for k, n in await fetch(conn, rows(here)):
+        found.setdefault(str(k), Moves()).before = int(n)
+    for column, left in ((joined_at, False), (left_at, True)):
+        day = local_day_number(conn, column, spans)
+        for k, number, n in await fetch(conn, rows(and_(column >= since, column < until), day)):
+            moves = found.setdefault(str(k), Moves())
+            (moves.left if left else moves.joined)[_day(number)] = int(n)
+    return found
+
+
+async def _members(
+    conn: AsyncConnection,
+    community_id: int,
+    since: datetime,
+    until: datetime,
+    spans: list[tuple[int, int]],
+) -> Moves:
+    """Count members (all platforms together) present at ``since``, joined and gone a day.
+
+    Only members with an account that joined or left in the range are folded into stays (in
+    SQL, one row per pair of days); every account of any other member is outside the range,
+    so such a member was present at its start exactly when one of their accounts was.
+    """
+    p = analytics_presence.c
+    moved = select(p.member_id).where(
+        p.community_id == community_id,
+        or_(
+            and_(p.joined_at >= since, p.joined_at < until),
+            and_(p.left_at >= since, p.left_at < until),
+        ),
+    )
+    steady = await conn.scalar(
+        select(func.count(func.distinct(p.member_id))).where(
+            p.community_id == community_id, present_at(since), p.member_id.not_in(moved)
+        )
+    )
+    stays = (
+        select(
+            p.member_id,
+            func.min(p.joined_at).label("joined_at"),
+            case((func.count(p.left_at) == func.count(), func.max(p.left_at))).label("left_at"),
+        )
+        .where(p.community_id == community_id, p.joined_at < until, p.member_id.in_(moved))
+        .group_by(p.member_id)
+        .subquery()
+    )
+    j, g = stays.c.joined_at, stays.c.left_at
+    joined = case((j >= since, local_day_number(conn, j, spans)))
+    left = case((and_(g >= since, g < until), local_day_number(conn, g, spans)))
+    here = case((and_(j < since, or_(g.is_(None), g >= since)), 1), else_=0)
+    found = Moves(int(steady or 0))
+    for joined_day, left_day, present, n in await fetch(
+        conn, select(joined, left, here, func.count()).group_by(joined, left, here)
+    ):
+        if present:
+            found.before += int(n)
+        if joined_day is not None:
+            found.joined[_day(joined_day)] = found.joined.get(_day(joined_day), 0) + int(n)
+        if left_day is not None:
+            found.left[_day(left_day)] = found.left.get(_day(left_day), 0) + int(n)
+    return found

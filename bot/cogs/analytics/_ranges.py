@@ -1,0 +1,116 @@
+"""Member sums kept per range of closed days, for the engagement page and the members list.
+
+Summing every member's days over a range is what those pages cost (a row per member and day).
+The days before today no longer change but by rare events, so their sums are kept per range
+(``analytics_range_members``), made on the first request of the day, and a request adds only
+the rows of the days since. A kept range stays good while the community's day totals over it
+(``analytics_days``, which every message and reaction adds to in the same transaction) add up
+to what they were when it was made, kept beside it (``analytics_ranges``); a merge, an erasure
+or a rebuild moves or deletes member-day rows, and a trigger then drops the community's ranges.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import delete, func, insert, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store.db import Database
+from bot.store.tables import (
+    analytics_days,
+    analytics_member_days,
+    analytics_range_members,
+    analytics_ranges,
+)
+
+COUNTS = ("messages", "thread_messages", "reactions")
+
+
+async def _totals(
+    conn: AsyncConnection, community_id: int, first: date, last: date
+) -> tuple[int, int, int, int]:
+    """Return the community's day totals from ``first`` to ``last``, added up."""
+    t = analytics_days.c
+    row = (
+        await conn.execute(
+            select(
+                *(func.coalesce(func.sum(t[c]), 0) for c in (*COUNTS, "active")),
+            ).where(t.community_id == community_id, t.day >= first, t.day <= last)
+        )
+    ).one()
+    return (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+async def _kept(
+    conn: AsyncConnection, community_id: int, first: date, last: date
+) -> tuple[int, int, int, int] | None:
+    """Return the day totals a kept range was made from, or None if none is kept."""
+    r = analytics_ranges.c
+    row = (
+        await conn.execute(
+            select(r.messages, r.thread_messages, r.reactions, r.active).where(
+                r.community_id == community_id, r.first_day == first, r.last_day == last
+            )
+        )
+    ).first()
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+async def keep(db: Database, community_id: int, first: date, last: date) -> None:
+    """Make sure members' sums from ``first`` to ``last`` (closed days) are kept and current.
+
+    Ranges of the community that end earlier are dropped as a new one is made: the pages ask
+    for ranges ending yesterday, and yesterday moves on.
+    """
+    async with db.read() as conn:
+        if await _kept(conn, community_id, first, last) == await _totals(
+            conn, community_id, first, last
+        ):
+            return
+    r = analytics_ranges.c
+    m = analytics_range_members.c
+    d = analytics_member_days.c
+    try:
+        async with db.write() as conn:
+            # The totals first: a message landing between the two reads makes them disagree
+            # with the sums the next time, never agree with sums that miss it.
+            totals = await _totals(conn, community_id, first, last)
+            for table, c in ((analytics_range_members, m), (analytics_ranges, r)):
+                await conn.execute(
+                    delete(table).where(
+                        c.community_id == community_id,
+                        or_(c.last_day < last, (c.first_day == first) & (c.last_day == last)),
+                    )
+                )
+            await conn.execute(
+                insert(analytics_ranges).values(
+                    community_id=community_id,
+                    first_day=first,
+                    last_day=last,
+                    **dict(zip((*COUNTS, "active"), totals, strict=True)),
+                )
+            )
+            await conn.execute(
+                insert(analytics_range_members).from_select(
+                    ["community_id", "first_day", "last_day", "member_id", *COUNTS],
+                    select(
+                        d.community_id,
+                        literal(first, analytics_range_members.c.first_day.type),
+                        literal(last, analytics_range_members.c.last_day.type),
+                        d.member_id,
+                        *(func.sum(d[c]) for c in COUNTS),
+                    )
+                    .where(d.community_id == community_id, d.day >= first, d.day <= last)
+                    .group_by(d.community_id, d.member_id),
+                )
+            )
+    except IntegrityError:
+        pass  # another process made the same range at the same moment
+
+
+async def forget(conn: AsyncConnection, community_id: int) -> None:
+    """Drop every kept range of a community."""
+    for table in (analytics_range_members, analytics_ranges):
+        await conn.execute(delete(table).where(table.c.community_id == community_id))

@@ -1,0 +1,151 @@
+"""Member sums kept for the closed days of a range: the pages equal the plain sums, always."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from bot.cogs import analytics
+from bot.cogs.analytics import Engagement, Members, MemberSort, Segment
+from bot.core.clock import ManualClock
+from bot.core.cohort import Cohort
+from bot.core.identity import Caller
+from bot.core.platforms import PlatformName
+from bot.core.ports import ChannelRef
+from bot.core.privacy import Requester
+from bot.store.db import Database
+from bot.store.tables import analytics_range_members, analytics_ranges
+from tests.cogs.analytics.world import ANA_D, CY, END, GENERAL, NY, START, ny
+
+Pages = tuple[Engagement, Members]
+
+
+async def pages(bot: Cohort) -> Pages:
+    """Return the engagement page and the members list by score, as the dashboard asks."""
+    service = analytics.service_of(bot)
+    cid = bot.communities["demo"].id
+    return (
+        await service.engagement(cid, START, END, NY),
+        await service.members(cid, START, END, NY, sort=MemberSort.ENGAGEMENT, segment=Segment.ALL),
+    )
+
+
+async def plain(bot: Cohort, monkeypatch: pytest.MonkeyPatch) -> Pages:
+    """Return the same pages summing every member day of the range (no range kept)."""
+    with monkeypatch.context() as patch:
+
+        async def nothing_kept(*_args: object) -> date | None:
+            return None
+
+        patch.setattr(analytics.Analytics, "_keep_closed_days", nothing_kept)
+        return await pages(bot)
+
+
+async def kept_ranges(bot: Cohort) -> list[tuple[date, date]]:
+    """Return the ranges kept."""
+    r = analytics_ranges.c
+    async with bot.db.read() as conn:
+        return [(a, b) for a, b in (await conn.execute(select(r.first_day, r.last_day))).all()]
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """Collect every SQL statement ``db`` sends while the block runs."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        seen.append(sql)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+
+
+async def test_the_closed_days_are_summed_once_and_then_read(world: Cohort) -> None:
+    first = await pages(world)
+    assert await kept_ranges(world) == [(START, END - timedelta(days=1))]
+    with statements(world.db) as seen:
+        assert await pages(world) == first
+    assert not any("INSERT INTO analytics_range_members" in sql for sql in seen)
+    assert any("analytics_range_members" in sql for sql in seen)
+
+
+async def late_message(bot: Cohort, _clock: ManualClock) -> None:
+    """Log a message posted two days ago (a platform delivering it late)."""
+    community = bot.communities["demo"]
+    await bot.dispatcher.message_posted(
+        community, CY, GENERAL, "late", "sorry, late", ny(2026, 11, 1, 22)
+    )
+
+
+async def new_member_late(bot: Cohort, _clock: ManualClock) -> None:
+    """Log a late message of someone never seen: a new member-day row on a closed day."""
+    community = bot.communities["demo"]
+    who = Caller(PlatformName.DISCORD, "6001", "Late Lou")
+    await bot.dispatcher.message_posted(community, who, GENERAL, "lou", "hi", ny(2026, 10, 31, 9))
+
+
+async def merge(bot: Cohort, _clock: ManualClock) -> None:
+    """Link cy's new Telegram account, which wrote on a closed day, to cy."""
+    community = bot.communities["demo"]
+    telegram = Caller(PlatformName.TELEGRAM, "2003", "Cy T")
+    group = ChannelRef(PlatformName.TELEGRAM, "-1001234567890")
+    await bot.dispatcher.message_posted(community, telegram, group, "cyt", "hi", ny(2026, 11, 2, 9))
+    await pages(bot)  # the range is kept again, with the Telegram account as its own member
+    cy = await bot.identity.resolve(community.id, CY)
+    code = await bot.identity.create_link_code(cy)
+    mine = await bot.identity.resolve(community.id, telegram)
+    await bot.identity.redeem_link_code(mine, code.code)
+
+
+async def erase(bot: Cohort, _clock: ManualClock) -> None:
+    """Erase ana (her days are kept under an anonymous id)."""
+    cid = bot.communities["demo"].id
+    ana = (await bot.identity.resolve(cid, ANA_D)).member_id
+    await bot.privacy.erase(cid, ana, Requester.SELF)
+
+
+async def rebuild(bot: Cohort, _clock: ManualClock) -> None:
+    """Recount the rollups from the message log."""
+    await analytics.rebuild(bot.db, bot.communities["demo"].id, NY)
+
+
+async def next_day(_bot: Cohort, clock: ManualClock) -> None:
+    """Let a day pass: today's days close."""
+    clock.advance(timedelta(days=1))
+
+
+CHANGES: dict[str, Callable[[Cohort, ManualClock], Awaitable[None]]] = {
+    "a late message": late_message,
+    "a late first message": new_member_late,
+    "a merge": merge,
+    "an erasure": erase,
+    "a rebuild": rebuild,
+    "the next day": next_day,
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+async def test_after_a_change_the_pages_equal_the_plain_sums(
+    world: Cohort, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    await pages(world)
+    await CHANGES[change](world, clock)
+    assert await pages(world) == await plain(world, monkeypatch)
+    assert len(await kept_ranges(world)) == 1  # older ranges of the community went
+
+
+async def test_a_range_holds_a_row_per_member_active_on_its_days(world: Cohort) -> None:
+    await pages(world)
+    m = analytics_range_members.c
+    async with world.db.read() as conn:
+        kept = await conn.scalar(select(func.count()).select_from(analytics_range_members))
+        members = await conn.scalar(select(func.count(func.distinct(m.member_id))))
+    assert kept == members == 3  # ana, bo and cy wrote on the closed days

@@ -1,0 +1,69 @@
+"""Searching the members list: what the database narrows equals Python's casefold match."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cogs import analytics
+from bot.cogs.analytics import _pages as pages
+from bot.core.cohort import Cohort
+from bot.core.identity import Caller
+from bot.core.platforms import PlatformName
+from tests.cogs.analytics.world import END, NY, START
+
+# Names whose casefold differs from an ASCII lower case, and the LIKE wildcards.
+NAMES = [
+    Caller(PlatformName.DISCORD, "3001", "Straße", username="strasse_fan"),
+    Caller(PlatformName.DISCORD, "3002", "ÉMILE"),
+    Caller(PlatformName.TELEGRAM, "3003", "100% Kelvin"),
+    Caller(PlatformName.TELEGRAM, "3004", "axb"),
+    Caller(PlatformName.DISCORD, "3005", "a_b", username="under_score"),
+    Caller(PlatformName.DISCORD, "3006", "小明"),
+]
+
+
+@pytest.mark.parametrize(
+    ("search", "names"),
+    [
+        ("STRASSE", ["Straße"]),  # "ß" casefolds to "ss"
+        ("straße", ["Straße"]),
+        ("émile", ["ÉMILE"]),
+        ("0% k", ["100% Kelvin"]),  # a "%" is itself, and the piece after the space counts
+        ("a_b", ["a_b"]),  # a "_" is itself, not any character
+        ("SCORE", ["a_b"]),  # the username
+        ("fan", ["Straße"]),
+        ("明", ["小明"]),
+        ("ana t", ["Ana"]),  # her Telegram name, "Ana T"
+        ("zzz", []),
+    ],
+)
+async def test_search_finds_what_casefold_finds(
+    world: Cohort, search: str, names: list[str]
+) -> None:
+    cid = world.communities["demo"].id
+    for caller in NAMES:
+        await world.identity.resolve(cid, caller)
+    service = analytics.service_of(world)
+    page = await service.members(cid, START, END, NY, search=search)
+    assert [r.name for r in page.rows] == names
+    assert page.total == len(names)
+
+
+async def test_a_search_reads_the_stays_of_members_who_may_match_only(
+    world: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = world.communities["demo"].id
+    for caller in NAMES:
+        await world.identity.resolve(cid, caller)
+    read: list[int] = []
+    presence = pages.presence
+
+    async def spy(*args: object, **kwargs: object) -> list[pages.Presence]:
+        found = await presence(*args, **kwargs)  # type: ignore[arg-type]
+        read.extend(p.member_id for p in found)
+        return found
+
+    monkeypatch.setattr(pages, "presence", spy)
+    page = await analytics.service_of(world).members(cid, START, END, NY, search="ana")
+    assert [r.name for r in page.rows] == ["Ana"]
+    assert set(read) == {page.rows[0].member_id}
