@@ -240,7 +240,7 @@ class Inbox:
                     except (Defer, NeedFetch):
                         retry.append((row, wait))
                 await self._settle(conn, applied, retry)
-                await self._hold(conn, [row for row, _ in fetch], due[taken:] if rounds else [])
+                await self._hold(conn, [row for row, _ in fetch])
         except Exception as exc:
             self.applier.lookups.clear()  # what it read belongs to the rolled-back transaction
             if isinstance(exc, DBAPIError) and races < RACE_RETRIES:
@@ -267,8 +267,8 @@ class Inbox:
         )
         reads = {**known, **found}
         ready = [row for row, keys in fetch if all(key in reads for key in keys)]
-        if ready:
-            await self._apply_batch(ready, reads, rounds + 1)
+        if ready and await self._apply_batch(ready, reads, rounds + 1) < len(ready):
+            await self._release(ready)
         unread = [
             (row, next(failed[k] for k in keys if k in failed))
             for row, keys in fetch
@@ -330,22 +330,39 @@ class Inbox:
         touched = [(o.community_id, m) for _, o in applied if o.community_id for m in o.members]
         await recompute_pairs(conn, self.cohort, touched, now)
 
-    async def _hold(
-        self, conn: AsyncConnection, fetching: list[Row[Any]], untaken: list[Row[Any]]
-    ) -> None:
-        """Keep events waiting for their Stripe reads from other processes; let go the untaken.
+    async def _hold(self, conn: AsyncConnection, fetching: list[Row[Any]]) -> None:
+        """Keep events waiting for their Stripe reads from the other processes.
 
         Otherwise another process takes such an event once this batch commits, asks Stripe
-        too and holds it when this one comes back with the reads, over and over. ``untaken``:
-        events of a batch of read events that ran out of time, due again at once.
+        too and holds it when this one comes back with the reads, over and over.
+        """
+        if fetching:
+            await conn.execute(
+                update(stripe_events)
+                .where(stripe_events.c.id.in_([row.id for row in fetching]))
+                .values(next_attempt_at=self._now() + FETCH_HOLD)
+            )
+
+    async def _release(self, held: list[Row[Any]]) -> None:
+        """Make due again the events of ``held`` that their batch did not get to.
+
+        Such an event (its batch ran out of time, or lost a race before reaching it) is still
+        pending with the attempts it had, and would wait for the rest of ``FETCH_HOLD``; one
+        another process is applying now is left to it.
         """
         now = self._now()
-        for rows, due_at in ((fetching, now + FETCH_HOLD), (untaken, now)):
-            if rows:
+        async with self.cohort.db.write() as conn:
+            free = await _still_due(conn, held, None)
+            if free:
                 await conn.execute(
                     update(stripe_events)
-                    .where(stripe_events.c.id.in_([row.id for row in rows]))
-                    .values(next_attempt_at=due_at)
+                    .where(
+                        stripe_events.c.id == bindparam("b_id"),
+                        stripe_events.c.attempts == bindparam("b_attempts"),
+                        stripe_events.c.next_attempt_at > now,
+                    )
+                    .values(next_attempt_at=now),
+                    [{"b_id": row.id, "b_attempts": row.attempts} for row in free],
                 )
 
     async def _after(self, row: Row[Any], outcome: Outcome) -> None:
