@@ -9,8 +9,10 @@ database and, once every one of them is built, each runs the gating worker's pas
 their lease) until nothing is left. Printed per
 backend and process count: events applied per second overall (first process's start of work to
 the last one's end, start-ups left out), the ratio to one process, CPU seconds per 1,000
-events, and how many events and access calls each process handled; then a check that each
-event was applied once and each buyer bought once and was let in. SQLite, one writer at a
+events, how many events and access calls each process handled, and how many times a batch or
+an event lost a race with another process's transaction and was tried again (deadlocks
+counted apart); then a check that each event was applied once and each buyer bought once and
+was let in. SQLite, one writer at a
 time, is the anchor measured in the same run.
 
 Run: ``.ci/with-postgres .venv/bin/python -m benchmarks.scale_webhook [--buyers 500]``
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import io
 import json
+import logging
 import os
 import resource
 import sys
@@ -112,8 +115,28 @@ async def fill(url: str, folder: Path, stripe: StripeServer, buyers: int) -> int
     return len(events)
 
 
+class Races(logging.Handler):
+    """Count the inbox's "lost a race" log lines, and the deadlocks among them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.races = 0
+        self.deadlocks = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count ``record`` if it says a transaction lost a race."""
+        message = record.getMessage()
+        if "lost a race" in message:
+            self.races += 1
+            self.deadlocks += "deadlock" in message.lower()
+
+
 async def worker(url: str, folder: Path, stripe_base: str) -> None:
     """Apply the inbox and make the access calls as one process; print its figures as JSON."""
+    races = Races()
+    inbox_log = logging.getLogger("bot.cogs.gating._inbox")
+    inbox_log.addHandler(races)
+    inbox_log.setLevel(logging.INFO)
     cohort, _ = await bot(url, folder, stripe_base)
     assert isinstance(cohort.entitlements, Gating)
     # Built: say so and wait for the word, so that every process starts on a full inbox.
@@ -129,7 +152,8 @@ async def worker(url: str, folder: Path, stripe_base: str) -> None:
         await cohort.db.close()
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    print(json.dumps({"cpu": cpu, "start": started, "end": ended, "done": done}))
+    figures = {"cpu": cpu, "start": started, "end": ended, "done": done}
+    print(json.dumps({**figures, "races": races.races, "deadlocks": races.deadlocks}))
 
 
 async def end_state(url: str) -> tuple[dict[str, int], int, int]:
@@ -192,6 +216,8 @@ async def run_round(
         "cpu": sum(f["cpu"] for f in figures),
         "events": events,
         "shares": [f["done"] for f in figures],
+        "races": sum(f["races"] for f in figures),
+        "deadlocks": sum(f["deadlocks"] for f in figures),
         "state": await end_state(url),
     }
 
@@ -222,6 +248,7 @@ async def main(buyers: int) -> None:
                 f"x{rate / base:4.2f} of one   "
                 f"{1000 * got['cpu'] / got['events']:6.2f} CPU s per 1,000 events   "
                 f"handled per process {got['shares']}   "
+                f"races {got['races']} (deadlocks {got['deadlocks']})   "
                 f"{'each applied once' if ok else 'WRONG END STATE'} "
                 f"({statuses}, {bought} purchases, {granted} access)"
             )

@@ -2,10 +2,13 @@
 
 Each cached kind of data (``CacheName``) has a row in ``cache_versions`` per community, bumped
 by database triggers (migration ``0020_cache_versions``) in the same transaction as every write
-that changes that data, whichever process makes it. A process reads the version rows at most
-every ``[work] cache_staleness`` seconds; its own writes to a watched table make it read them
-again at the next use, so a local change is seen at once and another process's change within
-the staleness window. While nothing changed, a cached value is served with no database read.
+that changes that data, whichever process makes it. On PostgreSQL the bump waits for the commit
+(once per transaction, migration ``0026_cache_versions_at_commit``), so that writers of the same
+data in several processes do not queue behind the row; a reader sees it with the data. A
+process reads the version rows at most every ``[work] cache_staleness`` seconds; its own writes
+to a watched table make it read them again at the next use, so a local change is seen at once
+and another process's change within the staleness window. While nothing changed, a cached
+value is served with no database read.
 """
 
 from __future__ import annotations

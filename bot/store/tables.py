@@ -705,7 +705,8 @@ recommend_prefs = Table(
 
 # --- perf: cache versions ---------------------------------------------------------------------
 # A version per community and cached kind of data (bot/core/versions.py), bumped by triggers
-# (migration 0020_cache_versions) in the transaction of every write that changes that data.
+# (migration 0020_cache_versions) in the transaction of every write that changes that data; on
+# PostgreSQL once per transaction as it commits (0026_cache_versions_at_commit).
 cache_versions = Table(
     "cache_versions",
     metadata,

@@ -259,6 +259,7 @@ async def test_a_crash_in_the_middle_of_a_batch_applies_none_of_it_and_a_restart
     w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_inbox, "LOOKUP_AHEAD", 1)  # and the rows it read ahead
+    monkeypatch.setattr(_inbox, "BATCH_SECONDS", 60)  # one batch, however loaded the machine
     sessions = await _post_purchases(w)
     assert await w.count("stripe_events", status="pending") == 6
     real = w.gating.applier.apply

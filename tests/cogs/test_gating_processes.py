@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DBAPIError
 
+from bot.cogs.gating import _inbox
 from bot.cogs.gating._outcomes import EventStatus
 from bot.core.clock import ManualClock
 from bot.core.ports import AccessTarget
@@ -206,3 +207,37 @@ async def test_a_batch_that_loses_a_race_is_applied_again_whole(
             logging.INFO
         ]
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_event_waiting_for_its_stripe_read_is_left_to_the_process_reading_it(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tier's invoice.paid needs the invoice read from Stripe after its batch commits. Another
+    # process must not take it meanwhile (it would ask Stripe too, and hold it when the first
+    # comes back with the read: under load, the processes took such events from each other
+    # many times over).
+    monkeypatch.setattr(_inbox, "BATCH_SECONDS", 60)  # one batch, however loaded the machine
+    async with world(tmp_path, clock) as first:
+        _, events = await _sessions(first, 2)  # buyer00 takes the tier, buyer01 a course
+        for event in events:
+            assert await first.post(event) == 200
+        async with world(tmp_path, clock, stripe=first.stripe) as second:
+            gateway = first.gating.gateway
+            assert gateway is not None
+            reading, read = asyncio.Event(), asyncio.Event()
+            invoice = gateway.invoice
+
+            async def slow(invoice_id: str) -> Any:
+                reading.set()
+                await read.wait()
+                return await invoice(invoice_id)
+
+            gateway.invoice = slow  # type: ignore[method-assign]
+            draining = asyncio.create_task(first.gating.inbox.drain())
+            await asyncio.wait_for(reading.wait(), 30)
+            assert await first.count("stripe_events", status=EventStatus.PENDING.value) == 1
+            assert await second.gating.inbox.drain() == 0  # held back for the first's read
+            read.set()
+            assert await draining == len(events)
+        assert await first.count("stripe_events", status=EventStatus.PENDING.value) == 0
+        assert await first.holds("buyer00") == {"pro"}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 
 from bot.adapters.console import ConsoleAdapter
 from bot.core.clock import ManualClock
@@ -19,9 +19,11 @@ from bot.core.config import Config
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
+from bot.core.versions import CacheName
 from bot.runtime import build
 from bot.store.db import Database
-from bot.store.tables import accounts, cache_versions, members
+from bot.store.tables import access_sources, accounts, cache_versions, members
+from tests import _postgres
 from tests.conftest import START, make_config, output
 
 STALE = timedelta(seconds=1)  # the default [work] cache_staleness
@@ -254,3 +256,60 @@ async def test_what_changes_recommend_inputs_bumps_the_recommend_version(
         await conn.execute(text(statement))
     after = (await versions(cohort.db)).get((1, "recommend"), 0)
     assert (after > before) is bumps
+
+
+def _source(community: int, member: int, ref: str) -> dict[str, Any]:
+    """Return an ``access_sources`` row: a subscription ``ref`` of ``member``."""
+    return {
+        "community_id": community,
+        "member_id": member,
+        "offer_id": "pro",
+        "kind": "subscription",
+        "ref": ref,
+        "status": "active",
+        "cancel_at_period_end": False,
+        "refunded": False,
+        "disputed": False,
+        "version": 1,
+        "entitled": True,
+        "created_at": START,
+        "updated_at": START,
+    }
+
+
+@pytest.mark.skipif(not _postgres.enabled(), reason="SQLite has one writer at a time")
+async def test_writers_of_access_sources_do_not_wait_for_each_other(cohort: Cohort) -> None:
+    # Two processes' inbox batches, each writing a subscription: the second must not wait for
+    # the first to commit (the version row is bumped at commit, not held from the write on).
+    community = cohort.communities["demo"].id
+    bob = await cohort.identity.resolve(community, BOB)
+    ann = await cohort.identity.resolve(community, Caller(PlatformName.CONSOLE, "ann", "Ann"))
+    before = (await versions(cohort.db)).get((community, "access"), 0)
+    async with cohort.db.write() as first:
+        await first.execute(insert(access_sources).values(_source(community, bob.member_id, "a")))
+        async with cohort.db.write() as second:
+            await second.execute(text("SET LOCAL lock_timeout = '1s'"))  # fail, do not hang
+            row = _source(community, ann.member_id, "b")
+            await second.execute(insert(access_sources).values(row))
+        assert (await versions(cohort.db)).get((community, "access"), 0) == before + 1
+    assert (await versions(cohort.db)).get((community, "access"), 0) == before + 2
+
+
+async def test_another_process_sees_the_new_version_with_the_data_never_before(
+    cohort: Cohort, other: tuple[Cohort, ManualClock]
+) -> None:
+    second, second_clock = other
+    community = cohort.communities["demo"].id
+    bob = await cohort.identity.resolve(community, BOB)
+    before = await second.versions.stamp((CacheName.ACCESS,))
+    rows = [_source(community, bob.member_id, ref) for ref in ("a", "b")]
+    async with cohort.db.write() as conn:
+        await conn.execute(insert(access_sources), rows)
+        second_clock.advance(STALE)
+        assert await second.versions.stamp((CacheName.ACCESS,)) == before  # not committed
+    second_clock.advance(STALE)
+    after = await second.versions.stamp((CacheName.ACCESS,))
+    assert after != before
+    async with second.db.read() as conn:  # the data the new version covers is there with it
+        held = await conn.scalar(select(func.count()).select_from(access_sources))
+    assert held == 2

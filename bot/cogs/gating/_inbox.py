@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BindParameter, Row, bindparam, or_, select, update
@@ -46,6 +46,9 @@ EVENT_ATTEMPTS = 16
 RACE_RETRIES = 3
 # An event that came before what it refers to usually waits milliseconds for it.
 EVENT_RETRY_FIRST = 0.25
+# An event whose batch committed while it waits for its Stripe reads is not due for the other
+# processes until then, or this long should the process reading die.
+FETCH_HOLD = timedelta(minutes=1)
 # Within a second, the events that make what others refer to come first.
 _FIRST = {
     **dict.fromkeys(ev.SUBSCRIPTION_EVENTS, 0),
@@ -66,13 +69,22 @@ _MARK_DONE = _mark("status", "community_id", "last_error", "attempts", "processe
 _MARK_RETRY = _mark("status", "attempts", "next_attempt_at", "last_error")
 
 
-async def _still_due(conn: AsyncConnection, due: Sequence[Row[Any]]) -> list[Row[Any]]:
+def _due(now: datetime) -> Any:
+    """Return the condition of an inbox event due at ``now`` (if pending)."""
+    return or_(stripe_events.c.next_attempt_at.is_(None), stripe_events.c.next_attempt_at <= now)
+
+
+async def _still_due(
+    conn: AsyncConnection, due: Sequence[Row[Any]], now: datetime | None
+) -> list[Row[Any]]:
     """Return the rows of ``due`` still pending, now claimed by this write transaction.
 
     Several processes may read the same due events; only the transaction that holds an
     event's row applies it. On SQLite writers take turns, so a row another process applied
     meanwhile is no longer pending; on PostgreSQL the rows are locked ``FOR UPDATE SKIP
-    LOCKED``: a row another process is applying right now is left to it.
+    LOCKED``: a row another process is applying right now is left to it. With ``now``, a row
+    another process held back since (``FETCH_HOLD``) is left to it too; without, this process
+    takes the events it held back itself.
     """
     if not due:
         return []
@@ -80,6 +92,8 @@ async def _still_due(conn: AsyncConnection, due: Sequence[Row[Any]]) -> list[Row
         stripe_events.c.id.in_([row.id for row in due]),
         stripe_events.c.status == EventStatus.PENDING.value,
     )
+    if now is not None:
+        query = query.where(_due(now))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     held = set((await conn.execute(query)).scalars())
@@ -142,10 +156,7 @@ class Inbox:
                         select(stripe_events)
                         .where(
                             stripe_events.c.status == EventStatus.PENDING.value,
-                            or_(
-                                stripe_events.c.next_attempt_at.is_(None),
-                                stripe_events.c.next_attempt_at <= now,
-                            ),
+                            _due(now),
                             stripe_events.c.id > after,
                         )
                         .order_by(stripe_events.c.id)
@@ -179,7 +190,8 @@ class Inbox:
         it waits for may have come in it) and otherwise marked for a retry in the same
         transaction. What events need from Stripe is read after the commit, so that no HTTP
         call is made while the write lock is held, and those events follow in a batch of their
-        own, with the reads (``rounds`` times at most). A batch that lost a race with another
+        own, with the reads (``rounds`` times at most); meanwhile they are held back from the
+        other processes (``FETCH_HOLD``). A batch that lost a race with another
         process's (the same subscription made by both, a deadlock) is tried again whole, reading
         what the other made, ``RACE_RETRIES`` times at most. Any other error rolls the whole
         batch back and its events are applied again one transaction each, where an error costs
@@ -194,7 +206,7 @@ class Inbox:
         due = sorted(due, key=lambda r: (r.created, _FIRST.get(r.type, 9), r.id))
         try:
             async with self.cohort.db.write() as conn:
-                due = await _still_due(conn, due)
+                due = await _still_due(conn, due, None if rounds else self._now())
                 events = [json.loads(row.payload) for row in due]
                 started = time.monotonic()
                 if len(events) >= LOOKUP_AHEAD:
@@ -228,6 +240,7 @@ class Inbox:
                     except (Defer, NeedFetch):
                         retry.append((row, wait))
                 await self._settle(conn, applied, retry)
+                await self._hold(conn, [row for row, _ in fetch])
         except Exception as exc:
             self.applier.lookups.clear()  # what it read belongs to the rolled-back transaction
             if isinstance(exc, DBAPIError) and races < RACE_RETRIES:
@@ -254,8 +267,8 @@ class Inbox:
         )
         reads = {**known, **found}
         ready = [row for row, keys in fetch if all(key in reads for key in keys)]
-        if ready:
-            await self._apply_batch(ready, reads, rounds + 1)
+        if ready and await self._apply_batch(ready, reads, rounds + 1) < len(ready):
+            await self._release(ready)
         unread = [
             (row, next(failed[k] for k in keys if k in failed))
             for row, keys in fetch
@@ -317,6 +330,41 @@ class Inbox:
         touched = [(o.community_id, m) for _, o in applied if o.community_id for m in o.members]
         await recompute_pairs(conn, self.cohort, touched, now)
 
+    async def _hold(self, conn: AsyncConnection, fetching: list[Row[Any]]) -> None:
+        """Keep events waiting for their Stripe reads from the other processes.
+
+        Otherwise another process takes such an event once this batch commits, asks Stripe
+        too and holds it when this one comes back with the reads, over and over.
+        """
+        if fetching:
+            await conn.execute(
+                update(stripe_events)
+                .where(stripe_events.c.id.in_([row.id for row in fetching]))
+                .values(next_attempt_at=self._now() + FETCH_HOLD)
+            )
+
+    async def _release(self, held: list[Row[Any]]) -> None:
+        """Make due again the events of ``held`` that their batch did not get to.
+
+        Such an event (its batch ran out of time, or lost a race before reaching it) is still
+        pending with the attempts it had, and would wait for the rest of ``FETCH_HOLD``; one
+        another process is applying now is left to it.
+        """
+        now = self._now()
+        async with self.cohort.db.write() as conn:
+            free = await _still_due(conn, held, None)
+            if free:
+                await conn.execute(
+                    update(stripe_events)
+                    .where(
+                        stripe_events.c.id == bindparam("b_id"),
+                        stripe_events.c.attempts == bindparam("b_attempts"),
+                        stripe_events.c.next_attempt_at > now,
+                    )
+                    .values(next_attempt_at=now),
+                    [{"b_id": row.id, "b_attempts": row.attempts} for row in free],
+                )
+
     async def _after(self, row: Row[Any], outcome: Outcome) -> None:
         """Send what an applied event asked for, once it is committed."""
         if outcome.status is EventStatus.REJECTED:
@@ -337,7 +385,7 @@ class Inbox:
             rounds += 1
             try:
                 async with self.cohort.db.write() as conn:
-                    if not await _still_due(conn, [row]):
+                    if not await _still_due(conn, [row], None):
                         return  # another process applied it, or is applying it now
                     outcome = await self.applier.apply(conn, event, now, fetched)
                     await self._settle(conn, [(row, outcome)], [])
