@@ -8,7 +8,8 @@ and dropped when the test ends.
 
 A copy costs the server two checkpoints (a tenth of a second or more on a busy machine), and a
 drop a few hundredths: both happen on a thread of the worker's own while tests run. A test takes
-a copy made ahead of it, and leaves its databases to be dropped behind it.
+a copy made ahead of it, and leaves its databases to be dropped behind it. On SQLite a test's
+file is likewise a copy of one the worker migrated (``sqlite_file``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import hashlib
 import itertools
 import os
 import queue
+import shutil
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,6 +38,7 @@ AHEAD = 2  # migrated databases each worker keeps ready
 
 _lock = threading.Lock()
 _template: str | None = None
+_sqlite_template: Path | None = None
 _created: list[str] = []
 _names: dict[str, str] = {}
 
@@ -219,14 +223,41 @@ def _spare() -> str:
     return _spares.take()
 
 
+def sqlite_file(tmp_path: Path) -> Path:
+    """Return ``tmp_path``'s SQLite file, a copy of this worker's migrated one if not there yet.
+
+    Migrating a new file takes 200 ms, a copy a few: the bot finds it at the head revision.
+    """
+    global _sqlite_template  # noqa: PLW0603 - one template per test process, made once
+    path = tmp_path / "cohort.db"
+    if path.exists():
+        return path
+    with _lock:
+        if _sqlite_template is None:
+            made = Path(tempfile.mkdtemp(prefix=f"cohort-template-{_worker()}-")) / "cohort.db"
+
+            async def make() -> None:
+                db = Database(f"sqlite+aiosqlite:///{made}")
+                try:
+                    await db.upgrade()
+                finally:
+                    await db.close()
+
+            _run(make)
+            _sqlite_template = made
+    shutil.copyfile(_sqlite_template, path)
+    return path
+
+
 def database_url(tmp_path: Path, *, migrated: bool = True) -> str:
-    """Return a database URL for this test: a SQLite file under ``tmp_path``, or a PG database.
+    """Return a database URL for this test: a SQLite file in ``tmp_path``, or a PG database.
 
     On PostgreSQL the database is the test's from the first call on (a copy of the migrated
     template, or an empty one when ``migrated`` is false), dropped when the test ends.
     """
     if not enabled():
-        return f"sqlite+aiosqlite:///{tmp_path / 'cohort.db'}"
+        path = sqlite_file(tmp_path) if migrated else tmp_path / "cohort.db"
+        return f"sqlite+aiosqlite:///{path}"
     key = str(tmp_path)
     if key not in _names:
         if migrated:
@@ -252,11 +283,14 @@ def drop_created() -> None:
 
 
 def finish() -> None:
-    """Drop this worker's databases made ahead and not used, once the tests are over."""
-    global _spares  # noqa: PLW0603 - one maker per test process
+    """Drop this worker's databases made ahead and not used, and its SQLite template."""
+    global _spares, _sqlite_template  # noqa: PLW0603 - one of each per test process
     if _spares is not None:
         _spares.close()
         _spares = None
+    if _sqlite_template is not None:
+        shutil.rmtree(_sqlite_template.parent, ignore_errors=True)
+        _sqlite_template = None
 
 
 async def integrity_problems(conn: Any) -> list[str]:

@@ -43,7 +43,7 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     data: dict[str, Any] = {
         "database": {"url": _postgres.database_url(tmp_path)}
         if _postgres.enabled()
-        else {"url": "sqlite+aiosqlite:///cohort.db"},
+        else {"url": f"sqlite+aiosqlite:///{_postgres.sqlite_file(tmp_path).name}"},
         "web": {"enabled": False},
         "communities": [community],
     }
@@ -53,7 +53,7 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
 
 @pytest.fixture(autouse=True, scope="session")
 def _postgres_spares() -> Iterator[None]:
-    """Drop the PostgreSQL databases made ahead and not used, once the tests are over."""
+    """Drop the databases made ahead and not used, once the tests are over."""
     yield
     _postgres.finish()
 
