@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from bot.cogs.gating import _inbox
@@ -28,7 +29,7 @@ from bot.cogs.gating._outcomes import EventStatus
 from bot.core.clock import ManualClock
 from bot.core.ports import AccessTarget
 from bot.store.lease import Lease
-from bot.store.tables import gating_access
+from bot.store.tables import gating_access, stripe_events
 from tests.cogs.gating_world import World, world
 
 BUYERS = 800  # a checkout and its payment each: 2,000 events from Stripe
@@ -239,5 +240,44 @@ async def test_an_event_waiting_for_its_stripe_read_is_left_to_the_process_readi
             assert await second.gating.inbox.drain() == 0  # held back for the first's read
             read.set()
             assert await draining == len(events)
+        assert await first.count("stripe_events", status=EventStatus.PENDING.value) == 0
+        assert await first.holds("buyer00") == {"pro"}
+
+
+async def test_an_event_whose_row_another_batch_holds_is_released_once_that_batch_commits(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The batch that comes back with the Stripe read finds the event's row held by another
+    # process's batch (PostgreSQL skips it): the event must be due again once that batch ends,
+    # not held back for the rest of FETCH_HOLD (three processes left 52 events so, for a minute).
+    monkeypatch.setattr(_inbox, "BATCH_SECONDS", 60)
+    async with world(tmp_path, clock) as first:
+        _, events = await _sessions(first, 2)
+        for event in events:
+            assert await first.post(event) == 200
+        async with world(tmp_path, clock, stripe=first.stripe) as second:
+            gateway = first.gating.gateway
+            assert gateway is not None
+            reading, read = asyncio.Event(), asyncio.Event()
+            invoice = gateway.invoice
+
+            async def slow(invoice_id: str) -> Any:
+                reading.set()
+                await read.wait()
+                return await invoice(invoice_id)
+
+            gateway.invoice = slow  # type: ignore[method-assign]
+            draining = asyncio.create_task(first.gating.inbox.drain())
+            await asyncio.wait_for(reading.wait(), 30)
+            async with second.cohort.db.write() as conn:
+                pending = select(stripe_events.c.id).where(
+                    stripe_events.c.status == EventStatus.PENDING.value
+                )
+                if conn.dialect.name == "postgresql":
+                    pending = pending.with_for_update()
+                assert len((await conn.execute(pending)).all()) == 1
+                read.set()
+                await asyncio.sleep(0.5)  # the first comes back and finds the row held
+            assert await asyncio.wait_for(draining, 30) >= len(events)
         assert await first.count("stripe_events", status=EventStatus.PENDING.value) == 0
         assert await first.holds("buyer00") == {"pro"}

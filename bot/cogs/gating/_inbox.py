@@ -347,23 +347,27 @@ class Inbox:
         """Make due again the events of ``held`` that their batch did not get to.
 
         Such an event (its batch ran out of time, or lost a race before reaching it) is still
-        pending with the attempts it had, and would wait for the rest of ``FETCH_HOLD``; one
-        another process is applying now is left to it.
+        pending with the attempts it had, and would wait for the rest of ``FETCH_HOLD``. The
+        update waits for a row another process's batch holds rather than skip it: that batch
+        may have locked it without applying it (it read the event as due before the hold), and
+        once it commits the event is either applied (no longer pending) or free to release.
         """
         now = self._now()
         async with self.cohort.db.write() as conn:
-            free = await _still_due(conn, held, None)
-            if free:
-                await conn.execute(
-                    update(stripe_events)
-                    .where(
-                        stripe_events.c.id == bindparam("b_id"),
-                        stripe_events.c.attempts == bindparam("b_attempts"),
-                        stripe_events.c.next_attempt_at > now,
-                    )
-                    .values(next_attempt_at=now),
-                    [{"b_id": row.id, "b_attempts": row.attempts} for row in free],
+            await conn.execute(
+                update(stripe_events)
+                .where(
+                    stripe_events.c.id == bindparam("b_id"),
+                    stripe_events.c.status == EventStatus.PENDING.value,
+                    stripe_events.c.attempts == bindparam("b_attempts"),
+                    stripe_events.c.next_attempt_at > now,
                 )
+                .values(next_attempt_at=now),
+                [
+                    {"b_id": row.id, "b_attempts": row.attempts}
+                    for row in sorted(held, key=lambda row: row.id)
+                ],
+            )
 
     async def _after(self, row: Row[Any], outcome: Outcome) -> None:
         """Send what an applied event asked for, once it is committed."""
