@@ -210,6 +210,22 @@ async def test_a_batch_that_loses_a_race_is_applied_again_whole(
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def slow_invoice_reads(w: World) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make ``w``'s Stripe invoice reads wait: return (a read began, let the reads answer)."""
+    gateway = w.gating.gateway
+    assert gateway is not None
+    reading, read = asyncio.Event(), asyncio.Event()
+    invoice = gateway.invoice
+
+    async def slow(invoice_id: str) -> Any:
+        reading.set()
+        await read.wait()
+        return await invoice(invoice_id)
+
+    gateway.invoice = slow  # type: ignore[method-assign]
+    return reading, read
+
+
 async def test_an_event_waiting_for_its_stripe_read_is_left_to_the_process_reading_it(
     tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -223,17 +239,7 @@ async def test_an_event_waiting_for_its_stripe_read_is_left_to_the_process_readi
         for event in events:
             assert await first.post(event) == 200
         async with world(tmp_path, clock, stripe=first.stripe) as second:
-            gateway = first.gating.gateway
-            assert gateway is not None
-            reading, read = asyncio.Event(), asyncio.Event()
-            invoice = gateway.invoice
-
-            async def slow(invoice_id: str) -> Any:
-                reading.set()
-                await read.wait()
-                return await invoice(invoice_id)
-
-            gateway.invoice = slow  # type: ignore[method-assign]
+            reading, read = slow_invoice_reads(first)
             draining = asyncio.create_task(first.gating.inbox.drain())
             await asyncio.wait_for(reading.wait(), 30)
             assert await first.count("stripe_events", status=EventStatus.PENDING.value) == 1
@@ -256,17 +262,7 @@ async def test_an_event_whose_row_another_batch_holds_is_released_once_that_batc
         for event in events:
             assert await first.post(event) == 200
         async with world(tmp_path, clock, stripe=first.stripe) as second:
-            gateway = first.gating.gateway
-            assert gateway is not None
-            reading, read = asyncio.Event(), asyncio.Event()
-            invoice = gateway.invoice
-
-            async def slow(invoice_id: str) -> Any:
-                reading.set()
-                await read.wait()
-                return await invoice(invoice_id)
-
-            gateway.invoice = slow  # type: ignore[method-assign]
+            reading, read = slow_invoice_reads(first)
             draining = asyncio.create_task(first.gating.inbox.drain())
             await asyncio.wait_for(reading.wait(), 30)
             async with second.cohort.db.write() as conn:
