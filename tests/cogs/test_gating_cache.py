@@ -12,9 +12,9 @@ from bot.cogs.gating import Gating
 from bot.cogs.gating._service import POLL
 from bot.core.clock import ManualClock
 from bot.runtime import build
+from tests._sql import queries, statements
 from tests.cogs.gating_world import World, gating_config, world
 from tests.conftest import START
-from tests.core.test_versions import queries, statements
 
 STALE = timedelta(seconds=1)
 

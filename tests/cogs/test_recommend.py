@@ -27,8 +27,9 @@ from bot.recommend import Reason, TrainParams
 from bot.recommend._store import member_inputs, owned_courses, recent_text
 from bot.runtime import build
 from bot.store.tables import courses, purchases, recommend_prefs
+from tests._sql import queries, statements
 from tests.conftest import make_config, output
-from tests.core.test_versions import STALE, queries, statements
+from tests.core.test_versions import STALE
 
 FAST = TrainParams(validation_members=50, text_members=50, ease_lambdas=(5.0,), knn_ks=(10,))
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
 from bot.adapters.console import ConsoleAdapter
 from bot.core.clock import ManualClock
@@ -24,30 +23,11 @@ from bot.runtime import build
 from bot.store.db import Database
 from bot.store.tables import access_sources, accounts, cache_versions, members
 from tests import _postgres
+from tests._sql import queries, statements
 from tests.conftest import START, make_config, output
 
 STALE = timedelta(seconds=1)  # the default [work] cache_staleness
 BOB = Caller(PlatformName.CONSOLE, "bob", "Bob")
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """Collect every SQL statement ``db`` sends while the block runs."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
-        seen.append(sql)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
-
-
-def queries(seen: list[str]) -> list[str]:
-    """Drop transaction control (BEGIN, COMMIT) from ``seen``."""
-    return [sql for sql in seen if sql.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}]
 
 
 async def versions(db: Database) -> dict[tuple[int, str], int]:

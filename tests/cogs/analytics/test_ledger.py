@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import Update, event, update
+from sqlalchemy import Update, update
 
 from bot.cogs import analytics
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.store.db import Database
 from bot.store.tables import access_sources, purchases, stripe_payments
+from tests._sql import statements
 from tests.cogs.analytics.world import END, MONEY_START, NY, utc
 
 STALE = timedelta(seconds=1)  # the test config's [work] cache_staleness
@@ -23,17 +23,12 @@ STALE = timedelta(seconds=1)  # the test config's [work] cache_staleness
 @contextmanager
 def purchase_reads(db: Database) -> Iterator[list[str]]:
     """Collect the statements ``db`` sends that read the purchases."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
-        if sql.lstrip().upper().startswith("SELECT") and "purchases" in sql:
-            seen.append(sql)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+    with statements(db) as seen:
+        reads: list[str] = []
+        yield reads
+    reads.extend(
+        sql for sql in seen if sql.lstrip().upper().startswith("SELECT") and "purchases" in sql
+    )
 
 
 # Each change a revenue figure depends on, made as the gating cog would.

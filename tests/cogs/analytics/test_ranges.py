@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from bot.cogs import analytics
 from bot.cogs.analytics import Engagement, Members, MemberSort, Segment
@@ -18,8 +16,8 @@ from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
 from bot.core.privacy import Requester
-from bot.store.db import Database
 from bot.store.tables import analytics_range_members, analytics_ranges
+from tests._sql import statements
 from tests.cogs.analytics.world import ANA_D, CY, END, GENERAL, NY, START, ny
 
 Pages = tuple[Engagement, Members]
@@ -51,21 +49,6 @@ async def kept_ranges(bot: Cohort) -> list[tuple[date, date]]:
     r = analytics_ranges.c
     async with bot.db.read() as conn:
         return [(a, b) for a, b in (await conn.execute(select(r.first_day, r.last_day))).all()]
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """Collect every SQL statement ``db`` sends while the block runs."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
-        seen.append(sql)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
 
 
 async def test_the_closed_days_are_summed_once_and_then_read(world: Cohort) -> None:
