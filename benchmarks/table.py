@@ -83,6 +83,27 @@ PARTS = (
         ),
     ),
     Part(
+        "start",
+        ("benchmarks.start", "--runs", "1", "--settle", "1"),
+        90,
+        (
+            Figure(
+                "console start to first prompt, existing database",
+                "<= 1.5 s",
+                rf"first prompt, existing database: {NUMBER} ms",
+                "{0} ms",
+                rf"anchor, bare python: first prompt {NUMBER} ms, RSS {NUMBER} MiB",
+                "bare python {0} ms, {1} MiB",
+            ),
+            Figure(
+                "console idle RSS",
+                "<= 120 MB (114.4 MiB)",
+                rf"idle RSS: {NUMBER} MiB",
+                "{0} MiB",
+            ),
+        ),
+    ),
+    Part(
         "lectures (real time)",
         ("benchmarks.lectures", "--real-time", "--lectures", "30", "--window", "10"),
         120,

@@ -10,19 +10,19 @@ from pathlib import Path
 from tests.test_cli import _env, write_config
 
 # Loaded when first needed: training and scoring (numpy, scipy, scikit-learn), image cards
-# (Pillow), and a platform's library only when its token is configured.
-HEAVY = ("numpy", "scipy", "sklearn", "PIL", "discord", "telegram")
+# (Pillow), a platform's library only when its token is configured, Stripe's only when a payment
+# or webhook needs it, and Alembic only when the database is not at the newest migration.
+HEAVY = ("numpy", "scipy", "sklearn", "PIL", "discord", "telegram", "stripe")
 
 
-def test_a_console_session_imports_no_heavy_library(tmp_path: Path) -> None:
-    """Start ``cohort run``, chat and run everyday commands, and check what was imported."""
-    config = write_config(tmp_path)
-    script = tmp_path / "session.txt"
+def session_imports(folder: Path, config: Path) -> set[str]:
+    """Run a console session of everyday commands in ``folder``; return the modules imported."""
+    script = folder / "session.txt"
     script.write_text("/help\n/points show\n/leaderboard\nhello everyone\n", encoding="utf-8")
     command = ["run", "--config", str(config), "--script", str(script)]
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "bot", *command],
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
@@ -31,6 +31,15 @@ def test_a_console_session_imports_no_heavy_library(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "leaderboard" in result.stdout.lower()
-    imported = set(re.findall(r"^import time:.*\|\s*([\w.]+)$", result.stderr, re.MULTILINE))
-    assert "bot.cogs.recommend._service" in imported  # the recommender cog itself did load
-    assert sorted(name for name in HEAVY if name in imported) == []
+    return set(re.findall(r"^import time:.*\|\s*([\w.]+)$", result.stderr, re.MULTILINE))
+
+
+def test_a_console_session_imports_no_heavy_library(tmp_path: Path) -> None:
+    """Start ``cohort run`` twice, chat and run everyday commands, and check what was imported."""
+    config = write_config(tmp_path)
+    first = session_imports(tmp_path, config)
+    assert "bot.cogs.recommend._service" in first  # the recommender cog itself did load
+    assert "alembic" in first  # a new database: migrated
+    assert sorted(name for name in HEAVY if name in first) == []
+    again = session_imports(tmp_path, config)  # the database is at the head now
+    assert sorted(name for name in (*HEAVY, "alembic") if name in again) == []

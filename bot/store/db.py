@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
 
 from bot.store import hops
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 # The advisory lock migrations run under on PostgreSQL (locks.lock_key("migrate")).
 _MIGRATE = int.from_bytes(hashlib.sha256(b"cohort:migrate").digest()[:8], "big", signed=True)
@@ -32,11 +32,15 @@ BULK_CACHE_KIB = 65_536
 _WRITE = "cohort_write"
 _TOUCHED = "cohort_touched"
 
+_REVISION = re.compile(r'^revision = "([^"]+)"$', re.MULTILINE)
+
 WriteHook = Callable[[frozenset[str]], None]
 
 
 def alembic_config() -> AlembicConfig:
     """Return an Alembic config pointing at the packaged migrations (no ini file needed)."""
+    from alembic.config import Config as AlembicConfig  # noqa: PLC0415 (only to migrate)
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -145,6 +149,8 @@ class Database:
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply the migrations up to ``revision`` (on PostgreSQL, one process at a time)."""
+        if revision == "head" and await self.current_revision() == head_revision():
+            return  # every start but the first: Alembic and the migrations stay unloaded
         async with self.engine.connect() as conn:
             if self.engine.dialect.name == "postgresql":
                 # Processes started together on a new database would each create the same
@@ -162,9 +168,7 @@ class Database:
     async def current_revision(self) -> str | None:
         """Return the revision the database is at, or None when it has none."""
         async with self.engine.connect() as conn:
-            return await conn.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+            return await conn.run_sync(_current_revision)
 
     async def close(self) -> None:
         """Close every pooled connection."""
@@ -172,14 +176,29 @@ class Database:
 
 
 def head_revision() -> str:
-    """Return the newest migration's revision id."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:
+    """Return the newest migration's revision id: the one in the highest-numbered file."""
+    files = sorted((MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    if not files:
         raise RuntimeError("no migrations found")
-    return head
+    found = _REVISION.search(files[-1].read_text(encoding="utf-8"))
+    if found is None:
+        raise RuntimeError(f"{files[-1].name} names no revision")
+    return found.group(1)
+
+
+def _current_revision(sync_conn: Connection) -> str | None:
+    """Return the revision recorded in ``alembic_version``, or None on a new database."""
+    if not inspect(sync_conn).has_table("alembic_version"):
+        return None
+    versions = sync_conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) > 1:
+        raise RuntimeError(f"the database is at several revisions: {', '.join(sorted(versions))}")
+    return versions[0] if versions else None
 
 
 def _run_alembic(sync_conn: Connection, action: str, revision: str) -> None:
+    from alembic import command  # noqa: PLC0415 (only to migrate)
+
     cfg = alembic_config()
     cfg.attributes["connection"] = sync_conn
     if action == "upgrade":

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, insert, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from bot.cogs import qa
-from bot.store.db import Database, alembic_config, head_revision
+from bot.store.db import MIGRATIONS, Database, alembic_config, head_revision
 from bot.store.tables import (
     communities,
     is_search_index,
@@ -43,6 +43,15 @@ def revisions_in_order() -> list[str]:
     """Return every revision id from the first to the head."""
     script = ScriptDirectory.from_config(alembic_config())
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def test_the_files_are_numbered_in_the_order_of_the_revisions() -> None:
+    # head_revision() reads the highest-numbered file, so that a start need not load Alembic.
+    files = sorted(path.stem for path in (MIGRATIONS / "versions").glob("*.py"))
+    script = ScriptDirectory.from_config(alembic_config())
+    in_order = [Path(script.get_revision(rev).path).stem for rev in revisions_in_order()]
+    assert in_order == files
+    assert head_revision() == script.get_current_head() == revisions_in_order()[-1]
 
 
 def _described(name: str | None, kind: str, _parent: object) -> bool:

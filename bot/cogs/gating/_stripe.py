@@ -21,8 +21,6 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-import stripe
-
 from bot.core.clock import Clock
 from bot.core.config import StripeConfig
 
@@ -80,6 +78,8 @@ def verify(
     """
     if not header:
         raise BadSignature("no Stripe-Signature header")
+    import stripe  # noqa: PLC0415 (loaded when Stripe is first used: a lean start)
+
     try:
         # The library's own check of the HMAC over "t.body"; the window is ours (below), so
         # that it uses the same clock as everything else and refuses the future too.
@@ -178,6 +178,8 @@ class StripeGateway:
     def __init__(self, config: StripeConfig, clock: Clock) -> None:
         if not config.secret_key:
             raise ValueError("the Stripe gateway needs a secret key")
+        import stripe  # noqa: PLC0415 (loaded when Stripe is first used: a lean start)
+
         self.config = config
         self.clock = clock
         self._http = stripe.AIOHTTPClient(timeout=20)
@@ -199,6 +201,8 @@ class StripeGateway:
             await self._http.close_async()  # type: ignore[no-untyped-call]  # untyped in the SDK
 
     async def _call(self, what: str, run: Any) -> Any:
+        import stripe  # noqa: PLC0415 (loaded with the gateway; a lookup in sys.modules)
+
         self._used = True
         try:
             return await run
