@@ -244,8 +244,8 @@ async def scale(members: int, courses: int, purchases: int, samples: int, rounds
         inputs = []
         async with db.read() as conn:
             for member in chosen:
-                owned, text = await member_inputs(conn, 1, member, since=since, limit=50)
-                inputs.append((owned, text))
+                owned, taken, text = await member_inputs(conn, 1, member, since=since, limit=50)
+                inputs.append((owned, taken, text))
         allowed = model.mask([c.id for c in model.courses])  # the service caches this mask
         in_process: list[list[float]] = []
         long_text: list[list[float]] = []
@@ -256,14 +256,14 @@ async def scale(members: int, courses: int, purchases: int, samples: int, rounds
         assert cache is not None
         for _ in range(rounds):
             in_process.append([])
-            for owned, text in inputs:
+            for owned, taken, text in inputs:
                 t0 = time.perf_counter()
-                model.recommend(owned, text, allowed=allowed, language="en", k=5)
+                model.recommend(owned, text, taken=taken, allowed=allowed, language="en", k=5)
                 in_process[-1].append((time.perf_counter() - t0) * 1000)
             long_text.append([])
-            for (owned, _text), text in zip(inputs, long_texts, strict=True):
+            for (owned, taken, _text), text in zip(inputs, long_texts, strict=True):
                 t0 = time.perf_counter()
-                model.recommend(owned, text, allowed=allowed, language="en", k=5)
+                model.recommend(owned, text, taken=taken, allowed=allowed, language="en", k=5)
                 long_text[-1].append((time.perf_counter() - t0) * 1000)
             with_reads.append([])
             for member in chosen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -9,6 +10,8 @@ import numpy as np
 from scipy import sparse
 
 from bot.recommend._types import Course
+
+RECENCY_FLOOR = 1e-30  # the least weight an owned course keeps in a member's input row
 
 
 @dataclass(slots=True)
@@ -127,6 +130,71 @@ class EventGroups:
             ),
             shape=(n_rows, n_items),
         )
+
+
+def recency_weights(latest: np.ndarray, rows: np.ndarray, half_life: float) -> np.ndarray:
+    """Return each course's weight ``0.5 ** (n / half_life)`` in its member's input row.
+
+    ``latest[i]`` is when the member of ``rows[i]`` last took course ``i``; ``n`` counts that
+    member's courses taken strictly later (0 for the latest; ties share a weight). Serving and
+    training weigh a member's row the same way; ``inf`` is no weighting (every weight 1).
+    """
+    out = np.ones(len(latest), dtype=np.float32)
+    if not math.isfinite(half_life) or not len(latest):
+        return out
+    order = np.lexsort((-latest, rows))
+    sorted_rows, sorted_times = rows[order], latest[order]
+    index = np.arange(len(order))
+    new_row = np.ones(len(order), dtype=bool)
+    new_row[1:] = sorted_rows[1:] != sorted_rows[:-1]
+    new_time = new_row.copy()
+    new_time[1:] |= sorted_times[1:] != sorted_times[:-1]
+    row_start = np.maximum.accumulate(np.where(new_row, index, 0))
+    tie_start = np.maximum.accumulate(np.where(new_time, index, 0))
+    later = (tie_start - row_start).astype(np.float64)
+    # Clamped above zero: a stored zero would make an owned course look unowned.
+    out[order] = np.maximum(np.power(0.5, later / half_life), RECENCY_FLOOR)
+    return out
+
+
+def recency_matrix(data: Dataset, mask: np.ndarray | None, half_life: float) -> sparse.csr_matrix:
+    """Return the members x courses input rows under ``mask``, weighted by recency.
+
+    A member's n-th latest course (n = 0 for the latest) weighs ``0.5 ** (n / half_life)``;
+    ``inf`` gives every owned course 1. The structure is ``data.matrix(mask)``'s.
+    """
+    return reweigh(latest_matrix(data, mask), half_life)
+
+
+def latest_matrix(data: Dataset, mask: np.ndarray | None) -> sparse.csr_matrix:
+    """Return when each member last took each course (under ``mask``), as float64 seconds."""
+    n_rows, n_items = data.n_members, data.n_items
+    groups = data.groups()
+    if not len(groups.order):
+        return sparse.csr_matrix((n_rows, n_items), dtype=np.float64)
+    times = data.event_times.astype(np.float64)[groups.order]  # float64: seconds stay apart
+    if mask is not None:
+        times[~mask[groups.order]] = -np.inf
+    latest = np.maximum.reduceat(times, groups.starts)
+    keep = latest > -np.inf
+    rows = groups.rows[keep]
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    index_type = np.int32 if len(rows) < 2**31 else np.int64
+    return sparse.csr_matrix(
+        (latest[keep], groups.items[keep].astype(index_type), indptr.astype(index_type)),
+        shape=(n_rows, n_items),
+    )
+
+
+def reweigh(latest: sparse.csr_matrix, half_life: float) -> sparse.csr_matrix:
+    """Turn ``latest_matrix`` rows into recency weights with ``half_life`` (float32)."""
+    rows = np.repeat(np.arange(latest.shape[0]), np.diff(latest.indptr))
+    return sparse.csr_matrix(
+        (recency_weights(latest.data, rows, half_life), latest.indices, latest.indptr),
+        shape=latest.shape,
+        dtype=np.float32,
+    )
 
 
 def interaction_matrix(

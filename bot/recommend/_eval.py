@@ -28,7 +28,7 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from bot.recommend._algos import item_scores, popularity
-from bot.recommend._data import Dataset, SplitBy, global_split, temporal_split
+from bot.recommend._data import Dataset, SplitBy, global_split, recency_matrix, temporal_split
 from bot.recommend._metrics import METRICS, Interval, bootstrap, coverage, paired, per_member, top_k
 from bot.recommend._select import Grid, binary, choose, fit
 from bot.recommend._train import TrainParams, describe, train
@@ -334,9 +334,11 @@ def evaluate(
             end = float(data.event_times.max()) if len(data.event_times) else 0.0
             model = train(training, datetime.fromtimestamp(end, UTC), params)
             chosen_text = describe(model)
+            # Each owned course weighs what serving gives it: by recency, if training chose it.
+            recent = recency_matrix(training, None, model.recency)
 
-            def warm_score(rows: np.ndarray, m: Any = model) -> np.ndarray:
-                scores: np.ndarray = m.score_rows(matrix[rows], [texts.get(int(r)) for r in rows])
+            def warm_score(rows: np.ndarray, m: Any = model, x: Any = recent) -> np.ndarray:
+                scores: np.ndarray = m.score_rows(x[rows], [texts.get(int(r)) for r in rows])
                 return scores
 
             def cold_score(rows: np.ndarray, m: Any = model) -> np.ndarray:

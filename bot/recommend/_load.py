@@ -11,28 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import BigInteger, ColumnElement, Integer, String, and_, cast, func, select
+from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.recommend._data import Dataset
-from bot.recommend._store import data_version, opted_out, read_catalog
+from bot.recommend._store import data_version, epoch_micros, opted_out, read_catalog
 from bot.store.db import Database
 from bot.store.tables import courses, message_log, purchases
 
 PARTITION = 20_000  # rows streamed from the database at a time
-
-
-def epoch_micros(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
-    """Return a stored UTC timestamp as whole microseconds since the epoch, computed in SQL.
-
-    SQLite keeps ``YYYY-MM-DD HH:MM:SS.ffffff`` text: whole seconds from ``strftime('%s')`` of
-    the first 19 characters (given the fraction, SQLite rounds to the millisecond and may carry
-    into the next second) plus the six fraction digits. PostgreSQL's ``extract(epoch)`` is exact.
-    """
-    if dialect == "sqlite":
-        seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
-        return seconds * 1_000_000 + cast(func.substr(column, 21, 6), Integer)
-    return cast(func.extract("epoch", column) * 1_000_000, BigInteger)
 
 
 async def read_purchases(

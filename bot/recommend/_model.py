@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 
 import numpy as np
 from scipy import sparse
 
 from bot.recommend._algos import item_scores
+from bot.recommend._data import recency_weights
 from bot.recommend._text import TextModel
 from bot.recommend._types import Course, ModelInfo, Reason, Suggestion
 
@@ -42,6 +44,7 @@ class Model:
         text_weight: float = 0.0,
         cold_popularity: float = 1.0,
         popularity_weight: float = 0.0,
+        recency: float = math.inf,
     ) -> None:
         self.courses = list(courses)
         self.info = info
@@ -51,6 +54,8 @@ class Model:
         self.text_weight = float(text_weight)
         self.cold_popularity = float(cold_popularity)
         self.popularity_weight = float(popularity_weight)
+        # A member's n-th latest course weighs 0.5 ** (n / recency) in their row; inf: all 1.
+        self.recency = float(recency)
         self.index = {c.id: i for i, c in enumerate(self.courses)}
         self._pop_z = zscore(self.popularity[None, :])[0]
         self._tags = [c.tags for c in self.courses]
@@ -65,7 +70,10 @@ class Model:
     # --- batch scoring (training and evaluation) -----------------------------------------------
 
     def score_rows(self, rows: sparse.csr_matrix, texts: Sequence[str | None]) -> np.ndarray:
-        """Blend scores for many members: their course rows and their texts (or None)."""
+        """Blend scores for many members: their course rows and their texts (or None).
+
+        ``rows`` carry each owned course's weight (``recency_matrix`` with ``self.recency``).
+        """
         n = rows.shape[0]
         warm = np.asarray(rows.getnnz(axis=1) > 0)
         has_text = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
@@ -95,6 +103,7 @@ class Model:
         owned: Collection[str],
         text: str | None = None,
         *,
+        taken: Sequence[float] | None = None,
         allowed: Collection[str] | np.ndarray | None = None,
         language: str | None = None,
         k: int = 5,
@@ -102,19 +111,20 @@ class Model:
     ) -> list[Suggestion]:
         """Suggest up to ``k`` courses the member does not own and may see, with reasons.
 
+        ``taken[i]`` is when the member took ``owned[i]`` (epoch seconds; ``owned`` is then a
+        sequence): with a recency half-life, later courses weigh more. Without it every
+        owned course weighs the same.
         ``allowed`` limits the candidates (the current catalog, cut to the member's tiers), as
         course ids or as a boolean mask from ``mask()``;
         ``language`` puts courses in that language first for a member with nothing else to go
         on. At most ``max_per_tag`` suggestions share a tag.
         """
         n = len(self.courses)
-        owned_idx = np.array(
-            sorted({self.index[c] for c in owned if c in self.index}), dtype=np.intp
-        )
+        owned_idx, owned_weight = self._owned(owned, taken)
         text = text if text and text.strip() and self.text is not None else None
         warm = bool(len(owned_idx)) and self.weights is not None
         zeros = np.zeros(n, np.float32)
-        collab_z = zscore(self._collab_one(owned_idx)) if warm else zeros
+        collab_z = zscore(self._collab_one(owned_idx, owned_weight)) if warm else zeros
         text_z = zeros
         if text is not None:
             assert self.text is not None
@@ -139,16 +149,50 @@ class Model:
         picked = self._pick(np.where(candidate, final, -np.inf), k, max_per_tag)
         return [
             self._explain(
-                int(i), float(final[i]), owned_idx, text, collab_z[i], text_z[i], warm=warm
+                int(i),
+                float(final[i]),
+                owned_idx,
+                owned_weight,
+                text,
+                collab_z[i],
+                text_z[i],
+                warm=warm,
             )
             for i in picked
         ]
 
-    def _collab_one(self, owned: np.ndarray) -> np.ndarray:
-        """Return one member's item-item scores: the sum of their courses' weight rows."""
+    def _owned(
+        self, owned: Collection[str], taken: Sequence[float] | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the owned courses' indexes (sorted) and their recency weights (None: all 1).
+
+        A course taken twice counts at its latest time.
+        """
+        if taken is None or not math.isfinite(self.recency):
+            known = sorted({self.index[c] for c in owned if c in self.index})
+            return np.array(known, dtype=np.intp), None
+        if not isinstance(owned, Sequence) or len(taken) != len(owned):
+            raise ValueError("taken needs one time per owned course, in the same order")
+        latest: dict[int, float] = {}
+        for course, at in zip(owned, taken, strict=True):
+            i = self.index.get(course)
+            if i is not None and at >= latest.get(i, -math.inf):
+                latest[i] = float(at)
+        index = np.array(sorted(latest), dtype=np.intp)
+        times = np.array([latest[int(i)] for i in index], dtype=np.float64)
+        return index, recency_weights(times, np.zeros(len(index), np.int64), self.recency)
+
+    def _collab_one(self, owned: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+        """Return one member's item-item scores: their courses' weight rows, summed.
+
+        ``weight`` scales each owned course's row (recency); None is 1 for each.
+        """
         weights = self.weights
         if isinstance(weights, np.ndarray):
-            summed: np.ndarray = np.add.reduce(weights[owned], axis=0, dtype=np.float32)
+            rows = weights[owned]
+            if weight is not None:
+                rows *= weight[:, None]  # a copy already: fancy indexing
+            summed: np.ndarray = np.add.reduce(rows, axis=0, dtype=np.float32)
             return summed
         assert weights is not None
         starts = weights.indptr[owned]
@@ -156,9 +200,10 @@ class Model:
         at = np.arange(int(lengths.sum())) + np.repeat(
             starts - (np.cumsum(lengths) - lengths), lengths
         )
-        sums = np.bincount(
-            weights.indices[at], weights=weights.data[at], minlength=len(self.courses)
-        )
+        values = weights.data[at]
+        if weight is not None:
+            values = values * np.repeat(weight, lengths)
+        sums = np.bincount(weights.indices[at], weights=values, minlength=len(self.courses))
         return sums.astype(np.float32)
 
     def _language_boost(self, language: str) -> np.ndarray:
@@ -200,6 +245,7 @@ class Model:
         item: int,
         score: float,
         owned: np.ndarray,
+        owned_weight: np.ndarray | None,
         text: str | None,
         collab: float,
         text_z: float,
@@ -229,6 +275,8 @@ class Model:
                     owned[np.minimum(where, len(owned) - 1)] == column.indices[start:end]
                 )
                 parts[where[hit]] = column.data[start:end][hit]
+            if owned_weight is not None:
+                parts = parts * owned_weight
             best = int(np.argmax(parts))
             if parts[best] > 0:
                 return Suggestion(course_id, score, Reason.ALSO_TOOK, self.courses[owned[best]].id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 from datetime import datetime
@@ -57,6 +58,8 @@ def save(model: Model, path: Path) -> None:
         "text_weight": model.text_weight,
         "cold_popularity": model.cold_popularity,
         "popularity_weight": model.popularity_weight,
+        # In courses; 0 is none (JSON has no infinity).
+        "recency": model.recency if math.isfinite(model.recency) else 0.0,
         "courses": [
             {
                 "id": c.id,
@@ -145,6 +148,7 @@ def load(path: Path) -> Model:
                 text_weight=header["text_weight"],
                 cold_popularity=header["cold_popularity"],
                 popularity_weight=header.get("popularity_weight", 0.0),  # absent before 2026-11
+                recency=float(header.get("recency", 0.0)) or math.inf,  # absent before 2026-12
             )
     except ModelFileError:
         raise

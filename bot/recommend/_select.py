@@ -4,6 +4,8 @@ EASE is tried whenever its items x items float32 matrix fits ``train_memory_mb``
 shrinkage always, over a k x shrink grid. The best on validation NDCG wins, so the chosen model
 is never worse on validation than a plain EASE that fits. Then a time decay of the training
 events (the split is temporal: recent co-purchases may say more) is tried on the winner.
+Each candidate is scored with each recency half-life of the member's input row (a member's
+n-th latest course weighs ``0.5 ** (n / h)``; ``inf`` is no weighting) and keeps its best.
 What was tried, what fitted and why the winner won goes to the log at INFO.
 """
 
@@ -11,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeAlias
 
@@ -46,12 +48,13 @@ Weights: TypeAlias = np.ndarray | sparse.csr_matrix
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One collaborative model to try: EASE's lambda, or kNN's k and shrink; and a decay."""
+    """One collaborative model to try: EASE's lambda, or kNN's k and shrink; decay, recency."""
 
     algorithm: Algorithm
     param: float
     shrink: float = 0.0
     half_life: float = math.inf  # seconds; inf: no decay
+    recency: float = math.inf  # courses: the n-th latest weighs 0.5 ** (n / recency); inf: 1
 
     def label(self) -> str:
         """Return the hyper-parameters in words, like ``ease lambda=500``."""
@@ -63,6 +66,8 @@ class Candidate:
             text = "popularity"
         if math.isfinite(self.half_life):
             text += f" half-life={self.half_life / 86400:.3g}d"
+        if math.isfinite(self.recency):
+            text += f" recency={self.recency:g}"
         return text
 
 
@@ -148,17 +153,21 @@ def choose(
     tie: np.ndarray | None = None,
     *,
     level: int = logging.INFO,
+    recent: Mapping[float, sparse.csr_matrix] | None = None,
 ) -> Choice:
     """Try every candidate that fits on validation and return the best.
 
     ``matrix_for(half_life)`` gives the training matrix with that decay; ``seen`` are the
     validation members' known courses and ``truth`` their held-out ones; ``span`` is the
     training data's time span in seconds (decays are shares of it); ``tie`` breaks ties.
+    ``recent[h]`` are the same rows weighted by a recency half-life ``h`` (courses): each
+    candidate is scored with each and keeps its best, no weighting first (it wins ties).
     What was chosen and why is logged at ``level``.
     """
     matrix = matrix_for(math.inf)
     n_items = matrix.shape[1]
     seen = binary(seen)
+    inputs = {math.inf: seen} | {h: rows for h, rows in (recent or {}).items() if h != math.inf}
     # Every grid candidate is ranked on a fixed random sample of the validation members; the
     # best few (and the best EASE) are ranked again on all of them, and that decides. Only
     # when their weights fit the budget at once: the gram, the one being fitted, the served
@@ -166,7 +175,7 @@ def choose(
     # than scoring) every candidate is ranked on all validation members, as before.
     finalists_fit = (4 + FINALISTS) * ease_bytes(n_items) // 2 <= grid.memory_mb * MB
     sample = _sample_rows(seen.shape[0]) if finalists_fit else None
-    seen_sample = seen if sample is None else seen[sample]
+    inputs_sample = inputs if sample is None else {h: r[sample] for h, r in inputs.items()}
     truth_sample = truth if sample is None else [truth[int(i)] for i in sample]
     # Without a sample only the leader's weights are kept, when a third matrix fits.
     keep_dense = (
@@ -181,11 +190,21 @@ def choose(
         nonlocal tried
         if weights is None:
             return math.nan
-        ndcg = mean_ndcg(weights, seen_sample, truth_sample, grid.k, tie)
+        ndcg = -math.inf
+        by_recency: dict[float, float] = {}
+        for h, rows in inputs_sample.items():
+            found = by_recency[h] = mean_ndcg(weights, rows, truth_sample, grid.k, tie)
+            log.debug(
+                "recommend: %s validation NDCG@%d %.4f",
+                replace(candidate, recency=h).label(),
+                grid.k,
+                found,
+            )
+            if found > ndcg + 1e-12:
+                ndcg, candidate = found, replace(candidate, recency=h)
         tried += 1
-        log.debug("recommend: %s validation NDCG@%d %.4f", candidate.label(), grid.k, ndcg)
         keep = not isinstance(weights, np.ndarray) or keep_dense
-        ranked.append(_Scored(ndcg, len(ranked), candidate, weights if keep else None))
+        ranked.append(_Scored(ndcg, len(ranked), candidate, weights if keep else None, by_recency))
         ranked.sort(key=lambda s: (-s.ndcg, s.order))
         kept = {id(s) for s in ranked[: FINALISTS if sample is not None else 1]}
         ease_kept = next((s for s in ranked if s.candidate.algorithm is Algorithm.EASE), None)
@@ -245,21 +264,16 @@ def choose(
     del co
     if not ranked:
         return Choice(Candidate(Algorithm.POPULARITY, 0.0), 0.0, math.nan, tried)
-    best, ease_best = _final_round(ranked, matrix, seen, truth, grid, tie, sample is not None)
+    best, ease_best = _final_round(ranked, matrix, inputs, truth, grid, tie, sample is not None)
     for share in grid.half_lives:
         if span <= 0:
             break
-        candidate = Candidate(
-            best.candidate.algorithm,
-            best.candidate.param,
-            best.candidate.shrink,
-            half_life=share * span,
-        )
+        candidate = replace(best.candidate, half_life=share * span)
         weights = _try_fit(candidate, matrix_for(candidate.half_life))
         if weights is None:
             continue
         tried += 1
-        ndcg = mean_ndcg(weights, seen, truth, grid.k, tie)
+        ndcg = mean_ndcg(weights, inputs[candidate.recency], truth, grid.k, tie)
         log.debug("recommend: %s validation NDCG@%d %.4f", candidate.label(), grid.k, ndcg)
         if ndcg > best.ndcg + 1e-12:
             keep = not isinstance(weights, np.ndarray) or 3 * ease_bytes(n_items) // 2 <= (
@@ -285,7 +299,30 @@ def choose(
         tried,
         ease_text,
     )
+    if len(inputs) > 1:
+        _say_recency(final.candidate, ranked, grid.k, level)
     return final
+
+
+def _say_recency(candidate: Candidate, ranked: list[_Scored], k: int, level: int) -> None:
+    """Log the winner's recency half-life and what each half-life gave it on validation."""
+    base = replace(candidate, half_life=math.inf)
+    scored = next((s for s in ranked if s.candidate == base), None)
+    if scored is None:
+        return
+    found = ", ".join(
+        f"{'none' if math.isinf(h) else f'{h:g}'} {ndcg:.4f}"
+        for h, ndcg in scored.by_recency.items()
+    )
+    log.log(
+        level,
+        "recommend: recency half-life %s chosen for %s: validation NDCG@%d by half-life "
+        "(courses; the ranking sample) %s",
+        "none" if math.isinf(candidate.recency) else f"{candidate.recency:g}",
+        replace(base, recency=math.inf).label(),
+        k,
+        found,
+    )
 
 
 @dataclass(slots=True, eq=False)
@@ -296,6 +333,7 @@ class _Scored:
     order: int
     candidate: Candidate
     weights: Weights | None
+    by_recency: dict[float, float]  # the NDCG with each recency half-life
 
 
 def _sample_rows(n: int) -> np.ndarray | None:
@@ -308,7 +346,7 @@ def _sample_rows(n: int) -> np.ndarray | None:
 def _final_round(
     ranked: list[_Scored],
     matrix: sparse.csr_matrix,
-    seen: sparse.csr_matrix,
+    inputs: Mapping[float, sparse.csr_matrix],
     truth: list[np.ndarray],
     grid: Grid,
     tie: np.ndarray | None,
@@ -335,7 +373,7 @@ def _final_round(
             weights = _try_fit(scored.candidate, matrix)
         if weights is None:
             continue
-        ndcg = mean_ndcg(weights, seen, truth, grid.k, tie)
+        ndcg = mean_ndcg(weights, inputs[scored.candidate.recency], truth, grid.k, tie)
         log.debug(
             "recommend: finalist %s validation NDCG@%d %.4f on all members (sample %.4f)",
             scored.candidate.label(),

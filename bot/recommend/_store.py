@@ -5,13 +5,42 @@ Nothing here needs numpy: the bot serves and counts without it; ``_load`` reads 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, literal, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.recommend._types import Course, catalog_digest
 from bot.store.tables import courses, members, message_log, purchases, recommend_prefs
+
+
+def epoch_micros(column: ColumnElement[datetime], dialect: str) -> ColumnElement[int]:
+    """Return a stored UTC timestamp as whole microseconds since the epoch, computed in SQL.
+
+    SQLite keeps ``YYYY-MM-DD HH:MM:SS.ffffff`` text: whole seconds from ``strftime('%s')`` of
+    the first 19 characters (given the fraction, SQLite rounds to the millisecond and may carry
+    into the next second) plus the six fraction digits. PostgreSQL's ``extract(epoch)`` is exact.
+    """
+    if dialect == "sqlite":
+        seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
+        return seconds * 1_000_000 + cast(func.substr(column, 21, 6), Integer)
+    return cast(func.extract("epoch", column) * 1_000_000, BigInteger)
 
 
 def split_list(text: str) -> tuple[str, ...]:
@@ -110,17 +139,20 @@ async def member_inputs(
     *,
     since: datetime | None,
     limit: int,
-) -> tuple[list[str], str | None]:
-    """Return a member's kept courses and latest messages (oldest first) in one query.
+) -> tuple[list[str], list[float], str | None]:
+    """Return a member's kept courses, when each was taken, and latest messages in one query.
 
-    The text is None when ``since`` is None or the member turned the use of messages off.
-    One statement instead of three: serving one member is mostly these round trips.
+    Courses come oldest first with their purchase times (epoch seconds: recency weighting
+    needs the order); the text is the messages oldest first, None when ``since`` is None or
+    the member turned the use of messages off. One statement instead of three: serving one
+    member is mostly these round trips.
     """
     owned = (
         select(
             literal(0).label("kind"),
             courses.c.course_id.label("value"),
             null().label("at"),
+            epoch_micros(purchases.c.purchased_at, conn.dialect.name).label("taken"),
         )
         .join(
             purchases,
@@ -136,7 +168,7 @@ async def member_inputs(
         )
     )
     if since is None or limit <= 0:
-        return [str(r[1]) for r in await conn.execute(owned)], None
+        return (*_taken((await conn.execute(owned)).all()), None)
     latest = (
         select(message_log.c.text, message_log.c.posted_at)
         .where(message_log.c.member_id == member_id, message_log.c.posted_at >= since)
@@ -149,13 +181,20 @@ async def member_inputs(
         recommend_prefs.c.member_id == member_id,
         recommend_prefs.c.use_messages.is_(False),
     )
-    said = select(literal(1).label("kind"), latest.c.text, latest.c.posted_at)
-    flag = select(literal(2).label("kind"), null(), null()).where(opted_out_here)
+    said = select(literal(1).label("kind"), latest.c.text, latest.c.posted_at, null())
+    flag = select(literal(2).label("kind"), null(), null(), null()).where(opted_out_here)
     rows = (await conn.execute(union_all(owned, said, flag))).all()
+    ids, taken = _taken([r for r in rows if r[0] == 0])
     if any(r[0] == 2 for r in rows):
-        return [str(r[1]) for r in rows if r[0] == 0], None
+        return ids, taken, None
     messages = sorted((r for r in rows if r[0] == 1), key=lambda r: str(r[2]))
-    return [str(r[1]) for r in rows if r[0] == 0], "\n".join(str(r[1]) for r in messages)
+    return ids, taken, "\n".join(str(r[1]) for r in messages)
+
+
+def _taken(rows: Sequence[Row[Any]]) -> tuple[list[str], list[float]]:
+    """Return owned-course rows' ids and times (seconds), oldest first (ties by id)."""
+    ordered = sorted((int(r[3]), str(r[1])) for r in rows)
+    return [course for _, course in ordered], [micros / 1e6 for micros, _ in ordered]
 
 
 async def popularity_counts(conn: AsyncConnection, community_id: int) -> dict[str, int]:

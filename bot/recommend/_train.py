@@ -17,7 +17,7 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from bot.recommend._algos import item_scores, popularity
-from bot.recommend._data import Dataset, temporal_split
+from bot.recommend._data import Dataset, latest_matrix, recency_matrix, reweigh, temporal_split
 from bot.recommend._metrics import coverage, per_member, top_k, top_k_bounded
 from bot.recommend._model import Model, blend, zscore
 from bot.recommend._select import Candidate, Grid, binary, choose, fit
@@ -41,6 +41,9 @@ class TrainParams:
     knn_ks: tuple[int, ...] = (20, 50, 100, 200)
     knn_shrinks: tuple[float, ...] = (0.0, 10.0, 100.0)
     half_lives: tuple[float, ...] = (0.25, 1.0)  # shares of the data's time span
+    # A member's n-th latest course weighs 0.5 ** (n / h) in their input row; no weighting
+    # (inf) is always tried, first, and wins ties.
+    recencies: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0)
     text_weights: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
     popularity_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
     cold_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -144,6 +147,7 @@ def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress
         candidate = Candidate(Algorithm.ITEM_KNN, float(min(params.knn_ks, default=20)))
         if len(warm_val):
             say("choosing the collaborative model")
+            latest = latest_matrix(data, train_mask)[warm_val]
             choice = choose(
                 lambda half_life: decayed_matrix(data, train_mask, half_life),
                 binary(train_matrix[warm_val]),
@@ -151,7 +155,9 @@ def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress
                 params.grid(),
                 _span(data, train_mask),
                 pop_z,
+                recent={h: reweigh(latest, h) for h in params.recencies},
             )
+            del latest
             candidate, chosen_weights = choice.candidate, choice.weights
             validation["collab_ndcg"] = choice.ndcg
             validation["candidates"] = float(choice.tried)
@@ -175,7 +181,14 @@ def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress
             if weights is None:
                 weights = fit(candidate, decayed_matrix(data, train_mask, candidate.half_life))
             text_weight, popularity_weight, warm_ndcg = _choose_warm_weights(
-                text_model, weights, train_matrix, warm_val, warm_truth, texts, pop_z, params
+                text_model,
+                weights,
+                recency_matrix(data, train_mask, candidate.recency),
+                warm_val,
+                warm_truth,
+                texts,
+                pop_z,
+                params,
             )
             validation["blend_ndcg"] = warm_ndcg
             del weights, chosen_weights
@@ -217,8 +230,10 @@ def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress
         text_weight=text_weight,
         cold_popularity=cold_popularity,
         popularity_weight=popularity_weight,
+        recency=candidate.recency,
     )
-    validation["coverage"] = _coverage(model, matrix, all_texts, params, rng)
+    recent = recency_matrix(data, None, candidate.recency)
+    validation["coverage"] = _coverage(model, recent, all_texts, params, rng)
     model.info = ModelInfo(
         trained_at=now,
         data_version=data.version,
@@ -232,6 +247,7 @@ def _train(data: Dataset, now: datetime, params: TrainParams, progress: Progress
             "text_weight": text_weight,
             "cold_popularity": cold_popularity,
             "popularity_weight": popularity_weight,
+            "recency": _courses(candidate.recency),
         },
         members=int(np.count_nonzero(matrix.getnnz(axis=1))),
         purchases=int(matrix.nnz),
@@ -257,6 +273,7 @@ def describe(model: Model) -> str:
         p.get("param", 0.0),
         p.get("shrink", 0.0),
         p.get("half_life_days", 0.0) * DAY or math.inf,
+        model.recency,
     )
     pop_days = p.get("popularity_half_life_days", 0.0)
     cold = (
@@ -264,12 +281,20 @@ def describe(model: Model) -> str:
         if model.cold_popularity >= 1.0
         else f"text (popularity share {model.cold_popularity:g})"
     )
+    # The label names a recency half-life (in courses) when there is one.
+    plain = model.info.algorithm is not Algorithm.POPULARITY and math.isinf(model.recency)
+    recency = " no recency weighting" if plain else ""
     return (
-        f"{candidate.label()}, text weight {model.text_weight:g}, popularity weight "
+        f"{candidate.label()}{recency}, text weight {model.text_weight:g}, popularity weight "
         f"{model.popularity_weight:g}"
         + (f" (half-life {pop_days:.3g}d)" if pop_days else "")
         + f", cold members: {cold}"
     )
+
+
+def _courses(half_life: float) -> float:
+    """Return a recency half-life in courses; 0 stands for none (no weighting)."""
+    return 0.0 if math.isinf(half_life) else half_life
 
 
 def _days(seconds: float) -> float:

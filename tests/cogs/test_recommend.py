@@ -460,17 +460,47 @@ async def test_one_query_reads_what_serving_a_member_needs(
         clock.advance(timedelta(minutes=1))
     since = clock.now() - timedelta(days=1)
     async with bot.db.read() as conn:
-        owned, text = await member_inputs(conn, demo, ann, since=since, limit=3)
+        owned, taken, text = await member_inputs(conn, demo, ann, since=since, limit=3)
         assert sorted(owned) == sorted(await owned_courses(conn, demo, ann)) == ["pandas", "python"]
+        # Oldest first, with when each was taken: recency weighting needs the order.
+        assert owned == ["python", "pandas"]
+        assert taken == [start.timestamp(), (start + timedelta(hours=1)).timestamp()]
         assert text == await recent_text(conn, ann, since=since, limit=3)
         assert text is not None and text.splitlines()[0].startswith("message 1")
-        assert await member_inputs(conn, demo, ann, since=None, limit=3) == (owned, None)
+        assert await member_inputs(conn, demo, ann, since=None, limit=3) == (owned, taken, None)
         nobody = await member(bot, "nobody")
-        assert await member_inputs(conn, demo, nobody, since=since, limit=3) == ([], "")
+        assert await member_inputs(conn, demo, nobody, since=since, limit=3) == ([], [], "")
     await run(con, "ann", "/privacy recommendations off")
     async with bot.db.read() as conn:
-        owned_now, text_now = await member_inputs(conn, demo, ann, since=since, limit=3)
-    assert (sorted(owned_now), text_now) == (["pandas", "python"], None)
+        owned_now, taken_now, text_now = await member_inputs(conn, demo, ann, since=since, limit=3)
+    assert (owned_now, taken_now, text_now) == (owned, taken, None)
+
+
+async def test_serving_weighs_a_members_courses_by_when_they_were_taken(
+    bot: Cohort, clock: ManualClock
+) -> None:
+    import numpy as np  # noqa: PLC0415
+
+    rec = service(bot)
+    await rec.open()
+    ids = [c.id for c in rec.catalog]
+    weights = np.zeros((len(ids), len(ids)), dtype=np.float32)
+    weights[ids.index("python"), ids.index("ml")] = 1.0  # the older course points at ml
+    weights[ids.index("sql"), ids.index("pandas")] = 0.8  # the latest one at pandas
+    rec.model = bot_recommend.Model(
+        rec.catalog,
+        info=bot_recommend.ModelInfo(clock.now(), "v", rec.digest, bot_recommend.Algorithm.EASE),
+        weights=weights,
+        popularity=np.ones(len(ids), np.float32),
+        text=None,
+        recency=1.0,  # the older course weighs half: ml 0.5, pandas 0.8
+    )
+    ann = await member(bot, "ann")
+    await buy(bot, ann, "python", clock.now() - timedelta(days=9))
+    await buy(bot, ann, "sql", clock.now() - timedelta(days=1))
+    found = await rec.suggest(ann, tiers=frozenset(), language="en")
+    assert suggested(found)[:2] == ["pandas", "ml"]  # unweighted: ml 1.0 before pandas 0.8
+    assert found.items[0].because == "sql"
 
 
 def suggested(found: recommend.Suggestions) -> list[str]:

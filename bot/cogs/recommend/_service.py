@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,11 +36,13 @@ TEXT_STALENESS = timedelta(minutes=1)
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    """What serving a member reads: their kept courses, their recent text, and when read."""
+    """What serving a member reads: their kept courses (oldest first, with when each was
+    taken: the model may weigh recent ones more), their recent text, and when read."""
 
     owned: list[str]
     text: str | None
     read_at: datetime
+    taken: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +242,7 @@ class Recommender:
         items = model.recommend(
             owned,
             text,
+            taken=inputs.taken,
             allowed=allowed,
             language=language,
             k=k,
@@ -263,7 +266,7 @@ class Recommender:
         now = self.clock.now()
         since = now - config.text_window if config.text_messages else None
         async with self.db.read() as conn:
-            owned, text = await member_inputs(
+            owned, taken, text = await member_inputs(
                 conn, self.community.id, member_id, since=since, limit=config.text_messages
             )
-        return Inputs(owned, text, now)
+        return Inputs(owned, text, now, taken)
