@@ -36,14 +36,17 @@ class _Shape:
 
     __slots__ = ("columns", "key_at", "processors", "sql")
 
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
     def __init__(
         self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...], dialect: Dialect
     ) -> None:
         self.columns = columns
         self.key_at = tuple(columns.index(k) for k in keys)
-        self.processors: tuple[Processor, ...] = tuple(
+        found: list[Processor] = [
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-        )
+        ]  # only the columns with one are visited for each row (most have none)
+        self.processors = tuple((at, p) for at, p in enumerate(found) if p is not None)
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
         self.sql = (
@@ -92,17 +95,15 @@ class DirectInsert:
             return None
         processors = shape.processors
         try:
-            values: list[tuple[Any, ...]] = []
+            values: list[list[Any]] = []
             for row in rows:
                 if len(row) != len(columns):
                     return None
                 got = [row[name] for name in columns]  # KeyError: another shape
-                values.append(
-                    tuple(
-                        value if process is None or value is None else process(value)
-                        for value, process in zip(got, processors, strict=True)
-                    )
-                )
+                for at, process in processors:
+                    if got[at] is not None:
+                        got[at] = process(got[at])
+                values.append(got)
         except Exception:  # a value its type refuses: SQLAlchemy's path raises its own error
             return None
         top: int | None = None
