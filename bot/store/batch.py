@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.db import Database
+from bot.store.db import Database, note_written
 from bot.store.dialect import insert_ignore_returning
-from bot.store.hops import NotOnThread, in_thread
+from bot.store.direct import DirectInsert
+from bot.store.hops import NotOnThread, in_thread, raw_on_thread
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class GroupCommit:
         self._work: list[tuple[Work, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._on_thread = True  # until a hook or a work awaits something else
+        self._direct = DirectInsert(table, self.keys)  # the insert on SQLite's thread
 
     async def insert(self, row: Row) -> bool:
         """Insert ``row`` unless its key exists; return whether it was new."""
@@ -156,11 +158,7 @@ class GroupCommit:
         self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]], *, hooks: bool
     ) -> tuple[set[tuple[Any, ...]], list[Any]]:
         async def body(conn: AsyncConnection) -> tuple[set[tuple[Any, ...]], list[Any]]:
-            added = (
-                await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
-                if rows
-                else set()
-            )
+            added = await self._insert(conn, rows) if rows else set()
             if hooks and self.after_insert and added:
                 seen: set[tuple[Any, ...]] = set()
                 fresh: list[Row] = []
@@ -188,6 +186,16 @@ class GroupCommit:
             )
         self.batches += 1
         return added, results
+
+    async def _insert(self, conn: AsyncConnection, rows: list[Row]) -> set[tuple[Any, ...]]:
+        """Insert the batch's rows: straight to SQLite on its thread where it can."""
+        raw = raw_on_thread(conn)
+        if raw is not None:
+            added = self._direct.insert(raw, conn.dialect, rows)
+            if added is not None:
+                note_written(conn, self.table.name)
+                return added
+        return await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
 
     def _settle(
         self,

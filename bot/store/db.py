@@ -78,6 +78,13 @@ def _note_tables(conn: Connection, clause: object, *_args: object) -> None:
             touched.add(name)
 
 
+def note_written(conn: AsyncConnection, table: str) -> None:
+    """Count ``table`` as written by ``conn``'s transaction (for SQL sent past SQLAlchemy)."""
+    touched = conn.info.get(_TOUCHED)
+    if touched is not None:
+        touched.add(table)
+
+
 class Database:
     """An async engine plus the two ways in: a read transaction and a write transaction."""
 

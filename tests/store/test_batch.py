@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.batch import GroupCommit
 from bot.store.db import Database
+from bot.store.dialect import insert_ignore_returning
 from bot.store.tables import accounts, communities, members, message_log
+from tests._sql import statements
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 KEYS = ("community_id", "platform", "channel_id", "message_id")
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
+async def seeded(path: Path) -> Database:
     """Return a migrated database with one community, member and account (all id 1)."""
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    database = Database(f"sqlite+aiosqlite:///{path}")
     await database.upgrade()
     async with database.write() as conn:
         await conn.execute(insert(communities).values(id=1, slug="c", name="C", created_at=NOW))
@@ -41,6 +43,13 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
                 last_seen_at=NOW,
             )
         )
+    return database
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """Return a seeded database (``seeded``)."""
+    database = await seeded(tmp_path / "b.db")
     try:
         yield database
     finally:
@@ -149,3 +158,91 @@ async def test_after_insert_hooks_see_only_new_rows_and_a_failing_one_loses_noth
     assert (logged, members_now) == (2, 1)  # the failed hook's own write was undone
     assert "after-insert hook" in caplog.text and "a broken rollup" in caplog.text
     assert seen == ["a", "b"]  # the rows written again without hooks are not seen twice
+
+
+def logged_inserts(seen: list[str]) -> list[str]:
+    """The message-log inserts SQLAlchemy sent (the direct path sends none through it)."""
+    return [sql for sql in seen if sql.lstrip().upper().startswith("INSERT INTO MESSAGE_LOG")]
+
+
+async def stored(db: Database) -> list[tuple[Any, ...]]:
+    """Return the message log as SQLite stores it (text, not SQLAlchemy's processed values)."""
+    async with db.read() as conn:
+        result = await conn.exec_driver_sql("SELECT * FROM message_log ORDER BY id")
+        return [tuple(row) for row in result]
+
+
+async def test_a_batch_goes_straight_to_sqlite_and_stores_what_sqlalchemy_stores(
+    db: Database, tmp_path: Path
+) -> None:
+    zone = timezone(timedelta(hours=-5))
+    empty = {"thread_id": None, "reply_to_message_id": None}  # the dispatcher's rows have all
+    rows = [
+        message("a") | {"thread_id": "t1", "reply_to_message_id": "r", "text": "日本語 ✓"},
+        message("b") | empty | {"posted_at": datetime(2026, 11, 21, 7, 0, 0, 5, tzinfo=zone)},
+        message("c") | empty | {"posted_at": NOW.replace(microsecond=0)},
+    ]
+    written: list[frozenset[str]] = []
+    db.on_write.append(written.append)
+    group = GroupCommit(db, message_log, KEYS)
+    with statements(db) as seen:
+        assert await asyncio.gather(*(group.insert(row) for row in rows)) == [True] * 3
+    assert logged_inserts(seen) == []  # not through SQLAlchemy
+    assert any("message_log" in tables for tables in written)  # the caches are told as before
+
+    other = await seeded(tmp_path / "other.db")
+    try:
+        async with other.write() as conn:
+            await insert_ignore_returning(conn, message_log, rows, keys=KEYS)
+        assert await stored(db) == await stored(other)
+    finally:
+        await other.close()
+    async with db.read() as conn:
+        back = (await conn.execute(select(message_log).order_by(message_log.c.id))).all()
+    assert [r.posted_at for r in back] == [row["posted_at"] for row in rows]  # aware, same instant
+    assert back[0].posted_at.tzinfo is not None and back[1].thread_id is None
+
+
+async def test_duplicates_in_a_batch_and_across_batches_are_new_once_on_the_direct_path(
+    db: Database,
+) -> None:
+    seen_by_hook: list[str] = []
+
+    async def hook(conn: object, rows: list[Any]) -> None:
+        seen_by_hook.extend(str(row["message_id"]) for row in rows)
+
+    group = GroupCommit(db, message_log, KEYS)
+    group.after_insert.append(hook)
+    with statements(db) as seen:
+        assert await group.insert(message("old")) is True
+        first = await asyncio.gather(*(group.insert(message(m)) for m in ("x", "old", "x", "y")))
+        again = await asyncio.gather(*(group.insert(message(m)) for m in ("y", "z", "x")))
+        alone = await group.insert(message("z"))
+    assert first == [True, False, False, True]
+    assert again == [False, True, False]
+    assert alone is False
+    assert seen_by_hook == ["old", "x", "y", "z"]  # each new row once, in order
+    assert logged_inserts(seen) == []
+    assert [row[7] for row in await stored(db)] == ["old", "x", "y", "z"]
+
+
+async def test_unusual_rows_fall_back_and_errors_are_sqlalchemy_s(db: Database) -> None:
+    group = GroupCommit(db, message_log, KEYS)
+    await group.insert(message("first"))
+    naive = message("naive") | {"posted_at": NOW.replace(tzinfo=None)}
+    with statements(db) as seen:
+        with pytest.raises(StatementError, match="naive datetime") as refused:
+            await group.insert(naive)  # refused by its type: SQLAlchemy's path, SQLAlchemy's error
+        assert await group.insert(message("given id") | {"id": 77}) is True
+    assert "RETURNING" in str(refused.value)  # SQLAlchemy's statement refused it, not ours
+    assert len(logged_inserts(seen)) == 1  # the row with its own id went through SQLAlchemy
+    with statements(db) as seen:
+        good, bad = await asyncio.gather(
+            group.insert(message("good")),
+            group.insert(message("bad", member_id=999)),
+            return_exceptions=True,
+        )
+    assert good is True
+    assert isinstance(bad, IntegrityError) and isinstance(bad.orig, sqlite3.IntegrityError)
+    assert logged_inserts(seen) == []  # the failed batch and its rows alone: all direct
+    assert [row[0] for row in await stored(db)] == [1, 77, 78]
