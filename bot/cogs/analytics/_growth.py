@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -156,7 +157,8 @@ async def growth(
         )
     )
     accounts = await _moves(conn, p.platform, p.joined_at, p.left_at, mine, (since, until), spans)
-    together = await _members(conn, community_id, since, until, spans)
+    members_total, linked = await _present(conn, community_id, until)
+    together = await _members(conn, community_id, since, until, spans, members_total)
     span = rules.days(start, end)
     per_platform: dict[tuple[date, str], GrowthDay] = {}
     for platform in platforms:
@@ -164,24 +166,38 @@ async def growth(
         per_platform.update(
             ((day, platform), row) for day, row in moves.days(span, platform).items()
         )
+    return Growth(
+        platforms=platforms,
+        per_platform=per_platform,
+        together=together.days(span, ""),
+        members_total=members_total,
+        linked_members=linked,
+    )
+
+
+async def _present(conn: AsyncConnection, community_id: int, at: datetime) -> tuple[int, int]:
+    """Return the members present at ``at`` and those of them present on two platforms or more.
+
+    The accounts are grouped by member in the order of an index (community, member, platform,
+    stay), so the database streams the groups; two platforms differ when the least and the
+    greatest of a member's present platforms do.
+    """
+    p = analytics_presence.c
     present = (
-        select(p.member_id, func.count(func.distinct(p.platform)).label("n"))
-        .where(p.community_id == community_id, present_at(until))
+        select(
+            p.member_id,
+            case((func.min(p.platform) != func.max(p.platform), 1), else_=0).label("linked"),
+        )
+        .where(p.community_id == community_id, present_at(at))
         .group_by(p.member_id)
         .subquery()
     )
     total, linked = (
         await conn.execute(
-            select(func.count(), func.coalesce(func.sum(case((present.c.n > 1, 1), else_=0)), 0))
+            select(func.count(), func.coalesce(func.sum(present.c.linked), 0)).select_from(present)
         )
     ).one()
-    return Growth(
-        platforms=platforms,
-        per_platform=per_platform,
-        together=together.days(span, ""),
-        members_total=int(total),
-        linked_members=int(linked),
-    )
+    return int(total), int(linked)
 
 
 async def _moves(
@@ -217,25 +233,24 @@ async def _members(
     since: datetime,
     until: datetime,
     spans: list[tuple[int, int]],
+    present_at_end: int,
 ) -> Moves:
     """Count members (all platforms together) present at ``since``, joined and gone a day.
 
     Only members with an account that joined or left in the range are folded into stays (in
     SQL, one row per pair of days); every account of any other member is outside the range,
-    so such a member was present at its start exactly when one of their accounts was.
+    so such a member was present at its start exactly when they were at its end: those present
+    at the start are the ``present_at_end``, less the folded ones present at the end, plus the
+    folded ones present at the start.
     """
     p = analytics_presence.c
-    moved = select(p.member_id).where(
-        p.community_id == community_id,
-        or_(
-            and_(p.joined_at >= since, p.joined_at < until),
-            and_(p.left_at >= since, p.left_at < until),
+    moved = union(
+        select(p.member_id).where(
+            p.community_id == community_id, p.joined_at >= since, p.joined_at < until
         ),
-    )
-    steady = await conn.scalar(
-        select(func.count(func.distinct(p.member_id))).where(
-            p.community_id == community_id, present_at(since), p.member_id.not_in(moved)
-        )
+        select(p.member_id).where(
+            p.community_id == community_id, p.left_at >= since, p.left_at < until
+        ),
     )
     stays = (
         select(
@@ -251,12 +266,13 @@ async def _members(
     joined = case((j >= since, local_day_number(conn, j, spans)))
     left = case((and_(g >= since, g < until), local_day_number(conn, g, spans)))
     here = case((and_(j < since, or_(g.is_(None), g >= since)), 1), else_=0)
-    found = Moves(int(steady or 0))
-    for joined_day, left_day, present, n in await fetch(
-        conn, select(joined, left, here, func.count()).group_by(joined, left, here)
+    there = case((or_(g.is_(None), g >= until), 1), else_=0)
+    found = Moves(present_at_end)
+    for joined_day, left_day, present, stayed, n in await fetch(
+        conn,
+        select(joined, left, here, there, func.count()).group_by(joined, left, here, there),
     ):
-        if present:
-            found.before += int(n)
+        found.before += int(n) * (int(present) - int(stayed))
         if joined_day is not None:
             found.joined[_day(joined_day)] = found.joined.get(_day(joined_day), 0) + int(n)
         if left_day is not None:

@@ -306,7 +306,13 @@ class Analytics:
         cost = self.costs.get(community_id, 1.0)
         population = len(scores)
         share = rules.ratio(len(paying & set(scores)), population)
-        mean = rules.ratio(sum(scores.values()), population)
+        numerators: Counter[int] = Counter()
+        for member_id in scores:
+            p = parts.get(member_id) or people.Parts()
+            stay = stays[member_id]
+            present = rules.days_present(stay.joined, stay.left, start, end)
+            numerators[present] += p.interactions + p.discussions + p.contributions
+        mean = rules.mean_score(numerators, population)
         counts = Counter(rules.bucket_index(v) for v in scores.values())
         edges = rules.SCORE_EDGES
 
