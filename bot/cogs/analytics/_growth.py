@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import GrowthDay
 from bot.cogs.analytics._pages import fetch, fetch_scalars, present_at
-from bot.store.tables import analytics_presence
+from bot.store.tables import analytics_member_totals, analytics_presence
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_SECONDS = 86_400
@@ -137,18 +137,45 @@ class Growth:
 
 
 async def growth(
-    conn: AsyncConnection, community_id: int, start: date, end: date, zone: ZoneInfo
+    conn: AsyncConnection,
+    community_id: int,
+    start: date,
+    end: date,
+    zone: ZoneInfo,
+    *,
+    platforms: bool = True,
+    present_now: bool = False,
 ) -> Growth:
     """Count accounts per platform, and members, present, new and gone per local day.
 
     A member joins with their first account and leaves with their last (a member with one
     account still present has not left); an account that joined after the range is not seen.
+    Without ``platforms``, only the members (no platforms, no linked members: the overview);
+    with ``present_now`` too (the range reaches now), the members present at its end are those
+    whose kept stay has no leave (``analytics_member_totals``), not counted from every account.
     """
     since, until = rules.window(start, end, zone)
     spans = offsets(since, until, zone)
+    span = rules.days(start, end)
     p = analytics_presence.c
-    mine = and_(p.community_id == community_id, p.joined_at < until)
-    platforms = tuple(
+    if not platforms:
+        if present_now:
+            t = analytics_member_totals.c
+            total = int(
+                await conn.scalar(
+                    select(func.count()).where(
+                        t.community_id == community_id,
+                        t.joined_ordinal.is_not(None),
+                        t.left_ordinal.is_(None),
+                    )
+                )
+                or 0
+            )
+        else:
+            total = (await _present(conn, community_id, until, ()))[0]
+        together = await _members(conn, community_id, since, until, spans, total)
+        return Growth((), {}, together.days(span, ""), total, 0)
+    names = tuple(
         sorted(
             str(x)
             for x in await fetch_scalars(
@@ -156,48 +183,66 @@ async def growth(
             )
         )
     )
-    accounts = await _moves(conn, p.platform, p.joined_at, p.left_at, mine, (since, until), spans)
-    members_total, linked = await _present(conn, community_id, until)
-    together = await _members(conn, community_id, since, until, spans, members_total)
-    span = rules.days(start, end)
+    total, linked, accounts_present = await _present(conn, community_id, until, names)
+    mine = and_(p.community_id == community_id, p.joined_at < until)
+    accounts = await _moves(
+        conn, p.platform, p.joined_at, p.left_at, mine, (since, until), spans, accounts_present
+    )
+    together = await _members(conn, community_id, since, until, spans, total)
     per_platform: dict[tuple[date, str], GrowthDay] = {}
-    for platform in platforms:
+    for platform in names:
         moves = accounts.get(platform, Moves())
         per_platform.update(
             ((day, platform), row) for day, row in moves.days(span, platform).items()
         )
     return Growth(
-        platforms=platforms,
+        platforms=names,
         per_platform=per_platform,
         together=together.days(span, ""),
-        members_total=members_total,
+        members_total=total,
         linked_members=linked,
     )
 
 
-async def _present(conn: AsyncConnection, community_id: int, at: datetime) -> tuple[int, int]:
-    """Return the members present at ``at`` and those of them present on two platforms or more.
+async def _present(
+    conn: AsyncConnection, community_id: int, at: datetime, platforms: tuple[str, ...]
+) -> tuple[int, int, dict[str, int]]:
+    """Return the members present at ``at``, those on two platforms, and accounts per platform.
 
-    The accounts are grouped by member in the order of an index (community, member, platform,
-    stay), so the database streams the groups; two platforms differ when the least and the
-    greatest of a member's present platforms do.
+    Present accounts are counted per platform of ``platforms``. The accounts are grouped by
+    member in the order of an index (community, member, platform, stay), so the database
+    streams the groups; two platforms differ when the least and the greatest of a member's
+    present platforms do.
     """
     p = analytics_presence.c
+    per = [
+        func.sum(case((p.platform == name, 1), else_=0)).label(f"p{n}")
+        for n, name in enumerate(platforms)
+    ]
     present = (
         select(
             p.member_id,
             case((func.min(p.platform) != func.max(p.platform), 1), else_=0).label("linked"),
+            *per,
         )
         .where(p.community_id == community_id, present_at(at))
         .group_by(p.member_id)
         .subquery()
     )
-    total, linked = (
+    row = (
         await conn.execute(
-            select(func.count(), func.coalesce(func.sum(present.c.linked), 0)).select_from(present)
+            select(
+                func.count(),
+                func.coalesce(func.sum(present.c.linked), 0),
+                *(func.coalesce(func.sum(present.c[f"p{n}"]), 0) for n in range(len(platforms))),
+            ).select_from(present)
         )
     ).one()
-    return int(total), int(linked)
+    return (
+        int(row[0]),
+        int(row[1]),
+        {name: int(row[2 + n]) for n, name in enumerate(platforms)},
+    )
 
 
 async def _moves(
@@ -208,22 +253,25 @@ async def _moves(
     where: ColumnElement[bool],
     window: tuple[datetime, datetime],
     spans: list[tuple[int, int]],
+    present_at_end: dict[str, int],
 ) -> dict[str, Moves]:
-    """Count stays by ``key``: present at the range's start, joins and leaves per local day."""
+    """Count stays by ``key``: present at the range's start, joins and leaves per local day.
+
+    Those present at the start are those present at the end (``present_at_end``), less the
+    joins in the range, plus the leaves (an account leaves after it joined).
+    """
     since, until = window
-    found: dict[str, Moves] = {}
+    found: dict[str, Moves] = {k: Moves(n) for k, n in present_at_end.items()}
 
     def rows(condition: ColumnElement[bool], *columns: ColumnElement[Any]) -> Select[Any]:
         return select(key, *columns, func.count()).where(where, condition).group_by(key, *columns)
 
-    here = and_(joined_at < since, or_(left_at.is_(None), left_at >= since))
-    for k, n in await fetch(conn, rows(here)):
-        found.setdefault(str(k), Moves()).before = int(n)
     for column, left in ((joined_at, False), (left_at, True)):
         day = local_day_number(conn, column, spans)
         for k, number, n in await fetch(conn, rows(and_(column >= since, column < until), day)):
             moves = found.setdefault(str(k), Moves())
             (moves.left if left else moves.joined)[_day(number)] = int(n)
+            moves.before += int(n) if left else -int(n)
     return found
 
 

@@ -99,12 +99,21 @@ class Analytics:
 
     async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
         """Return the headline cards and their sparklines."""
-        growth = await self.growth(community_id, start, end, zone)
+        async with self.db.read() as conn:
+            growth = await growth_of.growth(
+                conn,
+                community_id,
+                start,
+                end,
+                zone,
+                platforms=False,
+                present_now=rules.window(start, end, zone)[1] > self.clock.now(),
+            )
         activity = await self._activity(community_id, start, end, zone, full=False)
         qa = await self.qa(community_id, start, end, zone)
         revenue = await self.revenue(community_id, start, end, zone)
         moderation = await self.moderation(community_id, start, end, zone)
-        together = [d for d in growth.days if d.platform == ""]
+        together = [growth.together[day] for day in rules.days(start, end)]
         async with self.db.read() as conn:
             active = await pages.active_members(conn, community_id, start, end)
         return Overview(
