@@ -69,6 +69,8 @@ accounts = Table(
     Column("last_seen_at", UTCDateTime(), nullable=False),
     UniqueConstraint("community_id", "platform", "platform_user_id"),
     Index("ix_accounts_member", "member_id"),
+    # A community's accounts in member order (the members list; 0027_analytics_page_indexes).
+    Index("ix_accounts_community_member", "community_id", "member_id", "platform"),
     Index("ix_accounts_username", "community_id", "platform", "username_key"),
 )
 

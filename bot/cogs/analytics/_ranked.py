@@ -397,10 +397,11 @@ async def listing(
 ) -> Listed:
     """Filter the community's members by ``segment``, sort, count and cut them in SQL."""
     a = accounts.c
+    # Grouped as the index (community, member, platform) is read; only "two or more" matters.
     held = (
         select(
             a.member_id,
-            func.count(func.distinct(a.platform)).label("platforms"),
+            case((func.min(a.platform) != func.max(a.platform), 2), else_=1).label("platforms"),
         )
         .where(a.community_id == community_id)
         .group_by(a.member_id)

@@ -73,3 +73,13 @@ async def test_growth_counts_present_members_without_a_distinct_count(world: Coh
     with statements(world.db) as seen:
         await svc.growth(cid, START, END, NY)
     assert not any("count(distinct" in sql.lower() for sql in queries(seen))
+
+
+async def test_the_members_list_groups_accounts_without_a_distinct_count(world: Cohort) -> None:
+    """A member's platforms are grouped in index order; only whether they differ is asked."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        page = await svc.members(cid, START, END, NY, segment=analytics.Segment.LINKED)
+    assert [r.name for r in page.rows] == ["Ana"]
+    assert not any("count(distinct" in sql.lower() for sql in queries(seen))

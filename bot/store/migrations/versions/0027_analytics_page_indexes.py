@@ -4,7 +4,8 @@
 member order (present members grouped as read: growth's total and linked members, the
 recommender's members); ``analytics_member_totals`` one with the stays in member order (the
 engagement page and the members list read them from the index alone) and one on the first
-join (retention's cohorts).
+join (retention's cohorts); ``accounts`` one in member order (the members list groups a
+community's accounts by member as it reads them).
 
 Revision ID: 0027_analytics_page_indexes
 Revises: 0026_cache_versions_at_commit
@@ -21,6 +22,7 @@ branch_labels = None
 depends_on = None
 
 INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("ix_accounts_community_member", "accounts", ("community_id", "member_id", "platform")),
     (
         "ix_analytics_presence_left",
         "analytics_presence",
