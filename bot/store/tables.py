@@ -69,6 +69,8 @@ accounts = Table(
     Column("last_seen_at", UTCDateTime(), nullable=False),
     UniqueConstraint("community_id", "platform", "platform_user_id"),
     Index("ix_accounts_member", "member_id"),
+    # A community's accounts in member order (the members list; 0027_analytics_page_indexes).
+    Index("ix_accounts_community_member", "community_id", "member_id", "platform"),
     Index("ix_accounts_username", "community_id", "platform", "username_key"),
 )
 
@@ -764,6 +766,18 @@ analytics_presence = Table(
         "platform",
     ),
     Index("ix_analytics_presence_member", "member_id"),
+    # Who left in a range (growth), from the index alone (0027_analytics_page_indexes).
+    Index("ix_analytics_presence_left", "community_id", "left_at", "member_id", "platform"),
+    # A community's accounts in member order (growth, the recommender): present members are
+    # grouped as the index is read, without sorting them.
+    Index(
+        "ix_analytics_presence_stay",
+        "community_id",
+        "member_id",
+        "platform",
+        "joined_at",
+        "left_at",
+    ),
 )
 
 # The weekly report, one row per community and week (its Monday in the community's zone): the
@@ -994,6 +1008,16 @@ analytics_member_totals = Table(
     Column("left_ordinal", Integer(), nullable=True),
     Index("ix_analytics_member_totals_last", "community_id", "last_day"),
     Index("ix_analytics_member_totals_member", "member_id"),
+    # Stays in member order from the index alone (the engagement page, the members list), and
+    # the members who first joined in a range (retention); 0027_analytics_page_indexes.
+    Index(
+        "ix_analytics_member_totals_stay",
+        "community_id",
+        "member_id",
+        "joined_ordinal",
+        "left_ordinal",
+    ),
+    Index("ix_analytics_member_totals_joined", "community_id", "joined_ordinal", "member_id"),
 )
 
 # Each member's days summed over a range of closed days (up to yesterday), as the engagement

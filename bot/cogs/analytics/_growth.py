@@ -26,13 +26,14 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import GrowthDay
 from bot.cogs.analytics._pages import fetch, fetch_scalars, present_at
-from bot.store.tables import analytics_presence
+from bot.store.tables import analytics_member_totals, analytics_presence
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_SECONDS = 86_400
@@ -136,18 +137,45 @@ class Growth:
 
 
 async def growth(
-    conn: AsyncConnection, community_id: int, start: date, end: date, zone: ZoneInfo
+    conn: AsyncConnection,
+    community_id: int,
+    start: date,
+    end: date,
+    zone: ZoneInfo,
+    *,
+    platforms: bool = True,
+    present_now: bool = False,
 ) -> Growth:
     """Count accounts per platform, and members, present, new and gone per local day.
 
     A member joins with their first account and leaves with their last (a member with one
     account still present has not left); an account that joined after the range is not seen.
+    Without ``platforms``, only the members (no platforms, no linked members: the overview);
+    with ``present_now`` too (the range reaches now), the members present at its end are those
+    whose kept stay has no leave (``analytics_member_totals``), not counted from every account.
     """
     since, until = rules.window(start, end, zone)
     spans = offsets(since, until, zone)
+    span = rules.days(start, end)
     p = analytics_presence.c
-    mine = and_(p.community_id == community_id, p.joined_at < until)
-    platforms = tuple(
+    if not platforms:
+        if present_now:
+            t = analytics_member_totals.c
+            total = int(
+                await conn.scalar(
+                    select(func.count()).where(
+                        t.community_id == community_id,
+                        t.joined_ordinal.is_not(None),
+                        t.left_ordinal.is_(None),
+                    )
+                )
+                or 0
+            )
+        else:
+            total = (await _present(conn, community_id, until, ()))[0]
+        together = await _members(conn, community_id, since, until, spans, total)
+        return Growth((), {}, together.days(span, ""), total, 0)
+    names = tuple(
         sorted(
             str(x)
             for x in await fetch_scalars(
@@ -155,32 +183,65 @@ async def growth(
             )
         )
     )
-    accounts = await _moves(conn, p.platform, p.joined_at, p.left_at, mine, (since, until), spans)
-    together = await _members(conn, community_id, since, until, spans)
-    span = rules.days(start, end)
+    total, linked, accounts_present = await _present(conn, community_id, until, names)
+    mine = and_(p.community_id == community_id, p.joined_at < until)
+    accounts = await _moves(
+        conn, p.platform, p.joined_at, p.left_at, mine, (since, until), spans, accounts_present
+    )
+    together = await _members(conn, community_id, since, until, spans, total)
     per_platform: dict[tuple[date, str], GrowthDay] = {}
-    for platform in platforms:
+    for platform in names:
         moves = accounts.get(platform, Moves())
         per_platform.update(
             ((day, platform), row) for day, row in moves.days(span, platform).items()
         )
+    return Growth(
+        platforms=names,
+        per_platform=per_platform,
+        together=together.days(span, ""),
+        members_total=total,
+        linked_members=linked,
+    )
+
+
+async def _present(
+    conn: AsyncConnection, community_id: int, at: datetime, platforms: tuple[str, ...]
+) -> tuple[int, int, dict[str, int]]:
+    """Return the members present at ``at``, those on two platforms, and accounts per platform.
+
+    Present accounts are counted per platform of ``platforms``. The accounts are grouped by
+    member in the order of an index (community, member, platform, stay), so the database
+    streams the groups; two platforms differ when the least and the greatest of a member's
+    present platforms do.
+    """
+    p = analytics_presence.c
+    per = [
+        func.sum(case((p.platform == name, 1), else_=0)).label(f"p{n}")
+        for n, name in enumerate(platforms)
+    ]
     present = (
-        select(p.member_id, func.count(func.distinct(p.platform)).label("n"))
-        .where(p.community_id == community_id, present_at(until))
+        select(
+            p.member_id,
+            case((func.min(p.platform) != func.max(p.platform), 1), else_=0).label("linked"),
+            *per,
+        )
+        .where(p.community_id == community_id, present_at(at))
         .group_by(p.member_id)
         .subquery()
     )
-    total, linked = (
+    row = (
         await conn.execute(
-            select(func.count(), func.coalesce(func.sum(case((present.c.n > 1, 1), else_=0)), 0))
+            select(
+                func.count(),
+                func.coalesce(func.sum(present.c.linked), 0),
+                *(func.coalesce(func.sum(present.c[f"p{n}"]), 0) for n in range(len(platforms))),
+            ).select_from(present)
         )
     ).one()
-    return Growth(
-        platforms=platforms,
-        per_platform=per_platform,
-        together=together.days(span, ""),
-        members_total=int(total),
-        linked_members=int(linked),
+    return (
+        int(row[0]),
+        int(row[1]),
+        {name: int(row[2 + n]) for n, name in enumerate(platforms)},
     )
 
 
@@ -192,22 +253,25 @@ async def _moves(
     where: ColumnElement[bool],
     window: tuple[datetime, datetime],
     spans: list[tuple[int, int]],
+    present_at_end: dict[str, int],
 ) -> dict[str, Moves]:
-    """Count stays by ``key``: present at the range's start, joins and leaves per local day."""
+    """Count stays by ``key``: present at the range's start, joins and leaves per local day.
+
+    Those present at the start are those present at the end (``present_at_end``), less the
+    joins in the range, plus the leaves (an account leaves after it joined).
+    """
     since, until = window
-    found: dict[str, Moves] = {}
+    found: dict[str, Moves] = {k: Moves(n) for k, n in present_at_end.items()}
 
     def rows(condition: ColumnElement[bool], *columns: ColumnElement[Any]) -> Select[Any]:
         return select(key, *columns, func.count()).where(where, condition).group_by(key, *columns)
 
-    here = and_(joined_at < since, or_(left_at.is_(None), left_at >= since))
-    for k, n in await fetch(conn, rows(here)):
-        found.setdefault(str(k), Moves()).before = int(n)
     for column, left in ((joined_at, False), (left_at, True)):
         day = local_day_number(conn, column, spans)
         for k, number, n in await fetch(conn, rows(and_(column >= since, column < until), day)):
             moves = found.setdefault(str(k), Moves())
             (moves.left if left else moves.joined)[_day(number)] = int(n)
+            moves.before += int(n) if left else -int(n)
     return found
 
 
@@ -217,25 +281,24 @@ async def _members(
     since: datetime,
     until: datetime,
     spans: list[tuple[int, int]],
+    present_at_end: int,
 ) -> Moves:
     """Count members (all platforms together) present at ``since``, joined and gone a day.
 
     Only members with an account that joined or left in the range are folded into stays (in
     SQL, one row per pair of days); every account of any other member is outside the range,
-    so such a member was present at its start exactly when one of their accounts was.
+    so such a member was present at its start exactly when they were at its end: those present
+    at the start are the ``present_at_end``, less the folded ones present at the end, plus the
+    folded ones present at the start.
     """
     p = analytics_presence.c
-    moved = select(p.member_id).where(
-        p.community_id == community_id,
-        or_(
-            and_(p.joined_at >= since, p.joined_at < until),
-            and_(p.left_at >= since, p.left_at < until),
+    moved = union(
+        select(p.member_id).where(
+            p.community_id == community_id, p.joined_at >= since, p.joined_at < until
         ),
-    )
-    steady = await conn.scalar(
-        select(func.count(func.distinct(p.member_id))).where(
-            p.community_id == community_id, present_at(since), p.member_id.not_in(moved)
-        )
+        select(p.member_id).where(
+            p.community_id == community_id, p.left_at >= since, p.left_at < until
+        ),
     )
     stays = (
         select(
@@ -251,12 +314,13 @@ async def _members(
     joined = case((j >= since, local_day_number(conn, j, spans)))
     left = case((and_(g >= since, g < until), local_day_number(conn, g, spans)))
     here = case((and_(j < since, or_(g.is_(None), g >= since)), 1), else_=0)
-    found = Moves(int(steady or 0))
-    for joined_day, left_day, present, n in await fetch(
-        conn, select(joined, left, here, func.count()).group_by(joined, left, here)
+    there = case((or_(g.is_(None), g >= until), 1), else_=0)
+    found = Moves(present_at_end)
+    for joined_day, left_day, present, stayed, n in await fetch(
+        conn,
+        select(joined, left, here, there, func.count()).group_by(joined, left, here, there),
     ):
-        if present:
-            found.before += int(n)
+        found.before += int(n) * (int(present) - int(stayed))
         if joined_day is not None:
             found.joined[_day(joined_day)] = found.joined.get(_day(joined_day), 0) + int(n)
         if left_day is not None:

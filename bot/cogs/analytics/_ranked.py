@@ -9,7 +9,6 @@ page sorts, cuts, counts and buckets there and reads O(top-N) rows, never O(memb
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -249,6 +248,38 @@ class Spread:
     paying_present: int
 
 
+def _bucket(score: ColumnElement[float]) -> ColumnElement[int]:
+    """Return the ``rules.SCORE_EDGES`` bucket of a score, as ``rules.bucket_index`` finds it."""
+    edges = rules.SCORE_EDGES
+    return case(
+        *((score >= edges[n], literal(n)) for n in range(len(edges) - 1, 0, -1)),
+        else_=literal(0),
+    )
+
+
+async def _paying_present(
+    conn: AsyncConnection, community_id: int, start: date, end: date, paying: set[int]
+) -> int:
+    """Count the ``paying`` members present in the range (their kept stays), a chunk at a time."""
+    t = analytics_member_totals.c
+    first, last = start.toordinal(), end.toordinal()
+    chosen = sorted(paying)
+    found = 0
+    for n in range(0, len(chosen), PAYING_IN_LIMIT):
+        found += int(
+            await conn.scalar(
+                select(func.count()).where(
+                    t.community_id == community_id,
+                    t.member_id.in_(chosen[n : n + PAYING_IN_LIMIT]),
+                    t.joined_ordinal <= last,
+                    or_(t.left_ordinal.is_(None), t.left_ordinal >= first),
+                )
+            )
+            or 0
+        )
+    return found
+
+
 async def spread(
     conn: AsyncConnection,
     community_id: int,
@@ -263,35 +294,75 @@ async def spread(
 ) -> Spread:
     """Count, average and bucket the scores of members present; take the top and bottom.
 
-    The distribution needs every present member's score: one narrow read (id, score), the
-    parts and days then read for the shown members only.
+    One statement: the database counts members and sums their scores' numerators per bucket
+    and days present (a few rows), and sorts out the ``top`` highest and lowest; the mean is
+    the exact sum of those numerators over their days, rounded once (``rules.mean_score``).
+    The parts and days are then read for the shown members only.
     """
     every = scores(community_id, start, end, since, until, kept=kept)
     r = every.c
-    found = [
-        (float(score), int(member_id))
-        for member_id, score in await fetch(conn, select(r.member_id, r.score).where(r.days > 0))
-    ]
-    population = len(found)
-    counts = Counter(rules.bucket_index(score) for score, _ in found)
-    most = heapq.nsmallest(top, found, key=lambda x: (-x[0], x[1]))
-    least = heapq.nsmallest(top, found, key=lambda x: (x[0], -x[1]))
-    shown = sorted({m for _, m in (*most, *least)})
+    total = r.messages + r.reactions + r.answers + r.accepted + r.attended + r.kudos
+    present = (
+        select(r.member_id, total.label("total"), r.days, r.score)
+        .where(r.days > 0)
+        .cte("present_scores")
+    )
+    c = present.c
+    none = cast(literal(None), Float)
+    bucketed = select(c.days, _bucket(c.score).label("bucket"), c.total).subquery()
+    b = bucketed.c
+    counted = select(
+        literal(0).label("kind"),
+        b.days.label("member_id"),
+        b.bucket,
+        func.count().label("n"),
+        func.sum(b.total).label("total"),
+        none.label("score"),
+    ).group_by(b.days, b.bucket)
+    ends = []
+    for kind, order in ((1, [c.score.desc(), c.member_id]), (2, [c.score, c.member_id.desc()])):
+        chosen = select(c.member_id, c.score).order_by(*order).limit(top).subquery()
+        ends.append(
+            select(
+                literal(kind).label("kind"),
+                chosen.c.member_id,
+                literal(0).label("bucket"),
+                literal(0).label("n"),
+                literal(0).label("total"),
+                chosen.c.score,
+            )
+        )
+    counts: Counter[int] = Counter()
+    sums: Counter[int] = Counter()
+    most: list[int] = []
+    least: list[int] = []
+    population = 0
+    for kind, key, bucket, n, summed, _ in await fetch(conn, union_all(counted, *ends)):
+        if kind == 0:
+            population += int(n)
+            counts[int(bucket)] += int(n)
+            sums[int(key)] += int(summed)
+        else:
+            (most if kind == 1 else least).append(int(key))
+    shown = sorted({*most, *least})
     lines: dict[int, Ranked] = {}
     if shown:
-        chosen = scores(community_id, start, end, since, until, shown, kept=kept)
-        lines = {x.member_id: x for x in map(ranked, await fetch(conn, select(chosen)))}
+        chosen_rows = scores(community_id, start, end, since, until, shown, kept=kept)
+        lines = {x.member_id: x for x in map(ranked, await fetch(conn, select(chosen_rows)))}
+    # A union's rows come in no set order: sort the shown members again.
+    most.sort(key=lambda m: (-lines[m].score, m))
+    least.sort(key=lambda m: (lines[m].score, -m))
     edges = rules.SCORE_EDGES
     return Spread(
         population=population,
-        mean=rules.ratio(sum(score for score, _ in found), population),
+        mean=rules.mean_score(sums, population),
         distribution=tuple(
             Bucket(edge, edges[n + 1] if n + 1 < len(edges) else None, counts[n])
             for n, edge in enumerate(edges)
         ),
-        most=[lines[m] for _, m in most],
-        least=[lines[m] for _, m in least],
-        paying_present=sum(1 for _, m in found if m in paying),
+        most=[lines[m] for m in most],
+        least=[lines[m] for m in least],
+        paying_present=await _paying_present(conn, community_id, start, end, paying),
     )
 
 
@@ -326,10 +397,11 @@ async def listing(
 ) -> Listed:
     """Filter the community's members by ``segment``, sort, count and cut them in SQL."""
     a = accounts.c
+    # Grouped as the index (community, member, platform) is read; only "two or more" matters.
     held = (
         select(
             a.member_id,
-            func.count(func.distinct(a.platform)).label("platforms"),
+            case((func.min(a.platform) != func.max(a.platform), 2), else_=1).label("platforms"),
         )
         .where(a.community_id == community_id)
         .group_by(a.member_id)

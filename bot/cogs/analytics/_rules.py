@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 HEATMAP_DAYS = 7
@@ -86,6 +87,16 @@ def days_present(joined: date | None, left: date | None, start: date, end: date)
     first = start if joined is None else max(start, joined)
     last = end if left is None else min(end, left)
     return max(0, (last - first).days + 1)
+
+
+def mean_score(sums: Mapping[int, int], members: int) -> float:
+    """Return the mean of ``members`` scores from their numerators summed per days present.
+
+    ``sums`` maps days present T to the sum of I + D + C of the members present T days; the
+    sum of the scores is added exactly and rounded once, so it does not hang on their order.
+    """
+    exact = sum((Fraction(total, days) for days, total in sums.items() if days > 0), Fraction())
+    return float(exact / members) if members else 0.0
 
 
 SCORE_EDGES = (0.0, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0)

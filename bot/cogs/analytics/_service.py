@@ -99,12 +99,21 @@ class Analytics:
 
     async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
         """Return the headline cards and their sparklines."""
-        growth = await self.growth(community_id, start, end, zone)
+        async with self.db.read() as conn:
+            growth = await growth_of.growth(
+                conn,
+                community_id,
+                start,
+                end,
+                zone,
+                platforms=False,
+                present_now=rules.window(start, end, zone)[1] > self.clock.now(),
+            )
         activity = await self._activity(community_id, start, end, zone, full=False)
         qa = await self.qa(community_id, start, end, zone)
         revenue = await self.revenue(community_id, start, end, zone)
         moderation = await self.moderation(community_id, start, end, zone)
-        together = [d for d in growth.days if d.platform == ""]
+        together = [growth.together[day] for day in rules.days(start, end)]
         async with self.db.read() as conn:
             active = await pages.active_members(conn, community_id, start, end)
         return Overview(
@@ -306,7 +315,13 @@ class Analytics:
         cost = self.costs.get(community_id, 1.0)
         population = len(scores)
         share = rules.ratio(len(paying & set(scores)), population)
-        mean = rules.ratio(sum(scores.values()), population)
+        numerators: Counter[int] = Counter()
+        for member_id in scores:
+            p = parts.get(member_id) or people.Parts()
+            stay = stays[member_id]
+            present = rules.days_present(stay.joined, stay.left, start, end)
+            numerators[present] += p.interactions + p.discussions + p.contributions
+        mean = rules.mean_score(numerators, population)
         counts = Counter(rules.bucket_index(v) for v in scores.values())
         edges = rules.SCORE_EDGES
 

@@ -143,3 +143,26 @@ def test_offset_spans_give_each_instant_its_zone_offset(zone: ZoneInfo) -> None:
             seconds=before
         )
     assert len(spans) == (1 if str(zone) in ("UTC", "Asia/Kolkata") else 3)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (date(2026, 10, 25), date(2026, 11, 25)),  # reaches now: present from the kept stays
+        (date(2026, 11, 8), date(2026, 11, 30)),
+        (date(2026, 11, 8), date(2026, 11, 12)),  # ended: present counted from the accounts
+    ],
+)
+async def test_the_overviews_members_equal_the_plain_count(
+    world: Cohort, clock: ManualClock, start: date, end: date
+) -> None:
+    await play(world, clock)
+    cid = world.communities["demo"].id
+    page = await analytics.service_of(world).overview(cid, start, end, NY)
+    together = [row for row in await plainly(world, cid, start, end, NY) if row.platform == ""]
+    assert [p.value for p in page.members_daily] == [row.total for row in together]
+    assert page.members_total == together[-1].total
+    assert (page.members_new, page.members_left) == (
+        sum(row.new for row in together),
+        sum(row.left for row in together),
+    )

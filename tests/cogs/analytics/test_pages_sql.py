@@ -1,0 +1,85 @@
+"""The pages' figures the database now counts: buckets, the exact mean, growth's statements."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from sqlalchemy import Float, literal, select
+
+from bot.cogs import analytics
+from bot.cogs.analytics import _ranked as ranked
+from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics import _service as service_module
+from bot.core.cohort import Cohort
+from tests._sql import queries, statements
+from tests.cogs.analytics.world import END, NY, START
+
+
+@pytest.mark.parametrize(
+    ("sums", "members", "mean"),
+    [
+        # Ten members at 1/10 each: adding the floats gives 0.9999999999999999, not 1.
+        ({10: 10}, 10, 0.1),
+        ({7: 3}, 1, 3 / 7),  # one member
+        ({3: 1, 5: 2}, 2, float((Fraction(1, 3) + Fraction(2, 5)) / 2)),
+        ({1: 0}, 4, 0.0),
+        ({}, 0, 0.0),
+    ],
+)
+def test_the_mean_score_is_the_exact_sum_rounded_once(
+    sums: dict[int, int], members: int, mean: float
+) -> None:
+    assert rules.mean_score(sums, members) == mean
+
+
+@pytest.mark.parametrize(
+    "score", [0.0, 0.0999, 0.1, 0.3, 0.5, 0.99, 1.0, 2.0, 4.99, 5.0, 10.0, 250.5]
+)
+async def test_the_database_buckets_scores_as_python_does(world: Cohort, score: float) -> None:
+    async with world.db.read() as conn:
+        found = await conn.scalar(select(ranked._bucket(literal(score, Float))))
+    assert found == rules.bucket_index(score)
+
+
+@pytest.mark.parametrize("top", [1, 2, 3, 10])
+async def test_the_top_and_bottom_cut_in_sql_equal_pythons(
+    world: Cohort, monkeypatch: pytest.MonkeyPatch, top: int
+) -> None:
+    monkeypatch.setattr(service_module, "TOP", top)
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    in_sql = await svc._engagement_in_sql(cid, START, END, NY)
+    assert len(in_sql.most_engaged) == min(top, 3)
+    assert in_sql == await svc._engagement_of_rows(cid, START, END, NY)
+
+
+async def test_engagement_reads_a_row_per_bucket_and_shown_member(world: Cohort) -> None:
+    """No statement of the page reads a row per member: the ends are cut by LIMIT."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    await svc.engagement(cid, START, END, NY)
+    with statements(world.db) as seen:
+        await svc.engagement(cid, START, END, NY)
+    spread = [sql for sql in queries(seen) if "present_scores" in sql]
+    assert len(spread) == 1
+    assert spread[0].count("LIMIT") == 2 and "GROUP BY" in spread[0]
+
+
+async def test_growth_counts_present_members_without_a_distinct_count(world: Cohort) -> None:
+    """Members present are grouped in index order; the steady ones are not counted apart."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        await svc.growth(cid, START, END, NY)
+    assert not any("count(distinct" in sql.lower() for sql in queries(seen))
+
+
+async def test_the_members_list_groups_accounts_without_a_distinct_count(world: Cohort) -> None:
+    """A member's platforms are grouped in index order; only whether they differ is asked."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        page = await svc.members(cid, START, END, NY, segment=analytics.Segment.LINKED)
+    assert [r.name for r in page.rows] == ["Ana"]
+    assert not any("count(distinct" in sql.lower() for sql in queries(seen))
