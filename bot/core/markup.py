@@ -8,10 +8,13 @@ user text can never change the formatting; adapters render the parsed spans in t
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 _SPECIAL = re.compile(r"([\\*`\[\]()])")
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+_STARTS = re.compile(r"[\\*`\[]")  # the characters the lexer acts on; the rest is text
 
 
 def escape(text: str) -> str:
@@ -32,9 +35,15 @@ class Span:
 
 def parse(markup: str) -> list[Span]:
     """Split markup into styled spans; unmatched markers are kept as literal text."""
+    return list(_parse(markup))
+
+
+@functools.lru_cache(maxsize=128)
+def _parse(markup: str) -> tuple[Span, ...]:
+    """Parse once per text: the same replies (help, menus, titles) are rendered again and again."""
     nodes = _Lexer(markup).run()
     _match_stars(nodes)
-    return _merge(_spans(nodes))
+    return tuple(_merge(_spans(nodes)))
 
 
 def plain(markup: str) -> str:
@@ -78,13 +87,10 @@ class _Lexer:
         self.text = text
         # escaped[i]: text[i] is taken literally because a backslash stands before it.
         self.escaped = [False] * (len(text) + 1)
-        i = 0
-        while i < len(text) - 1:
-            if text[i] == "\\":
-                self.escaped[i + 1] = True
-                i += 2
-            else:
-                i += 1
+        i = text.find("\\")
+        while 0 <= i < len(text) - 1:
+            self.escaped[i + 1] = True
+            i = text.find("\\", i + 2)
         self._found: dict[str, tuple[int, int]] = {}
 
     def _next(self, marker: str, start: int) -> int:
@@ -110,6 +116,13 @@ class _Lexer:
 
         i = 0
         while i < n:
+            # Text up to the next character that could start markup is taken as it is.
+            special = _STARTS.search(text, i)
+            j = special.start() if special is not None else n
+            if j > i:
+                buf.append(text[i:j])
+                i = j
+                continue
             ch = text[i]
             if ch == "\\" and i + 1 < n:
                 buf.append(text[i + 1])
@@ -147,7 +160,7 @@ class _Lexer:
 
 
 def _unescape(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
+    return _ESCAPED.sub(r"\1", text)
 
 
 def _may_pair(opener: _Stars, closer: _Stars) -> bool:

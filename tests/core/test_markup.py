@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.core import markup
 from bot.core.markup import Span, escape, parse, plain
 
 # Text full of markup characters, to reach the parser's corners more often than st.text().
@@ -176,3 +177,27 @@ def test_long_runs_of_markers_parse_quickly() -> None:
     for piece in ("*a **b ", "**a *b ", "***a", "[", "`*", "\\*", "*[a](http://x)"):
         text = piece * (8000 // len(piece))
         assert len(plain(text)) <= len(text)
+
+
+def test_a_text_is_lexed_once_and_each_caller_gets_its_own_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lexed: list[str] = []
+    run = markup._Lexer.run
+
+    def counting(self: markup._Lexer) -> list[markup._Node]:
+        lexed.append(self.text)
+        return run(self)
+
+    monkeypatch.setattr(markup._Lexer, "run", counting)
+    text = "`/help` — **list** the commands (cache test 7f3a)"
+    first = parse(text)
+    first.append(Span("mutated by a caller"))
+    second = parse(text)
+    assert lexed == [text]
+    assert second == [
+        Span("/help", code=True),
+        Span(" — "),
+        Span("list", bold=True),
+        Span(" the commands (cache test 7f3a)"),
+    ]
