@@ -111,23 +111,25 @@ class EventGroups:
         self, weights: np.ndarray, mask: np.ndarray | None, n_rows: int, n_items: int
     ) -> sparse.csr_matrix:
         """Return the same matrix as ``interaction_matrix`` of the events under ``mask``."""
+        return self.largest(weights, mask, n_rows, n_items).astype(np.float32)
+
+    def largest(
+        self, values: np.ndarray, mask: np.ndarray | None, n_rows: int, n_items: int
+    ) -> sparse.csr_matrix:
+        """Return each (member, course)'s largest event value under ``mask``, as float64."""
         if not len(self.order):
-            return sparse.csr_matrix((n_rows, n_items), dtype=np.float32)
-        values = weights.astype(np.float64)[self.order]
+            return sparse.csr_matrix((n_rows, n_items), dtype=np.float64)
+        ordered = values.astype(np.float64)[self.order]  # float64: seconds stay apart
         if mask is not None:
-            values[~mask[self.order]] = -np.inf
-        largest = np.maximum.reduceat(values, self.starts)
+            ordered[~mask[self.order]] = -np.inf
+        largest = np.maximum.reduceat(ordered, self.starts)
         keep = largest > -np.inf
         rows = self.rows[keep]
         indptr = np.zeros(n_rows + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
         index_type = np.int32 if len(rows) < 2**31 else np.int64
         return sparse.csr_matrix(
-            (
-                largest[keep].astype(np.float32),
-                self.items[keep].astype(index_type),
-                indptr.astype(index_type),
-            ),
+            (largest[keep], self.items[keep].astype(index_type), indptr.astype(index_type)),
             shape=(n_rows, n_items),
         )
 
@@ -168,23 +170,7 @@ def recency_matrix(data: Dataset, mask: np.ndarray | None, half_life: float) -> 
 
 def latest_matrix(data: Dataset, mask: np.ndarray | None) -> sparse.csr_matrix:
     """Return when each member last took each course (under ``mask``), as float64 seconds."""
-    n_rows, n_items = data.n_members, data.n_items
-    groups = data.groups()
-    if not len(groups.order):
-        return sparse.csr_matrix((n_rows, n_items), dtype=np.float64)
-    times = data.event_times.astype(np.float64)[groups.order]  # float64: seconds stay apart
-    if mask is not None:
-        times[~mask[groups.order]] = -np.inf
-    latest = np.maximum.reduceat(times, groups.starts)
-    keep = latest > -np.inf
-    rows = groups.rows[keep]
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    index_type = np.int32 if len(rows) < 2**31 else np.int64
-    return sparse.csr_matrix(
-        (latest[keep], groups.items[keep].astype(index_type), indptr.astype(index_type)),
-        shape=(n_rows, n_items),
-    )
+    return data.groups().largest(data.event_times, mask, data.n_members, data.n_items)
 
 
 def reweigh(latest: sparse.csr_matrix, half_life: float) -> sparse.csr_matrix:
