@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
 import io
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -145,6 +147,31 @@ async def test_every_command_answers_in_a_group_and_in_a_dm(
     assert not any("Your code is" in t for t in texts(tg, GROUP))
     assert any("Your code is" in t for t in texts(tg, BOB))
     assert any("Commands" in t for t in texts(tg, chat))
+
+
+class _ImportWatch(importlib.abc.MetaPathFinder):
+    """Record every module Python looks for: one already imported is never looked for."""
+
+    def __init__(self) -> None:
+        self.sought: list[str] = []
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        self.sought.append(fullname)
+
+
+async def test_answering_a_command_looks_for_no_module(bot: Cohort, tg: TelegramServer) -> None:
+    # httpcore tries ``import sniffio`` on every pooled request; missing, each try searched
+    # the whole path again (about 35 µs, eight times a command).
+    tg.user_says(BOB, BOB, "/help")
+    await said(tg, BOB, "Commands")
+    watch = _ImportWatch()
+    sys.meta_path.insert(0, watch)
+    try:
+        tg.user_says(BOB, BOB, "/help")
+        await tg.wait_for(lambda: sum("Commands" in t for t in texts(tg, BOB)) == 2)
+    finally:
+        sys.meta_path.remove(watch)
+    assert watch.sought == []
 
 
 async def test_commands_for_another_bot_are_ignored(bot: Cohort, tg: TelegramServer) -> None:
