@@ -11,10 +11,13 @@ exactly as SQLAlchemy would store it), in the same transaction.
 Which rows were new is found without ``RETURNING``: the transaction holds SQLite's write lock,
 so the rows the statement added are exactly those whose rowid is above the table's largest
 before it (a new rowid is the largest plus one). When every row was new (``rowcount``), that
-is not even asked. Anything unusual (a column the table lacks, rows of different shapes, a
-Python-side default, an explicit rowid, a value a processor refuses) returns ``None`` before a
-statement runs, and the caller takes SQLAlchemy's path, which raises what it raises; an error
-from SQLite is raised as SQLAlchemy would raise it (``IntegrityError`` and its siblings).
+is not even asked. The answer is one flag a row, in the rows' order: of rows sharing a key,
+only the first can be the one written.
+
+Anything unusual (a column the table lacks, rows of different shapes, a Python-side default,
+an explicit rowid, a value a processor refuses) returns ``None`` before a statement runs, and
+the caller takes SQLAlchemy's path, which raises what it raises; an error from SQLite is
+raised as SQLAlchemy would raise it (``IntegrityError`` and its siblings).
 """
 
 from __future__ import annotations
@@ -87,8 +90,11 @@ class DirectInsert:
 
     def insert(
         self, raw: sqlite3.Connection, dialect: Dialect, rows: Sequence[Mapping[str, Any]]
-    ) -> set[tuple[Any, ...]] | None:
-        """Insert ``rows`` skipping existing keys; return the new keys, or None if it cannot."""
+    ) -> list[bool] | None:
+        """Insert ``rows`` skipping existing keys; return which were written, or None if it cannot.
+
+        Of rows sharing a key, only the first can be written (the others are repeats).
+        """
         columns = tuple(rows[0])
         shape = self._shape(columns, dialect)
         if shape is None:
@@ -113,10 +119,10 @@ class DirectInsert:
                 return None
         try:
             added = raw.executemany(shape.sql, values).rowcount
-            if added == len(rows):
-                return {tuple(row[k] for k in self.keys) for row in rows}
+            if added == len(rows):  # every row was written: no two shared a key
+                return [True] * added
             if added == 0:
-                return set()
+                return [False] * len(rows)
             names = ", ".join(self.keys)
             stored = raw.execute(
                 f"SELECT {names} FROM {self.table.name} WHERE {self._rowid} > ?",
@@ -124,9 +130,11 @@ class DirectInsert:
             ).fetchall()
         except sqlite3.Error as error:
             raise DBAPIError.instance(shape.sql, values, error, sqlite3.Error) from error
-        # The stored keys are the processed values: name them as the caller's rows do.
-        original = {
-            tuple(value[i] for i in shape.key_at): tuple(row[k] for k in self.keys)
-            for row, value in zip(rows, values, strict=True)
-        }
-        return {original[tuple(found)] for found in stored}
+        # The stored keys are the processed values, as each row's own were sent.
+        new = {tuple(found) for found in stored}
+        written: list[bool] = []
+        for value in values:
+            key = tuple(value[i] for i in shape.key_at)
+            written.append(key in new)
+            new.discard(key)  # a repeat of the key later in the batch was not the one written
+        return written
