@@ -24,14 +24,30 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Integer, Table
+from sqlalchemy import Column, Integer, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
+from bot.store.types import UTCDateTime, sqlite_text
+
 Processor = Callable[[Any], Any] | None
 ROWID_ROOM = 2**62  # far below SQLite's largest rowid, where new rowids stop growing
+
+
+def _processor(column: Column[Any], dialect: Dialect) -> Processor:
+    """Return how a value of ``column`` is sent: its type's SQLAlchemy bind processor, or ours.
+
+    ``UTCDateTime`` on SQLite gets ``sqlite_text``, when it writes what SQLAlchemy writes.
+    """
+    general: Processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(column.type, UTCDateTime) and general is not None:
+        sample = datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=-5)))
+        if dialect.name == "sqlite" and general(sample) == sqlite_text(sample):
+            return sqlite_text
+    return general
 
 
 class _Shape:
@@ -46,9 +62,8 @@ class _Shape:
     ) -> None:
         self.columns = columns
         self.key_at = tuple(columns.index(k) for k in keys)
-        found: list[Processor] = [
-            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-        ]  # only the columns with one are visited for each row (most have none)
+        found = [_processor(table.c[name], dialect) for name in columns]
+        # only the columns with one are visited for each row (most have none)
         self.processors = tuple((at, p) for at, p in enumerate(found) if p is not None)
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
