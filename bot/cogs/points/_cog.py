@@ -123,26 +123,16 @@ class PointsCog:
 
         async def award(conn: AsyncConnection) -> tuple[int, int | None, datetime | None]:
             """Mark the member active and award the message; return balance, points, last."""
-            await upsert_add(
+            row = await upsert_add(  # the row as it is now: one statement, not a second read
                 conn,
                 points_balances,
                 keys,
                 column="balance",
                 amount=0,
                 extra={"last_active_at": now},
+                returning=("balance", "last_message_award_at", "last_message_digest"),
             )
-            row = (
-                await conn.execute(
-                    select(
-                        points_balances.c.balance,
-                        points_balances.c.last_message_award_at,
-                        points_balances.c.last_message_digest,
-                    ).where(
-                        points_balances.c.community_id == community.id,
-                        points_balances.c.member_id == account.member_id,
-                    )
-                )
-            ).one()
+            assert row is not None
             earned = message_points(
                 config,
                 text=event.text,
