@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -170,8 +171,13 @@ async def award_in(
     at: datetime,
     actor_id: int | None = None,
     note: str | None = None,
+    balance_extra: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Do what ``award`` does inside the caller's write transaction."""
+    """Do what ``award`` does inside the caller's write transaction.
+
+    ``balance_extra`` columns of the member's balance row are set with the award, in the same
+    statement (a message award's cooldown), and only when the award was new.
+    """
     added = await insert_ignore_returning(
         conn,
         points_ledger,
@@ -194,7 +200,13 @@ async def award_in(
     keys = {"community_id": community.id, "member_id": member_id}
     season = season_key(await season_at(conn, community.id, at))
     row = await upsert_add(
-        conn, points_balances, keys, column="balance", amount=delta, returning=("balance", "level")
+        conn,
+        points_balances,
+        keys,
+        column="balance",
+        amount=delta,
+        extra=balance_extra,
+        returning=("balance", "level"),
     )
     assert row is not None
     await _track_level(conn, community, member_id, balance=row.balance, stored=row.level, at=at)
