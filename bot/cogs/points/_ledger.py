@@ -17,6 +17,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -67,14 +68,17 @@ def season_key(number: int) -> str:
     return f"s{number}"
 
 
+# Built once: every message award asks, and building the query and its cache key each time
+# was a third of an award's CPU (docs/design-notes.md, Store).
+_SEASON_AT = select(func.max(points_seasons.c.number)).where(
+    points_seasons.c.community_id == bindparam("community_id"),
+    points_seasons.c.started_at <= bindparam("at"),
+)
+
+
 async def season_at(conn: AsyncConnection, community_id: int, at: datetime) -> int:
     """Return the number of the season ``at`` falls in (season 1 until a reset)."""
-    number = await conn.scalar(
-        select(func.max(points_seasons.c.number)).where(
-            points_seasons.c.community_id == community_id,
-            points_seasons.c.started_at <= at,
-        )
-    )
+    number = await conn.scalar(_SEASON_AT, {"community_id": community_id, "at": at})
     return int(number or 1)
 
 
