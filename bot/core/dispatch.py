@@ -356,7 +356,10 @@ class Dispatcher:
         if caller.is_bot:
             return False
         text = scrub(text)  # a chat message cannot be refused like a command: it is cleaned
-        async with self._track():
+        # In flight as ``_track`` counts it, without its context manager: every message comes here.
+        self._inflight += 1
+        self._idle.clear()
+        try:
             account = await self.cohort.identity.resolve(community.id, caller)
             added = await self.messages.insert(
                 {
@@ -388,6 +391,10 @@ class Dispatcher:
                 )
             )
             return True
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
 
     async def message_deleted(
         self, community: Community, channel: ChannelRef, message_id: str

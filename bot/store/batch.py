@@ -136,7 +136,7 @@ class GroupCommit:
 
     async def _write(
         self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]]
-    ) -> tuple[set[tuple[Any, ...]], list[Any]]:
+    ) -> tuple[list[bool], list[Any]]:
         try:
             try:
                 return await self._write_once(rows, jobs, hooks=True)
@@ -156,17 +156,11 @@ class GroupCommit:
 
     async def _write_once(
         self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]], *, hooks: bool
-    ) -> tuple[set[tuple[Any, ...]], list[Any]]:
-        async def body(conn: AsyncConnection) -> tuple[set[tuple[Any, ...]], list[Any]]:
-            added = await self._insert(conn, rows) if rows else set()
-            if hooks and self.after_insert and added:
-                seen: set[tuple[Any, ...]] = set()
-                fresh: list[Row] = []
-                for row in rows:  # the first of rows sharing a key is the one written
-                    key = tuple(row[k] for k in self.keys)
-                    if key in added and key not in seen:
-                        seen.add(key)
-                        fresh.append(row)
+    ) -> tuple[list[bool], list[Any]]:
+        async def body(conn: AsyncConnection) -> tuple[list[bool], list[Any]]:
+            added = await self._insert(conn, rows) if rows else []
+            fresh = [row for row, new in zip(rows, added, strict=True) if new]
+            if hooks and fresh:
                 for hook in self.after_insert:
                     try:
                         await hook(conn, fresh)
@@ -187,29 +181,34 @@ class GroupCommit:
         self.batches += 1
         return added, results
 
-    async def _insert(self, conn: AsyncConnection, rows: list[Row]) -> set[tuple[Any, ...]]:
-        """Insert the batch's rows: straight to SQLite on its thread where it can."""
+    async def _insert(self, conn: AsyncConnection, rows: list[Row]) -> list[bool]:
+        """Insert the batch's rows; return which were written (the first of rows sharing a key).
+
+        Straight to SQLite on its thread where it can.
+        """
         raw = raw_on_thread(conn)
         if raw is not None:
-            added = self._direct.insert(raw, conn.dialect, rows)
-            if added is not None:
+            written = self._direct.insert(raw, conn.dialect, rows)
+            if written is not None:
                 note_written(conn, self.table.name)
-                return added
-        return await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
+                return written
+        added = await insert_ignore_returning(conn, self.table, rows, keys=self.keys)
+        flags: list[bool] = []
+        for row in rows:
+            key = tuple(row[k] for k in self.keys)
+            flags.append(key in added)
+            added.discard(key)  # a repeat later in the batch was not the one written
+        return flags
 
     def _settle(
-        self,
-        batch: list[tuple[Row, asyncio.Future[bool]]],
-        outcome: set[tuple[Any, ...]] | Exception,
+        self, batch: list[tuple[Row, asyncio.Future[bool]]], outcome: list[bool] | Exception
     ) -> None:
-        """Resolve each caller's future: whether its row was new, or the error."""
-        claimed: set[tuple[Any, ...]] = set()
-        for row, future in batch:
-            if future.done():
-                continue
-            if isinstance(outcome, Exception):
-                future.set_exception(outcome)
-                continue
-            key = tuple(row[k] for k in self.keys)
-            future.set_result(key in outcome and key not in claimed)
-            claimed.add(key)
+        """Resolve each caller's future: whether its row was the one written, or the error."""
+        if isinstance(outcome, Exception):
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(outcome)
+            return
+        for (_, future), written in zip(batch, outcome, strict=True):
+            if not future.done():
+                future.set_result(written)

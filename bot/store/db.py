@@ -65,7 +65,14 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # A write transaction that starts deferred and upgrades later can fail with SQLITE_BUSY
         # at once, without waiting; taking the write lock at BEGIN makes writers queue instead.
         immediate = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        adapted: Any = conn.connection.dbapi_connection
+        if isinstance(adapted, hops.OneHopConnection):
+            # Kept to go with the first statement; sent through SQLAlchemy (execution context,
+            # events, result) it was a fifth of an empty write transaction's CPU.
+            adapted.cursor().execute(begin)
+            return
+        conn.exec_driver_sql(begin)
 
 
 def _note_tables(conn: Connection, clause: object, *_args: object) -> None:
@@ -104,6 +111,8 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             _tune_sqlite(self.engine)
             self._write_lock = asyncio.Lock()
+        # Connections for write transactions: the option set once, not copied onto each one.
+        self._write_engine = self.engine.execution_options(**{_WRITE: True})
         # Called with the tables a write transaction changed, just before it commits and again
         # just after: caches drop what the write may have changed (see bot/core/versions.py).
         self.on_write: list[WriteHook] = []
@@ -126,8 +135,7 @@ class Database:
 
         ``bulk`` gives a transaction that changes many rows a larger SQLite page cache.
         """
-        async with self._writer(), self.engine.connect() as plain:
-            conn = await plain.execution_options(**{_WRITE: True})
+        async with self._writer(), self._write_engine.connect() as conn:
             touched: set[str] = set()
             conn.info[_TOUCHED] = touched
             default_cache: int | None = None
@@ -141,6 +149,7 @@ class Database:
             finally:
                 conn.info.pop(_TOUCHED, None)
                 if default_cache is not None:  # a pooled connection keeps its pragmas
+                    plain = await conn.execution_options(**{_WRITE: False})
                     await plain.exec_driver_sql(f"PRAGMA cache_size={default_cache}")
                     await plain.rollback()
             self._wrote(touched)

@@ -11,24 +11,43 @@ exactly as SQLAlchemy would store it), in the same transaction.
 Which rows were new is found without ``RETURNING``: the transaction holds SQLite's write lock,
 so the rows the statement added are exactly those whose rowid is above the table's largest
 before it (a new rowid is the largest plus one). When every row was new (``rowcount``), that
-is not even asked. Anything unusual (a column the table lacks, rows of different shapes, a
-Python-side default, an explicit rowid, a value a processor refuses) returns ``None`` before a
-statement runs, and the caller takes SQLAlchemy's path, which raises what it raises; an error
-from SQLite is raised as SQLAlchemy would raise it (``IntegrityError`` and its siblings).
+is not even asked. The answer is one flag a row, in the rows' order: of rows sharing a key,
+only the first can be the one written.
+
+Anything unusual (a column the table lacks, rows of different shapes, a Python-side default,
+an explicit rowid, a value a processor refuses) returns ``None`` before a statement runs, and
+the caller takes SQLAlchemy's path, which raises what it raises; an error from SQLite is
+raised as SQLAlchemy would raise it (``IntegrityError`` and its siblings).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Integer, Table
+from sqlalchemy import Column, Integer, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
+from bot.store.types import UTCDateTime, sqlite_text
+
 Processor = Callable[[Any], Any] | None
 ROWID_ROOM = 2**62  # far below SQLite's largest rowid, where new rowids stop growing
+
+
+def _processor(column: Column[Any], dialect: Dialect) -> Processor:
+    """Return how a value of ``column`` is sent: its type's SQLAlchemy bind processor, or ours.
+
+    ``UTCDateTime`` on SQLite gets ``sqlite_text``, when it writes what SQLAlchemy writes.
+    """
+    general: Processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(column.type, UTCDateTime) and general is not None:
+        sample = datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=-5)))
+        if dialect.name == "sqlite" and general(sample) == sqlite_text(sample):
+            return sqlite_text
+    return general
 
 
 class _Shape:
@@ -43,9 +62,8 @@ class _Shape:
     ) -> None:
         self.columns = columns
         self.key_at = tuple(columns.index(k) for k in keys)
-        found: list[Processor] = [
-            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-        ]  # only the columns with one are visited for each row (most have none)
+        found = [_processor(table.c[name], dialect) for name in columns]
+        # only the columns with one are visited for each row (most have none)
         self.processors = tuple((at, p) for at, p in enumerate(found) if p is not None)
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
@@ -87,8 +105,11 @@ class DirectInsert:
 
     def insert(
         self, raw: sqlite3.Connection, dialect: Dialect, rows: Sequence[Mapping[str, Any]]
-    ) -> set[tuple[Any, ...]] | None:
-        """Insert ``rows`` skipping existing keys; return the new keys, or None if it cannot."""
+    ) -> list[bool] | None:
+        """Insert ``rows`` skipping existing keys; return which were written, or None if it cannot.
+
+        Of rows sharing a key, only the first can be written (the others are repeats).
+        """
         columns = tuple(rows[0])
         shape = self._shape(columns, dialect)
         if shape is None:
@@ -113,10 +134,10 @@ class DirectInsert:
                 return None
         try:
             added = raw.executemany(shape.sql, values).rowcount
-            if added == len(rows):
-                return {tuple(row[k] for k in self.keys) for row in rows}
+            if added == len(rows):  # every row was written: no two shared a key
+                return [True] * added
             if added == 0:
-                return set()
+                return [False] * len(rows)
             names = ", ".join(self.keys)
             stored = raw.execute(
                 f"SELECT {names} FROM {self.table.name} WHERE {self._rowid} > ?",
@@ -124,9 +145,11 @@ class DirectInsert:
             ).fetchall()
         except sqlite3.Error as error:
             raise DBAPIError.instance(shape.sql, values, error, sqlite3.Error) from error
-        # The stored keys are the processed values: name them as the caller's rows do.
-        original = {
-            tuple(value[i] for i in shape.key_at): tuple(row[k] for k in self.keys)
-            for row, value in zip(rows, values, strict=True)
-        }
-        return {original[tuple(found)] for found in stored}
+        # The stored keys are the processed values, as each row's own were sent.
+        new = {tuple(found) for found in stored}
+        written: list[bool] = []
+        for value in values:
+            key = tuple(value[i] for i in shape.key_at)
+            written.append(key in new)
+            new.discard(key)  # a repeat of the key later in the batch was not the one written
+        return written

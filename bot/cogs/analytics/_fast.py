@@ -108,8 +108,9 @@ class FastRollups:
             return kept[2], kept[3]
         zone = self.zone_of(community_id)
         day = at.astimezone(zone).date()
-        start = datetime.combine(day, time(), zone)
-        end = datetime.combine(day + timedelta(days=1), time(), zone)
+        # Bounds kept in UTC: a UTC ``at`` then compares without asking a zone for offsets.
+        start = datetime.combine(day, time(), zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
         self._days[community_id] = (start, end, day, day.isoformat())
         return day, day.isoformat()
 

@@ -123,26 +123,16 @@ class PointsCog:
 
         async def award(conn: AsyncConnection) -> tuple[int, int | None, datetime | None]:
             """Mark the member active and award the message; return balance, points, last."""
-            await upsert_add(
+            row = await upsert_add(  # the row as it is now: one statement, not a second read
                 conn,
                 points_balances,
                 keys,
                 column="balance",
                 amount=0,
                 extra={"last_active_at": now},
+                returning=("balance", "last_message_award_at", "last_message_digest"),
             )
-            row = (
-                await conn.execute(
-                    select(
-                        points_balances.c.balance,
-                        points_balances.c.last_message_award_at,
-                        points_balances.c.last_message_digest,
-                    ).where(
-                        points_balances.c.community_id == community.id,
-                        points_balances.c.member_id == account.member_id,
-                    )
-                )
-            ).one()
+            assert row is not None
             earned = message_points(
                 config,
                 text=event.text,
@@ -153,18 +143,18 @@ class PointsCog:
             )
             if not isinstance(earned, int):
                 return row.balance, None, row.last_message_award_at
+            cooldown = {"last_message_award_at": now, "last_message_digest": digest(event.text)}
             if not await ledger.award_in(
-                conn, community, account.member_id, earned, Reason.MESSAGE, ref, at=now
+                conn,
+                community,
+                account.member_id,
+                earned,
+                Reason.MESSAGE,
+                ref,
+                at=now,
+                balance_extra=cooldown,  # with the balance, not in a statement of its own
             ):
                 return row.balance, None, None
-            await conn.execute(
-                points_balances.update()
-                .where(
-                    points_balances.c.community_id == community.id,
-                    points_balances.c.member_id == account.member_id,
-                )
-                .values(last_message_award_at=now, last_message_digest=digest(event.text))
-            )
             return row.balance, earned, now
 
         # In the message log's batch: a burst of first messages shares its transactions.

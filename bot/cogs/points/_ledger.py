@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -16,6 +17,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -66,14 +68,17 @@ def season_key(number: int) -> str:
     return f"s{number}"
 
 
+# Built once: every message award asks, and building the query and its cache key each time
+# was a third of an award's CPU (docs/design-notes.md, Store).
+_SEASON_AT = select(func.max(points_seasons.c.number)).where(
+    points_seasons.c.community_id == bindparam("community_id"),
+    points_seasons.c.started_at <= bindparam("at"),
+)
+
+
 async def season_at(conn: AsyncConnection, community_id: int, at: datetime) -> int:
     """Return the number of the season ``at`` falls in (season 1 until a reset)."""
-    number = await conn.scalar(
-        select(func.max(points_seasons.c.number)).where(
-            points_seasons.c.community_id == community_id,
-            points_seasons.c.started_at <= at,
-        )
-    )
+    number = await conn.scalar(_SEASON_AT, {"community_id": community_id, "at": at})
     return int(number or 1)
 
 
@@ -170,8 +175,13 @@ async def award_in(
     at: datetime,
     actor_id: int | None = None,
     note: str | None = None,
+    balance_extra: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Do what ``award`` does inside the caller's write transaction."""
+    """Do what ``award`` does inside the caller's write transaction.
+
+    ``balance_extra`` columns of the member's balance row are set with the award, in the same
+    statement (a message award's cooldown), and only when the award was new.
+    """
     added = await insert_ignore_returning(
         conn,
         points_ledger,
@@ -194,7 +204,13 @@ async def award_in(
     keys = {"community_id": community.id, "member_id": member_id}
     season = season_key(await season_at(conn, community.id, at))
     row = await upsert_add(
-        conn, points_balances, keys, column="balance", amount=delta, returning=("balance", "level")
+        conn,
+        points_balances,
+        keys,
+        column="balance",
+        amount=delta,
+        extra=balance_extra,
+        returning=("balance", "level"),
     )
     assert row is not None
     await _track_level(conn, community, member_id, balance=row.balance, stored=row.level, at=at)
