@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
+    FromClause,
     Select,
     Subquery,
+    Table,
     and_,
     case,
     cast,
@@ -116,7 +118,35 @@ def _extras(
     return summed.subquery()
 
 
-def scores(
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """Members' parts, days present and score as columns over the table holding the stays.
+
+    ``source`` is that table (the kept range's rows, or the member totals) outer-joined with
+    the live member days and the extras; ``rows`` picks the community's (and range's) rows with
+    a stay; ``columns`` are ``PARTS``, ``days``, ``score`` and the stay's two ordinals.
+    """
+
+    table: Table
+    joined: tuple[tuple[FromClause, ColumnElement[bool]], ...]  # outer-joined, with their ON
+    member_id: ColumnElement[int]
+    rows: ColumnElement[bool]
+    columns: dict[str, ColumnElement[Any]]
+
+    def onto(self, left: FromClause, on: ColumnElement[bool] | None = None) -> FromClause:
+        """Return ``left`` outer-joined with the stays (``on`` them) and the sums beside them."""
+        out = self.table if on is None else left.outerjoin(self.table, on)
+        for right, condition in self.joined:
+            out = out.outerjoin(right, condition)
+        return out
+
+    @property
+    def source(self) -> FromClause:
+        """Return the stays outer-joined with the sums beside them."""
+        return self.onto(self.table)
+
+
+def scoring(
     community_id: int,
     start: date,
     end: date,
@@ -125,11 +155,12 @@ def scores(
     members: Sequence[int] | None = None,
     *,
     kept: date | None = None,
-) -> Subquery:
-    """Return every member with a kept stay (or only ``members``): parts, days and score.
+) -> Scoring:
+    """Return the score columns of every member with a kept stay (or only ``members``).
 
-    With ``kept``, the member sums from ``start`` to ``kept`` come from the range kept for
-    them (``_ranges.keep``) and only the member days after it are summed here.
+    With ``kept``, the member sums from ``start`` to ``kept`` and the stays come from the
+    range kept for them (``_ranges.keep``, one row per member) and only the member days after
+    it are summed here; without, the stays come from the member totals.
     """
     d = analytics_member_days.c
     live = (
@@ -149,22 +180,27 @@ def scores(
     if members is not None:
         live = live.where(d.member_id.in_(members))
     days_of = live.subquery()
-    k = analytics_range_members.c
     extra = _extras(community_id, since, until, members)
+    k = analytics_range_members.c
     t = analytics_member_totals.c
+    # With a kept range, its rows hold every member's stay: the range alone is read.
+    stay = t if kept is None else k
     first, last = start.toordinal(), end.toordinal()
     present = (
         case(
-            (and_(t.left_ordinal.is_not(None), t.left_ordinal < last), t.left_ordinal),
+            (
+                and_(stay.left_ordinal.is_not(None), stay.left_ordinal < last),
+                stay.left_ordinal,
+            ),
             else_=literal(last),
         )
-        - case((t.joined_ordinal > first, t.joined_ordinal), else_=literal(first))
+        - case((stay.joined_ordinal > first, stay.joined_ordinal), else_=literal(first))
         + 1
     )
 
     def summed(name: str) -> ColumnElement[Any]:
         value = func.coalesce(days_of.c[name], 0)
-        return value if kept is None else value + func.coalesce(k[name], 0)
+        return value if kept is None else value + k[name]
 
     counts = {name: summed(name) for name in ("messages", "thread_messages", "reactions")} | {
         "answers": func.coalesce(extra.c.answers, 0),
@@ -185,33 +221,51 @@ def scores(
     score = case(
         (present > 0, cast(total, Float) / cast(present, Float)), else_=literal(0.0, Float)
     )
-    joined = analytics_member_totals.outerjoin(days_of, days_of.c.member_id == t.member_id)
+    table = analytics_member_totals if kept is None else analytics_range_members
+    rows = [stay.community_id == community_id, stay.joined_ordinal.is_not(None)]
     if kept is not None:
-        joined = joined.outerjoin(
-            analytics_range_members,
-            and_(
-                k.community_id == community_id,
-                k.first_day == start,
-                k.last_day == kept,
-                k.member_id == t.member_id,
-            ),
-        )
-    joined = joined.outerjoin(extra, extra.c.member_id == t.member_id)
-    found = (
-        select(
-            t.member_id,
-            *(value.label(name) for name, value in counts.items()),
-            present.label("days"),
-            score.label("score"),
-            t.joined_ordinal,
-            t.left_ordinal,
-        )
-        .select_from(joined)
-        .where(t.community_id == community_id, t.joined_ordinal.is_not(None))
-    )
+        rows += [k.first_ordinal == first, k.last_ordinal == kept.toordinal()]
     if members is not None:
-        found = found.where(t.member_id.in_(members))
-    return found.subquery()
+        rows.append(stay.member_id.in_(members))
+    return Scoring(
+        table=table,
+        joined=(
+            (days_of, days_of.c.member_id == stay.member_id),
+            (extra, extra.c.member_id == stay.member_id),
+        ),
+        member_id=stay.member_id,
+        rows=and_(*rows),
+        columns=counts
+        | {
+            "days": present,
+            "score": score,
+            "joined_ordinal": stay.joined_ordinal,
+            "left_ordinal": stay.left_ordinal,
+        },
+    )
+
+
+def scores(
+    community_id: int,
+    start: date,
+    end: date,
+    since: datetime,
+    until: datetime,
+    members: Sequence[int] | None = None,
+    *,
+    kept: date | None = None,
+) -> Subquery:
+    """Return every member with a kept stay (or only ``members``): parts, days and score."""
+    found = scoring(community_id, start, end, since, until, members, kept=kept)
+    return (
+        select(
+            found.member_id.label("member_id"),
+            *(value.label(name) for name, value in found.columns.items()),
+        )
+        .select_from(found.source)
+        .where(found.rows)
+        .subquery()
+    )
 
 
 def _day(ordinal: int | None) -> date | None:
@@ -385,7 +439,7 @@ class Listed:
 async def listing(
     conn: AsyncConnection,
     community_id: int,
-    ranked_members: Subquery,
+    found: Scoring,
     *,
     start: date,
     end: date,
@@ -395,7 +449,11 @@ async def listing(
     offset: int,
     limit: int,
 ) -> Listed:
-    """Filter the community's members by ``segment``, sort, count and cut them in SQL."""
+    """Filter the community's members by ``segment``, sort, count and cut them in SQL.
+
+    Every member with an account is a row; the score columns are joined flat (one look-up of
+    the member's stay row a member, no table of every member's scores made first).
+    """
     a = accounts.c
     # Grouped as the index (community, member, platform) is read; only "two or more" matters.
     held = (
@@ -407,13 +465,17 @@ async def listing(
         .group_by(a.member_id)
         .subquery()
     )
-    r = ranked_members.c
     b = points_balances.c
+    here = found.member_id.is_not(None)  # the member has a stay row in range
+
+    def value(name: str, zero: Any) -> ColumnElement[Any]:
+        return case((here, func.coalesce(found.columns[name], zero)), else_=literal(zero))
+
     points = func.coalesce(b.balance, 0)
-    score = func.coalesce(r.score, 0.0)
-    messages = func.coalesce(r.messages, 0)
-    joined = r.joined_ordinal
-    left = r.left_ordinal
+    score = value("score", 0.0)
+    messages = value("messages", 0)
+    joined = found.columns["joined_ordinal"]
+    left = found.columns["left_ordinal"]
     first, last = start.toordinal(), end.toordinal()
     where = {
         Segment.ALL: None,
@@ -427,13 +489,13 @@ async def listing(
     base = select(
         held.c.member_id,
         points.label("points"),
-        *(func.coalesce(r[name], 0).label(name) for name in PARTS),
-        func.coalesce(r.days, 0).label("days"),
+        *(value(name, 0).label(name) for name in PARTS),
+        value("days", 0).label("days"),
         score.label("score"),
         joined.label("joined_ordinal"),
         left.label("left_ordinal"),
     ).select_from(
-        held.outerjoin(ranked_members, r.member_id == held.c.member_id).outerjoin(
+        found.onto(held, and_(found.member_id == held.c.member_id, found.rows)).outerjoin(
             points_balances,
             and_(b.community_id == community_id, b.member_id == held.c.member_id),
         )
@@ -446,18 +508,20 @@ async def listing(
         MemberSort.POINTS: [points.desc()],
         MemberSort.JOINED: [func.coalesce(joined, date.min.toordinal()).desc()],
     }
-    # The number matching comes with the page (a window count, taken before the cut).
-    page: Select[Any] = (
-        base.add_columns(func.count().over().label("matching"))
-        .order_by(*order[sort], held.c.member_id)
-        .offset(offset)
-        .limit(limit)
-    )
-    rows = await fetch(conn, page)
-    if rows:
-        total = rows[0].matching
+    cut = base.order_by(*order[sort], held.c.member_id).offset(offset).limit(limit)
+    if segment is Segment.ALL:
+        # Every member with an account: counted from the index alone, and the page is cut
+        # without a window count (which made the database keep and sort every row).
+        rows = await fetch(conn, cut)
+        total = await conn.scalar(select(func.count()).select_from(held))
     else:
-        total = await conn.scalar(select(func.count()).select_from(base.subquery()))
+        # The number matching comes with the page (a window count, taken before the cut).
+        page: Select[Any] = cut.add_columns(func.count().over().label("matching"))
+        rows = await fetch(conn, page)
+        if rows:
+            total = rows[0].matching
+        else:
+            total = await conn.scalar(select(func.count()).select_from(base.subquery()))
     platforms: dict[int, set[str]] = {}
     if rows:
         for member_id, platform in await fetch(

@@ -507,7 +507,7 @@ class Analytics:
                     found = await ranked.listing(
                         conn,
                         community_id,
-                        ranked.scores(community_id, start, end, since, until, kept=kept),
+                        ranked.scoring(community_id, start, end, since, until, kept=kept),
                         start=start,
                         end=end,
                         sort=sort,

@@ -83,3 +83,20 @@ async def test_the_members_list_groups_accounts_without_a_distinct_count(world: 
         page = await svc.members(cid, START, END, NY, segment=analytics.Segment.LINKED)
     assert [r.name for r in page.rows] == ["Ana"]
     assert not any("count(distinct" in sql.lower() for sql in queries(seen))
+
+
+async def test_the_members_list_joins_each_members_kept_row_without_a_window(
+    world: Cohort,
+) -> None:
+    """With a range kept, the list looks each member's row up; all members are counted apart."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    await svc.members(cid, START, END, NY)
+    with statements(world.db) as seen:
+        page = await svc.members(cid, START, END, NY)
+    assert page.total == len(page.rows) == 5  # Dee and Eve have accounts, no stay
+    listed = [sql for sql in queries(seen) if "points_balances" in sql]
+    assert len(listed) == 1
+    assert "LEFT OUTER JOIN analytics_range_members ON" in listed[0]
+    assert "analytics_member_totals" not in listed[0]
+    assert not any(" OVER " in sql for sql in queries(seen))
