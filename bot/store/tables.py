@@ -1018,6 +1018,8 @@ analytics_member_totals = Table(
         "left_ordinal",
     ),
     Index("ix_analytics_member_totals_joined", "community_id", "joined_ordinal", "member_id"),
+    # Members present (no leave) and leaves per day, for the overview (migration 0028).
+    Index("ix_analytics_member_totals_left", "community_id", "left_ordinal", "joined_ordinal"),
 )
 
 # Each member's days summed over a range of closed days (up to yesterday), as the engagement

@@ -125,6 +125,63 @@ class Moves:
         return out
 
 
+@dataclass(slots=True)
+class Kept(Moves):
+    """``Moves`` counted from the kept stays, with the members present at the range's end."""
+
+    present_at_end: int = 0
+
+
+async def _kept_stays(conn: AsyncConnection, community_id: int, start: date, end: date) -> Kept:
+    """Count members present, joined and gone per day from the kept stays (range reaching now).
+
+    The stays (``analytics_member_totals``: first join, last leave, local days of the
+    community's zone) are read by two indexes, joins and leaves per day in the range. Present
+    at the end: no leave. Present as the range began: those, less the joins in the range, plus
+    its leaves (a member who joined in it and left is in both; one who joined in it and stayed
+    was not there; one who left in it and joined before was).
+    """
+    t = analytics_member_totals.c
+    first, last = start.toordinal(), end.toordinal()
+    present = int(
+        await conn.scalar(
+            select(func.count()).where(
+                t.community_id == community_id,
+                t.left_ordinal.is_(None),
+                t.joined_ordinal.is_not(None),
+            )
+        )
+        or 0
+    )
+    found = Kept(before=present, present_at_end=present)
+    for day, n in await fetch(
+        conn,
+        select(t.joined_ordinal, func.count())
+        .where(
+            t.community_id == community_id,
+            t.joined_ordinal >= first,
+            t.joined_ordinal <= last,
+        )
+        .group_by(t.joined_ordinal),
+    ):
+        found.joined[date.fromordinal(int(day))] = int(n)
+        found.before -= int(n)
+    for day, n in await fetch(
+        conn,
+        select(t.left_ordinal, func.count())
+        .where(
+            t.community_id == community_id,
+            t.left_ordinal >= first,
+            t.left_ordinal <= last,
+            t.joined_ordinal.is_not(None),
+        )
+        .group_by(t.left_ordinal),
+    ):
+        found.left[date.fromordinal(int(day))] = int(n)
+        found.before += int(n)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Growth:
     """The growth page's counts: per platform (accounts) and together (members)."""
@@ -160,19 +217,9 @@ async def growth(
     p = analytics_presence.c
     if not platforms:
         if present_now:
-            t = analytics_member_totals.c
-            total = int(
-                await conn.scalar(
-                    select(func.count()).where(
-                        t.community_id == community_id,
-                        t.joined_ordinal.is_not(None),
-                        t.left_ordinal.is_(None),
-                    )
-                )
-                or 0
-            )
-        else:
-            total = (await _present(conn, community_id, until, ()))[0]
+            kept = await _kept_stays(conn, community_id, start, end)
+            return Growth((), {}, kept.days(span, ""), kept.present_at_end, 0)
+        total = (await _present(conn, community_id, until, ()))[0]
         together = await _members(conn, community_id, since, until, spans, total)
         return Growth((), {}, together.days(span, ""), total, 0)
     names = tuple(

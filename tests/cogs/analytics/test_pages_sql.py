@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from fractions import Fraction
 
 import pytest
@@ -100,3 +101,24 @@ async def test_the_members_list_joins_each_members_kept_row_without_a_window(
     assert "LEFT OUTER JOIN analytics_range_members ON" in listed[0]
     assert "analytics_member_totals" not in listed[0]
     assert not any(" OVER " in sql for sql in queries(seen))
+
+
+@pytest.mark.parametrize("days_before", [0, 3, 20, 40])
+async def test_the_overview_counts_members_from_the_kept_stays_as_growth_does(
+    world: Cohort, days_before: int
+) -> None:
+    """A range reaching now: members per day from two index reads of the stays, no presence."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    start = START - timedelta(days=days_before)
+    with statements(world.db) as seen:
+        overview = await svc.overview(cid, start, END, NY)
+    growth = await svc.growth(cid, start, END, NY)
+    together = [d for d in growth.days if d.platform == ""]
+    assert [(d.day, d.value) for d in overview.members_daily] == [
+        (d.day, d.total) for d in together
+    ]
+    assert overview.members_new == sum(d.new for d in together)
+    assert overview.members_left == sum(d.left for d in together)
+    assert overview.members_total == growth.members_total
+    assert not any("analytics_presence" in sql for sql in queries(seen))

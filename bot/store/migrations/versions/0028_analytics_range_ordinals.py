@@ -13,6 +13,10 @@ member) or gone (a merge, an erasure) is written to the community's kept ranges 
 transaction; a totals row moved to another member drops the community's ranges. Both tables
 are caches: they are made again, empty (the next page request keeps its range again).
 
+``analytics_member_totals`` gets an index on the last leave (with the first join): the overview
+of a range reaching now counts members present and their joins and leaves per day from the
+kept stays, by index, instead of folding every account's presence.
+
 Revision ID: 0028_analytics_range_ordinals
 Revises: 0027_analytics_page_indexes
 Create Date: 2026-12-06
@@ -133,6 +137,11 @@ def upgrade() -> None:
         "analytics_range_members",
         ["community_id", "member_id"],
     )
+    op.create_index(
+        "ix_analytics_member_totals_left",
+        "analytics_member_totals",
+        ["community_id", "left_ordinal", "joined_ordinal"],
+    )
     if not sqlite:
         op.execute(_PG_KEEP)
     for name, when, condition, body in TRIGGERS:
@@ -162,6 +171,7 @@ def downgrade() -> None:
         )
     if not sqlite:
         op.execute("DROP FUNCTION cohort_keep_range_stays()")
+    op.drop_index("ix_analytics_member_totals_left", table_name="analytics_member_totals")
     op.drop_table("analytics_range_members")
     op.drop_table("analytics_ranges")
     _tables("first_day", "last_day", sa.Date(), stays=False)
