@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Float, literal, select
 
 from bot.cogs import analytics
+from bot.cogs.analytics import Money
 from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _service as service_module
@@ -122,3 +123,22 @@ async def test_the_overview_counts_members_from_the_kept_stays_as_growth_does(
     assert overview.members_left == sum(d.left for d in together)
     assert overview.members_total == growth.members_total
     assert not any("analytics_presence" in sql for sql in queries(seen))
+
+
+@pytest.mark.parametrize("days_before", [0, 5, 33, 90])
+async def test_the_overview_counts_questions_and_mrr_as_their_pages_do(
+    world: Cohort, days_before: int
+) -> None:
+    """The overview counts questions in SQL and takes MRR alone, equal to the full pages'."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    start = START - timedelta(days=days_before)
+    with statements(world.db) as seen:
+        overview = await svc.overview(cid, start, END, NY)
+    qa = await svc.qa(cid, start, END, NY)
+    revenue = await svc.revenue(cid, start, END, NY)
+    assert (overview.questions_asked, overview.questions_solved) == (qa.asked, qa.solved)
+    assert overview.mrr == tuple(Money(c.currency, c.mrr) for c in revenue.currencies)
+    assert overview.mrr  # the fixture's subscriptions pay in every range
+    read = [sql for sql in queries(seen) if "FROM qa_questions" in sql]
+    assert not any("first_answer_at" in sql for sql in read)  # no row per question
