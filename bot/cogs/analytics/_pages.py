@@ -55,11 +55,20 @@ async def presence(
 ) -> list[Presence]:
     """Return the accounts that joined before ``until``: all, or only those of ``members``."""
     p = analytics_presence.c
-    query = select(p.member_id, p.platform, p.joined_at, p.left_at).where(
-        p.community_id == community_id, p.joined_at < until
-    )
+    joined: ColumnElement[bool] = p.joined_at < until
+    chosen: ColumnElement[bool] | None = None
     if members is not None:
-        query = query.where(p.member_id.in_(members))
+        chosen = p.member_id.in_(members)
+        if conn.dialect.name == "sqlite":
+            # SQLite, without statistics, would read every account joined before ``until``
+            # by the join index and test each against the list; told most accounts joined
+            # before it and few are listed, it seeks each listed member's rows instead.
+            joined, chosen = func.likely(joined), func.unlikely(chosen)
+    query = select(p.member_id, p.platform, p.joined_at, p.left_at).where(
+        p.community_id == community_id, joined
+    )
+    if chosen is not None:
+        query = query.where(chosen)
     rows = await fetch(conn, query)
     return [Presence(r.member_id, r.platform, r.joined_at, r.left_at) for r in rows]
 

@@ -92,3 +92,27 @@ async def test_a_search_on_sqlite_matches_names_without_lower_or_glob(world: Coh
     searched = [sql for sql in seen if "LIKE" in sql]
     assert len(searched) == 1
     assert "lower(" not in searched[0] and "GLOB" not in searched[0]
+
+
+async def test_a_search_reads_the_candidates_rows_by_member(world: Cohort) -> None:
+    """On SQLite the candidates' presence and days are sought by member, not by day."""
+    if world.db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query planner")
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        page = await analytics.service_of(world).members(cid, START, END, NY, search="ana")
+    assert [r.name for r in page.rows] == ["Ana"]
+    read = [
+        sql
+        for sql in seen
+        if "FROM analytics_presence" in sql or "FROM analytics_member_days" in sql
+    ]
+    assert len(read) == 2
+    async with world.db.read() as conn:
+        for sql in read:
+            params = tuple(range(sql.count("?")))
+            plan = " ".join(
+                str(row[-1])
+                for row in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)).all()
+            )
+            assert "member_id=?" in plan, (plan, sql)
