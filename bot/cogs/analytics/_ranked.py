@@ -455,12 +455,16 @@ async def listing(
     the member's stay row a member, no table of every member's scores made first).
     """
     a = accounts.c
-    # Grouped as the index (community, member, platform) is read; only "two or more" matters.
+    # Grouped as the index (community, member, platform) is read; only "two or more" matters,
+    # and only to the linked segment (comparing each member's platforms costs more than the
+    # grouping itself).
+    linked = (
+        [case((func.min(a.platform) != func.max(a.platform), 2), else_=1).label("platforms")]
+        if segment is Segment.LINKED
+        else []
+    )
     held = (
-        select(
-            a.member_id,
-            case((func.min(a.platform) != func.max(a.platform), 2), else_=1).label("platforms"),
-        )
+        select(a.member_id, *linked)
         .where(a.community_id == community_id)
         .group_by(a.member_id)
         .subquery()
@@ -477,15 +481,18 @@ async def listing(
     joined = found.columns["joined_ordinal"]
     left = found.columns["left_ordinal"]
     first, last = start.toordinal(), end.toordinal()
-    where = {
-        Segment.ALL: None,
-        Segment.PAYING: held.c.member_id.in_(sorted(paying)),
-        Segment.ACTIVE: or_(messages > 0, score > 0),
-        Segment.INACTIVE: and_(left.is_(None), messages == 0, score == 0),
-        Segment.NEW: and_(joined >= first, joined <= last),
-        Segment.LEFT: and_(left >= first, left <= last),
-        Segment.LINKED: held.c.platforms > 1,
-    }[segment]
+    where: ColumnElement[bool] | None
+    if segment is Segment.LINKED:
+        where = held.c.platforms > 1
+    else:
+        where = {
+            Segment.ALL: None,
+            Segment.PAYING: held.c.member_id.in_(sorted(paying)),
+            Segment.ACTIVE: or_(messages > 0, score > 0),
+            Segment.INACTIVE: and_(left.is_(None), messages == 0, score == 0),
+            Segment.NEW: and_(joined >= first, joined <= last),
+            Segment.LEFT: and_(left >= first, left <= last),
+        }[segment]
     base = select(
         held.c.member_id,
         points.label("points"),

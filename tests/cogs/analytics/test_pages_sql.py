@@ -101,6 +101,7 @@ async def test_the_members_list_joins_each_members_kept_row_without_a_window(
     assert len(listed) == 1
     assert "LEFT OUTER JOIN analytics_range_members ON" in listed[0]
     assert "analytics_member_totals" not in listed[0]
+    assert "max(accounts.platform)" not in listed[0]  # platforms compared for "linked" only
     assert not any(" OVER " in sql for sql in queries(seen))
 
 
