@@ -302,13 +302,12 @@ class Spread:
     paying_present: int
 
 
-def _bucket(score: ColumnElement[float]) -> ColumnElement[int]:
-    """Return the ``rules.SCORE_EDGES`` bucket of a score, as ``rules.bucket_index`` finds it."""
-    edges = rules.SCORE_EDGES
-    return case(
-        *((score >= edges[n], literal(n)) for n in range(len(edges) - 1, 0, -1)),
-        else_=literal(0),
-    )
+def _at_least(score: ColumnElement[float], n: int) -> ColumnElement[int]:
+    """Return 1 if a score is at least ``rules.SCORE_EDGES[n]``, else 0.
+
+    Summed over the edges after the first, it is the score's bucket (``rules.bucket_index``).
+    """
+    return case((score >= rules.SCORE_EDGES[n], 1), else_=0)
 
 
 async def _paying_present(
@@ -348,9 +347,10 @@ async def spread(
 ) -> Spread:
     """Count, average and bucket the scores of members present; take the top and bottom.
 
-    One statement: the database counts members and sums their scores' numerators per bucket
-    and days present (a few rows), and sorts out the ``top`` highest and lowest; the mean is
-    the exact sum of those numerators over their days, rounded once (``rules.mean_score``).
+    One statement: the database counts members, those at or above each bucket's edge and
+    sums their scores' numerators per days present (a few rows), and sorts out the ``top``
+    highest and lowest; the mean is the exact sum of those numerators over their days,
+    rounded once (``rules.mean_score``).
     The parts and days are then read for the shown members only.
     """
     every = scores(community_id, start, end, since, until, kept=kept)
@@ -363,16 +363,37 @@ async def spread(
     )
     c = present.c
     none = cast(literal(None), Float)
-    bucketed = select(c.days, _bucket(c.score).label("bucket"), c.total).subquery()
-    b = bucketed.c
-    counted = select(
+    edges = rules.SCORE_EDGES
+    # One row for every member present: how many, the steady ones' (present every day of the
+    # range) summed numerator, and how many scored at least each bucket's edge, as conditional
+    # sums, not a row per group; only members present part of the range are grouped by days.
+    steady = c.days == (end - start).days + 1
+    zeros = [literal(0).label(f"at_least_{n}") for n in range(1, len(edges))]
+    whole = select(
         literal(0).label("kind"),
-        b.days.label("member_id"),
-        b.bucket,
+        literal((end - start).days + 1).label("member_id"),
         func.count().label("n"),
-        func.sum(b.total).label("total"),
+        func.coalesce(func.sum(case((steady, c.total), else_=0)), 0).label("total"),
         none.label("score"),
-    ).group_by(b.days, b.bucket)
+        *(
+            func.coalesce(func.sum(_at_least(c.score, n)), 0).label(f"at_least_{n}")
+            for n in range(1, len(edges))
+        ),
+        func.coalesce(func.sum(case((steady, 1), else_=0)), 0).label("steady"),
+    )
+    parted = (
+        select(
+            literal(3).label("kind"),
+            c.days.label("member_id"),
+            func.count().label("n"),
+            func.sum(c.total).label("total"),
+            none.label("score"),
+            *zeros,
+            literal(0).label("steady"),
+        )
+        .where(~steady)
+        .group_by(c.days)
+    )
     ends = []
     for kind, order in ((1, [c.score.desc(), c.member_id]), (2, [c.score, c.member_id.desc()])):
         chosen = select(c.member_id, c.score).order_by(*order).limit(top).subquery()
@@ -380,10 +401,11 @@ async def spread(
             select(
                 literal(kind).label("kind"),
                 chosen.c.member_id,
-                literal(0).label("bucket"),
                 literal(0).label("n"),
                 literal(0).label("total"),
                 chosen.c.score,
+                *zeros,
+                literal(0).label("steady"),
             )
         )
     counts: Counter[int] = Counter()
@@ -391,10 +413,17 @@ async def spread(
     most: list[int] = []
     least: list[int] = []
     population = 0
-    for kind, key, bucket, n, summed, _ in await fetch(conn, union_all(counted, *ends)):
+    for kind, key, n, summed, _, *at_least, steady_n in await fetch(
+        conn, union_all(whole, parted, *ends)
+    ):
         if kind == 0:
-            population += int(n)
-            counts[int(bucket)] += int(n)
+            population = int(n)
+            if int(steady_n):
+                sums[int(key)] += int(summed)
+            above = [population, *(int(x) for x in at_least), 0]
+            for bucket in range(len(edges)):
+                counts[bucket] = above[bucket] - above[bucket + 1]
+        elif kind == 3:
             sums[int(key)] += int(summed)
         else:
             (most if kind == 1 else least).append(int(key))
@@ -406,7 +435,6 @@ async def spread(
     # A union's rows come in no set order: sort the shown members again.
     most.sort(key=lambda m: (-lines[m].score, m))
     least.sort(key=lambda m: (lines[m].score, -m))
-    edges = rules.SCORE_EDGES
     return Spread(
         population=population,
         mean=rules.mean_score(sums, population),
