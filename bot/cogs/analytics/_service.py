@@ -181,6 +181,9 @@ class Analytics:
         daily_active: dict[date, int] = {}
         heat = [[0] * rules.HEATMAP_HOURS for _ in range(rules.HEATMAP_DAYS)]
         top_channels: list[tuple[str, str, int]] = []
+        kept = None
+        if full and rules.window(start, end, zone)[1] > self.clock.now():
+            kept = await self._keep_closed_days(community_id, start, end, zone)
         async with self.db.read() as conn:
             for day, n, r, active in await pages.day_totals(
                 conn, community_id, min(start, end - timedelta(days=rules.MAU_DAYS - 1)), end
@@ -199,7 +202,7 @@ class Analytics:
                 wau = await pages.active_members(
                     conn, community_id, end - timedelta(days=rules.WAU_DAYS - 1), end
                 )
-                leaders = await pages.top_members(conn, community_id, start, end, TOP)
+                leaders = await pages.top_members(conn, community_id, start, end, TOP, kept=kept)
         span = rules.days(start, end)
         month = rules.days(end - timedelta(days=rules.MAU_DAYS - 1), end)
         dau = rules.ratio(sum(daily_active.get(day, 0) for day in span), len(span))

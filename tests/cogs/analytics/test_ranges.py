@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.cogs import analytics
-from bot.cogs.analytics import Engagement, Members, MemberSort, Segment
+from bot.cogs.analytics import Activity, Engagement, Members, MemberSort, Segment
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
@@ -20,16 +20,17 @@ from bot.store.tables import analytics_member_totals, analytics_range_members, a
 from tests._sql import statements
 from tests.cogs.analytics.world import ANA_D, CY, END, GENERAL, NY, START, ny
 
-Pages = tuple[Engagement, Members]
+Pages = tuple[Engagement, Members, Activity]
 
 
 async def pages(bot: Cohort) -> Pages:
-    """Return the engagement page and the members list by score, as the dashboard asks."""
+    """Return the pages that read kept ranges: engagement, members by score, activity."""
     service = analytics.service_of(bot)
     cid = bot.communities["demo"].id
     return (
         await service.engagement(cid, START, END, NY),
         await service.members(cid, START, END, NY, sort=MemberSort.ENGAGEMENT, segment=Segment.ALL),
+        await service.activity(cid, START, END, NY),
     )
 
 
@@ -183,3 +184,13 @@ async def test_with_a_range_kept_the_pages_read_no_member_totals(world: Cohort) 
     scored = [sql for sql in seen if "analytics_range_members" in sql]
     assert scored
     assert not any("analytics_member_totals" in sql for sql in scored)
+
+
+async def test_the_activity_pages_leaders_come_from_the_kept_range(world: Cohort) -> None:
+    await pages(world)
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        page = await analytics.service_of(world).activity(cid, START, END, NY)
+    assert [c.name for c in page.top_contributors] == ["Ana", "Cy", "Bo"]
+    leaders = [sql for sql in seen if "analytics_range_members" in sql]
+    assert len(leaders) == 1 and "LIMIT" in leaders[0]
