@@ -469,8 +469,11 @@ class Analytics:
     ) -> Recommender:
         """Return the recommender's coverage and how suggestions turned into purchases."""
         since, until = rules.window(start, end, zone)
+        kept = None
+        if until > self.clock.now():
+            kept = await self._keep_closed_days(community_id, start, end, zone)
         async with self.db.read() as conn:
-            return await suggestions.page(conn, community_id, start, end, since, until)
+            return await suggestions.page(conn, community_id, start, end, since, until, kept=kept)
 
     async def member(
         self, community_id: int, member_id: int, start: date, end: date, zone: ZoneInfo

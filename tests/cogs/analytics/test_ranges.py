@@ -9,7 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.cogs import analytics
-from bot.cogs.analytics import Activity, Engagement, Members, MemberSort, Segment
+from bot.cogs.analytics import (
+    Activity,
+    Engagement,
+    Members,
+    MemberSort,
+    Recommender,
+    Segment,
+)
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
@@ -20,17 +27,18 @@ from bot.store.tables import analytics_member_totals, analytics_range_members, a
 from tests._sql import statements
 from tests.cogs.analytics.world import ANA_D, CY, END, GENERAL, NY, START, ny
 
-Pages = tuple[Engagement, Members, Activity]
+Pages = tuple[Engagement, Members, Activity, Recommender]
 
 
 async def pages(bot: Cohort) -> Pages:
-    """Return the pages that read kept ranges: engagement, members by score, activity."""
+    """Return the pages that read kept ranges: engagement, members, activity, recommender."""
     service = analytics.service_of(bot)
     cid = bot.communities["demo"].id
     return (
         await service.engagement(cid, START, END, NY),
         await service.members(cid, START, END, NY, sort=MemberSort.ENGAGEMENT, segment=Segment.ALL),
         await service.activity(cid, START, END, NY),
+        await service.recommender(cid, START, END, NY),
     )
 
 
@@ -194,3 +202,14 @@ async def test_the_activity_pages_leaders_come_from_the_kept_range(world: Cohort
     assert [c.name for c in page.top_contributors] == ["Ana", "Cy", "Bo"]
     leaders = [sql for sql in seen if "analytics_range_members" in sql]
     assert len(leaders) == 1 and "LIMIT" in leaders[0]
+
+
+async def test_the_recommender_counts_present_members_from_the_kept_range(world: Cohort) -> None:
+    await pages(world)
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        page = await analytics.service_of(world).recommender(cid, START, END, NY)
+    assert (page.members, page.members_with_suggestions) == (2, 2)
+    counted = [sql for sql in seen if "analytics_range_members" in sql]
+    assert len(counted) == 1
+    assert not any("analytics_presence" in sql for sql in seen)
