@@ -19,6 +19,7 @@ from bot.store.tables import (
     analytics_member_totals,
     analytics_presence,
     analytics_range_members,
+    qa_questions,
 )
 
 
@@ -203,6 +204,21 @@ async def top_members(
     rows = (await conn.execute(query.limit(limit))).all()
     names = await names_of(conn, [r[0] for r in rows])
     return [(int(m), names.get(int(m), ""), int(n), int(r)) for m, n, r in rows if n]
+
+
+async def questions(
+    conn: AsyncConnection, community_id: int, since: datetime, until: datetime
+) -> tuple[int, int]:
+    """Return how many questions were asked in ``[since, until)``, and how many are solved."""
+    q = qa_questions.c
+    asked, solved = (
+        await conn.execute(
+            select(func.count(), func.count(q.solved_at)).where(
+                q.community_id == community_id, q.created_at >= since, q.created_at < until
+            )
+        )
+    ).one()
+    return int(asked), int(solved)
 
 
 async def names_of(conn: AsyncConnection, member_ids: list[int]) -> dict[int, str]:

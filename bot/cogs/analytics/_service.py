@@ -113,20 +113,11 @@ class Analytics:
         moderation = await self.moderation(community_id, start, end, zone)
         together = [growth.together[day] for day in rules.days(start, end)]
         since, until = rules.window(start, end, zone)
-        q = qa_questions.c
         async with self.db.read() as conn:
             active = await pages.active_members(conn, community_id, start, end)
             # Counts only: the Q&A page's times and days, and the revenue page's movements,
             # are not shown here.
-            asked, solved = (
-                await conn.execute(
-                    select(func.count(), func.count(q.solved_at)).where(
-                        q.community_id == community_id,
-                        q.created_at >= since,
-                        q.created_at < until,
-                    )
-                )
-            ).one()
+            asked, solved = await pages.questions(conn, community_id, since, until)
             ledger = await self._ledger(conn, community_id, since, until)
         mrr = revenue_of.mrr_per_currency(ledger, since, until)
         return Overview(
@@ -139,8 +130,8 @@ class Analytics:
             active_members=active,
             dau=activity.dau,
             mau=activity.mau,
-            questions_asked=int(asked),
-            questions_solved=int(solved),
+            questions_asked=asked,
+            questions_solved=solved,
             mrr=tuple(pages.money(currency, amount) for currency, amount in mrr),
             members_daily=tuple(DayCount(d.day, d.total) for d in together),
             messages_daily=tuple(DayCount(d.day, d.messages) for d in activity.days),
