@@ -1018,6 +1018,8 @@ analytics_member_totals = Table(
         "left_ordinal",
     ),
     Index("ix_analytics_member_totals_joined", "community_id", "joined_ordinal", "member_id"),
+    # Members present (no leave) and leaves per day, for the overview (migration 0028).
+    Index("ix_analytics_member_totals_left", "community_id", "left_ordinal", "joined_ordinal"),
 )
 
 # Each member's days summed over a range of closed days (up to yesterday), as the engagement
@@ -1025,13 +1027,17 @@ analytics_member_totals = Table(
 # community's day totals over the range still add up to ``analytics_ranges``' (a late message
 # or reaction changes them) and dropped by a trigger when member-day rows move to another
 # member or go (a merge, an erasure, a rebuild; migration 0025_analytics_pages). No foreign key
-# on the member: a cache, not a holding, cleared rather than re-pointed.
+# on the member: a cache, not a holding, cleared rather than re-pointed. The range's days are
+# local day ordinals; a range holds a row for every member with a totals row, with their stay
+# (``joined_ordinal``, ``left_ordinal``) kept current by triggers on ``analytics_member_totals``
+# (migration 0028_analytics_range_ordinals), so a page reads the range alone, in key order
+# (``WITHOUT ROWID`` on SQLite), instead of joining every member's stay to it.
 analytics_ranges = Table(
     "analytics_ranges",
     metadata,
     Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
-    Column("first_day", Date(), primary_key=True),
-    Column("last_day", Date(), primary_key=True),
+    Column("first_ordinal", Integer(), primary_key=True),
+    Column("last_ordinal", Integer(), primary_key=True),
     Column("messages", BigInteger(), nullable=False),
     Column("thread_messages", BigInteger(), nullable=False),
     Column("reactions", BigInteger(), nullable=False),
@@ -1042,12 +1048,17 @@ analytics_range_members = Table(
     "analytics_range_members",
     metadata,
     Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
-    Column("first_day", Date(), primary_key=True),
-    Column("last_day", Date(), primary_key=True),
+    Column("first_ordinal", Integer(), primary_key=True),
+    Column("last_ordinal", Integer(), primary_key=True),
     Column("member_id", Id, primary_key=True),
     Column("messages", Integer(), nullable=False),
     Column("thread_messages", Integer(), nullable=False),
     Column("reactions", Integer(), nullable=False),
+    Column("joined_ordinal", Integer(), nullable=True),
+    Column("left_ordinal", Integer(), nullable=True),
+    # The triggers find a member's rows in every kept range of the community.
+    Index("ix_analytics_range_members_member", "community_id", "member_id"),
+    sqlite_with_rowid=False,
 )
 
 # Members' days summed over a range in the index alone (the engagement page, the members list):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, LargeBinary, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _people as people
@@ -66,15 +66,26 @@ SORTS: dict[MemberSort, Callable[[MemberRow], tuple[object, ...]]] = {
 
 
 def _non_ascii(conn: AsyncConnection, column: ColumnElement[Any]) -> ColumnElement[bool]:
-    """Return whether a text column holds a character outside ASCII (NULL: false)."""
+    """Return whether a text column holds a character outside ASCII (NULL: false).
+
+    On SQLite, a text whose UTF-8 bytes outnumber its characters (one length read from the
+    record, one count of characters: no pattern matched character by character).
+    """
     if conn.dialect.name == "sqlite":
-        return column.bool_op("GLOB")(f"*[^{chr(1)}-{chr(127)}]*")
+        return func.length(cast(column, LargeBinary)) != func.length(column)
     return column.bool_op("~")("[^\\x01-\\x7f]")
 
 
-def _contains(column: ColumnElement[Any], needle: str) -> ColumnElement[bool]:
-    """Return whether a text column holds ``needle``, ASCII letters in any case."""
+def _contains(
+    conn: AsyncConnection, column: ColumnElement[Any], needle: str
+) -> ColumnElement[bool]:
+    """Return whether a text column holds ``needle``, ASCII letters in any case.
+
+    SQLite's ``LIKE`` already ignores the case of ASCII letters: no ``lower()`` of each name.
+    """
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if conn.dialect.name == "sqlite":
+        return column.like(f"%{escaped}%", escape="\\")
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
@@ -96,8 +107,8 @@ async def names_and_platforms(
     if needle.strip():
         piece = max(needle.split(" "), key=len)
         hit = or_(
-            _contains(a.display_name, piece),
-            _contains(a.username, piece),
+            _contains(conn, a.display_name, piece),
+            _contains(conn, a.username, piece),
             _non_ascii(conn, a.display_name),
             _non_ascii(conn, a.username),
         )

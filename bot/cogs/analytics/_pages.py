@@ -18,6 +18,8 @@ from bot.store.tables import (
     analytics_member_days,
     analytics_member_totals,
     analytics_presence,
+    analytics_range_members,
+    qa_questions,
 )
 
 
@@ -55,11 +57,20 @@ async def presence(
 ) -> list[Presence]:
     """Return the accounts that joined before ``until``: all, or only those of ``members``."""
     p = analytics_presence.c
-    query = select(p.member_id, p.platform, p.joined_at, p.left_at).where(
-        p.community_id == community_id, p.joined_at < until
-    )
+    joined: ColumnElement[bool] = p.joined_at < until
+    chosen: ColumnElement[bool] | None = None
     if members is not None:
-        query = query.where(p.member_id.in_(members))
+        chosen = p.member_id.in_(members)
+        if conn.dialect.name == "sqlite":
+            # SQLite, without statistics, would read every account joined before ``until``
+            # by the join index and test each against the list; told most accounts joined
+            # before it and few are listed, it seeks each listed member's rows instead.
+            joined, chosen = func.likely(joined), func.unlikely(chosen)
+    query = select(p.member_id, p.platform, p.joined_at, p.left_at).where(
+        p.community_id == community_id, joined
+    )
+    if chosen is not None:
+        query = query.where(chosen)
     rows = await fetch(conn, query)
     return [Presence(r.member_id, r.platform, r.joined_at, r.left_at) for r in rows]
 
@@ -144,22 +155,70 @@ async def top_channels(
 
 
 async def top_members(
-    conn: AsyncConnection, community_id: int, first: date, last: date, limit: int
+    conn: AsyncConnection,
+    community_id: int,
+    first: date,
+    last: date,
+    limit: int,
+    *,
+    kept: date | None = None,
 ) -> list[tuple[int, str, int, int]]:
-    """Return the members with the most messages in the days: id, name, messages, reactions."""
+    """Return the members with the most messages in the days: id, name, messages, reactions.
+
+    With ``kept``, the sums from ``first`` to ``kept`` come from the range kept for them
+    (``_ranges.keep``: a row per member) and only the days after it are summed here.
+    """
     d = analytics_member_days.c
-    total = func.sum(d.messages).label("messages")
-    rows = (
-        await conn.execute(
+    if kept is None:
+        total = func.sum(d.messages).label("messages")
+        query = (
             select(d.member_id, total, func.sum(d.reactions))
             .where(d.community_id == community_id, d.day >= first, d.day <= last)
             .group_by(d.member_id)
             .order_by(total.desc(), d.member_id)
-            .limit(limit)
         )
-    ).all()
+    else:
+        live = (
+            select(
+                d.member_id,
+                func.sum(d.messages).label("messages"),
+                func.sum(d.reactions).label("reactions"),
+            )
+            .where(d.community_id == community_id, d.day > kept, d.day <= last)
+            .group_by(d.member_id)
+            .subquery()
+        )
+        k = analytics_range_members.c
+        messages = k.messages + func.coalesce(live.c.messages, 0)
+        query = (
+            select(k.member_id, messages, k.reactions + func.coalesce(live.c.reactions, 0))
+            .select_from(analytics_range_members.outerjoin(live, live.c.member_id == k.member_id))
+            .where(
+                k.community_id == community_id,
+                k.first_ordinal == first.toordinal(),
+                k.last_ordinal == kept.toordinal(),
+                messages > 0,
+            )
+            .order_by(messages.desc(), k.member_id)
+        )
+    rows = (await conn.execute(query.limit(limit))).all()
     names = await names_of(conn, [r[0] for r in rows])
     return [(int(m), names.get(int(m), ""), int(n), int(r)) for m, n, r in rows if n]
+
+
+async def questions(
+    conn: AsyncConnection, community_id: int, since: datetime, until: datetime
+) -> tuple[int, int]:
+    """Return how many questions were asked in ``[since, until)``, and how many are solved."""
+    q = qa_questions.c
+    asked, solved = (
+        await conn.execute(
+            select(func.count(), func.count(q.solved_at)).where(
+                q.community_id == community_id, q.created_at >= since, q.created_at < until
+            )
+        )
+    ).one()
+    return int(asked), int(solved)
 
 
 async def names_of(conn: AsyncConnection, member_ids: list[int]) -> dict[int, str]:

@@ -101,11 +101,21 @@ async def parts(
     """Count each member's score parts over the range (only those of ``members`` if given)."""
     found: dict[int, Parts] = defaultdict(Parts)
     d = analytics_member_days.c
+    in_range: list[ColumnElement[bool]] = [d.day >= start, d.day <= end]
+    chosen: ColumnElement[bool] | None = None
+    if members is not None:
+        chosen = d.member_id.in_(members)
+        if conn.dialect.name == "sqlite":
+            # SQLite, without statistics, would read every member's days of the range by the
+            # (community, day) index; told the range holds most days and few members are
+            # listed, it seeks each listed member's days by the key.
+            in_range = [func.likely(term) for term in in_range]
+            chosen = func.unlikely(chosen)
     days_q = (
         select(
             d.member_id, func.sum(d.messages), func.sum(d.thread_messages), func.sum(d.reactions)
         )
-        .where(d.community_id == community_id, d.day >= start, d.day <= end)
+        .where(d.community_id == community_id, *in_range)
         .group_by(d.member_id)
     )
     a = qa_answers.c
@@ -144,8 +154,9 @@ async def parts(
         )
         .group_by(pl.member_id)
     )
+    if chosen is not None:
+        days_q = days_q.where(chosen)
     if members is not None:
-        days_q = days_q.where(d.member_id.in_(members))
         answers_q = answers_q.where(a.author_id.in_(members))
         accepted_q = accepted_q.where(a.author_id.in_(members))
         attended_q = attended_q.where(at.member_id.in_(members))

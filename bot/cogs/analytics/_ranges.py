@@ -7,13 +7,15 @@ the rows of the days since. A kept range stays good while the community's day to
 (``analytics_days``, which every message and reaction adds to in the same transaction) add up
 to what they were when it was made, kept beside it (``analytics_ranges``); a merge, an erasure
 or a rebuild moves or deletes member-day rows, and a trigger then drops the community's ranges.
+A range also holds every member's stay (triggers on ``analytics_member_totals`` keep it
+current), so a page reads the range's rows alone, one per member, in key order.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import delete, func, insert, literal, or_, select
+from sqlalchemy import Integer, delete, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,6 +23,7 @@ from bot.store.db import Database
 from bot.store.tables import (
     analytics_days,
     analytics_member_days,
+    analytics_member_totals,
     analytics_range_members,
     analytics_ranges,
 )
@@ -51,7 +54,9 @@ async def _kept(
     row = (
         await conn.execute(
             select(r.messages, r.thread_messages, r.reactions, r.active).where(
-                r.community_id == community_id, r.first_day == first, r.last_day == last
+                r.community_id == community_id,
+                r.first_ordinal == first.toordinal(),
+                r.last_ordinal == last.toordinal(),
             )
         )
     ).first()
@@ -61,49 +66,74 @@ async def _kept(
 async def keep(db: Database, community_id: int, first: date, last: date) -> None:
     """Make sure members' sums from ``first`` to ``last`` (closed days) are kept and current.
 
-    Ranges of the community that end earlier are dropped as a new one is made: the pages ask
-    for ranges ending yesterday, and yesterday moves on.
+    The range holds a row for every member with a totals row: their sums (0 without days in
+    the range) and their stay, which triggers keep current from then on. Ranges of the
+    community that end earlier are dropped as a new one is made: the pages ask for ranges
+    ending yesterday, and yesterday moves on.
     """
     async with db.read() as conn:
         if await _kept(conn, community_id, first, last) == await _totals(
             conn, community_id, first, last
         ):
             return
-    r = analytics_ranges.c
-    m = analytics_range_members.c
+    start, end = first.toordinal(), last.toordinal()
     d = analytics_member_days.c
+    t = analytics_member_totals.c
+    summed = (
+        select(d.member_id, *(func.sum(d[c]).label(c) for c in COUNTS))
+        .where(d.community_id == community_id, d.day >= first, d.day <= last)
+        .group_by(d.member_id)
+        .subquery()
+    )
     try:
         async with db.write() as conn:
             # The totals first: a message landing between the two reads makes them disagree
             # with the sums the next time, never agree with sums that miss it.
             totals = await _totals(conn, community_id, first, last)
-            for table, c in ((analytics_range_members, m), (analytics_ranges, r)):
+            for table in (analytics_range_members, analytics_ranges):
+                c = table.c
                 await conn.execute(
                     delete(table).where(
                         c.community_id == community_id,
-                        or_(c.last_day < last, (c.first_day == first) & (c.last_day == last)),
+                        or_(
+                            c.last_ordinal < end,
+                            (c.first_ordinal == start) & (c.last_ordinal == end),
+                        ),
                     )
                 )
             await conn.execute(
                 insert(analytics_ranges).values(
                     community_id=community_id,
-                    first_day=first,
-                    last_day=last,
+                    first_ordinal=start,
+                    last_ordinal=end,
                     **dict(zip((*COUNTS, "active"), totals, strict=True)),
                 )
             )
             await conn.execute(
                 insert(analytics_range_members).from_select(
-                    ["community_id", "first_day", "last_day", "member_id", *COUNTS],
+                    [
+                        "community_id",
+                        "first_ordinal",
+                        "last_ordinal",
+                        "member_id",
+                        *COUNTS,
+                        "joined_ordinal",
+                        "left_ordinal",
+                    ],
                     select(
-                        d.community_id,
-                        literal(first, analytics_range_members.c.first_day.type),
-                        literal(last, analytics_range_members.c.last_day.type),
-                        d.member_id,
-                        *(func.sum(d[c]) for c in COUNTS),
+                        t.community_id,
+                        literal(start, Integer()),
+                        literal(end, Integer()),
+                        t.member_id,
+                        *(func.coalesce(summed.c[c], 0) for c in COUNTS),
+                        t.joined_ordinal,
+                        t.left_ordinal,
                     )
-                    .where(d.community_id == community_id, d.day >= first, d.day <= last)
-                    .group_by(d.community_id, d.member_id),
+                    .select_from(
+                        analytics_member_totals.outerjoin(summed, summed.c.member_id == t.member_id)
+                    )
+                    .where(t.community_id == community_id)
+                    .order_by(t.member_id),
                 )
             )
     except IntegrityError:

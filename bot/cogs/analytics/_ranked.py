@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
+    FromClause,
     Select,
     Subquery,
+    Table,
     and_,
     case,
     cast,
@@ -116,7 +118,35 @@ def _extras(
     return summed.subquery()
 
 
-def scores(
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """Members' parts, days present and score as columns over the table holding the stays.
+
+    ``source`` is that table (the kept range's rows, or the member totals) outer-joined with
+    the live member days and the extras; ``rows`` picks the community's (and range's) rows with
+    a stay; ``columns`` are ``PARTS``, ``days``, ``score`` and the stay's two ordinals.
+    """
+
+    table: Table
+    joined: tuple[tuple[FromClause, ColumnElement[bool]], ...]  # outer-joined, with their ON
+    member_id: ColumnElement[int]
+    rows: ColumnElement[bool]
+    columns: dict[str, ColumnElement[Any]]
+
+    def onto(self, left: FromClause, on: ColumnElement[bool] | None = None) -> FromClause:
+        """Return ``left`` outer-joined with the stays (``on`` them) and the sums beside them."""
+        out = self.table if on is None else left.outerjoin(self.table, on)
+        for right, condition in self.joined:
+            out = out.outerjoin(right, condition)
+        return out
+
+    @property
+    def source(self) -> FromClause:
+        """Return the stays outer-joined with the sums beside them."""
+        return self.onto(self.table)
+
+
+def scoring(
     community_id: int,
     start: date,
     end: date,
@@ -125,11 +155,12 @@ def scores(
     members: Sequence[int] | None = None,
     *,
     kept: date | None = None,
-) -> Subquery:
-    """Return every member with a kept stay (or only ``members``): parts, days and score.
+) -> Scoring:
+    """Return the score columns of every member with a kept stay (or only ``members``).
 
-    With ``kept``, the member sums from ``start`` to ``kept`` come from the range kept for
-    them (``_ranges.keep``) and only the member days after it are summed here.
+    With ``kept``, the member sums from ``start`` to ``kept`` and the stays come from the
+    range kept for them (``_ranges.keep``, one row per member) and only the member days after
+    it are summed here; without, the stays come from the member totals.
     """
     d = analytics_member_days.c
     live = (
@@ -149,22 +180,27 @@ def scores(
     if members is not None:
         live = live.where(d.member_id.in_(members))
     days_of = live.subquery()
-    k = analytics_range_members.c
     extra = _extras(community_id, since, until, members)
+    k = analytics_range_members.c
     t = analytics_member_totals.c
+    # With a kept range, its rows hold every member's stay: the range alone is read.
+    stay = t if kept is None else k
     first, last = start.toordinal(), end.toordinal()
     present = (
         case(
-            (and_(t.left_ordinal.is_not(None), t.left_ordinal < last), t.left_ordinal),
+            (
+                and_(stay.left_ordinal.is_not(None), stay.left_ordinal < last),
+                stay.left_ordinal,
+            ),
             else_=literal(last),
         )
-        - case((t.joined_ordinal > first, t.joined_ordinal), else_=literal(first))
+        - case((stay.joined_ordinal > first, stay.joined_ordinal), else_=literal(first))
         + 1
     )
 
     def summed(name: str) -> ColumnElement[Any]:
         value = func.coalesce(days_of.c[name], 0)
-        return value if kept is None else value + func.coalesce(k[name], 0)
+        return value if kept is None else value + k[name]
 
     counts = {name: summed(name) for name in ("messages", "thread_messages", "reactions")} | {
         "answers": func.coalesce(extra.c.answers, 0),
@@ -185,33 +221,51 @@ def scores(
     score = case(
         (present > 0, cast(total, Float) / cast(present, Float)), else_=literal(0.0, Float)
     )
-    joined = analytics_member_totals.outerjoin(days_of, days_of.c.member_id == t.member_id)
+    table = analytics_member_totals if kept is None else analytics_range_members
+    rows = [stay.community_id == community_id, stay.joined_ordinal.is_not(None)]
     if kept is not None:
-        joined = joined.outerjoin(
-            analytics_range_members,
-            and_(
-                k.community_id == community_id,
-                k.first_day == start,
-                k.last_day == kept,
-                k.member_id == t.member_id,
-            ),
-        )
-    joined = joined.outerjoin(extra, extra.c.member_id == t.member_id)
-    found = (
-        select(
-            t.member_id,
-            *(value.label(name) for name, value in counts.items()),
-            present.label("days"),
-            score.label("score"),
-            t.joined_ordinal,
-            t.left_ordinal,
-        )
-        .select_from(joined)
-        .where(t.community_id == community_id, t.joined_ordinal.is_not(None))
-    )
+        rows += [k.first_ordinal == first, k.last_ordinal == kept.toordinal()]
     if members is not None:
-        found = found.where(t.member_id.in_(members))
-    return found.subquery()
+        rows.append(stay.member_id.in_(members))
+    return Scoring(
+        table=table,
+        joined=(
+            (days_of, days_of.c.member_id == stay.member_id),
+            (extra, extra.c.member_id == stay.member_id),
+        ),
+        member_id=stay.member_id,
+        rows=and_(*rows),
+        columns=counts
+        | {
+            "days": present,
+            "score": score,
+            "joined_ordinal": stay.joined_ordinal,
+            "left_ordinal": stay.left_ordinal,
+        },
+    )
+
+
+def scores(
+    community_id: int,
+    start: date,
+    end: date,
+    since: datetime,
+    until: datetime,
+    members: Sequence[int] | None = None,
+    *,
+    kept: date | None = None,
+) -> Subquery:
+    """Return every member with a kept stay (or only ``members``): parts, days and score."""
+    found = scoring(community_id, start, end, since, until, members, kept=kept)
+    return (
+        select(
+            found.member_id.label("member_id"),
+            *(value.label(name) for name, value in found.columns.items()),
+        )
+        .select_from(found.source)
+        .where(found.rows)
+        .subquery()
+    )
 
 
 def _day(ordinal: int | None) -> date | None:
@@ -248,13 +302,12 @@ class Spread:
     paying_present: int
 
 
-def _bucket(score: ColumnElement[float]) -> ColumnElement[int]:
-    """Return the ``rules.SCORE_EDGES`` bucket of a score, as ``rules.bucket_index`` finds it."""
-    edges = rules.SCORE_EDGES
-    return case(
-        *((score >= edges[n], literal(n)) for n in range(len(edges) - 1, 0, -1)),
-        else_=literal(0),
-    )
+def _at_least(score: ColumnElement[float], n: int) -> ColumnElement[int]:
+    """Return 1 if a score is at least ``rules.SCORE_EDGES[n]``, else 0.
+
+    Summed over the edges after the first, it is the score's bucket (``rules.bucket_index``).
+    """
+    return case((score >= rules.SCORE_EDGES[n], 1), else_=0)
 
 
 async def _paying_present(
@@ -294,9 +347,10 @@ async def spread(
 ) -> Spread:
     """Count, average and bucket the scores of members present; take the top and bottom.
 
-    One statement: the database counts members and sums their scores' numerators per bucket
-    and days present (a few rows), and sorts out the ``top`` highest and lowest; the mean is
-    the exact sum of those numerators over their days, rounded once (``rules.mean_score``).
+    One statement: the database counts members, those at or above each bucket's edge and
+    sums their scores' numerators per days present (a few rows), and sorts out the ``top``
+    highest and lowest; the mean is the exact sum of those numerators over their days,
+    rounded once (``rules.mean_score``).
     The parts and days are then read for the shown members only.
     """
     every = scores(community_id, start, end, since, until, kept=kept)
@@ -309,16 +363,37 @@ async def spread(
     )
     c = present.c
     none = cast(literal(None), Float)
-    bucketed = select(c.days, _bucket(c.score).label("bucket"), c.total).subquery()
-    b = bucketed.c
-    counted = select(
+    edges = rules.SCORE_EDGES
+    # One row for every member present: how many, the steady ones' (present every day of the
+    # range) summed numerator, and how many scored at least each bucket's edge, as conditional
+    # sums, not a row per group; only members present part of the range are grouped by days.
+    steady = c.days == (end - start).days + 1
+    zeros = [literal(0).label(f"at_least_{n}") for n in range(1, len(edges))]
+    whole = select(
         literal(0).label("kind"),
-        b.days.label("member_id"),
-        b.bucket,
+        literal((end - start).days + 1).label("member_id"),
         func.count().label("n"),
-        func.sum(b.total).label("total"),
+        func.coalesce(func.sum(case((steady, c.total), else_=0)), 0).label("total"),
         none.label("score"),
-    ).group_by(b.days, b.bucket)
+        *(
+            func.coalesce(func.sum(_at_least(c.score, n)), 0).label(f"at_least_{n}")
+            for n in range(1, len(edges))
+        ),
+        func.coalesce(func.sum(case((steady, 1), else_=0)), 0).label("steady"),
+    )
+    parted = (
+        select(
+            literal(3).label("kind"),
+            c.days.label("member_id"),
+            func.count().label("n"),
+            func.sum(c.total).label("total"),
+            none.label("score"),
+            *zeros,
+            literal(0).label("steady"),
+        )
+        .where(~steady)
+        .group_by(c.days)
+    )
     ends = []
     for kind, order in ((1, [c.score.desc(), c.member_id]), (2, [c.score, c.member_id.desc()])):
         chosen = select(c.member_id, c.score).order_by(*order).limit(top).subquery()
@@ -326,10 +401,11 @@ async def spread(
             select(
                 literal(kind).label("kind"),
                 chosen.c.member_id,
-                literal(0).label("bucket"),
                 literal(0).label("n"),
                 literal(0).label("total"),
                 chosen.c.score,
+                *zeros,
+                literal(0).label("steady"),
             )
         )
     counts: Counter[int] = Counter()
@@ -337,10 +413,17 @@ async def spread(
     most: list[int] = []
     least: list[int] = []
     population = 0
-    for kind, key, bucket, n, summed, _ in await fetch(conn, union_all(counted, *ends)):
+    for kind, key, n, summed, _, *at_least, steady_n in await fetch(
+        conn, union_all(whole, parted, *ends)
+    ):
         if kind == 0:
-            population += int(n)
-            counts[int(bucket)] += int(n)
+            population = int(n)
+            if int(steady_n):
+                sums[int(key)] += int(summed)
+            above = [population, *(int(x) for x in at_least), 0]
+            for bucket in range(len(edges)):
+                counts[bucket] = above[bucket] - above[bucket + 1]
+        elif kind == 3:
             sums[int(key)] += int(summed)
         else:
             (most if kind == 1 else least).append(int(key))
@@ -352,7 +435,6 @@ async def spread(
     # A union's rows come in no set order: sort the shown members again.
     most.sort(key=lambda m: (-lines[m].score, m))
     least.sort(key=lambda m: (lines[m].score, -m))
-    edges = rules.SCORE_EDGES
     return Spread(
         population=population,
         mean=rules.mean_score(sums, population),
@@ -385,7 +467,7 @@ class Listed:
 async def listing(
     conn: AsyncConnection,
     community_id: int,
-    ranked_members: Subquery,
+    found: Scoring,
     *,
     start: date,
     end: date,
@@ -395,45 +477,60 @@ async def listing(
     offset: int,
     limit: int,
 ) -> Listed:
-    """Filter the community's members by ``segment``, sort, count and cut them in SQL."""
+    """Filter the community's members by ``segment``, sort, count and cut them in SQL.
+
+    Every member with an account is a row; the score columns are joined flat (one look-up of
+    the member's stay row a member, no table of every member's scores made first).
+    """
     a = accounts.c
-    # Grouped as the index (community, member, platform) is read; only "two or more" matters.
+    # Grouped as the index (community, member, platform) is read; only "two or more" matters,
+    # and only to the linked segment (comparing each member's platforms costs more than the
+    # grouping itself).
+    linked = (
+        [case((func.min(a.platform) != func.max(a.platform), 2), else_=1).label("platforms")]
+        if segment is Segment.LINKED
+        else []
+    )
     held = (
-        select(
-            a.member_id,
-            case((func.min(a.platform) != func.max(a.platform), 2), else_=1).label("platforms"),
-        )
+        select(a.member_id, *linked)
         .where(a.community_id == community_id)
         .group_by(a.member_id)
         .subquery()
     )
-    r = ranked_members.c
     b = points_balances.c
+    here = found.member_id.is_not(None)  # the member has a stay row in range
+
+    def value(name: str, zero: Any) -> ColumnElement[Any]:
+        return case((here, func.coalesce(found.columns[name], zero)), else_=literal(zero))
+
     points = func.coalesce(b.balance, 0)
-    score = func.coalesce(r.score, 0.0)
-    messages = func.coalesce(r.messages, 0)
-    joined = r.joined_ordinal
-    left = r.left_ordinal
+    score = value("score", 0.0)
+    messages = value("messages", 0)
+    joined = found.columns["joined_ordinal"]
+    left = found.columns["left_ordinal"]
     first, last = start.toordinal(), end.toordinal()
-    where = {
-        Segment.ALL: None,
-        Segment.PAYING: held.c.member_id.in_(sorted(paying)),
-        Segment.ACTIVE: or_(messages > 0, score > 0),
-        Segment.INACTIVE: and_(left.is_(None), messages == 0, score == 0),
-        Segment.NEW: and_(joined >= first, joined <= last),
-        Segment.LEFT: and_(left >= first, left <= last),
-        Segment.LINKED: held.c.platforms > 1,
-    }[segment]
+    where: ColumnElement[bool] | None
+    if segment is Segment.LINKED:
+        where = held.c.platforms > 1
+    else:
+        where = {
+            Segment.ALL: None,
+            Segment.PAYING: held.c.member_id.in_(sorted(paying)),
+            Segment.ACTIVE: or_(messages > 0, score > 0),
+            Segment.INACTIVE: and_(left.is_(None), messages == 0, score == 0),
+            Segment.NEW: and_(joined >= first, joined <= last),
+            Segment.LEFT: and_(left >= first, left <= last),
+        }[segment]
     base = select(
         held.c.member_id,
         points.label("points"),
-        *(func.coalesce(r[name], 0).label(name) for name in PARTS),
-        func.coalesce(r.days, 0).label("days"),
+        *(value(name, 0).label(name) for name in PARTS),
+        value("days", 0).label("days"),
         score.label("score"),
         joined.label("joined_ordinal"),
         left.label("left_ordinal"),
     ).select_from(
-        held.outerjoin(ranked_members, r.member_id == held.c.member_id).outerjoin(
+        found.onto(held, and_(found.member_id == held.c.member_id, found.rows)).outerjoin(
             points_balances,
             and_(b.community_id == community_id, b.member_id == held.c.member_id),
         )
@@ -446,18 +543,20 @@ async def listing(
         MemberSort.POINTS: [points.desc()],
         MemberSort.JOINED: [func.coalesce(joined, date.min.toordinal()).desc()],
     }
-    # The number matching comes with the page (a window count, taken before the cut).
-    page: Select[Any] = (
-        base.add_columns(func.count().over().label("matching"))
-        .order_by(*order[sort], held.c.member_id)
-        .offset(offset)
-        .limit(limit)
-    )
-    rows = await fetch(conn, page)
-    if rows:
-        total = rows[0].matching
+    cut = base.order_by(*order[sort], held.c.member_id).offset(offset).limit(limit)
+    if segment is Segment.ALL:
+        # Every member with an account: counted from the index alone, and the page is cut
+        # without a window count (which made the database keep and sort every row).
+        rows = await fetch(conn, cut)
+        total = await conn.scalar(select(func.count()).select_from(held))
     else:
-        total = await conn.scalar(select(func.count()).select_from(base.subquery()))
+        # The number matching comes with the page (a window count, taken before the cut).
+        page: Select[Any] = cut.add_columns(func.count().over().label("matching"))
+        rows = await fetch(conn, page)
+        if rows:
+            total = rows[0].matching
+        else:
+            total = await conn.scalar(select(func.count()).select_from(base.subquery()))
     platforms: dict[int, set[str]] = {}
     if rows:
         for member_id, platform in await fetch(

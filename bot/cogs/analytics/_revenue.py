@@ -192,6 +192,25 @@ def _is_trial(sub: Sub, first_paid: datetime | None) -> bool:
     return first_paid is not None and first_paid - sub.created_at >= timedelta(days=1)
 
 
+def mrr_per_currency(ledger: Ledger, since: datetime, until: datetime) -> list[tuple[str, int]]:
+    """Return the MRR at the end of ``[since, until)`` of each currency the revenue page lists.
+
+    The currencies are those of subscriptions paying at either end and of payments in the
+    range, as ``revenue`` lists them, without its movements, trials and offers (the overview).
+    """
+    before = mrr_at(ledger, since - timedelta(microseconds=1))
+    after = mrr_at(ledger, until - timedelta(microseconds=1))
+    mrr: dict[str, int] = defaultdict(int)
+    for currency, amount in after.values():
+        mrr[currency] += amount
+    currencies = (
+        {c for c, _ in before.values()}
+        | mrr.keys()
+        | {p.currency for p in ledger.paid if since <= p.paid_at < until}
+    )
+    return [(c, mrr.get(c, 0)) for c in sorted(currencies)]
+
+
 def revenue(ledger: Ledger, start: date, end: date, since: datetime, until: datetime) -> Revenue:
     """Compute the revenue page over ``[since, until)``."""
     before = mrr_at(ledger, since - timedelta(microseconds=1))

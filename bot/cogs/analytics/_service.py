@@ -110,12 +110,16 @@ class Analytics:
                 present_now=rules.window(start, end, zone)[1] > self.clock.now(),
             )
         activity = await self._activity(community_id, start, end, zone, full=False)
-        qa = await self.qa(community_id, start, end, zone)
-        revenue = await self.revenue(community_id, start, end, zone)
         moderation = await self.moderation(community_id, start, end, zone)
         together = [growth.together[day] for day in rules.days(start, end)]
+        since, until = rules.window(start, end, zone)
         async with self.db.read() as conn:
             active = await pages.active_members(conn, community_id, start, end)
+            # Counts only: the Q&A page's times and days, and the revenue page's movements,
+            # are not shown here.
+            asked, solved = await pages.questions(conn, community_id, since, until)
+            ledger = await self._ledger(conn, community_id, since, until)
+        mrr = revenue_of.mrr_per_currency(ledger, since, until)
         return Overview(
             start=start,
             end=end,
@@ -126,9 +130,9 @@ class Analytics:
             active_members=active,
             dau=activity.dau,
             mau=activity.mau,
-            questions_asked=qa.asked,
-            questions_solved=qa.solved,
-            mrr=tuple(pages.money(c.currency, c.mrr) for c in revenue.currencies),
+            questions_asked=asked,
+            questions_solved=solved,
+            mrr=tuple(pages.money(currency, amount) for currency, amount in mrr),
             members_daily=tuple(DayCount(d.day, d.total) for d in together),
             messages_daily=tuple(DayCount(d.day, d.messages) for d in activity.days),
             moderation=moderation.totals,
@@ -168,6 +172,9 @@ class Analytics:
         daily_active: dict[date, int] = {}
         heat = [[0] * rules.HEATMAP_HOURS for _ in range(rules.HEATMAP_DAYS)]
         top_channels: list[tuple[str, str, int]] = []
+        kept = None
+        if full and rules.window(start, end, zone)[1] > self.clock.now():
+            kept = await self._keep_closed_days(community_id, start, end, zone)
         async with self.db.read() as conn:
             for day, n, r, active in await pages.day_totals(
                 conn, community_id, min(start, end - timedelta(days=rules.MAU_DAYS - 1)), end
@@ -186,7 +193,7 @@ class Analytics:
                 wau = await pages.active_members(
                     conn, community_id, end - timedelta(days=rules.WAU_DAYS - 1), end
                 )
-                leaders = await pages.top_members(conn, community_id, start, end, TOP)
+                leaders = await pages.top_members(conn, community_id, start, end, TOP, kept=kept)
         span = rules.days(start, end)
         month = rules.days(end - timedelta(days=rules.MAU_DAYS - 1), end)
         dau = rules.ratio(sum(daily_active.get(day, 0) for day in span), len(span))
@@ -453,8 +460,11 @@ class Analytics:
     ) -> Recommender:
         """Return the recommender's coverage and how suggestions turned into purchases."""
         since, until = rules.window(start, end, zone)
+        kept = None
+        if until > self.clock.now():
+            kept = await self._keep_closed_days(community_id, start, end, zone)
         async with self.db.read() as conn:
-            return await suggestions.page(conn, community_id, start, end, since, until)
+            return await suggestions.page(conn, community_id, start, end, since, until, kept=kept)
 
     async def member(
         self, community_id: int, member_id: int, start: date, end: date, zone: ZoneInfo
@@ -507,7 +517,7 @@ class Analytics:
                     found = await ranked.listing(
                         conn,
                         community_id,
-                        ranked.scores(community_id, start, end, since, until, kept=kept),
+                        ranked.scoring(community_id, start, end, since, until, kept=kept),
                         start=start,
                         end=end,
                         sort=sort,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
@@ -16,6 +16,7 @@ from bot.store.dialect import insert_ignore_returning
 from bot.store.tables import (
     analytics_member_days,
     analytics_presence,
+    analytics_range_members,
     analytics_suggestions,
     courses,
     purchases,
@@ -69,12 +70,15 @@ async def page(
     end: date,
     since: datetime,
     until: datetime,
+    *,
+    kept: date | None = None,
 ) -> Recommender:
     """Return the recommender page over ``[since, until)`` for the members present at its end.
 
     Who is present, who bought a course and who wrote are counted in one query (present
     members with a kept course or, unless they turned the recommendations off, a message in
-    the range), not read as sets of ids.
+    the range), not read as sets of ids. With ``kept`` (a range reaching now), the members
+    present and their messages up to ``kept`` come from the range kept for them.
     """
     catalog = int(
         await conn.scalar(
@@ -92,20 +96,43 @@ async def page(
         .where(p.community_id == community_id, p.refunded_at.is_(None), p.purchased_at < until)
     )
     d = analytics_member_days.c
-    writers = select(d.member_id).where(
-        d.community_id == community_id, d.day >= start, d.day <= end, d.messages > 0
-    )
     r = recommend_prefs.c
     opted_out = select(r.member_id).where(r.community_id == community_id, r.use_messages.is_(False))
-    a = analytics_presence.c
-    present = (
-        select(a.member_id)
-        .where(a.community_id == community_id, present_at(until))
-        .distinct()
-        .subquery()
-    )
-    member = present.c.member_id
-    personal_of = or_(member.in_(buyers), and_(member.in_(writers), member.not_in(opted_out)))
+    wrote: ColumnElement[bool]
+    if kept is None:
+        writers = select(d.member_id).where(
+            d.community_id == community_id, d.day >= start, d.day <= end, d.messages > 0
+        )
+        a = analytics_presence.c
+        present = (
+            select(a.member_id)
+            .where(a.community_id == community_id, present_at(until))
+            .distinct()
+            .subquery()
+        )
+        member = present.c.member_id
+        wrote = member.in_(writers)
+    else:
+        # A range reaching now: the kept range's rows, one per member with their stay (present:
+        # no leave) and their messages on the closed days; only today's writers are looked up.
+        k = analytics_range_members.c
+        present = (
+            select(k.member_id, k.messages)
+            .where(
+                k.community_id == community_id,
+                k.first_ordinal == start.toordinal(),
+                k.last_ordinal == kept.toordinal(),
+                k.joined_ordinal.is_not(None),
+                k.left_ordinal.is_(None),
+            )
+            .subquery()
+        )
+        member = present.c.member_id
+        today = select(d.member_id).where(
+            d.community_id == community_id, d.day > kept, d.day <= end, d.messages > 0
+        )
+        wrote = or_(present.c.messages > 0, member.in_(today))
+    personal_of = or_(member.in_(buyers), and_(wrote, member.not_in(opted_out)))
     members, personal = (
         await conn.execute(
             select(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from fractions import Fraction
 
 import pytest
 from sqlalchemy import Float, literal, select
 
 from bot.cogs import analytics
+from bot.cogs.analytics import Money
 from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _service as service_module
@@ -37,8 +39,10 @@ def test_the_mean_score_is_the_exact_sum_rounded_once(
     "score", [0.0, 0.0999, 0.1, 0.3, 0.5, 0.99, 1.0, 2.0, 4.99, 5.0, 10.0, 250.5]
 )
 async def test_the_database_buckets_scores_as_python_does(world: Cohort, score: float) -> None:
+    value = literal(score, Float)
+    edges = range(1, len(rules.SCORE_EDGES))
     async with world.db.read() as conn:
-        found = await conn.scalar(select(ranked._bucket(literal(score, Float))))
+        found = await conn.scalar(select(sum(ranked._at_least(value, n) for n in edges)))
     assert found == rules.bucket_index(score)
 
 
@@ -63,7 +67,11 @@ async def test_engagement_reads_a_row_per_bucket_and_shown_member(world: Cohort)
         await svc.engagement(cid, START, END, NY)
     spread = [sql for sql in queries(seen) if "present_scores" in sql]
     assert len(spread) == 1
-    assert spread[0].count("LIMIT") == 2 and "GROUP BY" in spread[0]
+    assert spread[0].count("LIMIT") == 2
+    # Members present all the range are counted in one row of conditional sums; only those
+    # present part of it are grouped, by days alone (no sort of every member by bucket).
+    assert "bucket" not in spread[0]
+    assert "GROUP BY present_scores.days UNION" in " ".join(spread[0].split())
 
 
 async def test_growth_counts_present_members_without_a_distinct_count(world: Cohort) -> None:
@@ -71,8 +79,11 @@ async def test_growth_counts_present_members_without_a_distinct_count(world: Coh
     svc = analytics.service_of(world)
     cid = world.communities["demo"].id
     with statements(world.db) as seen:
-        await svc.growth(cid, START, END, NY)
+        page = await svc.growth(cid, START, END, NY)
+    assert page.linked_members == 1  # Ana, on Discord and Telegram
     assert not any("count(distinct" in sql.lower() for sql in queries(seen))
+    # Linked members come from the per-platform counts, not from comparing platform names.
+    assert not any("max(analytics_presence.platform)" in sql for sql in queries(seen))
 
 
 async def test_the_members_list_groups_accounts_without_a_distinct_count(world: Cohort) -> None:
@@ -83,3 +94,61 @@ async def test_the_members_list_groups_accounts_without_a_distinct_count(world: 
         page = await svc.members(cid, START, END, NY, segment=analytics.Segment.LINKED)
     assert [r.name for r in page.rows] == ["Ana"]
     assert not any("count(distinct" in sql.lower() for sql in queries(seen))
+
+
+async def test_the_members_list_joins_each_members_kept_row_without_a_window(
+    world: Cohort,
+) -> None:
+    """With a range kept, the list looks each member's row up; all members are counted apart."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    await svc.members(cid, START, END, NY)
+    with statements(world.db) as seen:
+        page = await svc.members(cid, START, END, NY)
+    assert page.total == len(page.rows) == 5  # Dee and Eve have accounts, no stay
+    listed = [sql for sql in queries(seen) if "points_balances" in sql]
+    assert len(listed) == 1
+    assert "LEFT OUTER JOIN analytics_range_members ON" in listed[0]
+    assert "analytics_member_totals" not in listed[0]
+    assert "max(accounts.platform)" not in listed[0]  # platforms compared for "linked" only
+    assert not any(" OVER " in sql for sql in queries(seen))
+
+
+@pytest.mark.parametrize("days_before", [0, 3, 20, 40])
+async def test_the_overview_counts_members_from_the_kept_stays_as_growth_does(
+    world: Cohort, days_before: int
+) -> None:
+    """A range reaching now: members per day from two index reads of the stays, no presence."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    start = START - timedelta(days=days_before)
+    with statements(world.db) as seen:
+        overview = await svc.overview(cid, start, END, NY)
+    growth = await svc.growth(cid, start, END, NY)
+    together = [d for d in growth.days if d.platform == ""]
+    assert [(d.day, d.value) for d in overview.members_daily] == [
+        (d.day, d.total) for d in together
+    ]
+    assert overview.members_new == sum(d.new for d in together)
+    assert overview.members_left == sum(d.left for d in together)
+    assert overview.members_total == growth.members_total
+    assert not any("analytics_presence" in sql for sql in queries(seen))
+
+
+@pytest.mark.parametrize("days_before", [0, 5, 33, 90])
+async def test_the_overview_counts_questions_and_mrr_as_their_pages_do(
+    world: Cohort, days_before: int
+) -> None:
+    """The overview counts questions in SQL and takes MRR alone, equal to the full pages'."""
+    svc = analytics.service_of(world)
+    cid = world.communities["demo"].id
+    start = START - timedelta(days=days_before)
+    with statements(world.db) as seen:
+        overview = await svc.overview(cid, start, END, NY)
+    qa = await svc.qa(cid, start, END, NY)
+    revenue = await svc.revenue(cid, start, END, NY)
+    assert (overview.questions_asked, overview.questions_solved) == (qa.asked, qa.solved)
+    assert overview.mrr == tuple(Money(c.currency, c.mrr) for c in revenue.currencies)
+    assert overview.mrr  # the fixture's subscriptions pay in every range
+    read = [sql for sql in queries(seen) if "FROM qa_questions" in sql]
+    assert not any("first_answer_at" in sql for sql in read)  # no row per question

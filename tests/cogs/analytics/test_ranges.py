@@ -6,30 +6,39 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.cogs import analytics
-from bot.cogs.analytics import Engagement, Members, MemberSort, Segment
+from bot.cogs.analytics import (
+    Activity,
+    Engagement,
+    Members,
+    MemberSort,
+    Recommender,
+    Segment,
+)
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
 from bot.core.privacy import Requester
-from bot.store.tables import analytics_range_members, analytics_ranges
+from bot.store.tables import analytics_member_totals, analytics_range_members, analytics_ranges
 from tests._sql import statements
 from tests.cogs.analytics.world import ANA_D, CY, END, GENERAL, NY, START, ny
 
-Pages = tuple[Engagement, Members]
+Pages = tuple[Engagement, Members, Activity, Recommender]
 
 
 async def pages(bot: Cohort) -> Pages:
-    """Return the engagement page and the members list by score, as the dashboard asks."""
+    """Return the pages that read kept ranges: engagement, members, activity, recommender."""
     service = analytics.service_of(bot)
     cid = bot.communities["demo"].id
     return (
         await service.engagement(cid, START, END, NY),
         await service.members(cid, START, END, NY, sort=MemberSort.ENGAGEMENT, segment=Segment.ALL),
+        await service.activity(cid, START, END, NY),
+        await service.recommender(cid, START, END, NY),
     )
 
 
@@ -48,7 +57,8 @@ async def kept_ranges(bot: Cohort) -> list[tuple[date, date]]:
     """Return the ranges kept."""
     r = analytics_ranges.c
     async with bot.db.read() as conn:
-        return [(a, b) for a, b in (await conn.execute(select(r.first_day, r.last_day))).all()]
+        found = (await conn.execute(select(r.first_ordinal, r.last_ordinal))).all()
+    return [(date.fromordinal(a), date.fromordinal(b)) for a, b in found]
 
 
 async def test_the_closed_days_are_summed_once_and_then_read(world: Cohort) -> None:
@@ -100,6 +110,28 @@ async def rebuild(bot: Cohort, _clock: ManualClock) -> None:
     await analytics.rebuild(bot.db, bot.communities["demo"].id, NY)
 
 
+async def newcomer(bot: Cohort, _clock: ManualClock) -> None:
+    """Let someone never seen join today: a new member with a stay, no days."""
+    community = bot.communities["demo"]
+    who = Caller(PlatformName.DISCORD, "6002", "New Nia")
+    await bot.dispatcher.member_joined(community, who, community.config.discord_guilds[0])
+
+
+async def leave(bot: Cohort, _clock: ManualClock) -> None:
+    """Let cy leave today: their stay now ends today."""
+    community = bot.communities["demo"]
+    await bot.dispatcher.member_left(community, CY, community.config.discord_guilds[0])
+
+
+async def leave_and_return(bot: Cohort, clock: ManualClock) -> None:
+    """Let cy leave, then come back an hour later: present again."""
+    await leave(bot, clock)
+    await pages(bot)
+    clock.advance(timedelta(hours=1))
+    community = bot.communities["demo"]
+    await bot.dispatcher.member_joined(community, CY, community.config.discord_guilds[0])
+
+
 async def next_day(_bot: Cohort, clock: ManualClock) -> None:
     """Let a day pass: today's days close."""
     clock.advance(timedelta(days=1))
@@ -112,6 +144,9 @@ CHANGES: dict[str, Callable[[Cohort, ManualClock], Awaitable[None]]] = {
     "an erasure": erase,
     "a rebuild": rebuild,
     "the next day": next_day,
+    "a newcomer": newcomer,
+    "a leave": leave,
+    "a leave and a return": leave_and_return,
 }
 
 
@@ -125,10 +160,56 @@ async def test_after_a_change_the_pages_equal_the_plain_sums(
     assert len(await kept_ranges(world)) == 1  # older ranges of the community went
 
 
-async def test_a_range_holds_a_row_per_member_active_on_its_days(world: Cohort) -> None:
+async def test_a_range_holds_a_row_per_member_with_their_stay(world: Cohort) -> None:
     await pages(world)
     m = analytics_range_members.c
+    t = analytics_member_totals.c
     async with world.db.read() as conn:
-        kept = await conn.scalar(select(func.count()).select_from(analytics_range_members))
-        members = await conn.scalar(select(func.count(func.distinct(m.member_id))))
-    assert kept == members == 3  # ana, bo and cy wrote on the closed days
+        kept = (await conn.execute(select(m.member_id, m.joined_ordinal, m.left_ordinal))).all()
+        stays = (await conn.execute(select(t.member_id, t.joined_ordinal, t.left_ordinal))).all()
+    assert sorted(kept) == sorted(stays)
+    assert len(kept) == 3  # ana, bo (who left) and cy
+
+
+@pytest.mark.parametrize("change", ["a newcomer", "a leave", "a leave and a return"])
+async def test_a_stay_changed_after_the_range_was_kept_is_written_to_it(
+    world: Cohort, clock: ManualClock, change: str
+) -> None:
+    await pages(world)
+    await CHANGES[change](world, clock)
+    m = analytics_range_members.c
+    t = analytics_member_totals.c
+    async with world.db.read() as conn:
+        kept = (await conn.execute(select(m.member_id, m.joined_ordinal, m.left_ordinal))).all()
+        stays = (await conn.execute(select(t.member_id, t.joined_ordinal, t.left_ordinal))).all()
+    assert sorted(kept) == sorted(stays)
+
+
+async def test_with_a_range_kept_the_pages_read_no_member_totals(world: Cohort) -> None:
+    await pages(world)
+    with statements(world.db) as seen:
+        await pages(world)
+    scored = [sql for sql in seen if "analytics_range_members" in sql]
+    assert scored
+    assert not any("analytics_member_totals" in sql for sql in scored)
+
+
+async def test_the_activity_pages_leaders_come_from_the_kept_range(world: Cohort) -> None:
+    await pages(world)
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        page = await analytics.service_of(world).activity(cid, START, END, NY)
+    assert [c.name for c in page.top_contributors] == ["Ana", "Cy", "Bo"]
+    leaders = [sql for sql in seen if "analytics_range_members" in sql]
+    assert len(leaders) == 1 and "LIMIT" in leaders[0]
+
+
+async def test_the_recommender_counts_present_members_from_the_kept_range(world: Cohort) -> None:
+    await pages(world)
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        page = await analytics.service_of(world).recommender(cid, START, END, NY)
+    assert (page.members, page.members_with_suggestions) == (2, 2)
+    counted = [sql for sql in seen if "analytics_range_members" in sql]
+    assert len(counted) == 1
+    assert not any("analytics_presence" in sql for sql in seen)

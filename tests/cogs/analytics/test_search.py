@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import String, literal, select
 
 from bot.cogs import analytics
+from bot.cogs.analytics import _directory
 from bot.cogs.analytics import _pages as pages
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
+from tests._sql import statements
 from tests.cogs.analytics.world import END, NY, START
 
 # Names whose casefold differs from an ASCII lower case, and the LIKE wildcards.
@@ -67,3 +70,49 @@ async def test_a_search_reads_the_stays_of_members_who_may_match_only(
     page = await analytics.service_of(world).members(cid, START, END, NY, search="ana")
     assert [r.name for r in page.rows] == ["Ana"]
     assert set(read) == {page.rows[0].member_id}
+
+
+@pytest.mark.parametrize("name", ["Ana", "Straße", "小明", "a~b", "é"])
+async def test_the_database_passes_on_exactly_the_names_outside_ascii(
+    world: Cohort, name: str
+) -> None:
+    """SQLite tells a name outside ASCII by its byte and character lengths."""
+    async with world.db.read() as conn:
+        column = literal(name, String())
+        found = await conn.scalar(select(_directory._non_ascii(conn, column)))
+    assert bool(found) == (not name.isascii())
+
+
+async def test_a_search_on_sqlite_matches_names_without_lower_or_glob(world: Cohort) -> None:
+    """SQLite's LIKE ignores ASCII case itself: no function of each name but two lengths."""
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        page = await analytics.service_of(world).members(cid, START, END, NY, search="ANA")
+    assert [r.name for r in page.rows] == ["Ana"]
+    searched = [sql for sql in seen if "LIKE" in sql]
+    assert len(searched) == 1
+    assert "lower(" not in searched[0] and "GLOB" not in searched[0]
+
+
+async def test_a_search_reads_the_candidates_rows_by_member(world: Cohort) -> None:
+    """On SQLite the candidates' presence and days are sought by member, not by day."""
+    if world.db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query planner")
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        page = await analytics.service_of(world).members(cid, START, END, NY, search="ana")
+    assert [r.name for r in page.rows] == ["Ana"]
+    read = [
+        sql
+        for sql in seen
+        if "FROM analytics_presence" in sql or "FROM analytics_member_days" in sql
+    ]
+    assert len(read) == 2
+    async with world.db.read() as conn:
+        for sql in read:
+            params = tuple(range(sql.count("?")))
+            plan = " ".join(
+                str(row[-1])
+                for row in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)).all()
+            )
+            assert "member_id=?" in plan, (plan, sql)
