@@ -17,21 +17,18 @@ from pathlib import Path
 
 from bot.cogs.points._cog import PointsCog
 from bot.cogs.points._ledger import (
-    Difference,
     Period,
     award,
     award_in,
     balance_of,
-    decay,
     leaderboard,
-    merge_members,
     rank_of,
-    rebuild,
 )
 from bot.cogs.points._levels import progress, total_for
 from bot.cogs.points._privacy import HOLDINGS as PRIVACY_HOLDINGS
 from bot.cogs.points._referrals import merge_referrals
 from bot.cogs.points._rules import Reason
+from bot.cogs.points._upkeep import Difference, decay, merge_members, rebuild
 from bot.core.cohort import Cohort
 from bot.core.events import MemberJoined, MemberLeft, MessageDeleted, MessagePosted
 
