@@ -37,7 +37,7 @@ Processor = Callable[[Any], Any] | None
 ROWID_ROOM = 2**62  # far below SQLite's largest rowid, where new rowids stop growing
 
 
-def _processor(column: Column[Any], dialect: Dialect) -> Processor:
+def bind_processor(column: Column[Any], dialect: Dialect) -> Processor:
     """Return how a value of ``column`` is sent: its type's SQLAlchemy bind processor, or ours.
 
     ``UTCDateTime`` on SQLite gets ``sqlite_text``, when it writes what SQLAlchemy writes.
@@ -62,7 +62,7 @@ class _Shape:
     ) -> None:
         self.columns = columns
         self.key_at = tuple(columns.index(k) for k in keys)
-        found = [_processor(table.c[name], dialect) for name in columns]
+        found = [bind_processor(table.c[name], dialect) for name in columns]
         # only the columns with one are visited for each row (most have none)
         self.processors = tuple((at, p) for at, p in enumerate(found) if p is not None)
         names = ", ".join(columns)

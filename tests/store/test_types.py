@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.store.direct import _processor
+from bot.store.direct import bind_processor
 from bot.store.tables import message_log
 from bot.store.types import sqlite_text
 
@@ -41,6 +41,6 @@ def test_sqlite_text_refuses_a_naive_datetime_as_sqlalchemy_does() -> None:
 
 
 def test_the_direct_insert_uses_it_for_utc_timestamps_on_sqlite_only() -> None:
-    assert _processor(message_log.c.posted_at, DIALECT) is sqlite_text
-    assert _processor(message_log.c.text, DIALECT) is None
-    assert _processor(message_log.c.posted_at, postgresql.dialect()) is not sqlite_text
+    assert bind_processor(message_log.c.posted_at, DIALECT) is sqlite_text
+    assert bind_processor(message_log.c.text, DIALECT) is None
+    assert bind_processor(message_log.c.posted_at, postgresql.dialect()) is not sqlite_text

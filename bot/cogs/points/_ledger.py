@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.points._direct import award_direct
 from bot.cogs.points._levels import progress
 from bot.cogs.points._rules import Reason
 from bot.core.community import Community
@@ -178,23 +179,28 @@ async def award_in(
     ``balance_extra`` columns of the member's balance row are set with the award, in the same
     statement (a message award's cooldown), and only when the award was new.
     """
-    added = await insert_ignore_returning(
+    entry = {
+        "community_id": community.id,
+        "member_id": member_id,
+        "delta": delta,
+        "reason": reason.value,
+        "source_ref": source_ref[:200],
+        "actor_id": actor_id,
+        "note": note[:200] if note else None,
+        "created_at": at,
+    }
+    # SQLite on its thread (a message's award in the message log's batch): plain SQL.
+    direct = award_direct(
         conn,
-        points_ledger,
-        [
-            {
-                "community_id": community.id,
-                "member_id": member_id,
-                "delta": delta,
-                "reason": reason.value,
-                "source_ref": source_ref[:200],
-                "actor_id": actor_id,
-                "note": note[:200] if note else None,
-                "created_at": at,
-            }
-        ],
-        keys=LEDGER_KEY,
+        community,
+        entry,
+        periods=_periods(at, community.tz),
+        season_key=season_key,
+        balance_extra=balance_extra,
     )
+    if direct is not None:
+        return direct
+    added = await insert_ignore_returning(conn, points_ledger, [entry], keys=LEDGER_KEY)
     if not added:
         return False
     keys = {"community_id": community.id, "member_id": member_id}
