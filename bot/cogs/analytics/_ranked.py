@@ -476,11 +476,12 @@ async def listing(
     paying: set[int],
     offset: int,
     limit: int,
+    members: Sequence[int] | None = None,
 ) -> Listed:
     """Filter the community's members by ``segment``, sort, count and cut them in SQL.
 
-    Every member with an account is a row; the score columns are joined flat (one look-up of
-    the member's stay row a member, no table of every member's scores made first).
+    Every member with an account is a row (or only ``members``: with the segment ``ALL`` the
+    total still counts every one); the score columns are joined flat (a look-up a member).
     """
     a = accounts.c
     # Grouped as the index (community, member, platform) is read; only "two or more" matters,
@@ -491,12 +492,10 @@ async def listing(
         if segment is Segment.LINKED
         else []
     )
-    held = (
-        select(a.member_id, *linked)
-        .where(a.community_id == community_id)
-        .group_by(a.member_id)
-        .subquery()
-    )
+    every = select(a.member_id, *linked).where(a.community_id == community_id)
+    if members is not None:
+        every = every.where(a.member_id.in_(members))
+    held = every.group_by(a.member_id).subquery()
     b = points_balances.c
     here = found.member_id.is_not(None)  # the member has a stay row in range
 
@@ -548,7 +547,8 @@ async def listing(
         # Every member with an account: counted from the index alone, and the page is cut
         # without a window count (which made the database keep and sort every row).
         rows = await fetch(conn, cut)
-        total = await conn.scalar(select(func.count()).select_from(held))
+        counted = select(a.member_id).where(a.community_id == community_id).group_by(a.member_id)
+        total = await conn.scalar(select(func.count()).select_from(counted.subquery()))
     else:
         # The number matching comes with the page (a window count, taken before the cut).
         page: Select[Any] = cut.add_columns(func.count().over().label("matching"))

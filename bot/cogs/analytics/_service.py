@@ -27,6 +27,7 @@ from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _suggestions as suggestions
+from bot.cogs.analytics import _top as top
 from bot.cogs.analytics._figures import (
     Activity,
     ActivityDay,
@@ -514,12 +515,14 @@ class Analytics:
                 ledger = await self._ledger(conn, community_id, until, until)
                 paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
                 if segment is not Segment.PAYING or len(paying) <= ranked.PAYING_IN_LIMIT:
-                    found = await ranked.listing(
+                    found = await top.listing(
                         conn,
                         community_id,
-                        ranked.scoring(community_id, start, end, since, until, kept=kept),
-                        start=start,
-                        end=end,
+                        start,
+                        end,
+                        since,
+                        until,
+                        kept=kept,
                         sort=sort,
                         segment=segment,
                         paying=paying,
