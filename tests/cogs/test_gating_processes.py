@@ -6,8 +6,10 @@ LOCKED``; on SQLite writers take turns and an event applied meanwhile is no long
 2,000 events, each posted twice in a shuffled order, 16 at a time as Stripe does. A worker that
 finds the first due events held by another looks past them (``Inbox.drain``), also in the
 worker's pass that takes one batch at a time, so on PostgreSQL all three apply events at once.
-A batch, or an event, whose transaction loses a race with another's (the same subscription made
-by both, a deadlock) is applied again at once, not left pending.
+An event applied alone (after its batch failed) is held back from the others while its Stripe
+reads are made, as in a batch. A batch, or an event, whose transaction loses a race with
+another's (the same subscription made by both, a deadlock) is applied again at once, not left
+pending.
 """
 
 from __future__ import annotations
@@ -275,5 +277,39 @@ async def test_an_event_whose_row_another_batch_holds_is_released_once_that_batc
                 read.set()
                 await asyncio.sleep(0.5)  # the first comes back and finds the row held
             assert await asyncio.wait_for(draining, 30) >= len(events)
+        assert await first.count("stripe_events", status=EventStatus.PENDING.value) == 0
+        assert await first.holds("buyer00") == {"pro"}
+
+
+async def test_an_event_applied_alone_is_left_to_the_process_reading_it_from_stripe(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch that fails (not a race) is applied again one event per transaction; an event
+    # that then needs a Stripe read is held back from the other processes while it is read,
+    # as in a batch: otherwise another process takes it and asks Stripe too.
+    monkeypatch.setattr(_inbox, "BATCH_SECONDS", 60)
+    async with world(tmp_path, clock) as first:
+        _, events = await _sessions(first, 2)  # buyer00 takes the tier, buyer01 a course
+        for event in events:
+            assert await first.post(event) == 200
+        inbox = first.gating.inbox
+        apply = inbox.applier.apply
+        failed = False
+
+        async def fails_once(*args: Any, **kwargs: Any) -> Any:
+            nonlocal failed
+            if args[1]["type"] == "invoice.paid" and not failed:
+                failed = True
+                raise RuntimeError("a bug in one event")
+            return await apply(*args, **kwargs)
+
+        inbox.applier.apply = fails_once  # type: ignore[method-assign]
+        async with world(tmp_path, clock, stripe=first.stripe) as second:
+            reading, read = slow_invoice_reads(first)
+            draining = asyncio.create_task(inbox.drain())
+            await asyncio.wait_for(reading.wait(), 30)
+            assert await second.gating.inbox.drain() == 0  # held back for the first's read
+            read.set()
+            assert await asyncio.wait_for(draining, 30) == len(events)
         assert await first.count("stripe_events", status=EventStatus.PENDING.value) == 0
         assert await first.holds("buyer00") == {"pro"}

@@ -395,6 +395,8 @@ class Inbox:
                     await self._settle(conn, [(row, outcome)], [])
                 break
             except NeedFetch as need:
+                async with self.cohort.db.write() as conn:
+                    await self._hold(conn, [row])  # as a batch does: see ``_hold``
                 found, failed = await read_all(self.gateway, need.keys)
                 fetched.update(found)
                 if failed:
