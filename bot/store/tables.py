@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -733,16 +734,22 @@ analytics_hours = Table(
 )
 
 # What each member did on each day of the community's zone: active members, DAU/WAU/MAU,
-# retention and the engagement score read these rows, never the message log.
+# retention and the engagement score read these rows, never the message log. Keyed by day
+# first (a range of days is a range of the key, read in order with its counts; on SQLite the
+# table is stored in key order) and indexed by member without the counts, so a message's
+# update changes one row and no index (migration 0032_member_days_by_day).
 analytics_member_days = Table(
     "analytics_member_days",
     metadata,
-    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
-    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
-    Column("day", Date(), primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("day", Date(), nullable=False),
     Column("messages", Integer(), nullable=False),
     Column("thread_messages", Integer(), nullable=False),
     Column("reactions", Integer(), nullable=False),
+    PrimaryKeyConstraint("community_id", "day", "member_id"),
+    Index("ix_analytics_member_days_member", "community_id", "member_id", "day"),
+    sqlite_with_rowid=False,
 )
 
 # Each account's presence in the community: when it first joined (or was first seen) and when
@@ -1059,16 +1066,4 @@ analytics_range_members = Table(
     # The triggers find a member's rows in every kept range of the community.
     Index("ix_analytics_range_members_member", "community_id", "member_id"),
     sqlite_with_rowid=False,
-)
-
-# Members' days summed over a range in the index alone (the engagement page, the members list):
-# it replaces the (community, day, member) index, which it covers.
-Index(
-    "ix_analytics_member_days_sums",
-    analytics_member_days.c.community_id,
-    analytics_member_days.c.day,
-    analytics_member_days.c.member_id,
-    analytics_member_days.c.messages,
-    analytics_member_days.c.thread_messages,
-    analytics_member_days.c.reactions,
 )

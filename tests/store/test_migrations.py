@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, func, insert, inspect, select, text
+from sqlalchemy import Connection, delete, func, insert, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from bot.cogs import qa
 from bot.store.db import MIGRATIONS, Database, alembic_config, head_revision
 from bot.store.tables import (
+    analytics_member_days,
+    analytics_ranges,
     communities,
     is_search_index,
     members,
@@ -224,3 +226,47 @@ async def test_processes_that_start_together_migrate_an_empty_database_once(
     assert await db.current_revision() == head_revision()
     async with db.read() as conn:
         assert not await conn.run_sync(_diff)
+
+
+async def test_member_days_keyed_by_day_keep_their_rows_and_triggers(db: Database) -> None:
+    # 0032 keys the member days by (community, day, member) and indexes them by member without
+    # the counts, so a message's update changes no index; SQLite makes the table again
+    # (WITHOUT ROWID), which drops its triggers: the range triggers of 0025 must be back.
+    await db.upgrade("0028_analytics_range_ordinals")
+    days = [
+        {"member": m, "day": date(2026, 11, d), "n": 10 * m + d} for m in (1, 2) for d in (3, 4)
+    ]
+    async with db.write() as conn:
+        await conn.execute(insert(communities).values(id=1, slug="d", name="D", created_at=NOW))
+        await conn.execute(
+            insert(members), [{"id": m, "community_id": 1, "created_at": NOW} for m in (1, 2)]
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO analytics_member_days (community_id, member_id, day, messages,"
+                " thread_messages, reactions) VALUES (1, :member, :day, :n, 1, 2)"
+            ),
+            days,
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO analytics_ranges (community_id, first_ordinal, last_ordinal,"
+                " messages, thread_messages, reactions, active) VALUES (1, 1, 2, 0, 0, 0, 0)"
+            )
+        )
+    await db.upgrade()
+    d = analytics_member_days.c
+    async with db.read() as conn:
+        kept = (await conn.execute(select(d.member_id, d.day, d.messages))).all()
+        shape = await conn.run_sync(
+            lambda sync: (
+                inspect(sync).get_pk_constraint("analytics_member_days")["constrained_columns"],
+                [i["column_names"] for i in inspect(sync).get_indexes("analytics_member_days")],
+            )
+        )
+    assert sorted(kept) == sorted((r["member"], r["day"], r["n"]) for r in days)
+    assert shape == (["community_id", "day", "member_id"], [["community_id", "member_id", "day"]])
+    async with db.write() as conn:  # a member-day row gone drops the community's kept ranges
+        await conn.execute(delete(analytics_member_days).where(d.member_id == 2))
+    async with db.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(analytics_ranges)) == 0

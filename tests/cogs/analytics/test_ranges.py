@@ -213,3 +213,20 @@ async def test_the_recommender_counts_present_members_from_the_kept_range(world:
     counted = [sql for sql in seen if "analytics_range_members" in sql]
     assert len(counted) == 1
     assert not any("analytics_presence" in sql for sql in seen)
+
+
+async def test_messages_today_leave_the_kept_range_and_its_stays_alone(
+    world: Cohort, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The message path only adds to member-day counts (no range trigger watches them) and
+    # upserts a member's totals on their first message of a day (the stay trigger's WHEN is
+    # false unless the first join moves): the kept range stays, and is not made again.
+    await pages(world)
+    community = world.communities["demo"]
+    for n, who in enumerate((CY, CY, ANA_D, ANA_D)):
+        await world.dispatcher.message_posted(community, who, GENERAL, f"t{n}", "hi", clock.now())
+    with statements(world.db) as seen:
+        kept = await pages(world)
+    assert not any("INSERT INTO analytics_range_members" in sql for sql in seen)
+    assert await kept_ranges(world) == [(START, END - timedelta(days=1))]
+    assert kept == await plain(world, monkeypatch)
