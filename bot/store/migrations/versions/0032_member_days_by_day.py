@@ -8,8 +8,8 @@ now keyed by (community, day, member), so the rows of a range of days are the ke
 read in order with their counts as the covering index read them, and the only other index,
 (community, member, day) for a member's days, holds no count: a message's update changes one
 row and no index. On SQLite the table is ``WITHOUT ROWID`` (stored in key order, no separate
-key index); it is made again and filled, and the triggers of ``0025_analytics_pages`` on it are
-made again. On PostgreSQL the primary key is made again in the new order.
+key index); it is made again and filled, and the triggers on it (``0025_analytics_pages``,
+``0030_analytics_weeks``) are made again as they were. On PostgreSQL the primary key is made again in the new order.
 
 Revision ID: 0032_member_days_by_day
 Revises: 0028_analytics_range_ordinals
@@ -33,18 +33,6 @@ COLUMNS = "community_id, member_id, day, messages, thread_messages, reactions"
 BY_DAY = ("community_id", "day", "member_id")
 BY_MEMBER = ("community_id", "member_id", "day")
 SUMS = ("community_id", "day", "member_id", "messages", "thread_messages", "reactions")
-# The triggers of 0025_analytics_pages: rows that move to another member or day, or go, drop
-# the community's kept ranges (SQLite drops a table's triggers with it).
-_FORGET = (
-    "DELETE FROM analytics_range_members WHERE community_id = {row}.community_id; "
-    "DELETE FROM analytics_ranges WHERE community_id = {row}.community_id;"
-)
-SQLITE_TRIGGERS = (
-    ("ar_member_days_update", "UPDATE OF member_id, day", "NEW"),
-    ("ar_member_days_delete", "DELETE", "OLD"),
-)
-
-
 def _remake_on_sqlite(keys: tuple[str, ...], *, with_rowid: bool) -> None:
     """Make the SQLite table again with primary key ``keys``, its rows and its triggers."""
     op.create_table(
@@ -70,17 +58,26 @@ def _remake_on_sqlite(keys: tuple[str, ...], *, with_rowid: bool) -> None:
         sa.PrimaryKeyConstraint(*keys, name=op.f(f"pk_{TABLE}")),
         sqlite_with_rowid=with_rowid,
     )
+    # SQLite drops a table's triggers with it: those of earlier migrations (0025's and 0030's:
+    # rows that move to another member or day, or go, drop the kept ranges and weeks) are read
+    # here and made again on the new table as they were.
+    triggers = (
+        op.get_bind()
+        .execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"),
+            {"t": TABLE},
+        )
+        .scalars()
+        .all()
+    )
     op.execute(
         f"INSERT INTO {TABLE}_new ({COLUMNS}) SELECT {COLUMNS} FROM {TABLE}"
         f" ORDER BY {', '.join(keys)}"
     )
     op.drop_table(TABLE)  # its indexes and triggers with it
     op.rename_table(f"{TABLE}_new", TABLE)
-    for name, when, row in SQLITE_TRIGGERS:
-        op.execute(
-            f"CREATE TRIGGER {name} AFTER {when} ON {TABLE} FOR EACH ROW "
-            f"BEGIN {_FORGET.format(row=row)} END"
-        )
+    for sql in triggers:
+        op.execute(sql)
 
 
 def upgrade() -> None:
