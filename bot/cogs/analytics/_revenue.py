@@ -10,11 +10,11 @@ of that invoice, or after the subscription ended (canceled, unpaid or expired).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import ColumnElement, DateTime, String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +29,8 @@ DEFAULT_PERIOD = timedelta(days=31)
 ENDED = ("canceled", "unpaid", "incomplete_expired")
 SUBSCRIPTION = "subscription"
 PAYMENT = "payment"
+MEMO_SIZE = 8  # figures a kept ledger remembers (a few ranges' MRR and paying members)
+T = TypeVar("T")
 
 
 class Sub(NamedTuple):
@@ -58,18 +60,40 @@ class Paid(NamedTuple):
     disputed: bool
 
 
+MemoKey = tuple[str, int, int, datetime]
+
+
 @dataclass(frozen=True, slots=True)
 class Ledger:
-    """The subscriptions and payments revenue is computed from (payments in time order)."""
+    """The subscriptions and payments revenue is computed from (payments in time order).
+
+    A window of a ledger shares its memo: figures already computed, by what they are, the
+    window's place in the whole ledger and their instant. A kept ledger (the dashboard's,
+    ``/stats``'s) thus computes each once until it is read again after a change.
+    """
 
     subs: dict[int, Sub]
     paid: list[Paid]
+    offset: int = 0  # where ``paid`` starts in the ledger this window was cut from
+    memo: OrderedDict[MemoKey, Any] = field(default_factory=OrderedDict, compare=False, repr=False)
 
     def window(self, since: datetime, until: datetime) -> Ledger:
         """Return what a range ``[since, until)`` reads: payments from ``since - LOOKBACK``."""
         first = bisect_left(self.paid, since - LOOKBACK, key=lambda p: p.paid_at)
         last = bisect_left(self.paid, until, key=lambda p: p.paid_at)
-        return Ledger(self.subs, self.paid[first:last])
+        return Ledger(self.subs, self.paid[first:last], self.offset + first, self.memo)
+
+    def remembered(self, what: str, at: datetime, compute: Callable[[Ledger, datetime], T]) -> T:
+        """Return ``compute(self, at)``, computed once for this window and instant."""
+        key = (what, self.offset, self.offset + len(self.paid), at)
+        if key in self.memo:
+            self.memo.move_to_end(key)
+            return cast(T, self.memo[key])
+        value = compute(self, at)
+        self.memo[key] = value
+        while len(self.memo) > MEMO_SIZE:
+            self.memo.popitem(last=False)
+        return value
 
 
 def _stored(conn: AsyncConnection, column: ColumnElement[datetime]) -> ColumnElement[Any]:
@@ -187,6 +211,10 @@ async def load(conn: AsyncConnection, community_id: int, earliest: datetime | No
 
 def mrr_at(ledger: Ledger, at: datetime) -> dict[int, tuple[str, int]]:
     """Return each subscription's monthly amount at ``at``: (currency, minor units)."""
+    return dict(ledger.remembered("mrr", at, _mrr_at))
+
+
+def _mrr_at(ledger: Ledger, at: datetime) -> dict[int, tuple[str, int]]:
     found: dict[int, tuple[str, int]] = {}
     latest: dict[int, Paid] = {}
     for paid in ledger.paid:
@@ -209,13 +237,17 @@ def mrr_at(ledger: Ledger, at: datetime) -> dict[int, tuple[str, int]]:
 
 def paying_members(ledger: Ledger, at: datetime) -> set[int]:
     """Return the members with a subscription paid up at ``at`` or a kept one-time purchase."""
+    return set(ledger.remembered("paying", at, _paying_members))
+
+
+def _paying_members(ledger: Ledger, at: datetime) -> frozenset[int]:
     members = {ledger.subs[sid].member_id for sid in mrr_at(ledger, at)}
     for paid in ledger.paid:
         if paid.kind == SUBSCRIPTION or paid.paid_at > at:
             continue
         if paid.refunded_at is None or paid.refunded_at > at:
             members.add(paid.member_id)
-    return members
+    return frozenset(members)
 
 
 def _is_trial(sub: Sub, first_paid: datetime | None) -> bool:

@@ -18,7 +18,7 @@ from bot.store.db import Database
 from bot.store.tables import access_sources, purchases, stripe_payments
 from tests._sql import statements
 from tests.cogs.analytics.test_stats import console_of, say
-from tests.cogs.analytics.world import END, MONEY_START, NY, utc
+from tests.cogs.analytics.world import END, MONEY_START, NY, START, utc
 
 STALE = timedelta(seconds=1)  # the test config's [work] cache_staleness
 
@@ -180,3 +180,39 @@ async def test_the_ledger_reads_timestamps_as_the_column_types_do(
         assert sub.created_at == row.created_at and sub.created_at.utcoffset() == timedelta(0)
         assert sub.period == row.period_end - row.period_start
         assert sub.ended_at == (row.ends_at or row.updated_at if row.status == "canceled" else None)
+
+
+RANGES = [(MONEY_START, END), (START, END), (END, END), (MONEY_START, START)]
+
+
+async def test_a_kept_ledger_computes_each_figure_once_and_the_same(
+    world: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kept ledger's windows remember MRR and paying members by window and instant."""
+    cid = world.communities["demo"].id
+    computed: list[datetime] = []
+    paying = _revenue._paying_members
+
+    def counted(ledger: _revenue.Ledger, at: datetime) -> frozenset[int]:
+        computed.append(at)
+        return paying(ledger, at)
+
+    monkeypatch.setattr(_revenue, "_paying_members", counted)
+    kept, fresh = analytics.service_of(world), analytics.Analytics(world.db, world.clock)
+    for _round in range(2):
+        for start, end in RANGES:
+            assert await kept.revenue(cid, start, end, NY) == await fresh.revenue(
+                cid, start, end, NY
+            )
+            assert await kept.overview(cid, start, end, NY) == await fresh.overview(
+                cid, start, end, NY
+            )
+            for segment in (analytics.Segment.PAYING, analytics.Segment.ALL):
+                assert await kept.members(
+                    cid, start, end, NY, segment=segment, search="a"
+                ) == await fresh.members(cid, start, end, NY, segment=segment, search="a")
+    # Paying members at a range's end: once per end by the kept ledger (both rounds, every
+    # range ending then), each time by the fresh reads.
+    ends = {end for _, end in RANGES}
+    assert len(computed) == len(ends) + 2 * 2 * len(RANGES)
+    assert len(set(computed)) == len(ends)
