@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from bot.store.types import UTCDateTime
@@ -73,6 +74,19 @@ accounts = Table(
     # A community's accounts in member order (the members list; 0027_analytics_page_indexes).
     Index("ix_accounts_community_member", "community_id", "member_id", "platform"),
     Index("ix_accounts_username", "community_id", "platform", "username_key"),
+    # The accounts whose name or username holds a character outside ASCII (the members search
+    # passes them on to Python's casefold; 0031_member_search). SQLite uses a partial index
+    # only for a query holding the same expression: ``analytics._directory.wide_names``.
+    Index(
+        "ix_accounts_wide_names",
+        "community_id",
+        "member_id",
+        sqlite_where=text(
+            "length(CAST(display_name AS BLOB)) != length(display_name)"
+            " OR length(CAST(username AS BLOB)) != length(username)"
+        ),
+        postgresql_where=text("display_name ~ '[^\\x01-\\x7f]' OR username ~ '[^\\x01-\\x7f]'"),
+    ),
 )
 
 message_log = Table(
@@ -517,8 +531,9 @@ qa_votes = Table(
 )
 
 # Full-text indexes the metadata cannot describe (SQLite FTS5 virtual tables, created by the
-# migrations); schema comparisons skip them and their shadow tables.
-SEARCH_INDEXES = ("qa_search", "qa_words")
+# migrations); schema comparisons skip them and their shadow tables. ``account_names``: the
+# members search's trigram index of account names (0031_member_search).
+SEARCH_INDEXES = ("qa_search", "qa_words", "account_names")
 
 
 def is_search_index(name: str) -> bool:

@@ -121,7 +121,7 @@ def setup(cohort: Cohort) -> None:
     cog = AnalyticsCog(cohort)
     for spec in cog.commands():
         cohort.command(spec)
-    report = WeeklyReport(cohort)
+    report = WeeklyReport(cohort, cog.analytics)
     cohort.every("analytics.weekly_report", REPORT_EVERY, report.sweep)
     zones: dict[int, ZoneInfo] = {c.id: c.tz for c in cohort.communities.values()}
     recorder = Recorder(zones)

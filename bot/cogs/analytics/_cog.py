@@ -12,7 +12,6 @@ from bot.cogs.analytics._rules import format_money
 from bot.cogs.analytics._service import Analytics
 from bot.core.cohort import Cohort
 from bot.core.commands import CommandSpec, Option, OptionKind, Permission
-from bot.core.community import Community
 from bot.core.context import Context
 from bot.core.platforms import PlatformName
 from bot.core.replies import Image, Reply
@@ -76,11 +75,10 @@ class AnalyticsCog:
 
     def __init__(self, cohort: Cohort) -> None:
         self.cohort = cohort
-
-    def service(self, community: Community) -> Analytics:
-        """Return the service with the community's engagement cost."""
-        costs = {community.id: community.config.analytics.cost}
-        return Analytics(self.cohort.db, self.cohort.clock, costs=costs)
+        # One service for every /stats (and the weekly report): as on the dashboard, each
+        # community's revenue ledger stays in memory until what it holds changes.
+        costs = {c.id: c.config.analytics.cost for c in cohort.communities.values()}
+        self.analytics = Analytics(cohort.db, cohort.clock, costs=costs, versions=cohort.versions)
 
     def commands(self) -> tuple[CommandSpec, ...]:
         """Return the analytics commands."""
@@ -106,9 +104,7 @@ class AnalyticsCog:
         """Show the community's headline figures over a period (the last 30 days by default)."""
         zone = ctx.community.tz
         chosen = parse_period(period, ctx.now().astimezone(zone).date())
-        page = await self.service(ctx.community).overview(
-            ctx.community.id, chosen.start, chosen.end, zone
-        )
+        page = await self.analytics.overview(ctx.community.id, chosen.start, chosen.end, zone)
         title = ctx.plain("analytics.stats.title", span=span(chosen.start, chosen.end))
         image = None
         if ctx.platform.name in SHOWS_IMAGES:

@@ -7,7 +7,21 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, LargeBinary, cast, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    LargeBinary,
+    Select,
+    cast,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _people as people
@@ -65,15 +79,29 @@ SORTS: dict[MemberSort, Callable[[MemberRow], tuple[object, ...]]] = {
 }
 
 
+TRIGRAM = 3  # the shortest piece the trigram index of account names finds
+
+
 def _non_ascii(conn: AsyncConnection, column: ColumnElement[Any]) -> ColumnElement[bool]:
     """Return whether a text column holds a character outside ASCII (NULL: false).
 
     On SQLite, a text whose UTF-8 bytes outnumber its characters (one length read from the
-    record, one count of characters: no pattern matched character by character).
+    record, one count of characters: no pattern matched character by character). On
+    PostgreSQL the pattern is written in the SQL, not bound: a partial index's condition must
+    be seen to hold when the statement is planned.
     """
     if conn.dialect.name == "sqlite":
         return func.length(cast(column, LargeBinary)) != func.length(column)
-    return column.bool_op("~")("[^\\x01-\\x7f]")
+    return column.bool_op("~")(literal_column("'[^\\x01-\\x7f]'"))
+
+
+def wide_names(conn: AsyncConnection) -> ColumnElement[bool]:
+    """Return whether an account's name or username holds a character outside ASCII.
+
+    The condition of the partial index ``ix_accounts_wide_names``, written the same way.
+    """
+    a = accounts.c
+    return or_(_non_ascii(conn, a.display_name), _non_ascii(conn, a.username))
 
 
 def _contains(
@@ -82,11 +110,66 @@ def _contains(
     """Return whether a text column holds ``needle``, ASCII letters in any case.
 
     SQLite's ``LIKE`` already ignores the case of ASCII letters: no ``lower()`` of each name.
+    PostgreSQL's ``ILIKE`` escapes with a backslash by default; with no ``ESCAPE`` clause the
+    trigram index takes it.
     """
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     if conn.dialect.name == "sqlite":
         return column.like(f"%{escaped}%", escape="\\")
-    return column.ilike(f"%{escaped}%", escape="\\")
+    return column.ilike(f"%{escaped}%")
+
+
+def _named(conn: AsyncConnection, piece: str) -> Select[Any]:
+    """Return the ids of the accounts whose name or username holds ``piece`` (ASCII, 3+ long).
+
+    Read from the trigram index ``account_names`` (0031_member_search), ASCII letters in any
+    case: on SQLite an FTS5 phrase (a run of characters, every one of them literal), on
+    PostgreSQL ``ILIKE`` on its ``pg_trgm`` indexes.
+    """
+    if conn.dialect.name == "sqlite":
+        phrase = '"' + piece.replace('"', '""') + '"'
+        return (
+            select(literal_column("rowid"))
+            .select_from(table("account_names"))
+            .where(text("account_names MATCH :phrase").bindparams(phrase=phrase))
+        )
+    names = table("account_names", column("account_id"), column("display_name"), column("username"))
+    n = names.c
+    return select(n.account_id).where(
+        or_(_contains(conn, n.display_name, piece), _contains(conn, n.username, piece))
+    )
+
+
+def _candidates(
+    conn: AsyncConnection, community_id: int, piece: str
+) -> Select[Any] | CompoundSelect[Any]:
+    """Return the members whose names may hold ``piece`` (casefolded, without spaces).
+
+    A name in ASCII holds it as its ASCII letters in any case; its casefold is ASCII, so it
+    cannot hold a piece that is not. Every name with other characters is a candidate (the
+    caller's casefold decides). A piece of three characters or more is looked up in the
+    trigram index; a shorter one, which no trigram holds, is matched against every name.
+    """
+    a = accounts.c
+    wide = select(a.member_id).where(a.community_id == community_id, wide_names(conn))
+    if not piece.isascii():
+        return wide
+    if len(piece) < TRIGRAM:
+        return select(a.member_id).where(
+            a.community_id == community_id,
+            or_(
+                _contains(conn, a.display_name, piece),
+                _contains(conn, a.username, piece),
+                wide_names(conn),
+            ),
+        )
+    ours: ColumnElement[bool] = a.community_id == community_id
+    if conn.dialect.name == "sqlite":
+        # Without statistics SQLite would read the community's every account by its index
+        # and test each id against the list; told most are the community's, it seeks the ids.
+        ours = func.likely(ours)
+    named = select(a.member_id).where(ours, a.id.in_(_named(conn, piece)))
+    return union_all(named, wide)
 
 
 async def names_and_platforms(
@@ -96,9 +179,8 @@ async def names_and_platforms(
 
     With ``needle`` (casefolded), only members whose text may hold it. The text is the
     member's names and usernames joined by spaces, so the needle's longest space-free piece
-    lies within one of them: the database looks for it in names and usernames in ASCII (where
-    its case-insensitive match is Python's casefold) and passes on any with other characters,
-    which the caller's casefold test decides.
+    lies within one of them: the database finds the names that may hold it
+    (``_candidates``), and the caller's casefold test decides.
     """
     a = accounts.c
     query = select(a.member_id, a.platform, a.display_name, a.username).where(
@@ -106,15 +188,7 @@ async def names_and_platforms(
     )
     if needle.strip():
         piece = max(needle.split(" "), key=len)
-        hit = or_(
-            _contains(conn, a.display_name, piece),
-            _contains(conn, a.username, piece),
-            _non_ascii(conn, a.display_name),
-            _non_ascii(conn, a.username),
-        )
-        query = query.where(
-            a.member_id.in_(select(a.member_id).where(a.community_id == community_id, hit))
-        )
+        query = query.where(a.member_id.in_(_candidates(conn, community_id, piece)))
     found: dict[int, tuple[str, list[str], list[str]]] = {}
     for member_id, platform, name, username in await fetch(conn, query.order_by(a.member_id, a.id)):
         entry = found.setdefault(int(member_id), (name, [], []))

@@ -84,8 +84,10 @@ async def _claim(
 class WeeklyReport:
     """Post each opted-in community's weekly report when it is due."""
 
-    def __init__(self, cohort: Cohort) -> None:
+    def __init__(self, cohort: Cohort, analytics: Analytics | None = None) -> None:
         self.cohort = cohort
+        # ``/stats``'s service when given (one kept revenue ledger a community), else its own.
+        self.analytics = analytics or Analytics(cohort.db, cohort.clock, versions=cohort.versions)
         self.claimant = claimant_id()
         self._warned: set[tuple[int, date]] = set()
 
@@ -152,9 +154,7 @@ class WeeklyReport:
         i18n = self.cohort.i18n
         locale = community.config.locale
         end = week + timedelta(days=6)
-        costs = {community.id: community.config.analytics.cost}
-        service = Analytics(self.cohort.db, self.cohort.clock, costs=costs)
-        page = await service.overview(community.id, week, end, community.tz)
+        page = await self.analytics.overview(community.id, week, end, community.tz)
         title = i18n.plain(locale, "analytics.report.title", span=span(week, end))
         image = None
         if with_image:

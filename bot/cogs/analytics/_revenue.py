@@ -10,11 +10,13 @@ of that invoice, or after the subscription ended (canceled, unpaid or expired).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, DateTime, String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
@@ -27,11 +29,12 @@ DEFAULT_PERIOD = timedelta(days=31)
 ENDED = ("canceled", "unpaid", "incomplete_expired")
 SUBSCRIPTION = "subscription"
 PAYMENT = "payment"
+MEMO_SIZE = 8  # figures a kept ledger remembers (a few ranges' MRR and paying members)
+T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Sub:
-    """A subscription source as revenue sees it."""
+class Sub(NamedTuple):
+    """A subscription source as revenue sees it (a named tuple: 13,000 of them a read)."""
 
     id: int
     member_id: int
@@ -42,8 +45,7 @@ class Sub:
     ended_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Paid:
+class Paid(NamedTuple):
     """A purchase with money: an invoice of a subscription or a one-time payment."""
 
     id: int
@@ -58,47 +60,103 @@ class Paid:
     disputed: bool
 
 
+MemoKey = tuple[str, int, int, datetime]
+
+
 @dataclass(frozen=True, slots=True)
 class Ledger:
-    """The subscriptions and payments revenue is computed from (payments in time order)."""
+    """The subscriptions and payments revenue is computed from (payments in time order).
+
+    A window of a ledger shares its memo: figures already computed, by what they are, the
+    window's place in the whole ledger and their instant. A kept ledger (the dashboard's,
+    ``/stats``'s) thus computes each once until it is read again after a change.
+    """
 
     subs: dict[int, Sub]
     paid: list[Paid]
+    offset: int = 0  # where ``paid`` starts in the ledger this window was cut from
+    memo: OrderedDict[MemoKey, Any] = field(default_factory=OrderedDict, compare=False, repr=False)
 
     def window(self, since: datetime, until: datetime) -> Ledger:
         """Return what a range ``[since, until)`` reads: payments from ``since - LOOKBACK``."""
         first = bisect_left(self.paid, since - LOOKBACK, key=lambda p: p.paid_at)
         last = bisect_left(self.paid, until, key=lambda p: p.paid_at)
-        return Ledger(self.subs, self.paid[first:last])
+        return Ledger(self.subs, self.paid[first:last], self.offset + first, self.memo)
+
+    def remembered(self, what: str, at: datetime, compute: Callable[[Ledger, datetime], T]) -> T:
+        """Return ``compute(self, at)``, computed once for this window and instant."""
+        key = (what, self.offset, self.offset + len(self.paid), at)
+        if key in self.memo:
+            self.memo.move_to_end(key)
+            return cast(T, self.memo[key])
+        value = compute(self, at)
+        self.memo[key] = value
+        while len(self.memo) > MEMO_SIZE:
+            self.memo.popitem(last=False)
+        return value
+
+
+def _stored(conn: AsyncConnection, column: ColumnElement[datetime]) -> ColumnElement[Any]:
+    """Return a timestamp column as the driver reads it, without the column type's processing.
+
+    SQLite gives the text ``UTCDateTime`` wrote (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), which
+    ``_instant`` reads; asyncpg gives an aware datetime in UTC.
+    """
+    if conn.dialect.name == "sqlite":
+        return type_coerce(column, String())
+    return type_coerce(column, DateTime(timezone=True))
+
+
+def _from_sqlite(value: str) -> datetime:
+    """Read SQLite's stored text as an aware UTC datetime (0.2 µs; SQLAlchemy's path 1.5 µs)."""
+    return datetime.fromisoformat(value + "+00:00")
+
+
+def _from_asyncpg(value: datetime) -> datetime:
+    """Return asyncpg's aware datetime in UTC."""
+    return value.astimezone(UTC)
+
+
+def _reader(conn: AsyncConnection) -> Callable[[Any], datetime]:
+    """Return how a ``_stored`` timestamp that is not NULL is read on this connection."""
+    return _from_sqlite if conn.dialect.name == "sqlite" else _from_asyncpg
 
 
 async def load(conn: AsyncConnection, community_id: int, earliest: datetime | None) -> Ledger:
-    """Read the subscriptions, and the payments from ``earliest`` on (all of them if None)."""
+    """Read the subscriptions, and the payments from ``earliest`` on (all of them if None).
+
+    Only the columns revenue reads, timestamps as the driver gives them (no type processing),
+    rows as tuples: 20,000 payments and 13,000 subscriptions in tens of milliseconds.
+    """
+    instant = _reader(conn)
     s = access_sources.c
     subs: dict[int, Sub] = {}
-    for row in await fetch(
+    kinds: dict[int, str] = {}
+    for sid, kind, member_id, offer_id, status, start, end, ends, created, updated in await fetch(
         conn,
         select(
             s.id,
+            s.kind,
             s.member_id,
             s.offer_id,
             s.status,
-            s.period_start,
-            s.period_end,
-            s.ends_at,
-            s.created_at,
-            s.updated_at,
-        ).where(s.community_id == community_id, s.kind == SUBSCRIPTION),
+            _stored(conn, s.period_start),
+            _stored(conn, s.period_end),
+            _stored(conn, s.ends_at),
+            _stored(conn, s.created_at),
+            _stored(conn, s.updated_at),
+        ).where(s.community_id == community_id, s.kind.in_((SUBSCRIPTION, PAYMENT))),
     ):
+        kinds[sid] = kind
+        if kind != SUBSCRIPTION:
+            continue
         period = DEFAULT_PERIOD
-        if row.period_start is not None and row.period_end is not None:
-            period = row.period_end - row.period_start
+        if start is not None and end is not None:
+            period = instant(end) - instant(start)
         ended = None
-        if row.status in ENDED:
-            ended = row.ends_at or row.updated_at
-        subs[row.id] = Sub(
-            row.id, row.member_id, row.offer_id, row.status, period, row.created_at, ended
-        )
+        if status in ENDED:
+            ended = instant(ends if ends is not None else updated)
+        subs[sid] = Sub(sid, member_id, offer_id, status, period, instant(created), ended)
     p = purchases.c
     sp = stripe_payments.c
     links: dict[str, tuple[int, bool]] = {}
@@ -110,11 +168,7 @@ async def load(conn: AsyncConnection, community_id: int, earliest: datetime | No
     for ref, source_id, dispute in await fetch(conn, intents.order_by(sp.id)):
         known = links.get(ref)
         links[ref] = (source_id, dispute is not None or (known is not None and known[1]))
-    kinds = {sid: SUBSCRIPTION for sid in subs}
-    for sid, kind in await fetch(
-        conn, select(s.id, s.kind).where(s.community_id == community_id, s.kind == PAYMENT)
-    ):
-        kinds[sid] = kind
+    unlinked: tuple[None, bool] = (None, False)
     paid: list[Paid] = []
     bought = select(
         p.id,
@@ -123,8 +177,8 @@ async def load(conn: AsyncConnection, community_id: int, earliest: datetime | No
         p.source_ref,
         p.amount_minor,
         p.currency,
-        p.purchased_at,
-        p.refunded_at,
+        _stored(conn, p.purchased_at),
+        _stored(conn, p.refunded_at),
     ).where(
         p.community_id == community_id,
         p.source == "stripe",
@@ -133,19 +187,22 @@ async def load(conn: AsyncConnection, community_id: int, earliest: datetime | No
     )
     if earliest is not None:
         bought = bought.where(p.purchased_at >= earliest)
-    for row in await fetch(conn, bought.order_by(p.purchased_at, p.id)):
-        source_id, disputed = links.get(row.source_ref, (None, False))
-        paid.append(
+    append = paid.append
+    for pid, member_id, offer_id, ref, amount, currency, at, refunded in await fetch(
+        conn, bought.order_by(p.purchased_at, p.id)
+    ):
+        source_id, disputed = links.get(ref, unlinked)
+        append(
             Paid(
-                row.id,
-                row.member_id,
-                row.offer_id,
+                pid,
+                member_id,
+                offer_id,
                 source_id,
                 kinds.get(source_id) if source_id is not None else None,
-                int(row.amount_minor),
-                str(row.currency),
-                row.purchased_at,
-                row.refunded_at,
+                int(amount),
+                str(currency),
+                instant(at),
+                None if refunded is None else instant(refunded),
                 disputed,
             )
         )
@@ -154,6 +211,10 @@ async def load(conn: AsyncConnection, community_id: int, earliest: datetime | No
 
 def mrr_at(ledger: Ledger, at: datetime) -> dict[int, tuple[str, int]]:
     """Return each subscription's monthly amount at ``at``: (currency, minor units)."""
+    return dict(ledger.remembered("mrr", at, _mrr_at))
+
+
+def _mrr_at(ledger: Ledger, at: datetime) -> dict[int, tuple[str, int]]:
     found: dict[int, tuple[str, int]] = {}
     latest: dict[int, Paid] = {}
     for paid in ledger.paid:
@@ -176,13 +237,17 @@ def mrr_at(ledger: Ledger, at: datetime) -> dict[int, tuple[str, int]]:
 
 def paying_members(ledger: Ledger, at: datetime) -> set[int]:
     """Return the members with a subscription paid up at ``at`` or a kept one-time purchase."""
+    return set(ledger.remembered("paying", at, _paying_members))
+
+
+def _paying_members(ledger: Ledger, at: datetime) -> frozenset[int]:
     members = {ledger.subs[sid].member_id for sid in mrr_at(ledger, at)}
     for paid in ledger.paid:
         if paid.kind == SUBSCRIPTION or paid.paid_at > at:
             continue
         if paid.refunded_at is None or paid.refunded_at > at:
             members.add(paid.member_id)
-    return members
+    return frozenset(members)
 
 
 def _is_trial(sub: Sub, first_paid: datetime | None) -> bool:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Update, update
+from sqlalchemy import Update, select, update
 
 from bot.cogs import analytics
+from bot.cogs.analytics import _revenue
+from bot.cogs.analytics._rules import format_money
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.store.db import Database
 from bot.store.tables import access_sources, purchases, stripe_payments
 from tests._sql import statements
-from tests.cogs.analytics.world import END, MONEY_START, NY, utc
+from tests.cogs.analytics.test_stats import console_of, say
+from tests.cogs.analytics.world import END, MONEY_START, NY, START, utc
 
 STALE = timedelta(seconds=1)  # the test config's [work] cache_staleness
 
@@ -89,3 +92,127 @@ async def test_a_change_made_by_another_process_is_seen_after_the_staleness_wind
     assert after == await analytics.Analytics(world.db, world.clock).revenue(
         cid, MONEY_START, END, NY
     )
+
+
+# /stats and the weekly report keep the ledger as the dashboard does (one service for both).
+STATS = "/stats 2026-10-01..2026-11-03"
+
+
+async def mrr_line(world: Cohort) -> str:
+    """Return the MRR line of the overview read from the store now (no kept ledger)."""
+    page = await analytics.Analytics(world.db, world.clock).overview(
+        world.communities["demo"].id, MONEY_START, END, NY
+    )
+    amounts = ", ".join(format_money(m.amount, m.currency) for m in page.mrr if m.amount)
+    return f"Monthly recurring revenue: {amounts}" if amounts else "No monthly recurring revenue"
+
+
+async def test_stats_reads_the_payments_once(world: Cohort) -> None:
+    console = console_of(world, "olga")
+    first = await say(console, STATS)
+    assert await mrr_line(world) in first
+    with purchase_reads(world.db) as seen:
+        assert await say(console, STATS) == first
+    assert seen == []
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+async def test_stats_sees_another_process_change_after_the_staleness_window(
+    world: Cohort, clock: ManualClock, change: str
+) -> None:
+    console = console_of(world, "olga")
+    before = await say(console, STATS)
+    elsewhere = Database(world.db.url.render_as_string(hide_password=False))
+    try:
+        async with elsewhere.write() as conn:
+            await conn.execute(CHANGES[change])
+    finally:
+        await elsewhere.close()
+    with purchase_reads(world.db) as seen:
+        assert await say(console, STATS) == before  # within the window: from memory
+    assert seen == []
+    clock.advance(STALE)
+    with purchase_reads(world.db) as seen:
+        after = await say(console, STATS)
+    assert seen != []  # read again
+    assert await mrr_line(world) in after
+
+
+async def test_the_weekly_report_reads_the_ledger_stats_keeps(world: Cohort) -> None:
+    """``setup`` hands /stats's service to the report: one kept ledger a community."""
+    await say(console_of(world, "olga"), STATS)
+    job = next(j for j in world.jobs if j.id == "analytics.weekly_report")
+    report = job.run.__self__  # type: ignore[attr-defined]
+    assert isinstance(report, analytics.WeeklyReport)
+    with purchase_reads(world.db) as seen:
+        reply = await report.render(world.communities["demo"], MONEY_START, with_image=False)
+    assert seen == []
+    assert "Monthly recurring revenue" in (reply.text or "")
+
+
+@pytest.mark.parametrize("earliest", [None, utc(9, 12)])
+async def test_the_ledger_reads_timestamps_as_the_column_types_do(
+    world: Cohort, earliest: datetime | None
+) -> None:
+    """``load`` reads timestamps without SQLAlchemy's processing: the same aware UTC instants."""
+    cid = world.communities["demo"].id
+    p = purchases.c
+    async with world.db.read() as conn:
+        ledger = await _revenue.load(conn, cid, earliest)
+        bought = {
+            r.id: (r.purchased_at, r.refunded_at)
+            for r in (await conn.execute(select(p.id, p.purchased_at, p.refunded_at))).all()
+        }
+        sources = {
+            r.id: r
+            for r in (await conn.execute(select(access_sources))).all()
+            if r.kind == "subscription"
+        }
+    assert ledger.paid and ledger.subs
+    assert [x.paid_at for x in ledger.paid] == sorted(x.paid_at for x in ledger.paid)
+    for paid in ledger.paid:
+        assert (paid.paid_at, paid.refunded_at) == bought[paid.id]
+        assert paid.paid_at.utcoffset() == timedelta(0)
+        assert earliest is None or paid.paid_at >= earliest
+    assert ledger.subs.keys() == sources.keys()
+    for sub in ledger.subs.values():
+        row = sources[sub.id]
+        assert sub.created_at == row.created_at and sub.created_at.utcoffset() == timedelta(0)
+        assert sub.period == row.period_end - row.period_start
+        assert sub.ended_at == (row.ends_at or row.updated_at if row.status == "canceled" else None)
+
+
+RANGES = [(MONEY_START, END), (START, END), (END, END), (MONEY_START, START)]
+
+
+async def test_a_kept_ledger_computes_each_figure_once_and_the_same(
+    world: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kept ledger's windows remember MRR and paying members by window and instant."""
+    cid = world.communities["demo"].id
+    computed: list[datetime] = []
+    paying = _revenue._paying_members
+
+    def counted(ledger: _revenue.Ledger, at: datetime) -> frozenset[int]:
+        computed.append(at)
+        return paying(ledger, at)
+
+    monkeypatch.setattr(_revenue, "_paying_members", counted)
+    kept, fresh = analytics.service_of(world), analytics.Analytics(world.db, world.clock)
+    for _round in range(2):
+        for start, end in RANGES:
+            assert await kept.revenue(cid, start, end, NY) == await fresh.revenue(
+                cid, start, end, NY
+            )
+            assert await kept.overview(cid, start, end, NY) == await fresh.overview(
+                cid, start, end, NY
+            )
+            for segment in (analytics.Segment.PAYING, analytics.Segment.ALL):
+                assert await kept.members(
+                    cid, start, end, NY, segment=segment, search="a"
+                ) == await fresh.members(cid, start, end, NY, segment=segment, search="a")
+    # Paying members at a range's end: once per end by the kept ledger (both rounds, every
+    # range ending then), each time by the fresh reads.
+    ends = {end for _, end in RANGES}
+    assert len(computed) == len(ends) + 2 * 2 * len(RANGES)
+    assert len(set(computed)) == len(ends)
