@@ -26,6 +26,7 @@ from bot.cogs.analytics import _ranges as ranges
 from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics import _steady as steady
 from bot.cogs.analytics import _suggestions as suggestions
 from bot.cogs.analytics import _top as top
 from bot.cogs.analytics._figures import (
@@ -275,7 +276,7 @@ class Analytics:
         async with self.db.read() as conn:
             ledger = await self._ledger(conn, community_id, until, until)
             paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
-            found = await ranked.spread(
+            found = await steady.spread(
                 conn, community_id, start, end, since, until, top=TOP, paying=paying, kept=kept
             )
             names = await pages.names_of(
