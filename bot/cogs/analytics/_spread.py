@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -27,10 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.analytics import _ranked as ranked_of
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import Bucket
 from bot.cogs.analytics._pages import fetch
-from bot.cogs.analytics._ranked import PAYING_IN_LIMIT, Ranked, ranked, scores
+from bot.cogs.analytics._ranked import Ranked, ranked, scores
 from bot.store.tables import analytics_member_totals
 
 
@@ -55,26 +57,22 @@ def _at_least(score: ColumnElement[float], n: int) -> ColumnElement[int]:
 
 
 async def paying_present(
-    conn: AsyncConnection, community_id: int, start: date, end: date, paying: set[int]
+    conn: AsyncConnection, community_id: int, start: date, end: date, paying: AbstractSet[int]
 ) -> int:
-    """Count the ``paying`` members present in the range (their kept stays), a chunk at a time."""
+    """Count the ``paying`` members present in the range (their kept stays)."""
+    if not paying:
+        return 0
     t = analytics_member_totals.c
     first, last = start.toordinal(), end.toordinal()
-    chosen = sorted(paying)
-    found = 0
-    for n in range(0, len(chosen), PAYING_IN_LIMIT):
-        found += int(
-            await conn.scalar(
-                select(func.count()).where(
-                    t.community_id == community_id,
-                    t.member_id.in_(chosen[n : n + PAYING_IN_LIMIT]),
-                    t.joined_ordinal <= last,
-                    or_(t.left_ordinal.is_(None), t.left_ordinal >= first),
-                )
-            )
-            or 0
+    found = await conn.scalar(
+        select(func.count()).where(
+            t.community_id == community_id,
+            t.member_id.in_(ranked_of.member_list(conn, paying)),
+            t.joined_ordinal <= last,
+            or_(t.left_ordinal.is_(None), t.left_ordinal >= first),
         )
-    return found
+    )
+    return int(found or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +235,7 @@ async def spread(
     until: datetime,
     *,
     top: int,
-    paying: set[int],
+    paying: AbstractSet[int],
     kept: date | None = None,
 ) -> Spread:
     """Count, average and bucket the scores of members present; take the top and bottom.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -191,7 +192,7 @@ async def spread(
     until: datetime,
     *,
     top: int,
-    paying: set[int],
+    paying: AbstractSet[int],
     kept: date | None,
 ) -> spread_of.Spread:
     """Return the engagement page's figures: the steady members counted per total by index."""

@@ -10,6 +10,7 @@ and the page's rows are then read for those members alone.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,7 +31,7 @@ async def listing(
     kept: date | None,
     sort: MemberSort,
     segment: Segment,
-    paying: set[int],
+    paying: AbstractSet[int],
     offset: int,
     limit: int,
 ) -> ranked.Listed:

@@ -15,6 +15,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, update
@@ -22,11 +23,13 @@ from sqlalchemy import insert, update
 from bot.cogs import analytics
 from bot.cogs.analytics import Engagement, MemberSort, Segment
 from bot.cogs.analytics import _ranked as ranked
+from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _service as service_module
 from bot.cogs.analytics import _top as top
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
+from bot.core.identity import Caller
 from bot.store.tables import (
     accounts,
     analytics_member_days,
@@ -36,10 +39,12 @@ from bot.store.tables import (
     lectures,
     members,
     points_ledger,
+    purchases,
     qa_answers,
     qa_questions,
 )
-from tests.cogs.analytics.world import NY, ny
+from tests._sql import queries, statements
+from tests.cogs.analytics.world import BO, END, MONEY_START, NY, ny
 
 TODAY = date(2026, 11, 3)
 START = date(2026, 10, 18)  # the clocks went back on 2026-11-01
@@ -367,3 +372,57 @@ async def test_the_members_list_by_engagement_equals_the_list_over_every_member(
                 limit=limit,
             )
             assert fast == slow, (offset, limit)
+
+
+async def test_the_paying_members_are_found_once_while_the_ledger_is_kept(
+    world: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paying share follows a refund at once; unchanged, the paying set is not found again."""
+    cid = world.communities["demo"].id
+    svc = analytics.service_of(world)
+    before = await svc.engagement(cid, MONEY_START, END, NY)
+    found: list[int] = []
+    paying_members = revenue_of.paying_members
+
+    def counted(*args: Any) -> set[int]:
+        found.append(1)
+        return paying_members(*args)
+
+    monkeypatch.setattr(revenue_of, "paying_members", counted)
+    assert await svc.engagement(cid, MONEY_START, END, NY) == before
+    await svc.members(cid, MONEY_START, END, NY)
+    assert found == []
+    async with world.db.write() as conn:  # bo's yearly invoice and his course refunded
+        await conn.execute(
+            update(purchases)
+            .where(purchases.c.member_id == await member_of(world, BO))
+            .values(refunded_at=NOW)
+        )
+    after = await svc.engagement(cid, MONEY_START, END, NY)
+    assert found == [1]
+    assert after.paying_share != before.paying_share
+    uncached = analytics.Analytics(world.db, world.clock)
+    assert after.paying_share == (await uncached.engagement(cid, MONEY_START, END, NY)).paying_share
+
+
+async def test_the_paying_segment_is_cut_in_sql_with_the_members_as_one_parameter(
+    world: Cohort,
+) -> None:
+    cid = world.communities["demo"].id
+    svc = analytics.service_of(world)
+    await svc.members(cid, MONEY_START, END, NY)
+    with statements(world.db) as seen:
+        page = await svc.members(cid, MONEY_START, END, NY, segment=Segment.PAYING)
+    python = await svc._members_of_rows(
+        cid, MONEY_START, END, NY, "", MemberSort.ENGAGEMENT, Segment.PAYING, 0, 50
+    )
+    assert page == python
+    assert [r.name for r in page.rows]
+    listed = [sql for sql in queries(seen) if "points_balances" in sql]
+    assert len(listed) == 1
+    assert "json_each(" in listed[0] or "unnest(" in listed[0]
+
+
+async def member_of(bot: Cohort, who: Caller) -> int:
+    """Return the member id of a caller."""
+    return (await bot.identity.resolve(bot.communities["demo"].id, who)).member_id
