@@ -317,7 +317,9 @@ def member_list(conn: AsyncConnection, members: AbstractSet[int]) -> Select[Any]
     if conn.dialect.name == "sqlite":
         listed = func.json_each(json.dumps(ids)).table_valued("value")
     else:
-        listed = func.unnest(literal(ids, ARRAY(BigInteger()))).table_valued("value")
+        listed = (
+            func.unnest(literal(ids, ARRAY(BigInteger()))).table_valued("value").render_derived()
+        )
     return select(listed.c.value)
 
 

@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _spread as spread_of
-from bot.cogs.analytics._pages import fetch
+from bot.cogs.analytics._pages import fetch, fetch_scalars
 from bot.store.tables import accounts, analytics_member_days, analytics_range_members
 
 K = analytics_range_members.c
@@ -253,28 +253,15 @@ async def first_by_engagement(
         return []
     r = Range(community_id, start, end, since, until, kept)
     a = accounts.c
-    scored = others(r).c
-    held = exists().where(a.community_id == community_id, a.member_id == scored.member_id)
-    chosen: list[tuple[float, int]] = [
-        (float(s), int(m))
-        for m, s in await fetch(
-            conn,
-            select(scored.member_id, scored.score)
-            .where(held, scored.score > 0)
-            .order_by(scored.score.desc(), scored.member_id)
-            .limit(count),
-        )
-    ]
+    chosen = await _scored_first(conn, r, count)
     moved = _moved(r).c
-    # Grouped with no condition on the total: one would make the database read the steady
-    # index instead of looking the moving members up.
-    taken = {
-        int(t): int(n)
-        for t, n in await fetch(
-            conn, select(moved.steady_total, func.count()).group_by(moved.steady_total)
-        )
+    # The moving members' totals as rows, counted here: grouped in the database, the steady
+    # index would be read in its order instead of the moving members being looked up.
+    taken = Counter(
+        int(t)
+        for t in await fetch_scalars(conn, select(moved.steady_total))
         if t is not None and t >= 0
-    }
+    )
     counts = {t: n for t, n in (await steady_counts(conn, r, taken)).items() if t > 0}
     where = and_(
         r.steady(), exists().where(a.community_id == community_id, a.member_id == K.member_id)
@@ -293,6 +280,46 @@ async def first_by_engagement(
     if len(shown) < count:
         shown += await _zeros(conn, r, count - len(shown))
     return shown
+
+
+async def _held(conn: AsyncConnection, community_id: int, members: list[int]) -> set[int]:
+    """Return which of ``members`` have an account."""
+    if not members:
+        return set()
+    a = accounts.c
+    found = await fetch_scalars(
+        conn,
+        select(a.member_id)
+        .where(a.community_id == community_id, a.member_id.in_(members))
+        .group_by(a.member_id),
+    )
+    return {int(m) for m in found}
+
+
+async def _scored_first(conn: AsyncConnection, r: Range, count: int) -> list[tuple[float, int]]:
+    """Return the first ``count`` (score, member) above 0 of those scored per request.
+
+    Only members with an account: checked for the rows read, not for every row (a member with
+    none is rare), reading further until ``count`` are found or the rows run out.
+    """
+    scored = others(r).c
+    want = count
+    while True:
+        rows = [
+            (float(s), int(m))
+            for m, s in await fetch(
+                conn,
+                select(scored.member_id, scored.score)
+                .where(scored.score > 0)
+                .order_by(scored.score.desc(), scored.member_id)
+                .limit(want),
+            )
+        ]
+        held = await _held(conn, r.community_id, [m for _, m in rows])
+        chosen = [(s, m) for s, m in rows if m in held]
+        if len(chosen) >= count or len(rows) < want:
+            return chosen[:count]
+        want += count - len(chosen)
 
 
 async def _zeros(conn: AsyncConnection, r: Range, count: int) -> list[int]:
