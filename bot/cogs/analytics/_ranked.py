@@ -177,7 +177,7 @@ def scoring(
     members: Sequence[int] | None = None,
     *,
     kept: date | None = None,
-    among: CompoundSelect[Any] | None = None,
+    among: Select[Any] | CompoundSelect[Any] | None = None,
 ) -> Scoring:
     """Return the score columns of every member with a kept stay (or only ``members``).
 
@@ -270,7 +270,7 @@ def scores(
     members: Sequence[int] | None = None,
     *,
     kept: date | None = None,
-    among: CompoundSelect[Any] | None = None,
+    among: Select[Any] | CompoundSelect[Any] | None = None,
 ) -> Subquery:
     """Return every member with a kept stay (or only ``members``): parts, days and score."""
     found = scoring(community_id, start, end, since, until, members, kept=kept, among=among)

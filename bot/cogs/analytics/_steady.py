@@ -11,7 +11,8 @@ as the database's (two integers exactly represented, correctly rounded), so a bu
 needs no arithmetic of its own. Only the others are scored per request, as two disjoint
 parts: members present part of the range (``steady_total`` NULL) and not moving, read from
 the same index, which covers their sums; and the moving members (days after the kept range or
-extras), each looked up with their live sums. Moving members with a steady total are taken
+extras: found once per request, handed to the other statements as one parameter), each looked
+up with their live sums. Moving members with a steady total are taken
 out of its count. The ends (most and least engaged, the members list's first rows) walk the
 index from the highest or lowest total, skipping moving members. Members never present in the
 range (-1: no stay, or gone before it) are in neither part.
@@ -28,7 +29,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
     Select,
     Subquery,
     and_,
@@ -50,6 +50,31 @@ from bot.store.tables import accounts, analytics_member_days, analytics_range_me
 K = analytics_range_members.c
 
 
+async def moving(
+    conn: AsyncConnection,
+    community_id: int,
+    end: date,
+    since: datetime,
+    until: datetime,
+    kept: date,
+) -> frozenset[int]:
+    """Return the members whose sums are not the kept range's alone: later days, extras.
+
+    Read once per request and handed to each statement as one parameter: as a subquery, the
+    days after the kept range and the extras were read again by every statement.
+    """
+    d = analytics_member_days.c
+    extra = ranked.extras(community_id, since, until, None)
+    found = await fetch_scalars(
+        conn,
+        union(
+            select(d.member_id).where(d.community_id == community_id, d.day > kept, d.day <= end),
+            select(extra.c.member_id),
+        ),
+    )
+    return frozenset(int(m) for m in found)
+
+
 @dataclass(frozen=True, slots=True)
 class Range:
     """A page's range reaching today, with the kept range of its closed days."""
@@ -60,6 +85,8 @@ class Range:
     since: datetime
     until: datetime
     kept: date
+    conn: AsyncConnection
+    moved: frozenset[int]  # the moving members: days after the kept range, or extras
 
     @property
     def days(self) -> int:
@@ -74,16 +101,9 @@ class Range:
             K.last_ordinal == self.kept.toordinal(),
         )
 
-    def moving(self) -> CompoundSelect[Any]:
-        """Return the members whose sums are not the kept range's alone: later days, extras."""
-        d = analytics_member_days.c
-        extra = ranked.extras(self.community_id, self.since, self.until, None)
-        return union(
-            select(d.member_id).where(
-                d.community_id == self.community_id, d.day > self.kept, d.day <= self.end
-            ),
-            select(extra.c.member_id),
-        )
+    def moving(self) -> Select[Any]:
+        """Return the members whose sums are not the kept range's alone (``moved``, one list)."""
+        return ranked.member_list(self.conn, self.moved)
 
     def steady(self) -> ColumnElement[bool]:
         """Return the condition picking the range's rows of members not moving."""
@@ -200,7 +220,8 @@ async def spread(
         return await spread_of.spread(
             conn, community_id, start, end, since, until, top=top, paying=paying
         )
-    r = Range(community_id, start, end, since, until, kept)
+    moved = await moving(conn, community_id, end, since, until, kept)
+    r = Range(community_id, start, end, since, until, kept, conn, moved)
     found = await spread_of.tally(conn, others(r), start, end, top, steady=True)
     counts = await steady_counts(conn, r, found.steady)
     population = found.population + sum(counts.values())
@@ -251,17 +272,16 @@ async def first_by_engagement(
     """
     if count <= 0:
         return []
-    r = Range(community_id, start, end, since, until, kept)
+    moved = await moving(conn, community_id, end, since, until, kept)
+    r = Range(community_id, start, end, since, until, kept, conn, moved)
     a = accounts.c
-    chosen = await _scored_first(conn, r, count)
-    moved = _moved(r).c
-    # The moving members' totals as rows, counted here: grouped in the database, the steady
-    # index would be read in its order instead of the moving members being looked up.
-    taken = Counter(
-        int(t)
-        for t in await fetch_scalars(conn, select(moved.steady_total))
-        if t is not None and t >= 0
-    )
+    # The moving members' scores and kept totals, read once; their totals are counted here:
+    # grouped in the database, the steady index would be read in its order instead of the
+    # moving members being looked up.
+    m = _moved(r).c
+    rows = await fetch(conn, select(m.member_id, m.score, m.steady_total))
+    taken = Counter(int(t) for _, _, t in rows if t is not None and t >= 0)
+    chosen = await _scored_first(conn, r, [(float(s), int(x)) for x, s, _ in rows], count)
     counts = {t: n for t, n in (await steady_counts(conn, r, taken)).items() if t > 0}
     where = and_(
         r.steady(), exists().where(a.community_id == community_id, a.member_id == K.member_id)
@@ -296,28 +316,34 @@ async def _held(conn: AsyncConnection, community_id: int, members: list[int]) ->
     return {int(m) for m in found}
 
 
-async def _scored_first(conn: AsyncConnection, r: Range, count: int) -> list[tuple[float, int]]:
+async def _scored_first(
+    conn: AsyncConnection, r: Range, moved: list[tuple[float, int]], count: int
+) -> list[tuple[float, int]]:
     """Return the first ``count`` (score, member) above 0 of those scored per request.
 
-    Only members with an account: checked for the rows read, not for every row (a member with
-    none is rare), reading further until ``count`` are found or the rows run out.
+    ``moved`` are the moving members' (score, member), read already; the members present part
+    of the range are read by score. Only members with an account: checked for the rows read,
+    not for every row (a member with none is rare), reading further until ``count`` are found
+    or the rows run out.
     """
-    scored = others(r).c
+    partial = _partial(r).subquery().c
+    ahead = sorted(((s, m) for s, m in moved if s > 0), key=lambda x: (-x[0], x[1]))
     want = count
     while True:
         rows = [
             (float(s), int(m))
             for m, s in await fetch(
                 conn,
-                select(scored.member_id, scored.score)
-                .where(scored.score > 0)
-                .order_by(scored.score.desc(), scored.member_id)
+                select(partial.member_id, partial.score)
+                .where(partial.score > 0)
+                .order_by(partial.score.desc(), partial.member_id)
                 .limit(want),
             )
         ]
-        held = await _held(conn, r.community_id, [m for _, m in rows])
-        chosen = [(s, m) for s, m in rows if m in held]
-        if len(chosen) >= count or len(rows) < want:
+        first = sorted([*rows, *ahead[:want]], key=lambda x: (-x[0], x[1]))[:want]
+        held = await _held(conn, r.community_id, [m for _, m in first])
+        chosen = [(s, m) for s, m in first if m in held]
+        if len(chosen) >= count or len(first) < want:
             return chosen[:count]
         want += count - len(chosen)
 
