@@ -426,3 +426,17 @@ async def test_the_paying_segment_is_cut_in_sql_with_the_members_as_one_paramete
 async def member_of(bot: Cohort, who: Caller) -> int:
     """Return the member id of a caller."""
     return (await bot.identity.resolve(bot.communities["demo"].id, who)).member_id
+
+
+async def test_the_steady_members_are_counted_per_total_not_scored(world: Cohort) -> None:
+    """With a range kept, only partial stays and moving members are scored, row by row."""
+    cid = world.communities["demo"].id
+    svc = analytics.service_of(world)
+    await svc.engagement(cid, MONEY_START, END, NY)
+    with statements(world.db) as seen:
+        await svc.engagement(cid, MONEY_START, END, NY)
+    read = [" ".join(sql.split()) for sql in queries(seen)]
+    scored = [sql for sql in read if "present_scores" in sql]
+    assert len(scored) == 1
+    assert "analytics_range_members.steady_total IS NULL" in scored[0]
+    assert any("GROUP BY analytics_range_members.steady_total" in sql for sql in read)
