@@ -1054,6 +1054,19 @@ analytics_member_totals = Table(
 # (``joined_ordinal``, ``left_ordinal``) kept current by triggers on ``analytics_member_totals``
 # (migration 0028_analytics_range_ordinals), so a page reads the range alone, in key order
 # (``WITHOUT ROWID`` on SQLite), instead of joining every member's stay to it.
+STEADY_INDEX = (
+    "community_id",
+    "first_ordinal",
+    "last_ordinal",
+    "steady_total",
+    "member_id",
+    "joined_ordinal",
+    "left_ordinal",
+    "messages",
+    "thread_messages",
+    "reactions",
+)
+
 analytics_ranges = Table(
     "analytics_ranges",
     metadata,
@@ -1078,7 +1091,15 @@ analytics_range_members = Table(
     Column("reactions", Integer(), nullable=False),
     Column("joined_ordinal", Integer(), nullable=True),
     Column("left_ordinal", Integer(), nullable=True),
+    # Messages + reactions over the range's days of a member present every day of it (joined
+    # by its first day, not gone), -1 for a member never present in it, NULL otherwise; the
+    # triggers keep it with the stay (migration 0029_analytics_steady_totals).
+    Column("steady_total", Integer(), nullable=True),
     # The triggers find a member's rows in every kept range of the community.
     Index("ix_analytics_range_members_member", "community_id", "member_id"),
+    # The steady members counted, bucketed and ranked by index ranges (the engagement page and
+    # the members list by engagement); it covers the sums and stays of the members present part
+    # of the range (steady_total NULL), read per request.
+    Index("ix_analytics_range_members_steady", *STEADY_INDEX),
     sqlite_with_rowid=False,
 )

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.cogs.analytics import _ranges as ranges
 from bot.cogs.analytics._cog import AnalyticsCog
 from bot.cogs.analytics._figures import (
     Activity,
@@ -63,6 +64,9 @@ from bot.core.cohort import Cohort
 from bot.core.events import MemberJoined, MemberLeft, ReactionChanged
 
 REPORT_EVERY = timedelta(minutes=5)
+# How often each community's default range of closed days is checked (and made after its
+# local midnight, or after a late message changed a closed day): off the request path.
+RANGES_EVERY = timedelta(minutes=1)
 
 __all__ = [
     "Activity",
@@ -124,6 +128,11 @@ def setup(cohort: Cohort) -> None:
     report = WeeklyReport(cohort, cog.analytics)
     cohort.every("analytics.weekly_report", REPORT_EVERY, report.sweep)
     zones: dict[int, ZoneInfo] = {c.id: c.tz for c in cohort.communities.values()}
+
+    async def keep_ranges() -> None:
+        await ranges.sweep(cohort.db, cohort.clock, zones)
+
+    cohort.every("analytics.ranges", RANGES_EVERY, keep_ranges)
     recorder = Recorder(zones)
     cohort.dispatcher.messages.after_insert.append(recorder.messages_added)
     cohort.identity.merge_hooks.append(merge_members)

@@ -2,23 +2,42 @@
 
 Summing every member's days over a range is what those pages cost (a row per member and day).
 The days before today no longer change but by rare events, so their sums are kept per range
-(``analytics_range_members``), made on the first request of the day, and a request adds only
-the rows of the days since. A kept range stays good while the community's day totals over it
-(``analytics_days``, which every message and reaction adds to in the same transaction) add up
-to what they were when it was made, kept beside it (``analytics_ranges``); a merge, an erasure
-or a rebuild moves or deletes member-day rows, and a trigger then drops the community's ranges.
+(``analytics_range_members``), made by a sweep shortly after each community's local midnight
+(``sweep``, a scheduled job; a request whose range is not kept, or no longer valid, makes it
+itself), and a request adds only the rows of the days since. A kept range stays good while
+the community's day totals over it (``analytics_days``, which every message and reaction adds
+to in the same transaction) add up to what they were when it was made, kept beside it
+(``analytics_ranges``); a merge, an erasure or a rebuild moves or deletes member-day rows, and
+a trigger then drops the community's ranges.
 A range also holds every member's stay (triggers on ``analytics_member_totals`` keep it
-current), so a page reads the range's rows alone, one per member, in key order.
+current), so a page reads the range's rows alone, one per member, in key order; and, for a
+member present all the range, their total (``steady_total``), which an index orders
+(``_steady``).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, delete, func, insert, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.clock import Clock
 from bot.store.db import Database
 from bot.store.tables import (
     analytics_days,
@@ -29,6 +48,26 @@ from bot.store.tables import (
 )
 
 COUNTS = ("messages", "thread_messages", "reactions")
+# The range the sweep keeps: the dashboard's and /stats' default, the last 30 days.
+KEPT_DAYS = 30
+
+
+def steady_total(
+    joined: ColumnElement[int | None],
+    left: ColumnElement[int | None],
+    first: int,
+    total: ColumnElement[int],
+) -> ColumnElement[int | None]:
+    """Return a member's kept total if present every day from ``first`` on, -1 if never, NULL.
+
+    As the triggers of migration ``0029_analytics_steady_totals`` write it: -1 for no stay or
+    a leave before ``first``; the total for a join by ``first`` and no leave; NULL otherwise.
+    """
+    return case(
+        (or_(joined.is_(None), and_(left.is_not(None), left < first)), -1),
+        (and_(joined <= first, left.is_(None)), total),
+        else_=null(),
+    )
 
 
 async def _totals(
@@ -119,6 +158,7 @@ async def keep(db: Database, community_id: int, first: date, last: date) -> None
                         *COUNTS,
                         "joined_ordinal",
                         "left_ordinal",
+                        "steady_total",
                     ],
                     select(
                         t.community_id,
@@ -128,6 +168,13 @@ async def keep(db: Database, community_id: int, first: date, last: date) -> None
                         *(func.coalesce(summed.c[c], 0) for c in COUNTS),
                         t.joined_ordinal,
                         t.left_ordinal,
+                        steady_total(
+                            t.joined_ordinal,
+                            t.left_ordinal,
+                            start,
+                            func.coalesce(summed.c.messages, 0)
+                            + func.coalesce(summed.c.reactions, 0),
+                        ),
                     )
                     .select_from(
                         analytics_member_totals.outerjoin(summed, summed.c.member_id == t.member_id)
@@ -144,3 +191,18 @@ async def forget(conn: AsyncConnection, community_id: int) -> None:
     """Drop every kept range of a community."""
     for table in (analytics_range_members, analytics_ranges):
         await conn.execute(delete(table).where(table.c.community_id == community_id))
+
+
+async def sweep(
+    db: Database, clock: Clock, zones: Mapping[int, ZoneInfo], days: int = KEPT_DAYS
+) -> None:
+    """Keep each community's range of its last ``days`` days before today, in its zone.
+
+    Run every minute or so by the scheduler, it makes the day's range shortly after each
+    community's local midnight (and again after a late message changed a closed day), so the
+    dashboard's default range (the last 30 days, today included) finds it kept.
+    """
+    now = clock.now()
+    for community_id, zone in zones.items():
+        today = now.astimezone(zone).date()
+        await keep(db, community_id, today - timedelta(days=days - 1), today - timedelta(days=1))

@@ -5,18 +5,24 @@ stay as kept in ``analytics_member_totals`` is their stay at the range's end. Ea
 score parts are summed in the database (the member-day sums from a covering index, the Q&A,
 lecture and kudos counts grouped by member), and the score U = (I + D + C) / T with them, so a
 page sorts, cuts, counts and buckets there and reads O(top-N) rows, never O(members x days).
+The engagement page's counts are in ``_spread`` (and ``_steady`` with a range kept); the
+members list over every member is here.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import json
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
+    CompoundSelect,
     Float,
     FromClause,
     Select,
@@ -34,8 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.cogs.analytics import _rules as rules
-from bot.cogs.analytics._figures import Bucket, MemberSort, Segment
+from bot.cogs.analytics._figures import MemberSort, Segment
 from bot.cogs.analytics._pages import fetch
 from bot.cogs.analytics._people import KUDOS
 from bot.store.tables import (
@@ -82,7 +87,7 @@ def _one_of(member: Any, name: str) -> list[Any]:
     ]
 
 
-def _extras(
+def extras(
     community_id: int, since: datetime, until: datetime, members: Sequence[int] | None
 ) -> Subquery:
     """Return Q&A answers, accepted answers, lectures attended and kudos per member."""
@@ -116,6 +121,23 @@ def _extras(
     if members is not None:
         summed = summed.where(c.member_id.in_(members))
     return summed.subquery()
+
+
+def days_present(
+    joined: ColumnElement[Any], left: ColumnElement[Any], start: date, end: date
+) -> ColumnElement[int]:
+    """Return T of a stay over ``start``..``end`` (0 or less when absent), as a column."""
+    first, last = start.toordinal(), end.toordinal()
+    return (
+        case((and_(left.is_not(None), left < last), left), else_=literal(last))
+        - case((joined > first, joined), else_=literal(first))
+        + 1
+    )
+
+
+def score_of(total: ColumnElement[Any], present: ColumnElement[Any]) -> ColumnElement[float]:
+    """Return U = total / T as a column (0.0 for a member never present), a float division."""
+    return case((present > 0, cast(total, Float) / cast(present, Float)), else_=literal(0.0, Float))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +177,14 @@ def scoring(
     members: Sequence[int] | None = None,
     *,
     kept: date | None = None,
+    among: Select[Any] | CompoundSelect[Any] | None = None,
 ) -> Scoring:
     """Return the score columns of every member with a kept stay (or only ``members``).
 
     With ``kept``, the member sums from ``start`` to ``kept`` and the stays come from the
     range kept for them (``_ranges.keep``, one row per member) and only the member days after
-    it are summed here; without, the stays come from the member totals.
+    it are summed here; without, the stays come from the member totals. ``among`` (a query of
+    member ids) limits the stays read, not the sums beside them.
     """
     d = analytics_member_days.c
     live = (
@@ -180,23 +204,13 @@ def scoring(
     if members is not None:
         live = live.where(d.member_id.in_(members))
     days_of = live.subquery()
-    extra = _extras(community_id, since, until, members)
+    extra = extras(community_id, since, until, members)
     k = analytics_range_members.c
     t = analytics_member_totals.c
     # With a kept range, its rows hold every member's stay: the range alone is read.
     stay = t if kept is None else k
-    first, last = start.toordinal(), end.toordinal()
-    present = (
-        case(
-            (
-                and_(stay.left_ordinal.is_not(None), stay.left_ordinal < last),
-                stay.left_ordinal,
-            ),
-            else_=literal(last),
-        )
-        - case((stay.joined_ordinal > first, stay.joined_ordinal), else_=literal(first))
-        + 1
-    )
+    first = start.toordinal()
+    present = days_present(stay.joined_ordinal, stay.left_ordinal, start, end)
 
     def summed(name: str) -> ColumnElement[Any]:
         value = func.coalesce(days_of.c[name], 0)
@@ -218,15 +232,16 @@ def scoring(
         + counts["attended"]
         + counts["kudos"]
     )
-    score = case(
-        (present > 0, cast(total, Float) / cast(present, Float)), else_=literal(0.0, Float)
-    )
+    score = score_of(total, present)
     table = analytics_member_totals if kept is None else analytics_range_members
     rows = [stay.community_id == community_id, stay.joined_ordinal.is_not(None)]
     if kept is not None:
         rows += [k.first_ordinal == first, k.last_ordinal == kept.toordinal()]
     if members is not None:
         rows.append(stay.member_id.in_(members))
+    if among is not None:
+        rows.append(stay.member_id.in_(among))
+    steady = {} if kept is None else {"steady_total": k.steady_total}
     return Scoring(
         table=table,
         joined=(
@@ -241,7 +256,8 @@ def scoring(
             "score": score,
             "joined_ordinal": stay.joined_ordinal,
             "left_ordinal": stay.left_ordinal,
-        },
+        }
+        | steady,
     )
 
 
@@ -254,9 +270,10 @@ def scores(
     members: Sequence[int] | None = None,
     *,
     kept: date | None = None,
+    among: Select[Any] | CompoundSelect[Any] | None = None,
 ) -> Subquery:
     """Return every member with a kept stay (or only ``members``): parts, days and score."""
-    found = scoring(community_id, start, end, since, until, members, kept=kept)
+    found = scoring(community_id, start, end, since, until, members, kept=kept, among=among)
     return (
         select(
             found.member_id.label("member_id"),
@@ -290,162 +307,20 @@ def ranked(row: Any) -> Ranked:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Spread:
-    """The engagement page's figures over the members present in the range."""
+def member_list(conn: AsyncConnection, members: AbstractSet[int]) -> Select[Any]:
+    """Return a query of ``members`` sent as one parameter (a JSON array, or an array).
 
-    population: int
-    mean: float
-    distribution: tuple[Bucket, ...]
-    most: list[Ranked]
-    least: list[Ranked]
-    paying_present: int
-
-
-def _at_least(score: ColumnElement[float], n: int) -> ColumnElement[int]:
-    """Return 1 if a score is at least ``rules.SCORE_EDGES[n]``, else 0.
-
-    Summed over the edges after the first, it is the score's bucket (``rules.bucket_index``).
+    Thousands of members as an ``IN`` list cost SQLAlchemy a bound parameter each, made and
+    rendered per request (tens of milliseconds for the paying members of a big community).
     """
-    return case((score >= rules.SCORE_EDGES[n], 1), else_=0)
-
-
-async def _paying_present(
-    conn: AsyncConnection, community_id: int, start: date, end: date, paying: set[int]
-) -> int:
-    """Count the ``paying`` members present in the range (their kept stays), a chunk at a time."""
-    t = analytics_member_totals.c
-    first, last = start.toordinal(), end.toordinal()
-    chosen = sorted(paying)
-    found = 0
-    for n in range(0, len(chosen), PAYING_IN_LIMIT):
-        found += int(
-            await conn.scalar(
-                select(func.count()).where(
-                    t.community_id == community_id,
-                    t.member_id.in_(chosen[n : n + PAYING_IN_LIMIT]),
-                    t.joined_ordinal <= last,
-                    or_(t.left_ordinal.is_(None), t.left_ordinal >= first),
-                )
-            )
-            or 0
+    ids = sorted(members)
+    if conn.dialect.name == "sqlite":
+        listed = func.json_each(json.dumps(ids)).table_valued("value")
+    else:
+        listed = (
+            func.unnest(literal(ids, ARRAY(BigInteger()))).table_valued("value").render_derived()
         )
-    return found
-
-
-async def spread(
-    conn: AsyncConnection,
-    community_id: int,
-    start: date,
-    end: date,
-    since: datetime,
-    until: datetime,
-    *,
-    top: int,
-    paying: set[int],
-    kept: date | None = None,
-) -> Spread:
-    """Count, average and bucket the scores of members present; take the top and bottom.
-
-    One statement: the database counts members, those at or above each bucket's edge and
-    sums their scores' numerators per days present (a few rows), and sorts out the ``top``
-    highest and lowest; the mean is the exact sum of those numerators over their days,
-    rounded once (``rules.mean_score``).
-    The parts and days are then read for the shown members only.
-    """
-    every = scores(community_id, start, end, since, until, kept=kept)
-    r = every.c
-    total = r.messages + r.reactions + r.answers + r.accepted + r.attended + r.kudos
-    present = (
-        select(r.member_id, total.label("total"), r.days, r.score)
-        .where(r.days > 0)
-        .cte("present_scores")
-    )
-    c = present.c
-    none = cast(literal(None), Float)
-    edges = rules.SCORE_EDGES
-    # One row for every member present: how many, the steady ones' (present every day of the
-    # range) summed numerator, and how many scored at least each bucket's edge, as conditional
-    # sums, not a row per group; only members present part of the range are grouped by days.
-    steady = c.days == (end - start).days + 1
-    zeros = [literal(0).label(f"at_least_{n}") for n in range(1, len(edges))]
-    whole = select(
-        literal(0).label("kind"),
-        literal((end - start).days + 1).label("member_id"),
-        func.count().label("n"),
-        func.coalesce(func.sum(case((steady, c.total), else_=0)), 0).label("total"),
-        none.label("score"),
-        *(
-            func.coalesce(func.sum(_at_least(c.score, n)), 0).label(f"at_least_{n}")
-            for n in range(1, len(edges))
-        ),
-        func.coalesce(func.sum(case((steady, 1), else_=0)), 0).label("steady"),
-    )
-    parted = (
-        select(
-            literal(3).label("kind"),
-            c.days.label("member_id"),
-            func.count().label("n"),
-            func.sum(c.total).label("total"),
-            none.label("score"),
-            *zeros,
-            literal(0).label("steady"),
-        )
-        .where(~steady)
-        .group_by(c.days)
-    )
-    ends = []
-    for kind, order in ((1, [c.score.desc(), c.member_id]), (2, [c.score, c.member_id.desc()])):
-        chosen = select(c.member_id, c.score).order_by(*order).limit(top).subquery()
-        ends.append(
-            select(
-                literal(kind).label("kind"),
-                chosen.c.member_id,
-                literal(0).label("n"),
-                literal(0).label("total"),
-                chosen.c.score,
-                *zeros,
-                literal(0).label("steady"),
-            )
-        )
-    counts: Counter[int] = Counter()
-    sums: Counter[int] = Counter()
-    most: list[int] = []
-    least: list[int] = []
-    population = 0
-    for kind, key, n, summed, _, *at_least, steady_n in await fetch(
-        conn, union_all(whole, parted, *ends)
-    ):
-        if kind == 0:
-            population = int(n)
-            if int(steady_n):
-                sums[int(key)] += int(summed)
-            above = [population, *(int(x) for x in at_least), 0]
-            for bucket in range(len(edges)):
-                counts[bucket] = above[bucket] - above[bucket + 1]
-        elif kind == 3:
-            sums[int(key)] += int(summed)
-        else:
-            (most if kind == 1 else least).append(int(key))
-    shown = sorted({*most, *least})
-    lines: dict[int, Ranked] = {}
-    if shown:
-        chosen_rows = scores(community_id, start, end, since, until, shown, kept=kept)
-        lines = {x.member_id: x for x in map(ranked, await fetch(conn, select(chosen_rows)))}
-    # A union's rows come in no set order: sort the shown members again.
-    most.sort(key=lambda m: (-lines[m].score, m))
-    least.sort(key=lambda m: (lines[m].score, -m))
-    return Spread(
-        population=population,
-        mean=rules.mean_score(sums, population),
-        distribution=tuple(
-            Bucket(edge, edges[n + 1] if n + 1 < len(edges) else None, counts[n])
-            for n, edge in enumerate(edges)
-        ),
-        most=[lines[m] for m in most],
-        least=[lines[m] for m in least],
-        paying_present=await _paying_present(conn, community_id, start, end, paying),
-    )
+    return select(listed.c.value)
 
 
 # --- the members list ------------------------------------------------------------------------
@@ -453,7 +328,6 @@ async def spread(
 SORTABLE = frozenset(
     [MemberSort.ENGAGEMENT, MemberSort.MESSAGES, MemberSort.POINTS, MemberSort.JOINED]
 )
-PAYING_IN_LIMIT = 5000  # above this many paying members, the list is cut in Python
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,7 +347,7 @@ async def listing(
     end: date,
     sort: MemberSort,
     segment: Segment,
-    paying: set[int],
+    paying: AbstractSet[int],
     offset: int,
     limit: int,
     members: Sequence[int] | None = None,
@@ -514,7 +388,7 @@ async def listing(
     else:
         where = {
             Segment.ALL: None,
-            Segment.PAYING: held.c.member_id.in_(sorted(paying)),
+            Segment.PAYING: held.c.member_id.in_(member_list(conn, paying)),
             Segment.ACTIVE: or_(messages > 0, score > 0),
             Segment.INACTIVE: and_(left.is_(None), messages == 0, score == 0),
             Segment.NEW: and_(joined >= first, joined <= last),

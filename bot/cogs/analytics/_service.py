@@ -26,6 +26,7 @@ from bot.cogs.analytics import _ranges as ranges
 from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics import _steady as steady
 from bot.cogs.analytics import _suggestions as suggestions
 from bot.cogs.analytics import _top as top
 from bot.cogs.analytics._figures import (
@@ -85,6 +86,9 @@ class Analytics:
         self._ledgers: VersionedCache[int, revenue_of.Ledger] | None = None
         if versions is not None:
             self._ledgers = VersionedCache(versions, LEDGER_VERSIONS, size=LEDGERS_CACHED)
+        # The members paying at a range's end, per community, with the kept ledger and the
+        # instant they were found from: good while the cache hands out the same ledger.
+        self._paying: dict[int, tuple[revenue_of.Ledger, datetime, frozenset[int]]] = {}
 
     async def _ledger(
         self, conn: AsyncConnection, community_id: int, since: datetime, until: datetime
@@ -97,6 +101,26 @@ class Analytics:
                 community_id, lambda: revenue_of.load(conn, community_id, None)
             )
         return ledger.window(since, until)
+
+    async def _paying_at(
+        self, conn: AsyncConnection, community_id: int, until: datetime
+    ) -> frozenset[int]:
+        """Return the members paying at the end of a range ending at ``until``."""
+        at = until - timedelta(microseconds=1)
+        if self._ledgers is None:
+            ledger = await self._ledger(conn, community_id, until, until)
+            return frozenset(revenue_of.paying_members(ledger, at))
+        whole = await self._ledgers.get(
+            community_id, lambda: revenue_of.load(conn, community_id, None)
+        )
+        kept = self._paying.get(community_id)
+        if kept is not None and kept[0] is whole and kept[1] == at:
+            return kept[2]
+        paying = frozenset(revenue_of.paying_members(whole.window(until, until), at))
+        if len(self._paying) >= LEDGERS_CACHED:
+            self._paying.clear()
+        self._paying[community_id] = (whole, at, paying)
+        return paying
 
     async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
         """Return the headline cards and their sparklines."""
@@ -273,9 +297,8 @@ class Analytics:
         since, until = rules.window(start, end, zone)
         kept = await self._keep_closed_days(community_id, start, end, zone)
         async with self.db.read() as conn:
-            ledger = await self._ledger(conn, community_id, until, until)
-            paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
-            found = await ranked.spread(
+            paying = await self._paying_at(conn, community_id, until)
+            found = await steady.spread(
                 conn, community_id, start, end, since, until, top=TOP, paying=paying, kept=kept
             )
             names = await pages.names_of(
@@ -512,41 +535,39 @@ class Analytics:
         if until > self.clock.now() and not search.strip() and sort in ranked.SORTABLE:
             kept = await self._keep_closed_days(community_id, start, end, zone)
             async with self.db.read() as conn:
-                ledger = await self._ledger(conn, community_id, until, until)
-                paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
-                if segment is not Segment.PAYING or len(paying) <= ranked.PAYING_IN_LIMIT:
-                    found = await top.listing(
-                        conn,
-                        community_id,
-                        start,
-                        end,
-                        since,
-                        until,
-                        kept=kept,
-                        sort=sort,
-                        segment=segment,
-                        paying=paying,
-                        offset=offset,
-                        limit=limit,
-                    )
-                    names = await pages.names_of(conn, [r.member_id for r, _, _ in found.rows])
-                    return Members(
-                        total=found.total,
-                        rows=tuple(
-                            MemberRow(
-                                member_id=r.member_id,
-                                name=names.get(r.member_id, ""),
-                                platforms=platforms,
-                                joined=r.joined,
-                                left=r.left,
-                                messages=r.messages,
-                                points=points,
-                                paying=r.member_id in paying,
-                                score=r.score,
-                            )
-                            for r, points, platforms in found.rows
-                        ),
-                    )
+                paying = await self._paying_at(conn, community_id, until)
+                found = await top.listing(
+                    conn,
+                    community_id,
+                    start,
+                    end,
+                    since,
+                    until,
+                    kept=kept,
+                    sort=sort,
+                    segment=segment,
+                    paying=paying,
+                    offset=offset,
+                    limit=limit,
+                )
+                names = await pages.names_of(conn, [r.member_id for r, _, _ in found.rows])
+                return Members(
+                    total=found.total,
+                    rows=tuple(
+                        MemberRow(
+                            member_id=r.member_id,
+                            name=names.get(r.member_id, ""),
+                            platforms=platforms,
+                            joined=r.joined,
+                            left=r.left,
+                            messages=r.messages,
+                            points=points,
+                            paying=r.member_id in paying,
+                            score=r.score,
+                        )
+                        for r, points, platforms in found.rows
+                    ),
+                )
         return await self._members_of_rows(
             community_id, start, end, zone, search, sort, segment, offset, limit
         )

@@ -10,9 +10,9 @@ from sqlalchemy import Float, literal, select
 
 from bot.cogs import analytics
 from bot.cogs.analytics import Money
-from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _service as service_module
+from bot.cogs.analytics import _spread as spread_of
 from bot.core.cohort import Cohort
 from tests._sql import queries, statements
 from tests.cogs.analytics.world import END, NY, START
@@ -42,7 +42,7 @@ async def test_the_database_buckets_scores_as_python_does(world: Cohort, score: 
     value = literal(score, Float)
     edges = range(1, len(rules.SCORE_EDGES))
     async with world.db.read() as conn:
-        found = await conn.scalar(select(sum(ranked._at_least(value, n) for n in edges)))
+        found = await conn.scalar(select(sum(spread_of._at_least(value, n) for n in edges)))
     assert found == rules.bucket_index(score)
 
 

@@ -17,6 +17,7 @@ from bot.cogs.analytics import (
     Recommender,
     Segment,
 )
+from bot.cogs.analytics import _ranges as ranges
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.identity import Caller
@@ -230,3 +231,42 @@ async def test_messages_today_leave_the_kept_range_and_its_stays_alone(
     assert not any("INSERT INTO analytics_range_members" in sql for sql in seen)
     assert await kept_ranges(world) == [(START, END - timedelta(days=1))]
     assert kept == await plain(world, monkeypatch)
+
+
+async def test_the_sweep_keeps_the_default_range_after_local_midnight(
+    world: Cohort, clock: ManualClock
+) -> None:
+    """The scheduled job makes the day's range, so the first page of the day only reads it."""
+    assert any(job.id == "analytics.ranges" for job in world.jobs)
+    clock.advance(ny(2026, 11, 4, 0, 1) - clock.now())  # a minute after midnight in New York
+    today = date(2026, 11, 4)
+    first = today - timedelta(days=ranges.KEPT_DAYS - 1)
+    await sweep(world)
+    assert await kept_ranges(world) == [(first, today - timedelta(days=1))]
+    cid = world.communities["demo"].id
+    with statements(world.db) as seen:
+        await analytics.service_of(world).engagement(cid, first, today, NY)
+    assert not any("INSERT INTO analytics_range_members" in sql for sql in seen)
+    await sweep(world)  # nothing changed: the range is still good, not made again
+    assert await kept_ranges(world) == [(first, today - timedelta(days=1))]
+
+
+async def test_a_range_changed_by_a_late_message_is_made_again_by_the_sweep(
+    world: Cohort, clock: ManualClock
+) -> None:
+    await sweep(world)
+    await late_message(world, clock)
+    with statements(world.db) as seen:
+        await sweep(world)
+    assert any("INSERT INTO analytics_range_members" in sql for sql in seen)
+    cid = world.communities["demo"].id
+    first = END - timedelta(days=ranges.KEPT_DAYS - 1)
+    with statements(world.db) as seen:
+        await analytics.service_of(world).engagement(cid, first, END, NY)
+    assert not any("INSERT INTO analytics_range_members" in sql for sql in seen)
+
+
+async def sweep(bot: Cohort) -> None:
+    """Run the scheduled job keeping the ranges, as the scheduler would."""
+    job = next(job for job in bot.jobs if job.id == "analytics.ranges")
+    await job.run()
