@@ -28,6 +28,7 @@ from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _suggestions as suggestions
 from bot.cogs.analytics import _top as top
+from bot.cogs.analytics import _weeks as weeks_of
 from bot.cogs.analytics._figures import (
     Activity,
     ActivityDay,
@@ -224,8 +225,13 @@ class Analytics:
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Retention:
         """Return the weekly cohorts that joined in the range and their activity since."""
+        kept = await weeks_of.keep(
+            self.db,
+            community_id,
+            weeks_of.closed_weeks(start, end, rules.local_day(self.clock.now(), zone)),
+        )
         async with self.db.read() as conn:
-            found = await people.cohorts(conn, community_id, start, end)
+            found = await people.cohorts(conn, community_id, start, end, kept=kept)
         return Retention(
             start=start,
             end=end,
