@@ -21,6 +21,8 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    distinct,
+    exists,
     extract,
     func,
     literal,
@@ -33,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import GrowthDay
 from bot.cogs.analytics._pages import fetch, fetch_scalars, present_at
+from bot.core.platforms import PlatformName
 from bot.store.tables import analytics_member_totals, analytics_presence
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -222,15 +225,19 @@ async def growth(
         total = (await _present(conn, community_id, until, ()))[0]
         together = await _members(conn, community_id, since, until, spans, total)
         return Growth((), {}, together.days(span, ""), total, 0)
-    names = tuple(
-        sorted(
-            str(x)
-            for x in await fetch_scalars(
-                conn, select(p.platform).where(p.community_id == community_id).distinct()
+    counted = await _present_now(conn, community_id, until)
+    if counted is None:
+        names = tuple(
+            sorted(
+                str(x)
+                for x in await fetch_scalars(
+                    conn, select(p.platform).where(p.community_id == community_id).distinct()
+                )
             )
         )
-    )
-    total, linked, accounts_present = await _present(conn, community_id, until, names)
+        total, linked, accounts_present = await _present(conn, community_id, until, names)
+    else:
+        names, total, linked, accounts_present = counted
     mine = and_(p.community_id == community_id, p.joined_at < until)
     accounts = await _moves(
         conn, p.platform, p.joined_at, p.left_at, mine, (since, until), spans, accounts_present
@@ -249,6 +256,59 @@ async def growth(
         members_total=total,
         linked_members=linked,
     )
+
+
+async def _present_now(
+    conn: AsyncConnection, community_id: int, at: datetime
+) -> tuple[tuple[str, ...], int, int, dict[str, int]] | None:
+    """Return the platforms and ``_present``'s counts when every account with no leave is present.
+
+    With no account joining or leaving at or after ``at`` (a range reaching now: two index
+    probes), the accounts present at ``at`` are those with no leave, read flat in the order of
+    the index on (community, leave, member, platform): counted per platform, and as distinct
+    members and distinct (member, platform) pairs. With two platforms at most, a member is on
+    two exactly when they make two pairs, so the linked members are the pairs less the
+    members. The platforms are those of the present accounts and of the accounts that left.
+    None (count as ``_present`` does) when an account joins or leaves at or after ``at``, when
+    a platform is not one Cohort knows, or when the community has more than two.
+    """
+    p = analytics_presence.c
+    mine = p.community_id == community_id
+    later = await conn.scalar(
+        select(
+            or_(
+                exists().where(mine, p.joined_at >= at),
+                exists().where(mine, p.left_at >= at),
+            )
+        )
+    )
+    if later:
+        return None
+    known = tuple(name.value for name in PlatformName)
+    row = (
+        await conn.execute(
+            select(
+                func.count(), *(func.sum(case((p.platform == name, 1), else_=0)) for name in known)
+            ).where(mine, p.left_at.is_(None))
+        )
+    ).one()
+    per = {name: int(n or 0) for name, n in zip(known, row[1:], strict=True)}
+    if int(row[0]) != sum(per.values()):
+        return None
+    gone = await fetch_scalars(
+        conn, select(p.platform).where(mine, p.left_at.is_not(None)).distinct()
+    )
+    names = tuple(sorted({name for name, n in per.items() if n} | {str(x) for x in gone}))
+    if len(names) > 2 or not set(names) <= set(known):
+        return None
+    pairs = select(p.member_id, p.platform).where(mine, p.left_at.is_(None)).distinct().subquery()
+    both = (
+        await conn.execute(
+            select(func.count(), func.count(distinct(pairs.c.member_id))).select_from(pairs)
+        )
+    ).one()
+    members = int(both[1])
+    return names, members, int(both[0]) - members, {name: per[name] for name in names}
 
 
 async def _present(
