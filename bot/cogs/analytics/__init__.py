@@ -111,7 +111,8 @@ __all__ = [
 def service_of(cohort: Cohort) -> Analytics:
     """Return an analytics service reading a bot's store, its revenue ledgers kept in memory."""
     costs = {c.id: c.config.analytics.cost for c in cohort.communities.values()}
-    return Analytics(cohort.db, cohort.clock, costs=costs, versions=cohort.versions)
+    zones = {c.id: c.tz for c in cohort.communities.values()}
+    return Analytics(cohort.db, cohort.clock, costs=costs, versions=cohort.versions, zones=zones)
 
 
 def setup(cohort: Cohort) -> None:

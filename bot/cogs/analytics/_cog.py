@@ -78,9 +78,10 @@ class AnalyticsCog:
         self.cohort = cohort
 
     def service(self, community: Community) -> Analytics:
-        """Return the service with the community's engagement cost."""
+        """Return the service with the community's engagement cost and zone."""
         costs = {community.id: community.config.analytics.cost}
-        return Analytics(self.cohort.db, self.cohort.clock, costs=costs)
+        zones = {community.id: community.tz}
+        return Analytics(self.cohort.db, self.cohort.clock, costs=costs, zones=zones)
 
     def commands(self) -> tuple[CommandSpec, ...]:
         """Return the analytics commands."""

@@ -210,9 +210,10 @@ async def growth(
 
     A member joins with their first account and leaves with their last (a member with one
     account still present has not left); an account that joined after the range is not seen.
-    Without ``platforms``, only the members (no platforms, no linked members: the overview);
-    with ``present_now`` too (the range reaches now), the members present at its end are those
-    whose kept stay has no leave (``analytics_member_totals``), not counted from every account.
+    Without ``platforms``, only the members (no platforms, no linked members: the overview).
+    With ``present_now`` (the range reaches now; the growth page also asks it in the
+    community's zone, the stays' zone), the members present, joined and gone per day are
+    counted from the kept stays (``analytics_member_totals``), not folded from every account.
     """
     since, until = rules.window(start, end, zone)
     spans = offsets(since, until, zone)
@@ -242,7 +243,11 @@ async def growth(
     accounts = await _moves(
         conn, p.platform, p.joined_at, p.left_at, mine, (since, until), spans, accounts_present
     )
-    together = await _members(conn, community_id, since, until, spans, total)
+    members = (
+        await _kept_stays(conn, community_id, start, end)
+        if present_now
+        else await _members(conn, community_id, since, until, spans, total)
+    )
     per_platform: dict[tuple[date, str], GrowthDay] = {}
     for platform in names:
         moves = accounts.get(platform, Moves())
@@ -252,7 +257,7 @@ async def growth(
     return Growth(
         platforms=names,
         per_platform=per_platform,
-        together=together.days(span, ""),
+        together=members.days(span, ""),
         members_total=total,
         linked_members=linked,
     )

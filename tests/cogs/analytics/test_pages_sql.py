@@ -163,3 +163,22 @@ async def test_the_overview_counts_questions_and_mrr_as_their_pages_do(
     assert overview.mrr  # the fixture's subscriptions pay in every range
     read = [sql for sql in queries(seen) if "FROM qa_questions" in sql]
     assert not any("first_answer_at" in sql for sql in read)  # no row per question
+
+
+@pytest.mark.parametrize(
+    ("zones", "folded"),
+    [
+        (True, False),  # the community's zone known and asked: the kept stays
+        (False, True),  # not known: every mover's accounts folded
+    ],
+)
+async def test_growth_reaching_now_counts_members_from_the_kept_stays_in_their_zone(
+    world: Cohort, zones: bool, folded: bool
+) -> None:
+    cid = world.communities["demo"].id
+    svc = analytics.Analytics(world.db, world.clock, zones={cid: NY} if zones else None)
+    with statements(world.db) as seen:
+        page = await svc.growth(cid, START, END, NY)
+    assert page == await analytics.Analytics(world.db, world.clock).growth(cid, START, END, NY)
+    # The movers' stays folded from presence: a leave only when every account has one.
+    assert any("count(analytics_presence.left_at)" in sql for sql in seen) is folded
