@@ -270,12 +270,14 @@ async def _present_now(
 
     With no account joining or leaving at or after ``at`` (a range reaching now: two index
     probes), the accounts present at ``at`` are those with no leave, read flat in the order of
-    the index on (community, leave, member, platform): counted per platform, and as distinct
-    members and distinct (member, platform) pairs. With two platforms at most, a member is on
-    two exactly when they make two pairs, so the linked members are the pairs less the
-    members. The platforms are those of the present accounts and of the accounts that left.
-    None (count as ``_present`` does) when an account joins or leaves at or after ``at``, when
-    a platform is not one Cohort knows, or when the community has more than two.
+    the index on (community, leave, member, platform): counted, per platform, and as distinct
+    members (the index's order makes that count a stream, not a sort). When there are as many
+    members as accounts, nobody has two and nobody is linked. Otherwise, with two platforms at
+    most, a member is on two exactly when they make two distinct (member, platform) pairs, so
+    the linked members are the pairs (counted in index order) less the members. The platforms
+    are those of the present accounts and of the accounts that left. None (count as
+    ``_present`` does) when an account joins or leaves at or after ``at``, when a platform is
+    not one Cohort knows, or when the community has more than two.
     """
     p = analytics_presence.c
     mine = p.community_id == community_id
@@ -290,30 +292,32 @@ async def _present_now(
     if later:
         return None
     known = tuple(name.value for name in PlatformName)
+    here = (mine, p.left_at.is_(None))
     row = (
         await conn.execute(
             select(
                 func.count(), *(func.sum(case((p.platform == name, 1), else_=0)) for name in known)
-            ).where(mine, p.left_at.is_(None))
+            ).where(*here)
         )
     ).one()
+    accounts = int(row[0])
     per = {name: int(n or 0) for name, n in zip(known, row[1:], strict=True)}
-    if int(row[0]) != sum(per.values()):
+    if accounts != sum(per.values()):
         return None
+    # Alone in its statement, the distinct count streams in index order (beside the sums it
+    # sorts every member id).
+    members = int(await conn.scalar(select(func.count(distinct(p.member_id))).where(*here)) or 0)
     gone = await fetch_scalars(
         conn, select(p.platform).where(mine, p.left_at.is_not(None)).distinct()
     )
     names = tuple(sorted({name for name, n in per.items() if n} | {str(x) for x in gone}))
     if len(names) > 2 or not set(names) <= set(known):
         return None
-    pairs = select(p.member_id, p.platform).where(mine, p.left_at.is_(None)).distinct().subquery()
-    both = (
-        await conn.execute(
-            select(func.count(), func.count(distinct(pairs.c.member_id))).select_from(pairs)
-        )
-    ).one()
-    members = int(both[1])
-    return names, members, int(both[0]) - members, {name: per[name] for name in names}
+    linked = 0
+    if accounts != members:
+        pairs = select(p.member_id, p.platform).where(*here).distinct().subquery()
+        linked = int(await conn.scalar(select(func.count()).select_from(pairs)) or 0) - members
+    return names, members, linked, {name: per[name] for name in names}
 
 
 async def _present(

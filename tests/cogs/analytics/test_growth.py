@@ -204,3 +204,17 @@ async def test_present_and_linked_members_equal_the_plain_count(
     last = {row.platform: row.total for row in page.days if row.day == end and row.platform}
     assert last == per
     assert linked == 1  # ana, on Discord and Telegram
+
+
+async def test_with_nobody_linked_the_present_members_equal_the_plain_count(
+    cohort: Cohort, clock: ManualClock
+) -> None:
+    """One account a member: as many members as accounts, nobody linked, no pairs counted."""
+    await play(cohort, clock)
+    cid = cohort.communities["demo"].id
+    end = clock.now().date()
+    page = await analytics.service_of(cohort).growth(cid, end - timedelta(days=29), end, NY)
+    total, linked, per = await plain_present(cohort, cid, window(end, end, NY)[1])
+    assert (page.members_total, page.linked_members, linked) == (total, 0, 0)
+    assert {row.platform: row.total for row in page.days if row.day == end and row.platform} == per
+    assert total > 0
