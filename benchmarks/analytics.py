@@ -331,9 +331,15 @@ async def time_pages(path: Path, runs: int, only: tuple[str, ...] = ()) -> None:
     """Print p50/p99 of every page (of those whose names start with one of ``only``)."""
     db = Database(f"sqlite+aiosqlite:///{path}")
     clock = ManualClock(NOW)
-    # As the dashboard holds it: the revenue ledger kept in memory (read once, at the warm-up);
-    # ``uncached`` reads the range's part of it per request, as /stats and the report do.
-    service = Analytics(db, clock, versions=Versions(db, clock, staleness=timedelta(seconds=1)))
+    # As the dashboard holds it: the revenue ledger kept in memory (read once, at the warm-up),
+    # the community's zone known; ``uncached`` reads the range's part of the ledger per
+    # request, as /stats and the report do.
+    service = Analytics(
+        db,
+        clock,
+        versions=Versions(db, clock, staleness=timedelta(seconds=1)),
+        zones={1: ZONE},
+    )
     uncached = Analytics(db, clock)
     end = NOW.astimezone(ZONE).date()
     month = end - timedelta(days=29)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -1102,4 +1103,20 @@ analytics_range_members = Table(
     # of the range (steady_total NULL), read per request.
     Index("ix_analytics_range_members_steady", *STEADY_INDEX),
     sqlite_with_rowid=False,
+)
+
+# Weeks' member activity on closed days kept for the retention page (``_weeks.py``): per
+# community and week, the last day kept, the day totals it was made from and the members active
+# on its kept days as a bit set (bit i of the little-endian integer: member i).
+analytics_weeks = Table(
+    "analytics_weeks",
+    metadata,
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+    Column("week_ordinal", Integer(), primary_key=True),
+    Column("last_ordinal", Integer(), nullable=False),
+    Column("messages", BigInteger(), nullable=False),
+    Column("thread_messages", BigInteger(), nullable=False),
+    Column("reactions", BigInteger(), nullable=False),
+    Column("active", BigInteger(), nullable=False),
+    Column("members", LargeBinary(), nullable=False),
 )

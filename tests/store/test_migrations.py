@@ -19,6 +19,7 @@ from bot.store.db import MIGRATIONS, Database, alembic_config, head_revision
 from bot.store.tables import (
     analytics_member_days,
     analytics_ranges,
+    analytics_weeks,
     communities,
     is_search_index,
     members,
@@ -231,8 +232,9 @@ async def test_processes_that_start_together_migrate_an_empty_database_once(
 async def test_member_days_keyed_by_day_keep_their_rows_and_triggers(db: Database) -> None:
     # 0032 keys the member days by (community, day, member) and indexes them by member without
     # the counts, so a message's update changes no index; SQLite makes the table again
-    # (WITHOUT ROWID), which drops its triggers: the range triggers of 0025 must be back.
-    await db.upgrade("0028_analytics_range_ordinals")
+    # (WITHOUT ROWID), which drops its triggers: the range triggers of 0025 and the week
+    # triggers of 0030 must be back.
+    await db.upgrade("0031_member_search")
     days = [
         {"member": m, "day": date(2026, 11, d), "n": 10 * m + d} for m in (1, 2) for d in (3, 4)
     ]
@@ -254,6 +256,13 @@ async def test_member_days_keyed_by_day_keep_their_rows_and_triggers(db: Databas
                 " messages, thread_messages, reactions, active) VALUES (1, 1, 2, 0, 0, 0, 0)"
             )
         )
+        await conn.execute(
+            text(
+                "INSERT INTO analytics_weeks (community_id, week_ordinal, last_ordinal, messages,"
+                " thread_messages, reactions, active, members) VALUES (1, :w, :w, 0, 0, 0, 2, :m)"
+            ),
+            {"w": date(2026, 11, 2).toordinal(), "m": b"\x06"},  # the Monday of 3 and 4 Nov
+        )
     await db.upgrade()
     d = analytics_member_days.c
     async with db.read() as conn:
@@ -266,7 +275,8 @@ async def test_member_days_keyed_by_day_keep_their_rows_and_triggers(db: Databas
         )
     assert sorted(kept) == sorted((r["member"], r["day"], r["n"]) for r in days)
     assert shape == (["community_id", "day", "member_id"], [["community_id", "member_id", "day"]])
-    async with db.write() as conn:  # a member-day row gone drops the community's kept ranges
+    async with db.write() as conn:  # a member-day row gone drops the kept ranges and its week
         await conn.execute(delete(analytics_member_days).where(d.member_id == 2))
     async with db.read() as conn:
         assert await conn.scalar(select(func.count()).select_from(analytics_ranges)) == 0
+        assert await conn.scalar(select(func.count()).select_from(analytics_weeks)) == 0

@@ -115,14 +115,15 @@ __all__ = [
 def service_of(cohort: Cohort) -> Analytics:
     """Return an analytics service reading a bot's store, its revenue ledgers kept in memory."""
     costs = {c.id: c.config.analytics.cost for c in cohort.communities.values()}
-    return Analytics(cohort.db, cohort.clock, costs=costs, versions=cohort.versions)
+    zones = {c.id: c.tz for c in cohort.communities.values()}
+    return Analytics(cohort.db, cohort.clock, costs=costs, versions=cohort.versions, zones=zones)
 
 
 def setup(cohort: Cohort) -> None:
     """Register /stats and the weekly report; keep the rollups in step with what happens."""
     cohort.i18n.load_dir(Path(__file__).with_name("locales"))
     cohort.privacy.declare(*PRIVACY_HOLDINGS)
-    cog = AnalyticsCog(cohort)
+    cog = AnalyticsCog(cohort, service_of(cohort))
     for spec in cog.commands():
         cohort.command(spec)
     report = WeeklyReport(cohort, cog.analytics)

@@ -73,12 +73,11 @@ def span(start: date, end: date) -> str:
 class AnalyticsCog:
     """Answers /stats."""
 
-    def __init__(self, cohort: Cohort) -> None:
+    def __init__(self, cohort: Cohort, analytics: Analytics) -> None:
         self.cohort = cohort
         # One service for every /stats (and the weekly report): as on the dashboard, each
         # community's revenue ledger stays in memory until what it holds changes.
-        costs = {c.id: c.config.analytics.cost for c in cohort.communities.values()}
-        self.analytics = Analytics(cohort.db, cohort.clock, costs=costs, versions=cohort.versions)
+        self.analytics = analytics
 
     def commands(self) -> tuple[CommandSpec, ...]:
         """Return the analytics commands."""

@@ -21,6 +21,8 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    distinct,
+    exists,
     extract,
     func,
     literal,
@@ -33,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import GrowthDay
 from bot.cogs.analytics._pages import fetch, fetch_scalars, present_at
+from bot.core.platforms import PlatformName
 from bot.store.tables import analytics_member_totals, analytics_presence
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -207,9 +210,10 @@ async def growth(
 
     A member joins with their first account and leaves with their last (a member with one
     account still present has not left); an account that joined after the range is not seen.
-    Without ``platforms``, only the members (no platforms, no linked members: the overview);
-    with ``present_now`` too (the range reaches now), the members present at its end are those
-    whose kept stay has no leave (``analytics_member_totals``), not counted from every account.
+    Without ``platforms``, only the members (no platforms, no linked members: the overview).
+    With ``present_now`` (the range reaches now; the growth page also asks it in the
+    community's zone, the stays' zone), the members present, joined and gone per day are
+    counted from the kept stays (``analytics_member_totals``), not folded from every account.
     """
     since, until = rules.window(start, end, zone)
     spans = offsets(since, until, zone)
@@ -222,20 +226,28 @@ async def growth(
         total = (await _present(conn, community_id, until, ()))[0]
         together = await _members(conn, community_id, since, until, spans, total)
         return Growth((), {}, together.days(span, ""), total, 0)
-    names = tuple(
-        sorted(
-            str(x)
-            for x in await fetch_scalars(
-                conn, select(p.platform).where(p.community_id == community_id).distinct()
+    counted = await _present_now(conn, community_id, until)
+    if counted is None:
+        names = tuple(
+            sorted(
+                str(x)
+                for x in await fetch_scalars(
+                    conn, select(p.platform).where(p.community_id == community_id).distinct()
+                )
             )
         )
-    )
-    total, linked, accounts_present = await _present(conn, community_id, until, names)
+        total, linked, accounts_present = await _present(conn, community_id, until, names)
+    else:
+        names, total, linked, accounts_present = counted
     mine = and_(p.community_id == community_id, p.joined_at < until)
     accounts = await _moves(
         conn, p.platform, p.joined_at, p.left_at, mine, (since, until), spans, accounts_present
     )
-    together = await _members(conn, community_id, since, until, spans, total)
+    members = (
+        await _kept_stays(conn, community_id, start, end)
+        if present_now
+        else await _members(conn, community_id, since, until, spans, total)
+    )
     per_platform: dict[tuple[date, str], GrowthDay] = {}
     for platform in names:
         moves = accounts.get(platform, Moves())
@@ -245,10 +257,67 @@ async def growth(
     return Growth(
         platforms=names,
         per_platform=per_platform,
-        together=together.days(span, ""),
+        together=members.days(span, ""),
         members_total=total,
         linked_members=linked,
     )
+
+
+async def _present_now(
+    conn: AsyncConnection, community_id: int, at: datetime
+) -> tuple[tuple[str, ...], int, int, dict[str, int]] | None:
+    """Return the platforms and ``_present``'s counts when every account with no leave is present.
+
+    With no account joining or leaving at or after ``at`` (a range reaching now: two index
+    probes), the accounts present at ``at`` are those with no leave, read flat in the order of
+    the index on (community, leave, member, platform): counted, per platform, and as distinct
+    members (the index's order makes that count a stream, not a sort). When there are as many
+    members as accounts, nobody has two and nobody is linked. Otherwise, with two platforms at
+    most, a member is on two exactly when they make two distinct (member, platform) pairs, so
+    the linked members are the pairs (counted in index order) less the members. The platforms
+    are those of the present accounts and of the accounts that left. None (count as
+    ``_present`` does) when an account joins or leaves at or after ``at``, when a platform is
+    not one Cohort knows, or when the community has more than two.
+    """
+    p = analytics_presence.c
+    mine = p.community_id == community_id
+    later = await conn.scalar(
+        select(
+            or_(
+                exists().where(mine, p.joined_at >= at),
+                exists().where(mine, p.left_at >= at),
+            )
+        )
+    )
+    if later:
+        return None
+    known = tuple(name.value for name in PlatformName)
+    here = (mine, p.left_at.is_(None))
+    row = (
+        await conn.execute(
+            select(
+                func.count(), *(func.sum(case((p.platform == name, 1), else_=0)) for name in known)
+            ).where(*here)
+        )
+    ).one()
+    accounts = int(row[0])
+    per = {name: int(n or 0) for name, n in zip(known, row[1:], strict=True)}
+    if accounts != sum(per.values()):
+        return None
+    # Alone in its statement, the distinct count streams in index order (beside the sums it
+    # sorts every member id).
+    members = int(await conn.scalar(select(func.count(distinct(p.member_id))).where(*here)) or 0)
+    gone = await fetch_scalars(
+        conn, select(p.platform).where(mine, p.left_at.is_not(None)).distinct()
+    )
+    names = tuple(sorted({name for name, n in per.items() if n} | {str(x) for x in gone}))
+    if len(names) > 2 or not set(names) <= set(known):
+        return None
+    linked = 0
+    if accounts != members:
+        pairs = select(p.member_id, p.platform).where(*here).distinct().subquery()
+        linked = int(await conn.scalar(select(func.count()).select_from(pairs)) or 0) - members
+    return names, members, linked, {name: per[name] for name in names}
 
 
 async def _present(

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, and_, cast, func, literal, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from bot.cogs.analytics import _rules as rules
+from bot.cogs.analytics import _weeks as weeks_of
 from bot.cogs.analytics._pages import Presence, fetch
 from bot.store.tables import (
     analytics_member_days,
@@ -25,8 +26,6 @@ from bot.store.tables import (
 )
 
 IN_LIMIT = 2000  # above this many members, read every member's rows rather than a list's
-JULIAN_DAY_ZERO = 1721424.5  # SQLite's julianday() of the day before 0001-01-01
-EPOCH = date(1970, 1, 1)  # a day PostgreSQL counts from (asyncpg sends 0001-01-01 as -infinity)
 KUDOS = "kudos"  # the points ledger's reason for peer kudos
 
 
@@ -186,64 +185,52 @@ def _joined_in(
     )
 
 
-def _ordinal(conn: AsyncConnection, day: ColumnElement[date]) -> ColumnElement[int]:
-    """Return a date column's day number as ``date.toordinal`` counts (0001-01-01 is 1)."""
-    if conn.dialect.name == "sqlite":
-        return cast(func.julianday(day) - JULIAN_DAY_ZERO, Integer)
-    return cast(day - literal(EPOCH), Integer) + EPOCH.toordinal()
-
-
 async def cohorts(
-    conn: AsyncConnection, community_id: int, start: date, end: date
+    conn: AsyncConnection,
+    community_id: int,
+    start: date,
+    end: date,
+    *,
+    kept: Sequence[tuple[date, date, int]] = (),
 ) -> list[tuple[date, int, tuple[int, ...]]]:
     """Return the weekly cohorts joined from ``start`` to ``end``: size, active each week since.
 
-    The joins are the stays kept in the community's zone (``analytics_member_totals``); the
-    database maps each active day to its week (day numbers: 0001-01-01 was a Monday) and
-    counts members per cohort and week, so the page reads O(weeks²) rows.
+    The joins are the stays kept in the community's zone (``analytics_member_totals``), read
+    as each cohort's members. ``kept`` holds, consecutive from ``start``'s week, (Monday, last
+    day kept, members active up to it as a bit set: ``_weeks.py``); only the days after the
+    last one kept (a week at most) are read as member days. A cohort's members active in a
+    week are the bits its set and the week's have in common.
     """
     t = analytics_member_totals.c
     d = analytics_member_days.c
-    joined = t.joined_ordinal
-    week = joined - (joined - 1) % 7
-    sizes = {
-        int(w): int(n)
-        for w, n in await fetch(
+    joiners: dict[date, list[int]] = defaultdict(list)
+    for joined, members in await fetch(
+        conn,
+        select(t.joined_ordinal, weeks_of.joined_ids(conn, t.member_id))
+        .where(_joined_in(t, community_id, start, end))
+        .group_by(t.joined_ordinal),
+    ):
+        joiners[rules.week_of(date.fromordinal(int(joined)))].extend(weeks_of.parse_ids(members))
+    active = {monday: members for monday, _, members in kept}
+    first_live = kept[-1][1] + timedelta(days=1) if kept else rules.week_of(start)
+    if first_live <= end:
+        live: dict[date, list[int]] = defaultdict(list)
+        for day, members in await fetch(
             conn,
-            select(week, func.count())
-            .where(_joined_in(t, community_id, start, end))
-            .group_by(week),
-        )
-    }
-    # The cohort's days found by member (the member-day key), not every member's days.
-    cohort = analytics_member_totals.alias("cohort")
-    active_in = (
-        select(t.member_id, week.label("week"), ((_ordinal(conn, d.day) - week) // 7).label("k"))
-        .select_from(
-            analytics_member_days.join(
-                analytics_member_totals,
-                and_(t.community_id == d.community_id, t.member_id == d.member_id),
-            )
-        )
-        .where(
-            d.community_id == community_id,
-            d.member_id.in_(
-                select(cohort.c.member_id).where(_joined_in(cohort.c, community_id, start, end))
-            ),
-            d.day >= rules.week_of(start),
-            d.day <= end,
-        )
-        .distinct()
-        .subquery()
-    )
-    a = active_in.c
-    active: dict[int, Counter[int]] = defaultdict(Counter)
-    for w, k, n in await fetch(conn, select(a.week, a.k, func.count()).group_by(a.week, a.k)):
-        active[int(w)][int(k)] = int(n)
+            select(d.day, weeks_of.joined_ids(conn, d.member_id))
+            .where(d.community_id == community_id, d.day >= first_live, d.day <= end)
+            .group_by(d.day),
+        ):
+            live[rules.week_of(day)].extend(weeks_of.parse_ids(members))
+        for monday, members in live.items():
+            active[monday] = active.get(monday, 0) | weeks_of.bits(members)
     final = rules.week_of(end)
     out = []
-    for w in sorted(sizes):
-        monday = date.fromordinal(w)
+    for monday in sorted(joiners):
+        cohort = weeks_of.bits(joiners[monday])
         span = (final - monday).days // 7 + 1
-        out.append((monday, sizes[w], tuple(active[w][k] for k in range(span))))
+        counts = tuple(
+            (cohort & active.get(monday + timedelta(weeks=k), 0)).bit_count() for k in range(span)
+        )
+        out.append((monday, len(joiners[monday]), counts))
     return out

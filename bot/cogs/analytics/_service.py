@@ -29,6 +29,7 @@ from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _steady as steady
 from bot.cogs.analytics import _suggestions as suggestions
 from bot.cogs.analytics import _top as top
+from bot.cogs.analytics import _weeks as weeks_of
 from bot.cogs.analytics._figures import (
     Activity,
     ActivityDay,
@@ -76,11 +77,14 @@ class Analytics:
         *,
         costs: Mapping[int, float] | None = None,
         versions: Versions | None = None,
+        zones: Mapping[int, ZoneInfo] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         # C of the community effect E = S * U / C, per community id (1.0 if not given).
         self.costs: Mapping[int, float] = costs or {}
+        # Each community's zone, the zone its stays are kept in (none given: not known).
+        self.zones: Mapping[int, ZoneInfo] = zones or {}
         # With ``versions``, each community's whole revenue ledger stays in memory until a
         # purchase, a payment or an access source of any community changes.
         self._ledgers: VersionedCache[int, revenue_of.Ledger] | None = None
@@ -165,8 +169,16 @@ class Analytics:
 
     async def growth(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Growth:
         """Return members per day (total, new, left), per platform and all together."""
+        mine = community_id in self.zones and self.zones[community_id].key == zone.key
         async with self.db.read() as conn:
-            found = await growth_of.growth(conn, community_id, start, end, zone)
+            found = await growth_of.growth(
+                conn,
+                community_id,
+                start,
+                end,
+                zone,
+                present_now=mine and rules.window(start, end, zone)[1] > self.clock.now(),
+            )
         rows: list[GrowthDay] = []
         for day in rules.days(start, end):
             rows.append(found.together[day])
@@ -248,8 +260,13 @@ class Analytics:
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Retention:
         """Return the weekly cohorts that joined in the range and their activity since."""
+        kept = await weeks_of.keep(
+            self.db,
+            community_id,
+            weeks_of.closed_weeks(start, end, rules.local_day(self.clock.now(), zone)),
+        )
         async with self.db.read() as conn:
-            found = await people.cohorts(conn, community_id, start, end)
+            found = await people.cohorts(conn, community_id, start, end, kept=kept)
         return Retention(
             start=start,
             end=end,

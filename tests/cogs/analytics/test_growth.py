@@ -166,3 +166,55 @@ async def test_the_overviews_members_equal_the_plain_count(
         sum(row.new for row in together),
         sum(row.left for row in together),
     )
+
+
+async def plain_present(bot: Cohort, cid: int, until: datetime) -> tuple[int, int, dict[str, int]]:
+    """Return the members present at ``until``, those on two platforms, accounts per platform."""
+    p = analytics_presence.c
+    async with bot.db.read() as conn:
+        rows = (
+            await conn.execute(
+                select(p.member_id, p.platform, p.joined_at, p.left_at).where(p.community_id == cid)
+            )
+        ).all()
+    here = [(m, str(pl)) for m, pl, j, g in rows if j < until and (g is None or g >= until)]
+    platforms: dict[int, set[str]] = {}
+    for member_id, platform in here:
+        platforms.setdefault(member_id, set()).add(platform)
+    per = {str(pl): 0 for _, pl, _, _ in rows}
+    for _, platform in here:
+        per[platform] += 1
+    return len(platforms), sum(1 for s in platforms.values() if len(s) > 1), per
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (START, END),  # reaches now: the accounts with no leave, counted flat
+        (date(2026, 10, 30), date(2026, 10, 31)),  # bo leaves later: grouped per member
+    ],
+)
+async def test_present_and_linked_members_equal_the_plain_count(
+    world: Cohort, start: date, end: date
+) -> None:
+    community = world.communities["demo"]
+    page = await analytics.service_of(world).growth(community.id, start, end, NY)
+    total, linked, per = await plain_present(world, community.id, window(start, end, NY)[1])
+    assert (page.members_total, page.linked_members) == (total, linked)
+    last = {row.platform: row.total for row in page.days if row.day == end and row.platform}
+    assert last == per
+    assert linked == 1  # ana, on Discord and Telegram
+
+
+async def test_with_nobody_linked_the_present_members_equal_the_plain_count(
+    cohort: Cohort, clock: ManualClock
+) -> None:
+    """One account a member: as many members as accounts, nobody linked, no pairs counted."""
+    await play(cohort, clock)
+    cid = cohort.communities["demo"].id
+    end = clock.now().date()
+    page = await analytics.service_of(cohort).growth(cid, end - timedelta(days=29), end, NY)
+    total, linked, per = await plain_present(cohort, cid, window(end, end, NY)[1])
+    assert (page.members_total, page.linked_members, linked) == (total, 0, 0)
+    assert {row.platform: row.total for row in page.days if row.day == end and row.platform} == per
+    assert total > 0

@@ -74,16 +74,27 @@ async def test_engagement_reads_a_row_per_bucket_and_shown_member(world: Cohort)
     assert "GROUP BY present_scores.days UNION" in " ".join(spread[0].split())
 
 
-async def test_growth_counts_present_members_without_a_distinct_count(world: Cohort) -> None:
-    """Members present are grouped in index order; the steady ones are not counted apart."""
+async def test_growth_counts_present_accounts_flat_when_none_comes_or_goes_later(
+    world: Cohort,
+) -> None:
+    """No account joins or leaves after the range: those with no leave are counted flat."""
     svc = analytics.service_of(world)
     cid = world.communities["demo"].id
     with statements(world.db) as seen:
         page = await svc.growth(cid, START, END, NY)
     assert page.linked_members == 1  # Ana, on Discord and Telegram
-    assert not any("count(distinct" in sql.lower() for sql in queries(seen))
-    # Linked members come from the per-platform counts, not from comparing platform names.
-    assert not any("max(analytics_presence.platform)" in sql for sql in queries(seen))
+    flat = [" ".join(sql.split()) for sql in queries(seen)]
+    # The platforms come with the counts (no DISTINCT over every account first), the members
+    # and the linked ones from distinct pairs in index order, not grouped per member.
+    assert not any(
+        sql.startswith("SELECT DISTINCT analytics_presence.platform")
+        and "left_at IS NOT NULL" not in sql
+        for sql in flat
+    )
+    assert not any("anon_1.p0 > " in sql for sql in flat)
+    assert any(
+        "FROM (SELECT DISTINCT analytics_presence.member_id AS member_id" in sql for sql in flat
+    )
 
 
 async def test_the_members_list_groups_accounts_without_a_distinct_count(world: Cohort) -> None:
@@ -152,3 +163,22 @@ async def test_the_overview_counts_questions_and_mrr_as_their_pages_do(
     assert overview.mrr  # the fixture's subscriptions pay in every range
     read = [sql for sql in queries(seen) if "FROM qa_questions" in sql]
     assert not any("first_answer_at" in sql for sql in read)  # no row per question
+
+
+@pytest.mark.parametrize(
+    ("zones", "folded"),
+    [
+        (True, False),  # the community's zone known and asked: the kept stays
+        (False, True),  # not known: every mover's accounts folded
+    ],
+)
+async def test_growth_reaching_now_counts_members_from_the_kept_stays_in_their_zone(
+    world: Cohort, zones: bool, folded: bool
+) -> None:
+    cid = world.communities["demo"].id
+    svc = analytics.Analytics(world.db, world.clock, zones={cid: NY} if zones else None)
+    with statements(world.db) as seen:
+        page = await svc.growth(cid, START, END, NY)
+    assert page == await analytics.Analytics(world.db, world.clock).growth(cid, START, END, NY)
+    # The movers' stays folded from presence: a leave only when every account has one.
+    assert any("count(analytics_presence.left_at)" in sql for sql in seen) is folded

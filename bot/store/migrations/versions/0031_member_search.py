@@ -14,7 +14,7 @@ The members list's search scanned every account's display name and username of t
   Python's casefold.
 
 Revision ID: 0031_member_search
-Revises: 0028_analytics_range_ordinals
+Revises: 0030_analytics_weeks
 Create Date: 2026-12-06
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0031_member_search"
-down_revision = "0028_analytics_range_ordinals"
+down_revision = "0030_analytics_weeks"
 branch_labels = None
 depends_on = None
 

@@ -9,10 +9,11 @@ read in order with their counts as the covering index read them, and the only ot
 (community, member, day) for a member's days, holds no count: a message's update changes one
 row and no index. On SQLite the table is ``WITHOUT ROWID`` (stored in key order, no separate
 key index); it is made again and filled, and the triggers on it (``0025_analytics_pages``,
-``0030_analytics_weeks``) are made again as they were. On PostgreSQL the primary key is made again in the new order.
+``0030_analytics_weeks``) are made again as they were. On PostgreSQL the primary key is made
+again in the new order.
 
 Revision ID: 0032_member_days_by_day
-Revises: 0028_analytics_range_ordinals
+Revises: 0031_member_search
 Create Date: 2026-12-06
 """
 
@@ -24,7 +25,7 @@ from alembic import op
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = "0032_member_days_by_day"
-down_revision = "0028_analytics_range_ordinals"
+down_revision = "0031_member_search"
 branch_labels = None
 depends_on = None
 
@@ -33,6 +34,8 @@ COLUMNS = "community_id, member_id, day, messages, thread_messages, reactions"
 BY_DAY = ("community_id", "day", "member_id")
 BY_MEMBER = ("community_id", "member_id", "day")
 SUMS = ("community_id", "day", "member_id", "messages", "thread_messages", "reactions")
+
+
 def _remake_on_sqlite(keys: tuple[str, ...], *, with_rowid: bool) -> None:
     """Make the SQLite table again with primary key ``keys``, its rows and its triggers."""
     op.create_table(
