@@ -10,7 +10,8 @@ on it all. Seeding runs once: a community with members is left alone.
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 
@@ -68,6 +69,20 @@ LECTURES: tuple[str, ...] = (
 )
 
 
+def script_times(now: datetime, tz: ZoneInfo) -> tuple[datetime, timedelta]:
+    """Return when the scripted chat starts and its step, all of it in the week of ``now``.
+
+    ``HISTORY`` before now, ``STEP`` apart; in the first hours of a week (the community's zone)
+    it starts at the week's start instead, the steps shortened to fit, so that this week's
+    leaderboard has them whenever the demo is seeded.
+    """
+    local = now.astimezone(tz)
+    monday = (local - timedelta(days=local.weekday())).date()
+    week_start = datetime.combine(monday, time(), tz).astimezone(UTC)
+    start = max(now - HISTORY, week_start)
+    return start, min(STEP, (now - start) / (len(SCRIPT) + 1))
+
+
 async def seed(config: Config, now: datetime) -> bool:
     """Seed the console community unless it has members; return whether it seeded."""
     clock = ManualClock(now - timedelta(days=PAST_DAYS) - HISTORY)
@@ -90,8 +105,10 @@ async def seed(config: Config, now: datetime) -> bool:
         console = ConsoleAdapter(
             cohort, community, user="alice", out=io.StringIO(), first_id=SEED_IDS
         )
+        start, step = script_times(now, community.tz)
+        clock.advance(max(start - clock.now(), timedelta(0)))
         for who, where, line in SCRIPT:
-            clock.advance(STEP)
+            clock.advance(step)
             for typed in (f"/as {who}", f"/channel {where}", line):
                 await console.handle_line(typed)
         await cohort.dispatcher.drain()

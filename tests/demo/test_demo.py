@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.demo import forget, write_config
+from bot.core.config import load_config
+from bot.demo import forget, seed, write_config
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -46,7 +49,7 @@ def test_the_demo_opens_a_community_with_something_in_it(tmp_path: Path) -> None
     assert "Pro (`pro`) — membership: monthly" in out
     assert "Which model should I try first for classification?" in out  # an open question
     assert "Pandas in practice" in out and "Office hours" in out  # lectures ahead
-    assert "1. Carol" in out  # members with points this week
+    assert re.search(r"^  \d+\. Carol", out, re.M)  # members with points this week
     assert (tmp_path / "demo" / "config.toml").is_file()
     assert (tmp_path / "demo" / "cohort.recommend-demo.npz").is_file()  # trained once
 
@@ -91,3 +94,27 @@ def test_forget_deletes_only_what_the_demo_wrote(tmp_path: Path) -> None:
         (tmp_path / name).write_text("x")
     forget(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 12, 7, 0, 4, tzinfo=UTC),  # four minutes into a week (the demo's zone)
+        datetime(2026, 12, 7, 0, 0, tzinfo=UTC),  # a week's very first instant
+        datetime(2026, 12, 9, 15, 30, tzinfo=UTC),  # mid-week: three hours of chat
+    ],
+    ids=["monday-0004", "monday-0000", "wednesday"],
+)
+async def test_the_seeded_chat_is_on_this_weeks_leaderboard_whenever_seeded(
+    tmp_path: Path, now: datetime
+) -> None:
+    config = load_config(write_config(tmp_path))
+    assert await seed(config, now)
+    week = "w{}-{:02d}".format(*now.isocalendar()[:2])
+    with sqlite3.connect(tmp_path / "cohort.db") as db:
+        ranked = db.execute(
+            "SELECT a.platform_user_id FROM points_period_totals t JOIN accounts a"
+            " ON a.member_id = t.member_id WHERE t.period = ? AND t.total > 0",
+            (week,),
+        ).fetchall()
+    assert {"bob", "carol", "dave", "erin"} <= {who for (who,) in ranked}  # the script's
