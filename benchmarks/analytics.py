@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sqlite3
 import statistics
@@ -331,9 +332,9 @@ async def time_pages(path: Path, runs: int, only: tuple[str, ...] = ()) -> None:
     """Print p50/p99 of every page (of those whose names start with one of ``only``)."""
     db = Database(f"sqlite+aiosqlite:///{path}")
     clock = ManualClock(NOW)
-    # As the dashboard holds it: the revenue ledger kept in memory (read once, at the warm-up),
-    # the community's zone known; ``uncached`` reads the range's part of the ledger per
-    # request, as /stats and the report do.
+    # As the dashboard, /stats and the weekly report hold it: the revenue ledger kept in memory
+    # (read once, at the warm-up), the community's zone known; ``uncached`` reads the ledger
+    # per request, as each of them does once after a purchase, a payment or an access change.
     service = Analytics(
         db,
         clock,
@@ -367,6 +368,7 @@ async def time_pages(path: Path, runs: int, only: tuple[str, ...] = ()) -> None:
     ]
     if only:
         calls = [(name, call) for name, call in calls if name.startswith(only)]
+    gc.freeze()  # as ``cohort run`` does once started (bot/runtime.py)
     try:
         # The scheduled job (``analytics.ranges``) makes the day's kept range after the local
         # midnight, off the request path; timed apart, before the pages' first calls.
