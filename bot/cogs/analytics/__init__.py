@@ -123,7 +123,7 @@ def setup(cohort: Cohort) -> None:
     """Register /stats and the weekly report; keep the rollups in step with what happens."""
     cohort.i18n.load_dir(Path(__file__).with_name("locales"))
     cohort.privacy.declare(*PRIVACY_HOLDINGS)
-    cog = AnalyticsCog(cohort, service_of(cohort))
+    cog = AnalyticsCog(service_of(cohort))
     for spec in cog.commands():
         cohort.command(spec)
     report = WeeklyReport(cohort, cog.analytics)

@@ -10,7 +10,6 @@ from bot.cogs.analytics._figures import Overview
 from bot.cogs.analytics._period import MAX_LENGTH, parse_period
 from bot.cogs.analytics._rules import format_money
 from bot.cogs.analytics._service import Analytics
-from bot.core.cohort import Cohort
 from bot.core.commands import CommandSpec, Option, OptionKind, Permission
 from bot.core.context import Context
 from bot.core.platforms import PlatformName
@@ -73,8 +72,7 @@ def span(start: date, end: date) -> str:
 class AnalyticsCog:
     """Answers /stats."""
 
-    def __init__(self, cohort: Cohort, analytics: Analytics) -> None:
-        self.cohort = cohort
+    def __init__(self, analytics: Analytics) -> None:
         # One service for every /stats (and the weekly report): as on the dashboard, each
         # community's revenue ledger stays in memory until what it holds changes.
         self.analytics = analytics
