@@ -182,6 +182,10 @@ async def names_and_platforms(
     lies within one of them: the database finds the names that may hold it
     (``_candidates``), and the caller's casefold test decides.
     """
+    if "\x00" in needle:
+        # No name holds a NUL: PostgreSQL's text cannot (nor a query's parameter), and FTS5
+        # cannot match one (its query string ends there). Typed into a form, it finds no one.
+        return {}
     a = accounts.c
     query = select(a.member_id, a.platform, a.display_name, a.username).where(
         a.community_id == community_id

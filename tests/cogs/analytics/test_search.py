@@ -253,6 +253,8 @@ async def test_the_indexed_search_finds_what_the_plain_scan_finds(
         ("0%_o", "50%_off\tdeal"),
         ("明 w", "王小明 Wang"),
         ("🎉 p", "🎉 party 🎉"),
+        ("a\x00b", None),  # a NUL, as a form may send it: PostgreSQL refused the query
+        ("\x00", None),
     ],
 )
 async def test_awkward_searches(
