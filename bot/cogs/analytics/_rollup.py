@@ -1,10 +1,10 @@
 """The rollups, kept in step as events arrive and rebuilt from the message log on demand.
 
-Five tables (``bot/store/tables.py``): messages and reactions per UTC hour and channel; what
-each member did per day of the community's zone; the community's totals per day (with its
-distinct active members); each member's totals and first and last active day; each account's
-presence (joined, left). The message path adds to them in the message log's own transaction
-(``GroupCommit.after_insert``), so a message and its counts commit together; a batch of
+Five tables (``bot/store/tables/_analytics.py``): messages and reactions per UTC hour and
+channel; what each member did per day of the community's zone; the community's totals per day
+(with its distinct active members); each member's totals and first and last active day; each
+account's presence (joined, left). The message path adds to them in the message log's own
+transaction (``GroupCommit.after_insert``), so a message and its counts commit together; a batch of
 messages costs one upsert per table (folded in Python first), and a presence write only for
 an account not seen before.
 """
