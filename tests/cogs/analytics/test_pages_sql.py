@@ -18,6 +18,13 @@ from tests._sql import queries, statements
 from tests.cogs.analytics.world import END, NY, START
 
 
+async def _growth(world: Cohort, svc: analytics.Analytics) -> tuple[analytics.Growth, list[str]]:
+    """Ask ``svc`` for the demo community's growth page, with the SQL it sent."""
+    with statements(world.db) as seen:
+        page = await svc.growth(world.communities["demo"].id, START, END, NY)
+    return page, seen
+
+
 @pytest.mark.parametrize(
     ("sums", "members", "mean"),
     [
@@ -78,10 +85,7 @@ async def test_growth_counts_present_accounts_flat_when_none_comes_or_goes_later
     world: Cohort,
 ) -> None:
     """No account joins or leaves after the range: those with no leave are counted flat."""
-    svc = analytics.service_of(world)
-    cid = world.communities["demo"].id
-    with statements(world.db) as seen:
-        page = await svc.growth(cid, START, END, NY)
+    page, seen = await _growth(world, analytics.service_of(world))
     assert page.linked_members == 1  # Ana, on Discord and Telegram
     flat = [" ".join(sql.split()) for sql in queries(seen)]
     # The platforms come with the counts (no DISTINCT over every account first), the members
@@ -177,8 +181,7 @@ async def test_growth_reaching_now_counts_members_from_the_kept_stays_in_their_z
 ) -> None:
     cid = world.communities["demo"].id
     svc = analytics.Analytics(world.db, world.clock, zones={cid: NY} if zones else None)
-    with statements(world.db) as seen:
-        page = await svc.growth(cid, START, END, NY)
+    page, seen = await _growth(world, svc)
     assert page == await analytics.Analytics(world.db, world.clock).growth(cid, START, END, NY)
     # The movers' stays folded from presence: a leave only when every account has one.
     assert any("count(analytics_presence.left_at)" in sql for sql in seen) is folded
