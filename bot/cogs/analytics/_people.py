@@ -59,6 +59,14 @@ def stays(presence: list[Presence], zone: ZoneInfo, until: datetime) -> dict[int
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A member's first join and last leave (None: still here), as kept for a range."""
+
+    joined: date
+    left: date | None
+
+
 @dataclass(slots=True)
 class Parts:
     """The counts behind one member's score."""
