@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _people as people
+from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import (
     AttendanceLine,
@@ -286,7 +287,15 @@ async def detail(
         )
     ).all()
     parts = (
-        await people.parts(conn, community_id, start, end, since, until, members=[member_id])
+        await people.parts(
+            conn,
+            community_id,
+            start,
+            end,
+            since,
+            until,
+            members=ranked.member_list(conn, {member_id}),
+        )
     ).get(member_id) or people.Parts()
     b = points_balances.c
     balance = await conn.scalar(

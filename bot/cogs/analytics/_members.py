@@ -200,17 +200,16 @@ async def over_rows(
     """Filter, sort and cut the members list in Python, their stays as at the range's end.
 
     A search reads the figures of the members whose names may match only (all members'
-    when more than ``people.IN_LIMIT`` may).
+    when more than ``people.IN_LIMIT`` may), sent as one parameter.
     """
     since, until = rules.window(start, end, zone)
     needle = search.strip().casefold()
     identities = await directory.names_and_platforms(conn, community_id, needle)
-    only = sorted(identities) if needle and len(identities) <= people.IN_LIMIT else None
+    few = bool(needle) and len(identities) <= people.IN_LIMIT
+    only = ranked.member_list(conn, identities.keys()) if few else None
     stays = people.stays(await pages.presence(conn, community_id, until, members=only), zone, until)
     parts = await people.parts(conn, community_id, start, end, since, until, members=only)
-    points = await directory.balances(
-        conn, community_id, None if only is None else ranked.member_list(conn, set(only))
-    )
+    points = await directory.balances(conn, community_id, only)
     return directory.listing(
         identities=identities,
         stays=stays,
