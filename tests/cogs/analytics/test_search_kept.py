@@ -366,3 +366,22 @@ async def test_more_matches_than_a_list_holds_read_every_members_kept_row(
             cid, START, TODAY, NY, search=search, sort=sort
         )
         assert page == await members_over_rows(cohort, START, TODAY, NY, search=search, sort=sort)
+
+
+@pytest.mark.parametrize("seed", [3])
+@pytest.mark.parametrize(
+    "first",
+    [TODAY, TODAY - timedelta(days=1)],  # nothing kept (today alone); one closed day kept
+)
+async def test_a_search_over_the_last_day_or_two_equals_the_plain_computation(
+    cohort: Cohort, played: list[str], seed: int, first: date
+) -> None:
+    cid = cohort.communities["demo"].id
+    svc = analytics.service_of(cohort)
+    for search in ["a", "42", "U", "user4"]:
+        for segment in Segment:
+            page = await svc.members(cid, first, TODAY, NY, search=search, segment=segment)
+            plain = await members_over_rows(
+                cohort, first, TODAY, NY, search=search, segment=segment
+            )
+            assert page == plain, (search, segment)
