@@ -155,17 +155,16 @@ async def _searched(
     parts: dict[int, people.Parts] = {}
     if identities:
         found = ranked.scores(community_id, start, end, since, until, listed, kept=kept).c
-        for m, *counts, joined, left in await pages.fetch(
-            conn,
-            select(found.member_id, *(found[name] for name in ranked.PARTS)).add_columns(
-                found.joined_ordinal, found.left_ordinal
-            ),
-        ):
+        read = select(found.member_id, *(found[name] for name in ranked.PARTS)).add_columns(
+            found.joined_ordinal, found.left_ordinal
+        )
+        # The parts come in ``ranked.PARTS`` order, which is ``Parts``' field order.
+        for m, *counts, joined, left in await pages.fetch(conn, read):
             if joined is not None:
                 stays[m] = people.Span(
                     date.fromordinal(joined), None if left is None else date.fromordinal(left)
                 )
-            parts[m] = people.Parts(**dict(zip(ranked.PARTS, counts, strict=True)))
+            parts[m] = people.Parts(*counts)
     points = await directory.balances(conn, community_id, listed) if identities else {}
     return directory.listing(
         identities=identities,
