@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _people as people
+from bot.cogs.analytics import _ranked as ranked
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics._figures import (
     AttendanceLine,
@@ -205,9 +207,9 @@ async def names_and_platforms(
 
 
 async def balances(
-    conn: AsyncConnection, community_id: int, members: Sequence[int] | None = None
+    conn: AsyncConnection, community_id: int, members: Select[Any] | None = None
 ) -> dict[int, int]:
-    """Return every member's points balance (only those of ``members`` if given)."""
+    """Return every member's points balance (only those of ``members``, a query, if given)."""
     b = points_balances.c
     query = select(b.member_id, b.balance).where(b.community_id == community_id)
     if members is not None:
@@ -219,10 +221,10 @@ async def balances(
 def listing(
     *,
     identities: dict[int, tuple[str, tuple[str, ...], str]],
-    stays: dict[int, people.Stay],
-    parts: dict[int, people.Parts],
+    stays: Mapping[int, people.Stay | people.Span],
+    parts: Mapping[int, people.Parts],
     points: dict[int, int],
-    paying: set[int],
+    paying: AbstractSet[int],
     start: date,
     end: date,
     search: str,
@@ -285,7 +287,15 @@ async def detail(
         )
     ).all()
     parts = (
-        await people.parts(conn, community_id, start, end, since, until, members=[member_id])
+        await people.parts(
+            conn,
+            community_id,
+            start,
+            end,
+            since,
+            until,
+            members=ranked.member_list(conn, {member_id}),
+        )
     ).get(member_id) or people.Parts()
     b = points_balances.c
     balance = await conn.scalar(

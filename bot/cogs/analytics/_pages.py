@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, and_, func, or_, select
+from sqlalchemy import ColumnElement, Executable, Row, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics._figures import Money
@@ -53,9 +53,12 @@ async def presence(
     community_id: int,
     until: datetime,
     *,
-    members: Sequence[int] | None = None,
+    members: Sequence[int] | Select[Any] | None = None,
 ) -> list[Presence]:
-    """Return the accounts that joined before ``until``: all, or only those of ``members``."""
+    """Return the accounts that joined before ``until``: all, or only those of ``members``.
+
+    ``members`` is a list or a query of member ids (``_ranked.member_list``).
+    """
     p = analytics_presence.c
     joined: ColumnElement[bool] = p.joined_at < until
     chosen: ColumnElement[bool] | None = None

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
@@ -59,6 +59,14 @@ def stays(presence: list[Presence], zone: ZoneInfo, until: datetime) -> dict[int
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A member's first join and last leave (None: still here), as kept for a range."""
+
+    joined: date
+    left: date | None
+
+
 @dataclass(slots=True)
 class Parts:
     """The counts behind one member's score."""
@@ -95,21 +103,22 @@ async def parts(
     since: datetime,
     until: datetime,
     *,
-    members: Sequence[int] | None = None,
+    members: Select[Any] | None = None,
 ) -> dict[int, Parts]:
-    """Count each member's score parts over the range (only those of ``members`` if given)."""
+    """Count each member's score parts over the range (only those of ``members`` if given).
+
+    ``members`` is a query of member ids (``_ranked.member_list``: one parameter, however
+    many they are).
+    """
     found: dict[int, Parts] = defaultdict(Parts)
     d = analytics_member_days.c
     in_range: list[ColumnElement[bool]] = [d.day >= start, d.day <= end]
-    chosen: ColumnElement[bool] | None = None
-    if members is not None:
-        chosen = d.member_id.in_(members)
-        if conn.dialect.name == "sqlite":
-            # SQLite, without statistics, would read every member's days of the range by the
-            # (community, day) index; told the range holds most days and few members are
-            # listed, it seeks each listed member's days by the key.
-            in_range = [func.likely(term) for term in in_range]
-            chosen = func.unlikely(chosen)
+    if members is not None and conn.dialect.name == "sqlite":
+        # SQLite, without statistics, would read every member's days of the range by the
+        # (community, day) key and test each against the list; told the range holds most
+        # days, it seeks each listed member's days by the member index. (Told also that the
+        # list is unlikely to hold a member, it read the range by day for a thousand members.)
+        in_range = [func.likely(term) for term in in_range]
     days_q = (
         select(
             d.member_id, func.sum(d.messages), func.sum(d.thread_messages), func.sum(d.reactions)
@@ -153,9 +162,8 @@ async def parts(
         )
         .group_by(pl.member_id)
     )
-    if chosen is not None:
-        days_q = days_q.where(chosen)
     if members is not None:
+        days_q = days_q.where(d.member_id.in_(members))
         answers_q = answers_q.where(a.author_id.in_(members))
         accepted_q = accepted_q.where(a.author_id.in_(members))
         attended_q = attended_q.where(at.member_id.in_(members))

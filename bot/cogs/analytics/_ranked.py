@@ -88,9 +88,15 @@ def _one_of(member: Any, name: str) -> list[Any]:
 
 
 def extras(
-    community_id: int, since: datetime, until: datetime, members: Sequence[int] | None
+    community_id: int,
+    since: datetime,
+    until: datetime,
+    members: Sequence[int] | Select[Any] | None,
 ) -> Subquery:
-    """Return Q&A answers, accepted answers, lectures attended and kudos per member."""
+    """Return Q&A answers, accepted answers, lectures attended and kudos per member.
+
+    Only those of ``members`` if given: a list, or a query of member ids (``member_list``).
+    """
     a = qa_answers.c
     q = qa_questions.c
     at = lecture_attendance.c
@@ -174,12 +180,15 @@ def scoring(
     end: date,
     since: datetime,
     until: datetime,
-    members: Sequence[int] | None = None,
+    members: Sequence[int] | Select[Any] | None = None,
     *,
     kept: date | None = None,
     among: Select[Any] | CompoundSelect[Any] | None = None,
 ) -> Scoring:
     """Return the score columns of every member with a kept stay (or only ``members``).
+
+    ``members`` limits both the stays and the sums read: a list, or a query of member ids
+    (``member_list``: thousands sent as one parameter).
 
     With ``kept``, the member sums from ``start`` to ``kept`` and the stays come from the
     range kept for them (``_ranges.keep``, one row per member) and only the member days after
@@ -267,7 +276,7 @@ def scores(
     end: date,
     since: datetime,
     until: datetime,
-    members: Sequence[int] | None = None,
+    members: Sequence[int] | Select[Any] | None = None,
     *,
     kept: date | None = None,
     among: Select[Any] | CompoundSelect[Any] | None = None,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.analytics import _directory as directory
 from bot.cogs.analytics import _growth as growth_of
 from bot.cogs.analytics import _lectures as lectures_of
+from bot.cogs.analytics import _members as members_of
 from bot.cogs.analytics import _moderation as moderation_of
 from bot.cogs.analytics import _pages as pages
 from bot.cogs.analytics import _people as people
@@ -28,7 +29,6 @@ from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics import _rules as rules
 from bot.cogs.analytics import _steady as steady
 from bot.cogs.analytics import _suggestions as suggestions
-from bot.cogs.analytics import _top as top
 from bot.cogs.analytics import _weeks as weeks_of
 from bot.cogs.analytics._figures import (
     Activity,
@@ -43,7 +43,6 @@ from bot.cogs.analytics._figures import (
     Lectures,
     MemberDetail,
     MemberEngagement,
-    MemberRow,
     Members,
     MemberSort,
     Moderation,
@@ -543,92 +542,29 @@ class Analytics:
     ) -> Members:
         """Return a page of members matching ``search`` (a name) and ``segment``, sorted.
 
-        A range reaching now, with no search and a sort other than by name, is filtered,
-        sorted and cut in the database; anything else, in Python over every member.
+        A range reaching now is read from its kept member sums (``_members``): cut in the
+        database with no search and a sort other than by name, the matching members alone
+        with a search; anything else, in Python over every member.
         """
-        since, until = rules.window(start, end, zone)
-        limit = max(0, min(limit, directory.MAX_LIMIT))
-        offset = max(0, offset)
-        if until > self.clock.now() and not search.strip() and sort in ranked.SORTABLE:
+        _, until = rules.window(start, end, zone)
+        now = self.clock.now()
+        kept = None
+        if until > now and (search.strip() or sort in ranked.SORTABLE):
             kept = await self._keep_closed_days(community_id, start, end, zone)
-            async with self.db.read() as conn:
-                paying = await self._paying_at(conn, community_id, until)
-                found = await top.listing(
-                    conn,
-                    community_id,
-                    start,
-                    end,
-                    since,
-                    until,
-                    kept=kept,
-                    sort=sort,
-                    segment=segment,
-                    paying=paying,
-                    offset=offset,
-                    limit=limit,
-                )
-                names = await pages.names_of(conn, [r.member_id for r, _, _ in found.rows])
-                return Members(
-                    total=found.total,
-                    rows=tuple(
-                        MemberRow(
-                            member_id=r.member_id,
-                            name=names.get(r.member_id, ""),
-                            platforms=platforms,
-                            joined=r.joined,
-                            left=r.left,
-                            messages=r.messages,
-                            points=points,
-                            paying=r.member_id in paying,
-                            score=r.score,
-                        )
-                        for r, points, platforms in found.rows
-                    ),
-                )
-        return await self._members_of_rows(
-            community_id, start, end, zone, search, sort, segment, offset, limit
-        )
-
-    async def _members_of_rows(
-        self,
-        community_id: int,
-        start: date,
-        end: date,
-        zone: ZoneInfo,
-        search: str,
-        sort: MemberSort,
-        segment: Segment,
-        offset: int,
-        limit: int,
-    ) -> Members:
-        """Filter, sort and cut the members list in Python, their stays as at the range's end.
-
-        A search reads the figures of the members whose names may match only (all members'
-        when more than ``people.IN_LIMIT`` may).
-        """
-        since, until = rules.window(start, end, zone)
-        needle = search.strip().casefold()
         async with self.db.read() as conn:
-            identities = await directory.names_and_platforms(conn, community_id, needle)
-            only = sorted(identities) if needle and len(identities) <= people.IN_LIMIT else None
-            stays = people.stays(
-                await pages.presence(conn, community_id, until, members=only), zone, until
+            paying = await self._paying_at(conn, community_id, until)
+            return await members_of.members(
+                conn,
+                community_id,
+                start,
+                end,
+                zone,
+                now=now,
+                kept=kept,
+                paying=paying,
+                search=search,
+                sort=sort,
+                segment=segment,
+                offset=offset,
+                limit=limit,
             )
-            parts = await people.parts(conn, community_id, start, end, since, until, members=only)
-            points = await directory.balances(conn, community_id, only)
-            ledger = await self._ledger(conn, community_id, until, until)
-        paying = revenue_of.paying_members(ledger, until - timedelta(microseconds=1))
-        return directory.listing(
-            identities=identities,
-            stays=stays,
-            parts=parts,
-            points=points,
-            paying=paying,
-            start=start,
-            end=end,
-            search=search,
-            sort=sort,
-            segment=segment,
-            offset=offset,
-            limit=limit,
-        )

@@ -236,17 +236,17 @@ async def spread(
     *,
     top: int,
     paying: AbstractSet[int],
-    kept: date | None = None,
 ) -> Spread:
-    """Count, average and bucket the scores of members present; take the top and bottom.
+    """Count, average and bucket the scores of every member present; take the top and bottom.
 
-    The mean is the exact sum of the numerators over their days, rounded once
-    (``rules.mean_score``); the parts and days are then read for the shown members only.
+    Every member is scored from the member totals and the range's days (no range kept: see
+    ``_steady.spread``). The mean is the exact sum of the numerators over their days, rounded
+    once (``rules.mean_score``); the parts and days are then read for the shown members only.
     """
-    every = scores(community_id, start, end, since, until, kept=kept)
+    every = scores(community_id, start, end, since, until)
     found = await tally(conn, every, start, end, top, steady=False)
     lines = await shown_lines(
-        conn, community_id, start, end, since, until, [*found.most, *found.least], kept=kept
+        conn, community_id, start, end, since, until, [*found.most, *found.least], kept=None
     )
     # A union's rows come in no set order: sort the shown members again.
     most, least = ends(lines, found.most, found.least, top)

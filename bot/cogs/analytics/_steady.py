@@ -215,7 +215,14 @@ async def spread(
     paying: AbstractSet[int],
     kept: date | None,
 ) -> spread_of.Spread:
-    """Return the engagement page's figures: the steady members counted per total by index."""
+    """Return the engagement page's figures: the steady members counted per total by index.
+
+    What ``_spread.spread`` does not: with a range of closed days kept, the members present
+    all the range and not moving are counted per kept total from the steady index (a row per
+    distinct total, not per member) and their ends walked from it; only the others are scored
+    row by row (``others``, tallied by ``_spread.tally``). With none kept (a range of today
+    alone), every member is scored by ``_spread.spread``.
+    """
     if kept is None:
         return await spread_of.spread(
             conn, community_id, start, end, since, until, top=top, paying=paying

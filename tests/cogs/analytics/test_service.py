@@ -29,6 +29,7 @@ from tests.cogs.analytics.world import (
     MONEY_START,
     NY,
     START,
+    members_over_rows,
     rollup_rows,
     utc,
 )
@@ -276,10 +277,14 @@ async def test_members_search_sort_segment(
     assert [r.name for r in page.rows] == names
     assert page.total == len(names)
     # The database's cut (the range reaches now) is the same as Python's over every member.
-    python = await svc._members_of_rows(cid, START, END, NY, search, sort, segment, 0, 50)
+    python = await members_over_rows(
+        world, START, END, NY, search=search, sort=sort, segment=segment
+    )
     assert page == python
     second = await svc.members(cid, START, END, NY, sort=sort, segment=segment, offset=1, limit=2)
-    assert second == await svc._members_of_rows(cid, START, END, NY, "", sort, segment, 1, 2)
+    assert second == await members_over_rows(
+        world, START, END, NY, sort=sort, segment=segment, offset=1, limit=2
+    )
 
 
 async def test_member_page(world: Cohort) -> None:

@@ -44,7 +44,7 @@ from bot.store.tables import (
     qa_questions,
 )
 from tests._sql import queries, statements
-from tests.cogs.analytics.world import BO, END, MONEY_START, NY, ny
+from tests.cogs.analytics.world import BO, END, MONEY_START, NY, members_over_rows, ny
 
 TODAY = date(2026, 11, 3)
 START = date(2026, 10, 18)  # the clocks went back on 2026-11-01
@@ -413,9 +413,7 @@ async def test_the_paying_segment_is_cut_in_sql_with_the_members_as_one_paramete
     await svc.members(cid, MONEY_START, END, NY)
     with statements(world.db) as seen:
         page = await svc.members(cid, MONEY_START, END, NY, segment=Segment.PAYING)
-    python = await svc._members_of_rows(
-        cid, MONEY_START, END, NY, "", MemberSort.ENGAGEMENT, Segment.PAYING, 0, 50
-    )
+    python = await members_over_rows(world, MONEY_START, END, NY, segment=Segment.PAYING)
     assert page == python
     assert [r.name for r in page.rows]
     listed = [sql for sql in queries(seen) if "points_balances" in sql]

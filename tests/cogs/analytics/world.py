@@ -16,6 +16,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 
+from bot.cogs import analytics
+from bot.cogs.analytics import Members, MemberSort, Segment
+from bot.cogs.analytics import _members as members_of
+from bot.cogs.analytics._rules import window
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
@@ -379,3 +383,35 @@ async def rollup_rows(bot: Cohort) -> tuple[list[tuple[object, ...]], ...]:
             ordered = select(table).order_by(*table.primary_key.columns)
             found.append([tuple(r) for r in (await conn.execute(ordered)).all()])
     return tuple(found)
+
+
+async def members_over_rows(
+    bot: Cohort,
+    start: date,
+    end: date,
+    zone: ZoneInfo,
+    *,
+    search: str = "",
+    sort: MemberSort = MemberSort.ENGAGEMENT,
+    segment: Segment = Segment.ALL,
+    offset: int = 0,
+    limit: int = 50,
+) -> Members:
+    """Return the members list computed in Python over every member's presence and days."""
+    svc = analytics.service_of(bot)
+    cid = bot.communities["demo"].id
+    async with bot.db.read() as conn:
+        paying = await svc._paying_at(conn, cid, window(start, end, zone)[1])
+        return await members_of.over_rows(
+            conn,
+            cid,
+            start,
+            end,
+            zone,
+            paying=paying,
+            search=search,
+            sort=sort,
+            segment=segment,
+            offset=offset,
+            limit=limit,
+        )
