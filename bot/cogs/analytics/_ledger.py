@@ -112,6 +112,7 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
     instant = revenue_of.reader(conn)
     kinds = dict(kept.kinds)
     subs = dict(kept.ledger.subs)
+    moved = False  # whether a subscription changed
     for row in source_rows:
         known = kinds.get(row[0])
         if known is not None and known != row[1]:
@@ -119,7 +120,9 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
         if row[1] in KINDS:
             kinds[row[0]] = row[1]
             if row[1] == SUBSCRIPTION:
-                subs[row[0]] = revenue_of.sub_of(row, instant)
+                sub = revenue_of.sub_of(row, instant)
+                moved = moved or subs.get(row[0]) != sub
+                subs[row[0]] = sub
     intents = dict(kept.intents)
     refs = dict(kept.refs)
     touched: set[str] = set()
@@ -135,7 +138,9 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
     links = dict(kept.links)
     for ref in touched:
         ids = refs.get(ref, ())
-        if ids:
+        if len(ids) == 1:
+            links[ref] = intents[ids[0]][1:]
+        elif ids:
             links[ref] = (intents[ids[-1]][1], any(intents[i][2] for i in ids))
         else:
             refs.pop(ref, None)
@@ -146,13 +151,18 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
     new: dict[int, Paid] = {}
     for row in bought_rows:
         pid, source = row[0], row[-1]
-        old_paid = bought.pop(pid, None)
-        if old_paid is not None:
-            gone.add(pid)
-            if by_ref.get(old_paid.ref) == pid:  # another may have taken its invoice since
-                del by_ref[old_paid.ref]
+        paid = None
         if source == "stripe" and row[4] is not None and row[5] is not None:
             paid = revenue_of.paid_of(row, links.get(row[3], UNLINKED), kinds, instant)
+        old_paid = bought.get(pid)
+        if paid == old_paid:  # read again unchanged (a row written since the oldest running)
+            continue
+        if old_paid is not None:
+            gone.add(pid)
+            del bought[pid]
+            if by_ref.get(old_paid.ref) == pid:  # another may have taken its invoice since
+                del by_ref[old_paid.ref]
+        if paid is not None:
             bought[pid] = new[pid] = paid
             by_ref[paid.ref] = pid
     for ref in touched:
@@ -162,11 +172,13 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
         old_paid = bought[pid]
         source_id, disputed = links.get(ref, UNLINKED)
         kind = kinds.get(source_id) if source_id is not None else None
-        gone.add(pid)
-        bought[pid] = new[pid] = old_paid._replace(
-            source_id=source_id, kind=kind, disputed=disputed
-        )
-    ledger = Ledger(subs, _merged(kept.ledger.paid, gone, list(new.values())))
+        relinked = old_paid._replace(source_id=source_id, kind=kind, disputed=disputed)
+        if relinked != old_paid:
+            gone.add(pid)
+            bought[pid] = new[pid] = relinked
+    ledger = kept.ledger  # nothing revenue reads changed: the figures it remembers still hold
+    if moved or gone or new:
+        ledger = Ledger(subs, _merged(kept.ledger.paid, gone, list(new.values())))
     return Kept(community_id, ledger, kinds, intents, refs, links, bought, by_ref, marks, deleted)
 
 

@@ -322,3 +322,24 @@ async def test_a_transaction_committing_after_a_read_is_read_the_next_time(world
     finally:
         await early.close()
         await late.close()
+
+
+async def test_a_change_revenue_does_not_read_keeps_the_ledger_and_what_it_remembers(
+    world: Cohort,
+) -> None:
+    """The gating cog's evaluations (an access source's entitlement) leave the figures alone."""
+    cid = world.communities["demo"].id
+    async with world.db.read() as conn:
+        kept = await _ledger.read(conn, cid)
+    async with world.db.write() as conn:
+        await conn.execute(update(access_sources).where(s.ref == "sub_ana").values(entitled=False))
+        await _paid(conn, "sub_ana", "in_ana_nov", 2500, (11, 1))
+    async with world.db.read() as conn:
+        changed = await _ledger.refresh(conn, kept)
+    assert changed.ledger is not kept.ledger
+    async with world.db.write() as conn:
+        await conn.execute(update(access_sources).where(s.ref == "sub_ana").values(entitled=True))
+    async with world.db.read() as conn:
+        again = await _ledger.refresh(conn, changed)
+        assert held(again) == held(await _ledger.read(conn, cid))
+    assert again.ledger is changed.ledger
