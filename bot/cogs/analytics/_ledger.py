@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _revenue as revenue_of
 from bot.cogs.analytics._pages import fetch
-from bot.cogs.analytics._revenue import PAYMENT, SUBSCRIPTION, UNLINKED, Ledger, Link, Paid
+from bot.cogs.analytics._revenue import PAYMENT, SUBSCRIPTION, UNLINKED, Ledger, Link, Paid, Sub
 from bot.core.versions import CacheName
 from bot.store.tables import access_sources, cache_versions, purchases, stripe_payments
 
@@ -46,15 +46,15 @@ class Kept:
     """A kept ledger and what bringing it up to date needs (never changed: each read makes one)."""
 
     community_id: int
-    ledger: Ledger = field(default_factory=lambda: Ledger({}, []))
-    kinds: Mapping[int, str] = field(default_factory=dict)  # source id -> kind (``KINDS``)
-    intents: Mapping[int, Intent] = field(default_factory=dict)  # Stripe payment id -> it
-    refs: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # invoice -> its payments
-    links: Mapping[str, Link] = field(default_factory=dict)  # invoice -> source, disputed
-    bought: Mapping[int, Paid] = field(default_factory=dict)  # purchase id -> the payment
-    by_ref: Mapping[str, int] = field(default_factory=dict)  # invoice -> purchase id
-    marks: Marks | None = None  # where the next read starts (None: nothing read yet)
-    deleted: int = 0  # the community's ``ledger_deleted`` version when read
+    ledger: Ledger
+    kinds: Mapping[int, str]  # access source id -> kind, of those revenue counts (``KINDS``)
+    intents: Mapping[int, Intent]  # Stripe payment id -> what it says
+    refs: Mapping[str, tuple[int, ...]]  # invoice -> its Stripe payments' ids, in id order
+    links: Mapping[str, Link]  # invoice -> its source and whether disputed
+    bought: Mapping[int, Paid]  # purchase id -> the payment, of those revenue counts
+    by_ref: Mapping[str, int]  # invoice -> its purchase's id
+    marks: Marks  # where the next read starts
+    deleted: int  # the community's ``ledger_deleted`` version when read
 
 
 async def _where(conn: AsyncConnection, community_id: int) -> tuple[int, Marks]:
@@ -80,35 +80,60 @@ async def _where(conn: AsyncConnection, community_id: int) -> tuple[int, Marks]:
 
 
 async def read(conn: AsyncConnection, community_id: int) -> Kept:
-    """Read a community's whole ledger."""
-    return await refresh(conn, Kept(community_id))
+    """Read a community's whole ledger: the sources revenue counts, the purchases with money.
+
+    The Stripe payments are read before the access sources they point to, so that every
+    source a payment read names is read too (on PostgreSQL each statement sees what committed
+    before it); so does ``refresh``.
+    """
+    deleted, marks = await _where(conn, community_id)
+    p = purchases.c
+    intent_rows = await fetch(conn, revenue_of.intent_query(community_id))
+    bought_read = revenue_of.counted(revenue_of.purchase_query(conn, community_id))
+    bought_rows = await fetch(conn, bought_read.order_by(p.purchased_at, p.id))
+    sources_read = revenue_of.source_query(conn, community_id)
+    source_rows = await fetch(conn, sources_read.where(access_sources.c.kind.in_(KINDS)))
+    instant = revenue_of.reader(conn)
+    kinds: dict[int, str] = {}
+    subs: dict[int, Sub] = {}
+    for row in source_rows:
+        kinds[row[0]] = row[1]
+        if row[1] == SUBSCRIPTION:
+            subs[row[0]] = revenue_of.sub_of(row, instant)
+    intents: dict[int, Intent] = {}
+    refs: dict[str, tuple[int, ...]] = {}
+    links: dict[str, Link] = {}
+    for iid, ref, source_id, dispute in intent_rows:  # in id order: the last names the source
+        intents[iid] = (ref, source_id, dispute is not None)
+        refs[ref] = (*refs.get(ref, ()), iid)
+        known = links.get(ref)
+        links[ref] = (source_id, dispute is not None or (known is not None and known[1]))
+    paid = [
+        revenue_of.paid_of(row, links.get(row[3], UNLINKED), kinds, instant) for row in bought_rows
+    ]
+    bought = {x.id: x for x in paid}
+    by_ref = {x.ref: x.id for x in paid}
+    ledger = Ledger(subs, paid)
+    return Kept(community_id, ledger, kinds, intents, refs, links, bought, by_ref, marks, deleted)
 
 
 async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
     """Return ``kept`` brought up to date by the rows changed since it was read.
 
-    The Stripe payments are read before the access sources they point to, so every source a
-    payment read names is read too (on PostgreSQL each statement sees what committed before
-    it); a read whole reads only the sources revenue counts and the purchases with money.
+    Read whole again after a deletion, or when an access source's kind changed.
     """
     community_id, since = kept.community_id, kept.marks
     deleted, marks = await _where(conn, community_id)
-    if since is not None and deleted != kept.deleted:
+    if deleted != kept.deleted:
         return await read(conn, community_id)
     sp, p, s = stripe_payments.c, purchases.c, access_sources.c
-    intents_read = revenue_of.intent_query(community_id)
+    intent_rows = await fetch(
+        conn, revenue_of.intent_query(community_id).where(sp.ledger_mark >= since[1])
+    )
     bought_read = revenue_of.purchase_query(conn, community_id).add_columns(p.source)
+    bought_rows = await fetch(conn, bought_read.where(p.ledger_mark >= since[2]))
     sources_read = revenue_of.source_query(conn, community_id)
-    if since is None:
-        bought_read = revenue_of.counted(bought_read).order_by(p.purchased_at, p.id)
-        sources_read = sources_read.where(s.kind.in_(KINDS))
-    else:
-        intents_read = intents_read.where(sp.ledger_mark >= since[1])
-        bought_read = bought_read.where(p.ledger_mark >= since[2])
-        sources_read = sources_read.where(s.ledger_mark >= since[0])
-    intent_rows = await fetch(conn, intents_read)
-    bought_rows = await fetch(conn, bought_read)
-    source_rows = await fetch(conn, sources_read)
+    source_rows = await fetch(conn, sources_read.where(s.ledger_mark >= since[0]))
     instant = revenue_of.reader(conn)
     kinds = dict(kept.kinds)
     subs = dict(kept.ledger.subs)

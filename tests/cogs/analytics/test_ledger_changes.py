@@ -28,7 +28,7 @@ def held(kept: _ledger.Kept) -> _ledger.Kept:
     On PostgreSQL that is the oldest transaction running at the read, which moves between two
     reads as other connections' transactions end.
     """
-    return replace(kept, marks=None)
+    return replace(kept, marks=(0, 0, 0))
 
 
 async def _source(conn: AsyncConnection, ref: str) -> tuple[int, int]:
