@@ -74,7 +74,8 @@ class Ledger:
 
     A window of a ledger shares its memo: figures already computed, by what they are, the
     window's place in the whole ledger and their instant. A kept ledger (the dashboard's,
-    ``/stats``'s) thus computes each once until it is read again after a change.
+    ``/stats``'s) thus computes each once until a change makes a new ledger
+    (``_ledger.refresh``), which remembers nothing yet.
     """
 
     subs: dict[int, Sub]
