@@ -33,6 +33,9 @@ class CacheName(StrEnum):
     ACCESS = "access"  # access sources: the tiers and courses a member holds
     RECOMMEND = "recommend"  # purchases, the recommendations privacy switch, the course catalog
     PAYMENTS = "payments"  # Stripe payments, and purchases' amounts and times (revenue)
+    # Rows deleted from what the revenue ledger reads (migration 0034_ledger_marks): a kept
+    # ledger brought up to date by the rows changed since its read cannot see them go.
+    LEDGER_DELETED = "ledger_deleted"
 
 
 # Which cache each watched table's writes invalidate (the migration's triggers bump the same).
@@ -101,15 +104,25 @@ class VersionedCache(Generic[K, V]):
         self.size = size
         self._entries: OrderedDict[K, tuple[Stamp, V]] = OrderedDict()
 
-    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
-        """Return the value for ``key``, loading it when absent or when its data changed."""
+    async def get(
+        self,
+        key: K,
+        load: Callable[[], Awaitable[V]],
+        *,
+        update: Callable[[V], Awaitable[V]] | None = None,
+    ) -> V:
+        """Return the value for ``key``, loading it when absent or when its data changed.
+
+        With ``update``, a value whose data changed is brought up to date from the one kept
+        (``update(kept)``) instead of loaded again.
+        """
         # The stamp is taken before loading: a change racing the load costs one more load later.
         stamp = await self.versions.stamp(self.names)
         entry = self._entries.get(key)
         if entry is not None and entry[0] == stamp:
             self._entries.move_to_end(key)
             return entry[1]
-        value = await load()
+        value = await (load() if entry is None or update is None else update(entry[1]))
         self._entries[key] = (stamp, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:

@@ -58,6 +58,9 @@ def normalise_url(url: str) -> str:
 # rows go in (bot/core/versions.py), and any value serves a fresh database; the analytics
 # ranges are sums the dashboard makes again on its first request (migration 0025).
 DERIVED = frozenset({"cache_versions", "analytics_ranges", "analytics_range_members"})
+# Derived columns: the marks of each row's last change the target's triggers write as the rows
+# go in (numbers of one database's own, migration 0034_ledger_marks).
+DERIVED_COLUMNS = frozenset({"ledger_mark"})
 
 
 def tables() -> list[Table]:
@@ -91,7 +94,7 @@ async def copy_database(
             for table in tables():
                 copied = 0
                 async for page in _pages(src, table):
-                    await dst.execute(insert(table), [dict(row._mapping) for row in page])
+                    await dst.execute(insert(table), [_carried(row._mapping) for row in page])
                     copied += len(page)
                 if progress is not None:
                     progress(table.name, copied)
@@ -136,10 +139,15 @@ async def checksum(conn: AsyncConnection, table: Table) -> tuple[int, str]:
     return rows, digest.hexdigest()
 
 
+def _carried(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """Return what a copy carries of a row: every column but the derived ones."""
+    return {str(k): v for k, v in row.items() if k not in DERIVED_COLUMNS}
+
+
 def _canonical(row: Mapping[Any, Any]) -> str:
     """Return a row as text that is the same whichever database it was read from."""
     return json.dumps(
-        {str(k): _value(v) for k, v in row.items()}, sort_keys=True, ensure_ascii=False
+        {k: _value(v) for k, v in _carried(row).items()}, sort_keys=True, ensure_ascii=False
     )
 
 

@@ -18,7 +18,7 @@ from bot.core.config import Config
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
-from bot.core.versions import CacheName
+from bot.core.versions import CacheName, VersionedCache
 from bot.runtime import build
 from bot.store.db import Database
 from bot.store.tables import access_sources, accounts, cache_versions, members
@@ -293,3 +293,32 @@ async def test_another_process_sees_the_new_version_with_the_data_never_before(
     async with second.db.read() as conn:  # the data the new version covers is there with it
         held = await conn.scalar(select(func.count()).select_from(access_sources))
     assert held == 2
+
+
+async def test_a_cache_given_an_update_brings_its_kept_value_up_to_date(
+    cohort: Cohort, clock: ManualClock
+) -> None:
+    """A value whose data changed is handed to ``update``; one never loaded is loaded."""
+    community = cohort.communities["demo"].id
+    cache: VersionedCache[str, int] = VersionedCache(cohort.versions, (CacheName.ACCESS,), size=1)
+    calls: list[str] = []
+
+    async def load() -> int:
+        calls.append("load")
+        return 1
+
+    async def update_kept(kept: int) -> int:
+        calls.append(f"update {kept}")
+        return kept + 1
+
+    assert await cache.get("a", load, update=update_kept) == 1
+    assert await cache.get("a", load, update=update_kept) == 1  # nothing changed
+    async with cohort.db.write() as conn:
+        await conn.execute(
+            insert(cache_versions).values(community_id=community, name="access", version=7)
+        )
+    clock.advance(STALE)
+    assert await cache.get("a", load, update=update_kept) == 2
+    assert await cache.get("b", load, update=update_kept) == 1  # pushes "a" out (size 1)
+    assert await cache.get("a", load, update=update_kept) == 1
+    assert calls == ["load", "update 1", "load", "load"]

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import ColumnElement, DateTime, String, select, type_coerce
+from sqlalchemy import ColumnElement, DateTime, Select, String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _rules as rules
@@ -58,6 +58,11 @@ class Paid(NamedTuple):
     paid_at: datetime
     refunded_at: datetime | None
     disputed: bool
+    ref: str  # the invoice or Checkout session (``purchases.source_ref``)
+
+
+Link = tuple[int | None, bool]  # a purchase's source through its PaymentIntents, and disputed
+UNLINKED: Link = (None, False)
 
 
 MemoKey = tuple[str, int, int, datetime]
@@ -69,7 +74,8 @@ class Ledger:
 
     A window of a ledger shares its memo: figures already computed, by what they are, the
     window's place in the whole ledger and their instant. A kept ledger (the dashboard's,
-    ``/stats``'s) thus computes each once until it is read again after a change.
+    ``/stats``'s) thus computes each once until a change makes a new ledger
+    (``_ledger.refresh``), which remembers nothing yet.
     """
 
     subs: dict[int, Sub]
@@ -117,60 +123,54 @@ def _from_asyncpg(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _reader(conn: AsyncConnection) -> Callable[[Any], datetime]:
+def reader(conn: AsyncConnection) -> Callable[[Any], datetime]:
     """Return how a ``_stored`` timestamp that is not NULL is read on this connection."""
     return _from_sqlite if conn.dialect.name == "sqlite" else _from_asyncpg
 
 
-async def load(conn: AsyncConnection, community_id: int, earliest: datetime | None) -> Ledger:
-    """Read the subscriptions, and the payments from ``earliest`` on (all of them if None).
-
-    Only the columns revenue reads, timestamps as the driver gives them (no type processing),
-    rows as tuples: 20,000 payments and 13,000 subscriptions in tens of milliseconds.
-    """
-    instant = _reader(conn)
+def source_query(conn: AsyncConnection, community_id: int) -> Select[Any]:
+    """Return the query of a community's access sources as ``source_of`` reads them."""
     s = access_sources.c
-    subs: dict[int, Sub] = {}
-    kinds: dict[int, str] = {}
-    for sid, kind, member_id, offer_id, status, start, end, ends, created, updated in await fetch(
-        conn,
-        select(
-            s.id,
-            s.kind,
-            s.member_id,
-            s.offer_id,
-            s.status,
-            _stored(conn, s.period_start),
-            _stored(conn, s.period_end),
-            _stored(conn, s.ends_at),
-            _stored(conn, s.created_at),
-            _stored(conn, s.updated_at),
-        ).where(s.community_id == community_id, s.kind.in_((SUBSCRIPTION, PAYMENT))),
-    ):
-        kinds[sid] = kind
-        if kind != SUBSCRIPTION:
-            continue
-        period = DEFAULT_PERIOD
-        if start is not None and end is not None:
-            period = instant(end) - instant(start)
-        ended = None
-        if status in ENDED:
-            ended = instant(ends if ends is not None else updated)
-        subs[sid] = Sub(sid, member_id, offer_id, status, period, instant(created), ended)
-    p = purchases.c
+    return select(
+        s.id,
+        s.kind,
+        s.member_id,
+        s.offer_id,
+        s.status,
+        _stored(conn, s.period_start),
+        _stored(conn, s.period_end),
+        _stored(conn, s.ends_at),
+        _stored(conn, s.created_at),
+        _stored(conn, s.updated_at),
+    ).where(s.community_id == community_id)
+
+
+def sub_of(row: Sequence[Any], instant: Callable[[Any], datetime]) -> Sub:
+    """Return the subscription a ``source_query`` row of kind "subscription" holds."""
+    sid, _kind, member_id, offer_id, status, start, end, ends, created, updated = row
+    period = DEFAULT_PERIOD
+    if start is not None and end is not None:
+        period = instant(end) - instant(start)
+    ended = None
+    if status in ENDED:
+        ended = instant(ends if ends is not None else updated)
+    return Sub(sid, member_id, offer_id, status, period, instant(created), ended)
+
+
+def intent_query(community_id: int) -> Select[Any]:
+    """Return the query of a community's Stripe payments (PaymentIntents) in id order."""
     sp = stripe_payments.c
-    links: dict[str, tuple[int, bool]] = {}
-    intents = select(sp.purchase_ref, sp.source_id, sp.dispute_id).where(
-        sp.community_id == community_id
+    return (
+        select(sp.id, sp.purchase_ref, sp.source_id, sp.dispute_id)
+        .where(sp.community_id == community_id)
+        .order_by(sp.id)
     )
-    if earliest is not None:
-        intents = intents.where(sp.paid_at >= int(earliest.timestamp()))
-    for ref, source_id, dispute in await fetch(conn, intents.order_by(sp.id)):
-        known = links.get(ref)
-        links[ref] = (source_id, dispute is not None or (known is not None and known[1]))
-    unlinked: tuple[None, bool] = (None, False)
-    paid: list[Paid] = []
-    bought = select(
+
+
+def purchase_query(conn: AsyncConnection, community_id: int) -> Select[Any]:
+    """Return the query of a community's purchases as ``paid_of`` reads them."""
+    p = purchases.c
+    return select(
         p.id,
         p.member_id,
         p.offer_id,
@@ -179,34 +179,74 @@ async def load(conn: AsyncConnection, community_id: int, earliest: datetime | No
         p.currency,
         _stored(conn, p.purchased_at),
         _stored(conn, p.refunded_at),
-    ).where(
-        p.community_id == community_id,
-        p.source == "stripe",
-        p.amount_minor.is_not(None),
-        p.currency.is_not(None),
+    ).where(p.community_id == community_id)
+
+
+def counted(query: Select[Any]) -> Select[Any]:
+    """Return ``purchase_query`` narrowed to the purchases revenue counts: Stripe's, with money."""
+    p = purchases.c
+    return query.where(p.source == "stripe", p.amount_minor.is_not(None), p.currency.is_not(None))
+
+
+def paid_of(
+    row: Sequence[Any],
+    link: Link,
+    kinds: Mapping[int, str],
+    instant: Callable[[Any], datetime],
+) -> Paid:
+    """Return the payment a ``counted`` purchase row holds, tied to its source by ``link``.
+
+    The row may hold more columns after ``purchase_query``'s.
+    """
+    source_id, disputed = link
+    refunded = row[7]
+    return Paid(
+        row[0],
+        row[1],
+        row[2],
+        source_id,
+        kinds.get(source_id) if source_id is not None else None,
+        int(row[4]),
+        str(row[5]),
+        instant(row[6]),
+        None if refunded is None else instant(refunded),
+        disputed,
+        row[3],
     )
+
+
+async def load(conn: AsyncConnection, community_id: int, earliest: datetime | None) -> Ledger:
+    """Read the subscriptions, and the payments from ``earliest`` on (all of them if None).
+
+    Only the columns revenue reads, timestamps as the driver gives them (no type processing),
+    rows as tuples: 20,000 payments and 13,000 subscriptions in tens of milliseconds.
+    """
+    instant = reader(conn)
+    subs: dict[int, Sub] = {}
+    kinds: dict[int, str] = {}
+    kinds_read = access_sources.c.kind.in_((SUBSCRIPTION, PAYMENT))
+    for row in await fetch(conn, source_query(conn, community_id).where(kinds_read)):
+        kinds[row[0]] = row[1]
+        if row[1] == SUBSCRIPTION:
+            subs[row[0]] = sub_of(row, instant)
+    links: dict[str, Link] = {}
+    intents = intent_query(community_id)
     if earliest is not None:
-        bought = bought.where(p.purchased_at >= earliest)
-    append = paid.append
-    for pid, member_id, offer_id, ref, amount, currency, at, refunded in await fetch(
-        conn, bought.order_by(p.purchased_at, p.id)
-    ):
-        source_id, disputed = links.get(ref, unlinked)
-        append(
-            Paid(
-                pid,
-                member_id,
-                offer_id,
-                source_id,
-                kinds.get(source_id) if source_id is not None else None,
-                int(amount),
-                str(currency),
-                instant(at),
-                None if refunded is None else instant(refunded),
-                disputed,
-            )
-        )
-    return Ledger(subs, paid)
+        intents = intents.where(stripe_payments.c.paid_at >= int(earliest.timestamp()))
+    for _id, ref, source_id, dispute in await fetch(conn, intents):
+        known = links.get(ref)
+        links[ref] = (source_id, dispute is not None or (known is not None and known[1]))
+    bought = counted(purchase_query(conn, community_id))
+    if earliest is not None:
+        bought = bought.where(purchases.c.purchased_at >= earliest)
+    order = (purchases.c.purchased_at, purchases.c.id)
+    return Ledger(
+        subs,
+        [
+            paid_of(row, links.get(row[3], UNLINKED), kinds, instant)
+            for row in await fetch(conn, bought.order_by(*order))
+        ],
+    )
 
 
 def mrr_at(ledger: Ledger, at: datetime) -> dict[int, tuple[str, int]]:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.analytics import _directory as directory
 from bot.cogs.analytics import _growth as growth_of
 from bot.cogs.analytics import _lectures as lectures_of
+from bot.cogs.analytics import _ledger as ledger_of
 from bot.cogs.analytics import _members as members_of
 from bot.cogs.analytics import _moderation as moderation_of
 from bot.cogs.analytics import _pages as pages
@@ -66,6 +67,18 @@ LEDGER_VERSIONS = (CacheName.ACCESS, CacheName.RECOMMEND, CacheName.PAYMENTS)
 LEDGERS_CACHED = 16  # communities whose revenue ledger is kept in memory
 
 
+async def _whole(
+    ledgers: VersionedCache[int, ledger_of.Kept], conn: AsyncConnection, community_id: int
+) -> revenue_of.Ledger:
+    """Return the community's kept ledger, read or brought up to date if its data changed."""
+    kept = await ledgers.get(
+        community_id,
+        lambda: ledger_of.read(conn, community_id),
+        update=lambda old: ledger_of.refresh(conn, old),
+    )
+    return kept.ledger
+
+
 class Analytics:
     """Figures for organizers, read from the rollups and the feature tables."""
 
@@ -84,9 +97,10 @@ class Analytics:
         self.costs: Mapping[int, float] = costs or {}
         # Each community's zone, the zone its stays are kept in (none given: not known).
         self.zones: Mapping[int, ZoneInfo] = zones or {}
-        # With ``versions``, each community's whole revenue ledger stays in memory until a
-        # purchase, a payment or an access source of any community changes.
-        self._ledgers: VersionedCache[int, revenue_of.Ledger] | None = None
+        # With ``versions``, each community's whole revenue ledger stays in memory; after a
+        # purchase, a payment or an access source of any community changes, the next read takes
+        # only the rows changed since (``_ledger.refresh``).
+        self._ledgers: VersionedCache[int, ledger_of.Kept] | None = None
         if versions is not None:
             self._ledgers = VersionedCache(versions, LEDGER_VERSIONS, size=LEDGERS_CACHED)
         # The members paying at a range's end, per community, with the kept ledger and the
@@ -100,9 +114,7 @@ class Analytics:
         if self._ledgers is None:
             ledger = await revenue_of.load(conn, community_id, since - revenue_of.LOOKBACK)
         else:
-            ledger = await self._ledgers.get(
-                community_id, lambda: revenue_of.load(conn, community_id, None)
-            )
+            ledger = await _whole(self._ledgers, conn, community_id)
         return ledger.window(since, until)
 
     async def _paying_at(
@@ -113,9 +125,7 @@ class Analytics:
         if self._ledgers is None:
             ledger = await self._ledger(conn, community_id, until, until)
             return frozenset(revenue_of.paying_members(ledger, at))
-        whole = await self._ledgers.get(
-            community_id, lambda: revenue_of.load(conn, community_id, None)
-        )
+        whole = await _whole(self._ledgers, conn, community_id)
         kept = self._paying.get(community_id)
         if kept is not None and kept[0] is whole and kept[1] == at:
             return kept[2]

@@ -34,8 +34,11 @@ purchases = Table(
     Column("currency", String(3), nullable=True),
     Column("purchased_at", UTCDateTime(), nullable=False),
     Column("refunded_at", UTCDateTime(), nullable=True),
+    # When the row last changed, for the revenue ledger's reads (migration 0034_ledger_marks).
+    Column("ledger_mark", BigInteger(), nullable=False, server_default="0"),
     UniqueConstraint("community_id", "source", "source_ref"),
     Index("ix_purchases_member", "community_id", "member_id"),
+    Index("ix_purchases_ledger_mark", "community_id", "ledger_mark"),
 )
 
 # --- gating: paid access through Stripe ----------------------------------------------------------
@@ -117,9 +120,12 @@ access_sources = Table(
     Column("access_until", UTCDateTime(), nullable=True),  # ...and when it lapses by itself
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # When the row last changed, for the revenue ledger's reads (migration 0034_ledger_marks).
+    Column("ledger_mark", BigInteger(), nullable=False, server_default="0"),
     UniqueConstraint("community_id", "kind", "ref"),
     Index("ix_access_sources_member", "community_id", "member_id"),
     Index("ix_access_sources_lapse", "entitled", "access_until"),
+    Index("ix_access_sources_ledger_mark", "community_id", "ledger_mark"),
 )
 
 # Payments (by PaymentIntent) behind a source, with their refund and dispute state.
@@ -136,8 +142,11 @@ stripe_payments = Table(
     Column("dispute_id", String(255), nullable=True),
     Column("dispute_status", String(32), nullable=True),
     Column("dispute_version", BigInteger(), nullable=True),
+    # When the row last changed, for the revenue ledger's reads (migration 0034_ledger_marks).
+    Column("ledger_mark", BigInteger(), nullable=False, server_default="0"),
     UniqueConstraint("community_id", "payment_intent"),
     Index("ix_stripe_payments_source", "source_id"),
+    Index("ix_stripe_payments_ledger_mark", "community_id", "ledger_mark"),
 )
 
 # What each account should have on each platform target, and what the platform last confirmed.
