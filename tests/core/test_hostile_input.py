@@ -303,12 +303,14 @@ async def test_every_command_and_button_survives_hostile_input(
     incidents.records.clear()  # hypothesis replays examples: each starts clean
 
     async def type_and_check(user: str, where: str, line: str) -> None:
-        started = time.perf_counter()
+        # The process's CPU time, not the wall clock: a shared machine's load stretches the
+        # one, while a hostile input that makes the bot work too hard shows in the other.
+        started = time.process_time()
         printed = await say(world, user, line, where=where)
-        took = time.perf_counter() - started
+        took = time.process_time() - started
         assert not any(apology in printed for apology in apologies), (line, printed)
         assert incidents.records == [], (line, incidents.records[0].getMessage())
-        assert took < 1.0, (line, took)  # the bound: no call over a second
+        assert took < 1.0, (line, took)  # the bound: no call works over a second
 
     lines: list[tuple[str, str, str]] = []
     for spec in cohort.registry:
