@@ -129,7 +129,7 @@ def reader(conn: AsyncConnection) -> Callable[[Any], datetime]:
 
 
 def source_query(conn: AsyncConnection, community_id: int) -> Select[Any]:
-    """Return the query of a community's access sources as ``source_of`` reads them."""
+    """Return the query of a community's access sources as ``sub_of`` reads them."""
     s = access_sources.c
     return select(
         s.id,
