@@ -26,6 +26,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.store.types import sqlite_text
+
 HOUR = timedelta(hours=1)
 STAMP = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format
 
@@ -52,6 +54,13 @@ ADD_DAY = (
     " messages = analytics_days.messages + excluded.messages,"
     " thread_messages = analytics_days.thread_messages + excluded.thread_messages,"
     " active = analytics_days.active + excluded.active"
+)
+
+SEEN = (  # ``_rollup.seen_accounts``: present since the earlier of the row's and the kept time
+    "INSERT INTO analytics_presence (account_id, community_id, member_id, platform, joined_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET joined_at ="
+    " CASE WHEN excluded.joined_at < analytics_presence.joined_at THEN excluded.joined_at"
+    " ELSE analytics_presence.joined_at END"
 )
 
 
@@ -163,3 +172,19 @@ class FastRollups:
             raw.execute(SPAN_DAYS, (community_id, member_id, text, text, day.toordinal()))
         for (community_id, text), (messages, threads, active) in days.items():
             raw.execute(ADD_DAY, (community_id, text, messages, threads, active))
+
+    def seen(self, raw: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Record each account as present since ``joined_at`` unless it was known earlier."""
+        raw.executemany(
+            SEEN,
+            [
+                (
+                    r["account_id"],
+                    r["community_id"],
+                    r["member_id"],
+                    r["platform"],
+                    sqlite_text(r["joined_at"]),
+                )
+                for r in rows
+            ],
+        )
