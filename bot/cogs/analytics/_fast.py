@@ -127,18 +127,32 @@ class FastRollups:
         """Add message-log rows to the hour, member-day, day and member-total rollups."""
         hours: dict[tuple[int, str, str, str], int] = {}
         member_days: dict[tuple[int, int, str], list[Any]] = {}
+        # ``hour`` and ``day`` inlined for the instants inside the kept bounds (nearly all)
+        kept_hour = self._hour
+        kept_days = self._days
         for row in rows:
             at: datetime = row["posted_at"]
             community_id = row["community_id"]
-            key = (community_id, self.hour(at), row["platform"], row["channel_id"])
+            if kept_hour is not None and kept_hour[0] <= at < kept_hour[1]:
+                hour = kept_hour[2]
+            else:
+                hour = self.hour(at)
+                kept_hour = self._hour
+            key = (community_id, hour, row["platform"], row["channel_id"])
             hours[key] = hours.get(key, 0) + 1
-            day, text = self.day(community_id, at)
-            counts = member_days.get((community_id, row["member_id"], text))
+            kept = kept_days.get(community_id)
+            if kept is not None and kept[0] <= at < kept[1]:
+                day, text = kept[2], kept[3]
+            else:
+                day, text = self.day(community_id, at)
+            member_day = (community_id, row["member_id"], text)
+            counts = member_days.get(member_day)
+            in_thread = row["thread_id"] is not None
             if counts is None:
-                counts = member_days[(community_id, row["member_id"], text)] = [0, 0, day]
-            counts[0] += 1
-            if row["thread_id"] is not None:
-                counts[1] += 1
+                member_days[member_day] = [1, int(in_thread), day]
+            else:
+                counts[0] += 1
+                counts[1] += in_thread
         raw.executemany(ADD_HOUR, [(*key, n) for key, n in hours.items()])
         days: dict[tuple[int, str], list[int]] = {}
         seen = self._seen

@@ -106,9 +106,10 @@ class PointsCog:
         """Tell whether a message may earn points or mark its author active (else: no write)."""
         config = event.community.config.points
         account = event.account
-        author = AccountRef(account.platform, account.platform_user_id)
-        if ineligible(config, channel_id=event.channel.channel_id, author=author) is not None:
-            return False
+        if config.excluded_channels or config.muted:  # most communities have neither
+            author = AccountRef(account.platform, account.platform_user_id)
+            if ineligible(config, channel_id=event.channel.channel_id, author=author) is not None:
+                return False
         seen = self._seen.get((event.community.id, account.member_id))
         if seen is None:
             return True
