@@ -179,7 +179,12 @@ class GroupCommit:
     async def _write_once(
         self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]], *, hooks: bool
     ) -> tuple[list[bool], list[Any]]:
-        if rows and not jobs and self.db.raw_writes:
+        if (
+            rows
+            and not jobs
+            and self.db.raw_writes
+            and self._direct.takes(rows[0], self.db.engine.dialect)  # else a wasted BEGIN
+        ):
             forms = [
                 (hook, self.raw_forms.get(hook)) for hook in (self.after_insert if hooks else ())
             ]
