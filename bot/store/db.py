@@ -15,6 +15,7 @@ from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.util import greenlet_spawn
 
@@ -112,6 +113,7 @@ class Database:
         # SQLite has one writer at a time. Queueing this process's writers here, instead of in
         # SQLite's busy handler (which sleeps and retries), keeps the wait short and fair.
         self._write_lock: asyncio.Lock | None = None
+        self._raw: PoolProxiedConnection | None = None  # ``raw_write``'s connection, once used
         if self.engine.dialect.name == "sqlite":
             _tune_sqlite(self.engine)
             self._write_lock = asyncio.Lock()
@@ -166,27 +168,34 @@ class Database:
     async def raw_write(self, work: Callable[[sqlite3.Connection], T], *, tables: set[str]) -> T:
         """Run ``work`` in a write transaction on SQLite's own connection, on its thread.
 
-        For a hot path whose statements are plain SQL (the message log's group commit): a
-        pooled connection, ``BEGIN IMMEDIATE``, ``work(raw)`` and the commit in one hop, with
-        none of SQLAlchemy's connection, transaction and pool events around it (about 110 µs
-        of the event loop's CPU a transaction, docs/design-notes.md). It rolls back when
-        ``work`` raises; an SQLite error is raised as SQLAlchemy raises it. ``on_write`` hooks
-        hear of ``tables`` after the commit. Only where ``raw_writes`` says so.
+        For a hot path whose statements are plain SQL (the message log's group commit): one
+        pooled connection kept for these writes, ``BEGIN IMMEDIATE``, ``work(raw)`` and the
+        commit in one hop, with none of SQLAlchemy's connection, transaction and pool events
+        around it (about 110 µs of the event loop's CPU a transaction, docs/design-notes.md).
+        It rolls back when ``work`` raises; an SQLite error is raised as SQLAlchemy raises it
+        (and the connection goes back to the pool). ``on_write`` hooks hear of ``tables``
+        after the commit. Only where ``raw_writes`` says so.
         """
         if self._hops is None:
             raise RuntimeError("raw_write needs SQLite through aiosqlite")
         async with self._writer():
-            pooled = await self.engine.raw_connection()
+            # One pooled connection kept for these writes (they queue on the write lock): a
+            # checkout and return each time cost about 40 µs of the event loop's CPU.
+            if self._raw is None:
+                self._raw = await self.engine.raw_connection()
+            adapted: Any = self._raw.dbapi_connection  # a OneHopConnection (``_hops``)
             try:
-                adapted: Any = pooled.dbapi_connection  # a OneHopConnection (``_hops``)
-                try:
-                    result = await hops.raw_transaction(adapted, work, begin="BEGIN IMMEDIATE")
-                except sqlite3.Error as error:
-                    raise DBAPIError.instance("", None, error, sqlite3.Error) from error
-            finally:
-                await greenlet_spawn(pooled.close)  # back to the pool (its reset may need a hop)
+                result = await hops.raw_transaction(adapted, work, begin="BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                await self._release_raw()  # rolled back; the pool checks it again on return
+                raise DBAPIError.instance("", None, error, sqlite3.Error) from error
         self._wrote(tables)
         return result
+
+    async def _release_raw(self) -> None:
+        kept, self._raw = self._raw, None
+        if kept is not None:
+            await greenlet_spawn(kept.close)  # back to the pool (its reset may need a hop)
 
     def _wrote(self, touched: set[str]) -> None:
         if touched:
@@ -222,6 +231,7 @@ class Database:
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        await self._release_raw()
         await self.engine.dispose()
 
 
