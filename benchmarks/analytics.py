@@ -1,11 +1,16 @@
 """Analytics figures: what the rollups cost per message, and how fast each page answers.
 
-Part 1, ingestion: ``--messages`` messages posted through the real dispatcher (identity, the
-message log's group commit, every cog's listener) by 1 and by 50 concurrent senders, once with
-the analytics rollups kept in the message log's transaction and once without (the hook taken
-off the same bot), alternating three times so the machine's load falls on both alike. The
-figure is the ratio of the two medians; the anchor is the run without analytics, measured in
-the same run.
+Part 1, ingestion: blocks of ``--messages`` messages posted through the real dispatcher
+(identity, the message log's group commit, every cog's listener) by 1 and by 50 concurrent
+senders into one bot, with the analytics rollups kept in the message log's transaction and
+without them (the hook taken off and put back between blocks), in ``--rounds`` pairs of
+blocks, the order alternating from pair to pair. Each pair gives a slowdown (1 - with /
+without), measured a fraction of a second apart on the same file, so the machine's load and
+the file's size fall on both alike; the figure is the median of the pairs' slowdowns, printed
+with its quartiles, beside the slowdown of the fastest block of each kind (the least
+disturbed), and the same for the CPU time a message (the whole process's). A fresh
+bot per run of a few thousand messages, as before 2026-12-07, swung by 25 points between runs
+of the same code with 50 senders (its one WAL checkpoint more or less, a descheduling).
 
 Part 2, pages: a SQLite file bulk loaded with what a year of a big community leaves in the
 tables the pages read (``--members`` members with presence, rollups of ``--page-messages``
@@ -18,7 +23,7 @@ brings the kept ledger up to date); the day's kept member sums are made
 first by the scheduled job's sweep, timed apart, and the first call of each page, which
 reads the ledger, is shown apart. The pages never read
 the message log, so it is left empty.
-Run: ``.venv/bin/python -m benchmarks.analytics [--messages 4000] [--members 100000]``.
+Run: ``.venv/bin/python -m benchmarks.analytics [--messages 2000] [--rounds 15] [--no-pages]``.
 With ``--db PATH`` the loaded file is kept there and a later run with the same path reuses it
 (the sizes are then the file's; its kept ranges are dropped first, so the sweep makes them
 again); ``--only overview,members`` times only the pages whose names start so.
@@ -64,16 +69,18 @@ GOAL_P99_MS = 150.0
 # --- part 1: ingestion with and without the rollups ------------------------------------------
 
 
-async def ingest(count: int, senders: int, *, rollups: bool, offset: int) -> tuple[float, float]:
-    """Post ``count`` messages from ``senders`` members; return messages/s and CPU ms/message.
+async def ingest_pairs(
+    count: int, senders: int, pairs: int
+) -> list[dict[bool, tuple[float, float]]]:
+    """Post blocks of ``count`` messages from ``senders`` members with and without the rollups.
 
-    The CPU time is the whole process's (the event loop and the database thread): on a shared
-    machine it moves less with other people's load than the wall clock does.
+    Return each pair's blocks: rollups on (True) or off (False), each block's messages a second
+    and CPU seconds a message (the whole process's).
     """
     with tempfile.TemporaryDirectory() as folder:
         cohort = await open_bot(Path(folder))
-        if not rollups:
-            cohort.dispatcher.messages.after_insert.clear()
+        group = cohort.dispatcher.messages
+        hooks, forms = list(group.after_insert), dict(group.raw_forms)
         community = cohort.communities["bench"]
         channels = [ChannelRef(PlatformName.CONSOLE, f"c{n}") for n in range(CHANNELS)]
         callers = [
@@ -81,42 +88,68 @@ async def ingest(count: int, senders: int, *, rollups: bool, offset: int) -> tup
         ]
         for caller in callers:
             await cohort.identity.resolve(community.id, caller)
+        blocks = 0
 
-        async def sender(index: int) -> None:
-            for n in range(index, count, senders):
-                await cohort.dispatcher.message_posted(
-                    community,
-                    callers[index],
-                    channels[n % CHANNELS],
-                    f"m{offset}-{n}",
-                    f"message number {n} about pandas and calculus",
-                    datetime.now(UTC),
-                )
+        async def block(rollups: bool) -> tuple[float, float]:
+            nonlocal blocks
+            blocks += 1
+            group.after_insert[:] = hooks if rollups else []
+            group.raw_forms = forms if rollups else {}
 
-        started, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(sender(i) for i in range(senders)))
-        elapsed, used = time.perf_counter() - started, time.process_time() - cpu
+            async def sender(index: int) -> None:
+                for n in range(index, count, senders):
+                    await cohort.dispatcher.message_posted(
+                        community,
+                        callers[index],
+                        channels[n % CHANNELS],
+                        f"m{blocks}-{n}",
+                        f"message number {n} about pandas and calculus",
+                        datetime.now(UTC),
+                    )
+
+            started, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(sender(i) for i in range(senders)))
+            return count / (time.perf_counter() - started), (time.process_time() - cpu) / count
+
+        await block(True)  # warm up: first messages, points awards, presence rows
+        await block(False)
+        found: list[dict[bool, tuple[float, float]]] = []
+        for n in range(pairs):
+            order = (False, True) if n % 2 == 0 else (True, False)
+            found.append({rollups: await block(rollups) for rollups in order})
         await cohort.db.close()
-    return count / elapsed, used * 1000 / count
+    return found
+
+
+def quartiles(values: list[float]) -> str:
+    """Return the median of ``values`` with its quartiles, as percentages."""
+    if len(values) < 2:
+        return f"{values[0]:.1%}"
+    q1, q2, q3 = statistics.quantiles(values, n=4)
+    return f"{q2:.1%} (quartiles {q1:.1%} to {q3:.1%})"
 
 
 async def bench_ingestion(count: int, rounds: int) -> None:
-    """Print the ingestion rate with and without the rollups, and the slowdown."""
+    """Print the slowdown the rollups cost ingestion, with 1 and with 50 senders.
+
+    Two estimates: the median of the pairs' slowdowns (with quartiles), and the slowdown of
+    the fastest block of each kind (other people's load only ever slows a block down, so the
+    fastest is the least disturbed); the same for the CPU time a message.
+    """
     for senders in (1, 50):
-        kept: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-        for n in range(rounds):
-            for rollups in (False, True) if n % 2 == 0 else (True, False):
-                kept[rollups].append(await ingest(count, senders, rollups=rollups, offset=n))
-        without = statistics.median(rate for rate, _ in kept[False])
-        with_rollups = statistics.median(rate for rate, _ in kept[True])
-        cpu_without = statistics.median(cpu for _, cpu in kept[False])
-        cpu_with = statistics.median(cpu for _, cpu in kept[True])
+        found = await ingest_pairs(count, senders, rounds)
+        slowdowns = [1 - pair[True][0] / pair[False][0] for pair in found]
+        more_cpu = [pair[True][1] / pair[False][1] - 1 for pair in found]
+        fastest = {on: max(pair[on][0] for pair in found) for on in (True, False)}
+        least = {on: min(pair[on][1] for pair in found) for on in (True, False)}
         print(
-            f"ingestion, {senders:>2} sender(s), {count} messages x {rounds} rounds: "
-            f"with analytics {with_rollups:.0f} msg/s, anchor without {without:.0f} msg/s, "
-            f"slowdown {1 - with_rollups / without:.1%}; CPU {cpu_with:.2f} against "
-            f"{cpu_without:.2f} ms/message, {cpu_with / cpu_without - 1:+.1%} "
-            f"(goal <= {GOAL_SLOWDOWN:.0%})"
+            f"ingestion, {senders:>2} sender(s), {rounds} pairs of {count}-message blocks: "
+            f"slowdown with analytics {quartiles(slowdowns)}, fastest blocks "
+            f"{fastest[True]:.0f} against {fastest[False]:.0f} msg/s: "
+            f"{1 - fastest[True] / fastest[False]:.1%}; CPU a message {quartiles(more_cpu)} "
+            f"more, least {least[True] * 1e6:.1f} against {least[False] * 1e6:.1f} us: "
+            f"{least[True] / least[False] - 1:+.1%} (goal <= {GOAL_SLOWDOWN:.0%}; "
+            f"load average {os.getloadavg()[0]:.1f})"
         )
 
 
@@ -475,6 +508,8 @@ async def main(args: argparse.Namespace) -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     if args.rounds:
         await bench_ingestion(args.messages, args.rounds)
+    if args.no_pages:
+        return
     only = tuple(name for name in args.only.split(",") if name)
     with tempfile.TemporaryDirectory() as folder:
         path = args.db or Path(folder) / "cohort.db"
@@ -495,8 +530,11 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=4_000)
-    parser.add_argument("--rounds", type=int, default=3, help="0 skips the ingestion part")
+    parser.add_argument("--messages", type=int, default=2_000, help="messages a block")
+    parser.add_argument(
+        "--rounds", type=int, default=20, help="pairs of blocks; 0 skips the ingestion part"
+    )
+    parser.add_argument("--no-pages", action="store_true", help="skip the pages part")
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--page-messages", type=int, default=5_000_000)
     parser.add_argument("--purchases", type=int, default=20_000)

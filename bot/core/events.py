@@ -112,23 +112,35 @@ class ButtonPressed:
 
 E = TypeVar("E")
 Subscriber = Callable[[Any], Awaitable[None]]
+Wants = Callable[[Any], bool]
 
 
 class EventBus:
     """Deliver each event to the cogs that subscribed to its type, one failure isolated."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[type, list[Subscriber]] = defaultdict(list)
+        self._subscribers: dict[type, list[tuple[Subscriber, Wants | None]]] = defaultdict(list)
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
-        """Call ``handler`` for every event of ``event_type``."""
-        self._subscribers[event_type].append(handler)
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: Callable[[E], Awaitable[None]],
+        *,
+        when: Callable[[E], bool] | None = None,
+    ) -> None:
+        """Call ``handler`` for every event of ``event_type`` (for which ``when`` is true).
+
+        ``when`` is a plain function: for the many events a handler has nothing to do with
+        (most messages, for most cogs), no coroutine is made at all.
+        """
+        self._subscribers[event_type].append((handler, when))
 
     async def publish(self, event: object) -> None:
         """Hand ``event`` to each subscriber in turn; log, never raise, a subscriber's failure."""
-        for handler in self._subscribers.get(type(event), ()):
+        for handler, when in self._subscribers.get(type(event), ()):
             try:
-                await handler(event)
+                if when is None or when(event):
+                    await handler(event)
             except Exception:
                 log.exception("event handler %s failed on %s", _name(handler), type(event).__name__)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Table
@@ -22,6 +24,12 @@ T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[Any]]
 # Work done in the transaction that wrote a batch, given the rows that were new.
 AfterInsert = Callable[[AsyncConnection, list[Row]], Awaitable[None]]
+# The same on SQLite's own connection, on its thread; False (before writing anything): not here.
+RawAfterInsert = Callable[[sqlite3.Connection, list[Row]], bool]
+
+
+class _Declined(Exception):
+    """The batch cannot be written as plain SQL: it goes through SQLAlchemy instead."""
 
 
 class _HookFailed(Exception):
@@ -49,7 +57,9 @@ class GroupCommit:
 
     On SQLite the batch's statements (insert, hooks, work) run on the connection's thread in
     one hop (``bot.store.hops.in_thread``); hooks and work that await anything but ``conn``
-    cannot, and make the group commit write the usual way from then on.
+    cannot, and make the group commit write the usual way from then on. A batch with no work
+    whose hooks all have a plain-SQL form (``add_hook(..., raw=...)``) skips SQLAlchemy
+    altogether (``Database.raw_write``): the insert and those forms on ``sqlite3`` itself.
     """
 
     def __init__(
@@ -61,11 +71,23 @@ class GroupCommit:
         self.max_batch = max_batch
         self.batches = 0  # transactions written (the benchmark prints rows per batch)
         self.after_insert: list[AfterInsert] = []
+        self.raw_forms: dict[AfterInsert, RawAfterInsert] = {}  # see ``add_hook``
         self._pending: list[tuple[Row, asyncio.Future[bool]]] = []
         self._work: list[tuple[Work, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._on_thread = True  # until a hook or a work awaits something else
         self._direct = DirectInsert(table, self.keys)  # the insert on SQLite's thread
+
+    def add_hook(self, hook: AfterInsert, *, raw: RawAfterInsert | None = None) -> None:
+        """Run ``hook`` after each batch's insert; ``raw`` is its form on SQLite's own connection.
+
+        ``raw(conn, rows)`` must do what ``hook`` does, as plain SQL on the ``sqlite3``
+        connection, or return False before writing anything (the batch is then written again
+        through SQLAlchemy, with ``hook``).
+        """
+        self.after_insert.append(hook)
+        if raw is not None:
+            self.raw_forms[hook] = raw
 
     async def insert(self, row: Row) -> bool:
         """Insert ``row`` unless its key exists; return whether it was new."""
@@ -157,6 +179,26 @@ class GroupCommit:
     async def _write_once(
         self, rows: list[Row], jobs: list[tuple[Work, asyncio.Future[Any]]], *, hooks: bool
     ) -> tuple[list[bool], list[Any]]:
+        if (
+            rows
+            and not jobs
+            and self.db.raw_writes
+            and self._direct.takes(rows[0], self.db.engine.dialect)  # else a wasted BEGIN
+        ):
+            forms = [
+                (hook, self.raw_forms.get(hook)) for hook in (self.after_insert if hooks else ())
+            ]
+            if all(form is not None for _, form in forms):
+                try:
+                    added = await self.db.raw_write(
+                        partial(self._raw_body, rows=rows, forms=forms), tables={self.table.name}
+                    )
+                except _Declined:
+                    pass  # through SQLAlchemy below
+                else:
+                    self.batches += 1
+                    return added, []
+
         async def body(conn: AsyncConnection) -> tuple[list[bool], list[Any]]:
             added = await self._insert(conn, rows) if rows else []
             fresh = [row for row, new in zip(rows, added, strict=True) if new]
@@ -180,6 +222,30 @@ class GroupCommit:
             )
         self.batches += 1
         return added, results
+
+    def _raw_body(
+        self,
+        raw: sqlite3.Connection,
+        *,
+        rows: list[Row],
+        forms: list[tuple[AfterInsert, RawAfterInsert | None]],
+    ) -> list[bool]:
+        """Write a batch and its hooks as plain SQL (on SQLite's thread, in its transaction)."""
+        added = self._direct.insert(raw, self.db.engine.dialect, rows)
+        if added is None:
+            raise _Declined
+        fresh = [row for row, new in zip(rows, added, strict=True) if new]
+        if fresh:
+            for hook, form in forms:
+                if form is None:
+                    raise _Declined
+                try:
+                    done = form(raw, fresh)
+                except Exception as exc:
+                    raise _HookFailed(hook) from exc
+                if not done:
+                    raise _Declined
+        return added
 
     async def _insert(self, conn: AsyncConnection, rows: list[Row]) -> list[bool]:
         """Insert the batch's rows; return which were written (the first of rows sharing a key).

@@ -103,6 +103,10 @@ class DirectInsert:
         self._shapes[columns] = shape
         return shape
 
+    def takes(self, row: Mapping[str, Any], dialect: Dialect) -> bool:
+        """Tell whether rows of ``row``'s columns can go this way (their values aside)."""
+        return self._shape(tuple(row), dialect) is not None
+
     def insert(
         self, raw: sqlite3.Connection, dialect: Dialect, rows: Sequence[Mapping[str, Any]]
     ) -> list[bool] | None:

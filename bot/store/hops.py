@@ -229,6 +229,32 @@ async def in_thread(
     return result
 
 
+async def raw_transaction(
+    adapted: OneHopConnection, work: Callable[[sqlite3.Connection], T], *, begin: str
+) -> T:
+    """Run ``work(raw)`` in a transaction on the connection's own thread, in one hop.
+
+    ``begin`` starts it; it commits when ``work`` returns and rolls back when it raises. No
+    SQLAlchemy on either side: the caller holds the connection checked out of the pool.
+    """
+
+    def run() -> T:
+        raw: sqlite3.Connection = adapted._connection._conn
+        raw.execute(begin)
+        try:
+            result = work(raw)
+        except BaseException:
+            raw.rollback()
+            raise
+        raw.commit()
+        return result
+
+    adapted.dbapi.hops += 1
+    context = contextvars.copy_context()  # the work sees the caller's context variables
+    result: T = await adapted._connection._execute(context.run, run)
+    return result
+
+
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """The aiosqlite DBAPI shim handing out one-hop connections; it counts their hops."""
 

@@ -246,3 +246,61 @@ async def test_unusual_rows_fall_back_and_errors_are_sqlalchemy_s(db: Database) 
     assert isinstance(bad, IntegrityError) and isinstance(bad.orig, sqlite3.IntegrityError)
     assert logged_inserts(seen) == []  # the failed batch and its rows alone: all direct
     assert [row[0] for row in await stored(db)] == [1, 77, 78]
+
+
+async def test_a_batch_with_plain_sql_hooks_skips_sqlalchemy_in_one_hop(db: Database) -> None:
+    through_sqlalchemy: list[str] = []
+    plain: list[list[str]] = []
+
+    async def hook(conn: object, rows: list[Any]) -> None:
+        through_sqlalchemy.extend(str(row["message_id"]) for row in rows)
+
+    def raw_hook(raw: sqlite3.Connection, rows: list[Any]) -> bool:
+        plain.append([str(row["message_id"]) for row in rows])
+        raw.execute("UPDATE communities SET name = name || '+' WHERE id = 1")  # in the batch
+        return True
+
+    group = GroupCommit(db, message_log, KEYS)
+    group.add_hook(hook, raw=raw_hook)
+    hops = db.hops or 0
+    with statements(db) as seen:
+        first = await asyncio.gather(*(group.insert(message(m)) for m in ("x", "y", "x")))
+        again = await asyncio.gather(*(group.insert(message(m)) for m in ("y", "z")))
+    assert (first, again) == ([True, True, False], [False, True])
+    assert seen == []  # not one statement through SQLAlchemy
+    assert (db.hops or 0) - hops == group.batches == 2  # one hop a batch
+    assert plain == [["x", "y"], ["z"]] and through_sqlalchemy == []
+    assert [row[7] for row in await stored(db)] == ["x", "y", "z"]
+    async with db.read() as conn:
+        assert await conn.scalar(select(communities.c.name)) == "C++"
+
+
+@pytest.mark.parametrize("how", ["declines", "raises"])
+async def test_a_plain_hook_that_declines_or_fails_costs_no_row(
+    db: Database, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    through_sqlalchemy: list[str] = []
+
+    async def hook(conn: object, rows: list[Any]) -> None:
+        through_sqlalchemy.extend(str(row["message_id"]) for row in rows)
+
+    def raw_hook(raw: sqlite3.Connection, rows: list[Any]) -> bool:
+        raw.execute("UPDATE communities SET name = 'changed' WHERE id = 1")  # undone below
+        if how == "raises":
+            raise RuntimeError("a broken plain rollup")
+        return False
+
+    group = GroupCommit(db, message_log, KEYS)
+    group.add_hook(hook, raw=raw_hook)
+    assert await asyncio.gather(*(group.insert(message(m)) for m in ("a", "b", "a"))) == [
+        True,
+        True,
+        False,
+    ]
+    # Declined: the batch is written through SQLAlchemy with the hook's own form. Failed: it
+    # is written again without hooks (logged), as a failing hook's batch always was.
+    assert through_sqlalchemy == (["a", "b"] if how == "declines" else [])
+    assert ("a broken plain rollup" in caplog.text) == (how == "raises")
+    assert [row[7] for row in await stored(db)] == ["a", "b"]
+    async with db.read() as conn:
+        assert await conn.scalar(select(communities.c.name)) == "C"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import BULK_CACHE_KIB, Database
@@ -58,3 +59,38 @@ async def test_a_bulk_write_has_a_large_cache_only_while_it_runs(db: Database, f
         for opened in (db.read(), db.write()):
             async with opened as conn:
                 assert await cache_size(conn) == (SQLITE_DEFAULT_CACHE, used)
+
+
+async def test_a_plain_write_commits_rolls_back_and_survives_an_sqlite_error(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'plain.db'}")
+    try:
+        assert db.raw_writes
+        async with db.write() as conn:
+            await conn.execute(text("CREATE TABLE numbers (n INTEGER NOT NULL UNIQUE)"))
+        written: list[frozenset[str]] = []
+        db.on_write.append(written.append)
+
+        def add(*values: int) -> Any:
+            def work(raw: Any) -> int:
+                raw.executemany("INSERT INTO numbers (n) VALUES (?)", [(v,) for v in values])
+                return len(values)
+
+            return work
+
+        assert await db.raw_write(add(1, 2), tables={"numbers"}) == 2
+        with pytest.raises(IntegrityError):  # SQLite's error, as SQLAlchemy raises it
+            await db.raw_write(add(3, 1), tables={"numbers"})
+        with pytest.raises(ZeroDivisionError):
+
+            def fails(raw: Any) -> None:
+                raw.execute("INSERT INTO numbers (n) VALUES (4)")
+                _ = 1 / 0
+
+            await db.raw_write(fails, tables={"numbers"})
+        assert await db.raw_write(add(5), tables={"numbers"}) == 1  # the connection still works
+        assert await numbers(db) == [1, 2, 5]  # 3 and 4 rolled back with their transactions
+        assert written == [frozenset({"numbers"})] * 2  # told after each commit only
+    finally:
+        await db.close()

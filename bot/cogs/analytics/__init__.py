@@ -135,7 +135,7 @@ def setup(cohort: Cohort) -> None:
 
     cohort.every("analytics.ranges", RANGES_EVERY, keep_ranges)
     recorder = Recorder(zones)
-    cohort.dispatcher.messages.after_insert.append(recorder.messages_added)
+    cohort.dispatcher.messages.add_hook(recorder.messages_added, raw=recorder.messages_added_raw)
     cohort.identity.merge_hooks.append(merge_members)
     cohort.identity.merge_hooks.append(merge_suggestions)
 

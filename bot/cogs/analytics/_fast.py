@@ -26,6 +26,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.store.types import sqlite_text
+
 HOUR = timedelta(hours=1)
 STAMP = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format
 
@@ -52,6 +54,13 @@ ADD_DAY = (
     " messages = analytics_days.messages + excluded.messages,"
     " thread_messages = analytics_days.thread_messages + excluded.thread_messages,"
     " active = analytics_days.active + excluded.active"
+)
+
+SEEN = (  # ``_rollup.seen_accounts``: present since the earlier of the row's and the kept time
+    "INSERT INTO analytics_presence (account_id, community_id, member_id, platform, joined_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET joined_at ="
+    " CASE WHEN excluded.joined_at < analytics_presence.joined_at THEN excluded.joined_at"
+    " ELSE analytics_presence.joined_at END"
 )
 
 
@@ -118,18 +127,32 @@ class FastRollups:
         """Add message-log rows to the hour, member-day, day and member-total rollups."""
         hours: dict[tuple[int, str, str, str], int] = {}
         member_days: dict[tuple[int, int, str], list[Any]] = {}
+        # ``hour`` and ``day`` inlined for the instants inside the kept bounds (nearly all)
+        kept_hour = self._hour
+        kept_days = self._days
         for row in rows:
             at: datetime = row["posted_at"]
             community_id = row["community_id"]
-            key = (community_id, self.hour(at), row["platform"], row["channel_id"])
+            if kept_hour is not None and kept_hour[0] <= at < kept_hour[1]:
+                hour = kept_hour[2]
+            else:
+                hour = self.hour(at)
+                kept_hour = self._hour
+            key = (community_id, hour, row["platform"], row["channel_id"])
             hours[key] = hours.get(key, 0) + 1
-            day, text = self.day(community_id, at)
-            counts = member_days.get((community_id, row["member_id"], text))
+            kept = kept_days.get(community_id)
+            if kept is not None and kept[0] <= at < kept[1]:
+                day, text = kept[2], kept[3]
+            else:
+                day, text = self.day(community_id, at)
+            member_day = (community_id, row["member_id"], text)
+            counts = member_days.get(member_day)
+            in_thread = row["thread_id"] is not None
             if counts is None:
-                counts = member_days[(community_id, row["member_id"], text)] = [0, 0, day]
-            counts[0] += 1
-            if row["thread_id"] is not None:
-                counts[1] += 1
+                member_days[member_day] = [1, int(in_thread), day]
+            else:
+                counts[0] += 1
+                counts[1] += in_thread
         raw.executemany(ADD_HOUR, [(*key, n) for key, n in hours.items()])
         days: dict[tuple[int, str], list[int]] = {}
         seen = self._seen
@@ -163,3 +186,19 @@ class FastRollups:
             raw.execute(SPAN_DAYS, (community_id, member_id, text, text, day.toordinal()))
         for (community_id, text), (messages, threads, active) in days.items():
             raw.execute(ADD_DAY, (community_id, text, messages, threads, active))
+
+    def seen(self, raw: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Record each account as present since ``joined_at`` unless it was known earlier."""
+        raw.executemany(
+            SEEN,
+            [
+                (
+                    r["account_id"],
+                    r["community_id"],
+                    r["member_id"],
+                    r["platform"],
+                    sqlite_text(r["joined_at"]),
+                )
+                for r in rows
+            ],
+        )

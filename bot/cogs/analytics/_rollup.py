@@ -11,6 +11,7 @@ an account not seen before.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -223,29 +224,48 @@ class Recorder:
         raw = raw_on_thread(conn)
         if raw is not None:  # SQLite on its thread: plain SQL on its connection (``_fast``)
             self._fast.add(raw, rows)
-            present = self._present_since
-            first: dict[int, dict[str, Any]] = {}
-            for row in rows:  # an account's earliest message, where it may be news
-                known = present.get(row["account_id"])
-                if known is None or row["posted_at"] < known:
-                    seen = first.get(row["account_id"])
-                    if seen is None or row["posted_at"] < seen["joined_at"]:
-                        first[row["account_id"]] = {k: row[k] for k in PRESENCE_KEYS} | {
-                            "joined_at": row["posted_at"]
-                        }
-            presence = list(first.values())
+            fresh = self._news(rows)
         else:
             hours, member_days, presence = message_counts(rows, self.zone_of)
             await add_counts(conn, analytics_hours, hours, keys=HOUR_KEYS, counts=HOUR_COUNTS)
             await add_member_days(conn, member_days)
-        fresh = [
-            p
-            for p in presence
-            if (known := self._present_since.get(p["account_id"])) is None or p["joined_at"] < known
-        ]
+            fresh = [
+                p
+                for p in presence
+                if (known := self._present_since.get(p["account_id"])) is None
+                or p["joined_at"] < known
+            ]
         await seen_accounts(conn, fresh)
         for p in fresh:
             self._present_since[p["account_id"]] = p["joined_at"]
+
+    def messages_added_raw(self, raw: sqlite3.Connection, rows: list[Row]) -> bool:
+        """Do what ``messages_added`` does, as plain SQL on SQLite's own connection.
+
+        The message log's group commit runs it in the batch's transaction on the connection's
+        thread, with no SQLAlchemy around it (``GroupCommit.add_hook``).
+        """
+        self._fast.add(raw, rows)
+        fresh = self._news(rows)
+        if fresh:
+            self._fast.seen(raw, fresh)
+            for p in fresh:
+                self._present_since[p["account_id"]] = p["joined_at"]
+        return True
+
+    def _news(self, rows: list[Row]) -> list[dict[str, Any]]:
+        """Return each account's earliest message as a presence row, where it may be news."""
+        present = self._present_since
+        first: dict[int, dict[str, Any]] = {}
+        for row in rows:
+            known = present.get(row["account_id"])
+            if known is None or row["posted_at"] < known:
+                seen = first.get(row["account_id"])
+                if seen is None or row["posted_at"] < seen["joined_at"]:
+                    first[row["account_id"]] = {k: row[k] for k in PRESENCE_KEYS} | {
+                        "joined_at": row["posted_at"]
+                    }
+        return list(first.values())
 
     async def reaction_added(
         self,

@@ -55,6 +55,9 @@ def setup(cohort: Cohort) -> None:
         if not await service.enforce_slowmode(event):
             await automod.check(event)
 
-    cohort.events.subscribe(MessagePosted, on_message)
+    def wants_message(event: MessagePosted) -> bool:
+        return service.slowed(event) or automod.enabled(event)
+
+    cohort.events.subscribe(MessagePosted, on_message, when=wants_message)
     cohort.every("moderation.expiry", SWEEP_EVERY, Expiries(service).sweep)
     cohort.on_start(service.start)

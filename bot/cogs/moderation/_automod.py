@@ -63,6 +63,11 @@ class Automod:
             self._channels[community.id] = table
         return table.get((platform, channel_id))
 
+    @staticmethod
+    def enabled(event: MessagePosted) -> bool:
+        """Tell whether the message's community applies automod rules at all."""
+        return event.community.config.moderation.automod.enabled
+
     async def check(self, event: MessagePosted) -> bool:
         """Apply the rules to one message; return True when it broke one and was acted on."""
         community = event.community

@@ -407,6 +407,13 @@ class ModerationService:
         await self.post_log(community, case, actor.name, None)
         return case, native, refusals
 
+    def slowed(self, event: MessagePosted) -> bool:
+        """Tell whether the message's channel has a slowmode."""
+        slow = self.slow
+        return bool(slow) and (
+            (event.community.id, event.channel.platform.value, event.channel.channel_id) in slow
+        )
+
     async def enforce_slowmode(self, event: MessagePosted) -> bool:
         """Delete a message posted too soon after the same member's last; return True if so."""
         if not self.slow:

@@ -62,8 +62,8 @@ def setup(cohort: Cohort) -> None:
         cohort.command(spec)
     for action in cog.actions():
         cohort.action(action)
-    cohort.events.subscribe(MessagePosted, cog.on_message)
-    cohort.events.subscribe(MessagePosted, cog.on_thanks)
+    cohort.events.subscribe(MessagePosted, cog.on_message, when=cog.wants_message)
+    cohort.events.subscribe(MessagePosted, cog.on_thanks, when=cog.wants_thanks)
     cohort.events.subscribe(MessageDeleted, cog.on_deleted)
     cohort.events.subscribe(MemberJoined, cog.on_joined)
     cohort.events.subscribe(MemberLeft, cog.on_left)

@@ -102,22 +102,29 @@ class PointsCog:
 
     # --- earning from messages ----------------------------------------------------------------
 
+    def wants_message(self, event: MessagePosted) -> bool:
+        """Tell whether a message may earn points or mark its author active (else: no write)."""
+        config = event.community.config.points
+        account = event.account
+        if config.excluded_channels or config.muted:  # most communities have neither
+            author = AccountRef(account.platform, account.platform_user_id)
+            if ineligible(config, channel_id=event.channel.channel_id, author=author) is not None:
+                return False
+        seen = self._seen.get((event.community.id, account.member_id))
+        if seen is None:
+            return True
+        now = self.cohort.clock.now()
+        # surely still cooling down, and recently marked active: nothing to write
+        return not (now - seen[0] < config.message_cooldown and now - seen[1] < ACTIVITY_RESOLUTION)
+
     async def on_message(self, event: MessagePosted) -> None:
         """Award message points when the rules allow it, and announce a new level."""
+        if not self.wants_message(event):
+            return
         community = event.community
         config = community.config.points
         account = event.account
-        author = AccountRef(account.platform, account.platform_user_id)
-        if ineligible(config, channel_id=event.channel.channel_id, author=author) is not None:
-            return
         now = self.cohort.clock.now()
-        seen = self._seen.get((community.id, account.member_id))
-        if (
-            seen is not None
-            and now - seen[0] < config.message_cooldown
-            and now - seen[1] < ACTIVITY_RESOLUTION
-        ):
-            return  # surely still cooling down, and recently marked active: nothing to write
         keys = {"community_id": community.id, "member_id": account.member_id}
         ref = f"{event.channel.platform}:{event.channel.channel_id}:{event.message_id}"
 
@@ -413,12 +420,18 @@ class PointsCog:
             await self.settle_levels(member_id=receiver.member_id)
         return added
 
+    @staticmethod
+    def wants_thanks(event: MessagePosted) -> bool:
+        """Tell whether a message says thanks where thanks in messages give kudos."""
+        config = event.community.config.points
+        return config.thanks_in_messages and says_thanks(event.text, config.thanks_words)
+
     async def on_thanks(self, event: MessagePosted) -> None:
         """Give kudos for a message that says thanks and replies to or mentions someone."""
+        if not self.wants_thanks(event):
+            return
         community = event.community
         config = community.config.points
-        if not config.thanks_in_messages or not says_thanks(event.text, config.thanks_words):
-            return
         author = AccountRef(event.account.platform, event.account.platform_user_id)
         if ineligible(config, channel_id=event.channel.channel_id, author=author) is not None:
             return

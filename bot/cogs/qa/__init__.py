@@ -48,7 +48,7 @@ def setup(cohort: Cohort) -> None:
         cohort.command(spec)
     for action in cog.actions():
         cohort.action(action)
-    cohort.events.subscribe(MessagePosted, cog.on_message)
+    cohort.events.subscribe(MessagePosted, cog.on_message, when=cog.wants_message)
     cohort.events.subscribe(MessageDeleted, cog.on_deleted)
     cohort.events.subscribe(MemberLeft, cog.on_left)
     cohort.events.subscribe(ReactionChanged, cog.on_reaction)

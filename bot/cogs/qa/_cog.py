@@ -389,6 +389,11 @@ class QaCog:
 
     # --- events ----------------------------------------------------------------------------------
 
+    @staticmethod
+    def wants_message(event: MessagePosted) -> bool:
+        """Tell whether a message can belong to a question: in a thread, or a reply."""
+        return event.channel.thread_id is not None or event.reply_to_message_id is not None
+
     async def on_message(self, event: MessagePosted) -> None:
         """Record an answer (or the asker's follow-up) in a question's thread or reply chain."""
         await service.posted(
