@@ -9,9 +9,9 @@ import secrets
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.points import _kudos as kudos
 from bot.cogs.points import _ledger as ledger
 from bot.cogs.points import _referrals as referrals
 from bot.cogs.points._levels import progress
@@ -21,13 +21,11 @@ from bot.cogs.points._rules import (
     Reason,
     digest,
     ineligible,
-    mentions_in,
     message_points,
     says_thanks,
 )
 from bot.core import markup
 from bot.core.buttons import payload_fields, payload_int
-from bot.core.clock import local_time
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, CommandSpec, Option, OptionKind
 from bot.core.community import Community
@@ -36,12 +34,11 @@ from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.events import MemberJoined, MemberLeft, MessageDeleted, MessagePosted
 from bot.core.identity import Account
-from bot.core.parsing import Mention, MentionKind, parse_mention
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, PlatformError
 from bot.core.replies import Button, Field, Image, Reply
 from bot.store.dialect import upsert_add
-from bot.store.tables import message_log, points_balances
+from bot.store.tables import points_balances
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +46,6 @@ PAGE_SIZE = 10
 ACTIVITY_RESOLUTION = timedelta(hours=1)
 SEEN_LIMIT = 100_000
 BAR = 10
-MAX_THANKED = 3  # people one message can thank by mention
 SHOWS_IMAGES = frozenset({PlatformName.DISCORD, PlatformName.TELEGRAM})
 
 
@@ -70,11 +66,6 @@ def _space_for(
     if platform is PlatformName.DISCORD:
         return config.discord_guilds[0] if config.discord_guilds else None
     return platform.value  # the console is one room
-
-
-def _message_prefix(channel: ChannelRef, message_id: str) -> str:
-    """Return the start of the source of every kudos given for a message."""
-    return f"msg:{channel.platform}:{channel.channel_id}:{message_id}:"
 
 
 def _bar(percent: int) -> str:
@@ -388,34 +379,10 @@ class PointsCog:
         tz: ZoneInfo,
         note: str | None,
     ) -> bool:
-        """Give kudos within the daily limit and the pair cooldown; False for a replay."""
-        config = community.config.points
-        if giver == receiver.member_id:
-            raise UserError("points.kudos.self")
-        async with self.cohort.db.write() as conn:
-            today = ledger.start_of_day(now, community.tz)
-            given = await ledger.kudos_given_since(conn, community.id, giver, today)
-            if given >= config.kudos_daily_limit:
-                raise UserError("points.kudos.daily_limit", limit=config.kudos_daily_limit)
-            last = await ledger.last_kudos(conn, community.id, giver, receiver.member_id)
-            if last is not None and now - last < config.kudos_pair_cooldown:
-                wait = last + config.kudos_pair_cooldown
-                raise UserError(
-                    "points.kudos.cooldown",
-                    name=receiver.display_name,
-                    when=local_time(wait, tz),
-                )
-            added = await ledger.award_in(
-                conn,
-                community,
-                receiver.member_id,
-                config.kudos,
-                Reason.KUDOS,
-                ref,
-                at=now,
-                actor_id=giver,
-                note=note,
-            )
+        """Give kudos (``kudos.give``), then settle the receiver's level; False for a replay."""
+        added = await kudos.give(
+            self.cohort, community, giver, receiver, ref, now=now, tz=tz, note=note
+        )
         if added:
             await self.settle_levels(member_id=receiver.member_id)
         return added
@@ -435,11 +402,11 @@ class PointsCog:
         author = AccountRef(event.account.platform, event.account.platform_user_id)
         if ineligible(config, channel_id=event.channel.channel_id, author=author) is not None:
             return
-        thanked = await self._thanked(event)
+        thanked = await kudos.thanked(self.cohort, event)
         giver = event.account.member_id
         for receiver, message_id in thanked:
             # Keyed by the message the thanks is for: deleting it takes the kudos back.
-            ref = f"{_message_prefix(event.channel, message_id)}{giver}"
+            ref = f"{kudos.message_prefix(event.channel, message_id)}{giver}"
             try:
                 added = await self._kudos(
                     community, giver, receiver, ref, now=event.posted_at, tz=community.tz, note=None
@@ -460,41 +427,13 @@ class PointsCog:
                     },
                 )
 
-    async def _thanked(self, event: MessagePosted) -> list[tuple[Account, str]]:
-        """Return whom a thanks message is for: the replied-to author, else those mentioned."""
-        community = event.community
-        if event.reply_to_message_id is not None:
-            async with self.cohort.db.read() as conn:
-                member_id = await conn.scalar(
-                    select(message_log.c.member_id).where(
-                        message_log.c.community_id == community.id,
-                        message_log.c.platform == event.channel.platform.value,
-                        message_log.c.channel_id == event.channel.channel_id,
-                        message_log.c.message_id == event.reply_to_message_id,
-                    )
-                )
-            if member_id is not None:
-                _, accounts = await self.cohort.identity.profile(member_id)
-                here = [a for a in accounts if a.platform is event.channel.platform]
-                if here:
-                    return [(here[0], event.reply_to_message_id)]
-        found: list[tuple[Account, str]] = []
-        # Mentions the platform resolved (Discord) first, then @names typed in the text.
-        named = [Mention(MentionKind.USER_ID, user_id) for user_id in event.mentions]
-        named += [parse_mention(raw) for raw in mentions_in(event.text)]
-        for mention in named[:MAX_THANKED]:
-            account = await self.cohort.identity.find(community.id, event.channel.platform, mention)
-            if account is not None and all(a.member_id != account.member_id for a, _ in found):
-                found.append((account, event.message_id))
-        return found
-
     async def on_deleted(self, event: MessageDeleted) -> None:
         """Take back the kudos given for a message that was deleted."""
         members = await ledger.reverse_matching(
             self.cohort.db,
             event.community,
             Reason.KUDOS,
-            _message_prefix(event.channel, event.message_id),
+            kudos.message_prefix(event.channel, event.message_id),
             at=self.cohort.clock.now(),
             note="message deleted",
         )
