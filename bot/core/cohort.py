@@ -131,9 +131,19 @@ class Cohort:
         self.shutdown.append(run)
 
     async def start(self) -> None:
-        """Run the cogs' start hooks in the order they were registered."""
+        """Start the store's checkpointer, then run the cogs' start hooks in their order."""
+        self.watch_store()
         for run in self.startup:
             await run()
+
+    def watch_store(self) -> None:
+        """Run the SQLite WAL's checkpointer, supervised as ``store.checkpoint`` (once)."""
+        checkpointer = self.db.checkpointer
+        if checkpointer is None or "store.checkpoint" in self.supervisor.watches:
+            return
+        watch = self.supervisor.run("store.checkpoint", checkpointer.run)
+        watch.details = checkpointer.report
+        checkpointer.on_done = watch.ok
 
     async def stop(self) -> None:
         """Run the cogs' stop hooks, last registered first; one failure does not stop the rest."""

@@ -20,6 +20,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.util import greenlet_spawn
 
 from bot.store import hops
+from bot.store.checkpoint import WAL_PAGES, Checkpointer
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -51,8 +52,12 @@ def alembic_config() -> AlembicConfig:
     return cfg
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
-    """Turn on WAL, foreign keys and a busy timeout; let writers take the lock up front."""
+def _tune_sqlite(engine: AsyncEngine, *, wal_pages: int | None) -> None:
+    """Turn on WAL, foreign keys and a busy timeout; let writers take the lock up front.
+
+    ``wal_pages``: the WAL's size in pages past which a commit checkpoints it (SQLite's
+    default, 1,000, when None; a ``Checkpointer`` does it off the commit path before that).
+    """
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -63,6 +68,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if wal_pages is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={wal_pages}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -114,8 +121,14 @@ class Database:
         # SQLite's busy handler (which sleeps and retries), keeps the wait short and fair.
         self._write_lock: asyncio.Lock | None = None
         self._raw: PoolProxiedConnection | None = None  # ``raw_write``'s connection, once used
+        # The WAL checkpointed beside the writers (bot/store/checkpoint.py): a file database's;
+        # its ``run`` is supervised by whoever serves (``Cohort.start``).
+        self.checkpointer: Checkpointer | None = None
         if self.engine.dialect.name == "sqlite":
-            _tune_sqlite(self.engine)
+            path = self.url.database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                self.checkpointer = Checkpointer(path)
+            _tune_sqlite(self.engine, wal_pages=WAL_PAGES if self.checkpointer else None)
             self._write_lock = asyncio.Lock()
         # Connections for write transactions: the option set once, not copied onto each one.
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
@@ -159,6 +172,8 @@ class Database:
                     await plain.exec_driver_sql(f"PRAGMA cache_size={default_cache}")
                     await plain.rollback()
             self._wrote(touched)
+        if self.checkpointer is not None:
+            self.checkpointer.written()
 
     @property
     def raw_writes(self) -> bool:
@@ -190,6 +205,8 @@ class Database:
                 await self._release_raw()  # rolled back; the pool checks it again on return
                 raise DBAPIError.instance("", None, error, sqlite3.Error) from error
         self._wrote(tables)
+        if self.checkpointer is not None:
+            self.checkpointer.written()
         return result
 
     async def _release_raw(self) -> None:
@@ -204,7 +221,11 @@ class Database:
                 hook(tables)
 
     def _writer(self) -> AbstractAsyncContextManager[object]:
-        return self._write_lock if self._write_lock is not None else nullcontext()
+        if self._write_lock is None:
+            return nullcontext()
+        if self.checkpointer is None:
+            return self._write_lock
+        return _WriteTurn(self._write_lock, self.checkpointer)
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply the migrations up to ``revision`` (on PostgreSQL, one process at a time)."""
@@ -230,9 +251,33 @@ class Database:
             return await conn.run_sync(_current_revision)
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the checkpointer's)."""
         await self._release_raw()
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
         await self.engine.dispose()
+
+
+class _WriteTurn:
+    """The process's write lock; a WAL over its limit is truncated first (checkpoint.py)."""
+
+    __slots__ = ("checkpointer", "lock")
+
+    def __init__(self, lock: asyncio.Lock, checkpointer: Checkpointer) -> None:
+        self.lock = lock
+        self.checkpointer = checkpointer
+
+    async def __aenter__(self) -> None:
+        await self.lock.acquire()
+        if self.checkpointer.over:
+            try:
+                await self.checkpointer.truncate()
+            except BaseException:
+                self.lock.release()
+                raise
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.lock.release()
 
 
 def head_revision() -> str:
