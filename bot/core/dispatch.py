@@ -360,8 +360,11 @@ class Dispatcher:
         self._inflight += 1
         self._idle.clear()
         try:
-            account = await self.cohort.identity.resolve(community.id, caller)
-            added = await self.messages.insert(
+            identity = self.cohort.identity
+            account = identity.known(community.id, caller, identity.clock.now())
+            if account is None:
+                account = await identity.resolve(community.id, caller)
+            added = await self.messages.submit(
                 {
                     "community_id": community.id,
                     "member_id": account.member_id,

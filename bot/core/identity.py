@@ -140,11 +140,12 @@ class Identity:
                 )
             return int(row.id)
 
-    async def resolve(self, community_id: int, caller: Caller) -> Account:
-        """Return the account for ``caller``, creating the member on first sight."""
-        key = (community_id, caller.platform, caller.user_id)
-        now = self.clock.now()
-        cached = self._cache.get(key)
+    def known(self, community_id: int, caller: Caller, now: datetime) -> Account | None:
+        """Return ``caller``'s cached account when ``resolve`` would, unchanged; else None.
+
+        A plain call: the message path asks it first, and awaits ``resolve`` only on a miss.
+        """
+        cached = self._cache.get((community_id, caller.platform, caller.user_id))
         if (
             cached is not None
             and cached.display_name == caller.display_name
@@ -152,6 +153,15 @@ class Identity:
             and (caller.locale is None or cached.locale == caller.locale)
             and now - cached.last_seen_at < SEEN_RESOLUTION
         ):
+            return cached
+        return None
+
+    async def resolve(self, community_id: int, caller: Caller) -> Account:
+        """Return the account for ``caller``, creating the member on first sight."""
+        key = (community_id, caller.platform, caller.user_id)
+        now = self.clock.now()
+        cached = self.known(community_id, caller, now)
+        if cached is not None:
             return cached
         for _attempt in range(2):
             try:

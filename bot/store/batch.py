@@ -91,10 +91,17 @@ class GroupCommit:
 
     async def insert(self, row: Row) -> bool:
         """Insert ``row`` unless its key exists; return whether it was new."""
+        return await self.submit(row)
+
+    def submit(self, row: Row) -> asyncio.Future[bool]:
+        """Queue ``row`` for the next batch; its future tells whether it was new, once committed.
+
+        ``insert`` without a coroutine of its own, for a caller on every message.
+        """
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
         self._wake()
-        return await future
+        return future
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work(conn)`` in the next batch's write transaction; return what it returns.
