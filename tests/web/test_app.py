@@ -17,7 +17,9 @@ from sqlalchemy.exc import OperationalError
 from bot.adapters.console import ConsoleAdapter
 from bot.core.cohort import Cohort
 from bot.core.platforms import PlatformName
+from bot.core.supervise import TaskState
 from bot.runtime import serve
+from bot.store.checkpoint import Mode
 from bot.web.app import build_app
 from tests.conftest import START, make_config
 
@@ -56,6 +58,24 @@ async def test_healthz_is_unavailable_while_a_task_is_down_and_says_which(
         response = await client.get("/healthz")
         assert response.status == 200
         assert (await response.json())["tasks"]["discord.gateway"]["last_ok"] == START.isoformat()
+
+
+async def test_healthz_shows_the_wal_checkpointer_once_the_store_is_watched(cohort: Cohort) -> None:
+    checkpointer = cohort.db.checkpointer
+    if checkpointer is None:
+        pytest.skip("the WAL checkpointer is SQLite's")
+    cohort.watch_store()
+    cohort.watch_store()  # once: a second call starts nothing
+    await checkpointer.checkpoint(Mode.PASSIVE)  # what its task does after commits
+    async with TestClient(TestServer(build_app(cohort))) as client:
+        response = await client.get("/healthz")
+        assert response.status == 200
+        task = (await response.json())["tasks"]["store.checkpoint"]
+    assert task["state"] == "running" and task["last_ok"] == START.isoformat()
+    assert task["checkpoints"] >= 1 and task["truncations"] == 0
+    assert task["copied_frames"] == task["wal_frames"]
+    await cohort.supervisor.close()
+    assert cohort.supervisor.watches["store.checkpoint"].state is TaskState.STOPPED
 
 
 async def test_healthz_says_unavailable_when_the_database_fails(
