@@ -1,20 +1,20 @@
-"""The message hook's rollups on SQLite, straight to the connection on its own thread.
+"""The message rollups on SQLite, straight to the connection on its own thread.
 
-The message log's group commit runs a batch's insert and its hooks on the SQLite connection's
-thread in one hop (``bot.store.hops.in_thread``). Through SQLAlchemy each rollup statement
-costs tens of microseconds of Python (cache lookup, execution context, result object, type
-processing), several times what SQLite takes to run it, and most batches hold one message:
-the rollups cost 30-45 % of the ingest rate that way (``docs/design-notes.md``, Analytics).
-Here the same additions are written as plain SQL on the ``sqlite3`` connection, in the same
-transaction, with values as SQLAlchemy's SQLite types store them (days ISO, instants UTC
-``YYYY-MM-DD HH:MM:SS.ffffff``).
+The fold (``_fold.py``) runs on the SQLite connection's thread in one hop
+(``Database.raw_write``), as the message log's group commit does its batches. Through
+SQLAlchemy each rollup statement costs tens of microseconds of Python (cache lookup, execution
+context, result object, type processing), several times what SQLite takes to run it: in the
+message log's transaction, one message a batch, the rollups cost 30-45 % of the ingest rate
+that way (``docs/design-notes.md``, Analytics). Here the same additions are written as plain
+SQL on the ``sqlite3`` connection, in the same transaction, with values as SQLAlchemy's SQLite
+types store them (days ISO, instants UTC ``YYYY-MM-DD HH:MM:SS.ffffff``).
 
 A member's first message of a day is found without reading anything back: the member-day
 row is updated, and only when no row was there (``rowcount`` 0) is it inserted, which makes
 that member one more active member of the day and may move their first or last active day.
-SQLite runs one writer at a time and this transaction already holds the write lock (the
-message log's insert went first), so no other process can insert that row in between; a
-guess kept in memory could be wrong, this cannot. PostgreSQL keeps the portable statements
+SQLite runs one writer at a time and this transaction already holds the write lock (taken at
+``BEGIN IMMEDIATE``), so no other process can insert that row in between; a guess kept in
+memory could be wrong, this cannot. PostgreSQL keeps the portable statements
 (``_rollup.add_member_days``).
 """
 
