@@ -124,7 +124,10 @@ class FastRollups:
         return day, day.isoformat()
 
     def add(self, raw: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Add message-log rows to the hour, member-day, day and member-total rollups."""
+        """Add message-log rows to the hour, member-day, day and member-total rollups.
+
+        A row with ``messages`` stands for that many messages of one minute (``_fold.grouped``).
+        """
         hours: dict[tuple[int, str, str, str], int] = {}
         member_days: dict[tuple[int, int, str], list[Any]] = {}
         # ``hour`` and ``day`` inlined for the instants inside the kept bounds (nearly all)
@@ -139,7 +142,8 @@ class FastRollups:
                 hour = self.hour(at)
                 kept_hour = self._hour
             key = (community_id, hour, row["platform"], row["channel_id"])
-            hours[key] = hours.get(key, 0) + 1
+            n = row.get("messages", 1)
+            hours[key] = hours.get(key, 0) + n
             kept = kept_days.get(community_id)
             if kept is not None and kept[0] <= at < kept[1]:
                 day, text = kept[2], kept[3]
@@ -147,12 +151,12 @@ class FastRollups:
                 day, text = self.day(community_id, at)
             member_day = (community_id, row["member_id"], text)
             counts = member_days.get(member_day)
-            in_thread = row["thread_id"] is not None
+            threads = n if row["thread_id"] is not None else 0
             if counts is None:
-                member_days[member_day] = [1, int(in_thread), day]
+                member_days[member_day] = [n, threads, day]
             else:
-                counts[0] += 1
-                counts[1] += in_thread
+                counts[0] += n
+                counts[1] += threads
         raw.executemany(ADD_HOUR, [(*key, n) for key, n in hours.items()])
         days: dict[tuple[int, str], list[int]] = {}
         seen = self._seen

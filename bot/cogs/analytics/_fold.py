@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -61,9 +61,12 @@ COLUMNS = (
     m.thread_id,
     m.posted_at,
 )
-NAMES = tuple(c.name for c in COLUMNS)
-WHEN = NAMES.index("posted_at")
-MESSAGES = f"SELECT {', '.join(NAMES)} FROM message_log WHERE id BETWEEN ? AND ?"
+# What the rollups need of a message, as SQLite stores it (the instant as UTC text).
+MESSAGES = (
+    "SELECT community_id, member_id, account_id, platform, channel_id, thread_id IS NULL,"
+    " posted_at FROM message_log WHERE id BETWEEN ? AND ?"
+)
+MINUTE = len("YYYY-MM-DD HH:MM")
 PENDING = "SELECT id, first_id, last_id FROM analytics_pending ORDER BY id LIMIT ?"
 TAKEN = "DELETE FROM analytics_pending WHERE id <= ?"
 # The batch's new rowids are the largest ones (``bot.store.direct``): one run, ending at max(id).
@@ -114,6 +117,24 @@ def spans(rows: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
         else:
             joined.append((first, last))
     return joined
+
+
+def grouped(found: Iterable[Sequence[Any]], groups: dict[tuple[Any, ...], list[Any]]) -> None:
+    """Count messages (``MESSAGES``' rows) per account, channel, thread or not, and UTC minute.
+
+    Each group keeps its count and its earliest instant's text: a minute falls in one UTC hour
+    and one local day of any zone (zones are whole minutes from UTC), and an account's
+    earliest message is its first seen. Done on text, with no instant made per message.
+    """
+    for community_id, member_id, account_id, platform, channel_id, plain, at in found:
+        key = (community_id, member_id, account_id, platform, channel_id, plain, at[:MINUTE])
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [1, at]
+        else:
+            group[0] += 1
+            if at < group[1]:  # noqa: PLR1730 (a compare, not a call, per message)
+                group[1] = at
 
 
 class Folder:
@@ -230,16 +251,27 @@ class Folder:
             return NOTHING
         chosen = taken(pending, FOLD_ROWS)
         raw.execute(TAKEN, (chosen[-1][0],))
-        rows: list[Row] = []
+        groups: dict[tuple[Any, ...], list[Any]] = {}
         for first, last in spans(chosen):
-            for values in raw.execute(MESSAGES, (first, last)):
-                row = dict(zip(NAMES, values, strict=True))
-                row["posted_at"] = datetime.fromisoformat(values[WHEN]).replace(tzinfo=UTC)
-                rows.append(row)
+            grouped(raw.execute(MESSAGES, (first, last)), groups)
+        rows: list[Row] = [
+            {
+                "community_id": key[0],
+                "member_id": key[1],
+                "account_id": key[2],
+                "platform": key[3],
+                "channel_id": key[4],
+                "thread_id": None if key[5] else "",  # only whether there is one counts
+                "posted_at": datetime.fromisoformat(earliest).replace(tzinfo=UTC),
+                "messages": n,
+            }
+            for key, (n, earliest) in groups.items()
+        ]
         if rows:
             self.recorder.messages_added_raw(raw, rows)
+        messages = sum(n for n, _ in groups.values())
         return Folded(
-            len(chosen), len(rows), len(chosen) < len(pending) or len(pending) == FOLD_RANGES
+            len(chosen), messages, len(chosen) < len(pending) or len(pending) == FOLD_RANGES
         )
 
     # --- the worker --------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -304,3 +305,32 @@ async def test_a_message_whose_transaction_commits_late_is_folded_once(cohort: C
     kept = await rows(cohort)
     assert sum(r[3] for r in kept[1]) == 3
     assert kept == await rebuilt(cohort)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kathmandu", "America/St_Johns", "UTC"])
+async def test_messages_counted_by_the_minute_fall_on_the_right_hour_and_day(
+    tmp_path: Path, zone: str
+) -> None:
+    """On SQLite the fold counts messages per account, channel and minute: exact at every edge."""
+    bot = await build(
+        world_config(tmp_path, timezone=zone),
+        clock=ManualClock(datetime(2026, 11, 2, 12, tzinfo=UTC)),
+    )
+    try:
+        community = bot.communities["demo"]
+        midnight = datetime(2026, 11, 1, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+        hour = datetime(2026, 11, 1, 7, tzinfo=UTC)
+        offsets = (-61.0, -1.0, -0.000001, 0.0, 0.5, 59.999999, 60.0, 3599.0, 3600.0)
+        n = 0
+        for base in (midnight, hour):
+            for seconds in offsets:
+                for who, where in ((CY, GENERAL), (ANA_D, TOPIC), (CY, TOPIC)):
+                    at = base + timedelta(seconds=seconds)
+                    await bot.dispatcher.message_posted(community, who, where, f"m{n}", "hi", at)
+                    n += 1
+        kept = await rows(bot)
+        assert sum(r[3] for r in kept[1]) == n
+        await analytics.rebuild(bot.db, community.id, ZoneInfo(zone))
+        assert await rows(bot) == kept
+    finally:
+        await bot.db.close()
