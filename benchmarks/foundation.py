@@ -11,7 +11,9 @@ so that is the bound for plain ``sqlite3`` under the same constraint. The anchor
 50-sender ingestion run alternately ``--repeat`` times (3); medians are printed, each ingestion
 run compared with the anchor measured just before it, with the load average. The CPU time a
 message takes on the event loop's thread and on the others (the database thread) is printed
-too: load stretches wall-clock figures far more than it does CPU time.
+too: load stretches wall-clock figures far more than it does CPU time. The ingestion runs the
+whole bot, the analytics rollups included: their supervised fold runs during it, and a run
+ends when the fold has caught up with its messages.
 """
 
 from __future__ import annotations
