@@ -1,4 +1,4 @@
-"""The rollups: kept in the message log's transaction, merged with members, rebuilt the same."""
+"""The rollups: folded from the message log, merged with members, rebuilt the same."""
 
 from __future__ import annotations
 
