@@ -304,3 +304,21 @@ async def test_a_plain_hook_that_declines_or_fails_costs_no_row(
     assert [row[7] for row in await stored(db)] == ["a", "b"]
     async with db.read() as conn:
         assert await conn.scalar(select(communities.c.name)) == "C"
+
+
+async def test_committed_callbacks_hear_of_each_batch_after_it_ended(db: Database) -> None:
+    group = GroupCommit(db, message_log, KEYS)
+    written: list[object] = []
+    heard: list[int] = []  # rows written when told
+    told_before: list[int] = []  # how often told when a batch's hook ran
+
+    async def hook(conn: object, rows: list[Any]) -> None:
+        told_before.append(len(heard))
+        written.extend(rows)
+
+    group.after_insert.append(hook)
+    group.committed.append(lambda: heard.append(len(written)))
+    assert await group.insert(message("a")) is True
+    await asyncio.gather(*(group.insert(message(m)) for m in ("b", "c")))
+    assert told_before == [0, 1]  # never told of a batch before it was written
+    assert heard == [1, 3]  # told once after each batch

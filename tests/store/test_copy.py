@@ -95,7 +95,10 @@ async def test_a_target_with_rows_is_refused_and_left_alone(
     target = target_url(backend, tmp_path)
     await copy_database(source, target)
     before = await _totals(target)
-    with pytest.raises(CopyError, match=r"the target is not empty \(communities, "):
+    # Messages not folded yet come with their pending rows (a table with no parent: first).
+    with pytest.raises(
+        CopyError, match=r"the target is not empty \((analytics_pending, )?communities, "
+    ):
         await copy_database(source, target)
     assert await _totals(target) == before
 

@@ -125,7 +125,8 @@ async def test_naive_datetimes_are_refused(db: Database) -> None:
 
 # Tables of the bot as a whole, not of a community: a Telegram update is claimed before anyone
 # knows whose chat it is from (and one bot serves several communities).
-PER_BOT = {"telegram_updates"}
+# The bot's own queues: Telegram updates, and messages not yet folded (batches of any community).
+PER_BOT = {"telegram_updates", "analytics_pending"}
 
 
 async def test_every_table_carries_a_community() -> None:

@@ -14,6 +14,7 @@ tells it which courses a member was shown (``record_shown``), for the recommende
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -53,6 +54,7 @@ from bot.cogs.analytics._figures import (
     Segment,
     Session,
 )
+from bot.cogs.analytics._fold import Folder
 from bot.cogs.analytics._period import Period, parse_period
 from bot.cogs.analytics._privacy import HOLDINGS as PRIVACY_HOLDINGS
 from bot.cogs.analytics._report import WeeklyReport
@@ -79,6 +81,7 @@ __all__ = [
     "CurrencyRevenue",
     "DayCount",
     "Engagement",
+    "Folder",
     "Growth",
     "GrowthDay",
     "Lectures",
@@ -104,6 +107,7 @@ __all__ = [
     "Segment",
     "Session",
     "WeeklyReport",
+    "folder_of",
     "parse_period",
     "rebuild",
     "record_shown",
@@ -112,30 +116,59 @@ __all__ = [
 ]
 
 
+def folder_of(cohort: Cohort) -> Folder | None:
+    """Return the bot's fold of pending messages into the rollups (None: analytics not loaded)."""
+    for hook in cohort.dispatcher.messages.after_insert:
+        owner = getattr(hook, "__self__", None)
+        if isinstance(owner, Folder):
+            return owner
+    return None
+
+
 def service_of(cohort: Cohort) -> Analytics:
-    """Return an analytics service reading a bot's store, its revenue ledgers kept in memory."""
+    """Return an analytics service reading a bot's store, its revenue ledgers kept in memory.
+
+    Each read first folds the messages not yet in the rollups (``Folder.current``).
+    """
     costs = {c.id: c.config.analytics.cost for c in cohort.communities.values()}
     zones = {c.id: c.tz for c in cohort.communities.values()}
-    return Analytics(cohort.db, cohort.clock, costs=costs, versions=cohort.versions, zones=zones)
+    folder = folder_of(cohort)
+    return Analytics(
+        cohort.db,
+        cohort.clock,
+        costs=costs,
+        versions=cohort.versions,
+        zones=zones,
+        current=None if folder is None else folder.current,
+    )
 
 
 def setup(cohort: Cohort) -> None:
     """Register /stats and the weekly report; keep the rollups in step with what happens."""
     cohort.i18n.load_dir(Path(__file__).with_name("locales"))
     cohort.privacy.declare(*PRIVACY_HOLDINGS)
+    zones: dict[int, ZoneInfo] = {c.id: c.tz for c in cohort.communities.values()}
+    recorder = Recorder(zones)
+    # Messages are only noted as pending in the message log's transaction; a supervised fold
+    # adds them to the rollups in bulk shortly after (``_fold.py``).
+    folder = Folder(cohort.db, recorder)
+    messages = cohort.dispatcher.messages
+    messages.add_hook(folder.logged, raw=folder.logged_raw)
+    messages.committed.append(folder.kick)
+    cohort.on_start(partial(folder.start, cohort.supervisor))
+    cohort.on_stop(folder.stop)
+    cohort.privacy.erase_hooks.insert(0, folder.before_erasure)  # before the messages go
     cog = AnalyticsCog(service_of(cohort))
     for spec in cog.commands():
         cohort.command(spec)
     report = WeeklyReport(cohort, cog.analytics)
     cohort.every("analytics.weekly_report", REPORT_EVERY, report.sweep)
-    zones: dict[int, ZoneInfo] = {c.id: c.tz for c in cohort.communities.values()}
 
     async def keep_ranges() -> None:
+        await folder.current()  # the ranges are sums of the rollups: every message in them
         await ranges.sweep(cohort.db, cohort.clock, zones)
 
     cohort.every("analytics.ranges", RANGES_EVERY, keep_ranges)
-    recorder = Recorder(zones)
-    cohort.dispatcher.messages.add_hook(recorder.messages_added, raw=recorder.messages_added_raw)
     cohort.identity.merge_hooks.append(merge_members)
     cohort.identity.merge_hooks.append(merge_suggestions)
 

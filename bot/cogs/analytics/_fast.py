@@ -1,20 +1,20 @@
-"""The message hook's rollups on SQLite, straight to the connection on its own thread.
+"""The message rollups on SQLite, straight to the connection on its own thread.
 
-The message log's group commit runs a batch's insert and its hooks on the SQLite connection's
-thread in one hop (``bot.store.hops.in_thread``). Through SQLAlchemy each rollup statement
-costs tens of microseconds of Python (cache lookup, execution context, result object, type
-processing), several times what SQLite takes to run it, and most batches hold one message:
-the rollups cost 30-45 % of the ingest rate that way (``docs/design-notes.md``, Analytics).
-Here the same additions are written as plain SQL on the ``sqlite3`` connection, in the same
-transaction, with values as SQLAlchemy's SQLite types store them (days ISO, instants UTC
-``YYYY-MM-DD HH:MM:SS.ffffff``).
+The fold (``_fold.py``) runs on the SQLite connection's thread in one hop
+(``Database.raw_write``), as the message log's group commit does its batches. Through
+SQLAlchemy each rollup statement costs tens of microseconds of Python (cache lookup, execution
+context, result object, type processing), several times what SQLite takes to run it: in the
+message log's transaction, one message a batch, the rollups cost 30-45 % of the ingest rate
+that way (``docs/design-notes.md``, Analytics). Here the same additions are written as plain
+SQL on the ``sqlite3`` connection, in the same transaction, with values as SQLAlchemy's SQLite
+types store them (days ISO, instants UTC ``YYYY-MM-DD HH:MM:SS.ffffff``).
 
 A member's first message of a day is found without reading anything back: the member-day
 row is updated, and only when no row was there (``rowcount`` 0) is it inserted, which makes
 that member one more active member of the day and may move their first or last active day.
-SQLite runs one writer at a time and this transaction already holds the write lock (the
-message log's insert went first), so no other process can insert that row in between; a
-guess kept in memory could be wrong, this cannot. PostgreSQL keeps the portable statements
+SQLite runs one writer at a time and this transaction already holds the write lock (taken at
+``BEGIN IMMEDIATE``), so no other process can insert that row in between; a guess kept in
+memory could be wrong, this cannot. PostgreSQL keeps the portable statements
 (``_rollup.add_member_days``).
 """
 
@@ -124,7 +124,10 @@ class FastRollups:
         return day, day.isoformat()
 
     def add(self, raw: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Add message-log rows to the hour, member-day, day and member-total rollups."""
+        """Add message-log rows to the hour, member-day, day and member-total rollups.
+
+        A row with ``messages`` stands for that many messages of one minute (``_fold.grouped``).
+        """
         hours: dict[tuple[int, str, str, str], int] = {}
         member_days: dict[tuple[int, int, str], list[Any]] = {}
         # ``hour`` and ``day`` inlined for the instants inside the kept bounds (nearly all)
@@ -139,7 +142,8 @@ class FastRollups:
                 hour = self.hour(at)
                 kept_hour = self._hour
             key = (community_id, hour, row["platform"], row["channel_id"])
-            hours[key] = hours.get(key, 0) + 1
+            n = row.get("messages", 1)
+            hours[key] = hours.get(key, 0) + n
             kept = kept_days.get(community_id)
             if kept is not None and kept[0] <= at < kept[1]:
                 day, text = kept[2], kept[3]
@@ -147,12 +151,12 @@ class FastRollups:
                 day, text = self.day(community_id, at)
             member_day = (community_id, row["member_id"], text)
             counts = member_days.get(member_day)
-            in_thread = row["thread_id"] is not None
+            threads = n if row["thread_id"] is not None else 0
             if counts is None:
-                member_days[member_day] = [1, int(in_thread), day]
+                member_days[member_day] = [n, threads, day]
             else:
-                counts[0] += 1
-                counts[1] += in_thread
+                counts[0] += n
+                counts[1] += threads
         raw.executemany(ADD_HOUR, [(*key, n) for key, n in hours.items()])
         days: dict[tuple[int, str], list[int]] = {}
         seen = self._seen

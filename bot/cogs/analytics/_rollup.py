@@ -3,10 +3,10 @@
 Five tables (``bot/store/tables/_analytics.py``): messages and reactions per UTC hour and
 channel; what each member did per day of the community's zone; the community's totals per day
 (with its distinct active members); each member's totals and first and last active day; each
-account's presence (joined, left). The message path adds to them in the message log's own
-transaction (``GroupCommit.after_insert``), so a message and its counts commit together; a batch of
-messages costs one upsert per table (folded in Python first), and a presence write only for
-an account not seen before.
+account's presence (joined, left). Messages are added off the message's transaction, in bulk
+(``_fold.py``: the message path notes them as pending, a fold adds them here); a fold's messages
+cost one upsert per table (summed in Python first), and a presence write only for an account not
+seen before. Reactions, joins and leaves (rare) are written as they happen.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.analytics import _ranges as ranges
 from bot.cogs.analytics._fast import FastRollups
 from bot.cogs.analytics._pages import presence
+from bot.cogs.analytics._pending import unpend
 from bot.cogs.analytics._people import Stay, stays
 from bot.cogs.analytics._rules import hour_of, local_day
 from bot.store.db import Database
@@ -73,7 +74,8 @@ async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
     A member-day row whose counts came back equal to what was added is new: that member is
     one more active member of that day, and only then can the member's first or last active
     day move (a row with all counts zero is never kept). So the totals row is written once
-    per member and day, by whichever transaction made that day's row, in any process.
+    per member and day, by whichever transaction made that day's row, in any process. Rows
+    are written in key order, so that two transactions lock them in the same order.
     """
     if not rows:
         return
@@ -99,7 +101,7 @@ async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
         [
             dict(zip(COMMUNITY_DAY_KEYS, key, strict=True))
             | dict(zip(COMMUNITY_DAY_COUNTS, sums, strict=True))
-            for key, sums in days.items()
+            for key, sums in sorted(days.items())
         ],
         keys=COMMUNITY_DAY_KEYS,
         columns=COMMUNITY_DAY_COUNTS,
@@ -115,7 +117,7 @@ async def add_member_days(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
                 "last_day": last,
                 "joined_ordinal": first.toordinal(),
             }
-            for (community_id, member_id), (first, last) in spans.items()
+            for (community_id, member_id), (first, last) in sorted(spans.items())
         ],
         keys=TOTAL_KEYS,
         columns=(),
@@ -192,16 +194,16 @@ def message_counts(
                 "platform": row["platform"],
                 "joined_at": at,
             }
-    return (
+    return (  # in key order: concurrent folds lock the rows in the same order
         [
             dict(zip(HOUR_KEYS, key, strict=True), messages=n, reactions=0)
-            for key, n in hours.items()
+            for key, n in sorted(hours.items())
         ],
         [
             dict(zip(DAY_KEYS, key, strict=True), messages=m, thread_messages=t, reactions=r)
-            for key, (m, t, r) in member_days.items()
+            for key, (m, t, r) in sorted(member_days.items())
         ],
-        list(first.values()),
+        [first[account] for account in sorted(first)],
     )
 
 
@@ -220,30 +222,32 @@ class Recorder:
         return self.zones[community_id]
 
     async def messages_added(self, conn: AsyncConnection, rows: list[Row]) -> None:
-        """Add freshly logged messages to the rollups, in the message log's transaction."""
+        """Add logged messages to the rollups, in the fold's transaction (``_fold.py``)."""
         raw = raw_on_thread(conn)
         if raw is not None:  # SQLite on its thread: plain SQL on its connection (``_fast``)
             self._fast.add(raw, rows)
             fresh = self._news(rows)
+            await seen_accounts(conn, fresh)
         else:
             hours, member_days, presence = message_counts(rows, self.zone_of)
-            await add_counts(conn, analytics_hours, hours, keys=HOUR_KEYS, counts=HOUR_COUNTS)
-            await add_member_days(conn, member_days)
             fresh = [
                 p
                 for p in presence
                 if (known := self._present_since.get(p["account_id"])) is None
                 or p["joined_at"] < known
             ]
-        await seen_accounts(conn, fresh)
+            # Presence first, as a reaction's transaction writes it: one order of locks.
+            await seen_accounts(conn, fresh)
+            await add_counts(conn, analytics_hours, hours, keys=HOUR_KEYS, counts=HOUR_COUNTS)
+            await add_member_days(conn, member_days)
         for p in fresh:
             self._present_since[p["account_id"]] = p["joined_at"]
 
     def messages_added_raw(self, raw: sqlite3.Connection, rows: list[Row]) -> bool:
         """Do what ``messages_added`` does, as plain SQL on SQLite's own connection.
 
-        The message log's group commit runs it in the batch's transaction on the connection's
-        thread, with no SQLAlchemy around it (``GroupCommit.add_hook``).
+        The fold runs it in its transaction on the connection's thread, with no SQLAlchemy
+        around it (``Database.raw_write``).
         """
         self._fast.add(raw, rows)
         fresh = self._news(rows)
@@ -513,10 +517,12 @@ async def rebuild(db: Database, community_id: int, zone: ZoneInfo) -> int:
 
     Reactions are not in the message log: their counts are kept. Presence keeps its joins and
     leaves and takes each account's first message as a join where that is earlier. The day
-    totals and member totals are recounted from the member-day rows.
+    totals and member totals are recounted from the member-day rows. The community's messages
+    not folded yet are counted here and leave the pending rows (``unpend``).
     """
     m = message_log.c
     async with db.write() as conn:
+        await unpend(conn, community_id)
         await conn.execute(
             update(analytics_hours)
             .where(analytics_hours.c.community_id == community_id)

@@ -9,7 +9,8 @@ is the zone the pages are meant to be asked in.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -90,8 +91,11 @@ class Analytics:
         costs: Mapping[int, float] | None = None,
         versions: Versions | None = None,
         zones: Mapping[int, ZoneInfo] | None = None,
+        current: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.db = db
+        # Called before each read: messages logged and not yet in the rollups are folded in.
+        self.current = current
         self.clock = clock
         # C of the community effect E = S * U / C, per community id (1.0 if not given).
         self.costs: Mapping[int, float] = costs or {}
@@ -106,6 +110,18 @@ class Analytics:
         # The members paying at a range's end, per community, with the kept ledger and the
         # instant they were found from: good while the cache hands out the same ledger.
         self._paying: dict[int, tuple[revenue_of.Ledger, datetime, frozenset[int]]] = {}
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """Open a read transaction on rollups that hold every message logged so far."""
+        await self._current()
+        async with self.db.read() as conn:
+            yield conn
+
+    async def _current(self) -> None:
+        """Fold the messages not yet in the rollups (before anything reads them)."""
+        if self.current is not None:
+            await self.current()
 
     async def _ledger(
         self, conn: AsyncConnection, community_id: int, since: datetime, until: datetime
@@ -137,7 +153,7 @@ class Analytics:
 
     async def overview(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Overview:
         """Return the headline cards and their sparklines."""
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             growth = await growth_of.growth(
                 conn,
                 community_id,
@@ -151,7 +167,7 @@ class Analytics:
         moderation = await self.moderation(community_id, start, end, zone)
         together = [growth.together[day] for day in rules.days(start, end)]
         since, until = rules.window(start, end, zone)
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             active = await pages.active_members(conn, community_id, start, end)
             # Counts only: the Q&A page's times and days, and the revenue page's movements,
             # are not shown here.
@@ -179,7 +195,7 @@ class Analytics:
     async def growth(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Growth:
         """Return members per day (total, new, left), per platform and all together."""
         mine = community_id in self.zones and self.zones[community_id].key == zone.key
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             found = await growth_of.growth(
                 conn,
                 community_id,
@@ -221,7 +237,7 @@ class Analytics:
         kept = None
         if full and rules.window(start, end, zone)[1] > self.clock.now():
             kept = await self._keep_closed_days(community_id, start, end, zone)
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             for day, n, r, active in await pages.day_totals(
                 conn, community_id, min(start, end - timedelta(days=rules.MAU_DAYS - 1)), end
             ):
@@ -269,12 +285,13 @@ class Analytics:
         self, community_id: int, start: date, end: date, zone: ZoneInfo
     ) -> Retention:
         """Return the weekly cohorts that joined in the range and their activity since."""
+        await self._current()
         kept = await weeks_of.keep(
             self.db,
             community_id,
             weeks_of.closed_weeks(start, end, rules.local_day(self.clock.now(), zone)),
         )
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             found = await people.cohorts(conn, community_id, start, end, kept=kept)
         return Retention(
             start=start,
@@ -305,6 +322,7 @@ class Analytics:
         last = min(end, rules.local_day(self.clock.now(), zone) - timedelta(days=1))
         if last < start:
             return None
+        await self._current()
         await ranges.keep(self.db, community_id, start, last)
         return last
 
@@ -322,7 +340,7 @@ class Analytics:
         """Compute the engagement page in the database from the stays kept now."""
         since, until = rules.window(start, end, zone)
         kept = await self._keep_closed_days(community_id, start, end, zone)
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             paying = await self._paying_at(conn, community_id, until)
             found = await steady.spread(
                 conn, community_id, start, end, since, until, top=TOP, paying=paying, kept=kept
@@ -362,7 +380,7 @@ class Analytics:
     ) -> Engagement:
         """Compute the engagement page in Python from the stays as they were at its end."""
         _, until = rules.window(start, end, zone)
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             stays, parts, scores = await self._scores(conn, community_id, start, end, zone)
             ledger = await self._ledger(conn, community_id, until, until)
             ranked = sorted(scores, key=lambda m: (-scores[m], m))
@@ -415,7 +433,7 @@ class Analytics:
         """Return questions asked in the range, answer and solve times, and unanswered now."""
         since, until = rules.window(start, end, zone)
         q = qa_questions.c
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             rows = (
                 await conn.execute(
                     select(q.state, q.created_at, q.first_answer_at, q.solved_at).where(
@@ -459,7 +477,7 @@ class Analytics:
         """Return the sessions that started in the range: RSVPs, attendance, reminders."""
         since, until = rules.window(start, end, zone)
         now = self.clock.now()
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             rows = await lectures_of.sessions(conn, community_id, since, until)
         sessions = tuple(
             Session(
@@ -494,14 +512,14 @@ class Analytics:
     ) -> Moderation:
         """Return moderation cases per day: done by action, by people or automod, and failed."""
         since, until = rules.window(start, end, zone)
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             rows = await moderation_of.cases(conn, community_id, since, until)
         return moderation_of.page(rows, start, end, zone)
 
     async def revenue(self, community_id: int, start: date, end: date, zone: ZoneInfo) -> Revenue:
         """Return MRR and its movements, churn, conversion, refunds and sales by offer."""
         since, until = rules.window(start, end, zone)
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             ledger = await self._ledger(conn, community_id, since, until)
         return revenue_of.revenue(ledger, start, end, since, until)
 
@@ -513,7 +531,7 @@ class Analytics:
         kept = None
         if until > self.clock.now():
             kept = await self._keep_closed_days(community_id, start, end, zone)
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             return await suggestions.page(conn, community_id, start, end, since, until, kept=kept)
 
     async def member(
@@ -521,7 +539,7 @@ class Analytics:
     ) -> MemberDetail | None:
         """Return one member's page, or None if the member is not in the community."""
         since, until = rules.window(start, end, zone)
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             stays = people.stays(
                 await pages.presence(conn, community_id, until, members=[member_id]), zone, until
             )
@@ -561,7 +579,7 @@ class Analytics:
         kept = None
         if until > now and (search.strip() or sort in ranked.SORTABLE):
             kept = await self._keep_closed_days(community_id, start, end, zone)
-        async with self.db.read() as conn:
+        async with self._read() as conn:
             paying = await self._paying_at(conn, community_id, until)
             return await members_of.members(
                 conn,

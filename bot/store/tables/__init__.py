@@ -22,6 +22,9 @@ from bot.store.tables._analytics import (
     analytics_member_totals as analytics_member_totals,
 )
 from bot.store.tables._analytics import (
+    analytics_pending as analytics_pending,
+)
+from bot.store.tables._analytics import (
     analytics_presence as analytics_presence,
 )
 from bot.store.tables._analytics import (

@@ -53,6 +53,18 @@ analytics_member_days = Table(
     sqlite_with_rowid=False,
 )
 
+# Messages logged and not yet added to the rollups: a row per run of consecutive message-log ids
+# a batch of the message log wrote, in that batch's transaction (so it is seen exactly when its
+# messages are). The fold (``bot/cogs/analytics/_fold.py``) adds the messages to the rollups and
+# deletes the row in one transaction of its own.
+analytics_pending = Table(
+    "analytics_pending",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("first_id", Id, nullable=False),  # message_log ids, both included
+    Column("last_id", Id, nullable=False),
+)
+
 # Each account's presence in the community: when it first joined (or was first seen) and when
 # it last left (none while present), for growth and the member counts.
 analytics_presence = Table(

@@ -1,7 +1,8 @@
 """The message log's batch written as plain SQL counts exactly as SQLAlchemy's path and a rebuild.
 
-On SQLite a batch with no other work goes straight to ``sqlite3`` (``Database.raw_write``,
-``Recorder.messages_added_raw``); elsewhere, or with that path turned off, through SQLAlchemy.
+On SQLite a batch with no other work, and the fold that adds its messages to the rollups, go
+straight to ``sqlite3`` (``Database.raw_write``, ``Recorder.messages_added_raw``); elsewhere, or
+with that path turned off, through SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The rollups: kept in the message log's transaction, merged with members, rebuilt the same."""
+"""The rollups: folded from the message log, merged with members, rebuilt the same."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.cogs.analytics.world import (
     GENERAL,
     NY,
     TOPIC,
+    folded,
     ny,
     world_config,
 )
@@ -195,6 +196,7 @@ async def test_a_member_day_gone_behind_the_hooks_back_is_counted_again(cohort: 
     community = cohort.communities["demo"]
     at = ny(2026, 10, 31, 9)
     await cohort.dispatcher.message_posted(community, CY, GENERAL, "m1", "hi", at)
+    await folded(cohort)
     async with cohort.db.write() as conn:  # as an erasure or a merge would, elsewhere
         await conn.execute(analytics_member_days.delete())
         await conn.execute(analytics_days.delete())

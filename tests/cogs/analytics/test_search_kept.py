@@ -38,7 +38,7 @@ from bot.store.tables import (
     qa_questions,
 )
 from tests._sql import statements
-from tests.cogs.analytics.world import NY, members_over_rows, ny
+from tests.cogs.analytics.world import NY, folded, members_over_rows, ny
 
 TODAY = date(2026, 11, 3)
 START = date(2026, 10, 21)  # the clocks went back on 2026-11-01
@@ -271,6 +271,7 @@ async def played(cohort: Cohort, clock: ManualClock, seed: int) -> AsyncIterator
     if seed % 2:  # a late message on a closed day: the kept range is made again
         await play(cohort, clock, [late])
     await extras(cohort, seed)
+    await folded(cohort)  # as the bot's fold does shortly after: the search reads no messages
     names = [c.display_name for c in callers] + [c.username or "" for c in callers]
     yield [n for n in names if n]
 

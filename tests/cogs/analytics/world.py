@@ -110,6 +110,14 @@ async def play(cohort: Cohort, clock: ManualClock) -> None:
         else:
             assert where is not None
             await dispatcher.message_posted(community, who, where, f"m{n}", f"hello {n}", at)
+    await folded(cohort)  # what the bot's fold does shortly after (messages before the link too)
+
+
+async def folded(cohort: Cohort) -> None:
+    """Fold the messages logged so far into the rollups, as the bot's worker does."""
+    folder = analytics.folder_of(cohort)
+    assert folder is not None
+    await folder.catch_up()
 
 
 # --- what the other cogs store: money (as gating writes it), Q&A, lectures, kudos ------------
@@ -370,7 +378,8 @@ async def stock(cohort: Cohort) -> dict[str, int]:
 
 
 async def rollup_rows(bot: Cohort) -> tuple[list[tuple[object, ...]], ...]:
-    """Return every rollup and totals row, in a fixed order."""
+    """Return every rollup and totals row, in a fixed order (every message folded first)."""
+    await folded(bot)
     async with bot.db.read() as conn:
         found = []
         for table in (
