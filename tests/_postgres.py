@@ -6,6 +6,10 @@ database is a ``CREATE DATABASE ... TEMPLATE`` copy of it (not a migration run),
 test's ``tmp_path`` so that building the bot twice in one test (a restart) finds the same data,
 and dropped when the test ends.
 
+A test may instead start from a copy of a database this worker built once (``copy_of``): the
+played world of the analytics tests is made once per worker and copied for each test asking
+for it, a file copy on SQLite and a ``TEMPLATE`` copy on PostgreSQL.
+
 A copy costs the server two checkpoints (a tenth of a second or more on a busy machine), and a
 drop a few hundredths: both happen on a thread of the worker's own while tests run. A test takes
 a copy made ahead of it, and leaves its databases to be dropped behind it. On SQLite a test's
@@ -41,6 +45,9 @@ _template: str | None = None
 _sqlite_template: Path | None = None
 _created: list[str] = []
 _names: dict[str, str] = {}
+_kept: dict[str, str | Path] = {}  # databases built once, by key: a PG name or a SQLite file
+_copied: dict[str, str] = {}  # the test's tmp_path -> the key of the database it copied
+_copies = itertools.count()
 
 
 def server_url() -> str | None:
@@ -270,11 +277,48 @@ def database_url(tmp_path: Path, *, migrated: bool = True) -> str:
     return sqlalchemy_url(_names[key])
 
 
+def copy_of(tmp_path: Path, key: str, make: Callable[[Path], Awaitable[None]]) -> None:
+    """Make ``tmp_path``'s database a copy of this worker's database ``key``, built once.
+
+    ``make(directory)`` builds on the database ``database_url(directory)`` names and closes
+    every connection to it; that database is kept to the end of the run. Call before anything
+    else asks for ``tmp_path``'s database.
+    """
+    key_path = str(tmp_path)
+    assert key_path not in _names and not (tmp_path / "cohort.db").exists(), "already made"
+    if key not in _kept:
+        directory = Path(tempfile.mkdtemp(prefix=f"cohort-{key}-{_worker()}-"))
+        _run(lambda: make(directory))
+        if enabled():
+            name = _names.pop(str(directory))
+            _created.remove(name)  # kept, not dropped with this test's databases
+            _kept[key] = name
+        else:
+            _kept[key] = sqlite_file(directory)
+            assert not Path(f"{_kept[key]}-wal").exists(), "a connection is still open"
+    source = _kept[key]
+    if enabled():
+        name = f"t_{_worker()}_{key}_{next(_copies)}"
+        _run(lambda: _admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}" STRATEGY FILE_COPY'))
+        _names[key_path] = name
+        _created.append(name)
+    else:
+        assert isinstance(source, Path)
+        shutil.copyfile(source, tmp_path / "cohort.db")
+    _copied[key_path] = key
+
+
+def copied(tmp_path: Path) -> str | None:
+    """Return the key of the database ``tmp_path``'s is a copy of (``copy_of``), if any."""
+    return _copied.get(str(tmp_path))
+
+
 def drop_created() -> None:
     """Leave the databases this test made to be dropped (connections still open are closed)."""
     names = list(_created)
     _created.clear()
     _names.clear()
+    _copied.clear()
     for name in names:
         if _spares is not None:
             _spares.drop(name)
@@ -283,11 +327,17 @@ def drop_created() -> None:
 
 
 def finish() -> None:
-    """Drop this worker's databases made ahead and not used, and its SQLite template."""
+    """Drop this worker's databases made ahead and not used, its kept ones and its templates."""
     global _spares, _sqlite_template  # noqa: PLW0603 - one of each per test process
     if _spares is not None:
         _spares.close()
         _spares = None
+    for kept in _kept.values():
+        if isinstance(kept, Path):
+            shutil.rmtree(kept.parent, ignore_errors=True)
+        else:
+            _run(lambda kept=kept: _admin(f'DROP DATABASE IF EXISTS "{kept}" WITH (FORCE)'))
+    _kept.clear()
     if _sqlite_template is not None:
         shutil.rmtree(_sqlite_template.parent, ignore_errors=True)
         _sqlite_template = None

@@ -19,6 +19,8 @@ from bot.core.platforms import PlatformName
 from bot.store.tables import analytics_presence
 from tests.cogs.analytics.world import END, NY, START
 
+pytestmark = pytest.mark.copied_world
+
 ZONES = [
     NY,  # west of UTC, DST ends 2026-11-01
     ZoneInfo("UTC"),

@@ -20,6 +20,8 @@ from tests._sql import statements
 from tests.cogs.analytics.test_stats import console_of, say
 from tests.cogs.analytics.world import END, MONEY_START, NY, START, utc
 
+pytestmark = pytest.mark.copied_world
+
 STALE = timedelta(seconds=1)  # the test config's [work] cache_staleness
 
 

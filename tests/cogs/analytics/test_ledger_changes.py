@@ -19,6 +19,8 @@ from bot.store.db import Database
 from bot.store.tables import access_sources, purchases, stripe_payments
 from tests.cogs.analytics.world import END, MONEY_START, NY, utc
 
+pytestmark = pytest.mark.copied_world
+
 Step = Callable[[Cohort, Database], Awaitable[None]]
 
 

@@ -17,6 +17,8 @@ from bot.core.cohort import Cohort
 from tests._sql import queries, statements
 from tests.cogs.analytics.world import END, NY, START
 
+pytestmark = pytest.mark.copied_world
+
 
 async def _growth(world: Cohort, svc: analytics.Analytics) -> tuple[analytics.Growth, list[str]]:
     """Ask ``svc`` for the demo community's growth page, with the SQL it sent."""

@@ -28,6 +28,8 @@ from bot.store.tables import analytics_member_totals, analytics_range_members, a
 from tests._sql import statements
 from tests.cogs.analytics.world import ANA_D, CY, END, GENERAL, NY, START, ny
 
+pytestmark = pytest.mark.copied_world
+
 Pages = tuple[Engagement, Members, Activity, Recommender]
 
 

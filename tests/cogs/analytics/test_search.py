@@ -19,6 +19,8 @@ from bot.store.tables import accounts
 from tests._sql import queries, statements
 from tests.cogs.analytics.world import END, NY, START
 
+pytestmark = pytest.mark.copied_world
+
 YESTERDAY = END - timedelta(days=1)  # a range ending before today: computed in Python
 
 # Names whose casefold differs from an ASCII lower case, and the LIKE wildcards.

@@ -34,6 +34,8 @@ from tests.cogs.analytics.world import (
     utc,
 )
 
+pytestmark = pytest.mark.copied_world
+
 
 def service(bot: Cohort) -> tuple[analytics.Analytics, int]:
     return analytics.service_of(bot), bot.communities["demo"].id

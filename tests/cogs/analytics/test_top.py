@@ -18,6 +18,8 @@ from bot.core.platforms import PlatformName
 from tests._sql import queries, statements
 from tests.cogs.analytics.world import END, GENERAL, NY, START
 
+pytestmark = pytest.mark.copied_world
+
 KEPT = END - timedelta(days=1)
 
 

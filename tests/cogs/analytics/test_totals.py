@@ -14,6 +14,8 @@ from bot.core.privacy import Requester
 from bot.store.tables import analytics_member_days, analytics_member_totals
 from tests.cogs.analytics.world import ANA_D, END, NY, START
 
+pytestmark = pytest.mark.copied_world
+
 
 def d(month: int, day: int) -> date:
     """Return a day of 2026."""

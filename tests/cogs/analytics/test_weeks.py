@@ -22,6 +22,8 @@ from tests.cogs.analytics.test_ranges import CHANGES
 from tests.cogs.analytics.test_retention import plainly
 from tests.cogs.analytics.world import CY, END, GENERAL, GROUP, NY, ny
 
+pytestmark = pytest.mark.copied_world
+
 RANGES = [
     (date(2026, 10, 19), END),  # three weeks: two closed, the current one up to yesterday
     (date(2026, 10, 21), date(2026, 11, 1)),  # mid-week to a Sunday

@@ -26,6 +26,7 @@ from bot.core.config import Config
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
+from bot.runtime import build
 from bot.store.tables import (
     access_sources,
     analytics_days,
@@ -88,6 +89,9 @@ EVENTS: list[tuple[datetime, str, Caller, ChannelRef | None]] = [
 ]
 
 
+PLAYED_TO = EVENTS[-1][0]  # the clock after ``play``
+
+
 async def play(cohort: Cohort, clock: ManualClock) -> None:
     """Feed the events to the bot as the adapters would, moving the clock along."""
     community = cohort.communities["demo"]
@@ -120,10 +124,23 @@ async def folded(cohort: Cohort) -> None:
     await folder.catch_up()
 
 
+async def played_world(directory: Path) -> None:
+    """Build the bot on ``directory``'s database, play the events and stock it, then close it."""
+    clock = ManualClock(CLOCK_START)
+    bot = await build(world_config(directory), clock=clock)
+    try:
+        await play(bot, clock)
+        await stock(bot)
+    finally:
+        await bot.db.close()
+
+
 # --- what the other cogs store: money (as gating writes it), Q&A, lectures, kudos ------------
 
 DEE = Caller(PlatformName.DISCORD, "1004", "Dee")
 EVE = Caller(PlatformName.TELEGRAM, "2005", "Eve")
+# The accounts ``stock`` resolves, by name, when playing is over.
+CALLERS = {"ana": ANA_D, "bo": BO, "cy": CY, "dee": DEE, "eve": EVE}
 MONEY_START = date(2026, 10, 1)  # the revenue page's range: 2026-10-01 .. 2026-11-03
 
 
@@ -161,7 +178,7 @@ async def stock(cohort: Cohort) -> dict[str, int]:
     cid = community.id
     who = {
         name: (await cohort.identity.resolve(cid, caller)).member_id
-        for name, caller in (("ana", ANA_D), ("bo", BO), ("cy", CY), ("dee", DEE), ("eve", EVE))
+        for name, caller in CALLERS.items()
     }
     now = cohort.clock.now()
     async with cohort.db.write() as conn:
