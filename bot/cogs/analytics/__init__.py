@@ -55,6 +55,7 @@ from bot.cogs.analytics._figures import (
     Session,
 )
 from bot.cogs.analytics._fold import Folder
+from bot.cogs.analytics._pending import hold_during_merge
 from bot.cogs.analytics._period import Period, parse_period
 from bot.cogs.analytics._privacy import HOLDINGS as PRIVACY_HOLDINGS
 from bot.cogs.analytics._report import WeeklyReport
@@ -169,6 +170,7 @@ def setup(cohort: Cohort) -> None:
         await ranges.sweep(cohort.db, cohort.clock, zones)
 
     cohort.every("analytics.ranges", RANGES_EVERY, keep_ranges)
+    cohort.identity.merge_hooks.insert(0, hold_during_merge)  # before any hook moves a row
     cohort.identity.merge_hooks.append(merge_members)
     cohort.identity.merge_hooks.append(merge_suggestions)
 

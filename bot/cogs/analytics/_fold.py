@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.cogs.analytics._pending import runs
+from bot.cogs.analytics._pending import fold_turn, hold_folds, runs
 from bot.cogs.analytics._rollup import Recorder
 from bot.core.privacy import Erasure
 from bot.core.supervise import Supervisor, Watch
@@ -222,9 +222,11 @@ class Folder:
 
     async def before_erasure(self, conn: AsyncConnection, erasure: Erasure) -> None:
         """Fold what is pending before an erasure deletes the member's messages."""
+        await hold_folds(conn)
         await self.fold_all(conn)
 
     async def _fold_in(self, conn: AsyncConnection) -> Folded:
+        await fold_turn(conn)
         p = analytics_pending.c
         query = select(p.id, p.first_id, p.last_id).order_by(p.id).limit(FOLD_RANGES)
         if conn.dialect.name == "postgresql":

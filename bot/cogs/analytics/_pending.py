@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.store.locks import lock_key
 from bot.store.tables import analytics_pending, message_log
+
+FOLDS = lock_key("analytics.fold")  # folds share it; a merge or an erasure holds it alone
 
 
 def runs(ids: Sequence[int]) -> list[tuple[int, int]]:
@@ -19,6 +22,33 @@ def runs(ids: Sequence[int]) -> list[tuple[int, int]]:
         else:
             found.append((n, n))
     return found
+
+
+async def fold_turn(conn: AsyncConnection) -> None:
+    """Take a fold's share of the folds' lock for this transaction (PostgreSQL only).
+
+    A merge or an erasure holding the lock (``hold_folds``) keeps the fold waiting until it
+    commits, so the fold reads the messages as re-pointed or erased.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": FOLDS})
+
+
+async def hold_folds(conn: AsyncConnection) -> None:
+    """Wait for running folds to commit, and keep new ones waiting until this transaction ends.
+
+    Without it, on PostgreSQL, a fold in another process that read a member's messages before a
+    merge or an erasure of that member committed would add them under the old member id after
+    the merge had moved (or the erasure scrubbed) that member's rollups. Message batches do not
+    take this lock, so a merge deleting a member cannot wait on a batch that waits on it.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FOLDS})
+
+
+async def hold_during_merge(conn: AsyncConnection, survivor: int, absorbed: int) -> None:
+    """Keep folds waiting while two members merge (the identity's first merge hook)."""
+    await hold_folds(conn)
 
 
 async def unpend(conn: AsyncConnection, community_id: int) -> None:

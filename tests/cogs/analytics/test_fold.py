@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from bot.cogs import analytics
 from bot.cogs.analytics import Folder
@@ -334,3 +334,36 @@ async def test_messages_counted_by_the_minute_fall_on_the_right_hour_and_day(
         assert await rows(bot) == kept
     finally:
         await bot.db.close()
+
+
+@pytest.mark.skipif(not _postgres.enabled(), reason="folds of other processes run beside a merge")
+async def test_a_merge_waits_for_a_fold_that_read_the_absorbed_members_messages(
+    cohort: Cohort,
+) -> None:
+    """A fold elsewhere holds the absorbed member's message uncommitted: the merge waits for it."""
+    community = cohort.communities["demo"]
+    await cohort.dispatcher.message_posted(community, ANA_D, GENERAL, "d1", "hi", AT)
+    await folded(cohort)
+    await cohort.dispatcher.message_posted(community, ANA_T, TOPIC, "t1", "hi", AT)
+    ana = await cohort.identity.resolve(community.id, ANA_D)
+    code = await cohort.identity.create_link_code(ana)
+    other_account = await cohort.identity.resolve(community.id, ANA_T)
+    async with cohort.db.engine.connect() as other:
+        elsewhere = await other.begin()
+        await folder(cohort).fold_all(other)  # the other process's fold, not committed yet
+        merge = asyncio.create_task(cohort.identity.redeem_link_code(other_account, code.code))
+        async with cohort.db.engine.connect() as watch:
+            for _ in range(1000):  # until the merge waits on a lock (or, wrongly, is done)
+                waiting = await watch.scalar(
+                    text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                )
+                await watch.commit()
+                if waiting or merge.done():
+                    break
+                await asyncio.sleep(0.01)
+        assert not merge.done()
+        await elsewhere.commit()
+    assert await merge == ana.member_id
+    kept = await rows(cohort)
+    assert [(r[1], r[3]) for r in kept[1]] == [(ana.member_id, 2)]
+    assert kept == await rebuilt(cohort)
