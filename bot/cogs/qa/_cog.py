@@ -1,17 +1,21 @@
-"""The Q&A commands, buttons, listeners and sweep; the rules live in _service and _states."""
+"""The Q&A commands, buttons, listeners and sweep; the rules live in _service, _bounty, _states."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
+from bot.cogs.qa import _bounty as bounties
+from bot.cogs.qa import _due as due
 from bot.cogs.qa import _search as search
 from bot.cogs.qa import _service as service
+from bot.cogs.qa import _store as store
 from bot.cogs.qa import _votes as votes
 from bot.cogs.qa._ask import parse_question
-from bot.cogs.qa._service import Paid, Question
+from bot.cogs.qa._bounty import Paid
 from bot.cogs.qa._states import State, Why
 from bot.cogs.qa._stats import summary, top_answerers
+from bot.cogs.qa._store import Question
 from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Role
@@ -89,7 +93,7 @@ class QaCog:
             log.info("qa: could not %s %s: %s", "pin" if pinned else "unpin", message, exc)
 
     async def _question(self, ctx: Context, question_id: int | None) -> Question:
-        found = await service.find(
+        found = await store.find(
             self.cohort.db,
             ctx.community.id,
             ctx.channel,
@@ -163,13 +167,13 @@ class QaCog:
             key = "qa.already_solved" if found.state is State.SOLVED else "qa.already_closed"
             raise UserError(key, id=found.id)
         if member is not None:
-            answer = await service.latest_answer_by(
+            answer = await store.latest_answer_by(
                 self.cohort.db, found.id, member.member_id, message_id=ctx.replied_message_id
             )
             if answer is None:
                 raise UserError("qa.accept.none_by", name=member.display_name)
             return await self._accept(ctx, found, answer.id)
-        answers = await service.answers_of(self.cohort.db, found.id)
+        answers = await store.answers_of(self.cohort.db, found.id)
         if not answers:
             raise UserError("qa.accept.none_yet")
         return Reply(
@@ -179,11 +183,11 @@ class QaCog:
         )
 
     async def _answer_buttons(
-        self, question: Question, answers: list[service.Answer], platform: str
+        self, question: Question, answers: list[store.Answer], platform: str
     ) -> tuple[Button, ...]:
         buttons = []
         tally = await votes.votes_of(self.cohort.db, question.id)
-        for answer in answers[-service.MAX_LISTED :]:
+        for answer in answers[-store.MAX_LISTED :]:
             name = await self._name(answer.author_id, platform)
             count = tally.get(answer.id, 0)
             label = f"{name}: {_snippet(answer.text)}"
@@ -200,7 +204,7 @@ class QaCog:
     async def pick(self, ctx: Context, payload: str) -> Reply:
         """Accept the answer a button names."""
         question_id, answer_id = (payload_int(f) for f in payload_fields(payload, 2))
-        found = await service.get(self.cohort.db, ctx.community.id, question_id)
+        found = await store.get(self.cohort.db, ctx.community.id, question_id)
         if found is None:
             raise UserError("qa.unknown", id=question_id)
         return await self._accept(ctx, found, answer_id)
@@ -296,7 +300,7 @@ class QaCog:
     async def bounty(self, ctx: Context, amount: int, question: int | None = None) -> Reply:
         """Stake some of the asker's points on their question."""
         found = await self._question(ctx, question)
-        staked = await service.stake(
+        staked = await bounties.stake(
             self.cohort.db, ctx.community, found.id, amount, actor_id=ctx.member.id, at=ctx.now()
         )
         locale = ctx.community.config.locale
@@ -340,13 +344,13 @@ class QaCog:
 
     async def open_questions(self, ctx: Context) -> Reply:
         """List the unanswered questions, oldest first."""
-        found = await service.listing(self.cohort.db, ctx.community.id)
+        found = await store.listing(self.cohort.db, ctx.community.id)
         text = "\n".join(self._lines(ctx, found)) or ctx.t("qa.list.no_open")
         return Reply(title=ctx.plain("qa.list.open_title"), text=text)
 
     async def mine(self, ctx: Context) -> Reply:
         """List the caller's questions, newest first."""
-        found = await service.listing(self.cohort.db, ctx.community.id, asker_id=ctx.member.id)
+        found = await store.listing(self.cohort.db, ctx.community.id, asker_id=ctx.member.id)
         text = "\n".join(self._lines(ctx, found)) or ctx.t("qa.list.none_mine")
         return Reply(title=ctx.plain("qa.list.mine_title"), text=text, ephemeral=True)
 
@@ -444,7 +448,7 @@ class QaCog:
 
     async def next_due(self) -> datetime | None:
         """Return when the sweep next has something to do, in any community."""
-        return await service.next_due(self.cohort.db, self.cohort.communities.values())
+        return await due.next_due(self.cohort.db, self.cohort.communities.values())
 
     async def sweep(self) -> int:
         """Remind, ping, put to sleep and settle what is due, from the database; return how many."""
@@ -458,7 +462,7 @@ class QaCog:
 
     async def _sweep(self, community: Community) -> int:
         db, now = self.cohort.db, self.cohort.clock.now()
-        reminded = await service.claim_unanswered(db, community, now)
+        reminded = await due.claim_unanswered(db, community, now)
         for question in reminded:
             where = forum_for(community, PlatformName(question.platform)) or ChannelRef(
                 PlatformName(question.platform), question.channel_id
@@ -472,11 +476,11 @@ class QaCog:
                 and where.channel_id == question.channel_id
             ):
                 await service.track(db, community.id, where, sent, question.id)
-        pinged = await service.claim_accept_pings(db, community, now)
+        pinged = await due.claim_accept_pings(db, community, now)
         for question in pinged:
             await self._ping(community, question)
-        dormant = await service.go_dormant(db, community, now)
-        settled = await service.settle_bounties(db, community, now)
+        dormant = await due.go_dormant(db, community, now)
+        settled = await bounties.settle_bounties(db, community, now)
         for paid in settled:
             name = (
                 await self._name(paid.answer.author_id, paid.question.platform)
@@ -499,7 +503,7 @@ class QaCog:
         """Ask the asker privately to accept an answer; in the thread if they cannot be reached."""
         member, accounts = await self.cohort.identity.profile(question.asker_id)
         here = [a for a in accounts if a.platform.value == question.platform]
-        answers = await service.answers_of(self.cohort.db, question.id)
+        answers = await store.answers_of(self.cohort.db, question.id)
         if not here or not answers:
             return
         account = here[0]
