@@ -17,8 +17,8 @@ from sqlalchemy import func, select, update
 
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram import TelegramAdapter
+from bot.cogs.lectures import _members as lecture_members
 from bot.cogs.lectures import _rules as rules
-from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._rules import Due, Kind, Rsvp, Skip, Slot
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
@@ -616,14 +616,16 @@ async def test_linking_two_accounts_that_both_answered_keeps_one_answer(
     await service.rsvp(
         community, 1, tg_account.member_id, Role.MEMBER, PlatformName.TELEGRAM, Rsvp.MAYBE
     )
-    await store.set_dm_reminders(cohort.db, community.id, tg_account.member_id, True)
+    await lecture_members.set_dm_reminders(cohort.db, community.id, tg_account.member_id, True)
     bob = await cohort.identity.resolve(community.id, console.caller("bob"))
     issued = await cohort.identity.create_link_code(bob)
     survivor = await cohort.identity.redeem_link_code(tg_account, issued.code)
     async with cohort.db.read() as conn:
         rows = (await conn.execute(select(lecture_rsvps.c.member_id, lecture_rsvps.c.status))).all()
     assert [tuple(r) for r in rows] == [(survivor, "going")]
-    assert await store.dm_settings(cohort.db, community.id, [survivor]) == {survivor: False}
+    assert await lecture_members.dm_settings(cohort.db, community.id, [survivor]) == {
+        survivor: False
+    }
 
 
 # --- through Telegram ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.cogs import points, qa
 from bot.cogs.qa import _service as qa_service
+from bot.cogs.qa import _store as qa_store
 from bot.cogs.qa._search import terms_of
 from bot.cogs.qa._votes import votes_of
 from bot.core.clock import ManualClock
@@ -772,9 +773,9 @@ async def test_telegram_topics_and_reply_chains(tmp_path: Path) -> None:
             # Replying to her first answer accepts that one, not her latest.
             tg.user_says(PLAIN, TG_BOB, "/accept", reply_to_message_id=answer["message_id"])
             await _until(lambda: state_of(cohort, 2), S)
-            accepted = await qa_service.get(cohort.db, 1, 2)
+            accepted = await qa_store.get(cohort.db, 1, 2)
             assert accepted is not None
-            answers = {a.id: a.message_id for a in await qa_service.answers_of(cohort.db, 2)}
+            answers = {a.id: a.message_id for a in await qa_store.answers_of(cohort.db, 2)}
             assert answers[accepted.accepted_answer_id or 0] == str(answer["message_id"])
             assert str(later["message_id"]) in answers.values()
             await tg.wait_for(lambda: bool(tg.called("unpinChatMessage")))
@@ -786,7 +787,7 @@ async def test_telegram_topics_and_reply_chains(tmp_path: Path) -> None:
 
 
 async def _answer_count(cohort: Cohort, question_id: int) -> int:
-    return len(await qa_service.answers_of(cohort.db, question_id))
+    return len(await qa_store.answers_of(cohort.db, question_id))
 
 
 async def _until(read: Callable[[], Awaitable[object]], expected: object) -> None:

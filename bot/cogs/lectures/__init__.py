@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.cogs.lectures import _ical as ical
+from bot.cogs.lectures import _members as members
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._cog import LecturesCog
 from bot.cogs.lectures._deliveries import SweepResult
@@ -52,7 +53,7 @@ async def feed(cohort: Cohort, slug: str, *, token: str | None) -> str | None:
     tiers: frozenset[str] = frozenset()
     staff = False
     if token is not None:
-        member_id = await store.member_of_token(cohort.db, community.id, token)
+        member_id = await members.member_of_token(cohort.db, community.id, token)
         if member_id is None:
             return None
         held = {
@@ -101,7 +102,7 @@ def setup(cohort: Cohort) -> None:
         cohort.command(spec)
     for action in cog.actions():
         cohort.action(action)
-    cohort.identity.merge_hooks.append(store.merge_members)
+    cohort.identity.merge_hooks.append(members.merge_members)
     cohort.privacy.declare(*PRIVACY_HOLDINGS)
     cohort.privacy.erase_hooks.append(free_seats(service))
     cohort.every("lectures.due", SWEEP_EVERY, service.sweep, shared=True)  # leased rows

@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.cogs.lectures import _members as members
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._render import RSVP_ACTION, Voice, listing_line
 from bot.cogs.lectures._repeat import parse_repeat
@@ -146,8 +147,8 @@ class LecturesCog:
         voice = _voice(ctx)
         lines = []
         for occ in visible:
-            counts = await store.counts_of(self.cohort.db, occ.id)
-            mine = await store.rsvp_of(self.cohort.db, occ.id, ctx.member.id)
+            counts = await members.counts_of(self.cohort.db, occ.id)
+            mine = await members.rsvp_of(self.cohort.db, occ.id, ctx.member.id)
             lines.append(listing_line(voice, occ, counts, mine))
         return Reply(title=ctx.plain("lectures.list.title"), text="\n".join(lines))
 
@@ -211,7 +212,7 @@ class LecturesCog:
             raise UserError("lectures.not_found", id=id)
         voice = _voice(ctx)
         grace = ctx.community.config.lectures.checkin_grace
-        attended = await store.attendees(self.cohort.db, occ.id)
+        attended = await members.attendees(self.cohort.db, occ.id)
         return Reply(
             text=ctx.t(
                 "lectures.code.text",
@@ -233,7 +234,7 @@ class LecturesCog:
     async def reminders(self, ctx: Context, setting: str) -> Reply:
         """Turn reminder DMs on or off for the caller."""
         on = setting == "on"
-        await store.set_dm_reminders(self.cohort.db, ctx.community.id, ctx.member.id, on)
+        await members.set_dm_reminders(self.cohort.db, ctx.community.id, ctx.member.id, on)
         return Reply(
             text=ctx.t("lectures.reminders.on" if on else "lectures.reminders.off"),
             ephemeral=True,
@@ -244,7 +245,7 @@ class LecturesCog:
         base = ctx.community.config.lectures.calendar_url or (
             f"http://{self.cohort.config.web.host}:{self.cohort.config.web.port}"
         )
-        token = await store.calendar_token(self.cohort.db, ctx.community.id, ctx.member.id)
+        token = await members.calendar_token(self.cohort.db, ctx.community.id, ctx.member.id)
         slug = ctx.community.slug
         return Reply(
             text=ctx.t(

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.lectures import _members as members
 from bot.cogs.lectures import _render as render
 from bot.cogs.lectures import _store as store
+from bot.cogs.lectures._members import Counts
 from bot.cogs.lectures._render import Voice
 from bot.cogs.lectures._rules import (
     DeliveryState,
@@ -32,7 +34,7 @@ from bot.cogs.lectures._rules import (
     plan,
     recheck,
 )
-from bot.cogs.lectures._store import Counts, Occurrence
+from bot.cogs.lectures._store import Occurrence
 from bot.core.community import Community
 from bot.core.parsing import format_duration
 from bot.core.ports import MessageRef, PlatformError
@@ -449,8 +451,8 @@ class Deliveries:
         progress: Progress,
     ) -> None:
         default = community.config.lectures.dm_reminders
-        going = await store.answered(self.cohort.db, occ.id, (Rsvp.GOING,))
-        settings = await store.dm_settings(
+        going = await members.answered(self.cohort.db, occ.id, (Rsvp.GOING,))
+        settings = await members.dm_settings(
             self.cohort.db, community.id, [r.member_id for r in going]
         )
         wanted = [r for r in going if settings.get(r.member_id, default)]

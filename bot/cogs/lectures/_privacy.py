@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.cogs.lectures import _members as members
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._rules import Status
 from bot.cogs.lectures._service import LectureService
@@ -63,7 +64,7 @@ def free_seats(service: LectureService) -> EraseHook:
                 lecture_rsvps.c.occurrence_id.in_([o.id for o in upcoming]),
             )
         )
-        moved = {o.id: await store.promote(conn, o.id, o.capacity, erasure.at) for o in upcoming}
+        moved = {o.id: await members.promote(conn, o.id, o.capacity, erasure.at) for o in upcoming}
 
         async def tell() -> None:
             community = service.community(erasure.community_id)

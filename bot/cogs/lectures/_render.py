@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cogs.lectures._members import Counts
 from bot.cogs.lectures._rules import Rsvp, Status
-from bot.cogs.lectures._store import Counts, Occurrence
+from bot.cogs.lectures._store import Occurrence
 from bot.core.i18n import Translator
 from bot.core.platforms import PlatformName
 from bot.core.replies import Button, ButtonStyle, Reply

@@ -13,10 +13,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs import points
+from bot.cogs.lectures import _members as members
 from bot.cogs.lectures import _native as native
 from bot.cogs.lectures import _render as render
 from bot.cogs.lectures import _store as store
 from bot.cogs.lectures._deliveries import Deliveries, Progress, SweepResult
+from bot.cogs.lectures._members import Recipient
 from bot.cogs.lectures._render import Voice
 from bot.cogs.lectures._rules import (
     Method,
@@ -28,7 +30,7 @@ from bot.cogs.lectures._rules import (
     plan,
     shift_wall_clock,
 )
-from bot.cogs.lectures._store import NewLecture, Occurrence, Recipient
+from bot.cogs.lectures._store import NewLecture, Occurrence
 from bot.core.alarm import Timer
 from bot.core.cohort import Cohort
 from bot.core.commands import Role
@@ -201,7 +203,7 @@ class LectureService:
     async def refresh(self, occ: Occurrence) -> None:
         """Edit an occurrence's announcements in place (RSVP counts, changes, cancellation)."""
         community = self.community(occ.community_id)
-        counts = await store.counts_of(self.cohort.db, occ.id)
+        counts = await members.counts_of(self.cohort.db, occ.id)
         now = self.cohort.clock.now()
         for ref in await store.posts_of(self.cohort.db, occ.id):
             platform = self.cohort.platforms.get(ref.channel.platform)
@@ -241,7 +243,9 @@ class LectureService:
             raise UserError("lectures.rsvp.cancelled")
         if now >= occ.end:
             raise UserError("lectures.rsvp.over")
-        status, moved_up = await store.answer(self.cohort.db, occ, member_id, platform, wanted, now)
+        status, moved_up = await members.answer(
+            self.cohort.db, occ, member_id, platform, wanted, now
+        )
         await self.refresh(occ)
         await self.tell_promoted(community, occ, moved_up)
         return occ, status
@@ -252,7 +256,7 @@ class LectureService:
         """Tell members who moved up from the waitlist that they have a seat."""
         if not member_ids:
             return
-        going = await store.answered(self.cohort.db, occ.id, (Rsvp.GOING,))
+        going = await members.answered(self.cohort.db, occ.id, (Rsvp.GOING,))
         chosen = [r for r in going if r.member_id in set(member_ids)]
         await self.dm(community, chosen, lambda v: render.promoted(v, occ), tier=occ.tier)
 
@@ -295,7 +299,7 @@ class LectureService:
     ) -> bool:
         now = self.cohort.clock.now()
         async with self.cohort.db.write() as conn:
-            added = await store.attend(conn, occ, member_id, method, now, marked_by=by)
+            added = await members.attend(conn, occ, member_id, method, now, marked_by=by)
         # The ledger is idempotent by (reason, ref): awarding again after a crash between the
         # two writes heals the points, and a replay never doubles them.
         amount = community.config.points.attendance
@@ -349,7 +353,7 @@ class LectureService:
         done = [await self._reload(community, o.id) for o in affected]
         for occ in done:
             await self.refresh(occ)
-            who = await store.answered(self.cohort.db, occ.id, NOTIFY)
+            who = await members.answered(self.cohort.db, occ.id, NOTIFY)
             await self.dm(community, who, partial(render.cancelled, occ=occ), tier=occ.tier)
         return done
 
@@ -394,7 +398,7 @@ class LectureService:
             moved = await self._reload(community, occ.id)
             done.append(moved)
             await self.refresh(moved)
-            who = await store.answered(self.cohort.db, occ.id, NOTIFY)
+            who = await members.answered(self.cohort.db, occ.id, NOTIFY)
             moved_note = partial(render.moved, occ=moved, before=occ.start)
             await self.dm(community, who, moved_note, tier=occ.tier)
         return done
@@ -429,7 +433,7 @@ class LectureService:
             promoted: dict[int, list[int]] = {}
             if changes.capacity is not None:
                 for occ in affected:
-                    promoted[occ.id] = await store.promote(
+                    promoted[occ.id] = await members.promote(
                         conn, occ.id, changes.capacity or None, now
                     )
             await native.mark(conn, [o.id for o in affected], now)
@@ -439,7 +443,7 @@ class LectureService:
             fresh = await self._reload(community, occ.id)
             done.append(fresh)
             await self.refresh(fresh)
-            who = await store.answered(self.cohort.db, occ.id, NOTIFY)
+            who = await members.answered(self.cohort.db, occ.id, NOTIFY)
             await self.dm(community, who, partial(render.edited, occ=fresh), tier=fresh.tier)
             await self.tell_promoted(community, fresh, promoted.get(occ.id, []))
         return done

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.cogs.qa._ask import Draft, parse_question
+from bot.cogs.qa._chase import Chaser
 from bot.cogs.qa._cog import QaCog
 from bot.cogs.qa._privacy import HOLDINGS as PRIVACY_HOLDINGS
 from bot.cogs.qa._privacy import forget_text
@@ -55,14 +56,15 @@ def setup(cohort: Cohort) -> None:
     cohort.identity.merge_hooks.append(merge_votes)
     cohort.privacy.declare(*PRIVACY_HOLDINGS)
     cohort.privacy.erase_hooks.append(forget_text)
-    cohort.every("qa.sweep", SWEEP_EVERY, cog.sweep)
+    chaser = Chaser(cohort, cog.voice)
+    cohort.every("qa.sweep", SWEEP_EVERY, chaser.sweep)
     # Reminders, pings, dormancy and bounties on their second; the sweep is the safety net.
     timer = Timer(
         "qa.alarm",
         cohort.supervisor,
         cohort.db,
-        cog.next_due,
-        cog.sweep,
+        chaser.next_due,
+        chaser.sweep,
         tables=frozenset({"qa_questions"}),
         longest=SWEEP_EVERY,
     )

@@ -1,17 +1,21 @@
-"""The Q&A commands, buttons, listeners and sweep; the rules live in _service and _states."""
+"""The Q&A commands, buttons and listeners; the rules live in _service, _bounty and _states."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from bot.cogs.qa import _bounty as bounties
 from bot.cogs.qa import _search as search
 from bot.cogs.qa import _service as service
+from bot.cogs.qa import _store as store
 from bot.cogs.qa import _votes as votes
 from bot.cogs.qa._ask import parse_question
-from bot.cogs.qa._service import Paid, Question
+from bot.cogs.qa._bounty import Paid
 from bot.cogs.qa._states import State, Why
 from bot.cogs.qa._stats import summary, top_answerers
+from bot.cogs.qa._store import Question
+from bot.cogs.qa._voice import Voice, forum_for
 from bot.core.buttons import payload_fields, payload_int
 from bot.core.cohort import Cohort
 from bot.core.commands import ActionSpec, Choice, CommandSpec, Option, OptionKind, Role
@@ -21,15 +25,13 @@ from bot.core.errors import UserError
 from bot.core.events import MemberLeft, MessageDeleted, MessagePosted, ReactionChanged
 from bot.core.identity import Account
 from bot.core.platforms import PlatformName
-from bot.core.ports import ChannelRef, MessageRef, Platform, PlatformError, PlatformErrorReason
-from bot.core.replies import Button, ButtonStyle, Reply
+from bot.core.ports import ChannelRef, MessageRef, PlatformError, PlatformErrorReason
+from bot.core.replies import Reply
 
 log = logging.getLogger(__name__)
 
 NO_THREADS = frozenset({PlatformErrorReason.INVALID, PlatformErrorReason.UNSUPPORTED})
-SNIPPET = 40
 CLOSE_REASONS = (Why.DUPLICATE, Why.OFF_TOPIC, Why.OTHER)
-VOTE_MARK = "▲"
 STATS_TOP = 5
 
 
@@ -40,56 +42,17 @@ def _span(ctx: Context, value: timedelta | None) -> str | None:
     return ctx.duration(timedelta(minutes=max(1, round(value.total_seconds() / 60))))
 
 
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= SNIPPET else flat[: SNIPPET - 1] + "…"
-
-
-def forum_for(community: Community, platform: PlatformName) -> ChannelRef | None:
-    """Return the configured Q&A channel on ``platform``, if any."""
-    for address in community.config.qa.channels:
-        if address.platform is platform:
-            return ChannelRef(platform, address.channel_id, address.thread_id)
-    return None
-
-
 class QaCog:
     """Questions in threads, answers from their messages, accepting, bounties and search."""
 
     def __init__(self, cohort: Cohort) -> None:
         self.cohort = cohort
+        self.voice = Voice(cohort)
 
     # --- helpers --------------------------------------------------------------------------------
 
-    def _say(self, community: Community, key: str, **params: object) -> str:
-        return self.cohort.i18n.text(community.config.locale, key, **params)
-
-    async def _name(self, member_id: int, platform: str) -> str:
-        _, accounts = await self.cohort.identity.profile(member_id)
-        here = [a for a in accounts if a.platform.value == platform] or accounts
-        return here[0].display_name if here else "?"
-
-    async def _post(self, channel: ChannelRef, text: str) -> str | None:
-        platform = self.cohort.platforms.get(channel.platform)
-        if platform is None:
-            return None
-        try:
-            sent = await platform.send(channel, Reply(text=text))
-        except PlatformError as exc:
-            log.warning("qa: could not post in %s: %s", channel, exc)
-            return None
-        return sent.message_id
-
-    @staticmethod
-    async def _pin(platform: Platform, message: MessageRef, *, pinned: bool) -> None:
-        """Pin or unpin a reply chain's opening message; a refusal is logged, not fatal."""
-        try:
-            await (platform.pin(message) if pinned else platform.unpin(message))
-        except PlatformError as exc:
-            log.info("qa: could not %s %s: %s", "pin" if pinned else "unpin", message, exc)
-
     async def _question(self, ctx: Context, question_id: int | None) -> Question:
-        found = await service.find(
+        found = await store.find(
             self.cohort.db,
             ctx.community.id,
             ctx.channel,
@@ -120,7 +83,7 @@ class QaCog:
         question_id = await service.ask(db, ctx.community, ctx.member.id, draft, now)
         opening = Reply(
             title=draft.title,
-            text=self._say(
+            text=self.voice.say(
                 ctx.community,
                 "qa.opening",
                 id=question_id,
@@ -146,7 +109,7 @@ class QaCog:
             thread, first = forum, sent.message_id
         await service.attach(db, ctx.community.id, question_id, thread, first)
         if first is not None and ctx.community.config.qa.pin_questions:
-            await self._pin(ctx.platform, MessageRef(thread, first), pinned=True)
+            await self.voice.pin(ctx.platform, MessageRef(thread, first), pinned=True)
         key = "qa.ask.done" if thread.thread_id else "qa.ask.done_chain"
         return Reply(text=ctx.t(key, id=question_id, title=draft.title), ephemeral=True)
 
@@ -163,44 +126,25 @@ class QaCog:
             key = "qa.already_solved" if found.state is State.SOLVED else "qa.already_closed"
             raise UserError(key, id=found.id)
         if member is not None:
-            answer = await service.latest_answer_by(
+            answer = await store.latest_answer_by(
                 self.cohort.db, found.id, member.member_id, message_id=ctx.replied_message_id
             )
             if answer is None:
                 raise UserError("qa.accept.none_by", name=member.display_name)
             return await self._accept(ctx, found, answer.id)
-        answers = await service.answers_of(self.cohort.db, found.id)
+        answers = await store.answers_of(self.cohort.db, found.id)
         if not answers:
             raise UserError("qa.accept.none_yet")
         return Reply(
             text=ctx.t("qa.accept.pick", title=found.title),
-            buttons=await self._answer_buttons(found, answers, ctx.account.platform.value),
+            buttons=await self.voice.answer_buttons(found, answers, ctx.account.platform.value),
             ephemeral=True,
         )
-
-    async def _answer_buttons(
-        self, question: Question, answers: list[service.Answer], platform: str
-    ) -> tuple[Button, ...]:
-        buttons = []
-        tally = await votes.votes_of(self.cohort.db, question.id)
-        for answer in answers[-service.MAX_LISTED :]:
-            name = await self._name(answer.author_id, platform)
-            count = tally.get(answer.id, 0)
-            label = f"{name}: {_snippet(answer.text)}"
-            buttons.append(
-                Button(
-                    f"{label} ({VOTE_MARK}{count})" if count else label,
-                    "qa.accept",
-                    f"{question.id}:{answer.id}",
-                    style=ButtonStyle.SUCCESS,
-                )
-            )
-        return tuple(buttons)
 
     async def pick(self, ctx: Context, payload: str) -> Reply:
         """Accept the answer a button names."""
         question_id, answer_id = (payload_int(f) for f in payload_fields(payload, 2))
-        found = await service.get(self.cohort.db, ctx.community.id, question_id)
+        found = await store.get(self.cohort.db, ctx.community.id, question_id)
         if found is None:
             raise UserError("qa.unknown", id=question_id)
         return await self._accept(ctx, found, answer_id)
@@ -216,11 +160,11 @@ class QaCog:
             at=ctx.now(),
         )
         assert paid.answer is not None
-        name = await self._name(paid.answer.author_id, question.platform)
+        name = await self.voice.name(paid.answer.author_id, question.platform)
         await self._conclude(
             ctx.community,
             paid,
-            self._say(
+            self.voice.say(
                 ctx.community,
                 "qa.accepted",
                 name=name,
@@ -232,19 +176,19 @@ class QaCog:
     async def _conclude(self, community: Community, paid: Paid, text: str) -> None:
         """Say how the question ended in its thread, mark its title and close the thread."""
         question = paid.question
-        await self._post(question.thread, text)
+        await self.voice.post(question.thread, text)
         platform = self.cohort.platforms.get(PlatformName(question.platform))
         if platform is None:
             return
         if question.thread_id is None:
             if question.opening_message_id and community.config.qa.pin_questions:
                 opening = MessageRef(question.thread, question.opening_message_id)
-                await self._pin(platform, opening, pinned=False)
+                await self.voice.pin(platform, opening, pinned=False)
             return
         prefix = "qa.title_solved" if question.state is State.SOLVED else "qa.title_closed"
         try:
             await platform.rename_thread(
-                question.thread, self._say(community, prefix, title=question.title)
+                question.thread, self.voice.say(community, prefix, title=question.title)
             )
             await platform.close_thread(question.thread, lock=question.state is State.CLOSED)
         except PlatformError as exc:
@@ -268,7 +212,7 @@ class QaCog:
         await self._conclude(
             ctx.community,
             paid,
-            self._say(ctx.community, "qa.marked_solved", refunded=paid.bounty_refunded),
+            self.voice.say(ctx.community, "qa.marked_solved", refunded=paid.bounty_refunded),
         )
         return Reply(text=ctx.t("qa.solved.done", id=found.id), ephemeral=True)
 
@@ -289,21 +233,21 @@ class QaCog:
         await self._conclude(
             ctx.community,
             paid,
-            self._say(ctx.community, "qa.closed", reason=label, refunded=paid.bounty_refunded),
+            self.voice.say(ctx.community, "qa.closed", reason=label, refunded=paid.bounty_refunded),
         )
         return Reply(text=ctx.t("qa.close.done", id=found.id), ephemeral=True)
 
     async def bounty(self, ctx: Context, amount: int, question: int | None = None) -> Reply:
         """Stake some of the asker's points on their question."""
         found = await self._question(ctx, question)
-        staked = await service.stake(
+        staked = await bounties.stake(
             self.cohort.db, ctx.community, found.id, amount, actor_id=ctx.member.id, at=ctx.now()
         )
         locale = ctx.community.config.locale
         within = self.cohort.i18n.duration(locale, ctx.community.config.qa.bounty_after)
-        await self._post(
+        await self.voice.post(
             staked.thread,
-            self._say(ctx.community, "qa.bounty.posted", amount=amount, within=within),
+            self.voice.say(ctx.community, "qa.bounty.posted", amount=amount, within=within),
         )
         return Reply(text=ctx.t("qa.bounty.done", amount=amount, id=found.id), ephemeral=True)
 
@@ -340,13 +284,13 @@ class QaCog:
 
     async def open_questions(self, ctx: Context) -> Reply:
         """List the unanswered questions, oldest first."""
-        found = await service.listing(self.cohort.db, ctx.community.id)
+        found = await store.listing(self.cohort.db, ctx.community.id)
         text = "\n".join(self._lines(ctx, found)) or ctx.t("qa.list.no_open")
         return Reply(title=ctx.plain("qa.list.open_title"), text=text)
 
     async def mine(self, ctx: Context) -> Reply:
         """List the caller's questions, newest first."""
-        found = await service.listing(self.cohort.db, ctx.community.id, asker_id=ctx.member.id)
+        found = await store.listing(self.cohort.db, ctx.community.id, asker_id=ctx.member.id)
         text = "\n".join(self._lines(ctx, found)) or ctx.t("qa.list.none_mine")
         return Reply(title=ctx.plain("qa.list.mine_title"), text=text, ephemeral=True)
 
@@ -380,7 +324,7 @@ class QaCog:
                     ctx.t(
                         "qa.stats.answerer",
                         rank=rank,
-                        name=await self._name(answerer.member_id, platform),
+                        name=await self.voice.name(answerer.member_id, platform),
                         accepted=answerer.accepted,
                         answers=answerer.answers,
                     )
@@ -439,86 +383,6 @@ class QaCog:
         await service.asker_left(
             self.cohort.db, event.community.id, event.account.member_id, self.cohort.clock.now()
         )
-
-    # --- the sweep --------------------------------------------------------------------------------
-
-    async def next_due(self) -> datetime | None:
-        """Return when the sweep next has something to do, in any community."""
-        return await service.next_due(self.cohort.db, self.cohort.communities.values())
-
-    async def sweep(self) -> int:
-        """Remind, ping, put to sleep and settle what is due, from the database; return how many."""
-        done = 0
-        for community in self.cohort.communities.values():
-            try:
-                done += await self._sweep(community)
-            except Exception:
-                log.exception("qa: sweep failed for %s", community.slug)
-        return done
-
-    async def _sweep(self, community: Community) -> int:
-        db, now = self.cohort.db, self.cohort.clock.now()
-        reminded = await service.claim_unanswered(db, community, now)
-        for question in reminded:
-            where = forum_for(community, PlatformName(question.platform)) or ChannelRef(
-                PlatformName(question.platform), question.channel_id
-            )
-            sent = await self._post(
-                where, self._say(community, "qa.reminder", id=question.id, title=question.title)
-            )
-            if (
-                sent is not None
-                and question.thread_id is None
-                and where.channel_id == question.channel_id
-            ):
-                await service.track(db, community.id, where, sent, question.id)
-        pinged = await service.claim_accept_pings(db, community, now)
-        for question in pinged:
-            await self._ping(community, question)
-        dormant = await service.go_dormant(db, community, now)
-        settled = await service.settle_bounties(db, community, now)
-        for paid in settled:
-            name = (
-                await self._name(paid.answer.author_id, paid.question.platform)
-                if paid.answer is not None
-                else "—"
-            )
-            await self._post(
-                paid.question.thread,
-                self._say(
-                    community,
-                    "qa.bounty.settled",
-                    paid=paid.bounty_paid,
-                    name=name,
-                    refunded=paid.bounty_refunded,
-                ),
-            )
-        return len(reminded) + len(pinged) + len(dormant) + len(settled)
-
-    async def _ping(self, community: Community, question: Question) -> None:
-        """Ask the asker privately to accept an answer; in the thread if they cannot be reached."""
-        member, accounts = await self.cohort.identity.profile(question.asker_id)
-        here = [a for a in accounts if a.platform.value == question.platform]
-        answers = await service.answers_of(self.cohort.db, question.id)
-        if not here or not answers:
-            return
-        account = here[0]
-        locale = member.locale or account.locale or community.config.locale
-        reply = Reply(
-            text=self.cohort.i18n.text(locale, "qa.ping", id=question.id, title=question.title),
-            buttons=await self._answer_buttons(question, answers, question.platform),
-        )
-        platform = self.cohort.platforms.get(account.platform)
-        if platform is None:
-            return
-        try:
-            await platform.direct_message(account.platform_user_id, reply)
-        except PlatformError as exc:
-            log.info("qa: accept ping for question %s not sent privately: %s", question.id, exc)
-            try:
-                await platform.send(question.thread, reply)
-            except PlatformError as again:
-                log.warning("qa: accept ping for question %s failed: %s", question.id, again)
 
     # --- specs -----------------------------------------------------------------------------------
 
