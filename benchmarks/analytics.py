@@ -51,7 +51,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import insert, update
 
-from benchmarks.foundation import open_bot, percentile
+from benchmarks.foundation import close_bot, open_bot, percentile
 from bot.cogs.analytics import Analytics, Folder, MemberSort, Segment, folder_of
 from bot.cogs.analytics._ranges import sweep
 from bot.cogs.analytics._rollup import Recorder
@@ -126,7 +126,7 @@ async def ingest_pairs(
             order = (False, True) if n % 2 == 0 else (True, False)
             found.append({rollups: await block(rollups) for rollups in order})
         await fold.stop()
-        await cohort.db.close()
+        await close_bot(cohort)
     return found
 
 
