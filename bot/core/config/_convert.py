@@ -110,6 +110,13 @@ def _http_url(raw: object) -> str:
     return text
 
 
+def _public_url(raw: object) -> str | None:
+    """Accept an http(s) base URL (without a trailing slash), or an empty string for none."""
+    if isinstance(raw, str) and not raw.strip():
+        return None
+    return _http_url(raw).rstrip("/")
+
+
 def _rate(raw: object) -> int:
     """Accept a message rate from 1 to 1000."""
     if isinstance(raw, bool) or not isinstance(raw, int):

@@ -8,10 +8,10 @@ from datetime import timedelta
 from bot.core.config._convert import (
     _count,
     _duration_between,
-    _http_url,
     _meta,
     _nonempty,
     _percent,
+    _public_url,
     _span,
 )
 from bot.core.config._types import ChannelAddress, _channel
@@ -21,13 +21,6 @@ from bot.core.parsing import format_duration
 def _durations(value: tuple[timedelta, ...]) -> str:
     """Write a tuple of durations for ``describe``."""
     return ", ".join(format_duration(item) for item in value) if value else "(none)"
-
-
-def _http_url_or_none(raw: object) -> str | None:
-    """Accept an http(s) base URL (without a trailing slash), or an empty string for none."""
-    if isinstance(raw, str) and not raw.strip():
-        return None
-    return _http_url(raw).rstrip("/")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +73,7 @@ class LecturesConfig:
     calendar_url: str | None = field(
         default=None,
         metadata=_meta(
-            _http_url_or_none, "the public http(s) address of the web app, like 'https://x.org'"
+            _public_url, "the public http(s) address of the web app, like 'https://x.org'"
         ),
     )
 

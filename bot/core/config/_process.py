@@ -15,6 +15,7 @@ from bot.core.config._convert import (
     _meta,
     _nonempty,
     _port,
+    _public_url,
     _rate,
     _seconds_between,
     mask_url_password,
@@ -39,13 +40,6 @@ class DatabaseConfig:
 
     def __repr__(self) -> str:
         return f"DatabaseConfig(url={mask_url_password(self.url)!r})"
-
-
-def _public_url(raw: object) -> str | None:
-    """Accept an http(s) base URL (without a trailing slash), or an empty string for none."""
-    if isinstance(raw, str) and not raw.strip():
-        return None
-    return _http_url(raw).rstrip("/")
 
 
 @dataclass(frozen=True, kw_only=True)
