@@ -108,6 +108,13 @@ def taken(pending: Sequence[Sequence[int]], limit: int) -> list[Sequence[int]]:
     return chosen
 
 
+def outcome(
+    chosen: Sequence[Sequence[int]], pending: Sequence[Sequence[int]], messages: int
+) -> Folded:
+    """Return what a fold did: rows are left if it took fewer than it saw, or saw its bound."""
+    return Folded(len(chosen), messages, len(chosen) < len(pending) or len(pending) == FOLD_RANGES)
+
+
 def spans(rows: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
     """Return the pending rows' id ranges, sorted, with touching ones joined."""
     joined: list[tuple[int, int]] = []
@@ -242,9 +249,7 @@ class Folder:
             rows.extend(dict(row._mapping) for row in found)
         if rows:
             await self.recorder.messages_added(conn, rows)
-        return Folded(
-            len(chosen), len(rows), len(chosen) < len(pending) or len(pending) == FOLD_RANGES
-        )
+        return outcome(chosen, pending, len(rows))
 
     def _fold_raw(self, raw: sqlite3.Connection) -> Folded:
         """Fold on SQLite's own connection, on its thread (one writer: the rows are a prefix)."""
@@ -272,9 +277,7 @@ class Folder:
         if rows:
             self.recorder.messages_added_raw(raw, rows)
         messages = sum(n for n, _ in groups.values())
-        return Folded(
-            len(chosen), messages, len(chosen) < len(pending) or len(pending) == FOLD_RANGES
-        )
+        return outcome(chosen, pending, messages)
 
     # --- the worker --------------------------------------------------------------------------
 
