@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal_column, select
@@ -33,7 +33,8 @@ Intent = tuple[str, int, bool]  # a Stripe payment: its invoice, its source, dis
 Marks = tuple[int, int, int]  # where the next read starts: sources, payments, purchases
 TABLES = (access_sources, stripe_payments, purchases)
 KINDS = (SUBSCRIPTION, PAYMENT)
-ORDER = attrgetter("paid_at", "id")  # the ledger's order, as ``_revenue.load`` reads it
+# The ledger's order, as ``_revenue.load`` reads it.
+ORDER = itemgetter(revenue_of.PAID_AT, revenue_of.ID)
 INSERTED = 64  # up to this many payments put in one by one; more, and the whole list is sorted
 # PostgreSQL's oldest transaction still running: every transaction below it has ended.
 OLDEST_RUNNING: ColumnElement[Any] = literal_column(
@@ -111,8 +112,8 @@ async def read(conn: AsyncConnection, community_id: int) -> Kept:
     paid = [
         revenue_of.paid_of(row, links.get(row[3], UNLINKED), kinds, instant) for row in bought_rows
     ]
-    bought = {x.id: x for x in paid}
-    by_ref = {x.ref: x.id for x in paid}
+    bought = {x[revenue_of.ID]: x for x in paid}
+    by_ref = {x[revenue_of.REF]: x[revenue_of.ID] for x in paid}
     ledger = Ledger(subs, paid)
     return Kept(community_id, ledger, kinds, intents, refs, links, bought, by_ref, marks, deleted)
 
@@ -185,19 +186,17 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
         if old_paid is not None:
             gone.add(pid)
             del bought[pid]
-            if by_ref.get(old_paid.ref) == pid:  # another may have taken its invoice since
-                del by_ref[old_paid.ref]
+            if by_ref.get(old_paid[revenue_of.REF]) == pid:  # another may have taken it since
+                del by_ref[old_paid[revenue_of.REF]]
         if paid is not None:
             bought[pid] = new[pid] = paid
-            by_ref[paid.ref] = pid
+            by_ref[paid[revenue_of.REF]] = pid
     for ref in touched:
         pid = by_ref.get(ref)
         if pid is None or pid in new:
             continue
         old_paid = bought[pid]
-        source_id, disputed = links.get(ref, UNLINKED)
-        kind = kinds.get(source_id) if source_id is not None else None
-        relinked = old_paid._replace(source_id=source_id, kind=kind, disputed=disputed)
+        relinked = revenue_of.relinked(old_paid, links.get(ref, UNLINKED), kinds)
         if relinked != old_paid:
             gone.add(pid)
             bought[pid] = new[pid] = relinked
@@ -209,7 +208,7 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
 
 def _merged(paid: Sequence[Paid], gone: set[int], new: list[Paid]) -> list[Paid]:
     """Return the payments in the ledger's order without those ``gone``, with those ``new``."""
-    merged = [kept for kept in paid if kept.id not in gone] if gone else list(paid)
+    merged = [kept for kept in paid if kept[revenue_of.ID] not in gone] if gone else list(paid)
     if len(new) > INSERTED:
         merged.extend(new)
         merged.sort(key=ORDER)

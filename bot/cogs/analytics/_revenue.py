@@ -14,7 +14,8 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple, TypeVar, cast
+from operator import itemgetter
+from typing import Any, Final, TypeVar, cast
 
 from sqlalchemy import ColumnElement, DateTime, Select, String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,32 +34,36 @@ MEMO_SIZE = 8  # figures a kept ledger remembers (a few ranges' MRR and paying m
 T = TypeVar("T")
 
 
-class Sub(NamedTuple):
-    """A subscription source as revenue sees it (a named tuple: 13,000 of them a read)."""
+# A kept ledger holds tens of thousands of rows as long as the process runs: each row is a
+# plain tuple of atoms (ints, strings, dates, None), which the garbage collector stops tracking
+# the first time it sees one, so its full collections never walk them (a named tuple, a
+# subclass, stays tracked: 33,000 of them made each full collection 50 ms at full size;
+# docs/design-notes.md, Analytics). Their fields are read by position, named below.
+# A subscription source as revenue sees it: id, member, offer, status, period, created, ended.
+Sub = tuple[int, int, str, str, timedelta, datetime, datetime | None]
+# A purchase with money, an invoice of a subscription or a one-time payment: id, member,
+# offer, source, kind, amount, currency, paid, refunded, disputed, ref.
+Paid = tuple[int, int, str, int | None, str | None, int, str, datetime, datetime | None, bool, str]
 
-    id: int
-    member_id: int
-    offer_id: str
-    status: str
-    period: timedelta
-    created_at: datetime
-    ended_at: datetime | None
-
-
-class Paid(NamedTuple):
-    """A purchase with money: an invoice of a subscription or a one-time payment."""
-
-    id: int
-    member_id: int
-    offer_id: str
-    source_id: int | None
-    kind: str | None  # the source's kind: "subscription", "payment", or None if unknown
-    amount: int
-    currency: str
-    paid_at: datetime
-    refunded_at: datetime | None
-    disputed: bool
-    ref: str  # the invoice or Checkout session (``purchases.source_ref``)
+# The fields both hold.
+ID: Final = 0
+MEMBER: Final = 1
+OFFER: Final = 2
+# A subscription's.
+STATUS: Final = 3
+PERIOD: Final = 4
+CREATED_AT: Final = 5
+ENDED_AT: Final = 6
+# A payment's.
+SOURCE: Final = 3  # its access source's id, None if unknown
+KIND: Final = 4  # the source's kind: "subscription", "payment", or None if unknown
+AMOUNT: Final = 5
+CURRENCY: Final = 6
+PAID_AT: Final = 7
+REFUNDED_AT: Final = 8
+DISPUTED: Final = 9
+REF: Final = 10  # the invoice or Checkout session (``purchases.source_ref``)
+paid_at = itemgetter(PAID_AT)  # the ledger's bisection key
 
 
 Link = tuple[int | None, bool]  # a purchase's source through its PaymentIntents, and disputed
@@ -85,8 +90,8 @@ class Ledger:
 
     def window(self, since: datetime, until: datetime) -> Ledger:
         """Return what a range ``[since, until)`` reads: payments from ``since - LOOKBACK``."""
-        first = bisect_left(self.paid, since - LOOKBACK, key=lambda p: p.paid_at)
-        last = bisect_left(self.paid, until, key=lambda p: p.paid_at)
+        first = bisect_left(self.paid, since - LOOKBACK, key=paid_at)
+        last = bisect_left(self.paid, until, key=paid_at)
         return Ledger(self.subs, self.paid[first:last], self.offset + first, self.memo)
 
     def remembered(self, what: str, at: datetime, compute: Callable[[Ledger, datetime], T]) -> T:
@@ -154,7 +159,7 @@ def sub_of(row: Sequence[Any], instant: Callable[[Any], datetime]) -> Sub:
     ended = None
     if status in ENDED:
         ended = instant(ends if ends is not None else updated)
-    return Sub(sid, member_id, offer_id, status, period, instant(created), ended)
+    return (sid, member_id, offer_id, status, period, instant(created), ended)
 
 
 def intent_query(community_id: int) -> Select[Any]:
@@ -200,7 +205,7 @@ def paid_of(
     """
     source_id, disputed = link
     refunded = row[7]
-    return Paid(
+    return (
         row[0],
         row[1],
         row[2],
@@ -213,6 +218,13 @@ def paid_of(
         disputed,
         row[3],
     )
+
+
+def relinked(paid: Paid, link: Link, kinds: Mapping[int, str]) -> Paid:
+    """Return ``paid`` tied to its source by ``link`` instead."""
+    source_id, disputed = link
+    kind = kinds.get(source_id) if source_id is not None else None
+    return (*paid[:SOURCE], source_id, kind, *paid[AMOUNT:DISPUTED], disputed, paid[REF])
 
 
 async def load(conn: AsyncConnection, community_id: int, earliest: datetime | None) -> Ledger:
@@ -258,20 +270,20 @@ def _mrr_at(ledger: Ledger, at: datetime) -> dict[int, tuple[str, int]]:
     found: dict[int, tuple[str, int]] = {}
     latest: dict[int, Paid] = {}
     for paid in ledger.paid:
-        if paid.kind != SUBSCRIPTION or paid.source_id is None or paid.paid_at > at:
+        if paid[KIND] != SUBSCRIPTION or paid[SOURCE] is None or paid[PAID_AT] > at:
             continue
-        known = latest.get(paid.source_id)
-        if known is None or paid.paid_at > known.paid_at:
-            latest[paid.source_id] = paid
+        known = latest.get(paid[SOURCE])
+        if known is None or paid[PAID_AT] > known[PAID_AT]:
+            latest[paid[SOURCE]] = paid
     for source_id, paid in latest.items():
         sub = ledger.subs[source_id]
-        if paid.refunded_at is not None and paid.refunded_at <= at:
+        if paid[REFUNDED_AT] is not None and paid[REFUNDED_AT] <= at:
             continue
-        if sub.ended_at is not None and sub.ended_at <= at:
+        if sub[ENDED_AT] is not None and sub[ENDED_AT] <= at:
             continue
-        if at >= paid.paid_at + sub.period:
+        if at >= paid[PAID_AT] + sub[PERIOD]:
             continue
-        found[source_id] = (paid.currency, rules.monthly(paid.amount, sub.period))
+        found[source_id] = (paid[CURRENCY], rules.monthly(paid[AMOUNT], sub[PERIOD]))
     return found
 
 
@@ -281,20 +293,20 @@ def paying_members(ledger: Ledger, at: datetime) -> set[int]:
 
 
 def _paying_members(ledger: Ledger, at: datetime) -> frozenset[int]:
-    members = {ledger.subs[sid].member_id for sid in mrr_at(ledger, at)}
+    members = {ledger.subs[sid][MEMBER] for sid in mrr_at(ledger, at)}
     for paid in ledger.paid:
-        if paid.kind == SUBSCRIPTION or paid.paid_at > at:
+        if paid[KIND] == SUBSCRIPTION or paid[PAID_AT] > at:
             continue
-        if paid.refunded_at is None or paid.refunded_at > at:
-            members.add(paid.member_id)
+        if paid[REFUNDED_AT] is None or paid[REFUNDED_AT] > at:
+            members.add(paid[MEMBER])
     return frozenset(members)
 
 
 def _is_trial(sub: Sub, first_paid: datetime | None) -> bool:
     """Say whether a subscription began with a trial: trialing now, or paid a day or more late."""
-    if sub.status == "trialing":
+    if sub[STATUS] == "trialing":
         return True
-    return first_paid is not None and first_paid - sub.created_at >= timedelta(days=1)
+    return first_paid is not None and first_paid - sub[CREATED_AT] >= timedelta(days=1)
 
 
 def mrr_per_currency(ledger: Ledger, since: datetime, until: datetime) -> list[tuple[str, int]]:
@@ -311,7 +323,7 @@ def mrr_per_currency(ledger: Ledger, since: datetime, until: datetime) -> list[t
     currencies = (
         {c for c, _ in before.values()}
         | mrr.keys()
-        | {p.currency for p in ledger.paid if since <= p.paid_at < until}
+        | {p[CURRENCY] for p in ledger.paid if since <= p[PAID_AT] < until}
     )
     return [(c, mrr.get(c, 0)) for c in sorted(currencies)]
 
@@ -322,7 +334,7 @@ def revenue(ledger: Ledger, start: date, end: date, since: datetime, until: date
     after = mrr_at(ledger, until - timedelta(microseconds=1))
     currencies = sorted(
         {c for c, _ in [*before.values(), *after.values()]}
-        | {p.currency for p in ledger.paid if since <= p.paid_at < until}
+        | {p[CURRENCY] for p in ledger.paid if since <= p[PAID_AT] < until}
     )
     per: dict[str, dict[str, int]] = {c: defaultdict(int) for c in currencies}
     churned_subs = 0
@@ -345,32 +357,32 @@ def revenue(ledger: Ledger, start: date, end: date, since: datetime, until: date
     offers: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     refunds = disputes = course_sales = 0
     for paid in ledger.paid:
-        if paid.source_id is not None and paid.kind == SUBSCRIPTION:
-            known = first_paid.get(paid.source_id)
-            if known is None or paid.paid_at < known:
-                first_paid[paid.source_id] = paid.paid_at
-        if not since <= paid.paid_at < until:
+        if paid[SOURCE] is not None and paid[KIND] == SUBSCRIPTION:
+            known = first_paid.get(paid[SOURCE])
+            if known is None or paid[PAID_AT] < known:
+                first_paid[paid[SOURCE]] = paid[PAID_AT]
+        if not since <= paid[PAID_AT] < until:
             continue
-        figures = per[paid.currency]
-        figures["collected"] += paid.amount
-        line = offers[(paid.offer_id, paid.currency)]
+        figures = per[paid[CURRENCY]]
+        figures["collected"] += paid[AMOUNT]
+        line = offers[(paid[OFFER], paid[CURRENCY])]
         line[0] += 1
-        line[1] += paid.amount
-        if paid.refunded_at is not None:
+        line[1] += paid[AMOUNT]
+        if paid[REFUNDED_AT] is not None:
             refunds += 1
-            figures["refunded"] += paid.amount
-            line[2] += paid.amount
-        if paid.disputed:
+            figures["refunded"] += paid[AMOUNT]
+            line[2] += paid[AMOUNT]
+        if paid[DISPUTED]:
             disputes += 1
-        if paid.kind == PAYMENT:
+        if paid[KIND] == PAYMENT:
             course_sales += 1
-            figures["course_sales"] += paid.amount
+            figures["course_sales"] += paid[AMOUNT]
     trials = [
         sub
         for sub in ledger.subs.values()
-        if since <= sub.created_at < until and _is_trial(sub, first_paid.get(sub.id))
+        if since <= sub[CREATED_AT] < until and _is_trial(sub, first_paid.get(sub[ID]))
     ]
-    converted = sum(1 for sub in trials if sub.id in first_paid)
+    converted = sum(1 for sub in trials if sub[ID] in first_paid)
     rows = []
     for currency in currencies:
         f = per[currency]

@@ -171,17 +171,20 @@ async def test_the_ledger_reads_timestamps_as_the_column_types_do(
             if r.kind == "subscription"
         }
     assert ledger.paid and ledger.subs
-    assert [x.paid_at for x in ledger.paid] == sorted(x.paid_at for x in ledger.paid)
+    r = _revenue
+    assert [x[r.PAID_AT] for x in ledger.paid] == sorted(x[r.PAID_AT] for x in ledger.paid)
     for paid in ledger.paid:
-        assert (paid.paid_at, paid.refunded_at) == bought[paid.id]
-        assert paid.paid_at.utcoffset() == timedelta(0)
-        assert earliest is None or paid.paid_at >= earliest
+        assert (paid[r.PAID_AT], paid[r.REFUNDED_AT]) == bought[paid[r.ID]]
+        assert paid[r.PAID_AT].utcoffset() == timedelta(0)
+        assert earliest is None or paid[r.PAID_AT] >= earliest
     assert ledger.subs.keys() == sources.keys()
     for sub in ledger.subs.values():
-        row = sources[sub.id]
-        assert sub.created_at == row.created_at and sub.created_at.utcoffset() == timedelta(0)
-        assert sub.period == row.period_end - row.period_start
-        assert sub.ended_at == (row.ends_at or row.updated_at if row.status == "canceled" else None)
+        row = sources[sub[r.ID]]
+        assert sub[r.CREATED_AT] == row.created_at
+        assert sub[r.CREATED_AT].utcoffset() == timedelta(0)
+        assert sub[r.PERIOD] == row.period_end - row.period_start
+        ended = row.ends_at or row.updated_at if row.status == "canceled" else None
+        assert sub[r.ENDED_AT] == ended
 
 
 RANGES = [(MONEY_START, END), (START, END), (END, END), (MONEY_START, START)]
