@@ -320,6 +320,10 @@ def unreadable(text: str) -> bool:
 
 def scrub(text: str) -> str:
     """Replace NULs and lone surrogates with U+FFFD, for text nobody can be asked to type again."""
+    if text.isascii() and "\x00" not in text:
+        # Every message comes here: ASCII text holds no surrogate, and these two checks (a
+        # flag and a memchr) cost a tenth of the search (0.1 against 0.9 µs, 2026-12-07).
+        return text
     return _UNREADABLE_RE.sub("\ufffd", text)
 
 

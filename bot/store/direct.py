@@ -25,6 +25,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Integer, Table
@@ -50,12 +52,17 @@ def bind_processor(column: Column[Any], dialect: Dialect) -> Processor:
     return general
 
 
+def _one(name: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (row[name],)
+
+
 class _Shape:
     """The SQL and the value processors for rows holding one set of columns."""
 
-    __slots__ = ("columns", "key_at", "processors", "sql")
+    __slots__ = ("columns", "key_at", "processors", "sql", "values")
 
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
 
     def __init__(
         self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...], dialect: Dialect
@@ -65,6 +72,8 @@ class _Shape:
         found = [bind_processor(table.c[name], dialect) for name in columns]
         # only the columns with one are visited for each row (most have none)
         self.processors = tuple((at, p) for at, p in enumerate(found) if p is not None)
+        # A row's values in the columns' order, in C (a quarter of a comprehension's time).
+        self.values = itemgetter(*columns) if len(columns) > 1 else partial(_one, columns[0])
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
         self.sql = (
@@ -118,13 +127,16 @@ class DirectInsert:
         shape = self._shape(columns, dialect)
         if shape is None:
             return None
-        processors = shape.processors
+        processors, take, width = shape.processors, shape.values, len(columns)
         try:
-            values: list[list[Any]] = []
+            values: list[Sequence[Any]] = []
             for row in rows:
-                if len(row) != len(columns):
+                if len(row) != width:
                     return None
-                got = [row[name] for name in columns]  # KeyError: another shape
+                if not processors:
+                    values.append(take(row))  # KeyError: another shape
+                    continue
+                got = list(take(row))
                 for at, process in processors:
                     if got[at] is not None:
                         got[at] = process(got[at])

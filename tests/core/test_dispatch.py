@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.adapters.console import ConsoleAdapter
 from bot.core.cohort import Cohort
@@ -19,6 +20,7 @@ from bot.core.identity import Account, Caller
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef, MessageRef
 from bot.core.replies import Reply
+from bot.store.tables import message_log
 
 ALICE = Caller(PlatformName.CONSOLE, "alice", "Alice", username="alice")  # admin
 OLGA = Caller(PlatformName.CONSOLE, "olga", "Olga", username="olga")  # organizer
@@ -205,6 +207,47 @@ async def test_drain_waits_for_commands_in_flight(bot: Cohort) -> None:
     await bot.dispatcher.drain()
     assert seen.get("slow_done") is True
     await task
+
+
+async def test_a_message_s_event_and_row_hold_what_the_adapter_gave(bot: Cohort) -> None:
+    delivered: list[MessagePosted] = []
+
+    async def collect(event: MessagePosted) -> None:
+        delivered.append(event)
+
+    bot.events.subscribe(MessagePosted, collect)
+    demo = bot.communities["demo"]
+    now = bot.clock.now()
+    thread = ChannelRef(PlatformName.CONSOLE, "general", "t1")
+    assert await bot.dispatcher.message_posted(
+        demo,
+        BOB,
+        thread,
+        "m7",
+        "the text",
+        now,
+        reply_to_message_id="m6",
+        mentions=("alice",),
+        role_ids=frozenset({"r1"}),
+    )
+    account = await bot.identity.resolve(demo.id, BOB)
+    assert delivered == [  # every field in its place (the dispatcher builds it positionally)
+        MessagePosted(
+            community=demo,
+            account=account,
+            channel=thread,
+            message_id="m7",
+            text="the text",
+            posted_at=now,
+            reply_to_message_id="m6",
+            mentions=("alice",),
+            role_ids=frozenset({"r1"}),
+        )
+    ]
+    async with bot.db.read() as conn:
+        row = (await conn.execute(select(message_log))).one()
+    assert (row.platform, row.channel_id, row.thread_id) == ("console", "general", "t1")
+    assert (row.message_id, row.reply_to_message_id, row.text) == ("m7", "m6", "the text")
 
 
 async def test_messages_are_delivered_once_and_bots_are_ignored(bot: Cohort) -> None:

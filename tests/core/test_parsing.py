@@ -607,6 +607,9 @@ def test_check_readable_keeps_other_text(line: str) -> None:
         ("a\x00b", "a\ufffdb"),
         ("\ud83d\ude00", "\ufffd\ufffd"),  # two halves, not a pair: Python keeps them apart
         ("😀 中文 \t\x01", "😀 中文 \t\x01"),
+        ("plain ascii \t\x01\x7f", "plain ascii \t\x01\x7f"),  # the shortcut: kept as is
+        ("\x00", "\ufffd"),  # ASCII, but a NUL
+        ("é\x00\udc00", "é\ufffd\ufffd"),
     ],
 )
 def test_scrub_replaces_only_nul_and_lone_surrogates(text: str, clean: str) -> None:
