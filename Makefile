@@ -61,13 +61,18 @@ typecheck: $(STAMP)
 
 # Two workers (pytest-xdist): the suite on SQLite, then on a throwaway PostgreSQL server that
 # .ci/with-postgres starts (installing Debian's postgresql when missing) and removes after.
+# The PostgreSQL run leaves out the tests marked backend_free (tests/_backend_free.py).
 PYTEST_WORKERS ?= 2
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set (as on this project's machine):
+# without it every worker and every `python -m bot` a test starts compiles bot/ again and
+# pytest rewrites every test module's asserts again (6 s of CPU per worker just to collect).
+PYTEST_ENV := PYTHONDONTWRITEBYTECODE=
 
 pytest: $(STAMP) $(CJK_FONT) $(CHROMIUM)
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	$(PYTEST_ENV) $(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 pytest-postgres: $(STAMP) $(CJK_FONT) $(CHROMIUM)
-	.ci/with-postgres $(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	$(PYTEST_ENV) .ci/with-postgres $(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest pytest-postgres
 

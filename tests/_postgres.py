@@ -48,10 +48,19 @@ _names: dict[str, str] = {}
 _kept: dict[str, str | Path] = {}  # databases built once, by key: a PG name or a SQLite file
 _copied: dict[str, str] = {}  # the test's tmp_path -> the key of the database it copied
 _copies = itertools.count()
+# Set while a test marked ``backend_free`` runs (``tests/_backend_free.py``): told of each use.
+watcher: Callable[[str], None] | None = None
+
+
+def _used(what: str) -> None:
+    """Tell the watcher, if any, that the running test asks for the backend under test."""
+    if watcher is not None:
+        watcher(what)
 
 
 def server_url() -> str | None:
     """Return the maintenance database's URL (``postgresql://...``), or None on SQLite runs."""
+    _used("tests/_postgres.py: server_url() (enabled(), backend())")
     return os.environ.get(ENV) or None
 
 
@@ -235,6 +244,7 @@ def sqlite_file(tmp_path: Path) -> Path:
 
     Migrating a new file takes 200 ms, a copy a few: the bot finds it at the head revision.
     """
+    _used("tests/_postgres.py: sqlite_file()")
     global _sqlite_template  # noqa: PLW0603 - one template per test process, made once
     path = tmp_path / "cohort.db"
     if path.exists():
@@ -262,6 +272,7 @@ def database_url(tmp_path: Path, *, migrated: bool = True) -> str:
     On PostgreSQL the database is the test's from the first call on (a copy of the migrated
     template, or an empty one when ``migrated`` is false), dropped when the test ends.
     """
+    _used("tests/_postgres.py: database_url()")
     if not enabled():
         path = sqlite_file(tmp_path) if migrated else tmp_path / "cohort.db"
         return f"sqlite+aiosqlite:///{path}"
@@ -284,6 +295,7 @@ def copy_of(tmp_path: Path, key: str, make: Callable[[Path], Awaitable[None]]) -
     every connection to it; that database is kept to the end of the run. Call before anything
     else asks for ``tmp_path``'s database.
     """
+    _used("tests/_postgres.py: copy_of()")
     key_path = str(tmp_path)
     assert key_path not in _names and not (tmp_path / "cohort.db").exists(), "already made"
     if key not in _kept:

@@ -23,7 +23,7 @@ from bot.core.cohort import Cohort
 from bot.core.config import Config, parse_config
 from bot.core.platforms import PlatformName
 from bot.runtime import build
-from tests import _postgres
+from tests import _backend_free, _postgres
 
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -31,6 +31,11 @@ START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 # (an example took 328 ms) while other suites loaded the shared machine. Examples still run.
 settings.register_profile("cohort", deadline=None)
 settings.load_profile("cohort")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the ``backend_free`` mark on SQLite and leave its tests out on PostgreSQL."""
+    config.pluginmanager.register(_backend_free.Guard(), "cohort-backend-free")
 
 
 def make_config(tmp_path: Path, **overrides: Any) -> Config:

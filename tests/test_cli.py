@@ -16,6 +16,8 @@ import pytest
 
 from tests.discord_api import DiscordServer
 
+pytestmark = pytest.mark.backend_free
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = (REPO / "config.example.toml").read_text(encoding="utf-8")
 

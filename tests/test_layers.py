@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.backend_free
+
 ROOT = Path(__file__).resolve().parent.parent / "bot"
 PLATFORM_LIBS = {"discord", "telegram"}
 HEAVY_LIBS = {"stripe", "sklearn"}

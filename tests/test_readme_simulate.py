@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from bot.core.config import load_config
+
+pytestmark = pytest.mark.backend_free
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = re.compile(r"^cohort stripe simulate (\S+) --member (\S+) --offer (\S+)$", re.M)

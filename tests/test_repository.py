@@ -6,6 +6,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.backend_free
+
 REPO = Path(__file__).resolve().parents[1]
 MARKER = re.compile(r"^(<{7} |>{7} |={7}$)", re.M)
 

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import _env, write_config
+
+pytestmark = pytest.mark.backend_free
 
 # Loaded when first needed: training and scoring (numpy, scipy, scikit-learn), image cards
 # (Pillow), a platform's library only when its token is configured, Stripe's only when a payment

@@ -226,6 +226,7 @@ def test_english_catalog_names_are_the_command_names(cohort: Cohort) -> None:
             assert english[option_name_key(option.description_key)] == option.name, spec.name
 
 
+@pytest.mark.backend_free
 @pytest.mark.parametrize(
     ("name", "valid"),
     [
@@ -248,6 +249,7 @@ def test_valid_discord_names(name: str, valid: bool) -> None:
     assert valid_name(name) is valid
 
 
+@pytest.mark.backend_free
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40))
 def test_a_valid_name_is_short_lower_case_and_has_no_spaces_or_symbols(name: str) -> None:

@@ -19,6 +19,8 @@ from bot.cogs.gating._demo import (
 from bot.core.clock import ManualClock
 from tests.conftest import START
 
+pytestmark = pytest.mark.backend_free
+
 NAMES = {"price_tier": "Pro", "price_course": "Python"}
 
 

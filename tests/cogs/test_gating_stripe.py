@@ -341,6 +341,7 @@ _FIELDS = [
 ]
 
 
+@pytest.mark.backend_free
 @settings(max_examples=300, deadline=None)
 @given(
     kind=st.sampled_from(list(ev.EventType)),

@@ -29,6 +29,8 @@ from bot.core.config import (
 from bot.core.errors import ConfigError
 from bot.core.platforms import PlatformName
 
+pytestmark = pytest.mark.backend_free
+
 REPO = Path(__file__).resolve().parents[2]
 
 COMMUNITY = '[[communities]]\nid = "demo"\nname = "Demo"\n'

@@ -10,6 +10,8 @@ import pytest
 from bot.core.config import parse_config
 from bot.core.errors import ConfigError
 
+pytestmark = pytest.mark.backend_free
+
 COMMUNITY = {"id": "demo", "name": "Demo"}
 DEMO: dict[str, Any] = {
     "demo": {"enabled": True},

@@ -10,6 +10,8 @@ import pytest
 
 from bot.core.config import Config, load_config, parse_config
 
+pytestmark = pytest.mark.backend_free
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.toml"
 # The [[communities]] keys the file gives as examples (its header says so); the rest are defaults.

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from bot.core.config import MAX_SHARDS, Config, parse_config
 from bot.core.errors import ConfigError
 
+pytestmark = pytest.mark.backend_free
+
 COMMUNITY = {"communities": [{"id": "demo", "name": "Demo"}]}
 
 

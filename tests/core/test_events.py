@@ -6,6 +6,8 @@ import pytest
 
 from bot.core.events import EventBus
 
+pytestmark = pytest.mark.backend_free
+
 
 class Ping:
     """An event."""

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from bot.core import markup
 from bot.core.markup import Span, escape, parse, plain
 
+pytestmark = pytest.mark.backend_free
+
 # Text full of markup characters, to reach the parser's corners more often than st.text().
 markup_heavy = st.text(alphabet="**``[]()\\ ab:/.https", max_size=40)
 any_text = st.one_of(st.text(), markup_heavy)

@@ -30,6 +30,8 @@ from bot.core.parsing import (
     tokenize,
 )
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
 ZONES = [

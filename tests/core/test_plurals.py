@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from bot.core.i18n import SUPPORTED_LOCALES, Translator, placeholders, plural_form
 
+pytestmark = pytest.mark.backend_free
+
 CATALOG_EN = """
 [shop]
 items.one = "{count} item in {place}"

@@ -22,6 +22,8 @@ from bot.core.supervise import (
 )
 from tests.conftest import START
 
+pytestmark = pytest.mark.backend_free
+
 FAST = SuperviseConfig(backoff_initial=0.01, backoff_max=0.04, max_failures=3)
 
 

@@ -40,6 +40,7 @@ def count(folder: Path, table: str) -> int:
         return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
+@pytest.mark.backend_free
 def test_the_demo_opens_a_community_with_something_in_it(tmp_path: Path) -> None:
     done = cohort_demo(tmp_path, "/join\n/questions\n/lectures\n/leaderboard\n")
     assert done.returncode == 0, done.stderr
@@ -54,6 +55,7 @@ def test_the_demo_opens_a_community_with_something_in_it(tmp_path: Path) -> None
     assert (tmp_path / "demo" / "cohort.recommend-demo.npz").is_file()  # trained once
 
 
+@pytest.mark.backend_free
 def test_the_demo_is_seeded_once_and_fresh_starts_again(tmp_path: Path) -> None:
     assert cohort_demo(tmp_path, "").returncode == 0
     seeded = count(tmp_path, "message_log"), count(tmp_path, "purchases")
@@ -67,6 +69,7 @@ def test_the_demo_is_seeded_once_and_fresh_starts_again(tmp_path: Path) -> None:
     assert (count(tmp_path, "message_log"), count(tmp_path, "purchases")) == seeded
 
 
+@pytest.mark.backend_free
 @pytest.mark.parametrize(
     ("variable", "value", "named"),
     [
@@ -88,6 +91,7 @@ def test_the_demo_refuses_to_run_beside_a_live_key(
     assert not (tmp_path / "demo" / "cohort.db").exists()
 
 
+@pytest.mark.backend_free
 def test_forget_deletes_only_what_the_demo_wrote(tmp_path: Path) -> None:
     write_config(tmp_path)
     for name in ("cohort.db", "cohort.db-wal", "cohort.recommend-demo.npz", "notes.txt"):

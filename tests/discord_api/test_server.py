@@ -12,6 +12,8 @@ import pytest
 
 from tests.discord_api import BOT_ID, DEFAULT_TOKEN, FORUM, INTENT_MEMBERS, DiscordServer
 
+pytestmark = pytest.mark.backend_free
+
 GUILD, GENERAL, FORUM_ID = 100, 200, 201
 ALICE, BOB = 10, 11
 LOW, HIGH = 300, 301

@@ -12,6 +12,8 @@ from tests.discord_api import DEFAULT_TOKEN, DiscordServer
 from tests.discord_api._gateway import shard_of
 from tests.discord_api.test_server import AUTH, INTENTS, gateway
 
+pytestmark = pytest.mark.backend_free
+
 # Snowflakes whose shard of two is 0 and 1: (id >> 22) % 2.
 EVEN, ODD = 1000 << 22, 1001 << 22
 EVEN_CHANNEL, ODD_CHANNEL = EVEN + 1, ODD + 1

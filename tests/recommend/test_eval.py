@@ -17,6 +17,8 @@ from bot.recommend._eval import evaluate
 from bot.recommend._metrics import bootstrap, coverage, paired, per_member, top_k
 from bot.recommend._sources import SyntheticSpec, load_stack_exchange, synthetic
 
+pytestmark = pytest.mark.backend_free
+
 REPO = Path(__file__).resolve().parents[2]
 
 

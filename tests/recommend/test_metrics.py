@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
 from bot.recommend._metrics import top_k, top_k_bounded
+
+pytestmark = pytest.mark.backend_free
 
 
 def stable_top(scores: np.ndarray, exclude: sparse.csr_matrix, k: int) -> np.ndarray:

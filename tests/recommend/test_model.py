@@ -32,6 +32,8 @@ from bot.recommend._sources import SyntheticSpec, synthetic
 from bot.recommend._text import TextModel
 from bot.recommend._train import _choose_warm_weights, fit_collab
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TINY = TrainParams(validation_members=300, text_members=300, ease_lambdas=(5.0, 50.0))
 

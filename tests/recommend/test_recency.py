@@ -18,6 +18,8 @@ from bot.recommend._eval import evaluate
 from bot.recommend._metrics import top_k
 from bot.recommend._train import describe
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 DAY = 86400.0
 # Two courses taken long ago point at "wrong", the latest at "right", more weakly than both.

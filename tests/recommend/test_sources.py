@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from bot.recommend._movielens import SourceError, load_movielens
 from bot.recommend._sources import SAMPLE, SyntheticSpec, load_stack_exchange, synthetic
 
+pytestmark = pytest.mark.backend_free
+
 REPO = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).resolve().parent / "movielens_tiny"
 

@@ -13,6 +13,8 @@ from bot.recommend import _text
 from bot.recommend._sources import _CHINESE, _SYLLABLES, SyntheticSpec, synthetic
 from bot.recommend._text import TextModel
 
+pytestmark = pytest.mark.backend_free
+
 WORDS = ("pandas", "Pandas", "SQL", "机器学习", "数据", "İstanbul", "ΟΔΟΣ", "naïve", "a", "x")
 
 

@@ -21,6 +21,8 @@ from bot.recommend._select import _first, _row_ranks, ease_fits
 from bot.recommend._sources import SyntheticSpec, synthetic
 from bot.recommend._train import decayed_matrix, describe
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 DAY = 86400.0
 SMALL = TrainParams(

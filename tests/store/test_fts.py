@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from bot.store.fts import spaced, word_phrase
 
+pytestmark = pytest.mark.backend_free
+
 HANZI = "安装错误数据库如何部署日志缓存内存泄漏"
 TEXT = st.text(alphabet=st.sampled_from(HANZI + "abcXYZ019 _-\"'*()^:+.,，。？"), max_size=40)
 

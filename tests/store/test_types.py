@@ -13,6 +13,8 @@ from bot.store.direct import bind_processor
 from bot.store.tables import message_log
 from bot.store.types import sqlite_text
 
+pytestmark = pytest.mark.backend_free
+
 DIALECT = sqlite.dialect()
 SQLALCHEMY = message_log.c.posted_at.type.dialect_impl(DIALECT).bind_processor(DIALECT)
 ZONES = st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59).map(

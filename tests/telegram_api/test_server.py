@@ -35,6 +35,8 @@ from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 from tests.telegram_api import BOT_ID, BOT_USERNAME, TelegramServer, UploadedFile, scope_key
 from tests.telegram_api._html import HtmlError, parse_html
 
+pytestmark = pytest.mark.backend_free
+
 TOKEN = f"{BOT_ID}:AAtest-token"
 NOW = 1_790_000_000
 ALICE, BOB, CAROL, DAVE = 501, 502, 503, 504

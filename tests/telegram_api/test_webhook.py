@@ -15,6 +15,8 @@ from telegram import Bot
 from tests.telegram_api import BOT_ID, TelegramServer
 from tests.telegram_api._webhook import chat_of
 
+pytestmark = pytest.mark.backend_free
+
 TOKEN = f"{BOT_ID}:AAtest-token"
 SECRET = "hook-secret_1"
 GROUP, OTHER = -1001000000002, -1001000000003

@@ -153,6 +153,7 @@ update_like = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.backend_free
 @settings(max_examples=300)
 @given(data=update_like | json_values)
 def test_any_json_is_an_update_or_refused(data: Any) -> None:

@@ -12,6 +12,8 @@ from sqlalchemy.dialects import sqlite
 from bot.cogs.analytics._fast import FastRollups
 from bot.cogs.analytics._rules import hour_of, local_day
 
+pytestmark = pytest.mark.backend_free
+
 
 @pytest.mark.parametrize(
     "zone", ["America/New_York", "America/Santiago", "Asia/Kolkata", "Australia/Lord_Howe"]

@@ -125,6 +125,7 @@ async def test_growth_equals_the_plain_count(
     assert any(row.new for row in page.days)
 
 
+@pytest.mark.backend_free
 @pytest.mark.parametrize("zone", ZONES, ids=str)
 def test_offset_spans_give_each_instant_its_zone_offset(zone: ZoneInfo) -> None:
     since, until = window(date(2026, 3, 1), date(2026, 11, 30), zone)

@@ -12,6 +12,8 @@ from bot.cogs.analytics import Period, parse_period
 from bot.cogs.analytics._period import MAX_DAYS
 from bot.core.errors import UserError
 
+pytestmark = pytest.mark.backend_free
+
 TODAY = date(2026, 11, 3)
 
 

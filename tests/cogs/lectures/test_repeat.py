@@ -40,6 +40,7 @@ def at(text: str, tz: ZoneInfo = BERLIN) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=tz).astimezone(UTC)
 
 
+@pytest.mark.backend_free
 @pytest.mark.parametrize(
     ("text", "count", "last", "rrule"),
     [
@@ -64,6 +65,7 @@ def test_repeat_forms(text: str, count: int, last: str, rrule: str | None) -> No
         assert got.rrule is not None and got.rrule.endswith(f"COUNT={count}")
 
 
+@pytest.mark.backend_free
 @pytest.mark.parametrize(
     ("rule", "key"),
     [
@@ -118,6 +120,7 @@ def test_repeat_refusals(rule: str, key: str) -> None:
     assert caught.value.key == key
 
 
+@pytest.mark.backend_free
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=60))
 def test_any_repeat_text_is_read_or_refused_with_a_user_error(text: str) -> None:
@@ -128,6 +131,7 @@ def test_any_repeat_text_is_read_or_refused_with_a_user_error(text: str) -> None
     assert 1 <= len(got.starts) <= repeat.MAX_OCCURRENCES
 
 
+@pytest.mark.backend_free
 def test_a_garbage_collection_during_the_walk_is_not_charged_to_the_rule() -> None:
     def slow_collection(phase: str, info: dict[str, int]) -> None:
         """Spend a budget's worth of thread time, as a full collection of a large heap does."""
@@ -149,6 +153,7 @@ def test_a_garbage_collection_during_the_walk_is_not_charged_to_the_rule() -> No
     assert len(got.starts) == 3
 
 
+@pytest.mark.backend_free
 def test_a_weekly_series_keeps_its_wall_clock_across_dst() -> None:
     got = repeat.parse_repeat("weekly for 3", first=at("2027-03-21 19:30"), tz=BERLIN, now=NOW)
     # 19:30 CET is 18:30 UTC; after the change on 2027-03-28, 19:30 CEST is 17:30 UTC.
@@ -159,6 +164,7 @@ def test_a_weekly_series_keeps_its_wall_clock_across_dst() -> None:
     ]
 
 
+@pytest.mark.backend_free
 def test_an_occurrence_in_a_dst_gap_takes_the_offset_before_it() -> None:
     got = repeat.parse_repeat("daily for 3", first=at("2027-03-27 02:30"), tz=BERLIN, now=NOW)
     # 02:30 does not exist on 2027-03-28; like calendar programs (RFC 5545) it is 03:30 CEST.
@@ -202,6 +208,7 @@ def timed(monkeypatch: pytest.MonkeyPatch) -> Timed:
     return recorder
 
 
+@pytest.mark.backend_free
 @pytest.mark.parametrize(
     "rule",
     [
@@ -301,6 +308,7 @@ _FIRSTS = st.datetimes(  # hypothesis takes naive bounds and attaches the zone
 ).map(lambda d: d.astimezone(UTC))
 
 
+@pytest.mark.backend_free
 @settings(
     max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

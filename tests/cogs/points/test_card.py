@@ -11,6 +11,8 @@ from bot.cogs import _fonts
 from bot.cogs.points import _card as card
 from bot.cogs.points._ledger import Ranked
 
+pytestmark = pytest.mark.backend_free
+
 NAMES = ("小明", "张伟", "学习小组·组长", "王芳 Fang", "積分榜")
 TITLE = "本周积分榜 · 第 1 页"
 LATIN_ONLY = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.cogs.points._rules import says_thanks
 from bot.core.config import PointsConfig
+
+pytestmark = pytest.mark.backend_free
 
 WORDS = st.lists(
     st.text(alphabet="abcTY!.谢 ", min_size=0, max_size=6), min_size=0, max_size=5

@@ -22,6 +22,8 @@ from bot.cogs.privacy._rules import (
     requester_key,
 )
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 ME = requester_key("telegram", "4242")
 

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from bot.web.dashboard._model import Chart, ChartKind, Link, PageView, Series, Table
 
+pytestmark = pytest.mark.backend_free
+
 CHART = Chart(
     "messages",
     "Messages per day",

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from bot.web.dashboard._range import MAX_DAYS, DateRange, default_range, parse_range
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 11, 21, 3, 30, tzinfo=UTC)  # still the 20th west of UTC
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
