@@ -136,10 +136,11 @@ def grouped(found: Iterable[Sequence[Any]], groups: dict[tuple[Any, ...], list[A
     earliest instant's text: a minute falls in one UTC hour and one local day of any zone
     (zones are whole minutes from UTC), and an account's earliest message is its first seen.
     """
-    for *key, n, at in found:
-        group = groups.get(tuple(key))
+    for *fields, n, at in found:
+        key = tuple(fields)
+        group = groups.get(key)
         if group is None:
-            groups[tuple(key)] = [n, at]
+            groups[key] = [n, at]
         else:
             group[0] += n
             if at < group[1]:  # noqa: PLR1730 (a compare, not a call)
