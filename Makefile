@@ -77,7 +77,7 @@ pytest-postgres: $(STAMP) $(CJK_FONT) $(CHROMIUM)
 test: lint typecheck pytest pytest-postgres
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.table
+	$(PYTEST_ENV) $(BIN)/python -m benchmarks.table
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
