@@ -64,11 +64,8 @@ typecheck: $(STAMP)
 
 # Two workers (pytest-xdist): the suite on SQLite, then on a throwaway PostgreSQL server that
 # .ci/with-postgres starts (installing Debian's postgresql when missing) and removes after.
-# The PostgreSQL run leaves out the tests marked backend_free (tests/_backend_free.py). It has
-# three workers: its tests wait on the server and on bots in processes of their own, and with
-# two the machine's two cores sat half idle for minutes at a time.
+# The PostgreSQL run leaves out the tests marked backend_free (tests/_backend_free.py).
 PYTEST_WORKERS ?= 2
-PYTEST_POSTGRES_WORKERS ?= 3
 # Bytecode is written even where PYTHONDONTWRITEBYTECODE is set (as on this project's machine):
 # without it every worker and every `python -m bot` a test starts compiles bot/ again and
 # pytest rewrites every test module's asserts again (6 s of CPU per worker just to collect).
@@ -78,7 +75,7 @@ pytest: $(STAMP) $(CJK_FONT) $(CHROMIUM)
 	$(PYTEST_ENV) $(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 pytest-postgres: $(STAMP) $(CJK_FONT) $(CHROMIUM)
-	$(PYTEST_ENV) .ci/with-postgres $(BIN)/pytest -q -n $(PYTEST_POSTGRES_WORKERS)
+	$(PYTEST_ENV) .ci/with-postgres $(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest pytest-postgres
 
