@@ -53,13 +53,17 @@ async def test_a_holder_that_dies_lets_go(two: tuple[Database, Database]) -> Non
     async with one_at_a_time(first, "job:a") as mine:
         assert mine
         async with second.engine.connect() as conn:  # the holder's connection is cut
-            await conn.execute(
+            # Given a timeout, pg_terminate_backend waits for the backend to exit, and so for
+            # its locks to go; without one it only signals it, and on a loaded machine the lock
+            # was still held when the next block asked for it.
+            ended = await conn.scalar(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "SELECT bool_and(pg_terminate_backend(pid, 60000)) FROM pg_locks "
                     "WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND database = "
                     "(SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             )
+            assert ended  # the holder was found and is gone
         async with one_at_a_time(second, "job:a") as theirs:
             assert theirs
 
