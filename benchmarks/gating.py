@@ -311,6 +311,7 @@ async def run(events_wanted: int, clients: int, rate: float, seconds: float, see
         if runner is not None:
             await runner.cleanup()
         live_state = await end_state(cohort)
+        await cohort.supervisor.close()  # before the database: else its checkpointer restarts
         await cohort.db.close()
 
         # The same events, once each, in the order Stripe made them, on the copy.
