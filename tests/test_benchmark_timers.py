@@ -17,9 +17,7 @@ from benchmarks import lectures, timers
 
 def fired(out: str, label: str) -> list[tuple[int, int]]:
     """Return ``(fired, wanted)`` of each printed line for ``label``."""
-    return [
-        (int(a), int(b)) for a, b in re.findall(rf"{re.escape(label)}.*?: (\d+)/(\d+) ", out)
-    ]
+    return [(int(a), int(b)) for a, b in re.findall(rf"{re.escape(label)}.*?: (\d+)/(\d+) ", out)]
 
 
 async def test_lectures_real_time_measures_every_kind_on_the_grid_and_the_alarm(
