@@ -105,16 +105,45 @@ PARTS = (
     ),
     Part(
         "lectures (real time)",
-        ("benchmarks.lectures", "--real-time", "--lectures", "30", "--window", "10"),
+        ("benchmarks.lectures", "--real-time", "--lectures", "20", "--window", "5"),
+        150,
+        tuple(
+            Figure(
+                f"lecture {label} lateness, p50 / p99 / latest",
+                "p99 <= 1000 ms",
+                rf"{label}, alarm \(after\): .* p50 {NUMBER} ms, p99 {NUMBER} ms, max {NUMBER} ms",
+                "{0} / {1} / {2} ms",
+                rf"{label}, 10 s sweep grid \(before\): .* p50 {NUMBER} ms, p99 {NUMBER} ms, "
+                rf"max {NUMBER} ms",
+                "10 s sweep grid {0} / {1} / {2} ms",
+            )
+            for label in ("announcements", "reminders", "starting now")
+        ),
+    ),
+    Part(
+        "timers (real time)",
+        ("benchmarks.timers", "--questions", "50", "--grants", "50", "--window", "5"),
         120,
         (
             Figure(
-                "lecture 'starting now' lateness, p50 / p99",
+                "Q&A reminder lateness, p50 / p99 / latest",
                 "p99 <= 1000 ms",
-                rf"alarm \(after\): .* p50 {NUMBER} ms, p99 {NUMBER} ms",
-                "{0} / {1} ms",
-                rf"sweep grid \(before\): .* p50 {NUMBER} ms, p99 {NUMBER} ms",
-                "10 s sweep grid {0} / {1} ms",
+                rf"q&a reminders, alarm \(after\).*: .* p50 {NUMBER} ms, p99 {NUMBER} ms, "
+                rf"max {NUMBER} ms",
+                "{0} / {1} / {2} ms",
+                rf"q&a reminders, 5 min sweep grid \(before\).*: .* p50 {NUMBER} ms, "
+                rf"p99 {NUMBER} ms, max {NUMBER} ms",
+                "5 min sweep grid, by the clock {0} / {1} / {2} ms",
+            ),
+            Figure(
+                "gating expiry lateness (platform call), p50 / p99 / latest",
+                "p99 <= 1000 ms",
+                rf"gating expiries, next lapse \(after\): .* p50 {NUMBER} ms, p99 {NUMBER} ms, "
+                rf"max {NUMBER} ms",
+                "{0} / {1} / {2} ms",
+                rf"gating expiries, 5 s poll \(before\): .* p50 {NUMBER} ms, p99 {NUMBER} ms, "
+                rf"max {NUMBER} ms",
+                "5 s poll {0} / {1} / {2} ms",
             ),
         ),
     ),

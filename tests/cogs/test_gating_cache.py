@@ -80,3 +80,23 @@ async def test_the_worker_waits_until_the_next_lapse_when_it_is_sooner_than_its_
     assert await w.holds("bob") == frozenset()
     await service.run_due()
     assert await service.next_wait() == POLL
+
+
+async def test_a_lapse_due_since_the_last_pass_looked_is_let_go_at_once_not_after_the_poll(
+    w: World,
+) -> None:
+    service = w.cohort.entitlements
+    assert isinstance(service, Gating)
+    await w.say("/whoami", "bob")
+    await w.say("/grant @bob pro 1", "olga")
+    assert {user for user, _ in w.console.access} == {"bob"}
+    lapse = w.clock.now() + timedelta(days=1)
+    # The pass looks a hair before the lapse (a wake-up a little early, or a pass still running
+    # as it falls due); by the time the worker asks how long to sleep, it is due.
+    w.clock.advance(lapse - w.clock.now() - timedelta(milliseconds=1))
+    await service.run_due()
+    w.clock.advance(timedelta(milliseconds=2))
+    assert await service.next_wait() == 0  # it was POLL: the lapse waited out the 5 s poll
+    await service.run_due()
+    assert w.console.access == set()  # taken away on the platform
+    assert await service.next_wait() == POLL

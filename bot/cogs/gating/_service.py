@@ -73,6 +73,7 @@ class Gating:
         self._worker: Watch | None = None
         self._stopping = False
         self._pass = asyncio.Lock()
+        self._looked: datetime | None = None  # when the last pass looked for lapses
         # A member's access sources, evaluated at each call's time (lapses need no invalidation).
         self._sources: VersionedCache[int, Sources] = VersionedCache(
             cohort.versions, (CacheName.PROFILE, CacheName.ACCESS), size=SOURCES_CACHED
@@ -201,7 +202,9 @@ class Gating:
     async def next_wait(self) -> float:
         """Return the seconds until the next lapse of access, or ``POLL`` if that is sooner.
 
-        A lapse still due after a pass (its recompute changed nothing) waits the full ``POLL``.
+        A lapse that came due after the last pass looked (while it ran, or on a wake-up a hair
+        early) is due now: 0. One the pass saw due and left (its recompute changed nothing)
+        waits the full ``POLL``.
         """
         async with self.cohort.db.read() as conn:
             lapse = await conn.scalar(
@@ -210,8 +213,10 @@ class Gating:
                 )
             )
         now = self.cohort.clock.now()
-        if not isinstance(lapse, datetime) or lapse <= now:
+        if not isinstance(lapse, datetime):
             return POLL
+        if lapse <= now:
+            return POLL if self._looked is not None and lapse <= self._looked else 0.0
         return min(POLL, (lapse - now).total_seconds())
 
     async def run_due(self) -> int:
@@ -233,6 +238,7 @@ class Gating:
     async def _lapse_due(self) -> int:
         """Recompute members whose access lapses by itself now (period end, grace, grant end)."""
         now = self.cohort.clock.now()
+        self._looked = now
         async with self.cohort.db.read() as conn:
             due = (
                 await conn.execute(
