@@ -70,10 +70,9 @@ typecheck: $(STAMP)
 # .ci/with-postgres starts (installing Debian's postgresql when missing) and removes after.
 # The PostgreSQL run leaves out the tests marked backend_free (tests/_backend_free.py).
 PYTEST_WORKERS ?= 2
-# Work stealing: a worker that runs out takes half of what the other still has queued. Under
-# xdist's default (`load`) each worker keeps its queue to the end, so a slow test (some take
-# 10-35 s) queued behind another kept one core busy while the other sat idle.
-PYTEST_DIST ?= worksteal
+# xdist's default (`load`). `worksteal` was tried on 2026-12-07 and not kept: a clean-clone
+# run's SQLite half took 342 s with it (and less CPU) against 276-288 s without.
+PYTEST_DIST ?= load
 # Bytecode is written even where PYTHONDONTWRITEBYTECODE is set (as on this project's machine):
 # without it every worker and every `python -m bot` a test starts compiles bot/ again and
 # pytest rewrites every test module's asserts again (6 s of CPU per worker just to collect).
