@@ -13,10 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.adapters.discord import _shards
 from bot.core.config import Config
 from bot.core.supervise import ExitCode, TaskState
 from bot.runtime import build, serve, start_scheduler
-from tests.adapters.conftest import FAST_RESTARTS
+from tests.adapters.conftest import FAST_RESTARTS, SHORT_IDENTIFY_WINDOW
 from tests.adapters.test_discord import BOB, GENERAL, GUILD, content, demo_guild
 from tests.conftest import make_config
 from tests.discord_api import DEFAULT_TOKEN, DiscordServer
@@ -115,8 +116,14 @@ async def test_both_platforms_survive_unreadable_input_and_healthz_reports_it(
 
 
 async def test_a_discord_token_revoked_while_running_exits_2(
-    unhandled: list[dict[str, Any]], tmp_path: Path, dc: DiscordServer, tg: TelegramServer
+    unhandled: list[dict[str, Any]],
+    tmp_path: Path,
+    dc: DiscordServer,
+    tg: TelegramServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The IDENTIFY after the failed RESUME waits out a short window, not Discord's 5 seconds.
+    monkeypatch.setattr(_shards, "IDENTIFY_WINDOW", SHORT_IDENTIFY_WINDOW)
     task = asyncio.create_task(serve(both(tmp_path, dc, tg, free_port())))
     await started(dc, tg)
     dc.token = "revoked-" + DEFAULT_TOKEN

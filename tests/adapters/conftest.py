@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.discord import _shards
 from bot.cogs import points
 from bot.core.clock import Clock
 from bot.core.cohort import Cohort
@@ -21,6 +22,19 @@ from tests.discord_api import DEFAULT_TOKEN, DiscordServer
 
 # Restarts within milliseconds, and giving up after three failures in a row.
 FAST_RESTARTS = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_failures": 3}
+
+
+# Seconds between two IDENTIFYs of one bucket, for tests about something else than that
+# spacing (a reconnect's new IDENTIFY of the same shard waits out the first one's window).
+# test_discord_shards.py proves Discord's 5 seconds, against the stand-in and a manual clock.
+SHORT_IDENTIFY_WINDOW = 0.5
+
+
+@pytest.fixture
+def short_identify_window(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Shorten the IDENTIFY window of the pacers built in this test; return it."""
+    monkeypatch.setattr(_shards, "IDENTIFY_WINDOW", SHORT_IDENTIFY_WINDOW)
+    return SHORT_IDENTIFY_WINDOW
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from bot.core.cohort import Cohort
 from bot.core.platforms import PlatformName
 from bot.core.supervise import Failure, FailureKind, TaskState
 from tests.adapters.conftest import points_of
-from tests.adapters.test_discord import BOB, GENERAL, GUILD
+from tests.adapters.test_discord import BOB, GENERAL, GUILD, adapter_of
 from tests.discord_api import DEFAULT_TOKEN, DiscordServer
 
 
@@ -47,8 +47,13 @@ async def test_a_dropped_connection_shows_as_retrying_until_the_session_resumes(
 
 
 async def test_a_gateway_connection_that_dies_is_logged_and_reopened(
-    fast_bot: Cohort, dc: DiscordServer, caplog: pytest.LogCaptureFixture
+    short_identify_window: float,
+    fast_bot: Cohort,
+    dc: DiscordServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # The new session's IDENTIFY waits out the first one's window (a short one here).
+    assert adapter_of(fast_bot).pacer.window == short_identify_window
     await dc.gateway.corrupt()  # discord.py's connect() raises zlib.error and returns
     await dc.wait_for(lambda: dc.gateway.identifies == 2)
     await dc.wait_for(lambda: fast_bot.supervisor.watches["discord.gateway"].up)
@@ -66,8 +71,9 @@ async def test_a_gateway_connection_that_dies_is_logged_and_reopened(
 
 
 async def test_a_token_revoked_while_connected_gives_up_with_the_config_exit_code(
-    fast_bot: Cohort, dc: DiscordServer
+    short_identify_window: float, fast_bot: Cohort, dc: DiscordServer
 ) -> None:
+    assert adapter_of(fast_bot).pacer.window == short_identify_window  # for the new IDENTIFY
     stop = asyncio.Event()
     fast_bot.supervisor.stop_with(stop)
     dc.token = "revoked-" + DEFAULT_TOKEN  # reset in the Developer Portal

@@ -163,6 +163,7 @@ async def _channels_heard(cohort: Cohort) -> set[str] | None:
 async def test_a_dropped_shard_shows_as_retrying_until_it_resumes(
     tmp_path: Path, dc: DiscordServer
 ) -> None:
+    dc.max_concurrency = 2  # both IDENTIFY at once, as a large bot's do: the spacing is below
     async with connected(config(tmp_path, dc, shard_count=2)) as cohort:
         watches = [cohort.supervisor.watches[f"discord.shard.{s}"] for s in GUILDS]
         await dc.disconnect()

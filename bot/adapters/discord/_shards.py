@@ -61,12 +61,13 @@ class IdentifyPacer:
         self,
         max_concurrency: int = 1,
         *,
-        window: float = IDENTIFY_WINDOW,
+        window: float | None = None,
         now: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.max_concurrency = max(1, max_concurrency)
-        self.window = window
+        # Read when built, not when defined: a test not about the spacing shortens it.
+        self.window = IDENTIFY_WINDOW if window is None else window
         self._now = now
         self._sleep = sleep
         self._last: dict[int, float] = {}  # bucket -> when its last IDENTIFY was allowed
