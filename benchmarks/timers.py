@@ -36,7 +36,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.cogs.gating import Gating
 from bot.cogs.gating._access import recompute_pairs
 from bot.cogs.gating._service import POLL
-from bot.core.alarm import Timer
+from bot.core.alarm import find_timer
 from bot.core.clock import Clock, ManualClock, SystemClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config, parse_config
@@ -71,15 +71,6 @@ def make_config(folder: Path) -> Config:
         base_dir=folder,
         env={},
     )
-
-
-def timer_of(cohort: Cohort, name: str) -> Timer:
-    """Return the timer a cog registered under ``name``."""
-    for hook in cohort.startup:
-        timer = getattr(hook, "__self__", None)
-        if isinstance(timer, Timer) and timer.name == name:
-            return timer
-    raise LookupError(name)
 
 
 class PostTimes:
@@ -133,7 +124,7 @@ async def qa_on_the_alarm(folder: Path, dues: list[datetime]) -> list[float]:
     platform = PostTimes(cohort.clock)
     platform.expected = len(dues)
     cohort.platforms[PlatformName.CONSOLE] = platform  # type: ignore[assignment]
-    timer = timer_of(cohort, "qa.alarm")
+    timer = find_timer(cohort.startup, "qa.alarm")
     await timer.start()
     await ask(cohort, dues)
     give_up = (max(dues) - datetime.now(UTC)).total_seconds() + 10

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 from bot.core.clock import Clock
@@ -172,3 +172,12 @@ class Timer:
 
     async def _end(self) -> None:
         self.alarm.stop()
+
+
+def find_timer(startup: Iterable[Callable[[], Awaitable[object]]], name: str) -> Timer:
+    """Return the timer registered as ``name`` among start-up hooks (``Cohort.startup``)."""
+    for hook in startup:
+        timer = getattr(hook, "__self__", None)
+        if isinstance(timer, Timer) and timer.name == name:
+            return timer
+    raise LookupError(name)

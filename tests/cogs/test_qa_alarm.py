@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.console import ConsoleAdapter
-from bot.core.alarm import Timer
+from bot.core.alarm import Timer, find_timer
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.platforms import PlatformName
@@ -22,15 +22,6 @@ from tests.conftest import START, make_config, output
 from tests.core.test_alarm import Sleeps
 
 QUESTIONS = ChannelRef(PlatformName.CONSOLE, "questions", "thread-1")
-
-
-def timer_of(cohort: Cohort, name: str) -> Timer:
-    """Return the timer a cog registered under ``name``."""
-    for hook in cohort.startup:
-        timer = getattr(hook, "__self__", None)
-        if isinstance(timer, Timer) and timer.name == name:
-            return timer
-    raise LookupError(name)
 
 
 async def armed_for(timer: Timer, sleeps: Sleeps, expected: datetime) -> datetime | None:
@@ -52,7 +43,7 @@ async def bot(tmp_path: Path, clock: ManualClock) -> AsyncIterator[tuple[Cohort,
     try:
         yield cohort, console
     finally:
-        await timer_of(cohort, "qa.alarm").stop()
+        await find_timer(cohort.startup, "qa.alarm").stop()
         await cohort.db.close()
 
 
@@ -60,7 +51,7 @@ async def test_the_unanswered_reminder_goes_out_on_its_second(
     bot: tuple[Cohort, ConsoleAdapter], clock: ManualClock
 ) -> None:
     cohort, console = bot
-    timer = timer_of(cohort, "qa.alarm")
+    timer = find_timer(cohort.startup, "qa.alarm")
     sleeps = Sleeps()
     timer.alarm.sleep = sleeps
     await timer.start()

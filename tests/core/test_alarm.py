@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.alarm import Alarm, Timer
+from bot.core.alarm import Alarm, Timer, find_timer
 from bot.core.clock import ManualClock
 from bot.core.config import SuperviseConfig
 from bot.core.supervise import Supervisor
@@ -190,4 +190,33 @@ async def test_a_timer_counts_a_failed_firing_and_backs_off(
         await asyncio.wait_for(timer.stop(), 5)
     finally:
         await timer.stop()
+        await db.close()
+
+
+async def test_find_timer_returns_the_timer_started_under_its_name_and_no_other(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    supervisor = Supervisor(SuperviseConfig(), clock)
+
+    async def due() -> datetime | None:
+        return None
+
+    async def fire() -> None:
+        return None
+
+    timers = [
+        Timer(name, supervisor, db, due, fire, tables=frozenset(), longest=LONGEST)
+        for name in ("a.alarm", "b.alarm")
+    ]
+
+    async def other() -> None:
+        return None
+
+    try:
+        startup = [other, *(timer.start for timer in timers)]
+        assert find_timer(startup, "b.alarm") is timers[1]
+        with pytest.raises(LookupError):
+            find_timer(startup, "c.alarm")
+    finally:
         await db.close()
