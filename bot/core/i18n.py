@@ -3,6 +3,8 @@
 Catalogs are TOML files named by locale (``en.toml``, ``zh_CN.toml``); nested tables become
 dotted keys. The core ships its own catalog and each cog may add one from its package.
 Parameters are escaped for the reply markup unless the plain form is asked for.
+A process reads each catalog file once (``read_catalog``): every ``Translator`` built after the
+first (a restart, a test's bot) copies the parsed entries instead of parsing the TOML again.
 
 A string that depends on a number is a table of plural forms (``one`` and ``other`` in
 English; Chinese has one form, so a plain string there): the ``count`` parameter picks one.
@@ -10,13 +12,15 @@ English; Chinese has one form, so a plain string there): the ``count`` parameter
 
 from __future__ import annotations
 
+import functools
 import logging
 import string
 import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from bot.core import markup
 
@@ -95,6 +99,39 @@ def _flatten(
             raise ValueError(f"{source}: {full} must be a string")
 
 
+class Catalog(NamedTuple):
+    """One catalog file, parsed: its dotted keys and, for the plural ones, their forms."""
+
+    entries: Mapping[str, str]
+    plurals: Mapping[str, Mapping[str, str]]
+
+
+def read_catalog(path: Path) -> Catalog | None:
+    """Return the parsed catalog at ``path`` (None when there is none), parsing it once.
+
+    Parsing the catalogs took two thirds of building a bot (20 of 30 ms); a file changed since
+    (its modification time or size) is parsed again.
+    """
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return _parse_catalog(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_catalog(path: Path, _mtime_ns: int, _size: int) -> Catalog:
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    entries: dict[str, str] = {}
+    plurals: dict[str, dict[str, str]] = {}
+    _flatten("", data, entries, path, plurals)
+    return Catalog(
+        MappingProxyType(entries),
+        MappingProxyType({key: MappingProxyType(forms) for key, forms in plurals.items()}),
+    )
+
+
 def placeholders(template: str) -> set[str]:
     """Return the names of the ``{placeholders}`` in a template."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
@@ -114,16 +151,16 @@ class Translator:
         """Add the catalogs found in ``directory`` (one TOML file per locale)."""
         for locale in SUPPORTED_LOCALES:
             path = directory / f"{locale}.toml"
-            if not path.exists():
+            catalog = read_catalog(path)
+            if catalog is None:
                 continue
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
-            entries: dict[str, str] = {}
-            _flatten("", data, entries, path, self.plurals[locale])
-            clash = set(entries) & set(self.catalogs[locale])
+            clash = catalog.entries.keys() & self.catalogs[locale].keys()
             if clash:
                 raise ValueError(f"{path}: keys defined twice: {', '.join(sorted(clash))}")
-            self.catalogs[locale].update(entries)
+            self.catalogs[locale].update(catalog.entries)
+            self.plurals[locale].update(
+                (key, dict(forms)) for key, forms in catalog.plurals.items()
+            )
 
     def has(self, key: str) -> bool:
         """Say whether the English catalog defines ``key``."""

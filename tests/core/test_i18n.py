@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.cogs import DEFAULT_COGS
+from bot.core import i18n as i18n_module
 from bot.core.cohort import Cohort
 from bot.core.i18n import SUPPORTED_LOCALES, Translator, normalize_locale, placeholders
 
@@ -66,6 +68,47 @@ def test_chinese_falls_back_to_english_for_a_missing_key(tmp_path: Path) -> None
     i18n = Translator()
     i18n.load_dir(tmp_path)
     assert i18n.text("zh_CN", "extra.only") == "Only English"
+
+
+@pytest.mark.backend_free
+def test_a_catalog_file_is_parsed_once_and_again_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    load = i18n_module.tomllib.load
+
+    def counting(fh: Any) -> dict[str, Any]:
+        parsed.append(fh.name)
+        return load(fh)
+
+    monkeypatch.setattr(i18n_module.tomllib, "load", counting)
+    catalog = tmp_path / "en.toml"
+    catalog.write_text('[extra]\nonly = "First"\n', encoding="utf-8")
+    first, second = Translator(), Translator()
+    first.load_dir(tmp_path)
+    second.load_dir(tmp_path)
+    assert parsed == [str(catalog)]  # the second bot copies what the first one parsed
+    assert second.text("en", "extra.only") == first.text("en", "extra.only") == "First"
+    catalog.write_text('[extra]\nonly = "Changed"\n', encoding="utf-8")
+    third = Translator()
+    third.load_dir(tmp_path)
+    assert parsed == [str(catalog)] * 2
+    assert third.text("en", "extra.only") == "Changed"
+    assert first.text("en", "extra.only") == "First"
+
+
+@pytest.mark.backend_free
+def test_a_change_to_one_translators_strings_stays_in_it() -> None:
+    first, second = Translator(strict=True), Translator(strict=True)
+    key, forms = next(iter(first.plurals["en"].items()))
+    first.catalogs["en"]["member.unknown"] = "changed"
+    forms["other"] = "changed"
+    del first.catalogs["zh_CN"]["member.unknown"]
+    assert second.catalogs["en"]["member.unknown"] != "changed"
+    assert second.plurals["en"][key]["other"] != "changed"
+    assert "member.unknown" in second.catalogs["zh_CN"]
+    assert Translator().catalogs == second.catalogs
+    assert Translator().plurals == second.plurals
 
 
 @pytest.mark.parametrize(
