@@ -74,7 +74,9 @@ def decayed_matrix(data: Dataset, mask: np.ndarray | None, half_life: float) -> 
         return data.matrix(mask)
     times = data.event_times if mask is None else data.event_times[mask]
     end = float(times.max()) if len(times) else 0.0
-    factor = np.power(0.5, (end - data.event_times) / half_life).astype(np.float32)
+    # Events after ``end`` are outside the mask: age 0, not a negative one that overflows.
+    age = np.maximum(end - data.event_times, 0.0)
+    factor = np.power(0.5, age / half_life).astype(np.float32)
     return data.matrix(mask, weights=data.event_weights * factor)
 
 

@@ -111,6 +111,22 @@ def test_a_decay_halves_an_event_per_half_life_back_from_the_latest() -> None:
     np.testing.assert_array_equal(plain, got > 0)
 
 
+def test_an_event_after_the_masked_latest_does_not_overflow_the_decay() -> None:
+    # A validation split masks out the latest events: their age back from the masked latest
+    # is negative, and 0.5 ** (-age / a short half-life) overflowed float32 (a warning, an
+    # error under pytest). They are outside the mask, so their weight never counts.
+    data = Dataset(
+        courses=[Course(id=f"c{i}", title=f"C{i}") for i in range(2)],
+        member_ids=np.array([1]),
+        event_rows=np.array([0, 0]),
+        event_items=np.array([0, 1]),
+        event_times=np.array([0.0, 30 * DAY]),
+        event_weights=np.ones(2, np.float32),
+    )
+    masked = decayed_matrix(data, np.array([True, False]), 2.25 * 3600).toarray()
+    np.testing.assert_array_equal(masked, [[1.0, 0.0]])
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_chosen_model_is_never_worse_on_validation_than_a_plain_ease_that_fits(
     seed: int,

@@ -20,7 +20,7 @@ from bot.store.db import Database
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot.recommend import Model, TrainParams
+    from bot.recommend import Dataset, Model, TrainParams
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,13 @@ def model_path(database_url: str, model_dir: str, slug: str) -> Path:
     return Path(name)
 
 
-def _load_data(url: str, community_id: int, now: datetime, community: Community) -> object:
+def _load_data(url: str, community_id: int, now: datetime, community: Community) -> Dataset:
     """Read the training data through a database handle of this thread's own event loop."""
     from bot.recommend._load import load_dataset  # noqa: PLC0415 (numpy: only when training)
 
     config = community.config.recommend
 
-    async def run() -> object:
+    async def run() -> Dataset:
         db = Database(url)
         try:
             return await load_dataset(
@@ -145,7 +145,8 @@ class Recommender:
                         exc,
                     )
                     self.model = None
-            await self.refresh_fallback()
+            if self.model is None or self.model.info.catalog != self.digest:
+                await self.refresh_fallback()  # else never served: the catalog is fixed
             self._opened = True
 
     async def refresh_fallback(self) -> None:
@@ -203,11 +204,12 @@ class Recommender:
             now = self.clock.now()
             url = self.db.url.render_as_string(hide_password=False)
             data = await asyncio.to_thread(_load_data, url, self.community.id, now, self.community)
-            model = await asyncio.to_thread(train, data, now, params)  # type: ignore[arg-type]
+            model = await asyncio.to_thread(train, data, now, params)
             await asyncio.to_thread(save, model, self.path)
             self.model = model
             self._masks.clear()
-            await self.refresh_fallback()
+            # The new model fits the catalog, so the fallback is not served again: not rebuilt
+            # (a second pass over every purchase: 3.6 s of a 26.5 s retrain at 2,000,000).
         log.info(
             "recommend %s: trained %s on %d purchases of %d members",
             self.community.slug,
