@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -47,7 +48,8 @@ async def w(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
 
 async def _until(check: Any, seconds: float) -> bool:
     """Wait up to ``seconds`` of real time for ``check()`` to hold; return whether it did."""
-    for _ in range(int(seconds / 0.01)):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         if await check():
             return True
         await asyncio.sleep(0.01)
