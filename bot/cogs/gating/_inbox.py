@@ -449,7 +449,7 @@ class Inbox:
         """Return the parameters of ``_MARK_ORPHANED``: pending, its tries not counted.
 
         It is looked at again after ``MAX_BACKOFF`` (still orphaned: again not counted), and at
-        once by the first pass of a process that loads its community (``Orphans.survey``).
+        once by the first pass of a process that loads its community (``Orphans.rearm``).
         """
         self.orphans.note(exc.community_id)
         return {
