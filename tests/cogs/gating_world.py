@@ -20,8 +20,9 @@ from bot.core.cohort import Cohort
 from bot.core.config import Config
 from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
+from bot.core.ports import AccessTarget, PlatformError, PlatformErrorReason
 from bot.runtime import build
-from bot.store.tables import metadata
+from bot.store.tables import gating_access, metadata
 from bot.web.app import build_app
 from tests.conftest import make_config
 from tests.stripe_api import DEFAULT_KEY, DEFAULT_SECRET, MONTH, YEAR, StripeServer
@@ -217,3 +218,58 @@ async def world(
         finally:
             await cohort.stop()
             await cohort.db.close()
+
+
+# --- a platform with roles, failing on purpose (rule 6 and rule 10) ---------------------------
+
+
+class RolePlatform(ConsoleAdapter):
+    """A stand-in for a platform with roles: our own port, with failures we choose."""
+
+    name = PlatformName.DISCORD
+
+    def __init__(self, w: World) -> None:
+        super().__init__(w.cohort, w.cohort.communities["demo"], user="x", out=w.console.out)
+        self.members: set[str] = set()
+        self.failures: list[PlatformError] = []
+        self.calls: list[tuple[str, str, AccessTarget]] = []
+
+    async def grant_access(self, user_id: str, target: AccessTarget) -> None:
+        self.calls.append(("grant", user_id, target))
+        if self.failures:
+            raise self.failures.pop(0)
+        if user_id not in self.members:
+            raise PlatformError(PlatformErrorReason.NOT_FOUND, "10007 Unknown Member")
+        await super().grant_access(user_id, target)
+
+    async def revoke_access(self, user_id: str, target: AccessTarget) -> None:
+        self.calls.append(("revoke", user_id, target))
+        if self.failures:
+            raise self.failures.pop(0)
+        await super().revoke_access(user_id, target)
+
+
+DANA = Caller(PlatformName.DISCORD, "900000000000000001", "Dana", username="dana")
+
+
+async def discord_buys(w: World, offer: str = "pro") -> str:
+    """Run /join as Dana on the role platform and pay; return the session."""
+    platform = w.cohort.platforms[PlatformName.DISCORD]
+    community = w.cohort.communities["demo"]
+    replies: list[str] = []
+
+    async def respond(reply: Any) -> None:
+        replies.append(reply.text)
+
+    await w.cohort.dispatcher.run_line(platform, community, DANA, None, f"/join {offer}", respond)
+    assert replies and "payment link" in replies[0], replies
+    session = list(w.stripe.sessions)[-1]
+    await w.deliver(w.stripe.pay(session))
+    return session
+
+
+async def access_rows(w: World) -> list[tuple[str, bool, str, int]]:
+    """Return every access row as (role or space, desired, state, attempts)."""
+    async with w.cohort.db.read() as conn:
+        rows = (await conn.execute(select(gating_access).order_by(gating_access.c.id))).all()
+    return [(r.role_id or r.space_id, r.desired, r.state, r.attempts) for r in rows]

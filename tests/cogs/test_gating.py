@@ -23,7 +23,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.adapters.console import ConsoleAdapter
 from bot.cogs.gating import (
     BadSignature,
     Gating,
@@ -40,19 +39,27 @@ from bot.cogs.gating._stripe import sign as gating_sign
 from bot.cogs.gating._stripe import verify
 from bot.core.clock import ManualClock
 from bot.core.config import StripeMode
-from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
-from bot.core.ports import AccessTarget, PlatformError, PlatformErrorReason
+from bot.core.ports import PlatformError, PlatformErrorReason
 from bot.store.tables import (
     access_sources,
-    gating_access,
     gating_audit,
     points_ledger,
     purchases,
     stripe_events,
 )
 from tests import _postgres
-from tests.cogs.gating_world import GUILD, PRO_ROLE, World, stand_in, world
+from tests.cogs.gating_world import (
+    DANA,
+    GUILD,
+    PRO_ROLE,
+    RolePlatform,
+    World,
+    access_rows,
+    discord_buys,
+    stand_in,
+    world,
+)
 from tests.conftest import make_config
 from tests.stripe_api import DEFAULT_SECRET, sign
 
@@ -618,71 +625,21 @@ async def test_grant_and_revoke_answer_the_organizer_privately_and_dm_the_member
 # --- rule 6 (Discord-like roles) and rule 10: the platform port, failing on purpose -------------
 
 
-class RolePlatform(ConsoleAdapter):
-    """A stand-in for a platform with roles: our own port, with failures we choose."""
-
-    name = PlatformName.DISCORD
-
-    def __init__(self, w: World) -> None:
-        super().__init__(w.cohort, w.cohort.communities["demo"], user="x", out=w.console.out)
-        self.members: set[str] = set()
-        self.failures: list[PlatformError] = []
-        self.calls: list[tuple[str, str, AccessTarget]] = []
-
-    async def grant_access(self, user_id: str, target: AccessTarget) -> None:
-        self.calls.append(("grant", user_id, target))
-        if self.failures:
-            raise self.failures.pop(0)
-        if user_id not in self.members:
-            raise PlatformError(PlatformErrorReason.NOT_FOUND, "10007 Unknown Member")
-        await super().grant_access(user_id, target)
-
-    async def revoke_access(self, user_id: str, target: AccessTarget) -> None:
-        self.calls.append(("revoke", user_id, target))
-        if self.failures:
-            raise self.failures.pop(0)
-        await super().revoke_access(user_id, target)
-
-
-DANA = Caller(PlatformName.DISCORD, "900000000000000001", "Dana", username="dana")
-
-
-async def _discord_buys(w: World, offer: str = "pro") -> str:
-    platform = w.cohort.platforms[PlatformName.DISCORD]
-    community = w.cohort.communities["demo"]
-    replies: list[str] = []
-
-    async def respond(reply: Any) -> None:
-        replies.append(reply.text)
-
-    await w.cohort.dispatcher.run_line(platform, community, DANA, None, f"/join {offer}", respond)
-    assert replies and "payment link" in replies[0], replies
-    session = list(w.stripe.sessions)[-1]
-    await w.deliver(w.stripe.pay(session))
-    return session
-
-
-async def _access_rows(w: World) -> list[tuple[str, bool, str, int]]:
-    async with w.cohort.db.read() as conn:
-        rows = (await conn.execute(select(gating_access).order_by(gating_access.c.id))).all()
-    return [(r.role_id or r.space_id, r.desired, r.state, r.attempts) for r in rows]
-
-
 async def test_paid_before_joining_gets_the_role_on_join_and_again_on_rejoin(w: World) -> None:
     discord = RolePlatform(w)
     w.cohort.platforms[PlatformName.DISCORD] = discord
-    await _discord_buys(w)
-    assert await _access_rows(w) == [(PRO_ROLE, True, AccessState.WAITING.value, 0)]
+    await discord_buys(w)
+    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.WAITING.value, 0)]
     community = w.cohort.communities["demo"]
     discord.members.add(DANA.user_id)
     await w.cohort.dispatcher.member_joined(community, DANA, GUILD)
     await w.gating.run_due()
-    assert await _access_rows(w) == [(PRO_ROLE, True, AccessState.GRANTED.value, 0)]
+    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.GRANTED.value, 0)]
     await w.cohort.dispatcher.member_left(community, DANA, GUILD)
     await w.cohort.dispatcher.member_joined(community, DANA, GUILD)
     await w.gating.run_due()
     assert [c[0] for c in discord.calls] == ["grant", "grant", "grant"]
-    assert await _access_rows(w) == [(PRO_ROLE, True, AccessState.GRANTED.value, 0)]
+    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.GRANTED.value, 0)]
 
 
 async def test_failed_platform_calls_are_retried_with_backoff_and_never_reported_done(
@@ -696,17 +653,17 @@ async def test_failed_platform_calls_are_retried_with_backoff_and_never_reported
         PlatformError(PlatformErrorReason.RATE_LIMITED, "429"),
         PlatformError(PlatformErrorReason.UNAVAILABLE, "502"),
     ]
-    await _discord_buys(w)
-    assert await _access_rows(w) == [(PRO_ROLE, True, AccessState.NONE.value, 1)]
+    await discord_buys(w)
+    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.NONE.value, 1)]
     assert await w.holds_member(DANA) == {"pro"}  # a platform error is never "not entitled"
     await w.gating.run_due()
     assert len(discord.calls) == 1  # not due yet: backing off
     w.clock.advance(timedelta(seconds=2))
     await w.gating.run_due()
-    assert await _access_rows(w) == [(PRO_ROLE, True, AccessState.NONE.value, 2)]
+    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.NONE.value, 2)]
     w.clock.advance(timedelta(seconds=4))
     await w.gating.run_due()
-    assert await _access_rows(w) == [(PRO_ROLE, True, AccessState.GRANTED.value, 0)]
+    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.GRANTED.value, 0)]
     admins.append(w.read())
     assert "Could not" not in admins[0]
 
@@ -716,18 +673,18 @@ async def test_a_permanent_platform_failure_goes_to_the_admin_channel(w: World) 
     discord.members.add(DANA.user_id)
     w.cohort.platforms[PlatformName.DISCORD] = discord
     discord.failures = [PlatformError(PlatformErrorReason.FORBIDDEN, "50013 Missing Permissions")]
-    await _discord_buys(w)
+    await discord_buys(w)
     printed = w.read()
     assert "[#admins] cohort:" in printed
     assert "Could not give access for discord:900000000000000001" in printed
     assert "50013 Missing Permissions" in printed
-    assert await _access_rows(w) == [(PRO_ROLE, True, AccessState.FAILED.value, 1)]
+    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.FAILED.value, 1)]
     w.clock.advance(timedelta(days=1))
     await w.gating.run_due()
     assert len(discord.calls) == 1  # parked: no hammering
     printed = await w.say("/gating check", "olga")  # fixed the rights: the check retries
     assert "failed platform calls retried: 1" in printed
-    assert await _access_rows(w) == [(PRO_ROLE, True, AccessState.GRANTED.value, 0)]
+    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.GRANTED.value, 0)]
 
 
 # --- rule 11: reconciliation -------------------------------------------------------------------
@@ -849,14 +806,14 @@ async def test_a_revocation_refused_for_good_is_retried_by_the_check(w: World) -
     discord = RolePlatform(w)
     discord.members.add(DANA.user_id)
     w.cohort.platforms[PlatformName.DISCORD] = discord
-    session = await _discord_buys(w)
+    session = await discord_buys(w)
     discord.failures = [PlatformError(PlatformErrorReason.FORBIDDEN, "50013 Missing Permissions")]
     await w.deliver(w.stripe.delete(w.subscription_of(session)))
-    assert await _access_rows(w) == [(PRO_ROLE, False, AccessState.FAILED.value, 1)]
+    assert await access_rows(w) == [(PRO_ROLE, False, AccessState.FAILED.value, 1)]
     assert "Could not take access away" in w.read()
     await w.say("/gating check", "olga")
     assert [c[0] for c in discord.calls] == ["grant", "revoke", "revoke"]
-    assert await _access_rows(w) == [(PRO_ROLE, False, AccessState.NONE.value, 0)]
+    assert await access_rows(w) == [(PRO_ROLE, False, AccessState.NONE.value, 0)]
 
 
 async def test_a_recommended_course_button_gives_its_checkout_link(

@@ -61,12 +61,28 @@ def targets_of(offer: OfferConfig) -> frozenset[Target]:
     return frozenset(found)
 
 
-def community_by_id(cohort: Cohort, community_id: int) -> Community:
-    """Return a loaded community by its row id."""
+class NotLoaded(LookupError):
+    """A row names a community the config no longer has (removed; it may come back)."""
+
+    def __init__(self, community_id: int) -> None:
+        super().__init__(f"community {community_id} is not loaded")
+        self.community_id = community_id
+
+
+def loaded_community(cohort: Cohort, community_id: int) -> Community | None:
+    """Return a loaded community by its row id, or None if the config has no such community."""
     for community in cohort.communities.values():
         if community.id == community_id:
             return community
-    raise LookupError(f"community {community_id} is not loaded")
+    return None
+
+
+def community_by_id(cohort: Cohort, community_id: int) -> Community:
+    """Return a loaded community by its row id; raise ``NotLoaded`` if there is none."""
+    community = loaded_community(cohort, community_id)
+    if community is None:
+        raise NotLoaded(community_id)
+    return community
 
 
 def loaded_ids(cohort: Cohort) -> list[int]:
@@ -140,15 +156,18 @@ async def recompute(
 async def recompute_pairs(
     conn: AsyncConnection, cohort: Cohort, pairs: Iterable[tuple[int, int]], now: datetime
 ) -> int:
-    """Recompute ``(community id, member id)`` pairs, a community at a time; return the changes."""
+    """Recompute ``(community id, member id)`` pairs, a community at a time; return the changes.
+
+    Pairs of a community the config no longer has are left as they are (see ``_orphans``).
+    """
     by_community: dict[int, set[int]] = {}
     for community_id, member_id in pairs:
         by_community.setdefault(community_id, set()).add(member_id)
     changed = 0
     for community_id, member_ids in by_community.items():
-        changed += await recompute_many(
-            conn, community_by_id(cohort, community_id), member_ids, now
-        )
+        community = loaded_community(cohort, community_id)
+        if community is not None:
+            changed += await recompute_many(conn, community, member_ids, now)
     return changed
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import BindParameter, Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._access import community_by_id, loaded_ids
+from bot.cogs.gating._access import community_by_id, loaded_community, loaded_ids
 from bot.cogs.gating._fetch import Reads
 from bot.cogs.gating._lookups import Lookups
 from bot.cogs.gating._outcomes import (
@@ -34,6 +34,7 @@ from bot.cogs.gating._outcomes import (
     FetchKind,
     NeedFetch,
     NoticeKind,
+    Orphaned,
     Outcome,
     subscription_key,
 )
@@ -135,10 +136,19 @@ class Applier:
         return None
 
     async def _checkout_ref(self, conn: AsyncConnection, ref: str) -> Row[Any] | None:
+        """Return the checkout reference ``ref`` (our own, unique across communities).
+
+        One of a community the config no longer has raises ``Orphaned``, before anything is
+        written: the event waits for the community rather than be lost or half-applied.
+        """
         held, row = self.lookups.get(("ref", ref))
-        if held:
-            return row
-        return (await conn.execute(select(checkout_refs).where(checkout_refs.c.ref == ref))).first()
+        if not held:
+            row = (
+                await conn.execute(select(checkout_refs).where(checkout_refs.c.ref == ref))
+            ).first()
+        if row is not None and loaded_community(self.cohort, row.community_id) is None:
+            raise Orphaned(row.community_id)
+        return row
 
     async def _remember_customer(
         self,
@@ -414,7 +424,12 @@ class Applier:
             read = fetched.get((FetchKind.SUBSCRIPTION, subscription_id))
             if read is None:
                 raise NeedFetch((FetchKind.SUBSCRIPTION, subscription_id))
-            if read.obj is None or not self._sold(ev.subscription(read.obj).price_id):
+            if read.obj is None:
+                return Outcome(EventStatus.IGNORED, "not ours")
+            snap = ev.subscription(read.obj)
+            if not self._sold(snap.price_id):
+                if snap.ref:  # raises Orphaned if a community the config lost sold it
+                    await self._checkout_ref(conn, snap.ref)
                 return Outcome(EventStatus.IGNORED, "not ours")
         paid = ev.amount(obj, "amount_paid")
         # Its payments are includable, so an event never has them: read them (what a refund

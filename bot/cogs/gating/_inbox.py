@@ -25,8 +25,9 @@ from bot.cogs.gating._access import loaded_ids, recompute_pairs
 from bot.cogs.gating._apply import Applier
 from bot.cogs.gating._fetch import FETCH_ROUNDS, Reads, read_all
 from bot.cogs.gating._notices import Notices
-from bot.cogs.gating._outcomes import Defer, EventStatus, FetchKey, NeedFetch, Outcome
-from bot.cogs.gating._queue import BATCH_SECONDS, backoff
+from bot.cogs.gating._orphans import Orphans
+from bot.cogs.gating._outcomes import Defer, EventStatus, FetchKey, NeedFetch, Orphaned, Outcome
+from bot.cogs.gating._queue import BATCH_SECONDS, MAX_BACKOFF, backoff
 from bot.cogs.gating._stripe import Gateway
 from bot.core.cohort import Cohort
 from bot.store.batch import GroupCommit
@@ -67,6 +68,8 @@ def _mark(*columns: str) -> Any:
 
 _MARK_DONE = _mark("status", "community_id", "last_error", "attempts", "processed_at")
 _MARK_RETRY = _mark("status", "attempts", "next_attempt_at", "last_error")
+# An event of a community the config no longer has: named, its tries not counted.
+_MARK_ORPHANED = _mark("community_id", "next_attempt_at", "last_error")
 
 
 def _due(now: datetime) -> Any:
@@ -109,11 +112,13 @@ class Inbox:
         gateway: Gateway | None,
         applier: Applier,
         notices: Notices,
+        orphans: Orphans,
     ) -> None:
         self.cohort = cohort
         self.gateway = gateway
         self.applier = applier
         self.notices = notices
+        self.orphans = orphans
         self._group = GroupCommit(cohort.db, stripe_events, ("event_id",))
         self.hooks: list[Callable[[str], Awaitable[None]]] = []  # called with each applied id
         # Deferred events by what they wait for: woken when a batch makes it (a hint; after a
@@ -322,6 +327,10 @@ class Inbox:
             )
         if done:
             await conn.execute(_MARK_DONE, done)
+        orphaned = [(r, e) for r, e in retry if isinstance(e, Orphaned)]
+        if orphaned:
+            await conn.execute(_MARK_ORPHANED, [self._orphaned(r, e, now) for r, e in orphaned])
+        retry = [(r, e) for r, e in retry if not isinstance(e, Orphaned)]
         if retry:
             await conn.execute(
                 _MARK_RETRY,
@@ -403,6 +412,10 @@ class Inbox:
                     error = next(iter(failed.values()))
                     break
                 error = f"deferred: needs {need}"
+            except Orphaned as exc:
+                async with self.cohort.db.write() as conn:
+                    await conn.execute(_MARK_ORPHANED, self._orphaned(row, exc, now))
+                return
             except Defer as exc:
                 error, waiting = f"deferred: {exc}", True
                 if exc.waits_for is not None:
@@ -431,6 +444,20 @@ class Inbox:
                 await conn.execute(_MARK_RETRY, retry)
             return
         await self._after(row, outcome)
+
+    def _orphaned(self, row: Row[Any], exc: Orphaned, now: datetime) -> dict[str, Any]:
+        """Return the parameters of ``_MARK_ORPHANED``: pending, its tries not counted.
+
+        It is looked at again after ``MAX_BACKOFF`` (still orphaned: again not counted), and at
+        once by the first pass of a process that loads its community (``Orphans.rearm``).
+        """
+        self.orphans.note(exc.community_id)
+        return {
+            "b_id": row.id,
+            "b_community_id": exc.community_id,
+            "b_next_attempt_at": now + MAX_BACKOFF,
+            "b_last_error": f"deferred: {exc}",
+        }
 
     def _retry_values(
         self, row: Row[Any], error: str, now: datetime, *, waiting: bool = False

@@ -55,6 +55,18 @@ class Defer(Exception):
         self.waits_for = waits_for  # what it needs, when the worker can tell it comes
 
 
+class Orphaned(Defer):
+    """The event belongs to a community the config no longer has: kept pending, not tried.
+
+    It waits untouched (its tries are not counted, so it never expires) until a process that
+    loads the community starts again; see ``_orphans``.
+    """
+
+    def __init__(self, community_id: int) -> None:
+        super().__init__(f"community {community_id} is not loaded")
+        self.community_id = community_id
+
+
 class NeedFetch(Exception):
     """The event cannot be applied on what Cohort knows: read these from Stripe first."""
 

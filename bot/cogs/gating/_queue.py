@@ -20,13 +20,25 @@ from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Row, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating._access import (
     HOLDING,
     AccessState,
     Target,
     community_by_id,
+    loaded_ids,
     targets_of,
 )
 from bot.cogs.gating._notices import PLATFORM_TIMEOUT, Notices
@@ -63,17 +75,18 @@ class AccessQueue:
         """Make every due call no other process has claimed; return how many rows were handled."""
         count = 0
         c = gating_access.c
+        loaded = loaded_ids(self.cohort)  # a community the config lost: its rows wait untouched
         while True:
             now = self.cohort.clock.now()
             async with self.cohort.db.read() as conn:  # the write lock only when there is work
-                if await conn.scalar(select(c.id).where(_free_due(now)).limit(1)) is None:
+                if await conn.scalar(select(c.id).where(_free_due(now, loaded)).limit(1)) is None:
                     return count
             token = self.lease.token()
             async with self.cohort.db.write() as conn:
                 due = await self.lease.claim(
                     conn,
                     gating_access,
-                    _free_due(now),
+                    _free_due(now, loaded),
                     token=token,
                     now=now,
                     order_by=[c.next_attempt_at, c.id],
@@ -234,14 +247,35 @@ class AccessQueue:
             results.alerts.append((community, key, params))
 
 
-def _free_due(now: datetime) -> ColumnElement[bool]:
-    """Return the condition of an access row whose call is due and that nobody holds."""
+def _free_due(now: datetime, loaded: list[int]) -> ColumnElement[bool]:
+    """Return the condition of a loaded community's access row due now that nobody holds."""
     c = gating_access.c
     return and_(
         c.next_attempt_at.is_not(None),
         c.next_attempt_at <= now,
-        or_(c.lease_until.is_(None), c.lease_until <= now),
+        c.community_id.in_(loaded),
+        free(now),
     )
+
+
+async def next_call(conn: AsyncConnection, loaded: list[int], now: datetime) -> datetime | None:
+    """Return when the next platform call (a first try or a retry) of a loaded community is due.
+
+    Rows another process holds a claim on are its own to make; they are not waited for.
+    """
+    c = gating_access.c
+    when = await conn.scalar(
+        select(func.min(c.next_attempt_at)).where(
+            c.next_attempt_at.is_not(None), c.community_id.in_(loaded), free(now)
+        )
+    )
+    return when if isinstance(when, datetime) else None
+
+
+def free(now: datetime) -> ColumnElement[bool]:
+    """Return the condition of an access row no process holds a claim on at ``now``."""
+    c = gating_access.c
+    return or_(c.lease_until.is_(None), c.lease_until <= now)
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._access import AccessState, gated_targets, recompute_pairs
+from bot.cogs.gating._access import AccessState, gated_targets, loaded_ids, recompute_pairs
 from bot.cogs.gating._apply import Applier, differs
 from bot.cogs.gating._fetch import FETCH_ROUNDS, Reads, read_all
 from bot.cogs.gating._inbox import Inbox
@@ -82,24 +82,44 @@ class Reconciler:
     """Runs reconciliation passes and the permissions preflight."""
 
     def __init__(
-        self, cohort: Cohort, gateway: Gateway | None, applier: Applier, inbox: Inbox
+        self,
+        cohort: Cohort,
+        gateway: Gateway | None,
+        applier: Applier,
+        inbox: Inbox,
+        kick: Callable[[], None],
     ) -> None:
         self.cohort = cohort
         self.gateway = gateway
         self.applier = applier
         self.inbox = inbox
         self.live = applier.live
+        self.kick = kick  # wakes the worker for what the writes made due (calls, events, lapses)
 
     async def reconcile(self) -> Report:
-        """Compare Stripe and the database, fix drift; mark platform calls to make again."""
+        """Compare Stripe and the database, fix drift; mark platform calls to make again.
+
+        The worker is woken once the writes are committed, as after any other write of the
+        cog: what they made due runs then, not on its poll. A community the config no longer
+        has is left as it is (``_orphans``).
+        """
         report = Report()
         now = self.cohort.clock.now()
-        if self.gateway is not None:
-            try:
-                await self._reconcile_stripe(report, now)
-            except StripeUnavailable as exc:
-                # Not an answer: nothing is taken away because Stripe could not be asked.
-                report.stripe_error = str(exc)
+        try:
+            if self.gateway is not None:
+                try:
+                    await self._reconcile_stripe(report, now)
+                except StripeUnavailable as exc:
+                    # Not an answer: nothing is taken away because Stripe could not be asked.
+                    report.stripe_error = str(exc)
+            await self._rearm(report, now)
+        finally:
+            self.kick()  # also after a failure: what was committed before it is due
+        return report
+
+    async def _rearm(self, report: Report, now: datetime) -> None:
+        """Make failed and backing-off platform calls due, recompute every member's access."""
+        loaded = loaded_ids(self.cohort)
         async with self.cohort.db.write() as conn:
             # Parked failures: try again as if nothing had happened on the platform (a grant
             # from nothing; a revocation of what may still be there). Backing-off ones: now.
@@ -107,6 +127,7 @@ class Reconciler:
                 parked = await conn.execute(
                     update(gating_access)
                     .where(
+                        gating_access.c.community_id.in_(loaded),
                         gating_access.c.state == AccessState.FAILED.value,
                         gating_access.c.desired.is_(desired),
                     )
@@ -116,6 +137,7 @@ class Reconciler:
             waiting = await conn.execute(
                 update(gating_access)
                 .where(
+                    gating_access.c.community_id.in_(loaded),
                     gating_access.c.next_attempt_at.is_not(None),
                     gating_access.c.attempts > 0,
                 )
@@ -124,11 +146,12 @@ class Reconciler:
             report.retried += int(waiting.rowcount)
             who = (
                 await conn.execute(
-                    select(access_sources.c.community_id, access_sources.c.member_id).distinct()
+                    select(access_sources.c.community_id, access_sources.c.member_id)
+                    .where(access_sources.c.community_id.in_(loaded))
+                    .distinct()
                 )
             ).all()
             await recompute_pairs(conn, self.cohort, [(c, m) for c, m in who], now)
-        return report
 
     async def _reconcile_stripe(self, report: Report, now: datetime) -> None:
         assert self.gateway is not None

@@ -20,14 +20,21 @@ from typing import Any
 
 from sqlalchemy import Row, func, select
 
-from bot.cogs.gating._access import community_by_id, offers_held, recompute_pairs
+from bot.cogs.gating._access import (
+    community_by_id,
+    loaded_community,
+    loaded_ids,
+    offers_held,
+    recompute_pairs,
+)
 from bot.cogs.gating._apply import Applier
 from bot.cogs.gating._billing import Billing
 from bot.cogs.gating._grants import Grants, Holding
 from bot.cogs.gating._inbox import Inbox
 from bot.cogs.gating._members import Members
 from bot.cogs.gating._notices import Notices
-from bot.cogs.gating._queue import AccessQueue
+from bot.cogs.gating._orphans import Orphans
+from bot.cogs.gating._queue import AccessQueue, next_call
 from bot.cogs.gating._reconcile import Reconciler, Report
 from bot.cogs.gating._stripe import BadSignature, Gateway, verify
 from bot.core.cohort import Cohort
@@ -62,12 +69,13 @@ class Gating:
         self.live = cohort.config.stripe.mode is StripeMode.LIVE
         self.applier = Applier(cohort, self.live)
         self.notices = Notices(cohort, gateway, self.live)
-        self.inbox = Inbox(cohort, gateway, self.applier, self.notices)
+        self.orphans = Orphans(cohort)  # rows of communities the config no longer has
+        self.inbox = Inbox(cohort, gateway, self.applier, self.notices, self.orphans)
         self.queue = AccessQueue(cohort, self.notices)
         self.billing = Billing(cohort, gateway, self.live)
         self.grants = Grants(cohort, self.applier, self.kick)
         self.members = Members(cohort, self.kick)
-        self.reconciler = Reconciler(cohort, gateway, self.applier, self.inbox)
+        self.reconciler = Reconciler(cohort, gateway, self.applier, self.inbox, self.kick)
         self.applied_hooks: list[Callable[[str], Awaitable[None]]] = self.inbox.hooks
         self._kick = asyncio.Event()
         self._worker: Watch | None = None
@@ -90,18 +98,19 @@ class Gating:
         community_id, rows = await self._sources.get(
             member_id, lambda: self._read_sources(member_id)
         )
-        if community_id is None:
+        community = loaded_community(self.cohort, community_id) if community_id else None
+        if community is None:  # no such member, or a community the config no longer has
             return frozenset()
-        return frozenset(offers_held(self.community(community_id), rows, now))
+        return frozenset(offers_held(community, rows, now))
 
     async def tiers_of(self, member_id: int, now: datetime) -> frozenset[str]:
         """Return the tiers ``member_id`` holds at ``now`` (what Permission.TIER checks)."""
         community_id, rows = await self._sources.get(
             member_id, lambda: self._read_sources(member_id)
         )
-        if community_id is None:
+        community = loaded_community(self.cohort, community_id) if community_id else None
+        if community is None:
             return frozenset()
-        community = self.community(community_id)
         return frozenset(
             o
             for o in offers_held(community, rows, now)
@@ -160,6 +169,7 @@ class Gating:
         if self._worker is None:
             self._stopping = False
             self._worker = self.cohort.supervisor.run("gating.worker", self._loop)
+            self._worker.details = self.orphans.details  # what waits for unknown communities
 
     async def stop(self) -> None:
         """Let the worker finish its pass, stop it and close the Stripe session."""
@@ -200,24 +210,32 @@ class Gating:
                 await asyncio.wait_for(self._kick.wait(), wait)
 
     async def next_wait(self) -> float:
-        """Return the seconds until the next lapse of access, or ``POLL`` if that is sooner.
+        """Return the seconds until the next lapse of access or platform call, at most ``POLL``.
 
         A lapse that came due after the last pass looked (while it ran, or on a wake-up a hair
         early) is due now: 0. One the pass saw due and left (its recompute changed nothing)
-        waits the full ``POLL``.
+        waits the full ``POLL``. A platform call is due at its ``next_attempt_at``: a retry
+        after a transient failure runs at its backoff (``_queue.backoff``), not on the poll.
         """
+        loaded = loaded_ids(self.cohort)
+        now = self.cohort.clock.now()
         async with self.cohort.db.read() as conn:
             lapse = await conn.scalar(
                 select(func.min(access_sources.c.access_until)).where(
-                    access_sources.c.entitled.is_(True)
+                    access_sources.c.entitled.is_(True),
+                    access_sources.c.community_id.in_(loaded),
                 )
             )
-        now = self.cohort.clock.now()
-        if not isinstance(lapse, datetime):
-            return POLL
-        if lapse <= now:
-            return POLL if self._looked is not None and lapse <= self._looked else 0.0
-        return min(POLL, (lapse - now).total_seconds())
+            call = await next_call(conn, loaded, now)
+        wait = POLL
+        if isinstance(lapse, datetime):
+            if lapse > now:
+                wait = min(wait, (lapse - now).total_seconds())
+            elif self._looked is None or lapse > self._looked:
+                wait = 0.0
+        if call is not None:
+            wait = min(wait, max(0.0, (call - now).total_seconds()))
+        return wait
 
     async def run_due(self) -> int:
         """Apply due inbox events, make due platform calls, let lapsed sources go."""
@@ -225,6 +243,7 @@ class Gating:
             return await self._run_due()
 
     async def _run_due(self) -> int:
+        await self.orphans.rearm(self.cohort.clock.now())  # (the first pass of a process)
         done = await self._lapse_due()
         while True:
             # A batch of events, then the platform calls they asked for: under a backlog,
@@ -233,6 +252,7 @@ class Gating:
             acted = await self.queue.run()
             done += applied + acted
             if not applied and not acted:
+                await self.orphans.survey()  # the first pass, or one that met such rows
                 return done
 
     async def _lapse_due(self) -> int:
@@ -244,6 +264,7 @@ class Gating:
                 await conn.execute(
                     select(access_sources.c.community_id, access_sources.c.member_id)
                     .where(
+                        access_sources.c.community_id.in_(loaded_ids(self.cohort)),
                         access_sources.c.entitled.is_(True),
                         access_sources.c.access_until.is_not(None),
                         access_sources.c.access_until <= now,
