@@ -8,6 +8,9 @@ page ``--runs`` times, one after another: the time is the whole HTML request (se
 the analytics service, building the view, the template, the bytes). Each page's line also
 shows the analytics service call alone, and the anchor, measured in the same run, is
 ``GET /healthz`` (one database round trip and a JSON body): the floor any request pays here.
+The engagement page's service is its two calls (the scores, the recommender's reach) at once,
+as the page asks them. What starting loaded is frozen out of the collector's reach once the app
+is up, as ``cohort run`` does (bot/runtime.py).
 
 Run: ``.venv/bin/python -m benchmarks.dashboard [--members 100000] [--runs 20]``.
 """
