@@ -129,6 +129,10 @@ async def keep(db: Database, community_id: int, first: date, last: date) -> None
             # The totals first: a message landing between the two reads makes them disagree
             # with the sums the next time, never agree with sums that miss it.
             totals = await _totals(conn, community_id, first, last)
+            # Made while this write waited its turn (the engagement page asks for its two
+            # parts at once; the sweep; another tab): read, not made a second time.
+            if await _kept(conn, community_id, first, last) == totals:
+                return
             for table in (analytics_range_members, analytics_ranges):
                 c = table.c
                 await conn.execute(
