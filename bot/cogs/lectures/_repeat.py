@@ -20,9 +20,10 @@ MAX_INTERVAL = 1000
 # How far past the first session a rule is expanded: beyond MAX_AHEAD, so that a rule whose
 # next date lies past it is told apart from one that ends.
 SCAN = timedelta(days=4 * 366)
-# The thread time one expansion may take; the scan window keeps it to a few ms, this is a
-# backstop for rules dateutil finds costly (long BYSETPOS or BYYEARDAY lists).
-CPU_BUDGET = 0.03
+# The work one expansion may do (``_expand.Cost`` units, about one comparison each): the scan
+# window keeps most rules to a fraction of it; long BYSETPOS or BYYEARDAY lists reach it. The
+# worst rule within it expands in a few ms (docs/design-notes.md, "Lectures").
+WORK_BUDGET = 600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def parse_repeat(text: str, *, first: datetime, tz: ZoneInfo, now: datetime) -> 
         rule = rrulestr(text_rule, dtstart=start_local, forceset=False)
         assert isinstance(rule, rrule)  # one RRULE, no DTSTART or RDATE lines: _rrule_parts
         got = expand(
-            rule, end=start_local.date() + SCAN, limit=MAX_OCCURRENCES + 1, cpu_budget=CPU_BUDGET
+            rule, end=start_local.date() + SCAN, limit=MAX_OCCURRENCES + 1, budget=WORK_BUDGET
         )
     except _DATEUTIL_ERRORS as exc:
         # dateutil checks little up front: some rules fail only as it walks (BYDAY=53MO monthly).
@@ -101,7 +102,7 @@ def parse_repeat(text: str, *, first: datetime, tz: ZoneInfo, now: datetime) -> 
         raise UserError("lectures.repeat.invalid", value=raw) from None
     if len(got.starts) > MAX_OCCURRENCES:
         raise UserError("lectures.repeat.too_many", limit=MAX_OCCURRENCES)
-    if got.out_of_time:
+    if got.too_complex:
         raise UserError("lectures.repeat.too_complex", value=raw)
     if not got.starts:
         if got.complete:
