@@ -407,7 +407,9 @@ async def test_every_interaction_is_answered_in_time(
     answer = await dc.answered(interaction)
     state = dc.interactions[interaction]
     assert state.response_type == (5 if deferred else 4)
-    assert state.answered_after is not None and state.answered_after < 1.0
+    # Discord's own rule, the 3-second window, not a tighter time of ours: a loaded machine
+    # stretches the wall clock, and the window is what a late answer breaks.
+    assert state.answered_after is not None and state.answered_after < dc.interaction_timeout
     assert expected in content(answer)
     assert [m["ephemeral"] for m in answer] == [ephemeral]
     assert not dc.late_answers
