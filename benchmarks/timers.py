@@ -11,8 +11,16 @@
   when; lateness runs from the grant's end (``access_until``) to that platform call. Measured
   twice in the same run: first with the old worker, which polled every ``POLL`` (5 s) when
   nothing kicked it, then with the worker that sleeps until the next lapse.
+- Gating retries: ``--retries`` buyers of a course through the Stripe stand-in, each with a
+  refund that came before its payment and was deferred (as the inbox leaves it: pending, tried
+  once, due again at its backoff's end, within ``--window`` seconds) while another process
+  applied the payment, so nothing in this one wakes it. Lateness runs from the refund's due
+  time (``next_attempt_at``) to the platform call that takes the course away; the same two
+  workers (until 2026-12-07 the timer read only lapses and platform calls, so a deferred event
+  waited the poll too).
 
-Run: ``.venv/bin/python -m benchmarks.timers [--questions 200] [--grants 200] [--window 10]``.
+Run: ``.venv/bin/python -m benchmarks.timers [--questions 200] [--grants 200] [--retries 200]
+[--window 10]``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import json
 import os
 import random
 import tempfile
@@ -45,7 +54,8 @@ from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget, ChannelRef, MessageRef
 from bot.core.replies import Reply
 from bot.runtime import build
-from bot.store.tables import access_sources, qa_questions
+from bot.store.tables import access_sources, qa_questions, stripe_events
+from tests.stripe_api import DEFAULT_KEY, DEFAULT_SECRET, StripeServer
 
 GRID = timedelta(minutes=5)  # the Q&A sweep's period, all there was before the alarm
 OFFER = {
@@ -57,14 +67,36 @@ OFFER = {
 }
 
 
-def make_config(folder: Path) -> Config:
-    """Return a config on a fresh SQLite file: one community, one offer opening a channel."""
+COURSE = {
+    "id": "course",
+    "kind": "course",
+    "name": "Course",
+    "price_once": "price_course",
+    "console_channels": ["course"],
+}
+
+
+def make_config(folder: Path, stripe: StripeServer | None = None) -> Config:
+    """Return a config on a fresh SQLite file: one community, offers opening a channel each.
+
+    With ``stripe``, Stripe is the stand-in and the community sells a course too.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    selling: dict[str, Any] = {}
+    offers = [OFFER]
+    if stripe is not None:
+        selling["stripe"] = {
+            "secret_key": DEFAULT_KEY,
+            "webhook_secret": DEFAULT_SECRET,
+            "api_base": stripe.base_url,
+        }
+        offers.append(COURSE)
     return parse_config(
         {
             "web": {"enabled": False},
+            **selling,
             "communities": [
-                {"id": "bench", "name": "Bench", "timezone": "Europe/Berlin", "offers": [OFFER]}
+                {"id": "bench", "name": "Bench", "timezone": "Europe/Berlin", "offers": offers}
             ],
         },
         source="bench.toml",
@@ -276,14 +308,101 @@ async def gating(count: int, window: float, lead: float) -> None:
         )
 
 
-async def main(questions: int, grants: int, window: float, lead: float) -> None:
-    """Run both parts and print their figures."""
+async def deferred(
+    folder: Path, count: int, window: float, lead: float, *, poll: bool
+) -> list[float]:
+    """Let ``count`` deferred refunds come due within ``window`` s; return each one's lateness.
+
+    Each buyer pays for the course (applied, access given); then their refund is put in the
+    inbox as a deferral leaves it (pending, one try, due again at its backoff's end): it came
+    before its payment, which another process applied, so no hint here wakes it. With ``poll``
+    the worker waits as it did for such an event until 2026-12-07: ``POLL`` unless kicked.
+    """
+    async with StripeServer(clock=lambda: int(time.time())) as stripe:
+        stripe.add_price("price_course", 4900)
+        cohort = await build(make_config(folder, stripe), clock=SystemClock())
+        community = cohort.communities["bench"]
+        service = cohort.entitlements
+        assert isinstance(service, Gating)
+        console = RevokeTimes(cohort, community, user="admin", out=io.StringIO())
+        console.expected = count
+        cohort.platforms[PlatformName.CONSOLE] = console
+        if poll:
+
+            async def fixed() -> float:
+                return POLL
+
+            service.next_wait = fixed  # type: ignore[method-assign]
+        await service.start()
+        refunds: dict[str, dict[str, Any]] = {}
+        for index in range(count):
+            console.user = f"b{index}"
+            await console.handle_line("/join course")
+            session = list(stripe.sessions)[-1]
+            for event in stripe.pay(session):
+                await service.store_event(event, json.dumps(event), datetime.now(UTC))
+            (refunds[console.user],) = stripe.refund(stripe.intent_of(session))
+        service.kick()
+        await asyncio.wait_for(console.all_granted.wait(), 60)
+        rng = random.Random(8)
+        first = datetime.now(UTC) + timedelta(seconds=lead)
+        dues = {user: first + timedelta(seconds=rng.uniform(0, window)) for user in refunds}
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "community_id": None,
+                "event_id": event["id"],
+                "type": event["type"],
+                "livemode": False,
+                "created": int(event["created"]),
+                "payload": json.dumps(event),
+                "status": "pending",
+                "attempts": 1,
+                "next_attempt_at": dues[user],
+                "last_error": "deferred: payment not known yet",
+                "received_at": now,
+                "processed_at": None,
+            }
+            for user, event in refunds.items()
+        ]
+        async with cohort.db.write() as conn:
+            await conn.execute(insert(stripe_events), rows)
+        service.kick()  # as the pass that deferred them ends: the worker reads its next wait
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(console.all_revoked.wait(), lead + window + 15)
+        await service.stop()
+        await cohort.db.close()
+    return [
+        console.revoked[user] - due.timestamp()
+        for user, due in dues.items()
+        if user in console.revoked
+    ]
+
+
+async def retries(count: int, window: float, lead: float) -> None:
+    """Print the deferred refunds' lateness: the old 5-second poll, then the worker's timer."""
+    folder = Path(tempfile.mkdtemp(prefix="cohort-timers-retries-"))
+    for name, poll in (("5 s poll (before)", True), ("timer (after)", False)):
+        load = os.getloadavg()[0]
+        late = await deferred(folder / name.split()[0], count, window, lead, poll=poll)
+        ms = [x * 1000 for x in late]
+        print(
+            f"  gating retries, {name}: {len(ms)}/{count} refunds taken away, {spread(ms)}; "
+            f"load average {load:.1f}"
+        )
+
+
+async def main(questions: int, grants: int, refunds: int, window: float, lead: float) -> None:
+    """Run the parts and print their figures."""
     started = time.perf_counter()
     if questions:
         await qa(questions, window, lead)
     if grants:
         print("gating expiries (platform call after access_until):")
         await gating(grants, window, lead)
+    if refunds:
+        print("gating retries of deferred events (platform call after next_attempt_at):")
+        await retries(refunds, window, lead)
     print(f"took {time.perf_counter() - started:.0f} s")
 
 
@@ -291,7 +410,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--grants", type=int, default=200)
+    parser.add_argument("--retries", type=int, default=200)
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--lead", type=float, default=2.0)
     args = parser.parse_args()
-    asyncio.run(main(args.questions, args.grants, args.window, args.lead))
+    asyncio.run(main(args.questions, args.grants, args.retries, args.window, args.lead))

@@ -50,3 +50,13 @@ async def test_gating_expiries_are_measured_on_the_poll_and_the_next_lapse(
     assert fired(out, "gating expiries, ") == [(3, 3)] * 2, out
     assert "5 s poll (before)" in out
     assert "next lapse (after)" in out
+
+
+async def test_gating_retries_of_deferred_events_are_measured_on_the_poll_and_the_timer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await timers.retries(3, 0.5, 0.5)
+    out = capsys.readouterr().out
+    assert fired(out, "gating retries, ") == [(3, 3)] * 2, out
+    assert "5 s poll (before)" in out
+    assert "timer (after)" in out

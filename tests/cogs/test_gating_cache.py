@@ -7,8 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
-from bot.cogs.gating import Gating
+from bot.cogs.gating import Gating, _service
 from bot.cogs.gating._service import POLL
 from bot.core.clock import ManualClock
 from bot.runtime import build
@@ -99,4 +100,36 @@ async def test_a_lapse_due_since_the_last_pass_looked_is_let_go_at_once_not_afte
     assert await service.next_wait() == 0  # it was POLL: the lapse waited out the 5 s poll
     await service.run_due()
     assert w.console.access == set()  # taken away on the platform
+    assert await service.next_wait() == POLL
+
+
+async def test_a_lapse_a_pass_left_due_neither_spins_the_worker_nor_hides_a_later_one(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = w.gating
+    await w.say("/whoami", "bob")
+    await w.say("/whoami", "carol")
+    await w.say("/grant @bob pro 1", "olga")
+    w.clock.advance(timedelta(seconds=2))
+    await w.say("/grant @carol pro 1", "olga")  # lapses 2 s after bob's
+    w.clock.advance(timedelta(days=1) - timedelta(seconds=2))  # bob's is due
+
+    async def locked(*_: object, **__: object) -> int:
+        raise OperationalError("UPDATE access_sources", {}, Exception("database is locked"))
+
+    # The pass sees bob's lapse but cannot write it (another process kept the write lock past
+    # the timeout, say): it stays due, left by that pass.
+    monkeypatch.setattr(_service, "recompute_pairs", locked)
+    with pytest.raises(OperationalError):
+        await service.run_due()
+    monkeypatch.undo()
+    # Not 0 (that would spin on it), and not POLL: carol's lapse in 2 s waited out the poll
+    # behind bob's, the earliest of all.
+    assert await service.next_wait() == pytest.approx(2.0)
+    w.clock.advance(timedelta(seconds=2))
+    assert await service.next_wait() == 0
+    await service.run_due()  # both go
+    assert await w.holds("bob") == frozenset()
+    assert await w.holds("carol") == frozenset()
+    assert w.console.access == set()
     assert await service.next_wait() == POLL

@@ -15,8 +15,10 @@ import pytest
 from sqlalchemy import Table, select
 
 from bot.adapters.console import ConsoleAdapter
+from bot.cogs.gating import _inbox
 from bot.cogs.gating._access import AccessState
-from bot.cogs.gating._queue import ALERT_AFTER, backoff
+from bot.cogs.gating._inbox import EVENT_RETRY_FIRST, FETCH_HOLD
+from bot.cogs.gating._queue import ALERT_AFTER, MAX_BACKOFF, backoff
 from bot.cogs.gating._service import POLL
 from bot.core.clock import ManualClock
 from bot.core.platforms import PlatformName
@@ -111,6 +113,77 @@ async def test_a_call_failing_forever_backs_off_capped_by_the_poll_and_alerts_on
     rows = await access_rows(w)
     assert rows == [(PRO_ROLE, True, AccessState.FAILED.value, ALERT_AFTER + 4)]
     assert await w.gating.next_wait() == POLL
+
+
+# --- retries of inbox events feed it too ------------------------------------------------------
+
+
+async def test_a_deferred_event_is_retried_at_its_backoff_not_at_the_next_poll(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    async with world(tmp_path, clock) as w:
+        await w.say("/join python", "bob")
+        session = list(w.stripe.sessions)[-1]
+        (completed,) = w.stripe.pay(session)
+        (refunded,) = w.stripe.refund(w.stripe.intent_of(session))
+        await w.deliver([refunded])  # before its payment: deferred
+        assert await w.count("stripe_events", status="pending") == 1
+        # The worker sleeps until its retry (0.25 s), not the poll (it was 5 s: it waited it).
+        assert await w.gating.next_wait() == pytest.approx(EVENT_RETRY_FIRST)
+        async with world(tmp_path, clock, stripe=w.stripe) as other:
+            # Another process applies the payment: nothing wakes the refund in this one (the
+            # hint is in memory), so its backoff is what brings it back.
+            await other.deliver([completed])
+            assert await other.holds("bob") == {"python"}
+        assert await w.gating.next_wait() == pytest.approx(EVENT_RETRY_FIRST)
+        clock.advance(timedelta(seconds=EVENT_RETRY_FIRST / 2))
+        assert await w.gating.next_wait() == pytest.approx(EVENT_RETRY_FIRST / 2)
+        clock.advance(timedelta(seconds=EVENT_RETRY_FIRST / 2))
+        assert await w.gating.next_wait() == 0
+        await w.gating.run_due()
+        assert await w.count("stripe_events", status="pending") == 0
+        assert await w.holds("bob") == frozenset()  # refunded
+        assert await w.gating.next_wait() == POLL  # nothing left to do
+
+
+async def test_an_event_another_process_holds_is_waited_for_until_its_hold_ends(
+    w: World,
+) -> None:
+    await w.say("/join python", "bob")
+    session = list(w.stripe.sessions)[-1]
+    w.stripe.pay(session)
+    (refunded,) = w.stripe.refund(w.stripe.intent_of(session))
+    await w.deliver([refunded])  # deferred: due again in 0.25 s
+    # Another process's batch took it and holds it while it reads from Stripe (``_hold``).
+    held_until = w.clock.now() + FETCH_HOLD
+    async with w.cohort.db.write() as conn:
+        await conn.execute(stripe_events.update().values(next_attempt_at=held_until))
+    assert await w.gating.next_wait() == POLL  # not its backoff: that process has it
+    w.clock.advance(FETCH_HOLD - timedelta(seconds=1))
+    # That process may have died holding it: due for this one when the hold ends.
+    assert await w.gating.next_wait() == pytest.approx(1.0)
+
+
+async def test_an_event_another_process_is_applying_is_not_spun_on(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await w.say("/join python", "bob")
+    session = list(w.stripe.sessions)[-1]
+    w.stripe.pay(session)
+    (refunded,) = w.stripe.refund(w.stripe.intent_of(session))
+    await w.deliver([refunded])  # deferred
+    w.clock.advance(timedelta(seconds=EVENT_RETRY_FIRST))
+    assert await w.gating.next_wait() == 0  # due
+
+    async def skipped(*_: object) -> list[object]:
+        return []
+
+    # On PostgreSQL another process's batch has its row locked (``FOR UPDATE SKIP LOCKED``):
+    # the pass leaves it to that process, still pending and due until it commits.
+    monkeypatch.setattr(_inbox, "_still_due", skipped)
+    await w.gating.run_due()
+    assert await w.count("stripe_events", status="pending") == 1
+    assert await w.gating.next_wait() == POLL  # not 0, pass after pass, until it commits
 
 
 # --- reconciliation wakes the worker ------------------------------------------------------------
@@ -232,6 +305,10 @@ async def test_a_community_taken_out_of_the_config_waits_untouched_and_the_rest_
             await w.gating.run_due()
             assert await _rows_of(w, gone, access_sources, gating_access) == held  # untouched
             assert await _kept_events(w, gone) == [("pending", 0)] * len(paid)  # never expire
+            clock.advance(MAX_BACKOFF - timedelta(seconds=1))  # a second before their next look
+            assert (
+                await w.gating.next_wait() == POLL
+            )  # not woken for: this process can't apply them
             said = [r.getMessage() for r in caplog.records if "not in the config" in r.message]
             assert len(said) == 1, said  # once per community per process, not every pass
             assert f"community id {gone} " in said[0]
@@ -250,3 +327,36 @@ async def test_a_community_taken_out_of_the_config_waits_untouched_and_the_rest_
             assert await w.gating.offers_of(buyer.member_id, clock.now()) == {"gpro"}
             assert ("pending", 0) not in await _kept_events(w, gone)
             assert not w.gating.orphans.waiting
+
+
+async def test_a_refund_and_a_dispute_of_a_community_taken_out_wait_for_it_to_come_back(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    async with stand_in(clock) as stripe:
+        stripe.add_price("price_gone_m", 700, interval=MONTH)
+        async with world(tmp_path, clock, stripe=stripe, communities=[DEMO, GONE]) as w:
+            gone = w.cohort.communities["gone"].id
+            console = _gone_console(w, "dave")
+            await console.handle_line("/join gpro")
+            session = list(stripe.sessions)[-1]
+            await w.deliver(stripe.pay(session))  # paid: its payment is the community's
+            dave = console.caller("dave")
+        intent = stripe.intent_of(str(stripe.sessions[session]["subscription"]))
+        clock.advance(timedelta(minutes=1))
+        later = stripe.refund(intent) + stripe.dispute(intent)[1]
+        async with world(tmp_path, clock, stripe=stripe) as w:  # taken out of the config
+            await w.deliver(later)
+            for _ in range(20):  # hours of passes: more than an event's tries with backoff
+                clock.advance(timedelta(hours=1))
+                await w.gating.run_due()
+            # Kept for the community, tries not counted. They expired as payments not known
+            # yet (16 tries), and the community came back with its refund and dispute lost.
+            kept = await _kept_events(w, gone)  # the paid checkout's events are there too
+            assert kept.count(("pending", 0)) == len(later) == 2
+            assert await w.count("stripe_events", status="expired") == 0
+        async with world(tmp_path, clock, stripe=stripe, communities=[DEMO, GONE]) as w:
+            await w.gating.run_due()  # back in the config: they are due at once
+            buyer = await w.cohort.identity.resolve(gone, dave)
+            assert await w.gating.offers_of(buyer.member_id, clock.now()) == frozenset()
+            assert await w.count("stripe_events", status="pending") == 0
+            assert await w.count("stripe_events", status="expired") == 0

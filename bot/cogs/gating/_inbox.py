@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Row, bindparam, or_, select, update
+from sqlalchemy import BindParameter, Row, bindparam, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -103,6 +103,29 @@ async def _still_due(
     return [row for row in due if row.id in held]
 
 
+async def next_event(
+    conn: AsyncConnection, loaded: list[int], looked: datetime | None
+) -> datetime | None:
+    """Return when the next pending event this process may apply is due (a retry, a hold's end).
+
+    Events of a loaded community, or of none yet, with a time set: a deferred event at its
+    backoff (``EVENT_RETRY_FIRST`` first), one held for Stripe reads (``FETCH_HOLD``) when the
+    hold ends. One due when the last drain looked (``looked``) was left by it (another process
+    holds its row) and is not counted, or the worker would spin until that process commits.
+    A new event (no time) kicks the worker of the process that stored it.
+    """
+    c = stripe_events.c
+    query = select(func.min(c.next_attempt_at)).where(
+        c.status == EventStatus.PENDING.value,
+        c.next_attempt_at.is_not(None),
+        or_(c.community_id.is_(None), c.community_id.in_(loaded)),
+    )
+    if looked is not None:
+        query = query.where(c.next_attempt_at > looked)
+    when = await conn.scalar(query)
+    return when if isinstance(when, datetime) else None
+
+
 class Inbox:
     """Stores verified events (group commit) and applies the due ones in batches."""
 
@@ -124,6 +147,7 @@ class Inbox:
         # Deferred events by what they wait for: woken when a batch makes it (a hint; after a
         # restart the backoff still brings them back).
         self._waiting: dict[tuple[str, str], set[int]] = {}
+        self.looked: datetime | None = None  # when the last drain first looked for due events
 
     async def store(self, event: dict[str, Any], body: str, now: datetime) -> bool:
         """Put one event in the inbox unless its id is there; return whether it was new.
@@ -153,8 +177,11 @@ class Inbox:
         count = 0
         batches = 0
         after = 0  # due events up to this id were another process's in this pass
+        first = True
         while max_batches is None or batches < max_batches:
             now = self.cohort.clock.now()
+            if first:
+                self.looked, first = now, False
             async with self.cohort.db.read() as conn:
                 due = (
                     await conn.execute(

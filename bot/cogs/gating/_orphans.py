@@ -4,7 +4,8 @@ An organizer may take a community out of the config while its access sources, qu
 calls, lapses and Stripe events remain; it may come back. The worker's reads name the loaded
 communities (``loaded_ids``), so those rows are neither touched nor deleted, and the rest of
 the bot runs on. An event that turns out to be such a community's (its checkout reference
-says so) is kept pending with that community named (``Orphaned``), its tries not counted.
+says so, or, for a refund or a dispute, its payment or buyer) is kept pending with that
+community named (``Orphaned``), its tries not counted.
 
 ``survey`` counts what waits, per community, on the worker's first pass and whenever a pass
 met a community not reported yet; each community is logged once per process (not on every

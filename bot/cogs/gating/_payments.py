@@ -29,6 +29,7 @@ from bot.cogs.gating._outcomes import (
     EventStatus,
     FetchKind,
     NeedFetch,
+    Orphaned,
     Outcome,
     payment_key,
     subscription_key,
@@ -40,8 +41,10 @@ from bot.core.community import Community
 from bot.store.dialect import insert_ignore_returning
 from bot.store.tables import (
     access_sources,
+    communities,
     gating_audit,
     purchases,
+    stripe_customers,
     stripe_payments,
 )
 
@@ -180,6 +183,7 @@ class Payments:
         row = await self.find(conn, intent)
         if row is None:
             customer = ev.customer_of(obj)
+            await self._orphaned(conn, intent, customer)
             if obj.get("object") == "charge" and (
                 customer is None
                 or await self.lookups.customer(conn, loaded_ids(self.cohort), customer) is None
@@ -196,6 +200,34 @@ class Payments:
             )
             source = found.one()
         return row, source
+
+    async def _orphaned(self, conn: AsyncConnection, intent: str, customer: str | None) -> None:
+        """Raise ``Orphaned`` if the payment, or its buyer, is a community's not loaded.
+
+        Its refund or dispute then waits, its tries not counted, until the community is back
+        (``_orphans``); as a payment not known yet it would expire after its tries, lost.
+        Asked only when no loaded community knows the payment.
+        """
+        gone = select(communities.c.id).where(communities.c.id.not_in(loaded_ids(self.cohort)))
+        found = await conn.scalar(
+            select(stripe_payments.c.community_id)
+            .where(
+                stripe_payments.c.community_id.in_(gone),
+                stripe_payments.c.payment_intent == intent,
+            )
+            .limit(1)
+        )
+        if found is None and customer is not None:
+            found = await conn.scalar(
+                select(stripe_customers.c.community_id)
+                .where(
+                    stripe_customers.c.community_id.in_(gone),
+                    stripe_customers.c.customer_id == customer,
+                )
+                .limit(1)
+            )
+        if found is not None:
+            raise Orphaned(int(found))
 
     async def _record_invoice_payment(
         self, conn: AsyncConnection, intent: str, fetched: Reads, now: datetime

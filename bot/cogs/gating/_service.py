@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import ColumnElement, Row, func, select
 
 from bot.cogs.gating._access import (
     community_by_id,
@@ -30,7 +30,7 @@ from bot.cogs.gating._access import (
 from bot.cogs.gating._apply import Applier
 from bot.cogs.gating._billing import Billing
 from bot.cogs.gating._grants import Grants, Holding
-from bot.cogs.gating._inbox import Inbox
+from bot.cogs.gating._inbox import Inbox, next_event
 from bot.cogs.gating._members import Members
 from bot.cogs.gating._notices import Notices
 from bot.cogs.gating._orphans import Orphans
@@ -210,31 +210,34 @@ class Gating:
                 await asyncio.wait_for(self._kick.wait(), wait)
 
     async def next_wait(self) -> float:
-        """Return the seconds until the next lapse of access or platform call, at most ``POLL``.
+        """Return the seconds until the next lapse, platform call or event retry, at most ``POLL``.
 
-        A lapse that came due after the last pass looked (while it ran, or on a wake-up a hair
-        early) is due now: 0. One the pass saw due and left (its recompute changed nothing)
-        waits the full ``POLL``. A platform call is due at its ``next_attempt_at``: a retry
-        after a transient failure runs at its backoff (``_queue.backoff``), not on the poll.
+        A lapse counts if it falls due after the last pass looked (``_looked``): one that came
+        due while the pass ran, or on a wake-up a hair early, is due now (0). One the pass saw
+        due and left (its write failed, say) is not counted, so that it neither spins the
+        worker nor hides a later lapse behind the poll; the next pass looks at it again. A
+        platform call is due at its ``next_attempt_at`` (a retry at its backoff,
+        ``_queue.backoff``); an inbox event deferred or held back at its own (``next_event``).
         """
         loaded = loaded_ids(self.cohort)
         now = self.cohort.clock.now()
+        lapsing: list[ColumnElement[bool]] = [
+            access_sources.c.entitled.is_(True),
+            access_sources.c.community_id.in_(loaded),
+            access_sources.c.access_until.is_not(None),
+        ]
+        if self._looked is not None:
+            lapsing.append(access_sources.c.access_until > self._looked)
         async with self.cohort.db.read() as conn:
             lapse = await conn.scalar(
-                select(func.min(access_sources.c.access_until)).where(
-                    access_sources.c.entitled.is_(True),
-                    access_sources.c.community_id.in_(loaded),
-                )
+                select(func.min(access_sources.c.access_until)).where(*lapsing)
             )
             call = await next_call(conn, loaded, now)
+            event = await next_event(conn, loaded, self.inbox.looked)
         wait = POLL
-        if isinstance(lapse, datetime):
-            if lapse > now:
-                wait = min(wait, (lapse - now).total_seconds())
-            elif self._looked is None or lapse > self._looked:
-                wait = 0.0
-        if call is not None:
-            wait = min(wait, max(0.0, (call - now).total_seconds()))
+        for when in (lapse, call, event):
+            if isinstance(when, datetime):
+                wait = min(wait, max(0.0, (when - now).total_seconds()))
         return wait
 
     async def run_due(self) -> int:
