@@ -23,7 +23,7 @@ from bot.core.community import Community
 from bot.core.config import OfferConfig
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget
-from bot.store.tables import access_sources, accounts, gating_access
+from bot.store.tables import access_sources, accounts, gating_access, members
 
 
 class AccessState(StrEnum):
@@ -146,6 +146,26 @@ def offers_held(
     }
 
 
+async def lock_members(conn: AsyncConnection, member_ids: Iterable[int]) -> None:
+    """Hold the members' rows, in id order, until the transaction ends (PostgreSQL only).
+
+    Every transaction that changes a member's access sources or recomputes the member takes
+    it first, so of two processes one waits for the other's commit and then reads what it
+    wrote: a recompute never writes what it decided from sources another process has changed
+    since it read them (``tests/cogs/test_gating_race.py``). ``FOR NO KEY UPDATE``: rows
+    that refer to the member (a message, a ledger entry) are still written meanwhile. SQLite
+    has one writer at a time, so there is nothing to hold there.
+    """
+    ids = sorted(set(member_ids))
+    if ids and conn.dialect.name == "postgresql":
+        await conn.execute(
+            select(members.c.id)
+            .where(members.c.id.in_(ids))
+            .order_by(members.c.id)
+            .with_for_update(key_share=True)
+        )
+
+
 async def recompute(
     conn: AsyncConnection, community: Community, member_id: int, now: datetime
 ) -> int:
@@ -189,6 +209,7 @@ async def recompute_many(
 async def _recompute_chunk(
     conn: AsyncConnection, community: Community, member_ids: list[int], now: datetime
 ) -> int:
+    await lock_members(conn, member_ids)
     rows = (
         await conn.execute(
             select(access_sources).where(

@@ -24,7 +24,7 @@ from sqlalchemy import BindParameter, Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._access import community_by_id, loaded_community, loaded_ids
+from bot.cogs.gating._access import community_by_id, loaded_community, loaded_ids, lock_members
 from bot.cogs.gating._fetch import Reads
 from bot.cogs.gating._lookups import Lookups
 from bot.cogs.gating._outcomes import (
@@ -202,6 +202,7 @@ class Applier:
         **values: Any,
     ) -> int:
         """Create or update the source ``(kind, ref)`` (``existing``, as read); return its id."""
+        await lock_members(conn, [member_id])  # before its source: the order recompute takes
         self.lookups.forget(("source", (kind.value, ref)))
         if existing is not None:
             self.lookups.forget_source(existing.id)

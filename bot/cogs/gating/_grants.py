@@ -14,6 +14,7 @@ from sqlalchemy import Row, select, update
 
 from bot.cogs.gating._access import (
     grace_of,
+    lock_members,
     recompute,
     state_of,
 )
@@ -187,6 +188,7 @@ class Grants:
         """End a member's manual grants of an offer; return how many there were."""
         now = self.cohort.clock.now()
         async with self.cohort.db.write() as conn:
+            await lock_members(conn, [member_id])  # before its sources, as recompute takes it
             rows = (
                 await conn.execute(
                     select(access_sources).where(

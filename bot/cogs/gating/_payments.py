@@ -20,7 +20,7 @@ from sqlalchemy import BindParameter, Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._access import community_by_id, loaded_ids
+from bot.cogs.gating._access import community_by_id, loaded_ids, lock_members
 from bot.cogs.gating._fetch import Reads
 from bot.cogs.gating._lookups import Lookups
 from bot.cogs.gating._outcomes import (
@@ -366,6 +366,10 @@ class Payments:
     async def _refresh_flags(self, conn: AsyncConnection, source_id: int) -> None:
         """Set a source's refund and dispute flags from its payments."""
         self.lookups.forget_source(source_id)
+        member_id = await conn.scalar(
+            select(access_sources.c.member_id).where(access_sources.c.id == source_id)
+        )
+        await lock_members(conn, [] if member_id is None else [member_id])
         rows = (
             await conn.execute(
                 select(stripe_payments)
