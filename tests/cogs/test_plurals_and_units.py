@@ -12,7 +12,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
-from tests.cogs.test_lectures import _code, say
+from tests.cogs.lectures.test_members import _code, say
 from tests.conftest import make_config
 
 

@@ -14,7 +14,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.core.cohort import Cohort
 from bot.store.tables import lecture_occurrences, lectures
 from bot.web.app import build_app
-from tests.cogs.test_lectures import expand, say
+from tests.cogs.lectures.test_members import expand, say
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -23,7 +23,7 @@ from bot.core.platforms import PlatformName
 from bot.core.ports import ScheduledEvent
 from bot.runtime import build
 from bot.store.tables import lecture_native_events
-from tests.cogs.test_lectures import GOLD
+from tests.cogs.lectures.test_members import GOLD
 from tests.conftest import make_config, output
 from tests.discord_api import DEFAULT_TOKEN, DiscordServer
 
