@@ -12,7 +12,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import Config
-from tests.cogs.test_lectures import _code, say
+from tests.cogs.lectures._helpers import checkin_code, say
 from tests.conftest import make_config
 
 
@@ -85,7 +85,7 @@ async def test_check_in_points_take_the_plural(
     cohort: Cohort, console: ConsoleAdapter, clock: ManualClock, expected: str
 ) -> None:
     await say(console, '/lecture schedule Talk "2026-11-21 14:00"')
-    code = await _code(cohort)
+    code = await checkin_code(cohort)
     clock.advance(timedelta(hours=2, minutes=5))
     assert expected in await say(console, f"/checkin {code}", user="bob")
 

@@ -17,7 +17,8 @@ from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.platforms import PlatformName
 from bot.store.tables import lecture_deliveries
-from tests.cogs.lectures.test_deliveries import at, service_of
+from tests.cogs.lectures._helpers import at
+from tests.cogs.lectures.test_deliveries import service_of
 from tests.core.test_alarm import Sleeps
 
 LECTURE = "2026-11-23 19:30"  # Berlin; the tests' clock starts 2026-11-21 13:00 Berlin

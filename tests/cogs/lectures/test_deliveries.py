@@ -1,4 +1,6 @@
-"""Deliveries are leased: a process that dies loses nothing, a live one is never doubled."""
+"""Deliveries (``_deliveries``): each message once, across restarts; leased, so a process that
+dies loses nothing and a live one is never doubled.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +8,11 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.adapters.console import ConsoleAdapter
 from bot.cogs.lectures import Kind, LectureService, Rsvp
@@ -25,16 +26,11 @@ from bot.core.replies import Reply
 from bot.runtime import build
 from bot.store.lease import CLAIMANT_LENGTH, claimant_id
 from bot.store.tables import lecture_deliveries, lecture_delivery_messages
-from tests.conftest import make_config
+from tests.cogs.lectures._helpers import SCHEDULE, at, say, sweeper
+from tests.conftest import make_config, output
 
-BERLIN = ZoneInfo("Europe/Berlin")
 TALKS = ("Talk A", "Talk B", "Talk C")
 BOUND = 5.0  # seconds: the longest any wait below may take
-
-
-def at(text: str) -> datetime:
-    """Return a Berlin wall-clock time as UTC."""
-    return datetime.fromisoformat(text).replace(tzinfo=BERLIN).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -306,3 +302,107 @@ def test_claimant_ids_differ_between_processes_and_fit_the_column() -> None:
     assert len(first) <= CLAIMANT_LENGTH
     host, pid, _ = first.rsplit(":", 2)
     assert host and pid.isdigit()
+
+
+async def test_reminders_go_out_once_each_with_dms_to_those_going(
+    cohort: Cohort, console: ConsoleAdapter, clock: ManualClock
+) -> None:
+    sweep = sweeper(cohort)
+    await say(console, SCHEDULE)
+    await say(console, "/press 1", user="bob")  # going
+    await say(console, "/lecture reminders off", "/press 1", user="carol")  # going, no DMs
+    for moment, expected in (
+        (at("2026-11-21 19:30"), "starts in 1 day"),
+        (at("2026-11-22 18:30"), "starts in 1 hour"),
+        (at("2026-11-22 19:20"), "starts in 10 minutes"),
+        (at("2026-11-22 19:30"), "is starting now"),
+    ):
+        clock.advance(moment - clock.now())
+        result = await sweep()
+        assert len(result.sent) == 1 and result.sent[0][1] == timedelta(0)
+        text = output(console)
+        assert text.count(expected) == 2, text  # the channel, and Bob's DM
+        assert "[#dm-bob]" in text and "#dm-carol" not in text
+        assert (await sweep()).sent == []  # nothing twice
+    assert "Your check-in code" in text
+    async with cohort.db.read() as conn:
+        states = (await conn.execute(select(lecture_deliveries.c.status))).scalars().all()
+    assert states == ["sent"] * 5
+
+
+async def test_a_restart_sends_a_missed_reminder_within_grace_and_skips_the_rest(
+    config: Config, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await build(config, clock=clock)
+    console = _console(first)
+    await say(console, SCHEDULE)
+    await first.db.close()  # the bot goes down before the 24h reminder...
+    clock.advance(at("2026-11-22 18:40") - clock.now())  # ...and comes back 10m after the 1h one
+    second = await build(config, clock=clock)
+    try:
+        console = _console(second)
+        caplog.set_level("INFO", logger="bot.cogs.lectures")
+        result = await sweeper(second)()
+        assert [(kind, late) for kind, late in result.sent] == [
+            (Kind.REMINDER, timedelta(minutes=10))
+        ]
+        assert result.skipped == 1
+        assert "starts in 1 hour" in output(console)
+        assert any("skipped the reminder (1d before)" in r.getMessage() for r in caplog.records)
+        clock.advance(timedelta(minutes=40))
+        assert [kind for kind, _ in (await sweeper(second)()).sent] == [Kind.REMINDER]
+        clock.advance(timedelta(minutes=10))
+        assert [kind for kind, _ in (await sweeper(second)()).sent] == [Kind.START]
+    finally:
+        await second.db.close()
+    # A third start finds nothing left to send.
+    third = await build(config, clock=clock)
+    try:
+        _console(third)
+        assert (await sweeper(third)()).sent == []
+    finally:
+        await third.db.close()
+
+
+async def test_two_schedulers_on_one_database_never_both_send(
+    config: Config, clock: ManualClock
+) -> None:
+    one = await build(config, clock=clock)
+    two = await build(config, clock=clock)
+    try:
+        console_one, console_two = _console(one), _console(two)
+        for hour in (18, 19):
+            await say(console_one, f'/lecture schedule "Talk {hour}" "2026-11-22 {hour}:30"')
+        output(console_one)
+        totals = []
+        for moment in (
+            "2026-11-21 18:30",
+            "2026-11-21 19:30",
+            "2026-11-22 17:30",
+            "2026-11-22 18:20",
+            "2026-11-22 18:30",
+            "2026-11-22 19:20",
+            "2026-11-22 19:30",
+        ):
+            clock.advance(at(moment) - clock.now())
+            # Both bots sweep at the same moment, twice each, concurrently.
+            results = await asyncio.gather(*(sweeper(b)() for b in (one, two, one, two)))
+            totals.append(sum(len(r.sent) for r in results))
+        assert totals == [1, 1, 1, 1, 2, 1, 1]
+        posted = output(console_one) + output(console_two)
+        assert posted.count("starts in") == 6
+        assert posted.count("is starting now") == 2
+        async with one.db.read() as conn:
+            count = await conn.scalar(select(func.count()).select_from(lecture_deliveries))
+        assert count == 10
+    finally:
+        await one.db.close()
+        await two.db.close()
+
+
+def _console(cohort: Cohort) -> ConsoleAdapter:
+    adapter = ConsoleAdapter(
+        cohort, cohort.communities["demo"], user="olga", out=io.StringIO(), echo=True
+    )
+    cohort.platforms[PlatformName.CONSOLE] = adapter
+    return adapter

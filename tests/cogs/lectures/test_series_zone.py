@@ -14,10 +14,9 @@ from bot.adapters.console import ConsoleAdapter
 from bot.core.cohort import Cohort
 from bot.store.tables import lecture_occurrences, lectures
 from bot.web.app import build_app
-from tests.cogs.test_lectures import expand, say
+from tests.cogs.lectures._helpers import BERLIN, expand, say
 
 NEW_YORK = ZoneInfo("America/New_York")
-BERLIN = ZoneInfo("Europe/Berlin")
 # Before the US change (2027-03-14), between it and the EU change (2027-03-28), after both.
 SESSIONS = ["2027-03-06", "2027-03-13", "2027-03-20", "2027-03-27", "2027-04-03", "2027-04-10"]
 

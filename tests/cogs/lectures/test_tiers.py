@@ -8,7 +8,7 @@ import pytest
 
 from bot.adapters.console import ConsoleAdapter
 from bot.core.config import Config
-from tests.cogs.test_lectures import GOLD, say
+from tests.cogs.lectures._helpers import GOLD, say
 from tests.conftest import make_config
 
 COURSE = {"id": "rust", "kind": "course", "name": "Rust 101", "price_once": "price_rust"}

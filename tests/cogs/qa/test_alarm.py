@@ -17,7 +17,7 @@ from bot.core.cohort import Cohort
 from bot.core.platforms import PlatformName
 from bot.core.ports import ChannelRef
 from bot.runtime import build
-from tests.cogs.test_qa import ASK, BOB, post, say
+from tests.cogs.qa._helpers import ASK, BOB, post, say
 from tests.conftest import START, make_config, output
 from tests.core.test_alarm import Sleeps
 

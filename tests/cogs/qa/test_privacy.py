@@ -11,9 +11,8 @@ from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.core.privacy import Requester
 from bot.store.tables import qa_answers, qa_questions
+from tests.cogs.qa._helpers import BOB, CAROL
 
-BOB = Caller(PlatformName.CONSOLE, "bob", "Bob", username="bob")
-CAROL = Caller(PlatformName.CONSOLE, "carol", "Carol", username="carol")
 DAVE = Caller(PlatformName.CONSOLE, "dave", "Dave", username="dave")
 ASKED = 5  # Bob's questions: all must go in one statement per index
 

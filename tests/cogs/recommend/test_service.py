@@ -1,296 +1,43 @@
-"""The recommend cog through the console: suggestions, tiers, text, privacy, digest, retraining."""
+"""One community's recommender (``_service``): the model served, retraining, the cached inputs."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import logging
-import re
 import threading
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import update
 
 from bot import recommend as bot_recommend
 from bot.adapters.console import ConsoleAdapter
-from bot.cogs import recommend
 from bot.cogs.recommend._service import TEXT_STALENESS
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
-from bot.core.identity import Caller
-from bot.core.platforms import PlatformName
-from bot.recommend import Algorithm, Reason, TrainParams
+from bot.recommend import Algorithm
 from bot.recommend._store import member_inputs, owned_courses, recent_text
 from bot.runtime import build
-from bot.store.tables import courses, purchases, recommend_prefs
+from bot.store.tables import purchases
 from tests._sql import queries, statements
-from tests.conftest import make_config, output
+from tests.cogs.recommend._helpers import (
+    CATALOG,
+    FAST,
+    buy,
+    cog_of,
+    community_of_buyers,
+    config_with,
+    member,
+    run,
+    say,
+    service,
+    suggested,
+)
+from tests.conftest import make_config
 from tests.core.test_versions import STALE
-
-FAST = TrainParams(validation_members=50, text_members=50, ease_lambdas=(5.0,), knn_ks=(10,))
-
-CATALOG: list[dict[str, Any]] = [
-    {"id": "python", "title": "Python Basics", "tags": ["code"], "language": "en"},
-    {
-        "id": "pandas",
-        "title": "Data Analysis with Pandas",
-        "description": "dataframes, groupby, cleaning data with pandas",
-        "tags": ["code", "data"],
-        "language": "en",
-        "offer": "pandas-course",
-    },
-    {"id": "sql", "title": "SQL for Analysts", "tags": ["data"], "language": "en"},
-    {
-        "id": "ml",
-        "title": "机器学习入门",
-        "description": "机器学习 模型 训练 与 评估",
-        "tags": ["ai"],
-        "language": "zh_CN",
-    },
-    {
-        "id": "vip",
-        "title": "Founders' Masterclass",
-        "tags": ["business"],
-        "tiers": ["gold"],
-    },
-]
-
-
-class Tiers:
-    """Entitlements that say a fixed set of members hold ``gold``."""
-
-    def __init__(self, gold: set[int]) -> None:
-        self.gold = gold
-
-    async def tiers_of(self, member_id: int, now: datetime) -> frozenset[str]:
-        return frozenset({"gold"}) if member_id in self.gold else frozenset()
-
-
-def config_with(tmp_path: Path, **recommend_settings: Any) -> Any:
-    return make_config(tmp_path, community={"courses": CATALOG, "recommend": recommend_settings})
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Cohort]:
-    cohort = await build(config_with(tmp_path, digest=True), clock=clock)
-    try:
-        yield cohort
-    finally:
-        await cohort.db.close()
-
-
-@pytest.fixture
-def con(bot: Cohort) -> ConsoleAdapter:
-    adapter = ConsoleAdapter(bot, bot.communities["demo"], user="alice", out=io.StringIO())
-    bot.platforms[PlatformName.CONSOLE] = adapter
-    return adapter
-
-
-def service(bot: Cohort) -> recommend.Recommender:
-    spec = bot.registry.get("recommend show")
-    assert spec is not None
-    cog = spec.handler.__self__  # type: ignore[attr-defined]
-    return cog.services[bot.communities["demo"].id]
-
-
-def cog_of(bot: Cohort) -> recommend.RecommendCog:
-    spec = bot.registry.get("recommend show")
-    assert spec is not None
-    return spec.handler.__self__  # type: ignore[attr-defined,no-any-return]
-
-
-async def member(bot: Cohort, name: str) -> int:
-    caller = Caller(PlatformName.CONSOLE, name, name.title(), username=name)
-    account = await bot.identity.resolve(bot.communities["demo"].id, caller)
-    return account.member_id
-
-
-async def buy(
-    bot: Cohort, member_id: int, offer: str, at: datetime, refunded: bool = False
-) -> None:
-    async with bot.db.write() as conn:
-        await conn.execute(
-            insert(purchases).values(
-                community_id=bot.communities["demo"].id,
-                member_id=member_id,
-                offer_id=offer,
-                source="manual",
-                source_ref=f"{member_id}:{offer}",
-                purchased_at=at,
-                refunded_at=at if refunded else None,
-            )
-        )
-
-
-async def say(con: ConsoleAdapter, name: str, text: str) -> None:
-    con.user = name
-    await con.handle_line(text)
-
-
-async def run(con: ConsoleAdapter, name: str, line: str) -> str:
-    con.user = name
-    output(con)
-    await con.handle_line(line)
-    return output(con)
-
-
-async def community_of_buyers(bot: Cohort, clock: ManualClock) -> None:
-    """Ten members who took python then pandas; four who took sql alone; ann took python."""
-    start = clock.now() - timedelta(days=30)
-    for i in range(10):
-        who = await member(bot, f"p{i}")
-        await buy(bot, who, "python", start + timedelta(hours=i))
-        await buy(bot, who, "pandas-course", start + timedelta(days=1, hours=i))
-    for i in range(4):
-        await buy(bot, await member(bot, f"s{i}"), "sql", start)
-    await buy(bot, await member(bot, "ann"), "python", start)
-
-
-async def test_the_catalog_is_stored_from_config(bot: Cohort, con: ConsoleAdapter) -> None:
-    await run(con, "ann", "/recommend")
-    async with bot.db.read() as conn:
-        rows = (await conn.execute(select(courses.c.course_id, courses.c.offer_id))).all()
-    assert sorted(rows) == sorted(
-        [
-            ("python", "python"),
-            ("pandas", "pandas-course"),
-            ("sql", "sql"),
-            ("ml", "ml"),
-            ("vip", "vip"),
-        ]
-    )
-
-
-async def test_without_a_model_everyone_gets_popular_courses(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    await community_of_buyers(bot, clock)
-    text = await run(con, "newbie", "/recommend")
-    assert "Courses for you" in text
-    assert "community's favourites" in text
-    assert text.index("Python Basics") < text.index("SQL for Analysts")
-    assert "Founders' Masterclass" not in text  # gold only
-
-
-async def test_a_warm_member_gets_explained_suggestions_never_an_owned_one(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    await community_of_buyers(bot, clock)
-    await service(bot).retrain(FAST)
-    text = await run(con, "ann", "/recommend")
-    assert "Data Analysis with Pandas" in text
-    assert "Members who took Python Basics also took this" in text
-    assert ". Python Basics:" not in text
-    assert "Founders' Masterclass" not in text
-
-
-async def test_a_refunded_purchase_is_not_owned(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    bob = await member(bot, "bob")
-    await buy(bot, bob, "python", clock.now(), refunded=True)
-    found = await cog_of(bot).suggestions_for(bot.communities["demo"], bob, "en")
-    assert "python" in [s.course_id for s in found.items]
-
-
-async def test_tiers_decide_who_sees_a_tier_course(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    gold = await member(bot, "goldie")
-    bot.entitlements = Tiers({gold})
-    assert "Founders' Masterclass" in await run(con, "goldie", "/recommend")
-    assert "Founders' Masterclass" not in await run(con, "plain", "/recommend")
-
-
-async def test_a_member_who_only_wrote_in_chinese_gets_the_chinese_course(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    await community_of_buyers(bot, clock)
-    await say(con, "lin", "大家好，我想系统地学习机器学习，有推荐的入门课程吗？")
-    await service(bot).retrain(FAST)
-    found = await cog_of(bot).suggestions_for(
-        bot.communities["demo"], await member(bot, "lin"), "zh_CN"
-    )
-    assert found.personalised
-    assert found.items[0].course_id == "ml"
-    assert found.items[0].reason is Reason.WROTE_ABOUT
-    await run(con, "lin", "/lang zh")
-    text = await run(con, "lin", "/recommend")
-    assert "机器学习入门" in text and "你提到过“机器学习”" in text
-
-
-async def test_privacy_off_stops_the_use_of_messages(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    await say(con, "lin", "I want to learn machine learning: 机器学习")
-    await service(bot).retrain(FAST)
-    text = await run(con, "lin", "/privacy recommendations off")
-    assert "no longer use your messages" in text
-    lin = await member(bot, "lin")
-    found = await cog_of(bot).suggestions_for(bot.communities["demo"], lin, "en")
-    assert not found.personalised
-    assert all(s.reason is Reason.POPULAR for s in found.items)
-    await run(con, "lin", "/privacy recommendations on")
-    found = await cog_of(bot).suggestions_for(bot.communities["demo"], lin, "en")
-    assert found.personalised
-
-
-async def test_the_join_button_points_at_the_gating_command(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    await community_of_buyers(bot, clock)
-    await service(bot).retrain(FAST)
-    text = await run(con, "ann", "/recommend")
-    assert "Get #1" in text
-    number = re.search(r"\[(\d+)\] Get #1", text).group(1)  # type: ignore[union-attr]
-    pressed = await run(con, "ann", f"/press {number}")
-    assert "/join pandas-course" in pressed
-
-
-async def test_stats_for_organizers(bot: Cohort, con: ConsoleAdapter, clock: ManualClock) -> None:
-    await community_of_buyers(bot, clock)
-    await say(con, "lin", "机器学习")
-    assert "none yet" in await run(con, "alice", "/recommend stats")
-    await service(bot).retrain(FAST)
-    clock.advance(timedelta(hours=3))
-    text = await run(con, "alice", "/recommend stats")
-    assert "trained 3 h ago" in text
-    assert "15 members from their purchases, 1 more from their messages" in text
-    assert "25 purchases by 15 members" in text
-    denied = await run(con, "ann", "/recommend stats")
-    assert "Recommender" not in denied
-
-
-async def test_stats_without_a_model_count_nobody_as_personalised(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    await community_of_buyers(bot, clock)
-    await say(con, "lin", "机器学习")
-    text = await run(con, "alice", "/recommend stats")
-    assert "none yet" in text
-    assert "members from their purchases" not in text
-    assert "nobody yet: the most popular courses for all 17 members" in text
-    con.user = "alice"
-    await con.handle_line("/lang zh")
-    output(con)
-    assert "暂无：全部 17 位成员都看到最热门的课程" in await run(con, "alice", "/recommend stats")
-
-
-async def test_stats_name_the_algorithm_and_zone_in_the_readers_language(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    await community_of_buyers(bot, clock)
-    await service(bot).retrain(FAST)
-    english = await run(con, "alice", "/recommend stats")
-    assert "(Europe/Berlin)" in english
-    await run(con, "alice", "/lang zh")
-    chinese = await run(con, "alice", "/recommend stats")
-    algorithm = next(line for line in chinese.splitlines() if "算法" in line)
-    assert not any(c.isascii() and c.isalpha() for c in algorithm.replace("EASE", "")), algorithm
 
 
 async def test_a_community_never_trained_serves_popularity_without_a_warning(
@@ -423,77 +170,6 @@ async def test_training_is_due_when_the_data_changed_and_the_model_is_old(
     assert await svc.due()
 
 
-async def test_the_weekly_digest_is_sent_once_and_honours_the_opt_out(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    await community_of_buyers(bot, clock)
-    await service(bot).retrain(FAST)
-    demo = bot.communities["demo"]
-    output(con)
-    cog = cog_of(bot)
-    sent = await cog.send_digests(demo)
-    assert sent == 1  # only ann's are about her; the others would get what is popular
-    text = output(con)
-    assert "[#dm-ann] cohort:" in text and "New courses for you" in text
-    assert await cog.send_digests(demo) == 0  # within the week
-    await run(con, "ann", "/recommend digest off")
-    async with bot.db.read() as conn:
-        row = (await conn.execute(select(recommend_prefs.c.digest))).first()
-    assert row is not None
-    clock.advance(timedelta(days=8))
-    output(con)
-    await cog.send_digests(demo)
-    assert "#dm-ann" not in output(con)
-
-
-async def test_the_digest_switch_needs_the_community_digest(
-    tmp_path: Path, clock: ManualClock
-) -> None:
-    bot = await build(config_with(tmp_path), clock=clock)
-    try:
-        con = ConsoleAdapter(bot, bot.communities["demo"], user="ann", out=io.StringIO())
-        assert "sends no weekly" in await run(con, "ann", "/recommend digest on")
-    finally:
-        await bot.db.close()
-
-
-async def test_no_catalog_is_a_clear_error(cohort: Cohort, console: ConsoleAdapter) -> None:
-    assert "no courses to suggest" in await run(console, "ann", "/recommend")
-
-
-async def test_merging_members_keeps_the_more_private_setting(
-    bot: Cohort, con: ConsoleAdapter, clock: ManualClock
-) -> None:
-    await run(con, "ann", "/privacy recommendations off")
-    demo = bot.communities["demo"].id
-    ann = await bot.identity.resolve(demo, con.caller("ann"))
-    bea = await bot.identity.resolve(demo, Caller(PlatformName.TELEGRAM, "77", "Bea"))
-    async with bot.db.write() as conn:
-        await conn.execute(
-            insert(recommend_prefs).values(
-                community_id=demo,
-                member_id=bea.member_id,
-                use_messages=True,
-                digest=False,
-                last_digest="",
-                updated_at=clock.now(),
-            )
-        )
-    issued = await bot.identity.create_link_code(ann)
-    survivor = await bot.identity.redeem_link_code(bea, issued.code)
-    async with bot.db.read() as conn:
-        rows = (
-            await conn.execute(
-                select(
-                    recommend_prefs.c.member_id,
-                    recommend_prefs.c.use_messages,
-                    recommend_prefs.c.digest,
-                )
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [(survivor, False, False)]
-
-
 async def test_one_query_reads_what_serving_a_member_needs(
     bot: Cohort, con: ConsoleAdapter, clock: ManualClock
 ) -> None:
@@ -550,10 +226,6 @@ async def test_serving_weighs_a_members_courses_by_when_they_were_taken(
     found = await rec.suggest(ann, tiers=frozenset(), language="en")
     assert suggested(found)[:2] == ["pandas", "ml"]  # unweighted: ml 1.0 before pandas 0.8
     assert found.items[0].because == "sql"
-
-
-def suggested(found: recommend.Suggestions) -> list[str]:
-    return [s.course_id for s in found.items]
 
 
 async def test_a_purchase_here_drops_the_course_from_the_next_top_5_at_once(

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -23,20 +22,13 @@ from bot.core.platforms import PlatformName
 from bot.core.ports import ScheduledEvent
 from bot.runtime import build
 from bot.store.tables import lecture_native_events
-from tests.cogs.test_lectures import GOLD
+from tests.cogs.lectures._helpers import GOLD, SERIES, at
 from tests.conftest import make_config, output
 from tests.discord_api import DEFAULT_TOKEN, DiscordServer
 
-BERLIN = ZoneInfo("Europe/Berlin")
 GUILD = 111111111111111111  # the test config's guild
 GENERAL = 222000000000000001
 OLGA, BOB = 300000000000000001, 300000000000000002
-SERIES = '/lecture schedule Weekly "2026-11-24 19:30" repeat:"weekly for 4"'
-
-
-def at(text: str) -> datetime:
-    """Return a Berlin wall-clock time as UTC."""
-    return datetime.fromisoformat(text).replace(tzinfo=BERLIN).astimezone(UTC)
 
 
 def iso(moment: datetime) -> str:

@@ -15,13 +15,11 @@ from bot.cogs import points
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.config import ConfigError
-from bot.core.identity import Caller
 from bot.core.platforms import PlatformName
 from bot.runtime import build
 from bot.store.tables import points_ledger
+from tests.cogs.points._helpers import CAROL
 from tests.conftest import START, make_config, output
-
-CAROL = Caller(PlatformName.CONSOLE, "carol", "Carol", username="carol")
 
 
 async def run(console: ConsoleAdapter, user: str, *lines: str) -> str:
