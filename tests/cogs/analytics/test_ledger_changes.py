@@ -218,8 +218,30 @@ CHANGES: dict[str, list[Step]] = {
             lambda c: _paid(c, "sub_ana", "in_ana_nov", 2500, (11, 1)),
         )
     ],
+    # On SQLite the next row inserted takes the highest id again: dropped, then read anew.
+    "the last purchase deleted and another bought": [
+        written(
+            run(delete(purchases).where(p.source_ref == "cs_bo_course")),
+            lambda c: _paid(c, "sub_ana", "in_ana_nov", 2500, (11, 1)),
+        )
+    ],
+    "a subscription deleted (its payments go with it)": [
+        written(run(delete(access_sources).where(s.ref == "sub_eve")))
+    ],
+    "a one-time payment's source deleted": [
+        written(run(delete(access_sources).where(s.ref == "cs_ana_course")))
+    ],
+    "a trial deleted, another subscription made": [
+        written(
+            run(delete(access_sources).where(s.ref == "sub_dee_trial")),
+            lambda c: _new_source(c, "sub_ana_next", "subscription", "active"),
+        )
+    ],
+    "a purchase deleted, then its payment": [
+        written(run(delete(purchases).where(p.source_ref == "in_ana_oct"))),
+        written(run(delete(stripe_payments).where(sp.purchase_ref == "in_ana_oct"))),
+    ],
 }
-DELETING = {"a payment deleted", "a purchase deleted and another bought"}
 ERASED = "an erased member"
 
 
@@ -269,8 +291,8 @@ async def test_a_kept_ledger_brought_up_to_date_equals_a_new_read(
         async with world.db.read() as conn:
             assert held(kept) == held(await _ledger.read(conn, cid))
     assert kept.ledger != first.ledger or change == "an amount, then back"
-    # Only a deletion makes the ledger read whole again.
-    assert whole_reads == ([cid] if change in DELETING else [])
+    # No change makes the ledger read whole again: a deletion is read from the log.
+    assert whole_reads == []
 
 
 @pytest.mark.parametrize(("change", "process"), CASES)
