@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _revenue as revenue_of
-from bot.cogs.analytics._pages import fetch
+from bot.cogs.analytics._pages import fetch, fetch_plain
 from bot.cogs.analytics._revenue import PAYMENT, SUBSCRIPTION, UNLINKED, Ledger, Link, Paid, Sub
 from bot.core.versions import CacheName
 from bot.store.tables import (
@@ -114,11 +114,11 @@ async def read(conn: AsyncConnection, community_id: int) -> Kept:
     """
     deleted, marks = await _where(conn, community_id)
     p = purchases.c
-    intent_rows = await fetch(conn, revenue_of.intent_query(community_id))
+    intent_rows = await fetch_plain(conn, revenue_of.intent_query(community_id))
     bought_read = revenue_of.counted(revenue_of.purchase_query(conn, community_id))
-    bought_rows = await fetch(conn, bought_read.order_by(p.purchased_at, p.id))
+    bought_rows = await fetch_plain(conn, bought_read.order_by(p.purchased_at, p.id))
     sources_read = revenue_of.source_query(conn, community_id)
-    source_rows = await fetch(conn, sources_read.where(access_sources.c.kind.in_(KINDS)))
+    source_rows = await fetch_plain(conn, sources_read.where(access_sources.c.kind.in_(KINDS)))
     instant = revenue_of.reader(conn)
     kinds: dict[int, str] = {}
     subs: dict[int, Sub] = {}

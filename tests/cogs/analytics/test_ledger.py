@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Delete, Update, delete, select, update
 
 from bot.cogs import analytics
-from bot.cogs.analytics import _revenue
+from bot.cogs.analytics import _ledger, _pages, _revenue
 from bot.cogs.analytics._rules import format_money
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
@@ -260,3 +260,22 @@ async def test_a_kept_ledger_computes_each_figure_once_and_the_same(
     ends = {end for _, end in RANGES}
     assert len(computed) == len(ends) + 2 * 2 * len(RANGES)
     assert len(set(computed)) == len(ends)
+
+
+async def test_the_whole_read_takes_the_drivers_rows_on_sqlite(world: Cohort) -> None:
+    """The ledger's three big reads skip SQLAlchemy's result (a ``Row`` a row) on SQLite."""
+    cid = world.communities["demo"].id
+    sqlite = world.db.engine.dialect.name == "sqlite"
+    async with world.db.read() as conn:
+        with statements(world.db) as seen:
+            kept = await _ledger.read(conn, cid)
+        rows = await _pages.fetch_plain(conn, _revenue.intent_query(cid))
+        assert [tuple(r) for r in rows] == [
+            tuple(r) for r in await _pages.fetch(conn, _revenue.intent_query(cid))
+        ]
+    assert rows and all(type(r) is tuple for r in rows) == sqlite
+    # Through SQLAlchemy: where the next read starts, and on PostgreSQL the three reads too.
+    assert len([sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]) == (
+        1 if sqlite else 4
+    )
+    assert kept.ledger.paid and kept.ledger.subs
