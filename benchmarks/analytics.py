@@ -20,9 +20,12 @@ tables the pages read (``--members`` members with presence, rollups of ``--page-
 messages over 365 days and 20 channels, ``--purchases`` purchases with their subscriptions,
 questions, a lecture a week), then p50/p99 of every ``Analytics`` page over the last 30 days
 (and the overview over 365 days), the revenue ledger kept in memory as the dashboard keeps it
-(and the revenue page once more reading it per request, and once more after a change: a new
+(and the revenue page once more reading it per request; once more after a change: a new
 invoice, a refund, a cancellation or a dispute written, untimed, before each call, so each call
-brings the kept ledger up to date); the day's kept member sums are made
+brings the kept ledger up to date; once more after a deletion: a purchase, a payment or an
+access source deleted, untimed, before each call; and as a process's first call: a new service
+on its own versions each call, its ledger read by the keeper as the bot starts, untimed, that
+read timed apart); the day's kept member sums are made
 first by the scheduled job's sweep, timed apart, and the first call of each page, which
 reads the ledger, is shown apart. The pages never read
 the message log, so it is left empty.
@@ -43,16 +46,17 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 
 from benchmarks.foundation import close_bot, open_bot, percentile
 from bot.cogs.analytics import Analytics, Folder, MemberSort, Segment, folder_of
+from bot.cogs.analytics._keeper import ledgers_of
 from bot.cogs.analytics._ranges import sweep
 from bot.cogs.analytics._rollup import Recorder
 from bot.core.clock import ManualClock
@@ -424,6 +428,52 @@ class Changes:
                 )
 
 
+class Deletions:
+    """Delete what the revenue ledger reads, one row a call (as an operator or a cascade does)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.made = 0
+
+    async def __call__(self) -> None:
+        """Delete the next row: a purchase, a payment, or an access source and its payment."""
+        n, self.made = 5_000 + self.made, self.made + 1
+        async with self.db.write() as conn:
+            if n % 3 == 0:
+                table, column, ref = purchases, purchases.c.source_ref, f"in{n}"
+            elif n % 3 == 1:
+                table, column, ref = stripe_payments, stripe_payments.c.payment_intent, f"pi{n}"
+            else:
+                table, column, ref = access_sources, access_sources.c.ref, f"src{n}"
+            await conn.execute(delete(table).where(table.c.community_id == 1, column == ref))
+
+
+class FirstCalls:
+    """A new process's services, one a call: its ledger read as the bot starts, then the page."""
+
+    def __init__(self, db: Database, clock: ManualClock, current: Callable[[], Awaitable[object]]):
+        self.db = db
+        self.clock = clock
+        self.current = current
+        self.service: Analytics | None = None
+        self.reads: list[float] = []  # each start's whole read (off the request path), ms
+
+    async def start(self) -> None:
+        """Start a new process's service and read its ledger as its keeper does (timed apart)."""
+        versions = Versions(self.db, self.clock, staleness=timedelta(seconds=1))
+        self.service = Analytics(
+            self.db, self.clock, versions=versions, zones={1: ZONE}, current=self.current
+        )
+        before = time.perf_counter_ns()
+        await ledgers_of(versions).keep(self.db, [1])
+        self.reads.append(_ms(before))
+
+    async def call(self, month: date, end: date) -> object:
+        """The new process's first revenue page."""
+        assert self.service is not None
+        return await self.service.revenue(1, month, end, ZONE)
+
+
 def forget_ranges(path: Path) -> None:
     """Drop the member sums a reused file kept from an earlier run."""
     conn = sqlite3.connect(path)
@@ -460,6 +510,21 @@ async def time_pages(path: Path, runs: int, only: tuple[str, ...] = ()) -> None:
         current=current,
     )
     change = Changes(db)
+    deleting = Analytics(
+        db,
+        clock,
+        versions=Versions(db, clock, staleness=timedelta(seconds=1)),
+        zones={1: ZONE},
+        current=current,
+    )
+    deletion = Deletions(db)
+    first_calls = FirstCalls(db, clock, current)
+    # What is done, untimed, before each timed call of a page.
+    before_each: dict[str, Callable[[], Awaitable[None]]] = {
+        "revenue after a change": change,
+        "revenue after a deletion": deletion,
+        "revenue, first call": first_calls.start,
+    }
     end = NOW.astimezone(ZONE).date()
     month = end - timedelta(days=29)
     year = end - timedelta(days=364)
@@ -475,6 +540,8 @@ async def time_pages(path: Path, runs: int, only: tuple[str, ...] = ()) -> None:
         ("revenue 30d", lambda: service.revenue(1, month, end, ZONE)),
         ("revenue uncached", lambda: uncached.revenue(1, month, end, ZONE)),
         ("revenue after a change", lambda: changing.revenue(1, month, end, ZONE)),
+        ("revenue after a deletion", lambda: deleting.revenue(1, month, end, ZONE)),
+        ("revenue, first call", lambda: first_calls.call(month, end)),
         ("recommender 30d", lambda: service.recommender(1, month, end, ZONE)),
         ("member 30d", lambda: service.member(1, 1, month, end, ZONE)),
         (
@@ -495,22 +562,31 @@ async def time_pages(path: Path, runs: int, only: tuple[str, ...] = ()) -> None:
         await sweep(db, clock, {1: ZONE})
         print(f"kept range made by the sweep (off the request path) {_ms(before):8.1f} ms")
         for name, call in calls:
+            prepare = before_each.get(name)
+            if prepare is not None:
+                await prepare()
             before = time.perf_counter_ns()
             await call()  # warm the connection and the statement cache (and make what is kept)
             first = (time.perf_counter_ns() - before) / 1e6
             samples = []
             for _ in range(runs):
-                if name == "revenue after a change":
-                    await change()
+                if prepare is not None:
+                    await prepare()
                 before = time.perf_counter_ns()
                 await call()
                 samples.append((time.perf_counter_ns() - before) / 1e6)
             p99 = percentile(samples, 0.99)
             verdict = "ok" if p99 <= GOAL_P99_MS else "over"
             print(
-                f"page {name:<22} first {first:8.1f} ms   p50 {statistics.median(samples):8.1f} ms"
+                f"page {name:<24} first {first:8.1f} ms   p50 {statistics.median(samples):8.1f} ms"
                 f"   p99 {p99:8.1f} ms"
                 f"   (goal p99 <= {GOAL_P99_MS:.0f} ms: {verdict})"
+            )
+        if first_calls.reads:
+            reads = first_calls.reads
+            print(
+                f"ledger read whole as a process starts (off the request path): "
+                f"p50 {statistics.median(reads):8.1f} ms   p99 {percentile(reads, 0.99):8.1f} ms"
             )
     finally:
         await db.close()

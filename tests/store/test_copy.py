@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from bot import demo
 from bot.cogs import qa
 from bot.store.copy import CopyError, checksum, copy_database, normalise_url, tables, verify
 from bot.store.db import Database
-from bot.store.tables import accounts, communities, qa_questions
+from bot.store.tables import accounts, communities, ledger_deletions, purchases, qa_questions
 from tests import _postgres
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -86,6 +86,25 @@ async def test_copy_moves_every_row_and_the_search_index(
         assert new == (top or 0) + 1
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", POSTGRES])
+async def test_a_source_with_deleted_ledger_rows_copies_without_its_log(
+    source: str, tmp_path: Path, backend: str
+) -> None:
+    """The deletion log (0036) is the source's own: its marks mean nothing to the target."""
+    db = Database(normalise_url(source))
+    try:
+        async with db.write() as conn:
+            gone = await conn.scalar(select(func.min(purchases.c.id)))
+            assert gone is not None  # the demo has purchases
+            await conn.execute(delete(purchases).where(purchases.c.id == gone))
+            assert await conn.scalar(select(func.count()).select_from(ledger_deletions)) == 1
+    finally:
+        await db.close()
+    target = target_url(backend, tmp_path)
+    copied = {t.name for t in await copy_database(source, target)}
+    assert "purchases" in copied and "ledger_deletions" not in copied
 
 
 @pytest.mark.parametrize("backend", ["sqlite", POSTGRES])

@@ -55,6 +55,7 @@ from bot.cogs.analytics._figures import (
     Session,
 )
 from bot.cogs.analytics._fold import Folder
+from bot.cogs.analytics._keeper import Keeper, Ledgers, ledgers_of
 from bot.cogs.analytics._pending import hold_during_merge
 from bot.cogs.analytics._period import Period, parse_period
 from bot.cogs.analytics._privacy import HOLDINGS as PRIVACY_HOLDINGS
@@ -85,7 +86,9 @@ __all__ = [
     "Folder",
     "Growth",
     "GrowthDay",
+    "Keeper",
     "Lectures",
+    "Ledgers",
     "MemberDetail",
     "MemberEngagement",
     "MemberRow",
@@ -109,6 +112,7 @@ __all__ = [
     "Session",
     "WeeklyReport",
     "folder_of",
+    "ledgers_of",
     "parse_period",
     "rebuild",
     "record_shown",
@@ -158,6 +162,12 @@ def setup(cohort: Cohort) -> None:
     messages.committed.append(folder.kick)
     cohort.on_start(partial(folder.start, cohort.supervisor))
     cohort.on_stop(folder.stop)
+    # Each community's revenue ledger is read as the bot starts and kept up to date after,
+    # off the request path (``_keeper.py``); the services below share it.
+    ids = [c.id for c in cohort.communities.values()]
+    keeper = Keeper(cohort.db, ledgers_of(cohort.versions), ids)
+    cohort.on_start(partial(keeper.start, cohort.supervisor))
+    cohort.on_stop(keeper.stop)
     cohort.privacy.erase_hooks.insert(0, folder.before_erasure)  # before the messages go
     cog = AnalyticsCog(service_of(cohort))
     for spec in cog.commands():

@@ -8,8 +8,14 @@ starts: past the highest mark on SQLite, which has one writer at a time; on Post
 oldest transaction still running (``pg_snapshot_xmin``), so that a transaction committing after
 the read, whatever its id, is read the next time. A row read twice is folded twice, the same.
 
-A deleted row leaves no mark: deletions bump the community's ``ledger_deleted`` cache version,
-and a ledger that sees it changed, or an access source whose kind changed, is read whole again.
+A deleted row leaves no mark, so the delete triggers log it (``ledger_deletions``, migration
+``0036_ledger_deletions``: its table and id, marked as a change of that row; on SQLite a
+table's rows and its deletions share one numbering) and a refresh drops the rows deleted since
+its last read, first, then takes the changed ones (SQLite may give a deleted id to the next
+row). A ledger is read whole again only where the log cannot say: an access source whose kind
+changed (a kind is part of what each of its payments counts as), or the community's
+``ledger_deleted`` cache version bumped (nothing in the bot bumps it since 0036: it is the lever
+for a log pruned by hand, which makes every process read whole once).
 """
 
 from __future__ import annotations
@@ -20,14 +26,20 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _revenue as revenue_of
-from bot.cogs.analytics._pages import fetch
+from bot.cogs.analytics._pages import fetch, fetch_plain
 from bot.cogs.analytics._revenue import PAYMENT, SUBSCRIPTION, UNLINKED, Ledger, Link, Paid, Sub
 from bot.core.versions import CacheName
-from bot.store.tables import access_sources, cache_versions, purchases, stripe_payments
+from bot.store.tables import (
+    access_sources,
+    cache_versions,
+    ledger_deletions,
+    purchases,
+    stripe_payments,
+)
 
 Intent = tuple[str, int, bool]  # a Stripe payment: its invoice, its source, disputed
 Marks = tuple[int, int, int]  # where the next read starts: sources, payments, purchases
@@ -67,15 +79,28 @@ async def _where(conn: AsyncConnection, community_id: int) -> tuple[int, Marks]:
         .scalar_subquery()
     )
     marks: list[ColumnElement[Any]]
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite":  # past the table's highest mark, its deletions' included
+        d = ledger_deletions.c
         marks = [
-            select(func.coalesce(func.max(t.c.ledger_mark), 0) + 1)
-            .where(t.c.community_id == community_id)
-            .scalar_subquery()
+            func.max(
+                func.coalesce(
+                    select(func.max(t.c.ledger_mark))
+                    .where(t.c.community_id == community_id)
+                    .scalar_subquery(),
+                    0,
+                ),
+                func.coalesce(
+                    select(func.max(d.ledger_mark))
+                    .where(d.community_id == community_id, d.tbl == t.name)
+                    .scalar_subquery(),
+                    0,
+                ),
+            )
+            + 1
             for t in TABLES
         ]
     else:
-        marks = [OLDEST_RUNNING] * 3
+        marks = [OLDEST_RUNNING] * len(TABLES)
     row = (await conn.execute(select(func.coalesce(deleted, 0), *marks))).one()
     return int(row[0]), (int(row[1]), int(row[2]), int(row[3]))
 
@@ -89,11 +114,11 @@ async def read(conn: AsyncConnection, community_id: int) -> Kept:
     """
     deleted, marks = await _where(conn, community_id)
     p = purchases.c
-    intent_rows = await fetch(conn, revenue_of.intent_query(community_id))
+    intent_rows = await fetch_plain(conn, revenue_of.intent_query(community_id))
     bought_read = revenue_of.counted(revenue_of.purchase_query(conn, community_id))
-    bought_rows = await fetch(conn, bought_read.order_by(p.purchased_at, p.id))
+    bought_rows = await fetch_plain(conn, bought_read.order_by(p.purchased_at, p.id))
     sources_read = revenue_of.source_query(conn, community_id)
-    source_rows = await fetch(conn, sources_read.where(access_sources.c.kind.in_(KINDS)))
+    source_rows = await fetch_plain(conn, sources_read.where(access_sources.c.kind.in_(KINDS)))
     instant = revenue_of.reader(conn)
     kinds: dict[int, str] = {}
     subs: dict[int, Sub] = {}
@@ -121,13 +146,20 @@ async def read(conn: AsyncConnection, community_id: int) -> Kept:
 async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
     """Return ``kept`` brought up to date by the rows changed since it was read.
 
-    Read whole again after a deletion, or when an access source's kind changed.
+    The rows deleted since are dropped first. Read whole again when an access source's kind
+    changed, or when the ``ledger_deleted`` version says the deletion log cannot tell.
     """
     community_id, since = kept.community_id, kept.marks
     deleted, marks = await _where(conn, community_id)
     if deleted != kept.deleted:
         return await read(conn, community_id)
-    sp, p, s = stripe_payments.c, purchases.c, access_sources.c
+    sp, p, s, d = stripe_payments.c, purchases.c, access_sources.c, ledger_deletions.c
+    since_each = (
+        and_(d.tbl == t.name, d.ledger_mark >= at) for t, at in zip(TABLES, since, strict=True)
+    )
+    gone_rows = await fetch(
+        conn, select(d.tbl, d.row_id).where(d.community_id == community_id, or_(*since_each))
+    )
     intent_rows = await fetch(
         conn, revenue_of.intent_query(community_id).where(sp.ledger_mark >= since[1])
     )
@@ -138,7 +170,27 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
     instant = revenue_of.reader(conn)
     kinds = dict(kept.kinds)
     subs = dict(kept.ledger.subs)
+    intents = dict(kept.intents)
+    refs = dict(kept.refs)
+    touched: set[str] = set()
+    bought = dict(kept.bought)
+    by_ref = dict(kept.by_ref)
+    gone: set[int] = set()
     moved = False  # whether a subscription changed
+    for table, row_id in gone_rows:  # each deletion again on PostgreSQL: a no-op
+        if table == access_sources.name:
+            kinds.pop(row_id, None)
+            moved = subs.pop(row_id, None) is not None or moved
+        elif table == stripe_payments.name:
+            known_intent = intents.pop(row_id, None)
+            if known_intent is not None:
+                was = known_intent[0]
+                refs[was] = tuple(i for i in refs[was] if i != row_id)
+                touched.add(was)
+        elif (dropped := bought.pop(row_id, None)) is not None:
+            gone.add(row_id)
+            if by_ref.get(dropped[revenue_of.REF]) == row_id:
+                del by_ref[dropped[revenue_of.REF]]
     for row in source_rows:
         known = kinds.get(row[0])
         if known is not None and known != row[1]:
@@ -149,9 +201,6 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
                 sub = revenue_of.sub_of(row, instant)
                 moved = moved or subs.get(row[0]) != sub
                 subs[row[0]] = sub
-    intents = dict(kept.intents)
-    refs = dict(kept.refs)
-    touched: set[str] = set()
     for iid, ref, source_id, dispute in intent_rows:
         old = intents.get(iid)
         if old is None or old[0] != ref:
@@ -171,9 +220,6 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
         else:
             refs.pop(ref, None)
             links.pop(ref, None)
-    bought = dict(kept.bought)
-    by_ref = dict(kept.by_ref)
-    gone: set[int] = set()
     new: dict[int, Paid] = {}
     for row in bought_rows:
         pid, source = row[0], row[-1]

@@ -38,6 +38,31 @@ async def fetch(conn: AsyncConnection, statement: Executable) -> Sequence[Row[An
     return (await conn.execute(statement)).all()
 
 
+async def fetch_plain(conn: AsyncConnection, statement: Select[Any]) -> Sequence[Sequence[Any]]:
+    """Run a big read and take its rows as the driver's tuples, without a ``Row`` per row.
+
+    On SQLite the statement goes to the DBAPI cursor, compiled once here: SQLAlchemy's result
+    builds a ``Row`` per row, about 1 µs (60 ms of the revenue ledger's whole read of 60,000
+    rows at full size). Nothing is processed by the column types: the caller reads the
+    columns as the driver gives them (``_revenue._stored``). Elsewhere, ``fetch``.
+    """
+    if conn.dialect.name != "sqlite":
+        return await fetch(conn, statement)
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    bound = compiled.construct_params()
+    sql, parameters = str(compiled), tuple(bound[name] for name in compiled.positiontup or ())
+
+    def run(sync: Any) -> list[Any]:
+        cursor = sync.connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    return await conn.run_sync(run)
+
+
 async def fetch_scalars(conn: AsyncConnection, statement: Executable) -> Sequence[Any]:
     """Run a query and take the first column of all its rows in one call."""
     return (await conn.scalars(statement)).all()

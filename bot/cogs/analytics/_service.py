@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.cogs.analytics import _directory as directory
 from bot.cogs.analytics import _growth as growth_of
 from bot.cogs.analytics import _lectures as lectures_of
-from bot.cogs.analytics import _ledger as ledger_of
 from bot.cogs.analytics import _members as members_of
 from bot.cogs.analytics import _moderation as moderation_of
 from bot.cogs.analytics import _pages as pages
@@ -58,26 +57,18 @@ from bot.cogs.analytics._figures import (
     Segment,
     Session,
 )
+from bot.cogs.analytics._keeper import LEDGERS_CACHED, Ledgers, ledgers_of
 from bot.core.clock import Clock
-from bot.core.versions import CacheName, VersionedCache, Versions
+from bot.core.versions import Versions
 from bot.store.db import Database
 from bot.store.tables import qa_questions
 
 TOP = 10
-LEDGER_VERSIONS = (CacheName.ACCESS, CacheName.RECOMMEND, CacheName.PAYMENTS)
-LEDGERS_CACHED = 16  # communities whose revenue ledger is kept in memory
 
 
-async def _whole(
-    ledgers: VersionedCache[int, ledger_of.Kept], conn: AsyncConnection, community_id: int
-) -> revenue_of.Ledger:
+async def _whole(ledgers: Ledgers, conn: AsyncConnection, community_id: int) -> revenue_of.Ledger:
     """Return the community's kept ledger, read or brought up to date if its data changed."""
-    kept = await ledgers.get(
-        community_id,
-        lambda: ledger_of.read(conn, community_id),
-        update=lambda old: ledger_of.refresh(conn, old),
-    )
-    return kept.ledger
+    return (await ledgers.get(conn, community_id)).ledger
 
 
 class Analytics:
@@ -101,12 +92,13 @@ class Analytics:
         self.costs: Mapping[int, float] = costs or {}
         # Each community's zone, the zone its stays are kept in (none given: not known).
         self.zones: Mapping[int, ZoneInfo] = zones or {}
-        # With ``versions``, each community's whole revenue ledger stays in memory; after a
-        # purchase, a payment or an access source of any community changes, the next read takes
-        # only the rows changed since (``_ledger.refresh``).
-        self._ledgers: VersionedCache[int, ledger_of.Kept] | None = None
+        # With ``versions``, each community's whole revenue ledger stays in memory, shared by
+        # every service on the same ``versions`` (``_keeper.py``); after a purchase, a payment
+        # or an access source of any community changes or goes, the next read takes only the
+        # rows changed or deleted since (``_ledger.refresh``).
+        self._ledgers: Ledgers | None = None
         if versions is not None:
-            self._ledgers = VersionedCache(versions, LEDGER_VERSIONS, size=LEDGERS_CACHED)
+            self._ledgers = ledgers_of(versions)
         # The members paying at a range's end, per community, with the kept ledger and the
         # instant they were found from: good while the cache hands out the same ledger.
         self._paying: dict[int, tuple[revenue_of.Ledger, datetime, frozenset[int]]] = {}

@@ -106,6 +106,9 @@ from bot.store.tables._gating import (
     gating_audit as gating_audit,
 )
 from bot.store.tables._gating import (
+    ledger_deletions as ledger_deletions,
+)
+from bot.store.tables._gating import (
     purchases as purchases,
 )
 from bot.store.tables._gating import (

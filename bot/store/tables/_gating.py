@@ -149,6 +149,21 @@ stripe_payments = Table(
     Index("ix_stripe_payments_ledger_mark", "community_id", "ledger_mark"),
 )
 
+# Rows deleted from what the revenue ledger reads (``access_sources``, ``stripe_payments``,
+# ``purchases``), written by their delete triggers (migration 0036_ledger_deletions) and marked
+# as a change of the row (on SQLite in its table's numbering), so a kept ledger drops them
+# without reading the whole ledger again. No foreign key: a community's deletion logs its rows.
+ledger_deletions = Table(
+    "ledger_deletions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("community_id", Id, nullable=False),
+    Column("tbl", String(16), nullable=False),
+    Column("row_id", Id, nullable=False),
+    Column("ledger_mark", BigInteger(), nullable=False),
+    Index("ix_ledger_deletions_mark", "community_id", "tbl", "ledger_mark"),
+)
+
 # What each account should have on each platform target, and what the platform last confirmed.
 # Rows whose desire and state disagree are the durable queue of platform calls.
 gating_access = Table(
