@@ -172,3 +172,37 @@ async def test_a_late_payment_another_process_applies_as_grace_ends_keeps_the_me
         flags, desired = await bob_access(w)
         assert flags == [True]
         assert desired and all(desired)
+
+
+async def test_a_lapse_pass_that_loses_a_deadlock_is_tried_again_at_once(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    async with world(tmp_path, clock) as w:
+        await w.say("/whoami", "bob")
+        await w.say("/whoami", "carol")
+        await w.say("/grant @bob pro 1", "olga")
+        await w.say("/grant @carol pro 1", "olga")
+        bob, carol = sorted([await w.member("bob"), await w.member("carol")])
+        clock.advance(timedelta(days=1))  # both grants end: the pass takes both, in id order
+        async with world(tmp_path, clock, stripe=w.stripe) as other:
+            # Another process holds the second member and then asks for the first: the pass,
+            # holding the first and waiting for the second, is the one PostgreSQL fails.
+            async with other.cohort.db.write() as conn:
+                await _access.lock_members(conn, [carol])
+                lapse = asyncio.create_task(w.gating.run_due())
+                while not await waiting_on_a_lock(w):
+                    done, _ = await asyncio.wait({lapse}, timeout=0.01)
+                    assert not done, "the pass did not wait for the member held"
+                await _access.lock_members(conn, [bob])
+            assert await asyncio.wait_for(lapse, 30) >= 2  # both lapsed, in the same pass
+        assert await w.holds("bob") == frozenset()
+        assert await w.holds("carol") == frozenset()
+        for user in ("bob", "carol"):
+            member = await w.member(user)
+            async with w.cohort.db.read() as conn:
+                desired = (
+                    await conn.scalars(
+                        select(gating_access.c.desired).where(gating_access.c.member_id == member)
+                    )
+                ).all()
+            assert desired and not any(desired)
