@@ -34,6 +34,7 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -295,17 +296,29 @@ async def expiries(
     ]
 
 
+async def before_and_after(
+    measure: Callable[..., Awaitable[list[float]]],
+    label: str,
+    what: str,
+    after: str,
+    count: int,
+    window: float,
+    lead: float,
+) -> None:
+    """Print ``measure``'s lateness on the old 5-second poll, then on the worker's own timer."""
+    folder = Path(tempfile.mkdtemp(prefix=f"cohort-timers-{measure.__name__}-"))
+    for name, poll in (("5 s poll (before)", True), (after, False)):
+        load = os.getloadavg()[0]
+        late = await measure(folder / name.split()[0], count, window, lead, poll=poll)
+        ms = [x * 1000 for x in late]
+        print(f"  {label}, {name}: {len(ms)}/{count} {what}, {spread(ms)}; load average {load:.1f}")
+
+
 async def gating(count: int, window: float, lead: float) -> None:
     """Print the gating expiries' lateness: the old 5-second poll, then the worker's own timer."""
-    folder = Path(tempfile.mkdtemp(prefix="cohort-timers-gating-"))
-    for name, poll in (("5 s poll (before)", True), ("next lapse (after)", False)):
-        load = os.getloadavg()[0]
-        late = await expiries(folder / name.split()[0], count, window, lead, poll=poll)
-        ms = [x * 1000 for x in late]
-        print(
-            f"  gating expiries, {name}: {len(ms)}/{count} taken away, {spread(ms)}; "
-            f"load average {load:.1f}"
-        )
+    await before_and_after(
+        expiries, "gating expiries", "taken away", "next lapse (after)", count, window, lead
+    )
 
 
 async def deferred(
@@ -381,15 +394,9 @@ async def deferred(
 
 async def retries(count: int, window: float, lead: float) -> None:
     """Print the deferred refunds' lateness: the old 5-second poll, then the worker's timer."""
-    folder = Path(tempfile.mkdtemp(prefix="cohort-timers-retries-"))
-    for name, poll in (("5 s poll (before)", True), ("timer (after)", False)):
-        load = os.getloadavg()[0]
-        late = await deferred(folder / name.split()[0], count, window, lead, poll=poll)
-        ms = [x * 1000 for x in late]
-        print(
-            f"  gating retries, {name}: {len(ms)}/{count} refunds taken away, {spread(ms)}; "
-            f"load average {load:.1f}"
-        )
+    await before_and_after(
+        deferred, "gating retries", "refunds taken away", "timer (after)", count, window, lead
+    )
 
 
 async def main(questions: int, grants: int, refunds: int, window: float, lead: float) -> None:

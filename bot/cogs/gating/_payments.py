@@ -149,7 +149,7 @@ class Payments:
                 note=offer_id,
             )
         if refunded:
-            await self._refresh_flags(conn, source_id)
+            await self._refresh_flags(conn, source_id, member_id)
 
     async def find(self, conn: AsyncConnection, intent: str) -> Row[Any] | None:
         """Return the payment row of a PaymentIntent, if Cohort knows it."""
@@ -321,7 +321,7 @@ class Payments:
                 at=now,
                 note=source.offer_id,
             )
-        await self._refresh_flags(conn, source.id)
+        await self._refresh_flags(conn, source.id, source.member_id)
         return outcome
 
     async def on_dispute(
@@ -360,16 +360,13 @@ class Payments:
                 f"{obj.get('id')}:{status}",
                 now,
             )
-            await self._refresh_flags(conn, source.id)
+            await self._refresh_flags(conn, source.id, source.member_id)
         return Outcome(community_id=source.community_id, members={source.member_id})
 
-    async def _refresh_flags(self, conn: AsyncConnection, source_id: int) -> None:
-        """Set a source's refund and dispute flags from its payments."""
+    async def _refresh_flags(self, conn: AsyncConnection, source_id: int, member_id: int) -> None:
+        """Set a source's (``member_id``'s) refund and dispute flags from its payments."""
         self.lookups.forget_source(source_id)
-        member_id = await conn.scalar(
-            select(access_sources.c.member_id).where(access_sources.c.id == source_id)
-        )
-        await lock_members(conn, [] if member_id is None else [member_id])
+        await lock_members(conn, [member_id])  # before its source, as recompute takes it
         rows = (
             await conn.execute(
                 select(stripe_payments)
