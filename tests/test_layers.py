@@ -67,3 +67,43 @@ def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n    from telegram import Bot\n    import sklearn.linear_model\n")
     assert imported_modules(sample) == {"telegram", "sklearn.linear_model"}
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Return each ``bot`` module's imports of other ``bot`` modules, type-only ones included."""
+    graph: dict[str, set[str]] = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        graph[name] = {m for m in imported_modules(path) if m.startswith("bot.")}
+    return graph
+
+
+def reaches(graph: dict[str, set[str]], start: str, goal: str) -> list[str]:
+    """Return a chain of imports from ``start`` to ``goal``, or an empty list."""
+    paths = {start: [start]}
+    todo = [start]
+    while todo:
+        here = todo.pop()
+        for there in sorted(graph.get(here, ())):
+            if there == goal:
+                return [*paths[here], there]
+            if there not in paths:
+                paths[there] = [*paths[here], there]
+                todo.append(there)
+    return []
+
+
+@pytest.mark.parametrize(
+    "module", ["bot.core.cohort", "bot.core.dispatch", "bot.core.context", "bot.core.services"]
+)
+def test_nothing_the_cohort_imports_imports_it_back(module: str) -> None:
+    """Handlers and the dispatcher see ``Services``, so ``Cohort`` closes no circle."""
+    graph = module_graph()
+    assert all(reaches(graph, start, "bot.core.cohort") == [] for start in graph[module])
+
+
+def test_the_circle_check_finds_a_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"c"}}
+    assert reaches(graph, "b", "a") == ["b", "c", "a"]
+    assert reaches(graph, "a", "d") == []

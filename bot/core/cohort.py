@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.core.buttons import ButtonCodec
 from bot.core.clock import Clock
@@ -21,19 +20,12 @@ from bot.core.identity import Identity
 from bot.core.platforms import PlatformName
 from bot.core.ports import Platform
 from bot.core.privacy import Privacy
+from bot.core.services import Entitlements
 from bot.core.supervise import Supervisor
 from bot.core.versions import Versions
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
-
-
-class Entitlements(Protocol):
-    """Which paid tiers a member holds; the gating cog provides the real one."""
-
-    async def tiers_of(self, member_id: int, now: datetime) -> frozenset[str]:
-        """Return the tiers ``member_id`` holds at ``now``."""
-        ...
 
 
 class NoEntitlements:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.commands import Role
@@ -13,9 +13,7 @@ from bot.core.community import Community
 from bot.core.identity import Account, Member
 from bot.core.ports import ChannelRef, MessageRef, Platform
 from bot.core.replies import Reply, as_reply
-
-if TYPE_CHECKING:
-    from bot.core.cohort import Cohort
+from bot.core.services import Services
 
 Responder = Callable[[Reply], Awaitable[MessageRef | None]]
 
@@ -24,7 +22,7 @@ Responder = Callable[[Reply], Awaitable[MessageRef | None]]
 class Context:
     """The invocation of one command or button: never a platform object."""
 
-    cohort: Cohort
+    cohort: Services
     community: Community
     account: Account
     member: Member

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.commands import CommandSpec, OptionKind, Permission, Role
 from bot.core.community import Community
@@ -38,11 +38,9 @@ from bot.core.parsing import (
 )
 from bot.core.ports import ChannelRef, Platform
 from bot.core.replies import Reply
+from bot.core.services import Services
 from bot.store.batch import GroupCommit
 from bot.store.tables import message_log
-
-if TYPE_CHECKING:
-    from bot.core.cohort import Cohort
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +74,7 @@ class _InFlight:
 class Dispatcher:
     """Run commands and button presses for the adapters, and take in their events."""
 
-    def __init__(self, cohort: Cohort) -> None:
+    def __init__(self, cohort: Services) -> None:
         self.cohort = cohort
         self._inflight = 0
         self._idle = asyncio.Event()
