@@ -24,7 +24,7 @@ from bot.core.clock import ManualClock
 from bot.core.platforms import PlatformName
 from bot.core.ports import PlatformError, PlatformErrorReason
 from bot.store.tables import access_sources, gating_access, stripe_events
-from tests.cogs.gating_world import (
+from tests.cogs.gating._world import (
     DANA,
     GROUP,
     GUILD,

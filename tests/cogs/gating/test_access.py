@@ -24,7 +24,7 @@ from bot.cogs.gating._access import AccessState
 from bot.core.clock import ManualClock
 from bot.store.tables import access_sources, gating_access
 from tests import _postgres
-from tests.cogs.gating_world import World, access_rows, world
+from tests.cogs.gating._world import World, access_rows, world
 
 Act = Callable[[World], Coroutine[Any, Any, None]]
 

@@ -49,7 +49,7 @@ from bot.store.tables import (
     stripe_events,
 )
 from tests import _postgres
-from tests.cogs.gating_world import (
+from tests.cogs.gating._world import (
     DANA,
     GUILD,
     PRO_ROLE,

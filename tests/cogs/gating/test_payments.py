@@ -24,7 +24,7 @@ from bot.cogs.gating import _events as ev
 from bot.cogs.gating import _inbox
 from bot.core.clock import ManualClock
 from bot.store.tables import points_ledger, purchases, stripe_events
-from tests.cogs.gating_world import World, world
+from tests.cogs.gating._world import World, world
 from tests.stripe_api import API_VERSION
 
 

@@ -32,7 +32,7 @@ from bot.core.clock import ManualClock
 from bot.core.ports import AccessTarget
 from bot.store.lease import Lease
 from bot.store.tables import gating_access, stripe_events
-from tests.cogs.gating_world import World, world
+from tests.cogs.gating._world import World, world
 
 BUYERS = 800  # a checkout and its payment each: 2,000 events from Stripe
 EVENTS = 2_000

@@ -14,7 +14,7 @@ from bot.cogs.gating._service import POLL
 from bot.core.clock import ManualClock
 from bot.runtime import build
 from tests._sql import queries, statements
-from tests.cogs.gating_world import World, gating_config, world
+from tests.cogs.gating._world import World, gating_config, world
 from tests.conftest import START
 
 STALE = timedelta(seconds=1)
