@@ -163,7 +163,7 @@ async def lock_members(conn: AsyncConnection, member_ids: Iterable[int]) -> None
     Every transaction that changes a member's access sources or recomputes the member takes
     it first, so of two processes one waits for the other's commit and then reads what it
     wrote: a recompute never writes what it decided from sources another process has changed
-    since it read them (``tests/cogs/test_gating_race.py``). ``FOR NO KEY UPDATE``: rows
+    since it read them (``tests/cogs/gating/test_access.py``). ``FOR NO KEY UPDATE``: rows
     that refer to the member (a message, a ledger entry) are still written meanwhile. SQLite
     has one writer at a time, so there is nothing to hold there.
     """

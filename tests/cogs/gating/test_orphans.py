@@ -1,12 +1,9 @@
-"""The gating worker's edges: what wakes it, when it retries, and communities it does not know."""
+"""Gating ``_orphans``: the rows of a community the config no longer has wait for it, untouched."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
-import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,200 +12,12 @@ import pytest
 from sqlalchemy import Table, select
 
 from bot.adapters.console import ConsoleAdapter
-from bot.cogs.gating import _inbox
-from bot.cogs.gating._access import AccessState
-from bot.cogs.gating._inbox import EVENT_RETRY_FIRST, FETCH_HOLD
-from bot.cogs.gating._queue import ALERT_AFTER, MAX_BACKOFF, backoff
+from bot.cogs.gating._queue import MAX_BACKOFF
 from bot.cogs.gating._service import POLL
 from bot.core.clock import ManualClock
-from bot.core.platforms import PlatformName
-from bot.core.ports import PlatformError, PlatformErrorReason
 from bot.store.tables import access_sources, gating_access, stripe_events
-from tests.cogs.gating._world import (
-    DANA,
-    GROUP,
-    GUILD,
-    OFFERS,
-    PAID_CHAT,
-    PRO_ROLE,
-    RolePlatform,
-    World,
-    access_rows,
-    discord_buys,
-    stand_in,
-    world,
-)
+from tests.cogs.gating._world import GROUP, GUILD, OFFERS, PAID_CHAT, World, stand_in, until, world
 from tests.stripe_api import MONTH
-
-
-@pytest.fixture
-async def w(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
-    """Return the gating world."""
-    async with world(tmp_path, clock) as it:
-        yield it
-
-
-async def _until(check: Any, seconds: float) -> bool:
-    """Wait up to ``seconds`` of real time for ``check()`` to hold; return whether it did."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return True
-        await asyncio.sleep(0.01)
-    return bool(await check())
-
-
-# --- retries of platform calls feed the worker's timer ---------------------------------------
-
-
-async def test_a_call_failing_once_is_retried_at_its_backoff_not_at_the_next_poll(
-    w: World,
-) -> None:
-    discord = RolePlatform(w)
-    discord.members.add(DANA.user_id)
-    w.cohort.platforms[PlatformName.DISCORD] = discord
-    discord.failures = [PlatformError(PlatformErrorReason.UNAVAILABLE, "502")]
-    await discord_buys(w)
-    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.NONE.value, 1)]
-    first = backoff(1).total_seconds()
-    assert first < POLL
-    # The worker sleeps until the retry (2 s), not the poll (it was 5 s: the retry waited it).
-    assert await w.gating.next_wait() == pytest.approx(first)
-    w.clock.advance(timedelta(seconds=first / 2))
-    assert await w.gating.next_wait() == pytest.approx(first / 2)
-    w.clock.advance(timedelta(seconds=first / 2))
-    assert await w.gating.next_wait() == 0
-    await w.gating.run_due()
-    assert await access_rows(w) == [(PRO_ROLE, True, AccessState.GRANTED.value, 0)]
-    assert len(discord.calls) == 2
-    assert await w.gating.next_wait() == POLL  # nothing left to do
-
-
-async def test_a_call_failing_forever_backs_off_capped_by_the_poll_and_alerts_once(
-    w: World,
-) -> None:
-    discord = RolePlatform(w)
-    discord.members.add(DANA.user_id)
-    w.cohort.platforms[PlatformName.DISCORD] = discord
-    discord.failures = [PlatformError(PlatformErrorReason.UNAVAILABLE, "502")] * 100
-    await discord_buys(w)
-    w.read()
-    alerts = 0
-    for attempts in range(1, ALERT_AFTER + 3):
-        assert await access_rows(w) == [(PRO_ROLE, True, AccessState.NONE.value, attempts)]
-        wait = backoff(attempts).total_seconds()
-        assert await w.gating.next_wait() == pytest.approx(min(wait, POLL))
-        w.clock.advance(timedelta(seconds=wait) - timedelta(milliseconds=1))
-        await w.gating.run_due()
-        assert len(discord.calls) == attempts  # not before its time
-        w.clock.advance(timedelta(milliseconds=1))
-        await w.gating.run_due()
-        assert len(discord.calls) == attempts + 1
-        alerts += w.read().count("Still trying to give access")
-    assert alerts == 1  # after ALERT_AFTER tries, once; the row keeps backing off
-    # Refused for good: parked as failed (the existing rule), and nothing to wake up for.
-    discord.failures = [PlatformError(PlatformErrorReason.FORBIDDEN, "50013")]
-    w.clock.advance(backoff(ALERT_AFTER + 3))
-    await w.gating.run_due()
-    rows = await access_rows(w)
-    assert rows == [(PRO_ROLE, True, AccessState.FAILED.value, ALERT_AFTER + 4)]
-    assert await w.gating.next_wait() == POLL
-
-
-# --- retries of inbox events feed it too ------------------------------------------------------
-
-
-async def test_a_deferred_event_is_retried_at_its_backoff_not_at_the_next_poll(
-    tmp_path: Path, clock: ManualClock
-) -> None:
-    async with world(tmp_path, clock) as w:
-        await w.say("/join python", "bob")
-        session = list(w.stripe.sessions)[-1]
-        (completed,) = w.stripe.pay(session)
-        (refunded,) = w.stripe.refund(w.stripe.intent_of(session))
-        await w.deliver([refunded])  # before its payment: deferred
-        assert await w.count("stripe_events", status="pending") == 1
-        # The worker sleeps until its retry (0.25 s), not the poll (it was 5 s: it waited it).
-        assert await w.gating.next_wait() == pytest.approx(EVENT_RETRY_FIRST)
-        async with world(tmp_path, clock, stripe=w.stripe) as other:
-            # Another process applies the payment: nothing wakes the refund in this one (the
-            # hint is in memory), so its backoff is what brings it back.
-            await other.deliver([completed])
-            assert await other.holds("bob") == {"python"}
-        assert await w.gating.next_wait() == pytest.approx(EVENT_RETRY_FIRST)
-        clock.advance(timedelta(seconds=EVENT_RETRY_FIRST / 2))
-        assert await w.gating.next_wait() == pytest.approx(EVENT_RETRY_FIRST / 2)
-        clock.advance(timedelta(seconds=EVENT_RETRY_FIRST / 2))
-        assert await w.gating.next_wait() == 0
-        await w.gating.run_due()
-        assert await w.count("stripe_events", status="pending") == 0
-        assert await w.holds("bob") == frozenset()  # refunded
-        assert await w.gating.next_wait() == POLL  # nothing left to do
-
-
-async def test_an_event_another_process_holds_is_waited_for_until_its_hold_ends(
-    w: World,
-) -> None:
-    await w.say("/join python", "bob")
-    session = list(w.stripe.sessions)[-1]
-    w.stripe.pay(session)
-    (refunded,) = w.stripe.refund(w.stripe.intent_of(session))
-    await w.deliver([refunded])  # deferred: due again in 0.25 s
-    # Another process's batch took it and holds it while it reads from Stripe (``_hold``).
-    held_until = w.clock.now() + FETCH_HOLD
-    async with w.cohort.db.write() as conn:
-        await conn.execute(stripe_events.update().values(next_attempt_at=held_until))
-    assert await w.gating.next_wait() == POLL  # not its backoff: that process has it
-    w.clock.advance(FETCH_HOLD - timedelta(seconds=1))
-    # That process may have died holding it: due for this one when the hold ends.
-    assert await w.gating.next_wait() == pytest.approx(1.0)
-
-
-async def test_an_event_another_process_is_applying_is_not_spun_on(
-    w: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    await w.say("/join python", "bob")
-    session = list(w.stripe.sessions)[-1]
-    w.stripe.pay(session)
-    (refunded,) = w.stripe.refund(w.stripe.intent_of(session))
-    await w.deliver([refunded])  # deferred
-    w.clock.advance(timedelta(seconds=EVENT_RETRY_FIRST))
-    assert await w.gating.next_wait() == 0  # due
-
-    async def skipped(*_: object) -> list[object]:
-        return []
-
-    # On PostgreSQL another process's batch has its row locked (``FOR UPDATE SKIP LOCKED``):
-    # the pass leaves it to that process, still pending and due until it commits.
-    monkeypatch.setattr(_inbox, "_still_due", skipped)
-    await w.gating.run_due()
-    assert await w.count("stripe_events", status="pending") == 1
-    assert await w.gating.next_wait() == POLL  # not 0, pass after pass, until it commits
-
-
-# --- reconciliation wakes the worker ------------------------------------------------------------
-
-
-async def test_what_reconciliation_makes_due_runs_at_once_not_on_the_poll(w: World) -> None:
-    session = await w.buy("bob", "pro")
-    assert ("bob", "lounge") in {(user, t.space_id) for user, t in w.console.access}
-    w.stripe.delete(w.subscription_of(session))  # Stripe sent it; it never arrived
-    await w.cohort.start()  # the worker runs; with nothing due it sleeps for the poll (5 s)
-    assert await _until(lambda: _idle(w), 2.0)
-    await asyncio.sleep(0.05)
-    await w.gating.reconciler.reconcile()  # the scheduled check, without a pass of its own
-    assert await w.holds("bob") == frozenset()
-
-    async def taken() -> bool:
-        return "bob" not in {user for user, _ in w.console.access}
-
-    # Woken by the reconciliation's writes: well before the poll would have come.
-    assert await _until(taken, POLL / 3)
-
-
-async def _idle(w: World) -> bool:
-    return not w.gating._pass.locked() and await w.gating.next_wait() == POLL
-
 
 # --- a community taken out of the config --------------------------------------------------------
 
@@ -224,6 +33,8 @@ DEMO: dict[str, Any] = {
     "offers": OFFERS,
     "gating": {"admin_channel": "console:admins"},
 }
+
+
 GONE: dict[str, Any] = {
     "id": "gone",
     "name": "Gone Club",
@@ -320,7 +131,7 @@ async def test_a_community_taken_out_of_the_config_waits_untouched_and_the_rest_
                 task = (await response.json())["tasks"].get("gating.worker", {})
                 return bool(task.get("unknown_communities", {}).get(str(gone)))
 
-            assert await _until(shown, 2.0)
+            assert await until(shown, 2.0)
         async with world(tmp_path, clock, stripe=stripe, communities=[DEMO, GONE]) as w:
             await w.gating.run_due()  # back in the config: its events are due at once
             buyer = await w.cohort.identity.resolve(gone, dave)
