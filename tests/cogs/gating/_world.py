@@ -152,6 +152,12 @@ class World:
         await self.gating.run_due()  # what the worker, kicked by the command, does next
         return self.read()
 
+    async def type_line(self, line: str, user: str = "alice") -> str:
+        """Type a line in the console as ``user``, no worker pass after it; return the output."""
+        self.console.user = user
+        await self.console.handle_line(line)
+        return self.read()
+
     def read(self) -> str:
         """Return and clear what the console printed."""
         assert isinstance(self.console.out, io.StringIO)
