@@ -50,7 +50,7 @@ from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget
 from bot.runtime import build, start_web
 from bot.store.tables import access_sources, gating_access, purchases
-from tests.cogs.gating_world import OFFERS, add_prices
+from tests.cogs.gating._world import OFFERS, add_prices
 from tests.stripe_api import DEFAULT_KEY, DEFAULT_SECRET, StripeServer
 
 PAYING = ("pro", "pro", "pro", "python", "python", "club")

@@ -48,7 +48,7 @@ from bot.runtime import build
 from bot.store.db import Database
 from bot.store.tables import gating_access, purchases, stripe_events
 from bot.web.app import build_app
-from tests.cogs.gating_world import GROUP, GUILD, OFFERS, PAID_CHAT, add_prices
+from tests.cogs.gating._world import GROUP, GUILD, OFFERS, PAID_CHAT, add_prices
 from tests.stripe_api import DEFAULT_KEY, DEFAULT_SECRET, StripeServer
 
 

@@ -20,7 +20,7 @@ from bot.core.platforms import PlatformName
 from bot.runtime import build
 from bot.store.tables import gating_access
 from bot.web.app import build_app
-from tests.cogs.gating_world import GROUP, PAID_CHAT, add_prices, gating_config
+from tests.cogs.gating._world import GROUP, PAID_CHAT, add_prices, gating_config
 from tests.stripe_api import StripeServer
 from tests.telegram_api import TelegramServer
 

@@ -14,7 +14,7 @@ import stripe
 from bot.cogs.gating import _stripe as gateway_module
 from bot.cogs.gating._stripe import StripeGateway
 from bot.core.clock import ManualClock
-from tests.cogs.gating_world import add_prices
+from tests.cogs.gating._world import add_prices
 from tests.conftest import make_config
 from tests.stripe_api import API_VERSION, DEFAULT_KEY, MONTH, StripeServer
 

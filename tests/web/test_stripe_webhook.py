@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 from bot.core.clock import ManualClock
 from bot.runtime import build
 from bot.web.app import build_app
-from tests.cogs.gating_world import gating_config, stand_in
+from tests.cogs.gating._world import gating_config, stand_in
 from tests.web._http import raw_post
 
 

@@ -9,12 +9,15 @@ platform calls later and records what the platform confirmed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating._rules import SourceKind, SourceState, access_until, entitled
@@ -24,6 +27,14 @@ from bot.core.config import OfferConfig
 from bot.core.platforms import PlatformName
 from bot.core.ports import AccessTarget
 from bot.store.tables import access_sources, accounts, gating_access, members
+
+log = logging.getLogger(__name__)
+
+# A transaction that lost a race with another process's (both made the same subscription row,
+# or locked two members in opposite orders) is tried again at once this often.
+RACE_RETRIES = 3
+
+T = TypeVar("T")
 
 
 class AccessState(StrEnum):
@@ -152,7 +163,7 @@ async def lock_members(conn: AsyncConnection, member_ids: Iterable[int]) -> None
     Every transaction that changes a member's access sources or recomputes the member takes
     it first, so of two processes one waits for the other's commit and then reads what it
     wrote: a recompute never writes what it decided from sources another process has changed
-    since it read them (``tests/cogs/test_gating_race.py``). ``FOR NO KEY UPDATE``: rows
+    since it read them (``tests/cogs/gating/test_access.py``). ``FOR NO KEY UPDATE``: rows
     that refer to the member (a message, a ledger entry) are still written meanwhile. SQLite
     has one writer at a time, so there is nothing to hold there.
     """
@@ -164,6 +175,30 @@ async def lock_members(conn: AsyncConnection, member_ids: Iterable[int]) -> None
             .order_by(members.c.id)
             .with_for_update(key_share=True)
         )
+
+
+async def write_retrying(
+    cohort: Cohort, what: str, work: Callable[[AsyncConnection], Awaitable[T]]
+) -> T:
+    """Run ``work`` in a write transaction; if it loses a race, run it again whole at once.
+
+    On PostgreSQL another process's transaction may hold some of the members ``work`` locks
+    and wait for one it holds (a batch of events takes its members in event order, a lapse
+    pass or a reconciliation all of theirs in id order): PostgreSQL fails one of the two. The
+    transaction is rolled back, so ``work`` starts again from what is committed, the other's
+    writes included, ``RACE_RETRIES`` times at most; the last failure is raised. ``work`` must
+    be safe to run again: it writes only through ``conn`` and returns what it did, so a caller
+    counts only the run that committed.
+    """
+    for race in range(RACE_RETRIES + 1):
+        try:
+            async with cohort.db.write() as conn:
+                return await work(conn)
+        except DBAPIError as exc:
+            if race == RACE_RETRIES:
+                raise
+            log.info("gating: %s lost a race (%s); again", what, exc.orig)
+    raise AssertionError("unreachable")  # the last try returns or raises
 
 
 async def recompute(

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._access import loaded_ids, recompute_pairs
+from bot.cogs.gating._access import RACE_RETRIES, loaded_ids, recompute_pairs
 from bot.cogs.gating._apply import Applier
 from bot.cogs.gating._fetch import FETCH_ROUNDS, Reads, read_all
 from bot.cogs.gating._notices import Notices
@@ -42,9 +42,6 @@ LOOKUP_AHEAD = 8
 # An event that still cannot be applied after this many tries is given up: failed, or, if it
 # was waiting for what it refers to (hours, with the backoff), expired.
 EVENT_ATTEMPTS = 16
-# An event whose transaction lost a race with another process's (both made the same
-# subscription row, or locked two rows in opposite orders) is tried again at once this often.
-RACE_RETRIES = 3
 # An event that came before what it refers to usually waits milliseconds for it.
 EVENT_RETRY_FIRST = 0.25
 # An event whose batch committed while it waits for its Stripe reads is not due for the other

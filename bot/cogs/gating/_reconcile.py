@@ -21,7 +21,13 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._access import AccessState, gated_targets, loaded_ids, recompute_pairs
+from bot.cogs.gating._access import (
+    AccessState,
+    gated_targets,
+    loaded_ids,
+    recompute_pairs,
+    write_retrying,
+)
 from bot.cogs.gating._apply import Applier, differs
 from bot.cogs.gating._fetch import FETCH_ROUNDS, Reads, read_all
 from bot.cogs.gating._inbox import Inbox
@@ -118,9 +124,17 @@ class Reconciler:
         return report
 
     async def _rearm(self, report: Report, now: datetime) -> None:
-        """Make failed and backing-off platform calls due, recompute every member's access."""
+        """Make failed and backing-off platform calls due, recompute every member's access.
+
+        One transaction, tried again whole if it loses a race (``write_retrying``): it
+        recomputes every member, so another process's transaction holding a few of them and
+        waiting for one it holds can make PostgreSQL fail it. Only the run that committed is
+        counted in ``report``.
+        """
         loaded = loaded_ids(self.cohort)
-        async with self.cohort.db.write() as conn:
+
+        async def rearm(conn: AsyncConnection) -> int:
+            retried = 0
             # Parked failures: try again as if nothing had happened on the platform (a grant
             # from nothing; a revocation of what may still be there). Backing-off ones: now.
             for desired, state in ((True, AccessState.NONE), (False, AccessState.GRANTED)):
@@ -133,7 +147,7 @@ class Reconciler:
                     )
                     .values(state=state.value, next_attempt_at=now, attempts=0)
                 )
-                report.retried += int(parked.rowcount)
+                retried += int(parked.rowcount)
             waiting = await conn.execute(
                 update(gating_access)
                 .where(
@@ -143,7 +157,7 @@ class Reconciler:
                 )
                 .values(next_attempt_at=now, attempts=0)
             )
-            report.retried += int(waiting.rowcount)
+            retried += int(waiting.rowcount)
             who = (
                 await conn.execute(
                     select(access_sources.c.community_id, access_sources.c.member_id)
@@ -152,6 +166,9 @@ class Reconciler:
                 )
             ).all()
             await recompute_pairs(conn, self.cohort, [(c, m) for c, m in who], now)
+            return retried
+
+        report.retried += await write_retrying(self.cohort, "a reconciliation", rearm)
 
     async def _reconcile_stripe(self, report: Report, now: datetime) -> None:
         assert self.gateway is not None

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.gating._access import (
     community_by_id,
@@ -27,11 +27,12 @@ from bot.cogs.gating._access import (
     loaded_ids,
     offers_held,
     recompute_pairs,
+    write_retrying,
 )
 from bot.cogs.gating._apply import Applier
 from bot.cogs.gating._billing import Billing
 from bot.cogs.gating._grants import Grants, Holding
-from bot.cogs.gating._inbox import RACE_RETRIES, Inbox, next_event
+from bot.cogs.gating._inbox import Inbox, next_event
 from bot.cogs.gating._members import Members
 from bot.cogs.gating._notices import Notices
 from bot.cogs.gating._orphans import Orphans
@@ -279,18 +280,11 @@ class Gating:
         if not due:
             return 0
         pairs = [(r.community_id, r.member_id) for r in due]
-        for race in range(RACE_RETRIES + 1):
-            try:
-                async with self.cohort.db.write() as conn:
-                    await recompute_pairs(conn, self.cohort, pairs, now)
-                break
-            except DBAPIError as exc:
-                # On PostgreSQL another process's transaction may hold some of these members
-                # and wait for one this pass holds (a batch of events takes its members in
-                # event order): PostgreSQL fails one of the two. Rolled back: go again.
-                if race == RACE_RETRIES:
-                    raise
-                log.info("gating: the lapse pass lost a race (%s); again", exc.orig)
+
+        async def lapse(conn: AsyncConnection) -> int:
+            return await recompute_pairs(conn, self.cohort, pairs, now)
+
+        await write_retrying(self.cohort, "the lapse pass", lapse)
         return len(due)
 
     # --- reconciliation ----------------------------------------------------------------------

@@ -9,13 +9,7 @@ from typing import Any
 import pytest
 
 from bot.cogs.gating import _events as ev
-from bot.cogs.gating._demo import (
-    COURSE_AMOUNT,
-    TIER_AMOUNT,
-    DemoError,
-    DemoGateway,
-    state_path,
-)
+from bot.cogs.gating._demo import COURSE_AMOUNT, TIER_AMOUNT, DemoError, DemoGateway, state_path
 from bot.core.clock import ManualClock
 from tests.conftest import START
 

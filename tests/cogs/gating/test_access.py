@@ -1,27 +1,30 @@
-"""A lapse pass and another process's renewal of the same member, on PostgreSQL.
+"""A lapse pass or a reconciliation and another process's writes to the same members, on PostgreSQL.
 
 Several processes write one PostgreSQL database at once (SQLite has one writer at a time, so
 the interleaving below cannot happen there). The worker's lapse pass reads a member's access
 sources, decides, and writes the flags and the access rows it decided; a renewal committed by
-another process in between must not be undone by those writes.
+another process in between must not be undone by those writes. A lapse pass or a
+reconciliation that loses a deadlock to another process's transaction is tried again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from bot.cogs.gating import _access
+from bot.cogs.gating._access import AccessState
 from bot.core.clock import ManualClock
 from bot.store.tables import access_sources, gating_access
 from tests import _postgres
-from tests.cogs.gating_world import World, world
+from tests.cogs.gating._world import World, access_rows, world
 
 Act = Callable[[World], Coroutine[Any, Any, None]]
 
@@ -61,6 +64,16 @@ async def waiting_on_a_lock(w: World) -> bool:
             )
         )
     return bool(found)
+
+
+async def loses_no_deadlock(conn: Any) -> None:
+    """Make this transaction the last to look for a deadlock it is in: the other one is failed.
+
+    PostgreSQL fails the transaction whose wait reaches ``deadlock_timeout`` first; the other
+    process's waits for a second at most, so under load either could. (The test server's owner
+    may set it; it lasts until the transaction ends.)
+    """
+    await conn.execute(text("SET LOCAL deadlock_timeout = '1min'"))
 
 
 async def bob_access(w: World) -> tuple[list[bool], list[bool]]:
@@ -188,6 +201,7 @@ async def test_a_lapse_pass_that_loses_a_deadlock_is_tried_again_at_once(
             # Another process holds the second member and then asks for the first: the pass,
             # holding the first and waiting for the second, is the one PostgreSQL fails.
             async with other.cohort.db.write() as conn:
+                await loses_no_deadlock(conn)
                 await _access.lock_members(conn, [carol])
                 lapse = asyncio.create_task(w.gating.run_due())
                 while not await waiting_on_a_lock(w):
@@ -206,3 +220,44 @@ async def test_a_lapse_pass_that_loses_a_deadlock_is_tried_again_at_once(
                     )
                 ).all()
             assert desired and not any(desired)
+
+
+async def test_a_reconciliation_that_loses_a_deadlock_is_tried_again_and_counts_once(
+    tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with world(tmp_path, clock) as w:
+        await w.say("/whoami", "bob")
+        await w.say("/whoami", "carol")
+        await w.say("/grant @bob pro 30", "olga")
+        await w.say("/grant @carol pro 30", "olga")
+        bob, carol = sorted([await w.member("bob"), await w.member("carol")])
+        async with w.cohort.db.write() as conn:  # a call the platform refused: parked
+            await conn.execute(
+                update(gating_access)
+                .where(gating_access.c.member_id == bob)
+                .values(state=AccessState.FAILED.value, attempts=1)
+            )
+        w.read()
+        caplog.set_level(logging.INFO, logger="bot.cogs.gating._access")
+        async with world(tmp_path, clock, stripe=w.stripe) as other:
+            # Another process holds the second member and then asks for the first: the
+            # reconciliation's recompute, holding the first and waiting for the second, is
+            # the one PostgreSQL fails.
+            async with other.cohort.db.write() as conn:
+                await loses_no_deadlock(conn)
+                await _access.lock_members(conn, [carol])
+                check = asyncio.create_task(w.gating.reconcile())
+                while not await waiting_on_a_lock(w):
+                    done, _ = await asyncio.wait({check}, timeout=0.01)
+                    assert not done, "the reconciliation did not wait for the member held"
+                await _access.lock_members(conn, [bob])
+            report = await asyncio.wait_for(check, 30)
+        assert "gating: a reconciliation lost a race" in caplog.text  # it did lose one
+        # Tried again whole: the parked call is counted once and made once.
+        assert report.retried == 1
+        assert report.access_changes == 1
+        assert report.fixed == [] and report.replayed == 0
+        assert w.read().count("(access to lounge granted to") == 1
+        assert await bob_access(w) == ([True], [True])
+        granted = ("lounge", True, AccessState.GRANTED.value, 0)
+        assert await access_rows(w) == [granted, granted]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +152,12 @@ class World:
         await self.gating.run_due()  # what the worker, kicked by the command, does next
         return self.read()
 
+    async def type_line(self, line: str, user: str = "alice") -> str:
+        """Type a line in the console as ``user``, no worker pass after it; return the output."""
+        self.console.user = user
+        await self.console.handle_line(line)
+        return self.read()
+
     def read(self) -> str:
         """Return and clear what the console printed."""
         assert isinstance(self.console.out, io.StringIO)
@@ -273,3 +282,20 @@ async def access_rows(w: World) -> list[tuple[str, bool, str, int]]:
     async with w.cohort.db.read() as conn:
         rows = (await conn.execute(select(gating_access).order_by(gating_access.c.id))).all()
     return [(r.role_id or r.space_id, r.desired, r.state, r.attempts) for r in rows]
+
+
+# --- what several test modules use ---------------------------------------------------------------
+
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+async def until(check: Any, seconds: float) -> bool:
+    """Wait up to ``seconds`` of real time for ``check()`` to hold; return whether it did."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.01)
+    return bool(await check())
