@@ -1,14 +1,16 @@
-"""The process's kept revenue ledgers: one per community, shared, read whole off the request path.
+"""A bot's kept revenue ledgers: one per community, shared, read whole off the request path.
 
 A community's first revenue figure in a process reads its whole ledger (``_ledger.read``: about
 300 ms at 20,000 purchases), later ones only the rows changed since (``_ledger.refresh``).
-``Ledgers`` holds the kept ledgers of every analytics service built on one ``Versions`` (one per
-bot: the dashboard's, /stats's and the weekly report's services share them), and lets one read
-or refresh of a community run at a time: a request arriving meanwhile awaits it and takes its
-result rather than starting a second. ``Keeper`` is the supervised task (``analytics.ledgers``)
-that reads each community's ledger as the bot starts and brings it up to date every
-``KEEP_EVERY`` after, so that a request finds it read: the whole read is paid at start, not by
-the organizer who opens the revenue page first.
+``Ledgers`` holds one bot's kept ledgers and lets one read or refresh of a community run at a
+time: a request arriving meanwhile awaits it and takes its result rather than starting a
+second. There is no module global: the analytics cog's ``setup`` makes the bot's ``Ledgers``,
+its ``Keeper`` owns it, and every service built for the bot (``service_of``: the dashboard's,
+/stats's, the weekly report's) is handed it (``ledgers_of(cohort)``); two bots built in one
+process keep their own. ``Keeper`` is the supervised task (``analytics.ledgers``) that reads
+each community's ledger as the bot starts and brings it up to date every ``KEEP_EVERY`` after,
+so that a request finds it read: the whole read is paid at start, not by the organizer who
+opens the revenue page first. Its pass also prunes the deletion log when due (``_prune.py``).
 """
 
 from __future__ import annotations
