@@ -24,7 +24,7 @@ questions, a lecture a week), then p50/p99 of every ``Analytics`` page over the 
 invoice, a refund, a cancellation or a dispute written, untimed, before each call, so each call
 brings the kept ledger up to date; once more after a deletion: a purchase, a payment or an
 access source deleted, untimed, before each call; and as a process's first call: a new service
-on its own versions each call, its ledger read by the keeper as the bot starts, untimed, that
+on its own ``Ledgers`` each call, its ledger read by the keeper as the bot starts, untimed, that
 read timed apart); the day's kept member sums are made
 first by the scheduled job's sweep, timed apart, and the first call of each page, which
 reads the ledger, is shown apart. The pages never read
@@ -56,7 +56,7 @@ from sqlalchemy import delete, insert, update
 
 from benchmarks.foundation import close_bot, open_bot, percentile
 from bot.cogs.analytics import Analytics, Folder, MemberSort, Segment, folder_of
-from bot.cogs.analytics._keeper import ledgers_of
+from bot.cogs.analytics._keeper import Ledgers
 from bot.cogs.analytics._ranges import sweep
 from bot.cogs.analytics._rollup import Recorder
 from bot.core.clock import ManualClock
@@ -460,12 +460,12 @@ class FirstCalls:
 
     async def start(self) -> None:
         """Start a new process's service and read its ledger as its keeper does (timed apart)."""
-        versions = Versions(self.db, self.clock, staleness=timedelta(seconds=1))
+        ledgers = Ledgers(Versions(self.db, self.clock, staleness=timedelta(seconds=1)))
         self.service = Analytics(
-            self.db, self.clock, versions=versions, zones={1: ZONE}, current=self.current
+            self.db, self.clock, ledgers=ledgers, zones={1: ZONE}, current=self.current
         )
         before = time.perf_counter_ns()
-        await ledgers_of(versions).keep(self.db, [1])
+        await ledgers.keep(self.db, [1])
         self.reads.append(_ms(before))
 
     async def call(self, month: date, end: date) -> object:
@@ -495,7 +495,7 @@ async def time_pages(path: Path, runs: int, only: tuple[str, ...] = ()) -> None:
     service = Analytics(
         db,
         clock,
-        versions=Versions(db, clock, staleness=timedelta(seconds=1)),
+        ledgers=Ledgers(Versions(db, clock, staleness=timedelta(seconds=1))),
         zones={1: ZONE},
         current=current,
     )
@@ -505,7 +505,7 @@ async def time_pages(path: Path, runs: int, only: tuple[str, ...] = ()) -> None:
     changing = Analytics(
         db,
         clock,
-        versions=Versions(db, clock, staleness=timedelta(seconds=1)),
+        ledgers=Ledgers(Versions(db, clock, staleness=timedelta(seconds=1))),
         zones={1: ZONE},
         current=current,
     )
@@ -513,7 +513,7 @@ async def time_pages(path: Path, runs: int, only: tuple[str, ...] = ()) -> None:
     deleting = Analytics(
         db,
         clock,
-        versions=Versions(db, clock, staleness=timedelta(seconds=1)),
+        ledgers=Ledgers(Versions(db, clock, staleness=timedelta(seconds=1))),
         zones={1: ZONE},
         current=current,
     )

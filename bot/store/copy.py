@@ -58,9 +58,16 @@ def normalise_url(url: str) -> str:
 # rows go in (bot/core/versions.py), and any value serves a fresh database; the analytics
 # ranges are sums the dashboard makes again on its first request (migration 0025); the log of
 # rows deleted from the revenue ledger serves only processes that kept a ledger read before the
-# deletion, and a new database has none (migration 0036_ledger_deletions).
+# deletion, and a new database has none (migration 0036_ledger_deletions), nor has it pruned
+# any (``ledger_pruned``, migration 0037_ledger_prunes).
 DERIVED = frozenset(
-    {"cache_versions", "analytics_ranges", "analytics_range_members", "ledger_deletions"}
+    {
+        "cache_versions",
+        "analytics_ranges",
+        "analytics_range_members",
+        "ledger_deletions",
+        "ledger_pruned",
+    }
 )
 # Derived columns: the marks of each row's last change the target's triggers write as the rows
 # go in (numbers of one database's own, migration 0034_ledger_marks).

@@ -204,6 +204,20 @@ BAD_CONFIGS = [
         "[web]\nport = 0\n" + COMMUNITY, "web.port", "from 1 to 65535", "0", id="port-zero"
     ),
     pytest.param(
+        '[work]\nledger_deletions_kept = "30m"\n' + COMMUNITY,
+        "work.ledger_deletions_kept",
+        "a duration from '1h' to '365d'",
+        "'30m'",
+        id="deletions-kept-short",
+    ),
+    pytest.param(
+        '[work]\nledger_deletions_kept = "a day"\n' + COMMUNITY,
+        "work.ledger_deletions_kept",
+        "a duration from '1h' to '365d'",
+        "'a day'",
+        id="deletions-kept-text",
+    ),
+    pytest.param(
         "[web]\nport = 70000\n" + COMMUNITY, "web.port", "from 1 to 65535", "70000", id="port-big"
     ),
     pytest.param(

@@ -55,10 +55,11 @@ from bot.cogs.analytics._figures import (
     Session,
 )
 from bot.cogs.analytics._fold import Folder
-from bot.cogs.analytics._keeper import Keeper, Ledgers, ledgers_of
+from bot.cogs.analytics._keeper import Keeper, Ledgers, keeper_of, ledgers_of
 from bot.cogs.analytics._pending import hold_during_merge
 from bot.cogs.analytics._period import Period, parse_period
 from bot.cogs.analytics._privacy import HOLDINGS as PRIVACY_HOLDINGS
+from bot.cogs.analytics._prune import Pruner, prune
 from bot.cogs.analytics._report import WeeklyReport
 from bot.cogs.analytics._rollup import Recorder, merge_members, rebuild
 from bot.cogs.analytics._service import Analytics
@@ -100,6 +101,7 @@ __all__ = [
     "OfferRevenue",
     "Overview",
     "Period",
+    "Pruner",
     "PurchaseLine",
     "Qa",
     "QaDay",
@@ -112,8 +114,10 @@ __all__ = [
     "Session",
     "WeeklyReport",
     "folder_of",
+    "keeper_of",
     "ledgers_of",
     "parse_period",
+    "prune",
     "rebuild",
     "record_shown",
     "service_of",
@@ -133,7 +137,9 @@ def folder_of(cohort: Cohort) -> Folder | None:
 def service_of(cohort: Cohort) -> Analytics:
     """Return an analytics service reading a bot's store, its revenue ledgers kept in memory.
 
-    Each read first folds the messages not yet in the rollups (``Folder.current``).
+    The ledgers are the bot's (``ledgers_of``: made by ``setup``, owned by its keeper), shared by
+    every service built here. Each read first folds the messages not yet in the rollups
+    (``Folder.current``).
     """
     costs = {c.id: c.config.analytics.cost for c in cohort.communities.values()}
     zones = {c.id: c.tz for c in cohort.communities.values()}
@@ -142,7 +148,7 @@ def service_of(cohort: Cohort) -> Analytics:
         cohort.db,
         cohort.clock,
         costs=costs,
-        versions=cohort.versions,
+        ledgers=ledgers_of(cohort),
         zones=zones,
         current=None if folder is None else folder.current,
     )
@@ -163,9 +169,13 @@ def setup(cohort: Cohort) -> None:
     cohort.on_start(partial(folder.start, cohort.supervisor))
     cohort.on_stop(folder.stop)
     # Each community's revenue ledger is read as the bot starts and kept up to date after,
-    # off the request path (``_keeper.py``); the services below share it.
+    # off the request path (``_keeper.py``); the keeper owns the bot's one ``Ledgers``, which
+    # every service built by ``service_of`` (the dashboard's, /stats's, the weekly report's)
+    # is handed.
     ids = [c.id for c in cohort.communities.values()]
-    keeper = Keeper(cohort.db, ledgers_of(cohort.versions), ids)
+    # Its pass also prunes the deletion log of rows older than ``[work] ledger_deletions_kept``.
+    pruner = Pruner(cohort.db, cohort.clock, cohort.config.work.ledger_deletions_kept)
+    keeper = Keeper(cohort.db, Ledgers(cohort.versions), ids, pruner=pruner)
     cohort.on_start(partial(keeper.start, cohort.supervisor))
     cohort.on_stop(keeper.stop)
     cohort.privacy.erase_hooks.insert(0, folder.before_erasure)  # before the messages go

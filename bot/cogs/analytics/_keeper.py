@@ -1,14 +1,16 @@
-"""The process's kept revenue ledgers: one per community, shared, read whole off the request path.
+"""A bot's kept revenue ledgers: one per community, shared, read whole off the request path.
 
 A community's first revenue figure in a process reads its whole ledger (``_ledger.read``: about
 300 ms at 20,000 purchases), later ones only the rows changed since (``_ledger.refresh``).
-``Ledgers`` holds the kept ledgers of every analytics service built on one ``Versions`` (one per
-bot: the dashboard's, /stats's and the weekly report's services share them), and lets one read
-or refresh of a community run at a time: a request arriving meanwhile awaits it and takes its
-result rather than starting a second. ``Keeper`` is the supervised task (``analytics.ledgers``)
-that reads each community's ledger as the bot starts and brings it up to date every
-``KEEP_EVERY`` after, so that a request finds it read: the whole read is paid at start, not by
-the organizer who opens the revenue page first.
+``Ledgers`` holds one bot's kept ledgers and lets one read or refresh of a community run at a
+time: a request arriving meanwhile awaits it and takes its result rather than starting a
+second. There is no module global: the analytics cog's ``setup`` makes the bot's ``Ledgers``,
+its ``Keeper`` owns it, and every service built for the bot (``service_of``: the dashboard's,
+/stats's, the weekly report's) is handed it (``ledgers_of(cohort)``); two bots built in one
+process keep their own. ``Keeper`` is the supervised task (``analytics.ledgers``) that reads
+each community's ledger as the bot starts and brings it up to date every ``KEEP_EVERY`` after,
+so that a request finds it read: the whole read is paid at start, not by the organizer who
+opens the revenue page first. Its pass also prunes the deletion log when due (``_prune.py``).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics import _ledger as ledger_of
+from bot.cogs.analytics._prune import Pruner
+from bot.core.cohort import Cohort
 from bot.core.supervise import Supervisor, Watch
 from bot.core.versions import CacheName, VersionedCache, Versions
 from bot.store.db import Database
@@ -69,17 +72,6 @@ class Ledgers:
                 await self.get(conn, community_id)
 
 
-_SHARED: WeakKeyDictionary[Versions, Ledgers] = WeakKeyDictionary()
-
-
-def ledgers_of(versions: Versions) -> Ledgers:
-    """Return the kept ledgers of the services built on ``versions`` (made at the first call)."""
-    ledgers = _SHARED.get(versions)
-    if ledgers is None:
-        ledgers = _SHARED[versions] = Ledgers(versions)
-    return ledgers
-
-
 class Keeper:
     """The supervised task keeping each community's revenue ledger read and up to date."""
 
@@ -90,11 +82,14 @@ class Keeper:
         community_ids: Sequence[int],
         *,
         every: timedelta = KEEP_EVERY,
+        pruner: Pruner | None = None,
     ) -> None:
         self.db = db
         self.ledgers = ledgers
         self.community_ids = tuple(community_ids)
         self.every = every
+        # Prunes the deletion log when due, after a pass kept every ledger (``_prune.py``).
+        self.pruner = pruner
         self.passes = 0  # passes that kept every ledger (``/healthz`` shows it)
         self._stopping = False
         self._wake = asyncio.Event()
@@ -106,7 +101,7 @@ class Keeper:
         if self._watch is None and self.community_ids:
             self._stopping = False
             self._watch = supervisor.run("analytics.ledgers", self._loop)
-            self._watch.details = lambda: {"passes": self.passes}
+            self._watch.details = self._details
 
     async def passed(self, n: int) -> None:
         """Wait until the keeper made ``n`` passes (the first: every ledger read)."""
@@ -122,14 +117,22 @@ class Keeper:
             await self._watch.stop()
             self._watch = None
 
+    def _details(self) -> dict[str, object]:
+        details: dict[str, object] = {"passes": self.passes}
+        if self.pruner is not None:
+            details["deletions_pruned"] = self.pruner.pruned
+        return details
+
     async def _loop(self) -> None:
         watch = self._watch
         while not self._stopping:
             wait = self.every.total_seconds()
             try:
                 await self.ledgers.keep(self.db, self.community_ids)
+                if self.pruner is not None:
+                    await self.pruner.due()
             except Exception as exc:
-                log.exception("analytics: keeping the revenue ledgers failed; requests read them")
+                log.exception("analytics: keeping the revenue ledgers or pruning their log failed")
                 pause = watch.failed(exc) if watch is not None else None
                 if pause is None:
                     return
@@ -141,3 +144,21 @@ class Keeper:
                     watch.ok()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+
+
+def keeper_of(cohort: Cohort) -> Keeper | None:
+    """Return the keeper the analytics cog's ``setup`` made for ``cohort`` (None: not loaded)."""
+    for run in cohort.shutdown:
+        owner = getattr(run, "__self__", None)
+        if isinstance(owner, Keeper):
+            return owner
+    return None
+
+
+def ledgers_of(cohort: Cohort) -> Ledgers:
+    """Return the bot's kept ledgers, which its keeper owns and every service is handed.
+
+    A bot without the analytics cog has no keeper: the caller gets ledgers of its own.
+    """
+    keeper = keeper_of(cohort)
+    return keeper.ledgers if keeper is not None else Ledgers(cohort.versions)

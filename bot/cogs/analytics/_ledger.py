@@ -13,9 +13,12 @@ A deleted row leaves no mark, so the delete triggers log it (``ledger_deletions`
 table's rows and its deletions share one numbering) and a refresh drops the rows deleted since
 its last read, first, then takes the changed ones (SQLite may give a deleted id to the next
 row). A ledger is read whole again only where the log cannot say: an access source whose kind
-changed (a kind is part of what each of its payments counts as), or the community's
-``ledger_deleted`` cache version bumped (nothing in the bot bumps it since 0036: it is the lever
-for a log pruned by hand, which makes every process read whole once).
+changed (a kind is part of what each of its payments counts as); the log pruned at or past
+where its next read starts (the keeper prunes rows older than a horizon and keeps the highest
+mark pruned, ``ledger_pruned``, migration ``0037_ledger_prunes``, ``_prune.py``: a ledger read
+before that deletion may have missed it); or the community's ``ledger_deleted`` cache version
+bumped (nothing in the bot bumps it since 0036: the lever for a log pruned by hand, which
+makes every process read whole once).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from bot.store.tables import (
     access_sources,
     cache_versions,
     ledger_deletions,
+    ledger_pruned,
     purchases,
     stripe_payments,
 )
@@ -147,7 +151,9 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
     """Return ``kept`` brought up to date by the rows changed since it was read.
 
     The rows deleted since are dropped first. Read whole again when an access source's kind
-    changed, or when the ``ledger_deleted`` version says the deletion log cannot tell.
+    changed, when the log was pruned at or past where this read starts (read after the log, so
+    that a prune committing between the two is seen), or when the ``ledger_deleted`` version
+    says the deletion log cannot tell.
     """
     community_id, since = kept.community_id, kept.marks
     deleted, marks = await _where(conn, community_id)
@@ -160,6 +166,13 @@ async def refresh(conn: AsyncConnection, kept: Kept) -> Kept:
     gone_rows = await fetch(
         conn, select(d.tbl, d.row_id).where(d.community_id == community_id, or_(*since_each))
     )
+    lp = ledger_pruned.c
+    pruned = await fetch(
+        conn, select(lp.tbl, lp.ledger_mark).where(lp.community_id == community_id)
+    )
+    starts = {t.name: at for t, at in zip(TABLES, since, strict=True)}
+    if any(tbl in starts and mark >= starts[tbl] for tbl, mark in pruned):
+        return await read(conn, community_id)  # a deletion it needs may have been pruned
     intent_rows = await fetch(
         conn, revenue_of.intent_query(community_id).where(sp.ledger_mark >= since[1])
     )

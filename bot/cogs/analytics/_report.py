@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cogs.analytics._cog import SHOWS_IMAGES, chart, headline, span
+from bot.cogs.analytics._keeper import ledgers_of
 from bot.cogs.analytics._rules import week_of
 from bot.cogs.analytics._service import Analytics
 from bot.core.cohort import Cohort
@@ -86,8 +87,8 @@ class WeeklyReport:
 
     def __init__(self, cohort: Cohort, analytics: Analytics | None = None) -> None:
         self.cohort = cohort
-        # ``/stats``'s service when given (one kept revenue ledger a community), else its own.
-        self.analytics = analytics or Analytics(cohort.db, cohort.clock, versions=cohort.versions)
+        # ``/stats``'s service when given, else one on the bot's kept revenue ledgers.
+        self.analytics = analytics or Analytics(cohort.db, cohort.clock, ledgers=ledgers_of(cohort))
         self.claimant = claimant_id()
         self._warned: set[tuple[int, date]] = set()
 

@@ -57,9 +57,8 @@ from bot.cogs.analytics._figures import (
     Segment,
     Session,
 )
-from bot.cogs.analytics._keeper import LEDGERS_CACHED, Ledgers, ledgers_of
+from bot.cogs.analytics._keeper import LEDGERS_CACHED, Ledgers
 from bot.core.clock import Clock
-from bot.core.versions import Versions
 from bot.store.db import Database
 from bot.store.tables import qa_questions
 
@@ -80,7 +79,7 @@ class Analytics:
         clock: Clock,
         *,
         costs: Mapping[int, float] | None = None,
-        versions: Versions | None = None,
+        ledgers: Ledgers | None = None,
         zones: Mapping[int, ZoneInfo] | None = None,
         current: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
@@ -92,13 +91,11 @@ class Analytics:
         self.costs: Mapping[int, float] = costs or {}
         # Each community's zone, the zone its stays are kept in (none given: not known).
         self.zones: Mapping[int, ZoneInfo] = zones or {}
-        # With ``versions``, each community's whole revenue ledger stays in memory, shared by
-        # every service on the same ``versions`` (``_keeper.py``); after a purchase, a payment
-        # or an access source of any community changes or goes, the next read takes only the
-        # rows changed or deleted since (``_ledger.refresh``).
-        self._ledgers: Ledgers | None = None
-        if versions is not None:
-            self._ledgers = ledgers_of(versions)
+        # With ``ledgers``, each community's whole revenue ledger stays in memory, shared by
+        # every service handed the same ``Ledgers`` (the bot's: ``_keeper.ledgers_of``); after
+        # a purchase, a payment or an access source of any community changes or goes, the next
+        # read takes only the rows changed or deleted since (``_ledger.refresh``).
+        self._ledgers = ledgers
         # The members paying at a range's end, per community, with the kept ledger and the
         # instant they were found from: good while the cache hands out the same ledger.
         self._paying: dict[int, tuple[revenue_of.Ledger, datetime, frozenset[int]]] = {}

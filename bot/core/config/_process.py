@@ -305,3 +305,13 @@ class WorkConfig:
         default=1.0,
         metadata=_meta(_seconds_between(0.0, 60.0), "a number of seconds from 0 to 60"),
     )
+    # How long a row deleted from what the revenue ledger reads stays in its deletion log
+    # (``ledger_deletions``): a process whose kept ledger is older reads it whole again.
+    ledger_deletions_kept: timedelta = field(
+        default=timedelta(days=1),
+        metadata=_meta(
+            _duration_between(timedelta(hours=1), timedelta(days=365)),
+            "a duration from '1h' to '365d', like '1d'",
+            show=format_duration,
+        ),
+    )

@@ -109,6 +109,9 @@ from bot.store.tables._gating import (
     ledger_deletions as ledger_deletions,
 )
 from bot.store.tables._gating import (
+    ledger_pruned as ledger_pruned,
+)
+from bot.store.tables._gating import (
     purchases as purchases,
 )
 from bot.store.tables._gating import (

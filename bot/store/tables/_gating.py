@@ -161,7 +161,20 @@ ledger_deletions = Table(
     Column("tbl", String(16), nullable=False),
     Column("row_id", Id, nullable=False),
     Column("ledger_mark", BigInteger(), nullable=False),
+    # When a keeper's prune pass first saw the row (migration 0037_ledger_prunes): it is pruned
+    # ``[work] ledger_deletions_kept`` after.
+    Column("noted_at", UTCDateTime(), nullable=True),
     Index("ix_ledger_deletions_mark", "community_id", "tbl", "ledger_mark"),
+)
+
+# Per community and table, the highest mark of a pruned ``ledger_deletions`` row: a kept ledger
+# whose next read starts at or below it may have missed a deletion, and reads whole again.
+ledger_pruned = Table(
+    "ledger_pruned",
+    metadata,
+    Column("community_id", Id, primary_key=True),
+    Column("tbl", String(16), primary_key=True),
+    Column("ledger_mark", BigInteger(), nullable=False),
 )
 
 # What each account should have on each platform target, and what the platform last confirmed.

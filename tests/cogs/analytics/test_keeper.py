@@ -15,6 +15,7 @@ from bot.cogs.analytics import _ledger
 from bot.core.clock import ManualClock
 from bot.core.cohort import Cohort
 from bot.core.versions import Versions
+from bot.runtime import build
 from bot.store.db import Database
 from bot.store.tables import purchases
 from tests.cogs.analytics.test_ledger import STALE, purchase_reads
@@ -43,7 +44,7 @@ async def keeper(world: Cohort) -> AsyncIterator[analytics.Keeper]:
     """Return the bot's ledger keeper, not started, stopped at the end."""
     ids = [c.id for c in world.communities.values()]
     kept = analytics.Keeper(
-        world.db, analytics.ledgers_of(world.versions), ids, every=timedelta(seconds=0.02)
+        world.db, analytics.ledgers_of(world), ids, every=timedelta(seconds=0.02)
     )
     try:
         yield kept
@@ -95,12 +96,48 @@ async def test_the_services_of_one_bot_share_one_ledger_a_community(
     other = Database(world.db.url.render_as_string(hide_password=False))
     try:  # another process's services keep their own (its own versions)
         clock = ManualClock(world.clock.now())
-        versions = analytics.ledgers_of(Versions(other, clock, staleness=timedelta(seconds=1)))
+        versions = analytics.Ledgers(Versions(other, clock, staleness=timedelta(seconds=1)))
         async with other.read() as conn:
             await versions.get(conn, cid)
     finally:
         await other.close()
     assert whole_reads == [cid, cid]
+
+
+async def test_two_bots_in_one_process_keep_their_own_ledgers(
+    world: Cohort, clock: ManualClock
+) -> None:
+    """Two ``build`` calls on one database: each its own ``Ledgers``, each sees the other write."""
+    cid = world.communities["demo"].id
+    other = await build(world.config, clock=clock)
+    try:
+        mine, theirs = analytics.ledgers_of(world), analytics.ledgers_of(other)
+        assert mine is not theirs
+        assert analytics.ledgers_of(world) is mine  # one per bot, whoever asks
+        here, there = analytics.service_of(world), analytics.service_of(other)
+        before = await here.revenue(cid, MONEY_START, END, NY)
+        assert await there.revenue(cid, MONEY_START, END, NY) == before
+        for writer, refund in ((other, "in_bo_year"), (world, "in_ana_oct")):
+            async with writer.db.write() as conn:
+                await conn.execute(
+                    update(purchases)
+                    .where(purchases.c.source_ref == refund)
+                    .values(refunded_at=utc(10, 28))
+                )
+            clock.advance(STALE)
+            pages = [await s.revenue(cid, MONEY_START, END, NY) for s in (here, there)]
+            assert pages[0] == pages[1] != before
+            assert pages[0] == await analytics.Analytics(world.db, world.clock).revenue(
+                cid, MONEY_START, END, NY
+            )
+            before = pages[0]
+        async with world.db.read() as conn:
+            kept_here = await mine.get(conn, cid)
+        async with other.db.read() as conn:
+            kept_there = await theirs.get(conn, cid)
+        assert kept_here is not kept_there and kept_here.ledger == kept_there.ledger
+    finally:
+        await other.db.close()
 
 
 async def test_the_keeper_brings_the_ledger_up_to_date_off_the_request_path(
