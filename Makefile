@@ -9,7 +9,7 @@ CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 # The dashboard test drives Debian's chromium through Playwright (no browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck pytest pytest-postgres pytest-both bench clean fonts browser
+.PHONY: run test lint typecheck pytest pytest-postgres bench clean fonts browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,12 +84,7 @@ pytest: $(STAMP) $(CJK_FONT) $(CHROMIUM)
 pytest-postgres: $(STAMP) $(CJK_FONT) $(CHROMIUM)
 	$(PYTEST_ENV) .ci/with-postgres $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist $(PYTEST_DIST)
 
-# Both halves at the same time (.ci/halves): the SQLite output as it runs, the PostgreSQL output
-# after it, then how each ended. One half alone left a third of the two cores idle.
-pytest-both: $(STAMP) $(CJK_FONT) $(CHROMIUM)
-	$(PYTEST_ENV) .ci/halves $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist $(PYTEST_DIST)
-
-test: lint typecheck pytest-both
+test: lint typecheck pytest pytest-postgres
 
 bench: $(STAMP)
 	$(PYTEST_ENV) $(BIN)/python -m benchmarks.table
