@@ -1,13 +1,16 @@
 """The ``backend_free`` mark: a test that never opens the backend under test runs on SQLite only.
 
 ``make test`` runs the suite twice, on SQLite and then on PostgreSQL (``.ci/with-postgres``).
-A test that opens no database (a parser, a config rule, a CLI that keeps its own SQLite file)
-gives the same result on both, so the PostgreSQL run leaves the marked ones out.
+A test that never opens the backend under test (a parser, a config rule, a CLI or a benchmark
+that keeps a SQLite file of its own) gives the same result on both, so the PostgreSQL run leaves
+the marked ones out.
 
 The mark is checked where it still runs: on the SQLite run, a marked test fails if it asks for
 the ``config`` or ``cohort`` fixtures, for a database of ``tests/_postgres.py`` (``database_url``,
-``sqlite_file``, ``copy_of``, or which backend this is), or builds a ``Database``, even when it
-catches the error that use raised.
+``sqlite_file``, ``copy_of``, or which backend this is), or builds a ``Database`` on anything but
+a SQLite file it made itself, even when it catches the error that use raised. Such a file is
+SQLite on the PostgreSQL run too: every way to the backend under test goes through those
+fixtures and functions, and the files ``tests/_postgres.py`` hands out are refused by name.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.store.db import Database
 from tests import _postgres
@@ -37,6 +41,17 @@ def message(nodeid: str, used: str) -> str:
     )
 
 
+def own_sqlite(url: object) -> bool:
+    """Say whether ``url`` is a SQLite database that ``tests/_postgres.py`` did not hand out."""
+    try:
+        parsed = make_url(str(url))
+    except Exception:
+        return False
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    return not _postgres.handed_out(parsed.database or "")
+
+
 def refused_fixtures(fixturenames: list[str]) -> list[str]:
     """Return the database fixtures among a test's fixtures (none for a backend-free test)."""
     return sorted(FIXTURES.intersection(fixturenames))
@@ -53,8 +68,10 @@ def watching(nodeid: str) -> Iterator[list[str]]:
 
     init = Database.__init__
 
-    def refuse(self: Database, *args: Any, **kwargs: Any) -> None:
-        use("bot.store.db.Database(...)")
+    def refuse(self: Database, url: str, *args: Any, **kwargs: Any) -> None:
+        if not own_sqlite(url):
+            use(f"bot.store.db.Database({url!r})")
+        init(self, url, *args, **kwargs)
 
     previous = _postgres.watcher
     _postgres.watcher = use

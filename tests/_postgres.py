@@ -48,6 +48,7 @@ _names: dict[str, str] = {}
 _kept: dict[str, str | Path] = {}  # databases built once, by key: a PG name or a SQLite file
 _copied: dict[str, str] = {}  # the test's tmp_path -> the key of the database it copied
 _copies = itertools.count()
+_files: set[Path] = set()  # the SQLite files handed out (the backend under test), resolved
 # Set while a test marked ``backend_free`` runs (``tests/_backend_free.py``): told of each use.
 watcher: Callable[[str], None] | None = None
 
@@ -56,6 +57,11 @@ def _used(what: str) -> None:
     """Tell the watcher, if any, that the running test asks for the backend under test."""
     if watcher is not None:
         watcher(what)
+
+
+def handed_out(path: str) -> bool:
+    """Say whether the SQLite file ``path`` is one of this module's (the backend under test)."""
+    return bool(path) and Path(path).resolve() in _files
 
 
 def server_url() -> str | None:
@@ -262,7 +268,9 @@ def sqlite_file(tmp_path: Path) -> Path:
 
             _run(make)
             _sqlite_template = made
+            _files.add(made.resolve())
     shutil.copyfile(_sqlite_template, path)
+    _files.add(path.resolve())
     return path
 
 
@@ -275,6 +283,7 @@ def database_url(tmp_path: Path, *, migrated: bool = True) -> str:
     _used("tests/_postgres.py: database_url()")
     if not enabled():
         path = sqlite_file(tmp_path) if migrated else tmp_path / "cohort.db"
+        _files.add(path.resolve())
         return f"sqlite+aiosqlite:///{path}"
     key = str(tmp_path)
     if key not in _names:
@@ -317,6 +326,7 @@ def copy_of(tmp_path: Path, key: str, make: Callable[[Path], Awaitable[None]]) -
     else:
         assert isinstance(source, Path)
         shutil.copyfile(source, tmp_path / "cohort.db")
+        _files.add((tmp_path / "cohort.db").resolve())
     _copied[key_path] = key
 
 

@@ -22,7 +22,11 @@ def pytest_configure(config):
 """
 
 MARKED = """
+import asyncio
+
 import pytest
+
+from sqlalchemy import text
 
 from bot.store.db import Database
 from tests import _postgres
@@ -42,8 +46,20 @@ def test_caught(tmp_path):
     except Exception:
         pass
 
-def test_database(tmp_path):
-    Database(f"sqlite+aiosqlite:///{tmp_path / 'cohort.db'}")
+def test_own_sqlite(tmp_path):
+    async def use():
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'own.db'}")
+        try:
+            async with db.read() as conn:
+                assert await conn.scalar(text("SELECT 1")) == 1
+        finally:
+            await db.close()
+
+    asyncio.run(use())
+    assert (tmp_path / "own.db").exists()
+
+def test_database():
+    Database("postgresql+asyncpg://cohort@127.0.0.1:9/postgres")
 
 def test_backend():
     assert _postgres.backend() == "sqlite"
@@ -53,10 +69,19 @@ def test_fixture(cohort):
 """
 
 PLAIN = """
+import pytest
+
+from bot.store.db import Database
 from tests import _postgres
 
+URLS = []
+
 def test_unmarked(tmp_path):
-    assert _postgres.database_url(tmp_path)
+    URLS.append(_postgres.database_url(tmp_path))
+
+@pytest.mark.backend_free
+def test_handed_out():
+    Database(URLS[0])  # the SQLite file of the backend under test, got by another test
 """
 
 
@@ -97,12 +122,23 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     [
         ("PASSED test_marked.py::test_pure", None),
         ("ERROR test_marked.py::test_caught", "(tests/_postgres.py: database_url())"),
-        ("FAILED test_marked.py::test_database", "(bot.store.db.Database(...))"),
+        ("PASSED test_marked.py::test_own_sqlite", None),
+        ("FAILED test_marked.py::test_database", "(bot.store.db.Database('postgresql+asyncpg:"),
+        ("FAILED test_plain.py::test_handed_out", "(bot.store.db.Database('sqlite+aiosqlite:"),
         ("FAILED test_marked.py::test_backend", "(tests/_postgres.py: server_url()"),
         ("ERROR test_marked.py::test_fixture", "(the fixtures cohort)"),
         ("PASSED test_plain.py::test_unmarked", None),
     ],
-    ids=["pure", "caught", "database", "backend", "fixture", "unmarked"],
+    ids=[
+        "pure",
+        "caught",
+        "own sqlite",
+        "database",
+        "handed out",
+        "backend",
+        "fixture",
+        "unmarked",
+    ],
 )
 def test_on_sqlite_a_marked_test_that_opens_a_database_fails(
     reports: dict[str, str], line: str, why: str | None
@@ -119,7 +155,8 @@ def test_on_sqlite_a_marked_test_that_opens_a_database_fails(
 
 def test_on_postgresql_the_marked_tests_are_left_out(reports: dict[str, str]) -> None:
     report = reports["postgresql"]
-    assert "5 deselected" in report, report
+    assert "7 deselected" in report, report
     assert "test_marked.py" not in report
+    assert "test_handed_out" not in report
     # The plain test ran against the (unreachable) server: it is not left out.
     assert "test_plain.py::test_unmarked" in report

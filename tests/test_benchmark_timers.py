@@ -14,6 +14,8 @@ import pytest
 
 from benchmarks import lectures, timers
 
+pytestmark = pytest.mark.backend_free
+
 
 def fired(out: str, label: str) -> list[tuple[int, int]]:
     """Return ``(fired, wanted)`` of each printed line for ``label``."""

@@ -10,6 +10,8 @@ import pytest
 
 from bot import cli, docs
 
+pytestmark = pytest.mark.backend_free
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -16,6 +16,8 @@ from bot.core.supervise import Supervisor
 from bot.store.db import Database
 from tests.conftest import START
 
+pytestmark = pytest.mark.backend_free
+
 BOUND = 5.0  # seconds any wait for the alarm's task may take (a bound, never a measurement)
 LONGEST = timedelta(minutes=10)
 

@@ -100,6 +100,7 @@ def test_forget_deletes_only_what_the_demo_wrote(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.backend_free
 @pytest.mark.parametrize(
     "now",
     [

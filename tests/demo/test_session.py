@@ -14,8 +14,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bot import demo
+
+pytestmark = pytest.mark.backend_free
 
 WAIT = 20.0  # a generous bound on the bot's own background work (the gating worker)
 

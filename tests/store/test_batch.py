@@ -20,6 +20,8 @@ from bot.store.dialect import insert_ignore_returning
 from bot.store.tables import accounts, communities, members, message_log
 from tests._sql import statements
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 KEYS = ("community_id", "platform", "channel_id", "message_id")
 

@@ -14,6 +14,8 @@ from sqlalchemy import text
 from bot.store.checkpoint import WAL_PAGES, Checkpointer, Mode
 from bot.store.db import Database
 
+pytestmark = pytest.mark.backend_free
+
 LIMIT = 256 * 1024  # the test's WAL limit, bytes
 ROWS = 16  # rows a write
 BLOB = 1000  # bytes a row: a write adds about five pages to the WAL

@@ -31,6 +31,8 @@ from bot.store.tables import (
     points_period_totals,
 )
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 MEMBER = ("community_id", "member_id")
 

@@ -13,6 +13,8 @@ from sqlalchemy.dialects import sqlite
 from bot.store.direct import DirectInsert
 from bot.store.types import UTCDateTime
 
+pytestmark = pytest.mark.backend_free
+
 DIALECT = sqlite.dialect()
 metadata = MetaData()
 tags = Table(  # one column besides the rowid: a row's values are not an itemgetter's tuple

@@ -20,6 +20,8 @@ from bot.store.hops import NotOnThread, in_thread
 from bot.store.tables import accounts, communities, members, message_log
 from tests.store.test_batch import KEYS, message
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 

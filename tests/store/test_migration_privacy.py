@@ -21,6 +21,8 @@ from bot.store.tables import (
     stripe_payments,
 )
 
+pytestmark = pytest.mark.backend_free
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 BEFORE = "0014_lecture_leases"
 MONEY = (purchases, stripe_customers, access_sources, gating_audit, stripe_payments)

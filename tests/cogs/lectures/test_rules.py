@@ -10,6 +10,8 @@ from bot.cogs.lectures import _rules as rules
 from bot.cogs.lectures._rules import Due, Kind, Rsvp, Skip, Slot
 from tests.cogs.lectures._helpers import NOW, at
 
+pytestmark = pytest.mark.backend_free
+
 START_AT = at("2026-11-22 19:30")
 SLOT = Slot(START_AT, START_AT + timedelta(hours=1), NOW, NOW)
 REMINDERS = (timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10))

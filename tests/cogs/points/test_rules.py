@@ -21,6 +21,8 @@ from bot.core.config import AccountRef, PointsConfig
 from bot.core.parsing import parse_mention
 from tests.cogs.points._helpers import NOW
 
+pytestmark = pytest.mark.backend_free
+
 CONFIG = PointsConfig()
 
 

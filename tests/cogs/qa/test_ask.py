@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from bot.cogs import qa
 from bot.core.errors import UserError
 
+pytestmark = pytest.mark.backend_free
+
 
 @pytest.mark.parametrize(
     ("text", "title", "body", "tags"),

@@ -7,6 +7,8 @@ import pytest
 from bot.cogs import qa
 from tests.cogs.qa._helpers import OP, A, C, D, S
 
+pytestmark = pytest.mark.backend_free
+
 W = qa.Why
 
 

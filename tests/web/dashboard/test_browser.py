@@ -200,6 +200,7 @@ async def test_a_member_and_a_stale_link_are_turned_away(
     await context.close()
 
 
+@pytest.mark.backend_free  # the demo's own SQLite file, on either run
 async def test_the_demo_dashboard_has_charts_on_every_page(browser: Any, tmp_path: Path) -> None:
     """Sign in to ``cohort demo``'s community; its screenshots are the README's (docs/)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
