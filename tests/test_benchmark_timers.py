@@ -22,6 +22,7 @@ def fired(out: str, label: str) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in re.findall(rf"{re.escape(label)}.*?: (\d+)/(\d+) ", out)]
 
 
+@pytest.mark.slow
 async def test_lectures_real_time_measures_every_kind_on_the_grid_and_the_alarm(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -54,6 +55,7 @@ async def test_gating_expiries_are_measured_on_the_poll_and_the_next_lapse(
     assert "next lapse (after)" in out
 
 
+@pytest.mark.slow
 async def test_gating_retries_of_deferred_events_are_measured_on_the_poll_and_the_timer(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

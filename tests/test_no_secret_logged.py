@@ -59,6 +59,7 @@ def config_text(port: int, tg: TelegramServer, dc: DiscordServer, stripe: Stripe
     return text
 
 
+@pytest.mark.slow
 @pytest.mark.backend_free
 async def test_no_configured_secret_reaches_the_log_at_debug(tmp_path: Path) -> None:
     port = free_port()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests import _postgres
 from tests.discord_api import DEFAULT_TOKEN, DiscordServer
@@ -119,6 +120,7 @@ def events(dc: DiscordServer, shard: int, kind: str) -> list[dict[str, Any]]:
     return [p["d"] for p in session.log if p["t"] == kind]
 
 
+@pytest.mark.slow
 async def test_two_processes_each_answer_only_the_guild_on_their_shard(tmp_path: Path) -> None:
     logs = {shard: tmp_path / f"shard{shard}.log" for shard in SHARDS}
     ports = {shard: free_port() for shard in SHARDS}

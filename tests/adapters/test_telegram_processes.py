@@ -235,6 +235,7 @@ async def run_bot(directory: Path, processes: int) -> tuple[EndState, Counter[st
     )
 
 
+@pytest.mark.slow
 async def test_three_webhook_processes_handle_each_update_once_as_one_process_would(
     tmp_path: Path,
 ) -> None:

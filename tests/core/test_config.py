@@ -975,6 +975,7 @@ top_level_tables = st.dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(sections=top_level_tables)
 def test_any_top_level_tables_give_config_or_config_error(sections: dict[str, object]) -> None:

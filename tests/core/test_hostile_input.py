@@ -304,6 +304,7 @@ def statements(cohort: Cohort) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", note)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=50,
     deadline=None,

@@ -40,6 +40,7 @@ def count(folder: Path, table: str) -> int:
         return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
+@pytest.mark.slow
 @pytest.mark.backend_free
 def test_the_demo_opens_a_community_with_something_in_it(tmp_path: Path) -> None:
     done = cohort_demo(tmp_path, "/join\n/questions\n/lectures\n/leaderboard\n")
@@ -55,6 +56,7 @@ def test_the_demo_opens_a_community_with_something_in_it(tmp_path: Path) -> None
     assert (tmp_path / "demo" / "cohort.recommend-demo.npz").is_file()  # trained once
 
 
+@pytest.mark.slow
 @pytest.mark.backend_free
 def test_the_demo_is_seeded_once_and_fresh_starts_again(tmp_path: Path) -> None:
     assert cohort_demo(tmp_path, "").returncode == 0

@@ -38,6 +38,7 @@ def test_the_sample_reads_as_the_readme_says() -> None:
     assert len(data.message_texts) > 1800
 
 
+@pytest.mark.slow
 def test_cohort_recommend_evaluate_runs_with_no_arguments_outside_the_repository(
     tmp_path: Path,
 ) -> None:
@@ -141,6 +142,7 @@ def test_any_ratings_text_reads_or_is_a_source_error(tmp_path: Path, text: str) 
         assert len(data.event_rows) == len(data.event_items) == len(data.event_times) > 0
 
 
+@pytest.mark.slow
 def test_the_cli_reads_a_movielens_folder_and_refuses_a_bad_one(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

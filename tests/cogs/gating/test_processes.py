@@ -58,6 +58,7 @@ async def _sessions(w: World, count: int = BUYERS) -> tuple[list[str], list[dict
     return buyers, events
 
 
+@pytest.mark.slow
 async def test_three_bots_apply_shuffled_duplicated_events_exactly_once(
     tmp_path: Path, clock: ManualClock
 ) -> None:

@@ -93,6 +93,7 @@ async def all_sent(tg: TelegramServer, expected: int) -> None:
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.slow
 async def test_three_processes_send_each_of_a_thousand_reminders_once(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     log = tmp_path / "cohort.log"

@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.cogs.lectures import LectureService, NewLecture, Rsvp
@@ -189,6 +190,7 @@ def prepare(tg: TelegramServer, path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 async def test_a_bot_killed_mid_batch_loses_no_reminder_and_repeats_at_most_one(
     tmp_path: Path,
 ) -> None:
@@ -239,6 +241,7 @@ async def test_a_bot_killed_mid_batch_loses_no_reminder_and_repeats_at_most_one(
     assert states == {"sent": 2 * LECTURES}  # the announcements, then the reminders
 
 
+@pytest.mark.slow
 async def test_a_bot_stopped_mid_batch_posts_what_it_holds_and_the_next_one_sends_the_rest(
     tmp_path: Path,
 ) -> None:

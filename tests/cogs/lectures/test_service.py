@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.adapters.console import ConsoleAdapter
@@ -81,6 +82,7 @@ async def test_moving_the_rest_of_a_series_keeps_the_wall_clock_and_tells_rsvps(
     assert "#1 Weekly" in listed and "#2 Renamed" in listed and "#3" not in listed
 
 
+@pytest.mark.slow
 async def test_a_cancelled_lecture_tells_those_who_answered_and_edits_its_post(
     cohort: Cohort, console: ConsoleAdapter, clock: ManualClock
 ) -> None:

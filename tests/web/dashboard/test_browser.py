@@ -140,6 +140,7 @@ async def _open(page: Any, url: str) -> list[dict[str, Any]]:
     return canvases
 
 
+@pytest.mark.slow
 async def test_an_organizer_signs_in_and_sees_every_page_drawn(
     browser: Any, site: str, cohort: Cohort, issue_link: IssueLink
 ) -> None:
@@ -200,6 +201,7 @@ async def test_a_member_and_a_stale_link_are_turned_away(
     await context.close()
 
 
+@pytest.mark.slow
 @pytest.mark.backend_free  # the demo's own SQLite file, on either run
 async def test_the_demo_dashboard_has_charts_on_every_page(browser: Any, tmp_path: Path) -> None:
     """Sign in to ``cohort demo``'s community; its screenshots are the README's (docs/)."""
