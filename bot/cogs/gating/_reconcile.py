@@ -25,6 +25,7 @@ from bot.cogs.gating._access import (
     AccessState,
     gated_targets,
     loaded_ids,
+    lock_members,
     recompute_pairs,
     write_retrying,
 )
@@ -135,6 +136,21 @@ class Reconciler:
 
         async def rearm(conn: AsyncConnection) -> int:
             retried = 0
+            who = (
+                await conn.execute(
+                    select(access_sources.c.community_id, access_sources.c.member_id)
+                    .where(access_sources.c.community_id.in_(loaded))
+                    .distinct()
+                )
+            ).all()
+            if conn.dialect.name == "postgresql":
+                # The members first, in id order, as every recompute takes them: writing their
+                # access rows first would wait for a member another process holds while it
+                # waits for one of those rows (``tests/cogs/gating/test_access.py``).
+                rows = select(gating_access.c.member_id).where(
+                    gating_access.c.community_id.in_(loaded)
+                )
+                await lock_members(conn, {m for _, m in who} | set(await conn.scalars(rows)))
             # Parked failures: try again as if nothing had happened on the platform (a grant
             # from nothing; a revocation of what may still be there). Backing-off ones: now.
             for desired, state in ((True, AccessState.NONE), (False, AccessState.GRANTED)):
@@ -158,13 +174,6 @@ class Reconciler:
                 .values(next_attempt_at=now, attempts=0)
             )
             retried += int(waiting.rowcount)
-            who = (
-                await conn.execute(
-                    select(access_sources.c.community_id, access_sources.c.member_id)
-                    .where(access_sources.c.community_id.in_(loaded))
-                    .distinct()
-                )
-            ).all()
             await recompute_pairs(conn, self.cohort, [(c, m) for c, m in who], now)
             return retried
 

@@ -261,3 +261,41 @@ async def test_a_reconciliation_that_loses_a_deadlock_is_tried_again_and_counts_
         assert await bob_access(w) == ([True], [True])
         granted = ("lounge", True, AccessState.GRANTED.value, 0)
         assert await access_rows(w) == [granted, granted]
+
+
+async def test_a_reconciliation_takes_a_member_before_the_members_access_rows(
+    tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with world(tmp_path, clock) as w:
+        await w.say("/whoami", "bob")
+        await w.say("/grant @bob pro 30", "olga")
+        bob = await w.member("bob")
+        async with w.cohort.db.write() as conn:  # a call the platform refused: parked
+            await conn.execute(
+                update(gating_access)
+                .where(gating_access.c.member_id == bob)
+                .values(state=AccessState.FAILED.value, attempts=1)
+            )
+        w.read()
+        caplog.set_level(logging.INFO, logger="bot.cogs.gating._access")
+        async with world(tmp_path, clock, stripe=w.stripe) as other:
+            # Another process recomputes Bob: it holds him, then writes his access rows. The
+            # reconciliation must wait for Bob before it writes those rows itself, or each
+            # would wait for the other.
+            async with other.cohort.db.write() as conn:
+                await loses_no_deadlock(conn)
+                await _access.lock_members(conn, [bob])
+                check = asyncio.create_task(w.gating.reconcile())
+                while not await waiting_on_a_lock(w):
+                    done, _ = await asyncio.wait({check}, timeout=0.01)
+                    assert not done, "the reconciliation did not wait for the member held"
+                await conn.execute(
+                    update(gating_access)
+                    .where(gating_access.c.member_id == bob)
+                    .values(attempts=gating_access.c.attempts)
+                )
+            report = await asyncio.wait_for(check, 30)
+        assert "lost a race" not in caplog.text  # no deadlock: nothing to try again
+        assert report.retried == 1
+        assert w.read().count("(access to lounge granted to") == 1
+        assert await bob_access(w) == ([True], [True])
