@@ -222,6 +222,17 @@ async def test_a_lapse_pass_that_loses_a_deadlock_is_tried_again_at_once(
             assert desired and not any(desired)
 
 
+async def park(w: World, member_id: int) -> None:
+    """Park the member's access call as one the platform refused (reconciliation re-arms it)."""
+    async with w.cohort.db.write() as conn:
+        await conn.execute(
+            update(gating_access)
+            .where(gating_access.c.member_id == member_id)
+            .values(state=AccessState.FAILED.value, attempts=1)
+        )
+    w.read()
+
+
 async def test_a_reconciliation_that_loses_a_deadlock_is_tried_again_and_counts_once(
     tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -231,13 +242,7 @@ async def test_a_reconciliation_that_loses_a_deadlock_is_tried_again_and_counts_
         await w.say("/grant @bob pro 30", "olga")
         await w.say("/grant @carol pro 30", "olga")
         bob, carol = sorted([await w.member("bob"), await w.member("carol")])
-        async with w.cohort.db.write() as conn:  # a call the platform refused: parked
-            await conn.execute(
-                update(gating_access)
-                .where(gating_access.c.member_id == bob)
-                .values(state=AccessState.FAILED.value, attempts=1)
-            )
-        w.read()
+        await park(w, bob)
         caplog.set_level(logging.INFO, logger="bot.cogs.gating._access")
         async with world(tmp_path, clock, stripe=w.stripe) as other:
             # Another process holds the second member and then asks for the first: the
@@ -270,13 +275,7 @@ async def test_a_reconciliation_takes_a_member_before_the_members_access_rows(
         await w.say("/whoami", "bob")
         await w.say("/grant @bob pro 30", "olga")
         bob = await w.member("bob")
-        async with w.cohort.db.write() as conn:  # a call the platform refused: parked
-            await conn.execute(
-                update(gating_access)
-                .where(gating_access.c.member_id == bob)
-                .values(state=AccessState.FAILED.value, attempts=1)
-            )
-        w.read()
+        await park(w, bob)
         caplog.set_level(logging.INFO, logger="bot.cogs.gating._access")
         async with world(tmp_path, clock, stripe=w.stripe) as other:
             # Another process recomputes Bob: it holds him, then writes his access rows. The
