@@ -66,6 +66,13 @@ async def waiting_on_a_lock(w: World) -> bool:
     return bool(found)
 
 
+async def until_it_waits(w: World, task: asyncio.Task[Any], what: str) -> None:
+    """Wait until ``task`` waits for a lock another session holds; fail if it ends first."""
+    while not await waiting_on_a_lock(w):
+        done, _ = await asyncio.wait({task}, timeout=0.01)
+        assert not done, what
+
+
 async def loses_no_deadlock(conn: Any) -> None:
     """Make this transaction the last to look for a deadlock it is in: the other one is failed.
 
@@ -204,9 +211,7 @@ async def test_a_lapse_pass_that_loses_a_deadlock_is_tried_again_at_once(
                 await loses_no_deadlock(conn)
                 await _access.lock_members(conn, [carol])
                 lapse = asyncio.create_task(w.gating.run_due())
-                while not await waiting_on_a_lock(w):
-                    done, _ = await asyncio.wait({lapse}, timeout=0.01)
-                    assert not done, "the pass did not wait for the member held"
+                await until_it_waits(w, lapse, "the pass did not wait for the member held")
                 await _access.lock_members(conn, [bob])
             assert await asyncio.wait_for(lapse, 30) >= 2  # both lapsed, in the same pass
         assert await w.holds("bob") == frozenset()
@@ -252,9 +257,9 @@ async def test_a_reconciliation_that_loses_a_deadlock_is_tried_again_and_counts_
                 await loses_no_deadlock(conn)
                 await _access.lock_members(conn, [carol])
                 check = asyncio.create_task(w.gating.reconcile())
-                while not await waiting_on_a_lock(w):
-                    done, _ = await asyncio.wait({check}, timeout=0.01)
-                    assert not done, "the reconciliation did not wait for the member held"
+                await until_it_waits(
+                    w, check, "the reconciliation did not wait for the member held"
+                )
                 await _access.lock_members(conn, [bob])
             report = await asyncio.wait_for(check, 30)
         assert "gating: a reconciliation lost a race" in caplog.text  # it did lose one
@@ -285,9 +290,9 @@ async def test_a_reconciliation_takes_a_member_before_the_members_access_rows(
                 await loses_no_deadlock(conn)
                 await _access.lock_members(conn, [bob])
                 check = asyncio.create_task(w.gating.reconcile())
-                while not await waiting_on_a_lock(w):
-                    done, _ = await asyncio.wait({check}, timeout=0.01)
-                    assert not done, "the reconciliation did not wait for the member held"
+                await until_it_waits(
+                    w, check, "the reconciliation did not wait for the member held"
+                )
                 await conn.execute(
                     update(gating_access)
                     .where(gating_access.c.member_id == bob)
